@@ -1,0 +1,73 @@
+"""Train, evaluate and register a model version from a train and a test frame.
+
+Used by ``leanloop build`` (version 1 from the user's table) and by retraining (a
+challenger from reference plus production rows): one path, so every version carries
+the same metrics, baseline, KPIs, fingerprint and lineage.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from leanloop.build.evaluate import evaluate
+from leanloop.build.pipeline import MODEL_STEP, make_baseline, make_pipeline
+from leanloop.data import fingerprint
+from leanloop.target import normalize_target
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+
+    from leanloop.config import ProjectConfig, ProjectPaths
+    from leanloop.registry import ModelVersion, Registry
+
+__all__ = ["train_version", "fit_pipeline"]
+
+
+def fit_pipeline(config: ProjectConfig, train: pd.DataFrame,
+                 sample_weight: np.ndarray | None = None) -> tuple[Any, Any]:
+    """Fit the configured pipeline and the trivial baseline on ``train``."""
+    X = config.schema_.model_frame(train, "training data")
+    y = normalize_target(train[config.data.target], config.data.task)
+    model = make_pipeline(config.schema_, config.data.task, config.model)
+    params = {} if sample_weight is None else {f"{MODEL_STEP}__sample_weight": sample_weight}
+    model.fit(X, y, **params)
+    baseline = make_baseline(config.data.task).fit(X, y)
+    return model, baseline
+
+
+def train_version(config: ProjectConfig, paths: ProjectPaths, registry: Registry, *,
+                  train: pd.DataFrame, test: pd.DataFrame, source: str, parent: str | None = None,
+                  cycle: int | None = None, sample_weight: np.ndarray | None = None,
+                  alias: str | None = "champion", rows: dict[str, int] | None = None) -> ModelVersion:
+    """Fit on ``train``, evaluate on ``test``, save both frames and register the version.
+
+    Nothing is registered when any step fails; the frames written for a failed
+    version are removed.
+    """
+    model, baseline = fit_pipeline(config, train, sample_weight)
+    X_test = config.schema_.model_frame(test, "test data")
+    y_test = normalize_target(test[config.data.target], config.data.task).tolist()
+    result = evaluate(model, X_test, y_test, config.data, config.kpi)
+    base = evaluate(baseline, X_test, y_test, config.data, config.kpi)
+
+    version = registry.next_version()
+    paths.datasets.mkdir(parents=True, exist_ok=True)
+    train_path = paths.datasets / f"{version}-train.parquet"
+    test_path = paths.datasets / f"{version}-test.parquet"
+    try:
+        train.to_parquet(train_path, index=False)
+        test.to_parquet(test_path, index=False)
+        return registry.register(
+            model, baseline, alias=alias, task=config.data.task.value,
+            schema=config.schema_.model_dump(mode="json"),
+            metrics=result.metrics, baseline_metrics=base.metrics,
+            kpi={**result.kpis, **{f"baseline_{k}": v for k, v in base.kpis.items()}},
+            fingerprint=fingerprint(train), parent=parent, source=source, cycle=cycle,
+            train_data=train_path.name, test_data=test_path.name,
+            rows={"train": len(train), "test": len(test), **(rows or {})},
+        )
+    except BaseException:
+        train_path.unlink(missing_ok=True)
+        test_path.unlink(missing_ok=True)
+        raise

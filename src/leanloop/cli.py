@@ -1,0 +1,359 @@
+"""The ``leanloop`` command: a thin shell over :class:`leanloop.project.Project`.
+
+Each command parses its options, calls one library function and prints a table (or
+JSON with ``--json``). Errors go to stderr as one paragraph with exit code 2. Heavy
+libraries are imported inside the commands so ``--help`` is instant.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from datetime import datetime
+from enum import Enum
+from functools import wraps
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from leanloop.errors import LeanloopError
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="leanloop",
+    help="Build -> Measure -> Learn for a model in production: init, build, serve, feedback, "
+         "measure, learn, cycle, history, demo.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+DirOption = Annotated[Path, typer.Option("--dir", help="Project folder (holds leanloop.toml).")]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts instead of a table.")]
+
+
+class TaskChoice(str, Enum):
+    classification = "classification"
+    regression = "regression"
+
+
+def _console() -> Console:
+    return Console()
+
+
+def _fail(message: str) -> None:
+    Console(stderr=True).print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code=2)
+
+
+def handles_errors(func: F) -> F:
+    """Map :class:`LeanloopError` to a message on stderr and its exit code."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except LeanloopError as exc:
+            Console(stderr=True).print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            raise typer.Exit(code=exc.exit_code) from exc
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+
+
+def _open(directory: Path) -> Any:
+    from leanloop.project import Project
+
+    return Project(directory)
+
+
+def _parse_since(value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        pass
+    try:
+        stamp = datetime.fromisoformat(value)
+    except ValueError:
+        _fail(f"--since {value!r} is not a time; give ISO 8601 (2024-05-01T12:00:00+00:00) or epoch seconds")
+    if stamp.tzinfo is None:
+        from datetime import UTC
+
+        stamp = stamp.replace(tzinfo=UTC)
+    return stamp.timestamp()
+
+
+@app.command()
+@handles_errors
+def init(
+    data: Annotated[Path, typer.Argument(help="Training table, CSV or Parquet.")],
+    target: Annotated[str, typer.Option(help="Column to predict.")],
+    task: Annotated[TaskChoice | None, typer.Option(help="Inferred from the target when not given.")] = None,
+    time_column: Annotated[str | None, typer.Option(help="Column with event times (split by time).")] = None,
+    id_column: Annotated[str | None, typer.Option(help="Column with row ids (never a feature).")] = None,
+    directory: DirOption = Path("."),
+    as_json: JsonOption = False,
+) -> None:
+    """Infer the schema and task from DATA and write leanloop.toml plus the workspace."""
+    from leanloop.config import Task
+    from leanloop.project import Project
+
+    project = Project.init(data, target=target, task=Task(task.value) if task else None,
+                           time_column=time_column, id_column=id_column, root=directory)
+    cfg = project.config
+    if as_json:
+        _print_json({"config": str(project.paths.config), "task": cfg.data.task.value,
+                     "features": cfg.schema_.model_dump(mode="json")["features"]})
+        return
+    table = Table(title=f"{project.paths.config} ({cfg.data.task.value}, target {cfg.data.target!r})")
+    for column in ("feature", "kind", "range / categories", "nullable"):
+        table.add_column(column)
+    for f in cfg.schema_.features:
+        detail = f"{f.minimum:g} .. {f.maximum:g}" if f.minimum is not None else ", ".join((f.categories or [])[:6])
+        table.add_row(f.name, f.kind.value, detail, "yes" if f.nullable else "no")
+    _console().print(table)
+    _console().print("Next: edit [kpi] in leanloop.toml to your money values, then run 'leanloop build'.")
+
+
+def _version_row(version: Any) -> dict[str, Any]:
+    return {"version": version.version, "metrics": version.metrics, "baseline_metrics": version.baseline_metrics}
+
+
+@app.command()
+@handles_errors
+def build(directory: DirOption = Path("."), as_json: JsonOption = False) -> None:
+    """Split, fit the pipeline and the trivial baseline, register the version as champion."""
+    with _open(directory) as project:
+        with _console().status("training the pipeline and the baseline..."):
+            version = project.build()
+        if as_json:
+            _print_json(_version_row(version) | {"kpi": version.kpi})
+            return
+        _metrics_table(f"{version.version} registered as champion", version.metrics, version.baseline_metrics)
+
+
+def _metrics_table(title: str, metrics: dict[str, float], baseline: dict[str, float]) -> None:
+    table = Table(title=title)
+    table.add_column("metric")
+    table.add_column("model", justify="right")
+    table.add_column("trivial baseline", justify="right")
+    for name, value in metrics.items():
+        base = baseline.get(name)
+        table.add_row(name, f"{value:.4f}", "" if base is None else f"{base:.4f}")
+    _console().print(table)
+
+
+@app.command()
+@handles_errors
+def adopt(
+    model: Annotated[Path, typer.Argument(help="Your fitted scikit-learn-compatible model (.skops; .pkl/.joblib with --trust).")],
+    reference: Annotated[Path, typer.Option(help="Labelled reference data the model was trained on (CSV or Parquet).")],
+    target: Annotated[str, typer.Option(help="Target column in the reference data.")],
+    trust: Annotated[bool, typer.Option(help="Allow pickle/joblib files and non-sklearn types. Only for files you made.")] = False,
+    task: Annotated[TaskChoice | None, typer.Option(help="Inferred from the target when not given.")] = None,
+    time_column: Annotated[str | None, typer.Option(help="Column with event times.")] = None,
+    id_column: Annotated[str | None, typer.Option(help="Column with row ids.")] = None,
+    directory: DirOption = Path("."),
+    as_json: JsonOption = False,
+) -> None:
+    """Register your own fitted model so the loop (serve, measure, learn) works for it."""
+    from leanloop.build.adopt import adopt_model
+    from leanloop.config import Task
+
+    version = adopt_model(model, reference=reference, target=target, root=directory, trust=trust,
+                          task=Task(task.value) if task else None, time_column=time_column, id_column=id_column)
+    if as_json:
+        _print_json(_version_row(version))
+        return
+    _metrics_table(f"{version.version} adopted as champion (metrics on the reference data)",
+                   version.metrics, version.baseline_metrics)
+
+
+@app.command()
+@handles_errors
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port.")] = 8000,
+    directory: DirOption = Path("."),
+) -> None:
+    """Serve predictions over HTTP (POST /predict, POST /feedback, GET /health, GET /models)."""
+    import uvicorn
+
+    from leanloop.serve import create_app
+
+    project = _open(directory)
+    project.registry.champion()
+    uvicorn.run(create_app(project), host=host, port=port, log_level="warning")
+
+
+@app.command()
+@handles_errors
+def feedback(
+    file: Annotated[Path, typer.Argument(help="CSV or Parquet with prediction ids and labels.")],
+    id_column: Annotated[str, typer.Option(help="Column holding the prediction id.")] = "prediction_id",
+    label_column: Annotated[str, typer.Option(help="Column holding the ground truth.")] = "label",
+    directory: DirOption = Path("."),
+    as_json: JsonOption = False,
+) -> None:
+    """Join ground-truth labels from a file to their logged predictions (all or nothing)."""
+    with _open(directory) as project:
+        recorded = project.feedback_file(file, id_column=id_column, label_column=label_column)
+    if as_json:
+        _print_json({"recorded": recorded})
+    else:
+        _console().print(f"recorded {recorded} labels")
+
+
+def _drift_table(measurement: dict[str, Any]) -> Table:
+    window = measurement["window"]
+    table = Table(title=f"window {window['start']} .. {window['end']}: {window['rows']} rows, "
+                        f"{window['labelled']} labelled")
+    for column in ("feature", "method", "statistic", "p-value", "threshold", "drifted", "n ref", "n cur"):
+        table.add_column(column)
+    rows = list(measurement["drift"]) + ([measurement["prediction_drift"]] if measurement.get("prediction_drift") else [])
+    for r in rows:
+        table.add_row(r["feature"], r["method"], f"{r['statistic']:.4f}",
+                      "" if r["p_value"] is None else f"{r['p_value']:.3g}", f"{r['threshold']:g}",
+                      "[red]yes[/]" if r["drifted"] else "no", str(r["n_reference"]), str(r["n_current"]))
+    return table
+
+
+@app.command()
+@handles_errors
+def measure(
+    last: Annotated[int | None, typer.Option(min=1, help="Measure the last N predictions (default: [measure] window_rows).")] = None,
+    since: Annotated[str | None, typer.Option(help="Measure predictions since this time (ISO 8601 or epoch seconds).")] = None,
+    chunks: Annotated[int, typer.Option(min=0, help="Also measure the window in N time-ordered chunks.")] = 0,
+    directory: DirOption = Path("."),
+    as_json: JsonOption = False,
+) -> None:
+    """Drift, prediction drift, realized performance and KPIs of a window of production."""
+    if last is not None and since is not None:
+        _fail("give --last or --since, not both")
+    with _open(directory) as project:
+        result = project.measure(last=last, since=_parse_since(since), chunks=chunks)
+    body = result.to_json()
+    if as_json:
+        _print_json(body)
+        return
+    console = _console()
+    console.print(_drift_table(body))
+    if body["performance"]["realized"]:
+        _metrics_table("realized performance on labelled rows", body["performance"]["realized"],
+                       body["performance"]["baseline"])
+    console.print(f"KPIs: {body['kpis'] or 'no labelled rows yet'}")
+
+
+def _cycle_output(cycle: Any, as_json: bool) -> None:
+    body = cycle.to_json()
+    if as_json:
+        _print_json(body)
+        return
+    table = Table(title=f"cycle {body['cycle']}: {body['decision']['action'].upper()}")
+    for column in ("rule", "value", "threshold", "fired", "says"):
+        table.add_column(column)
+    for r in body["decision"]["reasons"]:
+        value = "" if r["value"] is None else f"{r['value']:.4g}"
+        table.add_row(r["rule"], value, f"{r['threshold']:g}", "[red]yes[/]" if r["fired"] else "no", r["says"])
+    console = _console()
+    console.print(table)
+    if body.get("comparison"):
+        check_table = Table(title=f"{body['comparison']['challenger']} vs {body['comparison']['champion']}")
+        for column in ("check", "champion", "challenger", "threshold", "passed"):
+            check_table.add_column(column)
+        for c in body["comparison"]["checks"]:
+            check_table.add_row(c["check"], f"{c['champion']:.4f}", f"{c['challenger']:.4f}", f"{c['threshold']:g}",
+                                "[green]yes[/]" if c["passed"] else "[red]no[/]")
+        console.print(check_table)
+    console.print(f"champion: {body['champion_before']} -> {body['champion_after']}")
+
+
+@app.command()
+@handles_errors
+def learn(directory: DirOption = Path("."), as_json: JsonOption = False,
+          dry_run: Annotated[bool, typer.Option(help="Decide but do not retrain or promote.")] = False) -> None:
+    """Turn the latest measurement into a decision and act on it (retrain, compare, promote)."""
+    with _open(directory) as project:
+        with _console().status("deciding..."):
+            cycle = project.learn(act=not dry_run)
+    _cycle_output(cycle, as_json)
+
+
+@app.command()
+@handles_errors
+def cycle(
+    last: Annotated[int | None, typer.Option(min=1, help="Measure the last N predictions.")] = None,
+    since: Annotated[str | None, typer.Option(help="Measure predictions since this time.")] = None,
+    directory: DirOption = Path("."),
+    as_json: JsonOption = False,
+    dry_run: Annotated[bool, typer.Option(help="Decide but do not retrain or promote.")] = False,
+) -> None:
+    """One turn of the loop: measure, then learn."""
+    if last is not None and since is not None:
+        _fail("give --last or --since, not both")
+    with _open(directory) as project:
+        with _console().status("measuring and deciding..."):
+            result = project.cycle(last=last, since=_parse_since(since), act=not dry_run)
+    _cycle_output(result, as_json)
+
+
+@app.command()
+@handles_errors
+def history(directory: DirOption = Path("."), as_json: JsonOption = False) -> None:
+    """The ledger of cycles: window, drift, performance, KPI, decision, versions, durations."""
+    with _open(directory) as project:
+        cycles = project.history()
+        kpi_name = project.config.kpi.name
+        metric = project.config.policy.main_metric_for(project.config.data)
+    if as_json:
+        _print_json(cycles)
+        return
+    table = Table(title="cycles")
+    for column in ("cycle", "rows", "labelled", "drifted", metric, kpi_name, "decision", "champion", "seconds"):
+        table.add_column(column)
+    for c in cycles:
+        m = c["measurement"]
+        value = m["performance"]["realized"].get(metric)
+        kpi = m["kpis"].get(kpi_name)
+        table.add_row(str(c["cycle"]), str(m["window"]["rows"]), str(m["window"]["labelled"]),
+                      ", ".join(m["drifted_features"]) or "-", "" if value is None else f"{value:.4f}",
+                      "" if kpi is None else f"{kpi:.4g}", c["decision"]["action"],
+                      f"{c['champion_before']} -> {c['champion_after']}", f"{c['durations'].get('total', 0):.1f}")
+    _console().print(table)
+
+
+@app.command()
+@handles_errors
+def demo(
+    directory: Annotated[Path, typer.Option("--dir", help="Folder for the demo project (must not hold one).")] = Path("leanloop-demo"),
+    rows: Annotated[int, typer.Option(min=2000, max=50_000, help="Analysis rows to replay.")] = 50_000,
+    cycle_every: Annotated[int, typer.Option(min=500, help="Run a cycle every N replayed rows.")] = 5000,
+    as_json: JsonOption = False,
+) -> None:
+    """The whole loop on NannyML's car-loan data: build, serve, replay, label late, cycle, compare."""
+    from leanloop.demo import run_demo
+
+    summary = run_demo(directory, rows=rows, cycle_every=cycle_every, console=None if as_json else _console())
+    if as_json:
+        _print_json(summary)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

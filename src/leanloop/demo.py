@@ -1,0 +1,198 @@
+"""The demo: the whole loop on NannyML's car-loan data, through a real server.
+
+1. Build on the reference period (target ``repaid``), with a money KPI: a granted loan
+   that is repaid earns 1,000; a granted loan that defaults loses 5,000.
+2. Start ``leanloop serve`` on a free loopback port and replay the analysis period
+   in time order as HTTP requests; labels arrive ``label_delay`` rows late.
+3. Every ``cycle_every`` rows run a cycle (measure, decide, maybe retrain and
+   promote); the server hot-swaps the champion.
+4. Compare the KPI of what was served with the loop against the first model frozen.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from leanloop.errors import LeanloopError, ProjectError
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from rich.console import Console
+
+    from leanloop.project import Project
+
+__all__ = ["run_demo", "free_port", "running_server", "DEMO_KPI"]
+
+#: Money per loan decision: approve & repaid earns interest, approve & default loses principal.
+DEMO_KPI = {"name": "profit", "default_value": 0.0,
+            "outcomes": [{"actual": 1, "predicted": 1, "value": 1000.0},
+                         {"actual": 0, "predicted": 1, "value": -5000.0}]}
+
+
+def free_port() -> int:
+    """A free TCP port on the loopback interface."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def running_server(root: Path, port: int, timeout: float = 30.0) -> Iterator[str]:
+    """Run ``leanloop serve`` for ``root`` in a subprocess; yield its base URL once healthy."""
+    import httpx
+
+    log = open(Path(root) / ".leanloop" / "server.log", "ab")  # noqa: SIM115 - closed below
+    process = subprocess.Popen(
+        [sys.executable, "-m", "leanloop.cli", "serve", "--port", str(port), "--dir", str(root)],
+        stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            if process.poll() is not None:
+                raise LeanloopError(f"the server exited with code {process.returncode}; see {log.name}")
+            try:
+                if httpx.get(f"{url}/health", timeout=1.0).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise LeanloopError(f"the server did not become healthy within {timeout:.0f} s; see {log.name}")
+            time.sleep(0.1)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()
+
+
+def _configure(project: Project) -> Project:
+    """Set the demo's money KPI and policy in leanloop.toml."""
+    from leanloop.config import KpiConfig, render_config
+    from leanloop.project import Project as ProjectClass
+
+    config = project.config.model_copy(update={
+        "kpi": KpiConfig.model_validate(DEMO_KPI),
+        "policy": project.config.policy.model_copy(update={"min_rows": 1000, "min_labels": 500}),
+    })
+    project.paths.config.write_text(render_config(config), encoding="utf-8")
+    project.close()
+    return ProjectClass(project.paths.root)
+
+
+def run_demo(directory: Path, *, rows: int = 50_000, cycle_every: int = 5000, batch: int = 100,
+             label_delay: int = 1500, console: Console | None = None) -> dict[str, Any]:
+    """Run the demo in ``directory``; returns the summary (also printed to ``console``)."""
+    import httpx
+    import pandas as pd
+    from rich.progress import Progress
+
+    from leanloop.build.evaluate import evaluate
+    from leanloop.datasets import car_loan
+    from leanloop.project import Project
+
+    started = time.perf_counter()
+    directory = Path(directory)
+    if (directory / "leanloop.toml").exists():
+        raise ProjectError(f"{directory} already holds a project; pass another --dir or delete it")
+    directory.mkdir(parents=True, exist_ok=True)
+    say = console.print if console else (lambda *a, **k: None)
+    data = car_loan()
+    reference_path = directory / "car_loan_reference.parquet"
+    data.reference.to_parquet(reference_path, index=False)
+    project = _configure(Project.init(reference_path, target="repaid", time_column="timestamp",
+                                      id_column="id", root=directory))
+    v1 = project.build()
+    kpi = project.config.kpi.name
+    say(f"built {v1.version} on {v1.rows['train']} reference rows: roc_auc {v1.metrics['roc_auc']:.4f}, "
+        f"{kpi} {v1.kpi[kpi]:.1f} per loan (trivial baseline {v1.kpi['baseline_' + kpi]:.1f})")
+
+    analysis = data.analysis.sort_values("timestamp", kind="stable").head(rows).reset_index(drop=True)
+    truth = analysis.merge(data.analysis_targets, on="id", how="left")["repaid"].astype(int).tolist()
+    features = project.config.schema_.names
+    records = analysis[features].to_dict("records")
+    served: list[tuple[str, str, Any]] = []
+    cycles: list[dict[str, Any]] = []
+    labelled_upto = 0
+    with running_server(directory, free_port()) as url, httpx.Client(base_url=url, timeout=60.0) as client:
+        say(f"serving at {url}; replaying {len(records)} analysis rows, labels {label_delay} rows late")
+        with Progress(disable=console is None, console=console, transient=True) as progress:
+            task = progress.add_task("replay", total=len(records))
+            for start in range(0, len(records), batch):
+                response = client.post("/predict", json={"rows": records[start:start + batch]})
+                response.raise_for_status()
+                body = response.json()
+                served += [(p["prediction_id"], body["model_version"], p["prediction"]) for p in body["predictions"]]
+                ready = max(0, len(served) - label_delay)
+                if ready > labelled_upto:
+                    client.post("/feedback", json={"feedback": [
+                        {"prediction_id": served[i][0], "label": truth[i]} for i in range(labelled_upto, ready)
+                    ]}).raise_for_status()
+                    labelled_upto = ready
+                progress.update(task, completed=len(served))
+                if len(served) % cycle_every == 0:
+                    cycle = project.cycle().to_json()
+                    cycles.append(cycle)
+                    if console:
+                        progress.console.print(_cycle_line(cycle, len(served), kpi), markup=False, highlight=False)
+        client.post("/feedback", json={"feedback": [
+            {"prediction_id": served[i][0], "label": truth[i]} for i in range(labelled_upto, len(served))
+        ]}).raise_for_status()
+
+    loop_values = evaluate_served(served, truth, project)
+    model, _ = project.registry.load(v1.version)
+    frozen = evaluate(model, project.config.schema_.model_frame(analysis, "analysis"), truth,
+                      project.config.data, project.config.kpi)
+    logged = project.store.count_predictions()
+    summary = {
+        "rows": len(served), "logged": logged, "cycles": len(cycles),
+        "retrains": sum(1 for c in cycles if c["challenger"]), "promotions": sum(1 for c in cycles if c["promoted"]),
+        "champion": project.registry.champion().version,
+        "kpi": kpi, "kpi_with_loop": loop_values.kpis[f"{kpi}_total"], "kpi_frozen": frozen.kpis[f"{kpi}_total"],
+        "roc_auc_with_loop": loop_values.metrics.get("roc_auc"), "roc_auc_frozen": frozen.metrics.get("roc_auc"),
+        "accuracy_with_loop": loop_values.metrics["accuracy"], "accuracy_frozen": frozen.metrics["accuracy"],
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+    project.close()
+    if console:
+        gain = summary["kpi_with_loop"] - summary["kpi_frozen"]
+        say(f"\n{summary['rows']} predictions served and logged ({logged} in the store), {len(cycles)} cycles, "
+            f"{summary['promotions']} promotion(s); champion now {summary['champion']}")
+        say(f"{kpi} over the analysis period: with the loop {summary['kpi_with_loop']:,.0f}, "
+            f"first model frozen {summary['kpi_frozen']:,.0f} (difference {gain:+,.0f})")
+        say(f"accuracy with the loop {summary['accuracy_with_loop']:.4f}, frozen {summary['accuracy_frozen']:.4f}; "
+            f"done in {summary['seconds']} s. Explore: leanloop history --dir {directory}")
+    return summary
+
+
+def _cycle_line(cycle: dict[str, Any], served: int, kpi: str) -> str:
+    m = cycle["measurement"]
+    auc = m["performance"]["realized"].get("roc_auc")
+    drifted = ",".join(m["drifted_features"]) or "-"
+    return (f"cycle {cycle['cycle']:>2} | rows {served - m['window']['rows']:>5}-{served:<5} "
+            f"labelled {m['window']['labelled']:>4} | roc_auc {'-' if auc is None else f'{auc:.4f}'} "
+            f"{kpi}/loan {m['kpis'].get(kpi, float('nan')):6.1f} | {cycle['decision']['action']:<8} "
+            f"| {cycle['champion_before']}->{cycle['champion_after']} | drifted: {drifted}")
+
+
+def evaluate_served(served: list[tuple[str, str, Any]], truth: list[Any], project: Project) -> Any:
+    """Metrics and KPIs of the predictions actually served, from the log."""
+    from leanloop.build.evaluate import evaluate_scored
+    from leanloop.measure.measurement import logged_scored
+
+    window = project.store.window().set_index("prediction_id").loc[[s[0] for s in served]].reset_index()
+    scored = logged_scored(window, project.config.data.task, project.config.data.classes)
+    return evaluate_scored(scored, truth, project.config.data, project.config.kpi)

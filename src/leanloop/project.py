@@ -1,0 +1,236 @@
+"""A project: ``leanloop.toml`` plus its workspace, and the loop's verbs on it.
+
+The CLI and the server are thin shells over this object; a notebook can use it
+directly::
+
+    project = Project.init("loans.csv", target="repaid", root="loans")
+    project.build()
+    project.cycle()
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from leanloop.config import (
+    CONFIG_FILE,
+    DataConfig,
+    KpiConfig,
+    KpiOutcome,
+    ProjectConfig,
+    ProjectPaths,
+    Task,
+    load_config,
+    render_config,
+)
+from leanloop.data import read_table, require_columns
+from leanloop.errors import DataError, ProjectError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from leanloop.loop import Cycle
+    from leanloop.measure.measurement import Measurement
+    from leanloop.registry import ModelVersion, Registry
+    from leanloop.store import SQLStore
+
+__all__ = ["Project", "init_config"]
+
+
+def init_config(frame: pd.DataFrame, *, path: str, target: str, task: Task | None = None,
+                time_column: str | None = None, id_column: str | None = None,
+                source: str = "the data") -> ProjectConfig:
+    """Infer a project's config from its training frame, refusing unusable data.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> frame = pd.DataFrame({"x": range(40), "c": ["a", "b"] * 20, "y": [0, 1] * 20})
+    >>> cfg = init_config(frame, path="d.csv", target="y")
+    >>> cfg.data.task.value, cfg.data.classes, cfg.schema_.names
+    ('classification', [0, 1], ['x', 'c'])
+    >>> init_config(frame, path="d.csv", target="churn")
+    Traceback (most recent call last):
+    ...
+    leanloop.errors.DataError: target column 'churn' not found in the data; columns are: ['x', 'c', 'y']
+    """
+    from leanloop.build.split import check_splittable
+    from leanloop.schema import infer_schema
+    from leanloop.target import infer_task, normalize_target
+
+    require_columns(frame, [target], source, "target column")
+    for column, role in ((time_column, "time column"), (id_column, "id column")):
+        if column:
+            require_columns(frame, [column], source, role)
+    if time_column:
+        import pandas as pd
+
+        parsed = pd.to_datetime(frame[time_column], errors="coerce")
+        if parsed.isna().any():
+            bad = frame[time_column][parsed.isna()].iloc[0]
+            raise DataError(f"time column {time_column!r} holds {bad!r}, which is not a date-time")
+    task = task or infer_task(frame[target])
+    labels = normalize_target(frame[target], task)
+    check_splittable(frame.assign(**{target: labels}), target, task.value)
+    excluded = [c for c in (target, time_column, id_column) if c]
+    schema = infer_schema(frame, exclude=excluded)
+    classes = None
+    kpi = KpiConfig()
+    if task is Task.CLASSIFICATION:
+        classes = sorted(labels.unique().tolist())
+        kpi = KpiConfig(outcomes=[KpiOutcome(actual=c, predicted=c, value=1.0) for c in classes])
+    data = DataConfig(path=path, target=target, task=task, time_column=time_column,
+                      id_column=id_column, classes=classes)
+    return ProjectConfig(data=data, schema=schema, kpi=kpi)
+
+
+class Project:
+    """An initialised project folder; opens its store lazily, closes it on exit."""
+
+    def __init__(self, root: str | Path = ".") -> None:
+        self.paths = ProjectPaths(root=Path(root).resolve())
+        self.config = load_config(self.paths.root)
+        self._store: SQLStore | None = None
+
+    @classmethod
+    def init(cls, data: str | Path, *, target: str, task: Task | None = None,
+             time_column: str | None = None, id_column: str | None = None,
+             root: str | Path = ".") -> Project:
+        """Create ``leanloop.toml`` and the workspace in ``root`` from a data file."""
+        root = Path(root).resolve()
+        if (root / CONFIG_FILE).exists():
+            raise ProjectError(
+                f"{root / CONFIG_FILE} already exists; a project lives there. Use another --dir, "
+                "or delete leanloop.toml and .leanloop/ to start over"
+            )
+        data = Path(data).resolve()
+        frame = read_table(data)
+        try:
+            relative = os.path.relpath(data, root)
+        except ValueError:
+            relative = str(data)
+        config = init_config(frame, path=relative, target=target, task=task,
+                             time_column=time_column, id_column=id_column, source=data.name)
+        root.mkdir(parents=True, exist_ok=True)
+        paths = ProjectPaths(root=root)
+        paths.workspace.mkdir(exist_ok=True)
+        tmp = paths.config.with_suffix(".toml.tmp")
+        tmp.write_text(render_config(config), encoding="utf-8")
+        os.replace(tmp, paths.config)
+        return cls(root)
+
+    # -- shared parts ---------------------------------------------------------------
+    @property
+    def store(self) -> SQLStore:
+        """The project's store, opened on first use."""
+        if self._store is None:
+            from leanloop.store import SQLStore
+
+            self.paths.workspace.mkdir(exist_ok=True)
+            self._store = SQLStore(self.paths.store_url(self.config.store),
+                                   sqlite_synchronous=self.config.store.sqlite_synchronous)
+        return self._store
+
+    @property
+    def registry(self) -> Registry:
+        """Model versions and aliases."""
+        from leanloop.registry import Registry
+
+        return Registry(self.store, self.paths.artifacts)
+
+    def close(self) -> None:
+        """Close the store."""
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
+    def __enter__(self) -> Project:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def data_path(self) -> Path:
+        """The training table named in the config."""
+        return (self.paths.root / self.config.data.path).resolve()
+
+    # -- the loop's verbs -----------------------------------------------------------
+    def build(self) -> ModelVersion:
+        """Split, fit the pipeline and the baseline, register ``v1`` (or the next) as champion."""
+        from leanloop.build.split import split
+        from leanloop.build.train import train_version
+
+        frame = read_table(self.data_path())
+        columns = self.config.schema_.names + self.config.data.excluded
+        require_columns(frame, columns, self.data_path().name)
+        train, test = split(frame, target=self.config.data.target, task=self.config.data.task.value,
+                            test_size=self.config.model.test_size, time_column=self.config.data.time_column,
+                            seed=self.config.model.seed)
+        current = self.store.get_alias("champion")
+        version = train_version(self.config, self.paths, self.registry, train=train, test=test,
+                                source="build", parent=current, alias=None)
+        self.registry.promote(version.version)
+        return version
+
+    def adopt(self, model_path: str | Path, *, reference: str | Path, trust: bool = False) -> ModelVersion:
+        """Register a user's fitted model, evaluated on ``reference`` (see :mod:`leanloop.build.adopt`)."""
+        from leanloop.build.adopt import adopt
+
+        return adopt(self, Path(model_path), Path(reference), trust=trust)
+
+    def feedback(self, items: list[tuple[str, Any]]) -> int:
+        """Join labels to logged predictions; all or nothing. Returns how many were recorded."""
+        import time
+
+        from leanloop.target import check_label
+
+        checked = [
+            (str(pid), check_label(label, self.config.data.task, self.config.data.classes, row))
+            for row, (pid, label) in enumerate(items)
+        ]
+        return self.store.add_feedback(checked, received_at=time.time())
+
+    def feedback_file(self, path: str | Path, *, id_column: str, label_column: str) -> int:
+        """Labels from a CSV or Parquet file; a bad row is named and nothing is recorded."""
+        frame = read_table(path)
+        require_columns(frame, [id_column, label_column], Path(path).name)
+        if frame[id_column].isna().any():
+            row = int(frame[id_column].isna().to_numpy().nonzero()[0][0])
+            raise DataError(f"{Path(path).name}: id column {id_column!r} is empty at row {row}")
+        items = list(zip(frame[id_column].astype(str), frame[label_column].tolist(), strict=True))
+        return self.feedback(items)
+
+    def measure(self, *, last: int | None = None, since: float | None = None, chunks: int = 0,
+                save: bool = True) -> Measurement:
+        """Measure a window of production against the champion's reference data."""
+        from leanloop.measure.measurement import measure_window
+
+        result = measure_window(self, last=last, since=since, chunks=chunks)
+        if save:
+            import time
+
+            self.store.add_measurement(result.to_json(), at=time.time())
+        return result
+
+    def cycle(self, *, last: int | None = None, since: float | None = None, act: bool = True) -> Cycle:
+        """One turn of the loop: measure, decide, and act on the decision."""
+        from leanloop.loop import run_cycle
+
+        return run_cycle(self, last=last, since=since, act=act)
+
+    def learn(self, *, act: bool = True) -> Cycle:
+        """Decide on the latest stored measurement (and act on it), without measuring again."""
+        from leanloop.errors import NotFoundError
+        from leanloop.loop import run_cycle
+        from leanloop.measure.measurement import Measurement
+
+        body = self.store.latest_measurement()
+        if body is None:
+            raise NotFoundError("no measurement yet; run 'leanloop measure' first (or 'leanloop cycle')")
+        return run_cycle(self, act=act, measurement=Measurement.model_validate(body))
+
+    def history(self) -> list[dict[str, Any]]:
+        """The ledger of cycles, oldest first."""
+        return self.store.cycles()

@@ -1,0 +1,193 @@
+"""The registry: immutable model versions, their aliases, and a safe artifact store.
+
+A version is a fitted pipeline saved with skops (never pickle), its sha256, the
+trivial baseline fitted beside it, its schema, metrics and lineage. Loading checks
+the hash first and refuses types outside scikit-learn, NumPy and SciPy unless the
+caller trusts them explicitly. Aliases (``champion``, ``challenger``, ``previous``)
+move in one transaction, so a promotion is atomic.
+
+Examples
+--------
+>>> import tempfile, pathlib
+>>> from sklearn.dummy import DummyClassifier
+>>> from leanloop.store import SQLStore
+>>> folder = pathlib.Path(tempfile.mkdtemp())
+>>> registry = Registry(SQLStore(f"sqlite:///{folder / 's.db'}"), folder / "artifacts")
+>>> model = DummyClassifier().fit([[0], [1], [1]], [0, 1, 1])
+>>> version = registry.register(model, model, task="classification", schema={"features": []},
+...     metrics={"accuracy": 0.5}, baseline_metrics={"accuracy": 0.5}, fingerprint="abc",
+...     source="build", alias="champion")
+>>> version.version, registry.champion().version
+('v1', 'v1')
+>>> loaded, _ = registry.load("v1")
+>>> loaded.predict([[5]]).tolist()
+[1]
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from leanloop.errors import ArtifactError, NotFoundError
+
+if TYPE_CHECKING:
+    from leanloop.store import SQLStore
+
+__all__ = ["ModelVersion", "Registry", "SAFE_MODULES", "sha256_file"]
+
+#: Types from these packages load without ``trust``; anything else must be trusted.
+SAFE_MODULES = ("sklearn.", "numpy.", "scipy.", "builtins.", "collections.", "functools.")
+
+
+class ModelVersion(BaseModel):
+    """An immutable trained pipeline and everything needed to reproduce and judge it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    version: str
+    created_at: float
+    task: str
+    artifact: str
+    sha256: str
+    baseline_artifact: str
+    baseline_sha256: str
+    schema_: dict[str, Any] = Field(alias="schema")
+    metrics: dict[str, float]
+    baseline_metrics: dict[str, float]
+    kpi: dict[str, float] = Field(default_factory=dict)
+    fingerprint: str
+    parent: str | None = None
+    source: str
+    train_data: str | None = None
+    test_data: str | None = None
+    cycle: int | None = None
+    rows: dict[str, int] = Field(default_factory=dict)
+
+
+def sha256_file(path: Path) -> str:
+    """The sha256 hex digest of a file, read in blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class Registry:
+    """Model versions in the store, artifacts in a folder."""
+
+    def __init__(self, store: SQLStore, artifacts: Path) -> None:
+        self.store = store
+        self.artifacts = Path(artifacts)
+
+    def next_version(self) -> str:
+        """The name the next registered version gets (``v1``, ``v2``, ...)."""
+        numbers = [int(v[1:]) for v in self.store.model_versions() if v[1:].isdigit()]
+        return f"v{max(numbers, default=0) + 1}"
+
+    def register(self, model: Any, baseline: Any, *, alias: str | None = None, **fields: Any) -> ModelVersion:
+        """Save ``model`` and ``baseline`` with skops and record a new version.
+
+        Files are written to a temporary name, fsynced and renamed, then the record is
+        committed; a failure at any step registers nothing.
+        """
+        version = self.next_version()
+        self.artifacts.mkdir(parents=True, exist_ok=True)
+        artifact = self._save(model, f"{version}.skops")
+        baseline_artifact = self._save(baseline, f"{version}-baseline.skops")
+        record = ModelVersion(
+            version=version, created_at=time.time(),
+            artifact=artifact.name, sha256=sha256_file(artifact),
+            baseline_artifact=baseline_artifact.name, baseline_sha256=sha256_file(baseline_artifact),
+            **fields,
+        )
+        try:
+            self.store.add_model(version, record.created_at, record.model_dump(mode="json", by_alias=True))
+            if alias:
+                self.store.set_aliases({alias: version}, at=record.created_at)
+        except Exception:
+            artifact.unlink(missing_ok=True)
+            baseline_artifact.unlink(missing_ok=True)
+            raise
+        return record
+
+    def _save(self, obj: Any, name: str) -> Path:
+        import skops.io as sio
+
+        target = self.artifacts / name
+        fd, tmp = tempfile.mkstemp(dir=self.artifacts, prefix=f".{name}.")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(sio.dumps(obj))
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return target
+
+    def get(self, version: str) -> ModelVersion:
+        """The record of ``version``."""
+        return ModelVersion.model_validate(self.store.get_model(version))
+
+    def versions(self) -> list[ModelVersion]:
+        """Every version, oldest first."""
+        return [ModelVersion.model_validate(body) for body in self.store.list_models()]
+
+    def alias(self, name: str) -> ModelVersion | None:
+        """The version an alias points to, if any."""
+        version = self.store.get_alias(name)
+        return None if version is None else self.get(version)
+
+    def champion(self) -> ModelVersion:
+        """The version serving traffic; a clear error when there is none yet."""
+        record = self.alias("champion")
+        if record is None:
+            raise NotFoundError("no champion model yet; run 'leanloop build' or 'leanloop adopt' first")
+        return record
+
+    def promote(self, version: str) -> None:
+        """Make ``version`` the champion and remember the old one as ``previous``."""
+        self.get(version)
+        current = self.store.get_alias("champion")
+        mapping = {"champion": version}
+        if current and current != version:
+            mapping["previous"] = current
+        self.store.set_aliases(mapping, at=time.time())
+
+    def load(self, version: str, *, trust: bool = False) -> tuple[Any, Any]:
+        """Load a version's model and baseline after checking their sha256."""
+        record = self.get(version)
+        model = self._load(self.artifacts / record.artifact, record.sha256, trust)
+        baseline = self._load(self.artifacts / record.baseline_artifact, record.baseline_sha256, trust)
+        return model, baseline
+
+    def _load(self, path: Path, expected: str, trust: bool) -> Any:
+        import skops.io as sio
+
+        if not path.is_file():
+            raise ArtifactError(f"artifact {path} is missing; the registry cannot serve this version")
+        data = path.read_bytes()
+        actual = hashlib.sha256(data).hexdigest()
+        if actual != expected:
+            raise ArtifactError(
+                f"artifact {path.name} fails its integrity check (sha256 {actual[:12]}..., "
+                f"expected {expected[:12]}...): the file was changed or corrupted. Restore it "
+                "from a backup or register the model again"
+            )
+        untrusted = sio.get_untrusted_types(data=data)
+        unsafe = [name for name in untrusted if not name.startswith(SAFE_MODULES)]
+        if unsafe and not trust:
+            raise ArtifactError(
+                f"artifact {path.name} contains types outside scikit-learn/NumPy/SciPy: {unsafe}; "
+                "load it with trust=True (CLI: --trust) only if you trust its author"
+            )
+        return sio.loads(data, trusted=untrusted)

@@ -1,0 +1,46 @@
+"""The model holder: which version answers, swapped atomically without a restart.
+
+The holder re-reads the ``champion`` alias at most every ``refresh_seconds``; when
+it moved, the new version is loaded (hash checked) before the swap, so a request
+is always answered by one complete version, which its log record names.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from leanloop.registry import Registry
+
+__all__ = ["ModelHolder"]
+
+
+class ModelHolder:
+    """The serving model and its version, refreshed from the registry."""
+
+    def __init__(self, registry: Registry, *, refresh_seconds: float = 0.5) -> None:
+        self.registry = registry
+        self.refresh_seconds = refresh_seconds
+        self._lock = threading.Lock()
+        self._current: tuple[str, Any] | None = None
+        self._checked = 0.0
+
+    def current(self) -> tuple[str, Any]:
+        """``(version, model)`` of the champion, loading a new one if the alias moved."""
+        now = time.monotonic()
+        if self._current is None or now - self._checked >= self.refresh_seconds:
+            self._refresh(now)
+        assert self._current is not None
+        return self._current
+
+    def _refresh(self, now: float) -> None:
+        with self._lock:
+            if self._current is not None and now - self._checked < self.refresh_seconds:
+                return
+            champion = self.registry.champion().version
+            if self._current is None or self._current[0] != champion:
+                model, _ = self.registry.load(champion)
+                self._current = (champion, model)
+            self._checked = now

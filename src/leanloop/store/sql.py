@@ -1,0 +1,242 @@
+"""The SQL store: SQLite (WAL) by default, any SQLAlchemy URL otherwise.
+
+Every write is one transaction: a batch of predictions, a batch of feedback, a
+promotion. A write that fails leaves nothing behind.
+
+Examples
+--------
+>>> import tempfile, pathlib
+>>> folder = pathlib.Path(tempfile.mkdtemp())
+>>> store = SQLStore(f"sqlite:///{folder / 'store.db'}")
+>>> store.insert_predictions([{"prediction_id": "p1", "created_at": 1.0, "model_version": "v1",
+...     "features": {"x": 1.0}, "prediction": 1, "probabilities": {"0": 0.2, "1": 0.8}}])
+>>> store.count_predictions()
+1
+>>> store.add_feedback([("p1", 0)], received_at=2.0)
+1
+>>> store.window(last=10)[["prediction_id", "label"]].to_dict("records")
+[{'prediction_id': 'p1', 'label': 0}]
+>>> store.close()
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import OperationalError
+
+from leanloop.config import SqliteSync
+from leanloop.errors import NotFoundError, StoreError
+from leanloop.store import tables as t
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    import pandas as pd
+
+__all__ = ["SQLStore"]
+
+_ALIASES = ("champion", "challenger", "previous")
+
+
+class SQLStore:
+    """Predictions, feedback, model versions, aliases, measurements and cycles in SQL."""
+
+    def __init__(self, url: str, *, sqlite_synchronous: SqliteSync = SqliteSync.FULL) -> None:
+        self.url = url
+        self.engine = sa.create_engine(url, future=True)
+        if self.engine.dialect.name == "sqlite":
+            sync = SqliteSync(sqlite_synchronous).value
+
+            @sa.event.listens_for(self.engine, "connect")
+            def _pragmas(dbapi_connection: Any, _record: Any) -> None:
+                cursor = dbapi_connection.cursor()
+                cursor.execute("PRAGMA journal_mode=WAL")
+                cursor.execute(f"PRAGMA synchronous={sync}")
+                cursor.execute("PRAGMA busy_timeout=30000")
+                cursor.execute("PRAGMA foreign_keys=ON")
+                cursor.close()
+
+        try:
+            t.metadata.create_all(self.engine)
+        except OperationalError as exc:
+            raise StoreError(f"cannot open the store at {url}: {exc.orig}") from exc
+
+    def close(self) -> None:
+        """Release every connection."""
+        self.engine.dispose()
+
+    # -- model versions and aliases -------------------------------------------------
+    def add_model(self, version: str, created_at: float, body: dict[str, Any]) -> None:
+        """Record a model version; fails if the version exists."""
+        with self.engine.begin() as conn:
+            conn.execute(t.models.insert().values(version=version, created_at=created_at, body=body))
+
+    def get_model(self, version: str) -> dict[str, Any]:
+        """The stored body of ``version``; :class:`NotFoundError` lists known versions."""
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(t.models.c.body).where(t.models.c.version == version)).first()
+        if row is None:
+            raise NotFoundError(f"model version {version!r} does not exist; known versions: {self.model_versions()}")
+        return dict(row.body)
+
+    def model_versions(self) -> list[str]:
+        """Every version, oldest first."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(t.models.c.version).order_by(t.models.c.created_at, t.models.c.version))
+            return [r.version for r in rows]
+
+    def list_models(self) -> list[dict[str, Any]]:
+        """Every version's body, oldest first."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(t.models.c.body).order_by(t.models.c.created_at, t.models.c.version))
+            return [dict(r.body) for r in rows]
+
+    def get_alias(self, alias: str) -> str | None:
+        """The version an alias points to, or None."""
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(t.aliases.c.version).where(t.aliases.c.alias == alias)).first()
+        return None if row is None else str(row.version)
+
+    def aliases(self) -> dict[str, str]:
+        """Every alias and its version."""
+        with self.engine.connect() as conn:
+            return {r.alias: r.version for r in conn.execute(sa.select(t.aliases))}
+
+    def set_aliases(self, mapping: dict[str, str], at: float) -> None:
+        """Point several aliases at once, in one transaction (a promotion is atomic)."""
+        unknown = [a for a in mapping if a not in _ALIASES]
+        if unknown:
+            raise NotFoundError(f"unknown aliases {unknown}; aliases are {list(_ALIASES)}")
+        with self.engine.begin() as conn:
+            for alias, version in mapping.items():
+                conn.execute(t.aliases.delete().where(t.aliases.c.alias == alias))
+                conn.execute(t.aliases.insert().values(alias=alias, version=version, updated_at=at))
+
+    # -- predictions and feedback ---------------------------------------------------
+    def insert_predictions(self, rows: list[dict[str, Any]]) -> None:
+        """Commit a batch of prediction records in one transaction."""
+        if not rows:
+            return
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(t.predictions.insert(), rows)
+        except OperationalError as exc:
+            raise StoreError(f"could not log predictions: {exc.orig}") from exc
+
+    def count_predictions(self) -> int:
+        """How many predictions are logged."""
+        with self.engine.connect() as conn:
+            return int(conn.execute(sa.select(sa.func.count()).select_from(t.predictions)).scalar_one())
+
+    def get_prediction(self, prediction_id: str) -> dict[str, Any]:
+        """One logged prediction with its feedback, if any."""
+        query = (
+            sa.select(t.predictions, t.feedback.c.label, t.feedback.c.received_at)
+            .select_from(t.predictions.outerjoin(t.feedback, t.feedback.c.prediction_id == t.predictions.c.prediction_id))
+            .where(t.predictions.c.prediction_id == prediction_id)
+        )
+        with self.engine.connect() as conn:
+            row = conn.execute(query).mappings().first()
+        if row is None:
+            raise NotFoundError(f"prediction {prediction_id!r} is not in the log")
+        return dict(row)
+
+    def add_feedback(self, items: Iterable[tuple[str, Any]], received_at: float) -> int:
+        """Join labels to their predictions; all or nothing.
+
+        A label for an id that was never logged raises :class:`NotFoundError` naming
+        the ids and writes nothing. A second label for the same id replaces the first.
+        """
+        items = list(items)
+        if not items:
+            return 0
+        latest = dict(items)
+        ids = list(latest)
+        with self.engine.begin() as conn:
+            known: set[str] = set()
+            for start in range(0, len(ids), 500):
+                chunk = ids[start:start + 500]
+                known.update(
+                    r.prediction_id for r in conn.execute(
+                        sa.select(t.predictions.c.prediction_id).where(t.predictions.c.prediction_id.in_(chunk))
+                    )
+                )
+            unknown = [i for i in ids if i not in known]
+            if unknown:
+                raise NotFoundError(
+                    f"{len(unknown)} feedback item(s) name predictions that were never logged, "
+                    f"e.g. {unknown[:5]}; check the id column; nothing was recorded"
+                )
+            for start in range(0, len(ids), 500):
+                conn.execute(t.feedback.delete().where(t.feedback.c.prediction_id.in_(ids[start:start + 500])))
+            conn.execute(
+                t.feedback.insert(),
+                [{"prediction_id": i, "label": label, "received_at": received_at} for i, label in latest.items()],
+            )
+        return len(latest)
+
+    def window(self, *, last: int | None = None, since: float | None = None,
+               until: float | None = None) -> pd.DataFrame:
+        """Logged predictions in a window, oldest first, with ``label`` joined (None if absent)."""
+        import pandas as pd
+
+        p, f = t.predictions, t.feedback
+        query = sa.select(
+            p.c.seq, p.c.prediction_id, p.c.created_at, p.c.model_version, p.c.features,
+            p.c.prediction, p.c.probabilities, f.c.label, f.c.received_at,
+        ).select_from(p.outerjoin(f, f.c.prediction_id == p.c.prediction_id))
+        if since is not None:
+            query = query.where(p.c.created_at >= since)
+        if until is not None:
+            query = query.where(p.c.created_at < until)
+        query = query.order_by(p.c.seq.desc())
+        if last is not None:
+            query = query.limit(last)
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).mappings().all()
+        rows = rows[::-1]
+        columns = ["prediction_id", "created_at", "model_version", "features", "prediction",
+                   "probabilities", "label", "received_at"]
+        # Object columns keep labels and outputs as logged (an int stays an int even
+        # when other rows have no label yet).
+        return pd.DataFrame({
+            c: pd.Series([r[c] for r in rows], dtype="float64" if c in ("created_at", "received_at") else object)
+            for c in columns
+        })
+
+    # -- measurements and cycles ----------------------------------------------------
+    def add_measurement(self, body: dict[str, Any], at: float) -> int:
+        """Store a measurement; returns its id."""
+        with self.engine.begin() as conn:
+            return int(conn.execute(t.measurements.insert().values(created_at=at, body=body)).inserted_primary_key[0])
+
+    def latest_measurement(self) -> dict[str, Any] | None:
+        """The most recent measurement's body, if any."""
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(t.measurements.c.body).order_by(t.measurements.c.id.desc()).limit(1)).first()
+        return None if row is None else dict(row.body)
+
+    def add_cycle(self, body: dict[str, Any], at: float) -> int:
+        """Store a cycle in the ledger; returns its id."""
+        with self.engine.begin() as conn:
+            return int(conn.execute(t.cycles.insert().values(created_at=at, body=body)).inserted_primary_key[0])
+
+    def update_cycle(self, cycle_id: int, body: dict[str, Any]) -> None:
+        """Rewrite a cycle's body (its id is set once known)."""
+        with self.engine.begin() as conn:
+            conn.execute(t.cycles.update().where(t.cycles.c.id == cycle_id).values(body=body))
+
+    def cycles(self) -> list[dict[str, Any]]:
+        """The ledger, oldest first."""
+        with self.engine.connect() as conn:
+            return [dict(r.body) for r in conn.execute(sa.select(t.cycles.c.body).order_by(t.cycles.c.id))]
+
+    def get_cycle(self, cycle_id: int) -> dict[str, Any]:
+        """One cycle of the ledger."""
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(t.cycles.c.body).where(t.cycles.c.id == cycle_id)).first()
+        if row is None:
+            raise NotFoundError(f"cycle {cycle_id} does not exist; see 'leanloop history'")
+        return dict(row.body)

@@ -1,0 +1,55 @@
+"""The store's tables, as SQLAlchemy Core metadata shared by every SQL backend."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+__all__ = ["metadata", "models", "aliases", "predictions", "feedback", "measurements", "cycles"]
+
+metadata = sa.MetaData()
+
+models = sa.Table(
+    "models", metadata,
+    sa.Column("version", sa.String(64), primary_key=True),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("body", sa.JSON, nullable=False),
+)
+
+aliases = sa.Table(
+    "aliases", metadata,
+    sa.Column("alias", sa.String(32), primary_key=True),
+    sa.Column("version", sa.String(64), sa.ForeignKey("models.version"), nullable=False),
+    sa.Column("updated_at", sa.Float, nullable=False),
+)
+
+predictions = sa.Table(
+    "predictions", metadata,
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("prediction_id", sa.String(64), nullable=False, unique=True),
+    sa.Column("created_at", sa.Float, nullable=False, index=True),
+    sa.Column("model_version", sa.String(64), nullable=False),
+    sa.Column("features", sa.JSON, nullable=False),
+    sa.Column("prediction", sa.JSON, nullable=False),
+    sa.Column("probabilities", sa.JSON, nullable=True),
+)
+
+feedback = sa.Table(
+    "feedback", metadata,
+    sa.Column("prediction_id", sa.String(64), primary_key=True),
+    sa.Column("label", sa.JSON, nullable=False),
+    sa.Column("received_at", sa.Float, nullable=False),
+)
+
+measurements = sa.Table(
+    "measurements", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("body", sa.JSON, nullable=False),
+)
+
+cycles = sa.Table(
+    "cycles", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("body", sa.JSON, nullable=False),
+)
