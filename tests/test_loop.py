@@ -1,0 +1,94 @@
+"""The learn half of the loop: retrain, compare, promote, hot swap, ledger."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import httpx
+import pandas as pd
+import pytest
+from fastapi.testclient import TestClient
+
+from leanloop.config import render_config
+from leanloop.demo import free_port, running_server
+from leanloop.project import Project
+from leanloop.serve import create_app
+
+FEATURES = ["car_value", "salary_range", "debt_to_income_ratio", "loan_length",
+            "repaid_loan_on_prev_car", "size_of_downpayment", "driver_tenure"]
+
+
+@pytest.fixture
+def project(tmp_path: Path, car_loan_csv: Path) -> Project:
+    root = tmp_path / "p"
+    created = Project.init(car_loan_csv, target="repaid", time_column="timestamp", id_column="id", root=root)
+    config = created.config.model_copy(update={
+        "policy": created.config.policy.model_copy(update={"min_rows": 500, "min_labels": 300, "max_kpi_drop": 0.0,
+                                                           "max_metric_drop": 0.0}),
+        "model": created.config.model.model_copy(update={"max_iter": 50}),
+    })
+    created.paths.config.write_text(render_config(config), encoding="utf-8")
+    created.close()
+    project = Project(root)
+    project.build()
+    yield project
+    project.close()
+
+
+def serve_and_label(project: Project, frame: pd.DataFrame) -> list[dict]:
+    with TestClient(create_app(project)) as client:
+        answers = []
+        for start in range(0, len(frame), 500):
+            body = client.post("/predict", json={"rows": frame.iloc[start:start + 500][FEATURES].to_dict("records")}).json()
+            answers += body["predictions"]
+        labels = [{"prediction_id": a["prediction_id"], "label": int(y)} for a, y in zip(answers, frame["repaid"], strict=True)]
+        assert client.post("/feedback", json={"feedback": labels}).status_code == 200
+    return answers
+
+
+def test_cycle_retrains_compares_and_records(project: Project, analysis_with_truth: pd.DataFrame) -> None:
+    serve_and_label(project, analysis_with_truth.iloc[30000:33000])
+    cycle = project.cycle(last=3000)
+    assert cycle.decision.action.value == "retrain"
+    assert cycle.challenger == "v2"
+    challenger = project.registry.get("v2")
+    assert challenger.parent == "v1" and challenger.source == "retrain" and challenger.cycle == cycle.cycle
+    assert challenger.rows["production"] + challenger.rows["recent_eval"] == 3000
+    checks = {c.check: c for c in cycle.comparison.checks}
+    assert set(checks) == {"recent_roc_auc_gain", "recent_net_value_gain", "holdout_roc_auc_regression",
+                           "recent_roc_auc_beats_baseline"}
+    assert cycle.promoted == cycle.comparison.promote == all(c.passed for c in checks.values())
+    assert cycle.champion_after == ("v2" if cycle.promoted else "v1")
+    ledger = project.history()
+    assert ledger[-1]["cycle"] == cycle.cycle and ledger[-1]["challenger"] == "v2"
+    assert ledger[-1]["decision"]["action"] == "retrain"
+
+
+def test_learn_decides_on_the_latest_measurement(project: Project, analysis_with_truth: pd.DataFrame) -> None:
+    serve_and_label(project, analysis_with_truth.iloc[:600])
+    measured = project.measure(last=600)
+    cycle = project.learn(act=False)
+    assert cycle.measurement["window"] == measured.to_json()["window"]
+    assert cycle.challenger is None
+
+
+def test_running_server_picks_up_new_champion_without_restart(project: Project, analysis_with_truth: pd.DataFrame) -> None:
+    from leanloop.build.train import train_version
+
+    rows = analysis_with_truth.iloc[:50][FEATURES].to_dict("records")
+    with running_server(project.paths.root, free_port()) as url, httpx.Client(base_url=url) as client:
+        assert client.post("/predict", json={"rows": rows}).json()["model_version"] == "v1"
+        reference = pd.read_csv(project.data_path())
+        train_version(project.config, project.paths, project.registry, train=reference.iloc[:3000],
+                      test=reference.iloc[3000:], source="build", parent="v1", alias=None)
+        project.registry.promote("v2")
+        deadline = time.monotonic() + 10
+        while client.get("/health").json()["model_version"] != "v2":
+            assert time.monotonic() < deadline, "server did not switch to v2"
+            time.sleep(0.1)
+        body = client.post("/predict", json={"rows": rows}).json()
+        assert body["model_version"] == "v2"
+    logged = project.store.window()
+    assert logged["model_version"].value_counts().to_dict() == {"v1": 50, "v2": 50}
+    assert project.store.aliases() == {"champion": "v2", "previous": "v1"}
