@@ -135,8 +135,6 @@ def test_custom_function_needs_trust(registry: Registry, data: tuple[np.ndarray,
     np.testing.assert_array_equal(loaded.predict(X), model.predict(X))
 
 
-@pytest.mark.xfail(strict=True, reason="bug: registry.py:46 treats every 'builtins.' and 'functools.' name as "
-                   "safe, so an artifact calling builtins.eval loads without trust")
 def test_builtin_eval_needs_trust(registry: Registry, data: tuple[np.ndarray, np.ndarray]) -> None:
     X, y = data
     model = FunctionTransformer(builtins.eval)
@@ -159,8 +157,6 @@ def test_failed_record_leaves_no_artifacts(registry: Registry, data: tuple[np.nd
     assert not (registry.artifacts / "v2-baseline.skops").exists()
 
 
-@pytest.mark.xfail(strict=True, reason="bug: registry.py:111-114 commits the version row before setting the "
-                   "alias; when the alias fails the row stays, pointing at deleted artifacts")
 def test_failed_alias_registers_nothing(registry: Registry, data: tuple[np.ndarray, np.ndarray]) -> None:
     model, baseline = fitted(data)
     registry.register(model, baseline, **FIELDS)

@@ -42,8 +42,9 @@ if TYPE_CHECKING:
 
 __all__ = ["ModelVersion", "Registry", "SAFE_MODULES", "sha256_file"]
 
-#: Types from these packages load without ``trust``; anything else must be trusted.
-SAFE_MODULES = ("sklearn.", "numpy.", "scipy.", "builtins.", "collections.", "functools.")
+#: Types from these packages load without ``trust``; anything else (builtins such as
+#: ``eval`` wrapped in a FunctionTransformer included) must be trusted explicitly.
+SAFE_MODULES = ("sklearn.", "numpy.", "scipy.")
 
 
 class ModelVersion(BaseModel):
@@ -109,9 +110,8 @@ class Registry:
             **fields,
         )
         try:
-            self.store.add_model(version, record.created_at, record.model_dump(mode="json", by_alias=True))
-            if alias:
-                self.store.set_aliases({alias: version}, at=record.created_at)
+            self.store.add_model(version, record.created_at, record.model_dump(mode="json", by_alias=True),
+                                 alias=alias)
         except Exception:
             artifact.unlink(missing_ok=True)
             baseline_artifact.unlink(missing_ok=True)

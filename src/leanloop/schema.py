@@ -162,7 +162,7 @@ def _coerce_column(column: pd.Series, feature: Feature, source: str) -> pd.Serie
         _raise_first_bad(column, bad, feature, "true or false", source)
         return values.astype("object")
     if feature.kind is FeatureKind.DATETIME:
-        values = pd.to_datetime(column, errors="coerce", utc=True)
+        values = pd.to_datetime(column, errors="coerce", utc=True, format="mixed")
         bad = values.isna() & column.notna()
         _raise_first_bad(column, bad, feature, "a date-time", source)
         return values
@@ -249,8 +249,11 @@ def infer_schema(frame: pd.DataFrame, exclude: list[str] | None = None) -> Schem
 
 
 def _looks_boolean(present: pd.Series) -> bool:
+    if present.map(lambda v: isinstance(v, bool)).all():
+        return True
     values = set(present.map(lambda v: str(v).lower()).unique().tolist())
-    return values <= {"true", "false"} and not present.map(lambda v: isinstance(v, (int, float))).any()
+    numbers = present.map(lambda v: isinstance(v, (int, float)) and not isinstance(v, bool))
+    return values <= {"true", "false"} and not numbers.any()
 
 
 def _looks_datetime(present: pd.Series) -> bool:
@@ -261,9 +264,9 @@ def _looks_datetime(present: pd.Series) -> bool:
     if not present.map(lambda v: isinstance(v, str)).all():
         return False
     sample = present.head(50)
-    if sample.str.fullmatch(r"[\d\-/:. T+Z]+").all() is False:
+    if not sample.str.fullmatch(r"[\d\-/:. T+Z]+").all():
         return False
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        parsed = pd.to_datetime(sample, errors="coerce")
+        parsed = pd.to_datetime(sample, errors="coerce", format="mixed")
     return bool(parsed.notna().all()) and bool(sample.str.len().min() >= 8)

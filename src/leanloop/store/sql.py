@@ -24,7 +24,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from leanloop.config import SqliteSync
 from leanloop.errors import NotFoundError, StoreError
@@ -68,10 +68,16 @@ class SQLStore:
         self.engine.dispose()
 
     # -- model versions and aliases -------------------------------------------------
-    def add_model(self, version: str, created_at: float, body: dict[str, Any]) -> None:
-        """Record a model version; fails if the version exists."""
-        with self.engine.begin() as conn:
-            conn.execute(t.models.insert().values(version=version, created_at=created_at, body=body))
+    def add_model(self, version: str, created_at: float, body: dict[str, Any], alias: str | None = None) -> None:
+        """Record a model version (and point ``alias`` at it) in one transaction."""
+        self._check_aliases([alias] if alias else [])
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(t.models.insert().values(version=version, created_at=created_at, body=body))
+                if alias:
+                    self._point(conn, {alias: version}, created_at)
+        except IntegrityError as exc:
+            raise StoreError(f"model version {version!r} is already registered; versions are immutable") from exc
 
     def get_model(self, version: str) -> dict[str, Any]:
         """The stored body of ``version``; :class:`NotFoundError` lists known versions."""
@@ -106,13 +112,21 @@ class SQLStore:
 
     def set_aliases(self, mapping: dict[str, str], at: float) -> None:
         """Point several aliases at once, in one transaction (a promotion is atomic)."""
-        unknown = [a for a in mapping if a not in _ALIASES]
+        self._check_aliases(list(mapping))
+        with self.engine.begin() as conn:
+            self._point(conn, mapping, at)
+
+    @staticmethod
+    def _check_aliases(names: list[str]) -> None:
+        unknown = [a for a in names if a not in _ALIASES]
         if unknown:
             raise NotFoundError(f"unknown aliases {unknown}; aliases are {list(_ALIASES)}")
-        with self.engine.begin() as conn:
-            for alias, version in mapping.items():
-                conn.execute(t.aliases.delete().where(t.aliases.c.alias == alias))
-                conn.execute(t.aliases.insert().values(alias=alias, version=version, updated_at=at))
+
+    @staticmethod
+    def _point(conn: sa.Connection, mapping: dict[str, str], at: float) -> None:
+        for alias, version in mapping.items():
+            conn.execute(t.aliases.delete().where(t.aliases.c.alias == alias))
+            conn.execute(t.aliases.insert().values(alias=alias, version=version, updated_at=at))
 
     # -- predictions and feedback ---------------------------------------------------
     def insert_predictions(self, rows: list[dict[str, Any]]) -> None:
@@ -122,6 +136,8 @@ class SQLStore:
         try:
             with self.engine.begin() as conn:
                 conn.execute(t.predictions.insert(), rows)
+        except IntegrityError as exc:
+            raise StoreError(f"a prediction id in this batch is already logged; nothing was written: {exc.orig}") from exc
         except OperationalError as exc:
             raise StoreError(f"could not log predictions: {exc.orig}") from exc
 
