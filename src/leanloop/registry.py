@@ -40,7 +40,7 @@ from leanloop.errors import ArtifactError, NotFoundError
 if TYPE_CHECKING:
     from leanloop.store import SQLStore
 
-__all__ = ["ModelVersion", "Registry", "SAFE_MODULES", "sha256_file"]
+__all__ = ["ModelVersion", "Registry", "SAFE_MODULES", "sha256_file", "load_skops_bytes"]
 
 #: Types from these packages load without ``trust``; anything else (builtins such as
 #: ``eval`` wrapped in a FunctionTransformer included) must be trusted explicitly.
@@ -70,6 +70,8 @@ class ModelVersion(BaseModel):
     test_data: str | None = None
     cycle: int | None = None
     rows: dict[str, int] = Field(default_factory=dict)
+    input_format: str = "encoded"
+    trusted: bool = False
 
 
 def sha256_file(path: Path) -> str:
@@ -164,15 +166,18 @@ class Registry:
         self.store.set_aliases(mapping, at=time.time())
 
     def load(self, version: str, *, trust: bool = False) -> tuple[Any, Any]:
-        """Load a version's model and baseline after checking their sha256."""
+        """Load a version's model and baseline after checking their sha256.
+
+        Types outside scikit-learn, NumPy and SciPy load only with ``trust`` or when
+        the user trusted them explicitly when adopting the version.
+        """
         record = self.get(version)
+        trust = trust or record.trusted
         model = self._load(self.artifacts / record.artifact, record.sha256, trust)
         baseline = self._load(self.artifacts / record.baseline_artifact, record.baseline_sha256, trust)
         return model, baseline
 
     def _load(self, path: Path, expected: str, trust: bool) -> Any:
-        import skops.io as sio
-
         if not path.is_file():
             raise ArtifactError(f"artifact {path} is missing; the registry cannot serve this version")
         data = path.read_bytes()
@@ -183,11 +188,18 @@ class Registry:
                 f"expected {expected[:12]}...): the file was changed or corrupted. Restore it "
                 "from a backup or register the model again"
             )
-        untrusted = sio.get_untrusted_types(data=data)
-        unsafe = [name for name in untrusted if not name.startswith(SAFE_MODULES)]
-        if unsafe and not trust:
-            raise ArtifactError(
-                f"artifact {path.name} contains types outside scikit-learn/NumPy/SciPy: {unsafe}; "
-                "load it with trust=True (CLI: --trust) only if you trust its author"
-            )
-        return sio.loads(data, trusted=untrusted)
+        return load_skops_bytes(data, path.name, trust)
+
+
+def load_skops_bytes(data: bytes, name: str, trust: bool) -> Any:
+    """Load a skops payload, refusing types outside :data:`SAFE_MODULES` unless trusted."""
+    import skops.io as sio
+
+    untrusted = sio.get_untrusted_types(data=data)
+    unsafe = [t for t in untrusted if not t.startswith(SAFE_MODULES)]
+    if unsafe and not trust:
+        raise ArtifactError(
+            f"{name} contains types outside scikit-learn/NumPy/SciPy: {unsafe}; "
+            "load it with trust=True (CLI: --trust) only if you trust its author"
+        )
+    return sio.loads(data, trusted=untrusted)

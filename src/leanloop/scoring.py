@@ -16,12 +16,19 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from leanloop.errors import InputError
+from leanloop.schema import FeatureKind, Schema
 
 if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
 
-__all__ = ["Scored", "score", "to_python"]
+__all__ = ["Scored", "score", "to_python", "model_input", "InputFormat"]
+
+#: How a version wants its features: ``encoded`` (leanloop's pipeline: numbers as
+#: float, categories and booleans as text, date-times as epoch seconds) or ``native``
+#: (an adopted model: the schema's own types, booleans as bool, date-times as
+#: timestamps, as in the user's training frame).
+InputFormat = str
 
 
 @dataclass(frozen=True)
@@ -43,6 +50,17 @@ class Scored:
 def to_python(value: Any) -> Any:
     """A NumPy scalar as the plain Python value JSON needs."""
     return value.item() if hasattr(value, "item") else value
+
+
+def model_input(schema: Schema, frame: pd.DataFrame, input_format: InputFormat, source: str) -> pd.DataFrame:
+    """The features of ``frame`` in the form a version expects (see :data:`InputFormat`)."""
+    if input_format == "native":
+        coerced = schema.coerce(frame, source)
+        for name in schema.of_kind(FeatureKind.BOOLEAN):
+            if coerced[name].notna().all():
+                coerced[name] = coerced[name].astype(bool)
+        return coerced
+    return schema.model_frame(frame, source)
 
 
 def score(model: Any, frame: pd.DataFrame, task: str) -> Scored:

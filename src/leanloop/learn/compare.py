@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict
 
 from leanloop.build.evaluate import evaluate
 from leanloop.measure.performance import higher_is_better
+from leanloop.scoring import model_input
 from leanloop.target import normalize_target
 
 if TYPE_CHECKING:
@@ -64,11 +65,13 @@ def compare(project: Project, champion: str, challenger: str, *, recent: pd.Data
     registry = project.registry
     results: dict[str, Any] = {}
     for name, frame in (("recent", recent), ("holdout", holdout)):
-        X = config.schema_.model_frame(frame, f"{name} rows")
         y = normalize_target(frame[config.data.target].reset_index(drop=True), config.data.task).tolist()
+        frame = frame.reset_index(drop=True)
         for version in (champion, challenger):
             model, baseline = registry.load(version)
+            X = model_input(config.schema_, frame, registry.get(version).input_format, f"{name} rows")
             results[(name, version)] = evaluate(model, X, y, config.data, config.kpi)
+        X = config.schema_.model_frame(frame, f"{name} rows")
         results[(name, "baseline")] = evaluate(baseline, X, y, config.data, config.kpi)
 
     def value(name: str, who: str, key: str, metrics: bool = True) -> float | None:

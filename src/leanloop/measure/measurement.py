@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from leanloop.config import Task
 from leanloop.measure.drift import DriftOptions, DriftResult, chi_square_test, feature_drift, ks_test
-from leanloop.scoring import Scored, score
+from leanloop.scoring import Scored, model_input, score
 
 if TYPE_CHECKING:
     import numpy as np
@@ -172,7 +172,8 @@ def measure_window(project: Project, *, last: int | None = None, since: float | 
     window = project.store.window(last=last, since=since).reset_index(drop=True)
     reference = _reference(project, champion.train_data, config.measure.reference_max_rows, config.model.seed)
     model, baseline = registry.load(champion.version)
-    reference_scored = score(model, config.schema_.model_frame(reference, "reference data"), config.data.task.value)
+    reference_scored = score(model, model_input(config.schema_, reference, champion.input_format, "reference data"),
+                             config.data.task.value)
     drift, prediction_drift, performance, kpis, baseline_kpis, labelled = measure_frames(
         project, reference, window, reference_scored, baseline)
     drifted = sorted({r.feature for r in drift if r.drifted and r.method.value in ("ks", "chi_square")})

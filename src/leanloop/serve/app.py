@@ -54,7 +54,7 @@ def create_app(project: Project) -> FastAPI:
     from fastapi.responses import JSONResponse
     from starlette.requests import Request
 
-    from leanloop.scoring import score, to_python
+    from leanloop.scoring import model_input, score, to_python
     from leanloop.serve.logger import PredictionLogger
     from leanloop.serve.models import ModelHolder
 
@@ -91,8 +91,8 @@ def create_app(project: Project) -> FastAPI:
                             content={"error": type(exc).__name__, "detail": [str(exc)]})
 
     def _score(rows: list[dict[str, Any]]) -> tuple[str, list[dict[str, Any]], list[dict[str, Any]]]:
-        version, model = holder.current()
-        frame = schema.model_frame(pd.DataFrame(rows, columns=schema.names), "request")
+        version, model, input_format = holder.current()
+        frame = model_input(schema, pd.DataFrame(rows, columns=schema.names), input_format, "request")
         scored = score(model, frame, task)
         now = time.time()
         outputs, records = [], []
@@ -123,7 +123,7 @@ def create_app(project: Project) -> FastAPI:
 
     @app.get("/health", summary="Liveness and the serving version")
     async def health() -> dict[str, Any]:
-        version, _ = await run_in_threadpool(holder.current)
+        version, _, _ = await run_in_threadpool(holder.current)
         return {"status": "ok", "model_version": version}
 
     @app.get("/models", summary="Registered versions and aliases")

@@ -24,11 +24,11 @@ class ModelHolder:
         self.registry = registry
         self.refresh_seconds = refresh_seconds
         self._lock = threading.Lock()
-        self._current: tuple[str, Any] | None = None
+        self._current: tuple[str, Any, str] | None = None
         self._checked = 0.0
 
-    def current(self) -> tuple[str, Any]:
-        """``(version, model)`` of the champion, loading a new one if the alias moved."""
+    def current(self) -> tuple[str, Any, str]:
+        """``(version, model, input_format)`` of the champion, loading it if the alias moved."""
         now = time.monotonic()
         if self._current is None or now - self._checked >= self.refresh_seconds:
             self._refresh(now)
@@ -39,8 +39,8 @@ class ModelHolder:
         with self._lock:
             if self._current is not None and now - self._checked < self.refresh_seconds:
                 return
-            champion = self.registry.champion().version
-            if self._current is None or self._current[0] != champion:
-                model, _ = self.registry.load(champion)
-                self._current = (champion, model)
+            champion = self.registry.champion()
+            if self._current is None or self._current[0] != champion.version:
+                model, _ = self.registry.load(champion.version)
+                self._current = (champion.version, model, champion.input_format)
             self._checked = now
