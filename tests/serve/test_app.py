@@ -1,0 +1,129 @@
+"""The HTTP app in-process: validation that names row and field, nothing logged for a
+rejected request, group commit, and the OpenAPI schema showing the real features."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from leanloop.project import Project
+from leanloop.serve import create_app
+
+ROW = {"car_value": 30000, "salary_range": "20K - 40K €", "debt_to_income_ratio": 0.5, "loan_length": 12,
+       "repaid_loan_on_prev_car": True, "size_of_downpayment": "20%", "driver_tenure": 3.2}
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory, car_loan_data) -> Project:
+    folder = tmp_path_factory.mktemp("serve")
+    data = folder / "loans.csv"
+    car_loan_data.reference.head(3000).to_csv(data, index=False)
+    project = Project.init(data, target="repaid", time_column="timestamp", id_column="id", root=folder / "p")
+    project.build()
+    yield project
+    project.close()
+
+
+@pytest.fixture(scope="module")
+def client(project: Project) -> TestClient:
+    with TestClient(create_app(project)) as client:
+        yield client
+
+
+def rejected(client: TestClient, project: Project, body: object, status: int = 422, **kwargs: object) -> list[str]:
+    before = project.store.count_predictions()
+    response = client.post("/predict", json=body, **kwargs) if "content" not in kwargs else client.post("/predict", **kwargs)
+    assert response.status_code == status, response.text
+    assert project.store.count_predictions() == before
+    return response.json()["detail"]
+
+
+def test_predict_answers_and_logs_each_row(client: TestClient, project: Project) -> None:
+    before = project.store.count_predictions()
+    body = client.post("/predict", json={"rows": [ROW, {**ROW, "car_value": 90000.5}]}).json()
+    assert body["model_version"] == "v1" and len(body["predictions"]) == 2
+    first = body["predictions"][0]
+    assert first["prediction"] in (0, 1) and math.isclose(sum(first["probabilities"].values()), 1.0)
+    assert project.store.count_predictions() == before + 2
+    logged = project.store.window(last=2)
+    assert logged["prediction_id"].tolist() == [p["prediction_id"] for p in body["predictions"]]
+    assert logged["features"].iloc[0] == {**ROW, "car_value": 30000.0, "loan_length": 12.0}
+
+
+@pytest.mark.parametrize(("row", "message"), [
+    ({**ROW, "car_value": "thirty"}, "row 1, field 'car_value': Input should be a valid number"),
+    ({**ROW, "car_value": "30000"}, "row 1, field 'car_value': Input should be a valid number"),
+    ({k: v for k, v in ROW.items() if k != "salary_range"}, "row 1, field 'salary_range': Field required"),
+    ({**ROW, "colour": "red"}, "row 1, field 'colour': Extra inputs are not permitted"),
+    ({**ROW, "repaid_loan_on_prev_car": "yes"}, "row 1, field 'repaid_loan_on_prev_car': Input should be a valid boolean"),
+    ({**ROW, "car_value": None}, "row 1, field 'car_value': Input should be a valid number"),
+])
+def test_bad_row_rejects_the_whole_request_naming_row_and_field(client: TestClient, project: Project,
+                                                                row: dict, message: str) -> None:
+    assert message in rejected(client, project, {"rows": [ROW, row]})
+
+
+def test_non_finite_numbers_and_malformed_bodies(client: TestClient, project: Project) -> None:
+    detail = rejected(client, project, None, content=b'{"rows": [{"car_value": 1e400}]}',
+                      headers={"content-type": "application/json"})
+    assert any("car_value" in d and "finite" in d for d in detail)
+    assert rejected(client, project, None, content=b'{"rows": [', headers={"content-type": "application/json"})
+    assert "rows" in " ".join(rejected(client, project, {"rows": []}))
+    assert rejected(client, project, [ROW])
+    unseen = client.post("/predict", json={"rows": [{**ROW, "salary_range": "never seen"}]})
+    assert unseen.status_code == 200  # unseen categories are accepted (the encoder ignores them)
+
+
+def test_too_many_rows_is_refused(project: Project) -> None:
+    limited = project.config.model_copy(update={"serve": project.config.serve.model_copy(update={"max_rows_per_request": 3})})
+    project.config = limited
+    try:
+        with TestClient(create_app(project)) as client:
+            detail = rejected(client, project, {"rows": [ROW] * 4})
+            assert any("at most 3" in d for d in detail)
+    finally:
+        project.config = limited.model_copy(update={"serve": limited.serve.model_copy(update={"max_rows_per_request": 10_000})})
+
+
+def test_feedback_validation(client: TestClient, project: Project) -> None:
+    pid = client.post("/predict", json={"rows": [ROW]}).json()["predictions"][0]["prediction_id"]
+    wrong = client.post("/feedback", json={"feedback": [{"prediction_id": pid, "label": 7}]})
+    assert wrong.status_code == 422 and "row 0: label 7 is not one of the classes [0, 1]" in wrong.json()["detail"][0]
+    mixed = client.post("/feedback", json={"feedback": [{"prediction_id": pid, "label": 1},
+                                                        {"prediction_id": "missing", "label": 0}]})
+    assert mixed.status_code == 404 and "missing" in mixed.json()["detail"][0]
+    assert project.store.get_prediction(pid)["label"] is None  # all or nothing
+    assert client.post("/feedback", json={"feedback": [{"prediction_id": pid, "label": 1}]}).json() == {"recorded": 1}
+    assert client.post("/feedback", json={"feedback": [{"prediction_id": pid, "label": 0}]}).json() == {"recorded": 1}
+    assert project.store.get_prediction(pid)["label"] == 0  # the latest label wins
+
+
+def test_openapi_shows_the_real_features(client: TestClient) -> None:
+    schema = client.get("/openapi.json").json()
+    row = schema["components"]["schemas"]["Row"]
+    assert set(row["properties"]) == set(ROW)
+    assert row["properties"]["car_value"]["type"] == "number"
+
+
+def test_concurrent_requests_share_commits(project: Project) -> None:
+    app = create_app(project)
+
+    async def burst() -> tuple[int, int]:
+        async with app.router.lifespan_context(app):
+            logger = app.state.logger
+            commits_before = logger.commits
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+                responses = await asyncio.gather(*[client.post("/predict", json={"rows": [ROW]}) for _ in range(64)])
+            assert all(r.status_code == 200 for r in responses)
+            return logger.commits - commits_before, len(responses)
+
+    before = project.store.count_predictions()
+    commits, requests = asyncio.run(burst())
+    assert project.store.count_predictions() == before + requests
+    assert 1 <= commits < requests
