@@ -109,7 +109,10 @@ def run_demo(directory: Path, *, rows: int = 50_000, cycle_every: int = 5000, ba
     if (directory / "leanloop.toml").exists():
         raise ProjectError(f"{directory} already holds a project; pass another --dir or delete it")
     directory.mkdir(parents=True, exist_ok=True)
-    say = console.print if console else (lambda *a, **k: None)
+    def say(text: str) -> None:
+        if console:
+            console.print(text, markup=False, highlight=False, soft_wrap=True)
+
     data = car_loan()
     reference_path = directory / "car_loan_reference.parquet"
     data.reference.to_parquet(reference_path, index=False)
@@ -147,7 +150,8 @@ def run_demo(directory: Path, *, rows: int = 50_000, cycle_every: int = 5000, ba
                     cycle = project.cycle().to_json()
                     cycles.append(cycle)
                     if console:
-                        progress.console.print(_cycle_line(cycle, len(served), kpi), markup=False, highlight=False)
+                        progress.console.print(_cycle_line(cycle, len(served), kpi), markup=False, highlight=False,
+                                               soft_wrap=True)
         client.post("/feedback", json={"feedback": [
             {"prediction_id": served[i][0], "label": truth[i]} for i in range(labelled_upto, len(served))
         ]}).raise_for_status()
@@ -182,10 +186,13 @@ def _cycle_line(cycle: dict[str, Any], served: int, kpi: str) -> str:
     m = cycle["measurement"]
     auc = m["performance"]["realized"].get("roc_auc")
     drifted = ",".join(m["drifted_features"]) or "-"
+    outcome = ""
+    if cycle["challenger"]:
+        outcome = f"({cycle['challenger']} {'promoted' if cycle['promoted'] else 'rejected by gate'})"
     return (f"cycle {cycle['cycle']:>2} | rows {served - m['window']['rows']:>5}-{served:<5} "
             f"labelled {m['window']['labelled']:>4} | roc_auc {'-' if auc is None else f'{auc:.4f}'} "
             f"{kpi}/loan {m['kpis'].get(kpi, float('nan')):6.1f} | {cycle['decision']['action']:<8} "
-            f"| {cycle['champion_before']}->{cycle['champion_after']} | drifted: {drifted}")
+            f"{outcome:<22} | champion {cycle['champion_after']} | drifted: {drifted}")
 
 
 def evaluate_served(served: list[tuple[str, str, Any]], truth: list[Any], project: Project) -> Any:
