@@ -110,20 +110,42 @@ def test_openapi_shows_the_real_features(client: TestClient) -> None:
     assert row["properties"]["car_value"]["type"] == "number"
 
 
-def test_concurrent_requests_share_commits(project: Project) -> None:
+def test_concurrent_requests_are_all_logged(project: Project) -> None:
     app = create_app(project)
 
-    async def burst() -> tuple[int, int]:
+    async def burst() -> list[httpx.Response]:
         async with app.router.lifespan_context(app):
-            logger = app.state.logger
-            commits_before = logger.commits
             transport = httpx.ASGITransport(app=app)
             async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-                responses = await asyncio.gather(*[client.post("/predict", json={"rows": [ROW]}) for _ in range(64)])
-            assert all(r.status_code == 200 for r in responses)
-            return logger.commits - commits_before, len(responses)
+                return await asyncio.gather(*[client.post("/predict", json={"rows": [ROW]}) for _ in range(64)])
 
     before = project.store.count_predictions()
-    commits, requests = asyncio.run(burst())
-    assert project.store.count_predictions() == before + requests
-    assert 1 <= commits < requests
+    responses = asyncio.run(burst())
+    assert all(r.status_code == 200 for r in responses)
+    ids = {r.json()["predictions"][0]["prediction_id"] for r in responses}
+    assert project.store.count_predictions() == before + 64
+    assert ids <= set(project.store.window(last=64)["prediction_id"])
+
+
+def test_group_commit_shares_one_transaction_among_waiting_requests(tmp_path: Path) -> None:
+    from leanloop.serve.logger import PredictionLogger
+    from leanloop.store import SQLStore
+
+    store = SQLStore(f"sqlite:///{tmp_path / 's.db'}")
+    logger = PredictionLogger(store, max_rows=1000, max_wait_ms=20)
+
+    def record(i: int) -> dict:
+        return {"prediction_id": f"p{i}", "created_at": float(i), "model_version": "v1",
+                "features": {"x": i}, "prediction": 1, "probabilities": None}
+
+    async def burst() -> None:
+        await asyncio.gather(*[logger.log([record(i)]) for i in range(100)])
+
+    logger.start()
+    try:
+        asyncio.run(burst())
+    finally:
+        logger.stop()
+    assert store.count_predictions() == 100 and logger.rows == 100
+    assert logger.commits <= 5  # 100 waiting requests, a handful of transactions
+    store.close()
