@@ -8,6 +8,7 @@ beside it), the KPIs, and optionally the same per time chunk. Its JSON shape is 
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
 
     from leanloop.project import Project
 
-__all__ = ["Window", "Performance", "Chunk", "Measurement", "measure_window", "measure_frames"]
+__all__ = ["Window", "Performance", "Chunk", "Measurement", "Frames", "measure_window", "measure_frames", "logged_scored"]
 
 
 class Window(BaseModel):
@@ -118,9 +119,20 @@ def _output_sample(scored: Scored, task: Task) -> tuple[str, np.ndarray | list[A
     return "categorical", [str(v) for v in scored.labels]
 
 
+@dataclass(frozen=True)
+class Frames:
+    """What :func:`measure_frames` finds in one slice of the log."""
+
+    drift: list[DriftResult] = field(default_factory=list)
+    prediction_drift: DriftResult | None = None
+    performance: Performance = field(default_factory=Performance)
+    kpis: dict[str, float] = field(default_factory=dict)
+    baseline_kpis: dict[str, float] = field(default_factory=dict)
+    labelled: int = 0
+
+
 def measure_frames(project: Project, reference: pd.DataFrame, window: pd.DataFrame,
-                   reference_scored: Scored, baseline: Any) -> tuple[list[DriftResult], DriftResult | None,
-                                                                      Performance, dict[str, float], dict[str, float], int]:
+                   reference_scored: Scored, baseline: Any) -> Frames:
     """Drift, prediction drift, performance and KPIs of ``window`` against ``reference``."""
     import pandas as pd
 
@@ -131,7 +143,7 @@ def measure_frames(project: Project, reference: pd.DataFrame, window: pd.DataFra
     options = DriftOptions(alpha=config.measure.alpha, psi_threshold=config.measure.psi_threshold,
                            psi_bins=config.measure.psi_bins)
     if window.empty:
-        return [], None, Performance(), {}, {}, 0
+        return Frames()
     window = window.reset_index(drop=True)
     current = schema.coerce(pd.DataFrame(window["features"].tolist()), "logged predictions")
     drift: list[DriftResult] = []
@@ -145,16 +157,16 @@ def measure_frames(project: Project, reference: pd.DataFrame, window: pd.DataFra
     prediction_drift = test(ref_out, cur_out, feature="prediction", kind=kind, alpha=options.alpha)
 
     labelled = window[window["label"].notna()]
-    performance, kpis, baseline_kpis = Performance(), {}, {}
-    if len(labelled):
-        truth = labelled["label"].tolist()
-        realized = evaluate_scored(logged_scored(labelled, config.data.task, config.data.classes), truth,
-                                   config.data, config.kpi)
-        X = schema.model_frame(current.loc[labelled.index], "logged predictions")
-        base = evaluate(baseline, X, truth, config.data, config.kpi)
-        performance = Performance(realized=realized.metrics, baseline=base.metrics)
-        kpis, baseline_kpis = realized.kpis, base.kpis
-    return drift, prediction_drift, performance, kpis, baseline_kpis, len(labelled)
+    if labelled.empty:
+        return Frames(drift=drift, prediction_drift=prediction_drift)
+    truth = labelled["label"].tolist()
+    realized = evaluate_scored(logged_scored(labelled, config.data.task, config.data.classes), truth,
+                               config.data, config.kpi)
+    X = schema.model_frame(current.loc[labelled.index], "logged predictions")
+    base = evaluate(baseline, X, truth, config.data, config.kpi)
+    return Frames(drift=drift, prediction_drift=prediction_drift,
+                  performance=Performance(realized=realized.metrics, baseline=base.metrics),
+                  kpis=realized.kpis, baseline_kpis=base.kpis, labelled=len(labelled))
 
 
 def measure_window(project: Project, *, last: int | None = None, since: float | None = None,
@@ -174,31 +186,31 @@ def measure_window(project: Project, *, last: int | None = None, since: float | 
     model, baseline = registry.load(champion.version)
     reference_scored = score(model, model_input(config.schema_, reference, champion.input_format, "reference data"),
                              config.data.task.value)
-    drift, prediction_drift, performance, kpis, baseline_kpis, labelled = measure_frames(
-        project, reference, window, reference_scored, baseline)
-    drifted = sorted({r.feature for r in drift if r.drifted and r.method.value in ("ks", "chi_square")})
+    whole = measure_frames(project, reference, window, reference_scored, baseline)
+    drifted = sorted({r.feature for r in whole.drift if r.drifted and r.method.value in ("ks", "chi_square")})
     chunk_list = None
     if chunks:
         chunk_list = []
         for part in np.array_split(np.arange(len(window)), min(chunks, max(len(window), 1))):
             piece = window.iloc[part]
-            c_drift, _, c_perf, c_kpis, _, c_labelled = measure_frames(project, reference, piece, reference_scored, baseline)
+            part_result = measure_frames(project, reference, piece, reference_scored, baseline)
             chunk_list.append(Chunk(
                 start=_iso(piece["created_at"].min()) if len(piece) else None,
                 end=_iso(piece["created_at"].max()) if len(piece) else None,
-                rows=len(piece), labelled=c_labelled, drift=c_drift, performance=c_perf, kpis=c_kpis,
+                rows=len(piece), labelled=part_result.labelled, drift=part_result.drift,
+                performance=part_result.performance, kpis=part_result.kpis,
             ))
     served = window["model_version"].value_counts().to_dict() if len(window) else {}
     return Measurement(
         window=Window(start=_iso(window["created_at"].min()) if len(window) else None,
                       end=_iso(window["created_at"].max()) if len(window) else None,
-                      rows=len(window), labelled=labelled),
+                      rows=len(window), labelled=whole.labelled),
         champion=champion.version,
         served_by={str(k): int(v) for k, v in served.items()},
-        drift=drift, drifted_features=drifted, prediction_drift=prediction_drift,
-        performance=Performance(realized=performance.realized, baseline=performance.baseline,
+        drift=whole.drift, drifted_features=drifted, prediction_drift=whole.prediction_drift,
+        performance=Performance(realized=whole.performance.realized, baseline=whole.performance.baseline,
                                 reference=champion.metrics),
-        kpis=kpis, baseline_kpis=baseline_kpis,
+        kpis=whole.kpis, baseline_kpis=whole.baseline_kpis,
         reference_kpis={k: v for k, v in champion.kpi.items() if not k.startswith("baseline_")},
         chunks=chunk_list,
     )
