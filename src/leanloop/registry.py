@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from leanloop.errors import ArtifactError, NotFoundError
+from leanloop.scoring import InputFormat
 
 if TYPE_CHECKING:
     from leanloop.store import SQLStore
@@ -70,7 +71,7 @@ class ModelVersion(BaseModel):
     test_data: str | None = None
     cycle: int | None = None
     rows: dict[str, int] = Field(default_factory=dict)
-    input_format: str = "encoded"
+    input_format: InputFormat = InputFormat.ENCODED
     trusted: bool = False
 
 

@@ -13,6 +13,7 @@ Examples
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import Enum
 from typing import TYPE_CHECKING, Any
 
 from leanloop.errors import InputError
@@ -24,11 +25,17 @@ if TYPE_CHECKING:
 
 __all__ = ["Scored", "score", "to_python", "model_input", "InputFormat"]
 
-#: How a version wants its features: ``encoded`` (leanloop's pipeline: numbers as
-#: float, categories and booleans as text, date-times as epoch seconds) or ``native``
-#: (an adopted model: the schema's own types, booleans as bool, date-times as
-#: timestamps, as in the user's training frame).
-InputFormat = str
+
+
+class InputFormat(str, Enum):
+    """How a version wants its features."""
+
+    #: leanloop's pipeline: numbers as float, categories and booleans as text,
+    #: date-times as epoch seconds (:meth:`Schema.model_frame`).
+    ENCODED = "encoded"
+    #: an adopted model: the schema's own types, booleans as bool, date-times as
+    #: timestamps, as in the user's training frame (:meth:`Schema.coerce`).
+    NATIVE = "native"
 
 
 @dataclass(frozen=True)
@@ -54,7 +61,7 @@ def to_python(value: Any) -> Any:
 
 def model_input(schema: Schema, frame: pd.DataFrame, input_format: InputFormat, source: str) -> pd.DataFrame:
     """The features of ``frame`` in the form a version expects (see :data:`InputFormat`)."""
-    if input_format == "native":
+    if InputFormat(input_format) is InputFormat.NATIVE:
         coerced = schema.coerce(frame, source)
         for name in schema.of_kind(FeatureKind.BOOLEAN):
             if coerced[name].notna().all():

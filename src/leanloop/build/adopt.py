@@ -65,7 +65,7 @@ def adopt_model(model_path: Path, *, reference: Path, target: str, root: Path, t
     from leanloop.data import fingerprint, read_table
     from leanloop.project import Project
     from leanloop.schema import Schema
-    from leanloop.scoring import model_input
+    from leanloop.scoring import InputFormat, model_input
     from leanloop.target import normalize_target
 
     model = load_user_model(model_path, trust=trust)
@@ -94,7 +94,7 @@ def adopt_model(model_path: Path, *, reference: Path, target: str, root: Path, t
             config = project.config
         frame = read_table(reference)
         y = normalize_target(frame[target], config.data.task)
-        X = model_input(config.schema_, frame, "native", Path(reference).name)
+        X = model_input(config.schema_, frame, InputFormat.NATIVE, Path(reference).name)
         result = evaluate(model, X, y.tolist(), config.data, config.kpi)
         encoded = config.schema_.model_frame(frame, Path(reference).name)
         baseline = make_baseline(config.data.task).fit(encoded, y)
@@ -110,7 +110,7 @@ def adopt_model(model_path: Path, *, reference: Path, target: str, root: Path, t
             kpi={**result.kpis, **{f"baseline_{k}": v for k, v in base.kpis.items()}},
             fingerprint=fingerprint(frame), parent=registry.store.get_alias("champion"), source="adopt",
             train_data=data_path.name, test_data=data_path.name, rows={"reference": len(frame)},
-            input_format="native", trusted=trust,
+            input_format=InputFormat.NATIVE, trusted=trust,
         )
         registry.promote(record.version)
         return record

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict
 
-from leanloop.build.evaluate import evaluate
+from leanloop.build.evaluate import Evaluation, evaluate
 from leanloop.measure.performance import higher_is_better
 from leanloop.scoring import model_input
 from leanloop.target import normalize_target
@@ -63,13 +63,14 @@ def compare(project: Project, champion: str, challenger: str, *, recent: pd.Data
     metric = config.policy.main_metric_for(config.data)
     kpi = config.kpi.name
     registry = project.registry
-    results: dict[str, Any] = {}
+    contenders = {version: (registry.get(version), *registry.load(version)) for version in (champion, challenger)}
+    baseline = contenders[champion][2]
+    results: dict[Any, Evaluation] = {}
     for name, frame in (("recent", recent), ("holdout", holdout)):
-        y = normalize_target(frame[config.data.target].reset_index(drop=True), config.data.task).tolist()
         frame = frame.reset_index(drop=True)
-        for version in (champion, challenger):
-            model, baseline = registry.load(version)
-            X = model_input(config.schema_, frame, registry.get(version).input_format, f"{name} rows")
+        y = normalize_target(frame[config.data.target], config.data.task).tolist()
+        for version, (record, model, _) in contenders.items():
+            X = model_input(config.schema_, frame, record.input_format, f"{name} rows")
             results[(name, version)] = evaluate(model, X, y, config.data, config.kpi)
         X = config.schema_.model_frame(frame, f"{name} rows")
         results[(name, "baseline")] = evaluate(baseline, X, y, config.data, config.kpi)

@@ -91,8 +91,9 @@ def create_app(project: Project) -> FastAPI:
                             content={"error": type(exc).__name__, "detail": [str(exc)]})
 
     def _score(rows: list[dict[str, Any]]) -> tuple[str, list[dict[str, Any]], list[dict[str, Any]]]:
-        version, model, input_format = holder.current()
-        frame = model_input(schema, pd.DataFrame(rows, columns=schema.names), input_format, "request")
+        champion, model = holder.current()
+        version = champion.version
+        frame = model_input(schema, pd.DataFrame(rows, columns=schema.names), champion.input_format, "request")
         scored = score(model, frame, task)
         now = time.time()
         outputs, records = [], []
@@ -123,8 +124,8 @@ def create_app(project: Project) -> FastAPI:
 
     @app.get("/health", summary="Liveness and the serving version")
     async def health() -> dict[str, Any]:
-        version, _, _ = await run_in_threadpool(holder.current)
-        return {"status": "ok", "model_version": version}
+        champion, _ = await run_in_threadpool(holder.current)
+        return {"status": "ok", "model_version": champion.version}
 
     @app.get("/models", summary="Registered versions and aliases")
     async def models() -> dict[str, Any]:

@@ -12,7 +12,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from leanloop.registry import Registry
+    from leanloop.registry import ModelVersion, Registry
 
 __all__ = ["ModelHolder"]
 
@@ -24,11 +24,11 @@ class ModelHolder:
         self.registry = registry
         self.refresh_seconds = refresh_seconds
         self._lock = threading.Lock()
-        self._current: tuple[str, Any, str] | None = None
+        self._current: tuple[ModelVersion, Any] | None = None
         self._checked = 0.0
 
-    def current(self) -> tuple[str, Any, str]:
-        """``(version, model, input_format)`` of the champion, loading it if the alias moved."""
+    def current(self) -> tuple[ModelVersion, Any]:
+        """The champion's record and fitted model, loaded anew if the alias moved."""
         now = time.monotonic()
         if self._current is None or now - self._checked >= self.refresh_seconds:
             self._refresh(now)
@@ -40,7 +40,7 @@ class ModelHolder:
             if self._current is not None and now - self._checked < self.refresh_seconds:
                 return
             champion = self.registry.champion()
-            if self._current is None or self._current[0] != champion.version:
+            if self._current is None or self._current[0].version != champion.version:
                 model, _ = self.registry.load(champion.version)
-                self._current = (champion.version, model, champion.input_format)
+                self._current = (champion, model)
             self._checked = now
