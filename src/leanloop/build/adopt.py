@@ -59,13 +59,13 @@ def adopt_model(model_path: Path, *, reference: Path, target: str, root: Path, t
                 task: Task | None = None, time_column: str | None = None,
                 id_column: str | None = None) -> ModelVersion:
     """Register a user's model in the project at ``root`` (created from ``reference`` if absent)."""
-    from leanloop.build.evaluate import evaluate
     from leanloop.build.pipeline import make_baseline
+    from leanloop.build.train import register_version
     from leanloop.config import CONFIG_FILE, render_config
-    from leanloop.data import fingerprint, read_table
+    from leanloop.data import read_table
     from leanloop.project import Project
     from leanloop.schema import Schema
-    from leanloop.scoring import InputFormat, model_input
+    from leanloop.scoring import InputFormat
     from leanloop.target import normalize_target
 
     model = load_user_model(model_path, trust=trust)
@@ -94,23 +94,11 @@ def adopt_model(model_path: Path, *, reference: Path, target: str, root: Path, t
             config = project.config
         frame = read_table(reference)
         y = normalize_target(frame[target], config.data.task)
-        X = model_input(config.schema_, frame, InputFormat.NATIVE, Path(reference).name)
-        result = evaluate(model, X, y.tolist(), config.data, config.kpi)
-        encoded = config.schema_.model_frame(frame, Path(reference).name)
-        baseline = make_baseline(config.data.task).fit(encoded, y)
-        base = evaluate(baseline, encoded, y.tolist(), config.data, config.kpi)
+        baseline = make_baseline(config.data.task).fit(config.schema_.model_frame(frame, Path(reference).name), y)
         registry = project.registry
-        version = registry.next_version()
-        project.paths.datasets.mkdir(parents=True, exist_ok=True)
-        data_path = project.paths.datasets / f"{version}-reference.parquet"
-        frame.to_parquet(data_path, index=False)
-        record = registry.register(
-            model, baseline, task=config.data.task.value, schema=config.schema_.model_dump(mode="json"),
-            metrics=result.metrics, baseline_metrics=base.metrics,
-            kpi={**result.kpis, **{f"baseline_{k}": v for k, v in base.kpis.items()}},
-            fingerprint=fingerprint(frame), parent=registry.store.get_alias("champion"), source="adopt",
-            train_data=data_path.name, test_data=data_path.name, rows={"reference": len(frame)},
-            input_format=InputFormat.NATIVE, trusted=trust,
+        record = register_version(
+            config, project.paths, registry, model, baseline, train=frame, test=frame, source="adopt",
+            parent=registry.store.get_alias("champion"), input_format=InputFormat.NATIVE, trusted=trust,
         )
         registry.promote(record.version)
         return record

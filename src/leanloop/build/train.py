@@ -1,7 +1,8 @@
 """Train, evaluate and register a model version from a train and a test frame.
 
-Used by ``leanloop build`` (version 1 from the user's table) and by retraining (a
-challenger from reference plus production rows): one path, so every version carries
+Used by ``leanloop build`` (version 1 from the user's table), by retraining (a
+challenger from reference plus production rows) and by ``adopt`` (a user's fitted
+model, through :func:`register_version`): one path, so every version carries
 the same metrics, baseline, KPIs, fingerprint and lineage.
 """
 
@@ -12,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from leanloop.build.evaluate import evaluate
 from leanloop.build.pipeline import MODEL_STEP, make_baseline, make_pipeline
 from leanloop.data import fingerprint
+from leanloop.scoring import InputFormat, model_input
 from leanloop.target import normalize_target
 
 if TYPE_CHECKING:
@@ -21,7 +23,7 @@ if TYPE_CHECKING:
     from leanloop.config import ProjectConfig, ProjectPaths
     from leanloop.registry import ModelVersion, Registry
 
-__all__ = ["train_version", "fit_pipeline"]
+__all__ = ["train_version", "register_version", "fit_pipeline"]
 
 
 def fit_pipeline(config: ProjectConfig, train: pd.DataFrame,
@@ -40,24 +42,35 @@ def train_version(config: ProjectConfig, paths: ProjectPaths, registry: Registry
                   train: pd.DataFrame, test: pd.DataFrame, source: str, parent: str | None = None,
                   cycle: int | None = None, sample_weight: np.ndarray | None = None,
                   alias: str | None = "champion", rows: dict[str, int] | None = None) -> ModelVersion:
-    """Fit on ``train``, evaluate on ``test``, save both frames and register the version.
-
-    Nothing is registered when any step fails; the frames written for a failed
-    version are removed.
-    """
+    """Fit on ``train``, then :func:`register_version` (evaluate on ``test``, save, register)."""
     model, baseline = fit_pipeline(config, train, sample_weight)
-    X_test = config.schema_.model_frame(test, "test data")
+    return register_version(config, paths, registry, model, baseline, train=train, test=test, source=source,
+                            parent=parent, cycle=cycle, alias=alias, rows=rows)
+
+
+def register_version(config: ProjectConfig, paths: ProjectPaths, registry: Registry, model: Any, baseline: Any,
+                     *, train: pd.DataFrame, test: pd.DataFrame, source: str, parent: str | None = None,
+                     cycle: int | None = None, alias: str | None = None, rows: dict[str, int] | None = None,
+                     input_format: InputFormat = InputFormat.ENCODED, trusted: bool = False) -> ModelVersion:
+    """Evaluate a fitted model and baseline on ``test``, save the frames, register the version.
+
+    ``train`` becomes the version's drift reference. When ``test`` is ``train`` (an
+    adopted model judged on its reference data) the frame is saved once. Nothing is
+    registered when any step fails; the frames written for a failed version are removed.
+    """
     y_test = normalize_target(test[config.data.target], config.data.task).tolist()
-    result = evaluate(model, X_test, y_test, config.data, config.kpi)
-    base = evaluate(baseline, X_test, y_test, config.data, config.kpi)
+    X_model = model_input(config.schema_, test, input_format, "test data")
+    result = evaluate(model, X_model, y_test, config.data, config.kpi)
+    base = evaluate(baseline, config.schema_.model_frame(test, "test data"), y_test, config.data, config.kpi)
 
     version = registry.next_version()
     paths.datasets.mkdir(parents=True, exist_ok=True)
     train_path = paths.datasets / f"{version}-train.parquet"
-    test_path = paths.datasets / f"{version}-test.parquet"
+    test_path = train_path if test is train else paths.datasets / f"{version}-test.parquet"
     try:
         train.to_parquet(train_path, index=False)
-        test.to_parquet(test_path, index=False)
+        if test_path != train_path:
+            test.to_parquet(test_path, index=False)
         return registry.register(
             model, baseline, alias=alias, task=config.data.task.value,
             schema=config.schema_.model_dump(mode="json"),
@@ -66,6 +79,7 @@ def train_version(config: ProjectConfig, paths: ProjectPaths, registry: Registry
             fingerprint=fingerprint(train), parent=parent, source=source, cycle=cycle,
             train_data=train_path.name, test_data=test_path.name,
             rows={"train": len(train), "test": len(test), **(rows or {})},
+            input_format=input_format, trusted=trusted,
         )
     except BaseException:
         train_path.unlink(missing_ok=True)
