@@ -11,16 +11,16 @@ import json
 import sys
 from collections.abc import Callable
 from datetime import datetime
-from enum import Enum
 from functools import wraps
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from leanloop.errors import LeanloopError
+from leanloop.config import Task
+from leanloop.errors import InputError, LeanloopError
 
 __all__ = ["app", "main"]
 
@@ -39,18 +39,13 @@ DirOption = Annotated[Path, typer.Option("--dir", help="Project folder (holds le
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts instead of a table.")]
 
 
-class TaskChoice(str, Enum):
-    classification = "classification"
-    regression = "regression"
-
-
 def _console() -> Console:
     return Console()
 
 
-def _fail(message: str) -> None:
-    Console(stderr=True).print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
-    raise typer.Exit(code=2)
+def _fail(message: str) -> NoReturn:
+    """Refuse bad usage; :func:`handles_errors` prints it like any other error."""
+    raise InputError(message)
 
 
 def handles_errors(func: F) -> F:
@@ -100,17 +95,16 @@ def _parse_since(value: str | None) -> float | None:
 def init(
     data: Annotated[Path, typer.Argument(help="Training table, CSV or Parquet.")],
     target: Annotated[str, typer.Option(help="Column to predict.")],
-    task: Annotated[TaskChoice | None, typer.Option(help="Inferred from the target when not given.")] = None,
+    task: Annotated[Task | None, typer.Option(help="Inferred from the target when not given.")] = None,
     time_column: Annotated[str | None, typer.Option(help="Column with event times (split by time).")] = None,
     id_column: Annotated[str | None, typer.Option(help="Column with row ids (never a feature).")] = None,
     directory: DirOption = Path("."),
     as_json: JsonOption = False,
 ) -> None:
     """Infer the schema and task from DATA and write leanloop.toml plus the workspace."""
-    from leanloop.config import Task
     from leanloop.project import Project
 
-    project = Project.init(data, target=target, task=Task(task.value) if task else None,
+    project = Project.init(data, target=target, task=task,
                            time_column=time_column, id_column=id_column, root=directory)
     cfg = project.config
     if as_json:
@@ -162,7 +156,7 @@ def adopt(
     reference: Annotated[Path, typer.Option(help="Labelled reference data the model was trained on (CSV or Parquet).")],
     target: Annotated[str, typer.Option(help="Target column in the reference data.")],
     trust: Annotated[bool, typer.Option(help="Allow pickle/joblib files and non-sklearn types. Only for files you made.")] = False,
-    task: Annotated[TaskChoice | None, typer.Option(help="Inferred from the target when not given.")] = None,
+    task: Annotated[Task | None, typer.Option(help="Inferred from the target when not given.")] = None,
     time_column: Annotated[str | None, typer.Option(help="Column with event times.")] = None,
     id_column: Annotated[str | None, typer.Option(help="Column with row ids.")] = None,
     directory: DirOption = Path("."),
@@ -170,10 +164,9 @@ def adopt(
 ) -> None:
     """Register your own fitted model so the loop (serve, measure, learn) works for it."""
     from leanloop.build.adopt import adopt_model
-    from leanloop.config import Task
 
     version = adopt_model(model, reference=reference, target=target, root=directory, trust=trust,
-                          task=Task(task.value) if task else None, time_column=time_column, id_column=id_column)
+                          task=task, time_column=time_column, id_column=id_column)
     if as_json:
         _print_json(_version_row(version))
         return

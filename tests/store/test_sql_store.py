@@ -199,3 +199,12 @@ def test_data_survives_reopening(tmp_path: Path) -> None:
         assert reopened.window(last=1)["label"].tolist() == [1]
     finally:
         reopened.close()
+
+
+def test_window_labelled_only_filters_in_sql(store: SQLStore) -> None:
+    store.insert_predictions([prediction(i) for i in range(6)])
+    store.add_feedback([("p1", 0), ("p4", 1)], received_at=9.0)
+    labelled = store.window(labelled_only=True)
+    assert labelled["prediction_id"].tolist() == ["p1", "p4"]
+    assert labelled["label"].tolist() == [0, 1]
+    assert store.window(last=3, labelled_only=True)["prediction_id"].tolist() == ["p1", "p4"]

@@ -37,8 +37,7 @@ def labelled_production(project: Project) -> pd.DataFrame:
     """Every logged prediction with a label, as a table of features plus the target, oldest first."""
     import pandas as pd
 
-    window = project.store.window()
-    window = window[window["label"].notna()].reset_index(drop=True)
+    window = project.store.window(labelled_only=True)
     target = project.config.data.target
     if window.empty:
         return pd.DataFrame(columns=[*project.config.schema_.names, target])

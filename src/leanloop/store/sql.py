@@ -194,8 +194,9 @@ class SQLStore:
         return len(latest)
 
     def window(self, *, last: int | None = None, since: float | None = None,
-               until: float | None = None) -> pd.DataFrame:
-        """Logged predictions in a window, oldest first, with ``label`` joined (None if absent)."""
+               until: float | None = None, labelled_only: bool = False) -> pd.DataFrame:
+        """Logged predictions in a window, oldest first, with ``label`` joined (None if
+        absent); ``labelled_only`` keeps only rows whose label arrived."""
         import pandas as pd
 
         p, f = t.predictions, t.feedback
@@ -207,6 +208,8 @@ class SQLStore:
             query = query.where(p.c.created_at >= since)
         if until is not None:
             query = query.where(p.c.created_at < until)
+        if labelled_only:
+            query = query.where(f.c.label.is_not(None))
         query = query.order_by(p.c.seq.desc())
         if last is not None:
             query = query.limit(last)
