@@ -1,8 +1,10 @@
 """One cycle of the loop: measure a window, decide, act, and write it to the ledger.
 
 The ledger (the ``cycles`` table) is the project's memory: each entry holds the
-measurement, the decision with its rules, what was done (challenger trained,
-comparison, promotion) and how long each step took.
+measurement, the decision with its rules, what was done (hard cases added to the
+enriched test set, challenger trained, comparison, promotion) and how long each step
+took. A cycle that acts copies its window's hard cases into the enriched test set
+before retraining, so the gate already judges the challenger on them.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from leanloop.learn.compare import Comparison
 from leanloop.learn.policy import Action, Decision
+from leanloop.learn.testset import Added
 
 if TYPE_CHECKING:
     from leanloop.measure.measurement import Measurement
@@ -36,6 +39,7 @@ class Cycle(BaseModel):
     challenger: str | None = None
     comparison: Comparison | None = None
     promoted: bool = False
+    testset: Added | None = None
     durations: dict[str, float] = Field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
@@ -53,6 +57,7 @@ def run_cycle(project: Project, *, last: int | None = None, since: float | None 
     from leanloop.learn.compare import compare
     from leanloop.learn.policy import decide
     from leanloop.learn.retrain import retrain
+    from leanloop.learn.testset import add_hard_cases
 
     started = time.time()
     durations: dict[str, float] = {}
@@ -71,8 +76,11 @@ def run_cycle(project: Project, *, last: int | None = None, since: float | None 
         reference_kpi=measurement.reference_kpis.get(project.config.kpi.name),
     )
     cycle_id = project.store.add_cycle({}, at=started)
-    challenger = comparison = None
+    challenger = comparison = added = None
     promoted = False
+    if act:
+        added = add_hard_cases(project.store, measurement.hard_case_rows, cycle=cycle_id,
+                               max_rows=project.config.testset.max_rows, at=started)
     if act and decision.action is Action.RETRAIN:
         clock = time.perf_counter()
         retrained = retrain(project, cycle=cycle_id)
@@ -89,7 +97,8 @@ def run_cycle(project: Project, *, last: int | None = None, since: float | None 
     cycle = Cycle(
         cycle=cycle_id, created_at=started, measurement=measurement.to_json(), decision=decision,
         champion_before=champion_before, champion_after=project.registry.champion().version,
-        challenger=challenger, comparison=comparison, promoted=promoted, durations=durations,
+        challenger=challenger, comparison=comparison, promoted=promoted, testset=added,
+        durations=durations,
     )
     project.store.update_cycle(cycle_id, cycle.to_json())
     return cycle

@@ -16,6 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from leanloop.config import Task
 from leanloop.measure.drift import DriftOptions, DriftResult, chi_square_test, feature_drift, ks_test
+from leanloop.measure.hard_cases import HardCase
+from leanloop.measure.segments import Segment
 from leanloop.scoring import Scored, model_input, score
 
 if TYPE_CHECKING:
@@ -79,6 +81,12 @@ class Measurement(BaseModel):
     baseline_kpis: dict[str, float]
     reference_kpis: dict[str, float]
     chunks: list[Chunk] | None = None
+    #: Weak segments of the labelled rows, worst (by impact) first.
+    segments: list[Segment] = Field(default_factory=list)
+    #: Hard cases found in the window, by reason.
+    hard_cases: dict[str, int] = Field(default_factory=dict)
+    #: The hard cases themselves, for the enriched test set (not in the JSON).
+    hard_case_rows: list[HardCase] = Field(default_factory=list, exclude=True)
 
     def to_json(self) -> dict[str, Any]:
         """The stable JSON shape (``chunks`` only when chunks were asked for)."""
@@ -176,6 +184,8 @@ def measure_window(project: Project, *, last: int | None = None, since: float | 
     import numpy as np
     import pandas as pd
 
+    from leanloop.measure.hard_cases import weak_spots
+
     config = project.config
     registry = project.registry
     champion = registry.champion()
@@ -201,6 +211,7 @@ def measure_window(project: Project, *, last: int | None = None, since: float | 
                 performance=part_result.performance, kpis=part_result.kpis,
             ))
     served = window["model_version"].value_counts().to_dict() if len(window) else {}
+    spots = weak_spots(config, reference=reference, window=window, drifted=drifted)
     return Measurement(
         window=Window(start=_iso(window["created_at"].min()) if len(window) else None,
                       end=_iso(window["created_at"].max()) if len(window) else None,
@@ -212,7 +223,7 @@ def measure_window(project: Project, *, last: int | None = None, since: float | 
                                 reference=champion.metrics),
         kpis=whole.kpis, baseline_kpis=whole.baseline_kpis,
         reference_kpis={k: v for k, v in champion.kpi.items() if not k.startswith("baseline_")},
-        chunks=chunk_list,
+        chunks=chunk_list, segments=spots.segments, hard_cases=spots.counts(), hard_case_rows=spots.hard_cases,
     )
 
 
