@@ -74,6 +74,9 @@ def test_cycle_retrains_compares_and_records(project: Project, analysis_with_tru
     assert ledger[-1]["decision"]["action"] == "retrain"
     assert ledger[-1]["testset"]["added"] == added.added
     assert sum(ledger[-1]["measurement"]["hard_cases"].values()) == added.size
+    segments = ledger[-1]["measurement"]["segments"]
+    assert all(s["adjusted_p_value"] < 0.05 and s["rows"] >= 50 for s in segments)
+    assert [s["impact"] for s in segments] == sorted((s["impact"] for s in segments), reverse=True)
     assert set(ledger[-1]["measurement"]["hard_cases"]) == {"confident_error", "high_loss", "weak_segment",
                                                             "drifted_region"}
 

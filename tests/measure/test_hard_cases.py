@@ -83,3 +83,51 @@ def test_weak_segment_and_drifted_region_rows() -> None:
     rows = [p.row for p in picks]
     assert len(rows) == len(set(rows))
     assert all(loss[r] > loss.mean() for r in rows)
+
+
+def logged_window(n: int, seed: int, task: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A window as the store returns it, with a planted weak category, and its reference."""
+    rng = np.random.default_rng(seed)
+    c = rng.choice(["a", "b", "c"], n)
+    x = rng.normal(size=n) + 1.0
+    if task == "regression":
+        truth = rng.normal(size=n)
+        pred = truth + rng.normal(0, 0.2, n) + 2.0 * (c == "b")
+        probabilities = [None] * n
+    else:
+        p1 = np.where(c == "b", 0.5, 0.9)
+        truth = (rng.random(n) < p1).astype(int)
+        pred = np.ones(n, dtype=int)
+        probabilities = [{"0": 1 - q, "1": q} for q in np.full(n, 0.85)]
+    window = pd.DataFrame({
+        "prediction_id": [f"p{i}" for i in range(n)], "model_version": "v1",
+        "features": [{"c": ci, "x": float(xi)} for ci, xi in zip(c, x, strict=True)],
+        "prediction": pred.tolist(), "probabilities": probabilities,
+        "label": [v if i % 10 else None for i, v in enumerate(truth.tolist())],
+    })
+    reference = pd.DataFrame({"c": rng.choice(["a", "b", "c"], n), "x": rng.normal(size=n)})
+    return window, reference
+
+
+@pytest.mark.parametrize("task", ["classification", "regression"])
+def test_weak_spots_of_a_logged_window(task: str) -> None:
+    from leanloop.config import ProjectConfig
+    from leanloop.measure.hard_cases import weak_spots
+    from leanloop.schema import Feature, Schema
+
+    schema = Schema(features=[Feature(name="c", kind="categorical"), Feature(name="x", kind="numeric")])
+    data = DataConfig(path="d.csv", target="y", task=task, classes=[0, 1] if task == "classification" else None)
+    kpi = KpiConfig(outcomes=[KpiOutcome(actual=1, predicted=1, value=1.0)]) if task == "classification" else KpiConfig()
+    config = ProjectConfig(data=data, schema=schema, kpi=kpi)
+    window, reference = logged_window(2000, seed=21, task=task)
+    spots = weak_spots(config, reference=reference, window=window, drifted=["x"])
+    assert spots.segments[0].segment == "c = b" and spots.segments[0].metric == "net_value"
+    counts = spots.counts()
+    assert list(counts) == ["confident_error", "high_loss", "weak_segment", "drifted_region"]
+    assert sum(counts.values()) == len(spots.hard_cases) == len({c.prediction_id for c in spots.hard_cases})
+    assert counts["drifted_region"] > 0 and counts["weak_segment"] > 0
+    assert (counts["confident_error"] > 0) == (task == "classification")
+    case = spots.hard_cases[0]
+    row = window.set_index("prediction_id").loc[case.prediction_id]
+    assert case.features == row["features"] and case.label == row["label"] and case.model_version == "v1"
+    assert all(c.label is not None for c in spots.hard_cases)
