@@ -238,7 +238,7 @@ class Project:
         return self.store.cycles()
 
     # -- the enriched test set ------------------------------------------------------
-    def testset(self, *, reason: Reason | None = None) -> list[TestsetRow]:
+    def testset(self, *, reason: Reason | str | None = None) -> list[TestsetRow]:
         """The enriched test set of hard cases, newest first (optionally one reason)."""
         from leanloop.learn.testset import rows
 
@@ -250,7 +250,7 @@ class Project:
 
         return export(self.store, path, target=self.config.data.target)
 
-    def prune_testset(self, *, older_than: float | None = None, reason: Reason | None = None,
+    def prune_testset(self, *, older_than: float | None = None, reason: Reason | str | None = None,
                       keep: int | None = None) -> int:
         """Remove test-set rows older than ``older_than`` seconds and/or of ``reason``,
         keeping the newest ``keep`` of them; returns how many were removed."""

@@ -140,7 +140,7 @@ def test_testset_cli_lists_exports_and_prunes(project: Project, tmp_path: Path) 
     code, _, err = run("testset", "prune", "--dir", directory)
     assert code == 2 and "--older-than, --reason or --keep" in " ".join(err.split())
     code, _, err = run("testset", "list", "--reason", "boring", "--dir", directory)
-    assert code == 2 and "boring" in err
+    assert code == 2 and "unknown reason 'boring'; reasons are ['confident_error'," in " ".join(err.split())
     code, _, err = run("testset", "prune", "--keep", "-1", "--dir", directory)
     assert code == 2
     project.prune_testset(keep=0)
@@ -167,3 +167,9 @@ def test_gate_rejects_a_challenger_that_regresses_on_the_hard_cases(project: Pro
     small = _hard_case_check(project, contenders, "v1", worse.version, hard.head(10))
     assert small.passed and small.p_value is None and small.skipped == (
         "the enriched test set has 10 rows, fewer than [testset] min_rows = 30")
+
+
+def test_cli_help_names_every_reason() -> None:
+    from leanloop.cli import _REASONS
+
+    assert _REASONS.split(", ") == [r.value for r in Reason]

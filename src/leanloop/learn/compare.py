@@ -130,9 +130,9 @@ def compare(project: Project, champion: str, challenger: str, *, recent: pd.Data
             holdout: pd.DataFrame, hard: pd.DataFrame | None = None) -> Comparison:
     """Evaluate both versions on ``recent``, ``holdout`` and the enriched test set
     ``hard`` (default: the project's) and apply the gate."""
-    from leanloop.learn.testset import testset_frame
+    from leanloop.learn.testset import hard_case_frame
 
-    hard = testset_frame(project) if hard is None else hard
+    hard = hard_case_frame(project) if hard is None else hard
     config = project.config
     metric = config.policy.main_metric_for(config.data)
     kpi = config.kpi.name

@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from leanloop.project import Project
     from leanloop.store import SQLStore
 
-__all__ = ["TestsetRow", "Added", "cap_plan", "add_hard_cases", "rows", "prune", "export", "testset_frame"]
+__all__ = ["TestsetRow", "Added", "cap_plan", "add_hard_cases", "reason_of", "rows", "prune", "export", "hard_case_frame"]
 
 
 class TestsetRow(BaseModel):
@@ -81,9 +81,22 @@ def cap_plan(counts: dict[str, int], max_rows: int) -> dict[str, int]:
     return keep
 
 
-def rows(store: SQLStore, *, reason: Reason | None = None) -> list[TestsetRow]:
+def reason_of(value: Reason | str) -> Reason:
+    """``value`` as a :class:`Reason`, or an :class:`InputError` listing the reasons.
+
+    >>> reason_of("high_loss").value
+    'high_loss'
+    """
+    try:
+        return Reason(value)
+    except ValueError:
+        raise InputError(f"unknown reason {value!r}; reasons are {[r.value for r in Reason]}") from None
+
+
+def rows(store: SQLStore, *, reason: Reason | str | None = None) -> list[TestsetRow]:
     """The set, newest first."""
-    return [TestsetRow.model_validate(r) for r in store.testset_rows(reason=None if reason is None else Reason(reason).value)]
+    chosen = None if reason is None else reason_of(reason).value
+    return [TestsetRow.model_validate(r) for r in store.testset_rows(reason=chosen)]
 
 
 def _drop_over_cap(store: SQLStore, max_rows: int) -> int:
@@ -120,7 +133,7 @@ def add_hard_cases(store: SQLStore, cases: list[HardCase], *, max_rows: int, cyc
                  capped=capped, size=len(store.testset_rows()))
 
 
-def prune(store: SQLStore, *, older_than: float | None = None, reason: Reason | None = None,
+def prune(store: SQLStore, *, older_than: float | None = None, reason: Reason | str | None = None,
           keep: int | None = None, now: float | None = None) -> int:
     """Remove rows: those added more than ``older_than`` seconds ago and/or of ``reason``;
     with ``keep``, the newest ``keep`` of those stay. Returns how many were removed."""
@@ -137,7 +150,7 @@ def prune(store: SQLStore, *, older_than: float | None = None, reason: Reason | 
     return store.delete_testset_rows([r.prediction_id for r in candidates])
 
 
-def testset_frame(project: Project) -> pd.DataFrame:
+def hard_case_frame(project: Project) -> pd.DataFrame:
     """The set as a table of features plus the target (model-ready), newest first;
     ``prediction_id`` and ``reason`` ride along as extra columns."""
     import pandas as pd
