@@ -10,6 +10,7 @@ from pydantic import BaseModel
 
 from leanloop.config import (
     CONFIG_FILE,
+    Correction,
     DataConfig,
     KpiConfig,
     KpiOutcome,
@@ -17,10 +18,13 @@ from leanloop.config import (
     ModelConfig,
     PolicyConfig,
     ProjectConfig,
+    SegmentMetric,
+    SegmentsConfig,
     ServeConfig,
     SqliteSync,
     StoreConfig,
     Task,
+    TestsetConfig,
     load_config,
     render_config,
 )
@@ -30,6 +34,7 @@ from leanloop.schema import Feature, Schema
 SECTIONS: dict[str, type[BaseModel]] = {
     "data": DataConfig, "model": ModelConfig, "kpi": KpiConfig, "measure": MeasureConfig,
     "policy": PolicyConfig, "serve": ServeConfig, "store": StoreConfig,
+    "segments": SegmentsConfig, "testset": TestsetConfig,
 }
 
 
@@ -50,6 +55,9 @@ def full_config() -> ProjectConfig:
         policy=PolicyConfig(min_rows=10, min_labels=5, main_metric="f1", max_metric_drop=0.05,
                             max_kpi_drop=0.2, max_drift_share=0.4, retrain_on_drift=True, min_kpi_gain=1.0,
                             recent_eval_share=0.4, production_weight=2.0),
+        segments=SegmentsConfig(metric=SegmentMetric.ERROR, min_support=20, alpha=0.01, correction=Correction.HOLM,
+                                bins=4, max_pairs=100, top_k=3),
+        testset=TestsetConfig(confidence=0.9, per_reason=10, max_rows=500, min_rows=50, alpha=0.01),
         serve=ServeConfig(max_rows_per_request=10, commit_max_rows=16, commit_max_wait_ms=5.0,
                           model_refresh_seconds=1.0),
         store=StoreConfig(url="sqlite:///elsewhere.db", sqlite_synchronous=SqliteSync.NORMAL),

@@ -37,7 +37,8 @@ if TYPE_CHECKING:
     from leanloop.project import Project
     from leanloop.store import SQLStore
 
-__all__ = ["TestsetRow", "Added", "cap_plan", "add_hard_cases", "reason_of", "rows", "prune", "export", "hard_case_frame"]
+__all__ = ["TestsetRow", "Added", "cap_plan", "add_hard_cases", "reason_of", "rows", "prune", "export",
+           "hard_case_frame"]
 
 
 class TestsetRow(BaseModel):
