@@ -249,6 +249,10 @@ def measure(
     console.print(f"KPIs: {body['kpis'] or 'no labelled rows yet'}")
 
 
+def _num(value: float | None) -> str:
+    return "" if value is None else f"{value:.4f}"
+
+
 def _cycle_output(cycle: Any, as_json: bool) -> None:
     body = cycle.to_json()
     if as_json:
@@ -259,15 +263,18 @@ def _cycle_output(cycle: Any, as_json: bool) -> None:
         table.add_column(column)
     for r in body["decision"]["reasons"]:
         value = "" if r["value"] is None else f"{r['value']:.4g}"
-        table.add_row(r["rule"], value, f"{r['threshold']:g}", "[red]yes[/]" if r["fired"] else "no", r["says"])
+        threshold = "" if r["threshold"] is None else f"{r['threshold']:g}"
+        table.add_row(r["rule"], value, threshold, "[red]yes[/]" if r["fired"] else "no", r["says"])
     console = _console()
     console.print(table)
     if body.get("comparison"):
         check_table = Table(title=f"{body['comparison']['challenger']} vs {body['comparison']['champion']}")
-        for column in ("check", "champion", "challenger", "threshold", "passed"):
+        for column in ("check", "champion", "challenger", "difference (CI)", "threshold", "passed"):
             check_table.add_column(column)
         for c in body["comparison"]["checks"]:
-            check_table.add_row(c["check"], f"{c['champion']:.4f}", f"{c['challenger']:.4f}", f"{c['threshold']:g}",
+            band = ("" if c.get("difference") is None
+                    else f"{c['difference']:+.4g} ({c['lower']:+.4g}..{c['upper']:+.4g})")
+            check_table.add_row(c["check"], _num(c["champion"]), _num(c["challenger"]), band, f"{c['threshold']:g}",
                                 "[green]yes[/]" if c["passed"] else "[red]no[/]")
         console.print(check_table)
     console.print(f"champion: {body['champion_before']} -> {body['champion_after']}")
@@ -317,6 +324,12 @@ def history(directory: DirOption = Path("."), as_json: JsonOption = False) -> No
     for column in ("cycle", "rows", "labelled", "drifted", metric, kpi_name, "decision", "champion", "seconds"):
         table.add_column(column)
     for c in cycles:
+        if c.get("kind", "cycle") != "cycle":
+            table.add_row(str(c["cycle"]), "", "", "", "", "", f"{c['kind']} ({c['reason']})",
+                          f"{c['champion_before']} -> {c['champion_after']}", "")
+            continue
+        if not c.get("measurement"):
+            continue
         m = c["measurement"]
         value = m["performance"]["realized"].get(metric)
         kpi = m["kpis"].get(kpi_name)
@@ -325,6 +338,55 @@ def history(directory: DirOption = Path("."), as_json: JsonOption = False) -> No
                       "" if kpi is None else f"{kpi:.4g}", c["decision"]["action"],
                       f"{c['champion_before']} -> {c['champion_after']}", f"{c['durations'].get('total', 0):.1f}")
     _console().print(table)
+
+
+@app.command()
+@handles_errors
+def explain(
+    cycle_id: Annotated[int, typer.Argument(metavar="CYCLE", help="A cycle number from 'leanloop history'.")],
+    directory: DirOption = Path("."),
+    as_json: JsonOption = False,
+) -> None:
+    """Every rule of a cycle's decision with the value it saw, its threshold and whether it fired."""
+    with _open(directory) as project:
+        entry = project.explain(cycle_id)
+    if as_json:
+        _print_json(entry.to_json())
+        return
+    _console().print(entry.explain(), markup=False, highlight=False)
+
+
+@app.command()
+@handles_errors
+def promote(
+    version: Annotated[str, typer.Argument(help="The version to make champion, e.g. v3.")],
+    directory: DirOption = Path("."),
+    reason: Annotated[str, typer.Option(help="Why, for the ledger.")] = "manual",
+    as_json: JsonOption = False,
+) -> None:
+    """Make VERSION the champion (the old one becomes 'previous'); a running server switches to it."""
+    with _open(directory) as project:
+        event = project.promote(version, reason=reason)
+    if as_json:
+        _print_json(event.to_json())
+        return
+    _console().print(f"champion: {event.champion_before} -> {event.champion_after} (ledger entry {event.cycle})")
+
+
+@app.command()
+@handles_errors
+def rollback(
+    directory: DirOption = Path("."),
+    reason: Annotated[str, typer.Option(help="Why, for the ledger.")] = "manual",
+    as_json: JsonOption = False,
+) -> None:
+    """Make the previous champion the champion again; a running server switches to it."""
+    with _open(directory) as project:
+        event = project.rollback(reason=reason)
+    if as_json:
+        _print_json(event.to_json())
+        return
+    _console().print(f"champion: {event.champion_before} -> {event.champion_after} (ledger entry {event.cycle})")
 
 
 @app.command()
