@@ -179,16 +179,26 @@ def adopt(
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port.")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, max=64, help="Worker processes (each switches models by itself).")] = 1,
     directory: DirOption = Path("."),
 ) -> None:
     """Serve predictions over HTTP (POST /predict, POST /feedback, GET /health, GET /models)."""
+    import os
+
     import uvicorn
 
     from leanloop.serve import create_app
+    from leanloop.serve.factory import PROJECT_ENV
 
     project = _open(directory)
     project.registry.champion()
-    uvicorn.run(create_app(project), host=host, port=port, log_level="warning")
+    if workers == 1:
+        uvicorn.run(create_app(project), host=host, port=port, log_level="warning")
+        return
+    project.close()
+    os.environ[PROJECT_ENV] = str(Path(directory).resolve())
+    uvicorn.run("leanloop.serve.factory:app_from_environment", factory=True, workers=workers,
+                host=host, port=port, log_level="warning")
 
 
 @app.command()

@@ -45,13 +45,14 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_server(root: Path, port: int, timeout: float = 30.0) -> Iterator[str]:
+def running_server(root: Path, port: int, timeout: float = 60.0, workers: int = 1) -> Iterator[str]:
     """Run ``leanloop serve`` for ``root`` in a subprocess; yield its base URL once healthy."""
     import httpx
 
     log = open(Path(root) / ".leanloop" / "server.log", "ab")  # noqa: SIM115 - closed below
     process = subprocess.Popen(
-        [sys.executable, "-m", "leanloop.cli", "serve", "--port", str(port), "--dir", str(root)],
+        [sys.executable, "-m", "leanloop.cli", "serve", "--port", str(port), "--dir", str(root),
+         "--workers", str(workers)],
         stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
     url = f"http://127.0.0.1:{port}"
