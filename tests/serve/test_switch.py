@@ -42,9 +42,9 @@ def two_versions(tmp_path: Path, car_loan_csv: Path) -> Project:
     project.close()
 
 
-def test_twenty_switches_under_load(two_versions: Project, car_loan_data: pd.DataFrame) -> None:
+def test_twenty_switches_under_load(two_versions: Project, car_loan_data: object) -> None:
     project = two_versions
-    rows = car_loan_data.head(8)[FEATURES].to_dict("records")
+    rows = car_loan_data.reference.head(8)[FEATURES].to_dict("records")
     answered: list[tuple[str, str]] = []  # (prediction id, version that answered)
     failures: list[str] = []
     stop = threading.Event()
@@ -63,7 +63,7 @@ def test_twenty_switches_under_load(two_versions: Project, car_loan_data: pd.Dat
                 body = response.json()
                 answered.extend((p["prediction_id"], body["model_version"]) for p in body["predictions"])
 
-    with running_server(project.paths.root, free_port(), workers=2) as url:
+    with running_server(project.paths.root, free_port(), workers=2, timeout=180) as url:
         threads = [threading.Thread(target=client_loop, args=(url,)) for _ in range(4)]
         for thread in threads:
             thread.start()
