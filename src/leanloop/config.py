@@ -152,10 +152,10 @@ class MeasureConfig(_Section):
     jensen_shannon_threshold: float = Field(0.1, gt=0.0, le=1.0)
     hellinger_threshold: float = Field(0.1, gt=0.0, le=1.0)
     l_infinity_threshold: float = Field(0.1, gt=0.0, le=1.0)
-    large_sample: int = Field(10_000, ge=2)
+    large_sample: int = Field(1000, ge=2)
     threshold_mode: ThresholdMode = ThresholdMode.FIXED
     false_alarm_rate: float = Field(0.05, gt=0.0, lt=0.5)
-    calibration_rounds: int = Field(20, ge=5)
+    calibration_rounds: int = Field(30, ge=5)
     drift_methods: dict[str, DriftMethod] = Field(default_factory=dict)
 
 

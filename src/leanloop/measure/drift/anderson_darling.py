@@ -34,5 +34,5 @@ def anderson_darling_statistic(reference: NumericSample, current: NumericSample)
     return float(res.statistic), float(res.pvalue)
 
 
-SPEC = MethodSpec(DriftMethod.ANDERSON_DARLING, test=True, noise_power=0.0,
+SPEC = MethodSpec(DriftMethod.ANDERSON_DARLING, test=True, noise_power=0.0, root=False,
                   numeric=lambda r, c, o: anderson_darling_statistic(r, c))

@@ -47,7 +47,7 @@ def chi_square_statistic(reference: CategoricalSample, current: CategoricalSampl
     return float(res.statistic), float(res.pvalue)
 
 
-SPEC = MethodSpec(DriftMethod.CHI_SQUARE, test=True, noise_power=0.0,
+SPEC = MethodSpec(DriftMethod.CHI_SQUARE, test=True, noise_power=0.0, root=False,
                   categorical=lambda r, c, o: chi_square_statistic(r, c))
 
 

@@ -26,5 +26,5 @@ def cramer_von_mises_statistic(reference: NumericSample, current: NumericSample)
     return float(res.statistic), float(res.pvalue)
 
 
-SPEC = MethodSpec(DriftMethod.CRAMER_VON_MISES, test=True, noise_power=0.0,
+SPEC = MethodSpec(DriftMethod.CRAMER_VON_MISES, test=True, noise_power=0.0, root=False,
                   numeric=lambda r, c, o: cramer_von_mises_statistic(r, c))

@@ -25,7 +25,7 @@ def hellinger_from_counts(reference_counts: np.ndarray, current_counts: np.ndarr
 
 
 SPEC = MethodSpec(
-    DriftMethod.HELLINGER, test=False, noise_power=1.0,
+    DriftMethod.HELLINGER, test=False, noise_power=1.0, root=True,
     numeric=lambda r, c, o: hellinger_from_counts(*numeric_counts(r, c, o.psi_bins)),
     categorical=lambda r, c, o: hellinger_from_counts(*category_counts(r, c)),
 )

@@ -28,7 +28,7 @@ def jensen_shannon_from_counts(reference_counts: np.ndarray, current_counts: np.
 
 
 SPEC = MethodSpec(
-    DriftMethod.JENSEN_SHANNON, test=False, noise_power=1.0,
+    DriftMethod.JENSEN_SHANNON, test=False, noise_power=1.0, root=True,
     numeric=lambda r, c, o: jensen_shannon_from_counts(*numeric_counts(r, c, o.psi_bins)),
     categorical=lambda r, c, o: jensen_shannon_from_counts(*category_counts(r, c)),
 )

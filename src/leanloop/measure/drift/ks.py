@@ -50,7 +50,7 @@ def ks_statistic(reference: NumericSample, current: NumericSample) -> Outcome:
     return d, p
 
 
-SPEC = MethodSpec(DriftMethod.KS, test=True, noise_power=1.0, numeric=lambda r, c, o: ks_statistic(r, c))
+SPEC = MethodSpec(DriftMethod.KS, test=True, noise_power=1.0, root=True, numeric=lambda r, c, o: ks_statistic(r, c))
 
 
 def ks_test(

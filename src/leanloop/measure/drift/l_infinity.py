@@ -24,5 +24,5 @@ def l_infinity_from_counts(reference_counts: np.ndarray, current_counts: np.ndar
     return float(np.max(np.abs(p - q))), None
 
 
-SPEC = MethodSpec(DriftMethod.L_INFINITY, test=False, noise_power=1.0,
+SPEC = MethodSpec(DriftMethod.L_INFINITY, test=False, noise_power=1.0, root=True,
                   categorical=lambda r, c, o: l_infinity_from_counts(*category_counts(r, c)))

@@ -35,7 +35,7 @@ def psi_from_counts(reference_counts: np.ndarray, current_counts: np.ndarray) ->
 
 
 SPEC = MethodSpec(
-    DriftMethod.PSI, test=False, noise_power=2.0,
+    DriftMethod.PSI, test=False, noise_power=2.0, root=False,
     numeric=lambda r, c, o: (psi_from_counts(*numeric_counts(r, c, o.psi_bins)), None),
     categorical=lambda r, c, o: (psi_from_counts(*category_counts(r, c)), None),
 )

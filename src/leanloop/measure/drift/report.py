@@ -19,7 +19,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from leanloop.errors import DataError, InputError
-from leanloop.measure.drift.calibrate import calibrated_threshold
+from leanloop.measure.drift.calibrate import ReferenceRows, calibrated_threshold
 from leanloop.measure.drift.engine import (
     SPECS,
     Sample,
@@ -121,18 +121,19 @@ class _Judge:
     """Compares one feature's summaries, with calibrated thresholds cached by size."""
 
     def __init__(self, feature: Feature, reference: Sample, method: DriftMethod | None,
-                 options: DriftOptions) -> None:
+                 options: DriftOptions, rows: ReferenceRows | None) -> None:
         self.feature, self.reference, self.method, self.options = feature, reference, method, options
+        self.rows = rows
         self._thresholds: dict[tuple[DriftMethod, int], float] = {}
 
     def __call__(self, current: Sample) -> tuple[DriftResult, list[DriftResult]]:
         name, kind, options = self.feature.name, self.feature.kind, self.options
         method = self.method or default_method(kind, self.reference, current, options)
         threshold = None
-        if options.threshold_mode is ThresholdMode.CALIBRATED:
+        if self.rows is not None:
             key = (method, current.n)
             if key not in self._thresholds:
-                self._thresholds[key] = calibrated_threshold(name, kind, self.reference, current.n,
+                self._thresholds[key] = calibrated_threshold(name, kind, self.rows, current.n,
                                                              method=method, options=options)
             threshold = self._thresholds[key]
         primary = compare(name, kind, self.reference, current, method=method, options=options, threshold=threshold)
@@ -225,7 +226,9 @@ def drift_report(
         cur = _merge(parts)
         if ref.n == 0 or cur.n == 0:
             return None, [], f"no non-missing values in the {'reference' if ref.n == 0 else 'current'} data"
-        judge = _Judge(feature, ref, chosen.get(name), options)
+        rows = (ReferenceRows.of(reference[name], kind)
+                if options.threshold_mode is ThresholdMode.CALIBRATED else None)
+        judge = _Judge(feature, ref, chosen.get(name), options, rows)
         return judge(cur), [judge(part) if part.n else None for part in parts] if chunks else [], None
 
     # Sorting, binary searches and counting release the GIL: features run in threads.

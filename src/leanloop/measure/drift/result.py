@@ -50,10 +50,10 @@ class DriftOptions(BaseModel):
     jensen_shannon_threshold: float = Field(0.1, gt=0, le=1, description="JS distance (base 2) above this is drift")
     hellinger_threshold: float = Field(0.1, gt=0, le=1, description="Hellinger distance above this is drift")
     l_infinity_threshold: float = Field(0.1, gt=0, le=1, description="largest category share change above this")
-    large_sample: int = Field(10_000, ge=2, description="from this many values on both sides, distances by default")
+    large_sample: int = Field(1000, ge=2, description="from this many values on both sides, distances by default")
     threshold_mode: ThresholdMode = ThresholdMode.FIXED
     false_alarm_rate: float = Field(0.05, gt=0, lt=0.5, description="target alarm rate without drift (calibrated)")
-    calibration_rounds: int = Field(20, ge=5, description="reference chunks drawn to calibrate a threshold")
+    calibration_rounds: int = Field(30, ge=5, description="reference chunks drawn to calibrate a threshold")
     seed: int = Field(0, description="seed of the calibration's reference chunks")
 
     def threshold_for(self, method: DriftMethod) -> float:
@@ -140,11 +140,14 @@ class MethodSpec:
     sample sizes: proportional to ``(1/n_reference + 1/n_current) ** (noise_power / 2)``
     (1 for distances like KS's D or Wasserstein, 2 for PSI, 0 for chi-square-like
     statistics whose null law does not depend on n). Calibration uses it when the
-    reference is too small to cut chunks as large as the current sample.
+    reference is too small to cut chunks as large as the current sample. ``root`` says
+    the statistic behaves like the square root of a chi-square-like quantity (D,
+    distances, |z|), so calibration fits its law on the squared statistic.
     """
 
     method: DriftMethod
     test: bool
     noise_power: float
+    root: bool
     numeric: Callable[..., Outcome] | None = None
     categorical: Callable[..., Outcome] | None = None

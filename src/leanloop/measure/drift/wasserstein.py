@@ -42,5 +42,5 @@ def wasserstein_statistic(reference: NumericSample, current: NumericSample) -> O
     return w / (spread if spread > 0 else 1.0), None
 
 
-SPEC = MethodSpec(DriftMethod.WASSERSTEIN, test=False, noise_power=1.0,
+SPEC = MethodSpec(DriftMethod.WASSERSTEIN, test=False, noise_power=1.0, root=True,
                   numeric=lambda r, c, o: wasserstein_statistic(r, c))

@@ -49,5 +49,5 @@ def z_test_statistic(reference: CategoricalSample, current: CategoricalSample) -
     return z, float(2 * norm.sf(z))
 
 
-SPEC = MethodSpec(DriftMethod.Z_TEST, test=True, noise_power=0.0,
+SPEC = MethodSpec(DriftMethod.Z_TEST, test=True, noise_power=0.0, root=True,
                   categorical=lambda r, c, o: z_test_statistic(r, c))
