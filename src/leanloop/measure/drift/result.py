@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
-from leanloop.config import DriftMethod, ThresholdMode
+from leanloop.config import DriftMethod, MeasureConfig, ThresholdMode
 from leanloop.errors import InputError
 
 __all__ = ["DriftMethod", "DriftOptions", "DriftResult", "MethodSpec", "Outcome", "ThresholdMode"]
@@ -55,6 +55,18 @@ class DriftOptions(BaseModel):
     false_alarm_rate: float = Field(0.05, gt=0, lt=0.5, description="target alarm rate without drift (calibrated)")
     calibration_rounds: int = Field(30, ge=5, description="reference chunks drawn to calibrate a threshold")
     seed: int = Field(0, description="seed of the calibration's reference chunks")
+
+    @classmethod
+    def from_config(cls, measure: MeasureConfig, *, seed: int = 0) -> DriftOptions:
+        """The options a project's ``[measure]`` section sets (same field names).
+
+        Examples
+        --------
+        >>> DriftOptions.from_config(MeasureConfig(alpha=0.01)).alpha
+        0.01
+        """
+        fields = measure.model_dump()
+        return cls(**{k: fields[k] for k in cls.model_fields if k in fields}, seed=seed)
 
     def threshold_for(self, method: DriftMethod) -> float:
         """The fixed threshold of ``method``: ``alpha`` for tests, else its distance's."""
