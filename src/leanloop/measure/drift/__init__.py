@@ -31,12 +31,16 @@ comparing; data-quality checks count them.
 Examples
 --------
 >>> import numpy as np
+>>> import pandas as pd
 >>> from leanloop.schema import FeatureKind
 >>> rng = np.random.default_rng(0)
->>> ref, cur = rng.normal(0, 1, 1000), rng.normal(1, 1, 1000)
->>> [r.drifted for r in feature_drift(ref, cur, feature="x", kind=FeatureKind.NUMERIC,
-...                                   options=DriftOptions())]
-[True, True]
+>>> ref, cur = rng.normal(0, 1, 500), rng.normal(1, 1, 500)
+>>> [(r.method.value, r.drifted) for r in feature_drift(ref, cur, feature="x", kind=FeatureKind.NUMERIC,
+...                                                     options=DriftOptions())]
+[('ks', True), ('psi', True)]
+>>> report = drift_report(pd.DataFrame({"x": rng.normal(0, 1, 5000)}), pd.DataFrame({"x": rng.normal(1, 1, 5000)}))
+>>> [(r.method.value, r.drifted) for r in report.features]
+[('wasserstein', True)]
 """
 
 from leanloop.measure.drift.chi_square import chi_square_test, contingency_table

@@ -137,9 +137,11 @@ class CategoricalSample:
         table = series.value_counts(dropna=True, sort=False)
         if table.empty:
             return cls([], np.zeros(0, dtype=np.int64))
-        labels = _labels(pd.Series(table.index, dtype=table.index.dtype))
-        merged = pd.Series(table.to_numpy(), index=labels.to_numpy()).groupby(level=0).sum().sort_index()
-        return cls([str(v) for v in merged.index], merged.to_numpy(dtype=np.int64))
+        text = _labels(pd.Series(table.index, dtype=table.index.dtype)).to_numpy(dtype=str)
+        # np.unique sorts and joins labels equal as text (1 and "1"); add their counts.
+        labels, where = np.unique(text, return_inverse=True)
+        counts = np.bincount(where, weights=table.to_numpy(dtype=float), minlength=len(labels))
+        return cls([str(v) for v in labels], counts.astype(np.int64))
 
     @property
     def n(self) -> int:
