@@ -27,7 +27,7 @@ __all__ = ["app", "main"]
 app = typer.Typer(
     name="leanloop",
     help="Build -> Measure -> Learn for a model in production: init, build, serve, feedback, "
-         "measure, learn, cycle, history, demo.",
+         "measure, drift, learn, cycle, history, demo.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -261,6 +261,60 @@ def measure(
 
 def _num(value: float | None) -> str:
     return "" if value is None else f"{value:.4f}"
+
+
+def _parse_methods(pairs: list[str]) -> dict[str, Any]:
+    from leanloop.config import DriftMethod
+
+    methods: dict[str, Any] = {}
+    for pair in pairs:
+        feature, sep, name = pair.partition("=")
+        if not sep or not feature or not name:
+            _fail(f"--method {pair!r} must be FEATURE=METHOD, e.g. --method age=psi")
+        try:
+            methods[feature] = DriftMethod(name)
+        except ValueError:
+            _fail(f"--method {pair!r}: unknown method {name!r}; methods are {[m.value for m in DriftMethod]}")
+    return methods
+
+
+@app.command()
+@handles_errors
+def drift(
+    reference: Annotated[Path, typer.Argument(help="Reference data, CSV or Parquet.")],
+    current: Annotated[Path, typer.Argument(help="Current data to compare, CSV or Parquet.")],
+    chunks: Annotated[int, typer.Option(min=0, help="Also compare N consecutive chunks of CURRENT.")] = 0,
+    method: Annotated[list[str] | None, typer.Option(help="FEATURE=METHOD, e.g. age=psi (repeatable).")] = None,
+    calibrated: Annotated[bool, typer.Option(help="Thresholds calibrated on reference chunks.")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Drift of every shared column between two files, without a project."""
+    from leanloop.data import read_table
+    from leanloop.measure.drift import DriftOptions, drift_report
+
+    methods = _parse_methods(method or [])
+    options = DriftOptions(threshold_mode="calibrated" if calibrated else "fixed")
+    report = drift_report(read_table(reference), read_table(current), options=options, methods=methods,
+                          chunks=chunks)
+    body = report.to_json()
+    if as_json:
+        _print_json(body)
+        return
+    table = Table(title=f"drift: {current.name} vs {reference.name}")
+    for column in ("feature", "method", "statistic", "p-value", "threshold", "drifted", "n ref", "n cur", "note"):
+        table.add_column(column)
+    for r in report.results:
+        note = "; ".join(f"{k} {v}" for k, v in (("unseen", r.unseen), ("vanished", r.vanished)) if v)
+        table.add_row(r.feature, r.method.value, f"{r.statistic:.4g}",
+                      "" if r.p_value is None else f"{r.p_value:.3g}", f"{r.threshold:.4g}",
+                      "[red]yes[/]" if r.drifted else "no", str(r.n_reference), str(r.n_current), note)
+    console = _console()
+    console.print(table)
+    for c in report.chunks or []:
+        console.print(f"chunk {c.index} (rows {c.start}..{c.end - 1}): drifted {', '.join(c.drifted) or '-'}")
+    for name, reason in report.skipped.items():
+        console.print(f"skipped {name}: {reason}")
+    console.print(f"drifted: {', '.join(report.drifted) or 'none'} ({len(report.drifted)} of {len(report.features)})")
 
 
 def _cycle_output(cycle: Any, as_json: bool) -> None:

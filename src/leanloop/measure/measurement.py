@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from leanloop.config import Task
-from leanloop.measure.drift import DriftOptions, DriftResult, chi_square_test, feature_drift, ks_test
+from leanloop.measure.drift import DriftOptions, DriftResult, chi_square_test, drift_report, ks_test
 from leanloop.scoring import Scored, model_input, score
 
 if TYPE_CHECKING:
@@ -129,6 +129,7 @@ class Frames:
     kpis: dict[str, float] = field(default_factory=dict)
     baseline_kpis: dict[str, float] = field(default_factory=dict)
     labelled: int = 0
+    drifted: list[str] = field(default_factory=list)
 
 
 def measure_frames(project: Project, reference: pd.DataFrame, window: pd.DataFrame,
@@ -140,17 +141,14 @@ def measure_frames(project: Project, reference: pd.DataFrame, window: pd.DataFra
 
     config = project.config
     schema = config.schema_
-    options = DriftOptions(alpha=config.measure.alpha, psi_threshold=config.measure.psi_threshold,
-                           psi_bins=config.measure.psi_bins)
+    options = DriftOptions.from_config(config.measure, seed=config.model.seed)
     if window.empty:
         return Frames()
     window = window.reset_index(drop=True)
     current = schema.coerce(pd.DataFrame(window["features"].tolist()), "logged predictions")
-    drift: list[DriftResult] = []
-    for feature in schema.features:
-        if current[feature.name].notna().any() and reference[feature.name].notna().any():
-            drift.extend(feature_drift(reference[feature.name], current[feature.name], feature=feature.name,
-                                       kind=feature.kind, options=options))
+    report = drift_report(reference[schema.names], current, options=options, methods=config.measure.drift_methods,
+                          schema=schema)
+    drift, drifted = report.results, report.drifted
     kind, ref_out = _output_sample(reference_scored, config.data.task)
     _, cur_out = _output_sample(logged_scored(window, config.data.task, config.data.classes), config.data.task)
     test = ks_test if kind == "numeric" else chi_square_test
@@ -158,7 +156,7 @@ def measure_frames(project: Project, reference: pd.DataFrame, window: pd.DataFra
 
     labelled = window[window["label"].notna()]
     if labelled.empty:
-        return Frames(drift=drift, prediction_drift=prediction_drift)
+        return Frames(drift=drift, prediction_drift=prediction_drift, drifted=drifted)
     truth = labelled["label"].tolist()
     realized = evaluate_scored(logged_scored(labelled, config.data.task, config.data.classes), truth,
                                config.data, config.kpi)
@@ -166,7 +164,7 @@ def measure_frames(project: Project, reference: pd.DataFrame, window: pd.DataFra
     base = evaluate(baseline, X, truth, config.data, config.kpi)
     return Frames(drift=drift, prediction_drift=prediction_drift,
                   performance=Performance(realized=realized.metrics, baseline=base.metrics),
-                  kpis=realized.kpis, baseline_kpis=base.kpis, labelled=len(labelled))
+                  kpis=realized.kpis, baseline_kpis=base.kpis, labelled=len(labelled), drifted=drifted)
 
 
 def measure_window(project: Project, *, last: int | None = None, since: float | None = None,
@@ -187,7 +185,7 @@ def measure_window(project: Project, *, last: int | None = None, since: float | 
     reference_scored = score(model, model_input(config.schema_, reference, champion.input_format, "reference data"),
                              config.data.task.value)
     whole = measure_frames(project, reference, window, reference_scored, baseline)
-    drifted = sorted({r.feature for r in whole.drift if r.drifted and r.method.value in ("ks", "chi_square")})
+    drifted = sorted(whole.drifted)
     chunk_list = None
     if chunks:
         chunk_list = []
