@@ -140,7 +140,7 @@ class MultivariateConfig(_Section):
     enabled: bool = True
     auc_threshold: float = Field(0.55, gt=0.5, lt=1.0)
     folds: int = Field(5, ge=2, le=20)
-    max_rows: int = Field(10_000, ge=100)
+    max_rows: int = Field(5_000, ge=100)
     top_features: int = Field(5, ge=1)
     pca_variance: float = Field(0.65, gt=0.0, lt=1.0)
     pca_chunks: int = Field(10, ge=3)
@@ -161,11 +161,11 @@ class StreamConfig(_Section):
 
     enabled: bool = True
     detectors: list[StreamDetectorKind] = Field(
-        default_factory=lambda: [StreamDetectorKind.ADWIN, StreamDetectorKind.PAGE_HINKLEY, StreamDetectorKind.KSWIN])
+        default_factory=lambda: [StreamDetectorKind.ADWIN, StreamDetectorKind.PAGE_HINKLEY])
     adwin_delta: float = Field(0.002, gt=0.0, lt=1.0)
     page_hinkley_threshold: float = Field(50.0, gt=0.0)
     page_hinkley_delta: float = Field(0.005, ge=0.0)
-    kswin_alpha: float = Field(0.0001, gt=0.0, lt=1.0)
+    kswin_alpha: float = Field(0.00001, gt=0.0, lt=1.0)
     kswin_window: int = Field(300, ge=20)
     seed: int = 0
 
@@ -324,7 +324,8 @@ _SECTION_NOTES = {
                     "max_rows rows a side, sampled with seed). PCA: reconstruction error, drift\n"
                     "outside mean +/- pca_sigmas std over pca_chunks reference chunks.",
     "stream": "River change detectors (adwin, page_hinkley, kswin) over the per-prediction loss\n"
-              "and the prediction stream, in order; each change reports row, id and time.",
+              "and the prediction stream, in order; each change reports row, id and time.\n"
+              "kswin runs a KS test per row (about 1 ms each), so it is off by default.",
     "policy": "Rules that turn a measurement into continue / wait / retrain, and the promotion\n"
               "gate. main_metric defaults to roc_auc (binary), accuracy (multiclass), mae.\n"
               "max_metric_drop is absolute; max_kpi_drop a share of the reference KPI.",

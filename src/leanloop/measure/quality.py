@@ -83,17 +83,13 @@ class QualityReport(BaseModel):
     n_reference: int
     n_current: int
     results: list[QualityResult]
-
-    @property
-    def flagged_features(self) -> list[str]:
-        """Features with at least one flagged check, sorted."""
-        return sorted({r.feature for r in self.results if r.flagged and r.feature is not None})
+    flagged_features: list[str] = Field(default_factory=list, description="features with a flagged check, sorted")
+    duplicates_flagged: bool = False
 
     def to_json(self) -> dict[str, Any]:
-        """Stable JSON: ``{"n_reference", "n_current", "results": [...], "flagged_features"}``."""
-        body = self.model_dump(mode="json")
-        body["flagged_features"] = self.flagged_features
-        return body
+        """Stable JSON: ``{"n_reference", "n_current", "results": [...], "flagged_features",
+        "duplicates_flagged"}``."""
+        return self.model_dump(mode="json")
 
 
 def frame_features(reference: pd.DataFrame, schema: Schema | None) -> list[Feature]:
@@ -284,4 +280,6 @@ def quality_report(reference: pd.DataFrame, current: pd.DataFrame, schema: Schem
     results.append(QualityResult(feature=None, check=QualityCheck.DUPLICATES, value=cur_share, reference=ref_share,
                                  threshold=options.max_duplicate_increase,
                                  flagged=cur_share - ref_share > options.max_duplicate_increase, count=repeats))
-    return QualityReport(n_reference=len(reference), n_current=len(current), results=results)
+    flagged = sorted({r.feature for r in results if r.flagged and r.feature is not None})
+    return QualityReport(n_reference=len(reference), n_current=len(current), results=results,
+                         flagged_features=flagged, duplicates_flagged=results[-1].flagged)

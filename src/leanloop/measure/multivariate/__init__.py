@@ -35,11 +35,7 @@ class MultivariateResult(BaseModel):
 
     domain_classifier: DomainClassifierResult | None
     pca: PcaResult | None
-
-    @property
-    def drifted(self) -> bool:
-        """Whether either measure says drift."""
-        return any(r is not None and r.drifted for r in (self.domain_classifier, self.pca))
+    drifted: bool = False  # either measure says drift
 
 
 def multivariate_drift(reference: pd.DataFrame, current: pd.DataFrame, schema: Schema | None = None,
@@ -63,7 +59,7 @@ def multivariate_drift(reference: pd.DataFrame, current: pd.DataFrame, schema: S
     if pca is None and len(reference) >= 2 * options.pca_chunks:
         pca = PcaDrift(options).fit(reference, schema)
     enough = min(len(reference), len(current)) >= 2 * options.folds
-    return MultivariateResult(
-        domain_classifier=domain_classifier(reference, current, schema, options) if enough else None,
-        pca=pca.measure(current) if pca is not None and len(current) else None,
-    )
+    domain = domain_classifier(reference, current, schema, options) if enough else None
+    pca_result = pca.measure(current) if pca is not None and len(current) else None
+    return MultivariateResult(domain_classifier=domain, pca=pca_result,
+                              drifted=any(r is not None and r.drifted for r in (domain, pca_result)))
