@@ -7,6 +7,8 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from leanloop.config import QualityConfig
 from leanloop.measure.quality import QualityCheck, QualityReport, quality_report
@@ -89,3 +91,14 @@ def test_json_shape_is_stable_and_round_trips() -> None:
                                        "examples"}
     assert QualityReport.model_validate(body) == report
     assert quality_report(frame(300, 0), frame(300, 1)) == report
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.tuples(st.one_of(st.none(), st.floats(-1e6, 1e6)), st.sampled_from(["a", "b", None])),
+                min_size=1, max_size=30))
+def test_a_frame_against_itself_flags_nothing_and_shares_are_proportions(rows: list) -> None:
+    data = pd.DataFrame(rows, columns=["x", "c"]).astype({"x": "float64", "c": "object"})
+    report = quality_report(data, data.copy())
+    constant_now = {r.feature for r in report.results if r.check is QualityCheck.CONSTANT and r.value == 1.0}
+    assert report.flagged_features == [] and not report.duplicates_flagged, constant_now
+    assert all(0.0 <= r.value <= 1.0 for r in report.results)
