@@ -239,14 +239,17 @@ def measure(
     last: Annotated[int | None, typer.Option(min=1, help="Measure the last N predictions (default: [measure] window_rows).")] = None,
     since: Annotated[str | None, typer.Option(help="Measure predictions since this time (ISO 8601 or epoch seconds).")] = None,
     chunks: Annotated[int, typer.Option(min=0, help="Also measure the window in N time-ordered chunks.")] = 0,
+    period: Annotated[str | None, typer.Option(help="Also measure the window per time period (e.g. 1h, 1D, 7D).")] = None,
     directory: DirOption = Path("."),
     as_json: JsonOption = False,
 ) -> None:
-    """Drift, prediction drift, realized performance and KPIs of a window of production."""
+    """Drift, data quality, multivariate and prediction drift, realized performance and KPIs of a window."""
     if last is not None and since is not None:
         _fail("give --last or --since, not both")
+    if chunks and period:
+        _fail("give --chunks or --period, not both")
     with _open(directory) as project:
-        result = project.measure(last=last, since=_parse_since(since), chunks=chunks)
+        result = project.measure(last=last, since=_parse_since(since), chunks=chunks, period=period)
     body = result.to_json()
     if as_json:
         _print_json(body)

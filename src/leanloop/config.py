@@ -36,6 +36,10 @@ __all__ = [
     "KpiOutcome",
     "KpiConfig",
     "MeasureConfig",
+    "QualityConfig",
+    "MultivariateConfig",
+    "StreamDetectorKind",
+    "StreamConfig",
     "PolicyConfig",
     "ServeConfig",
     "StoreConfig",
@@ -175,6 +179,52 @@ class RetrainStrategy(str, Enum):
     SLIDING = "sliding"
 
 
+class QualityConfig(_Section):
+    """Data-quality checks of a window against the reference: each flags above its threshold."""
+
+    max_missing_increase: float = Field(0.05, ge=0.0, le=1.0)
+    max_out_of_range_share: float = Field(0.01, ge=0.0, le=1.0)
+    max_unseen_share: float = Field(0.0, ge=0.0, le=1.0)
+    max_type_error_share: float = Field(0.0, ge=0.0, le=1.0)
+    max_duplicate_increase: float = Field(0.05, ge=0.0, le=1.0)
+
+
+class MultivariateConfig(_Section):
+    """Multivariate drift: a domain classifier and PCA reconstruction error."""
+
+    enabled: bool = True
+    auc_threshold: float = Field(0.55, gt=0.5, lt=1.0)
+    folds: int = Field(5, ge=2, le=20)
+    max_rows: int = Field(5_000, ge=100)
+    top_features: int = Field(5, ge=1)
+    pca_variance: float = Field(0.65, gt=0.0, lt=1.0)
+    pca_chunks: int = Field(10, ge=3)
+    pca_sigmas: float = Field(3.0, gt=0.0)
+    seed: int = 0
+
+
+class StreamDetectorKind(str, Enum):
+    """River's streaming change detectors."""
+
+    ADWIN = "adwin"
+    PAGE_HINKLEY = "page_hinkley"
+    KSWIN = "kswin"
+
+
+class StreamConfig(_Section):
+    """Streaming change detectors (River) over per-prediction loss and outputs, in order."""
+
+    enabled: bool = True
+    detectors: list[StreamDetectorKind] = Field(
+        default_factory=lambda: [StreamDetectorKind.ADWIN, StreamDetectorKind.PAGE_HINKLEY])
+    adwin_delta: float = Field(0.002, gt=0.0, lt=1.0)
+    page_hinkley_threshold: float = Field(50.0, gt=0.0)
+    page_hinkley_delta: float = Field(0.005, ge=0.0)
+    kswin_alpha: float = Field(0.00001, gt=0.0, lt=1.0)
+    kswin_window: int = Field(300, ge=20)
+    seed: int = 0
+
+
 class PolicyConfig(_Section):
     """Rules that turn a measurement into a decision, and the promotion gate."""
 
@@ -237,6 +287,9 @@ class ProjectConfig(_Section):
     model: ModelConfig = Field(default_factory=ModelConfig)
     kpi: KpiConfig = Field(default_factory=KpiConfig)
     measure: MeasureConfig = Field(default_factory=MeasureConfig)
+    quality: QualityConfig = Field(default_factory=QualityConfig)
+    multivariate: MultivariateConfig = Field(default_factory=MultivariateConfig)
+    stream: StreamConfig = Field(default_factory=StreamConfig)
     policy: PolicyConfig = Field(default_factory=PolicyConfig)
     serve: ServeConfig = Field(default_factory=ServeConfig)
     store: StoreConfig = Field(default_factory=StoreConfig)
@@ -341,6 +394,16 @@ _SECTION_NOTES = {
                "large_sample rows use distances (wasserstein, jensen_shannon) instead of tests.\n"
                "threshold_mode = \"calibrated\" sets each threshold from reference chunks.\n"
                "[measure.drift_methods] picks a method per feature, e.g. age = \"psi\".",
+    "quality": "Data-quality flags against the reference: missing-rate increase, share of values\n"
+               "outside the reference range, of unseen categories, of unparsable values, and\n"
+               "the increase in duplicate rows, each flagged above its max_*.",
+    "multivariate": "Multivariate drift. Domain classifier: cross-validated ROC AUC of a model\n"
+                    "telling reference from window rows (drift above auc_threshold; at most\n"
+                    "max_rows rows a side, sampled with seed). PCA: reconstruction error, drift\n"
+                    "outside mean +/- pca_sigmas std over pca_chunks reference chunks.",
+    "stream": "River change detectors (adwin, page_hinkley, kswin) over the per-prediction loss\n"
+              "and the prediction stream, in order; each change reports row, id and time.\n"
+              "kswin runs a KS test per row (about 1 ms each), so it is off by default.",
     "policy": "Rules that turn a measurement into continue / wait / retrain / rollback / pivot,\n"
               "retraining, and the promotion gate. main_metric defaults to roc_auc (binary),\n"
               "accuracy (multiclass), mae. max_metric_drop is absolute; max_kpi_drop a share of\n"

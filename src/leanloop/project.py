@@ -204,11 +204,11 @@ class Project:
         return self.feedback(items)
 
     def measure(self, *, last: int | None = None, since: float | None = None, chunks: int = 0,
-                save: bool = True) -> Measurement:
+                period: str | None = None, save: bool = True) -> Measurement:
         """Measure a window of production against the champion's reference data."""
         from leanloop.measure.measurement import measure_window
 
-        result = measure_window(self, last=last, since=since, chunks=chunks)
+        result = measure_window(self, last=last, since=since, chunks=chunks, period=period)
         if save:
             import time
 
