@@ -179,16 +179,26 @@ def adopt(
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port.")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, max=64, help="Worker processes (each switches models by itself).")] = 1,
     directory: DirOption = Path("."),
 ) -> None:
     """Serve predictions over HTTP (POST /predict, POST /feedback, GET /health, GET /models)."""
+    import os
+
     import uvicorn
 
     from leanloop.serve import create_app
+    from leanloop.serve.factory import PROJECT_ENV
 
     project = _open(directory)
     project.registry.champion()
-    uvicorn.run(create_app(project), host=host, port=port, log_level="warning")
+    if workers == 1:
+        uvicorn.run(create_app(project), host=host, port=port, log_level="warning")
+        return
+    project.close()
+    os.environ[PROJECT_ENV] = str(Path(directory).resolve())
+    uvicorn.run("leanloop.serve.factory:app_from_environment", factory=True, workers=workers,
+                host=host, port=port, log_level="warning")
 
 
 @app.command()
@@ -247,6 +257,10 @@ def measure(
         _metrics_table("realized performance on labelled rows", body["performance"]["realized"],
                        body["performance"]["baseline"])
     console.print(f"KPIs: {body['kpis'] or 'no labelled rows yet'}")
+
+
+def _num(value: float | None) -> str:
+    return "" if value is None else f"{value:.4f}"
 
 
 def _parse_methods(pairs: list[str]) -> dict[str, Any]:
@@ -313,15 +327,18 @@ def _cycle_output(cycle: Any, as_json: bool) -> None:
         table.add_column(column)
     for r in body["decision"]["reasons"]:
         value = "" if r["value"] is None else f"{r['value']:.4g}"
-        table.add_row(r["rule"], value, f"{r['threshold']:g}", "[red]yes[/]" if r["fired"] else "no", r["says"])
+        threshold = "" if r["threshold"] is None else f"{r['threshold']:g}"
+        table.add_row(r["rule"], value, threshold, "[red]yes[/]" if r["fired"] else "no", r["says"])
     console = _console()
     console.print(table)
     if body.get("comparison"):
         check_table = Table(title=f"{body['comparison']['challenger']} vs {body['comparison']['champion']}")
-        for column in ("check", "champion", "challenger", "threshold", "passed"):
+        for column in ("check", "champion", "challenger", "difference (CI)", "threshold", "passed"):
             check_table.add_column(column)
         for c in body["comparison"]["checks"]:
-            check_table.add_row(c["check"], f"{c['champion']:.4f}", f"{c['challenger']:.4f}", f"{c['threshold']:g}",
+            band = ("" if c.get("difference") is None
+                    else f"{c['difference']:+.4g} ({c['lower']:+.4g}..{c['upper']:+.4g})")
+            check_table.add_row(c["check"], _num(c["champion"]), _num(c["challenger"]), band, f"{c['threshold']:g}",
                                 "[green]yes[/]" if c["passed"] else "[red]no[/]")
         console.print(check_table)
     console.print(f"champion: {body['champion_before']} -> {body['champion_after']}")
@@ -371,6 +388,12 @@ def history(directory: DirOption = Path("."), as_json: JsonOption = False) -> No
     for column in ("cycle", "rows", "labelled", "drifted", metric, kpi_name, "decision", "champion", "seconds"):
         table.add_column(column)
     for c in cycles:
+        if c.get("kind", "cycle") != "cycle":
+            table.add_row(str(c["cycle"]), "", "", "", "", "", f"{c['kind']} ({c['reason']})",
+                          f"{c['champion_before']} -> {c['champion_after']}", "")
+            continue
+        if not c.get("measurement"):
+            continue
         m = c["measurement"]
         value = m["performance"]["realized"].get(metric)
         kpi = m["kpis"].get(kpi_name)
@@ -383,16 +406,67 @@ def history(directory: DirOption = Path("."), as_json: JsonOption = False) -> No
 
 @app.command()
 @handles_errors
+def explain(
+    cycle_id: Annotated[int, typer.Argument(metavar="CYCLE", help="A cycle number from 'leanloop history'.")],
+    directory: DirOption = Path("."),
+    as_json: JsonOption = False,
+) -> None:
+    """Every rule of a cycle's decision with the value it saw, its threshold and whether it fired."""
+    with _open(directory) as project:
+        entry = project.explain(cycle_id)
+    if as_json:
+        _print_json(entry.to_json())
+        return
+    _console().print(entry.explain(), markup=False, highlight=False)
+
+
+@app.command()
+@handles_errors
+def promote(
+    version: Annotated[str, typer.Argument(help="The version to make champion, e.g. v3.")],
+    directory: DirOption = Path("."),
+    reason: Annotated[str, typer.Option(help="Why, for the ledger.")] = "manual",
+    as_json: JsonOption = False,
+) -> None:
+    """Make VERSION the champion (the old one becomes 'previous'); a running server switches to it."""
+    with _open(directory) as project:
+        event = project.promote(version, reason=reason)
+    if as_json:
+        _print_json(event.to_json())
+        return
+    _console().print(f"champion: {event.champion_before} -> {event.champion_after} (ledger entry {event.cycle})")
+
+
+@app.command()
+@handles_errors
+def rollback(
+    directory: DirOption = Path("."),
+    reason: Annotated[str, typer.Option(help="Why, for the ledger.")] = "manual",
+    as_json: JsonOption = False,
+) -> None:
+    """Make the previous champion the champion again; a running server switches to it."""
+    with _open(directory) as project:
+        event = project.rollback(reason=reason)
+    if as_json:
+        _print_json(event.to_json())
+        return
+    _console().print(f"champion: {event.champion_before} -> {event.champion_after} (ledger entry {event.cycle})")
+
+
+@app.command()
+@handles_errors
 def demo(
     directory: Annotated[Path, typer.Option("--dir", help="Folder for the demo project (must not hold one).")] = Path("leanloop-demo"),
     rows: Annotated[int, typer.Option(min=2000, max=50_000, help="Analysis rows to replay.")] = 50_000,
     cycle_every: Annotated[int, typer.Option(min=500, help="Run a cycle every N replayed rows.")] = 5000,
+    shuffle_seed: Annotated[int | None, typer.Option(
+        help="Replay the rows in a random order with this seed (with --rows 20000: the no-drift control).")] = None,
     as_json: JsonOption = False,
 ) -> None:
     """The whole loop on NannyML's car-loan data: build, serve, replay, label late, cycle, compare."""
     from leanloop.demo import run_demo
 
-    summary = run_demo(directory, rows=rows, cycle_every=cycle_every, console=None if as_json else _console())
+    summary = run_demo(directory, rows=rows, cycle_every=cycle_every, shuffle_seed=shuffle_seed, console=None if as_json else _console())
     if as_json:
         _print_json(summary)
 

@@ -159,6 +159,22 @@ class MeasureConfig(_Section):
     drift_methods: dict[str, DriftMethod] = Field(default_factory=dict)
 
 
+class RetrainStrategy(str, Enum):
+    """Which rows a challenger learns from.
+
+    - ``reference_plus_recent``: the champion's training data plus the labelled
+      production rows, weighted ``production_weight`` (and decayed by age when
+      ``recency_half_life_rows`` is set);
+    - ``expanding``: the same rows, all weighted equally (the window only grows);
+    - ``sliding``: only the latest ``retrain_window_rows`` labelled production rows
+      (the past is forgotten; for populations that changed for good).
+    """
+
+    REFERENCE_PLUS_RECENT = "reference_plus_recent"
+    EXPANDING = "expanding"
+    SLIDING = "sliding"
+
+
 class PolicyConfig(_Section):
     """Rules that turn a measurement into a decision, and the promotion gate."""
 
@@ -172,6 +188,18 @@ class PolicyConfig(_Section):
     min_kpi_gain: float = 0.0
     recent_eval_share: float = Field(0.3, gt=0.0, lt=1.0)
     production_weight: float = Field(3.0, gt=0.0)
+    min_coverage: float = Field(0.0, ge=0.0, le=1.0)
+    max_quality_breaches: int | None = Field(None, ge=0)
+    cooldown_cycles: int = Field(1, ge=0)
+    confirm_cycles: int = Field(1, ge=1)
+    rollback_margin: float = Field(0.0, ge=0.0)
+    pivot_baseline_margin: float = 0.0
+    pivot_after_retrains: int = Field(3, ge=1)
+    gate_confidence: float = Field(0.95, gt=0.5, lt=1.0)
+    gate_resamples: int = Field(500, ge=50)
+    retrain_strategy: RetrainStrategy = RetrainStrategy.REFERENCE_PLUS_RECENT
+    retrain_window_rows: int = Field(20_000, ge=10)
+    recency_half_life_rows: int | None = Field(None, ge=1)
 
     def main_metric_for(self, data: DataConfig) -> str:
         """The metric the policy watches: configured, else ROC AUC (binary), accuracy
@@ -313,9 +341,10 @@ _SECTION_NOTES = {
                "large_sample rows use distances (wasserstein, jensen_shannon) instead of tests.\n"
                "threshold_mode = \"calibrated\" sets each threshold from reference chunks.\n"
                "[measure.drift_methods] picks a method per feature, e.g. age = \"psi\".",
-    "policy": "Rules that turn a measurement into continue / wait / retrain, and the promotion\n"
-              "gate. main_metric defaults to roc_auc (binary), accuracy (multiclass), mae.\n"
-              "max_metric_drop is absolute; max_kpi_drop a share of the reference KPI.",
+    "policy": "Rules that turn a measurement into continue / wait / retrain / rollback / pivot,\n"
+              "retraining, and the promotion gate. main_metric defaults to roc_auc (binary),\n"
+              "accuracy (multiclass), mae. max_metric_drop is absolute; max_kpi_drop a share of\n"
+              "the reference KPI. 'leanloop explain CYCLE' shows every rule with its numbers.",
     "serve": "HTTP server limits and group commit of the prediction log.",
     "store": "url: any SQLAlchemy URL (default: SQLite in .leanloop/store.db).\n"
              "sqlite_synchronous: FULL survives power loss; NORMAL only process crashes.",
