@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from leanloop.config import Task
+from leanloop.measure.columnar import cached_reference_scored, reference_key
 from leanloop.measure.drift import DriftOptions, DriftResult, chi_square_test, drift_report, ks_test
 from leanloop.measure.multivariate import MultivariateResult
 from leanloop.measure.outputs import OutputDrift
@@ -249,8 +250,11 @@ def measure_window(project: Project, *, last: int | None = None, since: float | 
     window = project.store.window(last=last, since=since).reset_index(drop=True)
     reference = _reference(project, champion.train_data, config.measure.reference_max_rows, config.model.seed)
     model, baseline = registry.load(champion.version)
-    reference_scored = score(model, model_input(config.schema_, reference, champion.input_format, "reference data"),
-                             config.data.task.value)
+    key = reference_key(champion.version, champion.sha256, config.measure.reference_max_rows, config.model.seed)
+    reference_scored = cached_reference_scored(
+        project.paths.workspace / "cache", key,
+        lambda: score(model, model_input(config.schema_, reference, champion.input_format, "reference data"),
+                      config.data.task.value))
     pca = _fit_pca(project, reference)
     whole = measure_frames(project, reference, window, reference_scored, baseline, pca)
     drifted = sorted(whole.drifted)
