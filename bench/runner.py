@@ -1,0 +1,89 @@
+"""Run a tool as a subprocess and measure it from outside: wall time and peak RSS."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = ["Run", "run_measured", "last_json_line"]
+
+
+@dataclass(frozen=True)
+class Run:
+    """One measured subprocess: the JSON it printed last, and what it cost."""
+
+    name: str
+    returncode: int | None
+    wall_s: float
+    peak_rss_mb: float
+    timed_out: bool
+    result: dict[str, Any] = field(default_factory=dict)
+    stderr_tail: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0 and not self.timed_out
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "returncode": self.returncode, "wall_s": round(self.wall_s, 3),
+                "peak_rss_mb": round(self.peak_rss_mb, 1), "timed_out": self.timed_out, "result": self.result,
+                "error": None if self.ok else self.stderr_tail}
+
+
+def last_json_line(text: str) -> dict[str, Any]:
+    """The last line of ``text`` that parses as a JSON object (tools print their result last).
+
+    >>> last_json_line('noise\\n{"a": 1}\\nmore noise\\n')
+    {'a': 1}
+    >>> last_json_line("nothing")
+    {}
+    """
+    for line in reversed(text.splitlines()):
+        line = line.strip()
+        if line.startswith("{"):
+            try:
+                return dict(json.loads(line))
+            except json.JSONDecodeError:
+                continue
+    return {}
+
+
+def run_measured(name: str, command: list[str], *, env: dict[str, str] | None = None,
+                 timeout: float = 3600.0, cwd: Path | None = None) -> Run:
+    """Run ``command`` to completion (or ``timeout`` seconds): wall time and peak RSS.
+
+    ``ru_maxrss`` from ``wait4`` is the peak of the child process itself (kilobytes on
+    Linux); the tools here do their work in that one process. Output goes to temporary
+    files (no pipe to drain) so the child is reaped by ``wait4`` here, not by Popen.
+    The child leads its own process group so a timeout ends it and anything it started.
+    """
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        started = time.perf_counter()
+        process = subprocess.Popen(command, stdout=out, stderr=err, env={**os.environ, **(env or {})},
+                                   cwd=cwd, start_new_session=True)
+        timed_out = False
+        while True:
+            pid, status, usage = os.wait4(process.pid, os.WNOHANG)
+            if pid:
+                break
+            if time.perf_counter() - started > timeout:
+                timed_out = True
+                os.killpg(process.pid, signal.SIGKILL)
+                _, status, usage = os.wait4(process.pid, 0)
+                break
+            time.sleep(0.02)
+        wall = time.perf_counter() - started
+        process.returncode = os.waitstatus_to_exitcode(status)  # reaped here; tell Popen so
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read(), err.read()
+    return Run(name=name, returncode=None if timed_out else process.returncode, wall_s=wall,
+               peak_rss_mb=usage.ru_maxrss / 1024, timed_out=timed_out, result=last_json_line(stdout),
+               stderr_tail=stderr[-3000:])
