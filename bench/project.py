@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -80,7 +81,11 @@ def wait_healthy(url: str, process: subprocess.Popen[bytes], timeout: float = 60
 
 @contextmanager
 def server(command: list[str], url: str, *, log: Path, env: dict[str, str] | None = None) -> Iterator[str]:
-    """Run a server command until the block ends; yield ``url`` once ``/health`` answers."""
+    """Run a server command until the block ends; yield ``url`` once ``/health`` answers.
+
+    The server leads its own process group, which is signalled whole at the end (uvicorn
+    with several workers has children): SIGTERM, then SIGKILL after 20 s.
+    """
     with open(log, "ab") as out:
         process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT,
                                    env={**os.environ, **(env or {})}, start_new_session=True)
@@ -88,9 +93,9 @@ def server(command: list[str], url: str, *, log: Path, env: dict[str, str] | Non
             wait_healthy(url, process)
             yield url
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            for sig, grace in ((signal.SIGTERM, 20.0), (signal.SIGKILL, None)):
+                with suppress(ProcessLookupError):
+                    os.killpg(process.pid, sig)
+                with suppress(subprocess.TimeoutExpired):
+                    process.wait(timeout=grace)
+                    break

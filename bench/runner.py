@@ -38,20 +38,27 @@ class Run:
 
 
 def last_json_line(text: str) -> dict[str, Any]:
-    """The last line of ``text`` that parses as a JSON object (tools print their result last).
+    """The JSON object a tool printed last: a one-line object, or an indented one that
+    starts at the beginning of a line and runs to the end of the output.
 
     >>> last_json_line('noise\\n{"a": 1}\\nmore noise\\n')
     {'a': 1}
+    >>> last_json_line('working...\\n{\\n  "b": [1,\\n 2]\\n}\\n')
+    {'b': [1, 2]}
     >>> last_json_line("nothing")
     {}
     """
-    for line in reversed(text.splitlines()):
-        line = line.strip()
-        if line.startswith("{"):
+    lines = text.splitlines()
+    for i in range(len(lines) - 1, -1, -1):
+        if not lines[i].startswith("{"):
+            continue
+        for candidate in (lines[i], "\n".join(lines[i:])):
             try:
-                return dict(json.loads(line))
+                value = json.loads(candidate)
             except json.JSONDecodeError:
                 continue
+            if isinstance(value, dict):
+                return value
     return {}
 
 

@@ -63,11 +63,12 @@ def _postgres_project(root: Path, folder: Path) -> Iterator[Path | None]:
         yield None
         return
     with postgres_server(folder / "pg") as url:
+        project: Path | None = None
         try:
-            yield make_project(root, config={("store", "url"): url})
+            project = make_project(root, config={("store", "url"): url})
         except RuntimeError as err:
             print(f"[bench] serve: PostgreSQL skipped: {err}", flush=True)
-            yield None
+        yield project
 
 
 def run(options: Options) -> list[Table]:
