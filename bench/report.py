@@ -55,8 +55,9 @@ class Table:
     | numpy | 1.23 |
     """
 
-    def __init__(self, title: str, headers: Sequence[str], notes: Sequence[str] = ()) -> None:
+    def __init__(self, title: str, headers: Sequence[str], notes: Sequence[str] = (), digits: int = 2) -> None:
         self.title = title
+        self.digits = digits
         self.headers = list(headers)
         self.rows: list[list[Any]] = []
         self.notes = list(notes)
@@ -69,7 +70,7 @@ class Table:
     def markdown(self) -> str:
         lines = [f"### {self.title}", "", "| " + " | ".join(self.headers) + " |",
                  "| " + " | ".join("---" for _ in self.headers) + " |"]
-        lines += ["| " + " | ".join(fmt(c) for c in row) + " |" for row in self.rows]
+        lines += ["| " + " | ".join(fmt(c, self.digits) for c in row) + " |" for row in self.rows]
         if self.notes:
             lines += [""] + [f"- {note}" for note in self.notes]
         return "\n".join(lines)

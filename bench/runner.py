@@ -22,6 +22,7 @@ class Run:
     name: str
     returncode: int | None
     wall_s: float
+    cpu_s: float
     peak_rss_mb: float
     timed_out: bool
     result: dict[str, Any] = field(default_factory=dict)
@@ -33,6 +34,7 @@ class Run:
 
     def to_json(self) -> dict[str, Any]:
         return {"name": self.name, "returncode": self.returncode, "wall_s": round(self.wall_s, 3),
+                "cpu_s": round(self.cpu_s, 3),
                 "peak_rss_mb": round(self.peak_rss_mb, 1), "timed_out": self.timed_out, "result": self.result,
                 "error": None if self.ok else self.stderr_tail}
 
@@ -64,7 +66,10 @@ def last_json_line(text: str) -> dict[str, Any]:
 
 def run_measured(name: str, command: list[str], *, env: dict[str, str] | None = None,
                  timeout: float = 3600.0, cwd: Path | None = None) -> Run:
-    """Run ``command`` to completion (or ``timeout`` seconds): wall time and peak RSS.
+    """Run ``command`` to completion (or ``timeout`` seconds): wall time, CPU time and peak RSS.
+
+    CPU time (user + system, from the same ``wait4``) is the steadier figure on a shared
+    machine, where wall time also counts waiting for a core.
 
     ``ru_maxrss`` from ``wait4`` is the peak of the child process itself (kilobytes on
     Linux); the tools here do their work in that one process. Output goes to temporary
@@ -92,5 +97,6 @@ def run_measured(name: str, command: list[str], *, env: dict[str, str] | None = 
         err.seek(0)
         stdout, stderr = out.read(), err.read()
     return Run(name=name, returncode=None if timed_out else process.returncode, wall_s=wall,
-               peak_rss_mb=usage.ru_maxrss / 1024, timed_out=timed_out, result=last_json_line(stdout),
+               cpu_s=usage.ru_utime + usage.ru_stime, peak_rss_mb=usage.ru_maxrss / 1024, timed_out=timed_out,
+               result=last_json_line(stdout),
                stderr_tail=stderr[-3000:])

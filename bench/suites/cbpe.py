@@ -88,7 +88,7 @@ def run(options: Options) -> list[Table]:
                                  timeout=options.timeout),
     }
     table = Table(f"Estimated vs realized performance, car-loan analysis period in {CHUNKS} chunks",
-                  ["tool", "version", "MAE roc_auc", "MAE accuracy", "wall s", "peak MB"])
+                  ["tool", "version", "MAE roc_auc", "MAE accuracy", "wall s", "peak MB"], digits=4)
     errors: dict[str, Any] = {}
     for name, r in runs.items():
         if name == "leanloop" and r.ok and not r.result.get("available", False):
@@ -104,7 +104,7 @@ def run(options: Options) -> list[Table]:
                        "per-chunk figures in bench/results/cbpe.json")
     detail = Table("Per chunk: realized and estimated", ["chunk", "realized roc_auc", "nannyml roc_auc",
                                                          "leanloop roc_auc", "realized accuracy",
-                                                         "nannyml accuracy", "leanloop accuracy"])
+                                                         "nannyml accuracy", "leanloop accuracy"], digits=4)
     for i in range(CHUNKS):
         cells: list[Any] = [i]
         for m in METRICS:

@@ -31,9 +31,9 @@ def run(options: Options) -> list[Table]:
     body = done.result
     decision = (body.get("decision") or {}).get("action")
     table = Table(f"One cycle on {logged.rows:,} logged, labelled rows",
-                  ["wall s", "peak MB", "decision", "challenger", "promoted", "stage seconds"])
+                  ["wall s", "CPU s", "peak MB", "decision", "challenger", "promoted", "stage seconds"])
     durations = body.get("durations") or {}
-    table.add(done.wall_s if done.ok else None, done.peak_rss_mb, decision, body.get("challenger"),
+    table.add(done.wall_s if done.ok else None, done.cpu_s, done.peak_rss_mb, decision, body.get("challenger"),
               body.get("promoted"), ", ".join(f"{k} {v:.1f}" for k, v in durations.items()
                                               if isinstance(v, int | float)) or None)
     table.notes.append("target (issue 5): < 30 s on 2 cores; wall includes CLI start-up")

@@ -20,7 +20,7 @@ from typing import Any
 
 from bench.options import Options
 from bench.project import make_project, server, set_config, token
-from bench.report import Table, ratio, write_json
+from bench.report import Table, fmt, ratio, write_json
 from bench.runner import run_measured
 
 __all__ = ["run"]
@@ -129,7 +129,7 @@ def _table(results: dict[str, dict[str, dict[str, Any]]], options: Options, note
             table.add(variant, kind, connections, r.get("req_per_s"), r.get("rows_per_s"), r.get("p50_ms"),
                       r.get("p99_ms"), r.get("errors"))
     targets = _targets(results)
-    table.notes += notes + [f"{k}: {v}" for k, v in targets.items()] + [
+    table.notes += notes + [f"{k}: {fmt(v)}" for k, v in targets.items()] + [
         "targets (issue 6): at 32 connections durable leanloop >= 4x the bare app's best req/s with p99 < 100 ms; "
         "at 1 connection p50 within 1.2x of bare; 1,000-row batches >= 50,000 rows/s",
         "load generator and servers share the 2 cores (and the machine is shared): figures are noisy"]

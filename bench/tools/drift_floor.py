@@ -1,7 +1,7 @@
 """The floor: read both Parquet files and compare per-column histograms, nothing more.
 
-Numeric: 10 equal-width bins over the reference range plus two for values outside it;
-categorical: value counts. Drift when PSI > 0.2. Usage: drift_floor.py MANIFEST.json
+Numeric: 10 bins at the reference deciles (open-ended at both sides); categorical:
+value counts. Drift when PSI > 0.2. Usage: drift_floor.py MANIFEST.json
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ def main(manifest_path: str) -> None:
     for name in manifest["numeric"]:
         ref = reference[name].to_numpy()
         cur = current[name].to_numpy()
-        inner = np.linspace(ref.min(), ref.max(), 11)
+        inner = np.unique(np.quantile(ref, np.linspace(0.1, 0.9, 9)))
         edges = np.concatenate(([-np.inf], inner, [np.inf]))
         scores[name] = psi(np.histogram(ref, edges)[0].astype(float), np.histogram(cur, edges)[0].astype(float))
     for name in manifest["categorical"]:
