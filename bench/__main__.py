@@ -23,10 +23,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rows", type=int, help="logged rows for the feedback and cycle suites (default 100000)")
     parser.add_argument("--seconds", type=float, help="seconds of load per serve measurement (default 10)")
     parser.add_argument("--timeout", type=float, default=1800.0, help="seconds before a tool is stopped (1800)")
+    parser.add_argument("--max-memory-gb", type=float, default=16.0,
+                        help="stop a drift tool whose memory passes this (16), to spare a shared machine")
     parser.add_argument("--quick", action="store_true", help="small sizes everywhere, for a smoke run")
     args = parser.parse_args(argv)
     options = Options(drift_size=args.size, rows=args.rows, seconds=args.seconds, timeout=args.timeout,
-                      quick=args.quick)
+                      max_memory_gb=args.max_memory_gb, quick=args.quick)
     printed = []
     for name in args.suite or SUITES:
         started = time.perf_counter()

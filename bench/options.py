@@ -22,6 +22,7 @@ class Options:
     rows: int | None = None
     seconds: float | None = None
     timeout: float = 1800.0
+    max_memory_gb: float = 16.0
     quick: bool = False
     data: Path = DATA
 

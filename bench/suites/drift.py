@@ -34,7 +34,7 @@ def _tools() -> list[tuple[str, list[str], dict[str, str]]]:
 
 def _found(run: Run, shifted: list[str]) -> str:
     if not run.ok:
-        return "timed out" if run.timed_out else "failed"
+        return run.failure
     drifted = set(run.result.get("drifted", []))
     missed, extra = set(shifted) - drifted, drifted - set(shifted)
     text = f"{len(drifted & set(shifted))}/{len(shifted)}"
@@ -53,7 +53,8 @@ def run(options: Options) -> list[Table]:
     runs: dict[str, Run] = {}
     for name, command, env in _tools():
         print(f"[bench] drift: {name} ...", flush=True)
-        runs[name] = run_measured(name, [*command, manifest], env=env, timeout=options.timeout)
+        runs[name] = run_measured(name, [*command, manifest], env=env, timeout=options.timeout,
+                                  max_rss_mb=options.max_memory_gb * 1024)
         print(f"[bench] drift: {name} {runs[name].wall_s:.1f} s, {runs[name].peak_rss_mb:.0f} MB, "
               f"{'ok' if runs[name].ok else runs[name].stderr_tail[-400:]}", flush=True)
     ok = {n: r for n, r in runs.items() if r.ok}
@@ -78,10 +79,12 @@ def run(options: Options) -> list[Table]:
     table.notes.append("targets (issue 3): Evidently/leanloop >= 40, NannyML/leanloop >= 10 (wall time; CPU ratios "
                        "in the JSON), leanloop MB / Evidently MB <= 0.33")
     table.notes.append("wall includes interpreter start, imports and reading Parquet; CPU is user + system time, "
-                       f"steadier on a shared machine; timeout {options.timeout:.0f} s")
+                       f"steadier on a shared machine; a tool is stopped after {options.timeout:.0f} s or at "
+                       f"{options.max_memory_gb:g} GB")
     for name, r in runs.items():
         if not r.ok:
-            table.notes.append(f"{name}: {'timed out' if r.timed_out else 'failed'}: {r.stderr_tail[-300:]!r}")
+            table.notes.append(f"{name}: {r.failure} after {r.wall_s:.0f} s, peak {r.peak_rss_mb:.0f} MB: "
+                               f"{r.stderr_tail[-300:]!r}")
     write_json(f"drift-{rows}", {"data": asdict(data), "runs": {n: r.to_json() for n, r in runs.items()},
                                  "summary": _summary(runs)})
     return [table]
