@@ -185,9 +185,11 @@ def serve(
     import uvicorn
 
     from leanloop.serve import create_app
+    from leanloop.serve.lifecycle import exit_zero_after_sigterm
 
     project = _open(directory)
     project.registry.champion()
+    exit_zero_after_sigterm()
     uvicorn.run(create_app(project), host=host, port=port, log_level="warning")
 
 

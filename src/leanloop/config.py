@@ -151,6 +151,7 @@ class ServeConfig(_Section):
     commit_max_rows: int = Field(2048, ge=1)
     commit_max_wait_ms: float = Field(2.0, ge=0.0)
     model_refresh_seconds: float = Field(0.5, gt=0.0)
+    shutdown_drain_seconds: float = Field(0.0, ge=0.0)
 
 
 class StoreConfig(_Section):
@@ -158,6 +159,7 @@ class StoreConfig(_Section):
 
     url: str | None = None
     sqlite_synchronous: SqliteSync = SqliteSync.FULL
+    spool_retry_seconds: float = Field(1.0, gt=0.0)
 
 
 class ProjectConfig(_Section):
@@ -222,6 +224,11 @@ class ProjectPaths(BaseModel):
     @property
     def database(self) -> Path:
         return self.workspace / "store.db"
+
+    @property
+    def spool(self) -> Path:
+        """Where prediction records wait while the store is unavailable."""
+        return self.workspace / "spool"
 
     def store_url(self, store: StoreConfig) -> str:
         """The configured store URL, or the workspace's SQLite file."""
