@@ -273,9 +273,12 @@ _SECTION_NOTES = {
     "policy": "Rules that turn a measurement into continue / wait / retrain, and the promotion\n"
               "gate. main_metric defaults to roc_auc (binary), accuracy (multiclass), mae.\n"
               "max_metric_drop is absolute; max_kpi_drop a share of the reference KPI.",
-    "serve": "HTTP server limits and group commit of the prediction log.",
-    "store": "url: any SQLAlchemy URL (default: SQLite in .leanloop/store.db).\n"
-             "sqlite_synchronous: FULL survives power loss; NORMAL only process crashes.",
+    "serve": "HTTP server limits and group commit of the prediction log (up to commit_max_rows\n"
+             "rows or commit_max_wait_ms per transaction); shutdown_drain_seconds: after SIGTERM,\n"
+             "how long /ready says 503 before the server stops accepting connections.",
+    "store": "url: SQLite in .leanloop/store.db by default, or postgresql://user@host/db.\n"
+             "sqlite_synchronous: FULL survives power loss; NORMAL only process crashes.\n"
+             "spool_retry_seconds: while the store is down, how often to retry it.",
 }
 
 
