@@ -276,7 +276,7 @@ _SECTION_NOTES = {
     "serve": "HTTP server limits and group commit of the prediction log (up to commit_max_rows\n"
              "rows or commit_max_wait_ms per transaction); shutdown_drain_seconds: after SIGTERM,\n"
              "how long /ready says 503 before the server stops accepting connections.",
-    "store": "url: SQLite in .leanloop/store.db by default, or postgresql://user@host/db.\n"
+    "store": "url: any SQLAlchemy URL (default: SQLite in .leanloop/store.db; postgresql://user@host/db).\n"
              "sqlite_synchronous: FULL survives power loss; NORMAL only process crashes.\n"
              "spool_retry_seconds: while the store is down, how often to retry it.",
 }
