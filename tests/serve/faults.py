@@ -54,7 +54,7 @@ class Server:
         assert self.process is not None
         return self.process.poll() is None
 
-    def wait_ready(self, timeout: float = 60.0, status: tuple[str, ...] = ("ready", "degraded")) -> float:
+    def wait_ready(self, timeout: float = 120.0, status: tuple[str, ...] = ("ready", "degraded")) -> float:
         """Seconds from now until ``/ready`` answers 200 with one of ``status``."""
         began = time.monotonic()
         while time.monotonic() - began < timeout:
@@ -93,17 +93,28 @@ class Zygote:
                                         cwd=Path(__file__).resolve().parents[2])
         assert self.process.stdout is not None
         assert self.process.stdout.readline().strip() == "ready"
+        self.children: list[ForkedServer] = []
 
     def spawn(self, root: Path, port: int) -> ForkedServer:
         assert self.process.stdin is not None and self.process.stdout is not None
         self.process.stdin.write(f"{root} {port}\n")
         self.process.stdin.flush()
-        return ForkedServer(root, port, int(self.process.stdout.readline()))
+        child = ForkedServer(root, port, int(self.process.stdout.readline()))
+        self.children.append(child)
+        return child
 
     def close(self) -> None:
+        """Stop the forker and any server a failed test left running."""
+        for child in self.children:
+            if child.alive():
+                child.kill()
         assert self.process.stdin is not None
         self.process.stdin.close()
-        self.process.wait(timeout=10)
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
 
 
 class ForkedServer(Server):
