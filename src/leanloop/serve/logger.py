@@ -260,8 +260,9 @@ class PredictionLogger:
         if result.quarantined:
             log.error("quarantined %d corrupt spool frame(s) in %s", result.quarantined,
                       self.spool.folder / "quarantine")
-        log.warning("replayed %d spooled prediction records into the store (%d new)",
-                    result.records, result.inserted)
+        if result.records:
+            log.warning("replayed %d spooled prediction records into the store (%d new)",
+                        result.records, result.inserted)
 
     def _observe(self, rows: int) -> None:
         c = self._counters

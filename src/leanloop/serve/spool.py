@@ -172,6 +172,7 @@ class Spool:
                 self._path.unlink(missing_ok=True)
             self._fd = None
             self._path = None
+            self._own = 0  # what is left is another run's to replay (see open)
 
     def append(self, records: Records) -> None:
         """Append one frame and fsync it; on failure the file is as before (raises OSError)."""
