@@ -6,16 +6,18 @@ beside it, and the business KPIs declared in the config. Everything here reads t
 store and the registry and never imports the server.
 """
 
-from leanloop.measure.drift import DriftMethod, DriftOptions, DriftResult, feature_drift
+from leanloop.measure.drift import DriftMethod, DriftOptions, DriftReport, DriftResult, drift_report, feature_drift
 from leanloop.measure.kpi import classification_kpis, regression_kpis
 from leanloop.measure.performance import classification_metrics, regression_metrics
 
 __all__ = [
     "DriftMethod",
     "DriftOptions",
+    "DriftReport",
     "DriftResult",
     "classification_kpis",
     "classification_metrics",
+    "drift_report",
     "feature_drift",
     "regression_kpis",
     "regression_metrics",

@@ -17,9 +17,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from leanloop.config import Task
 from leanloop.measure.columnar import cached_reference_scored, reference_key
 from leanloop.measure.drift import DriftOptions, DriftResult, chi_square_test, drift_report, ks_test
+from leanloop.measure.hard_cases import HardCase
 from leanloop.measure.multivariate import MultivariateResult
 from leanloop.measure.outputs import OutputDrift
 from leanloop.measure.quality import QualityReport
+from leanloop.measure.segments import Segment
 from leanloop.measure.stream import StreamResult
 from leanloop.scoring import Scored, model_input, score
 
@@ -94,6 +96,12 @@ class Measurement(BaseModel):
     prediction_outputs: list[OutputDrift] | None = None
     target_drift: OutputDrift | None = None
     stream: list[StreamResult] | None = None
+    #: Weak segments of the labelled rows, worst (by impact) first.
+    segments: list[Segment] = Field(default_factory=list)
+    #: Hard cases found in the window, by reason.
+    hard_cases: dict[str, int] = Field(default_factory=dict)
+    #: The hard cases themselves, for the enriched test set (not in the JSON).
+    hard_case_rows: list[HardCase] = Field(default_factory=list, exclude=True)
 
     def to_json(self) -> dict[str, Any]:
         """The stable JSON shape (``chunks`` only when chunks were asked for)."""
@@ -241,6 +249,7 @@ def measure_window(project: Project, *, last: int | None = None, since: float | 
     since ``since`` (epoch seconds), against the champion's training data; also per
     chunk: ``chunks`` parts by count, or calendar bins of ``period`` (e.g. "1D")."""
     from leanloop.measure.chunking import chunk_by_count, chunk_by_period
+    from leanloop.measure.hard_cases import weak_spots
 
     config = project.config
     registry = project.registry
@@ -275,6 +284,7 @@ def measure_window(project: Project, *, last: int | None = None, since: float | 
                 prediction_outputs=part_result.prediction_outputs, target_drift=part_result.target_drift,
             ))
     served = window["model_version"].value_counts().to_dict() if len(window) else {}
+    spots = weak_spots(config, reference=reference, window=window, drifted=drifted)
     return Measurement(
         window=Window(start=_iso(window["created_at"].min()) if len(window) else None,
                       end=_iso(window["created_at"].max()) if len(window) else None,
@@ -288,7 +298,8 @@ def measure_window(project: Project, *, last: int | None = None, since: float | 
         reference_kpis={k: v for k, v in champion.kpi.items() if not k.startswith("baseline_")},
         chunks=chunk_list, quality=whole.quality, multivariate=whole.multivariate,
         prediction_outputs=whole.prediction_outputs, target_drift=whole.target_drift,
-        stream=_stream(project, window),
+        stream=_stream(project, window), segments=spots.segments, hard_cases=spots.counts(),
+        hard_case_rows=spots.hard_cases,
     )
 
 
