@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -29,3 +31,83 @@ def analysis_with_truth(car_loan_data: CarLoan) -> pd.DataFrame:
     """The analysis period in time order, with its delivered targets joined."""
     frame = car_loan_data.analysis.merge(car_loan_data.analysis_targets, on="id")
     return frame.sort_values("timestamp", kind="stable").reset_index(drop=True)
+
+
+# --- PostgreSQL: a real server from Debian's binaries, started by pytest-postgresql ---
+
+
+def _pg_ctl() -> str | None:
+    """The newest pg_ctl on the machine: on PATH, else Debian's versioned folders."""
+    import glob
+    import shutil
+
+    found = shutil.which("pg_ctl")
+    if found:
+        return found
+    candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"),
+                        key=lambda p: int(Path(p).parts[-3]) if Path(p).parts[-3].isdigit() else 0)
+    return candidates[-1] if candidates else None
+
+
+@pytest.fixture(scope="session")
+def postgresql_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A PostgreSQL server for the session (pytest-postgresql's executor over pg_ctl).
+
+    PostgreSQL refuses to run as root, and CI runs as root: then pg_ctl runs as the
+    ``postgres`` user (created by Debian's package) through a small wrapper, in a
+    folder outside pytest's root-only temp tree that this fixture hands to that user.
+    """
+    import os
+    import pwd
+    import shutil
+    import tempfile
+
+    from pytest_postgresql.executors import PostgreSQLExecutor
+
+    from leanloop.demo import free_port
+
+    pg_ctl = _pg_ctl()
+    if pg_ctl is None:
+        if os.environ.get("CI"):
+            pytest.fail("pg_ctl not found; .ci/run installs Debian's 'postgresql' package")
+        pytest.skip("PostgreSQL is not installed (apt-get install postgresql); postgres tests skipped")
+    folder = Path(tempfile.mkdtemp(prefix="leanloop-pg-"))
+    executable = pg_ctl
+    if os.geteuid() == 0:
+        owner = pwd.getpwnam("postgres")
+        os.chown(folder, owner.pw_uid, owner.pw_gid)
+        wrapper = folder / "pg_ctl"
+        wrapper.write_text(f'#!/bin/sh\ncd "{folder}" && exec runuser -u postgres -- "{pg_ctl}" "$@"\n')
+        wrapper.chmod(0o755)
+        executable = str(wrapper)
+    executor = PostgreSQLExecutor(
+        executable=executable, host="127.0.0.1", port=free_port(), datadir=str(folder / "data"),
+        unixsocketdir=str(folder), logfile=str(folder / "postgresql.log"), startparams="-w",
+        dbname="leanloop", user="postgres", postgres_options="-c fsync=on -c synchronous_commit=on",
+    )
+    try:
+        executor.start()
+        yield executor
+    finally:
+        try:
+            executor.stop()
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture
+def postgresql_url(postgresql_server: Any, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A fresh, empty database on the session's server, dropped after the test."""
+    import itertools
+
+    from pytest_postgresql.janitor import DatabaseJanitor
+
+    counter = request.config.__dict__.setdefault("_leanloop_pg_counter", itertools.count())
+    name = f"test_{next(counter)}"
+    janitor = DatabaseJanitor(user="postgres", host=postgresql_server.host, port=postgresql_server.port,
+                              dbname=name)
+    janitor.init()
+    try:
+        yield f"postgresql+psycopg://postgres@{postgresql_server.host}:{postgresql_server.port}/{name}"
+    finally:
+        janitor.drop()

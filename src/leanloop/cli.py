@@ -189,9 +189,11 @@ def serve(
 
     from leanloop.serve import create_app
     from leanloop.serve.factory import PROJECT_ENV
+    from leanloop.serve.lifecycle import exit_zero_after_sigterm
 
     project = _open(directory)
     project.registry.champion()
+    exit_zero_after_sigterm()
     if workers == 1:
         uvicorn.run(create_app(project), host=host, port=port, log_level="warning")
         return

@@ -315,6 +315,7 @@ class ServeConfig(_Section):
     commit_max_rows: int = Field(2048, ge=1)
     commit_max_wait_ms: float = Field(2.0, ge=0.0)
     model_refresh_seconds: float = Field(0.5, gt=0.0)
+    shutdown_drain_seconds: float = Field(0.0, ge=0.0)
 
 
 class StoreConfig(_Section):
@@ -322,6 +323,7 @@ class StoreConfig(_Section):
 
     url: str | None = None
     sqlite_synchronous: SqliteSync = SqliteSync.FULL
+    spool_retry_seconds: float = Field(1.0, gt=0.0)
 
 
 class ProjectConfig(_Section):
@@ -400,6 +402,11 @@ class ProjectPaths(BaseModel):
     def database(self) -> Path:
         return self.workspace / "store.db"
 
+    @property
+    def spool(self) -> Path:
+        """Where prediction records wait while the store is unavailable."""
+        return self.workspace / "spool"
+
     def store_url(self, store: StoreConfig) -> str:
         """The configured store URL, or the workspace's SQLite file."""
         return store.url or f"sqlite:///{self.database}"
@@ -463,9 +470,12 @@ _SECTION_NOTES = {
     "testset": "Hard cases (confident errors at >= confidence, high loss, weak segments, drifted\n"
                "regions; per_reason each per cycle) kept in the enriched test set (max_rows);\n"
                "the gate rejects a challenger significantly worse on it (alpha, >= min_rows).",
-    "serve": "HTTP server limits and group commit of the prediction log.",
-    "store": "url: any SQLAlchemy URL (default: SQLite in .leanloop/store.db).\n"
-             "sqlite_synchronous: FULL survives power loss; NORMAL only process crashes.",
+    "serve": "HTTP server limits and group commit of the prediction log (up to commit_max_rows\n"
+             "rows or commit_max_wait_ms per transaction); shutdown_drain_seconds: after SIGTERM,\n"
+             "how long /ready says 503 before the server stops accepting connections.",
+    "store": "url: any SQLAlchemy URL (default: SQLite in .leanloop/store.db; postgresql://user@host/db).\n"
+             "sqlite_synchronous: FULL survives power loss; NORMAL only process crashes.\n"
+             "spool_retry_seconds: while the store is down, how often to retry it.",
 }
 
 

@@ -21,6 +21,7 @@ __all__ = [
     "ArtifactError",
     "NotFittedError",
     "StoreError",
+    "StorageFullError",
 ]
 
 
@@ -71,3 +72,13 @@ class StoreError(LeanloopError):
     """The store could not commit or read; the message says what to check."""
 
     http_status = 503
+
+
+class StorageFullError(StoreError):
+    """Neither the store nor the local spool could take a record: the disk is full.
+
+    The server answers ``507 Insufficient Storage`` rather than serve a prediction it
+    could not log; it recovers by itself once space returns.
+    """
+
+    http_status = 507

@@ -1,4 +1,5 @@
-"""Tests for leanloop.store.sql with a real SQLite file in a temp folder."""
+"""The store contract: every test runs on SQLite and on PostgreSQL (``store`` fixture in
+conftest.py); SQLite's settings are checked on a SQLite store only."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from leanloop.store import SQLStore
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[SQLStore]:
+def sqlite_store(tmp_path: Path) -> Iterator[SQLStore]:
     store = SQLStore(f"sqlite:///{tmp_path / 'store.db'}")
     yield store
     store.close()
@@ -33,10 +34,10 @@ def pragma(store: SQLStore, name: str) -> Any:
 # --- SQLite settings ----------------------------------------------------------------
 
 
-def test_wal_and_full_sync_by_default(store: SQLStore) -> None:
-    assert pragma(store, "journal_mode") == "wal"
-    assert pragma(store, "synchronous") == 2
-    assert pragma(store, "foreign_keys") == 1
+def test_wal_and_full_sync_by_default(sqlite_store: SQLStore) -> None:
+    assert pragma(sqlite_store, "journal_mode") == "wal"
+    assert pragma(sqlite_store, "synchronous") == 2
+    assert pragma(sqlite_store, "foreign_keys") == 1
 
 
 def test_normal_sync_on_request(tmp_path: Path) -> None:
@@ -188,8 +189,8 @@ def test_measurements_get_increasing_ids(store: SQLStore) -> None:
     assert store.add_measurement({"rows": 2}, at=2.0) == first + 1
 
 
-def test_data_survives_reopening(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'store.db'}"
+def test_data_survives_reopening(store_url: str) -> None:
+    url = store_url
     store = SQLStore(url)
     store.insert_predictions([prediction(0)])
     store.add_feedback([("p0", 1)], received_at=1.0)

@@ -6,6 +6,8 @@
   row is committed.
 - ``POST /feedback`` ``{"feedback": [{"prediction_id", "label"}]}``: all or nothing.
 - ``GET /health``, ``GET /models``.
+- ``GET /ready``: 200 ``ready`` or ``degraded`` (logging to the spool), 503 while
+  starting, stopping (after SIGTERM) or when nothing can be logged.
 """
 
 from __future__ import annotations
@@ -55,25 +57,31 @@ def create_app(project: Project) -> FastAPI:
     from starlette.requests import Request
 
     from leanloop.scoring import model_input, score, to_python
-    from leanloop.serve.logger import PredictionLogger
+    from leanloop.serve.lifecycle import Readiness, on_sigterm
+    from leanloop.serve.logger import PredictionLogger, Spool
     from leanloop.serve.models import ModelHolder
 
     config = project.config
     schema = config.schema_
     task = config.data.task.value
     holder = ModelHolder(project.registry, refresh_seconds=config.serve.model_refresh_seconds)
-    logger = PredictionLogger(project.store, max_rows=config.serve.commit_max_rows,
-                              max_wait_ms=config.serve.commit_max_wait_ms)
+    logger = PredictionLogger(project.store, Spool(project.paths.spool), max_rows=config.serve.commit_max_rows,
+                              max_wait_ms=config.serve.commit_max_wait_ms,
+                              retry_seconds=config.store.spool_retry_seconds)
+    readiness = Readiness()
     PredictRequest = predict_request_model(schema, config.serve.max_rows_per_request)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         holder.current()
         logger.start()
+        restore = on_sigterm(readiness.stop, drain_seconds=config.serve.shutdown_drain_seconds)
         try:
             yield
         finally:
+            readiness.stop()
             logger.stop()
+            restore()
 
     app = FastAPI(title="leanloop", description="Predictions, logged durably; feedback joined to them.",
                   lifespan=lifespan)
@@ -126,6 +134,15 @@ def create_app(project: Project) -> FastAPI:
     async def health() -> dict[str, Any]:
         champion, _ = await run_in_threadpool(holder.current)
         return {"status": "ok", "model_version": champion.version}
+
+    @app.get("/ready", response_model=None, summary="Ready to serve: model loaded, store writable (or degraded: spooling)")
+    async def ready() -> Any:
+        status, code = readiness.check(logger.stats())
+        body: dict[str, Any] = {"status": status, "spool_depth": logger.stats().spool_depth}
+        if code == 200:
+            champion, _ = await run_in_threadpool(holder.current)
+            body["model_version"] = champion.version
+        return JSONResponse(status_code=code, content=body)
 
     @app.get("/models", summary="Registered versions and aliases")
     async def models() -> dict[str, Any]:

@@ -2,11 +2,13 @@
 
 The holder re-reads the ``champion`` alias at most every ``refresh_seconds``; when
 it moved, the new version is loaded (hash checked) before the swap, so a request
-is always answered by one complete version, which its log record names.
+is always answered by one complete version, which its log record names. While the
+store cannot be read (PostgreSQL down), the loaded version keeps serving.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from typing import TYPE_CHECKING, Any
@@ -15,6 +17,8 @@ if TYPE_CHECKING:
     from leanloop.registry import ModelVersion, Registry
 
 __all__ = ["ModelHolder"]
+
+log = logging.getLogger("leanloop.serve")
 
 
 class ModelHolder:
@@ -39,8 +43,13 @@ class ModelHolder:
         with self._lock:
             if self._current is not None and now - self._checked < self.refresh_seconds:
                 return
-            champion = self.registry.champion()
-            if self._current is None or self._current[0].version != champion.version:
-                model, _ = self.registry.load(champion.version)
-                self._current = (champion, model)
+            try:
+                champion = self.registry.champion()
+                if self._current is None or self._current[0].version != champion.version:
+                    model, _ = self.registry.load(champion.version)
+                    self._current = (champion, model)
+            except Exception as exc:  # the store is down: keep serving the loaded version
+                if self._current is None:
+                    raise
+                log.warning("could not check the champion (%s); %s keeps serving", exc, self._current[0].version)
             self._checked = now

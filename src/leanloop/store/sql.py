@@ -1,4 +1,9 @@
-"""The SQL store: SQLite (WAL) by default, any SQLAlchemy URL otherwise.
+"""The SQL store: SQLite (WAL) by default, PostgreSQL (psycopg 3) by URL.
+
+SQLite runs in WAL mode with ``synchronous=FULL`` (or ``NORMAL``: survives a process
+crash, not a power loss); PostgreSQL with ``synchronous_commit=on``. Opening a store
+creates missing tables and applies missing schema migrations
+(:mod:`leanloop.store.migrations`).
 
 Every write is one transaction: a batch of predictions, a batch of feedback, a
 promotion. A write that fails leaves nothing behind.
@@ -24,7 +29,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from leanloop.config import SqliteSync
 from leanloop.errors import NotFoundError, StoreError
@@ -35,7 +40,7 @@ if TYPE_CHECKING:
 
     import pandas as pd
 
-__all__ = ["SQLStore"]
+__all__ = ["SQLStore", "normalise_url"]
 
 _ALIASES = ("champion", "challenger", "previous")
 
@@ -44,8 +49,16 @@ class SQLStore:
     """Predictions, feedback, model versions, aliases, measurements and cycles in SQL."""
 
     def __init__(self, url: str, *, sqlite_synchronous: SqliteSync = SqliteSync.FULL) -> None:
-        self.url = url
-        self.engine = sa.create_engine(url, future=True)
+        from leanloop.store.migrations import upgrade
+
+        self.url = url = normalise_url(url)
+        options: dict[str, Any] = {}
+        if url.startswith("postgresql"):
+            # Fail fast when the server is down (the logger spools instead of waiting),
+            # recycle connections a server restart killed, and commit durably.
+            options = {"pool_pre_ping": True,
+                       "connect_args": {"connect_timeout": 3, "options": "-c synchronous_commit=on"}}
+        self.engine = sa.create_engine(url, future=True, **options)
         if self.engine.dialect.name == "sqlite":
             sync = SqliteSync(sqlite_synchronous).value
 
@@ -59,9 +72,15 @@ class SQLStore:
                 cursor.close()
 
         try:
-            t.metadata.create_all(self.engine)
+            upgrade(self.engine)
         except OperationalError as exc:
-            raise StoreError(f"cannot open the store at {url}: {exc.orig}") from exc
+            self.engine.dispose()
+            raise StoreError(f"cannot open the store at {self.engine.url!r}: {exc.orig}") from exc
+
+    @property
+    def dialect(self) -> str:
+        """``sqlite`` or ``postgresql``."""
+        return str(self.engine.dialect.name)
 
     def close(self) -> None:
         """Release every connection."""
@@ -139,6 +158,27 @@ class SQLStore:
         except IntegrityError as exc:
             raise StoreError(f"a prediction id in this batch is already logged; nothing was written: {exc.orig}") from exc
         except OperationalError as exc:
+            raise StoreError(f"could not log predictions: {exc.orig}") from exc
+
+    def log_predictions(self, rows: list[dict[str, Any]]) -> int:
+        """Commit prediction records idempotently in one transaction; returns how many were new.
+
+        A record whose ``prediction_id`` is already logged is skipped (insert ... on
+        conflict do nothing), so replaying a spool, or retrying a commit whose outcome
+        was unknown, never duplicates a row.
+        """
+        if not rows:
+            return 0
+        if self.dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert
+        statement = (insert(t.predictions).on_conflict_do_nothing(index_elements=["prediction_id"])
+                     .returning(t.predictions.c.prediction_id))
+        try:
+            with self.engine.begin() as conn:
+                return len(conn.execute(statement, rows).all())
+        except DBAPIError as exc:
             raise StoreError(f"could not log predictions: {exc.orig}") from exc
 
     def count_predictions(self) -> int:
@@ -297,3 +337,17 @@ class SQLStore:
         if row is None:
             raise NotFoundError(f"cycle {cycle_id} does not exist; see 'leanloop history'")
         return dict(row.body)
+
+
+def normalise_url(url: str) -> str:
+    """Select psycopg 3 for a bare PostgreSQL URL (SQLAlchemy would pick psycopg2).
+
+    >>> normalise_url("postgresql://u@localhost/db")
+    'postgresql+psycopg://u@localhost/db'
+    >>> normalise_url("sqlite:///x.db")
+    'sqlite:///x.db'
+    """
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url

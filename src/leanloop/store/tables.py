@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-__all__ = ["metadata", "models", "aliases", "predictions", "feedback", "measurements", "cycles", "testset"]
+__all__ = ["metadata", "models", "aliases", "predictions", "feedback", "measurements", "cycles", "testset",
+           "schema_version"]
 
 metadata = sa.MetaData()
 
@@ -27,7 +28,7 @@ predictions = sa.Table(
     sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("prediction_id", sa.String(64), nullable=False, unique=True),
     sa.Column("created_at", sa.Float, nullable=False, index=True),
-    sa.Column("model_version", sa.String(64), nullable=False),
+    sa.Column("model_version", sa.String(64), nullable=False, index=True),
     sa.Column("features", sa.JSON, nullable=False),
     sa.Column("prediction", sa.JSON, nullable=False),
     sa.Column("probabilities", sa.JSON, nullable=True),
@@ -66,4 +67,11 @@ testset = sa.Table(
     sa.Column("features", sa.JSON, nullable=False),
     sa.Column("label", sa.JSON, nullable=False),
     sa.Column("prediction", sa.JSON, nullable=False),
+)
+
+schema_version = sa.Table(
+    "schema_version", metadata,
+    sa.Column("version", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("description", sa.String(200), nullable=False),
+    sa.Column("applied_at", sa.Float, nullable=False),
 )

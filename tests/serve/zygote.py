@@ -1,0 +1,48 @@
+"""Pre-import the server's libraries once, then fork a fresh ``leanloop serve`` per line
+read from stdin (``ROOT PORT``), printing each child's pid.
+
+For the SIGKILL series: the child is the real server (the CLI's ``serve`` command in a
+fresh process image), but a restart costs a fork instead of seconds of imports.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+
+
+def main() -> None:
+    import leanloop.cli  # noqa: F401 - imported for the children
+    import leanloop.serve.app  # noqa: F401
+    import leanloop.serve.logger  # noqa: F401
+    import pandas  # noqa: F401
+    import skops.io  # noqa: F401
+    import sklearn.ensemble  # noqa: F401
+    import uvicorn  # noqa: F401
+    import fastapi  # noqa: F401
+
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # children are reaped automatically
+    print("ready", flush=True)
+    for line in sys.stdin:
+        root, port = line.split()
+        pid = os.fork()
+        if pid == 0:
+            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+            log = os.open(os.path.join(root, "server.log"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+            os.dup2(log, 1)
+            os.dup2(log, 2)
+            os.setsid()
+            code = 0
+            try:
+                sys.argv = ["leanloop", "serve", "--port", port, "--dir", root]
+                leanloop.cli.main()
+            except SystemExit as exc:
+                code = exc.code if isinstance(exc.code, int) else 1
+            finally:
+                os._exit(code)
+        print(pid, flush=True)
+
+
+if __name__ == "__main__":
+    main()
