@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from leanloop.config import Task
+from leanloop.measure.bootstrap import BootstrapOptions, Interval
 from leanloop.measure.drift import DriftOptions, DriftResult, chi_square_test, feature_drift, ks_test
 from leanloop.scoring import Scored, model_input, score
 
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
 
+    from leanloop.measure.estimation.champion import ChampionEstimator
     from leanloop.project import Project
 
 __all__ = ["Window", "Performance", "Chunk", "Measurement", "Frames", "measure_window", "measure_frames", "logged_scored"]
@@ -40,13 +42,23 @@ class Window(BaseModel):
 
 class Performance(BaseModel):
     """Realized metrics on labelled rows, the baseline's on the same rows, and the
-    champion's metrics on its test set for reference."""
+    champion's metrics on its test set for reference; bootstrap intervals of the
+    realized and baseline metrics; metrics estimated without labels on all rows
+    (CBPE / DLE, same names) with their bands, and, where labelled rows exist, the
+    estimation error (estimate on the labelled rows minus realized)."""
 
     model_config = ConfigDict(frozen=True)
 
     realized: dict[str, float] = Field(default_factory=dict)
     baseline: dict[str, float] = Field(default_factory=dict)
     reference: dict[str, float] = Field(default_factory=dict)
+    labelled: int = 0
+    intervals: dict[str, Interval] = Field(default_factory=dict)
+    baseline_intervals: dict[str, Interval] = Field(default_factory=dict)
+    estimated: dict[str, float] = Field(default_factory=dict)
+    estimated_intervals: dict[str, Interval] = Field(default_factory=dict)
+    estimation_error: dict[str, float] = Field(default_factory=dict)
+    estimation_method: str | None = None
 
 
 class Chunk(BaseModel):
@@ -61,6 +73,8 @@ class Chunk(BaseModel):
     drift: list[DriftResult]
     performance: Performance
     kpis: dict[str, float]
+    kpi_intervals: dict[str, Interval] = Field(default_factory=dict)
+    estimated_kpis: dict[str, Interval] = Field(default_factory=dict)
 
 
 class Measurement(BaseModel):
@@ -79,6 +93,13 @@ class Measurement(BaseModel):
     baseline_kpis: dict[str, float]
     reference_kpis: dict[str, float]
     chunks: list[Chunk] | None = None
+    #: bootstrap intervals of ``kpis`` and ``baseline_kpis``; the model's KPI minus the
+    #: baseline's on the same rows (paired resamples): what the model is worth over doing nothing
+    kpi_intervals: dict[str, Interval] = Field(default_factory=dict)
+    baseline_kpi_intervals: dict[str, Interval] = Field(default_factory=dict)
+    kpi_gain: dict[str, Interval] = Field(default_factory=dict)
+    #: KPIs estimated on all rows without labels (CBPE / DLE), with bands
+    estimated_kpis: dict[str, Interval] = Field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         """The stable JSON shape (``chunks`` only when chunks were asked for)."""
@@ -129,14 +150,20 @@ class Frames:
     kpis: dict[str, float] = field(default_factory=dict)
     baseline_kpis: dict[str, float] = field(default_factory=dict)
     labelled: int = 0
+    kpi_intervals: dict[str, Interval] = field(default_factory=dict)
+    baseline_kpi_intervals: dict[str, Interval] = field(default_factory=dict)
+    kpi_gain: dict[str, Interval] = field(default_factory=dict)
+    estimated_kpis: dict[str, Interval] = field(default_factory=dict)
 
 
 def measure_frames(project: Project, reference: pd.DataFrame, window: pd.DataFrame,
-                   reference_scored: Scored, baseline: Any) -> Frames:
-    """Drift, prediction drift, performance and KPIs of ``window`` against ``reference``."""
+                   reference_scored: Scored, baseline: Any, estimator: ChampionEstimator | None = None) -> Frames:
+    """Drift, prediction drift, performance and KPIs of ``window`` against ``reference``;
+    estimated performance too when an ``estimator`` is given."""
     import pandas as pd
 
     from leanloop.build.evaluate import evaluate, evaluate_scored
+    from leanloop.measure.kpi import kpi_intervals, row_weights
 
     config = project.config
     schema = config.schema_
@@ -156,17 +183,56 @@ def measure_frames(project: Project, reference: pd.DataFrame, window: pd.DataFra
     test = ks_test if kind == "numeric" else chi_square_test
     prediction_drift = test(ref_out, cur_out, feature="prediction", kind=kind, alpha=options.alpha)
 
+    scored = logged_scored(window, config.data.task, config.data.classes)
+    estimates = _estimates(project, estimator, scored, current, window.index)
     labelled = window[window["label"].notna()]
     if labelled.empty:
-        return Frames(drift=drift, prediction_drift=prediction_drift)
+        return Frames(drift=drift, prediction_drift=prediction_drift, estimated_kpis=estimates.kpis,
+                      performance=Performance(estimated=estimates.values, estimated_intervals=estimates.bands,
+                                              estimation_method=estimates.method))
     truth = labelled["label"].tolist()
-    realized = evaluate_scored(logged_scored(labelled, config.data.task, config.data.classes), truth,
-                               config.data, config.kpi)
+    options = BootstrapOptions(resamples=config.performance.bootstrap_resamples,
+                               confidence=config.performance.confidence, seed=config.model.seed)
     X = schema.model_frame(current.loc[labelled.index], "logged predictions")
-    base = evaluate(baseline, X, truth, config.data, config.kpi)
-    return Frames(drift=drift, prediction_drift=prediction_drift,
-                  performance=Performance(realized=realized.metrics, baseline=base.metrics),
-                  kpis=realized.kpis, baseline_kpis=base.kpis, labelled=len(labelled))
+    realized = evaluate_scored(logged_scored(labelled, config.data.task, config.data.classes), truth,
+                               config.data, config.kpi, weights=row_weights(X, config.kpi), intervals=options)
+    base = evaluate(baseline, X, truth, config.data, config.kpi, intervals=options)
+    on_labelled = estimates if len(labelled) == len(window) else _estimates(
+        project, estimator, logged_scored(labelled, config.data.task, config.data.classes), current, labelled.index)
+    gain = {}
+    if realized.kpi_values is not None and base.kpi_values is not None:
+        gain = kpi_intervals(realized.kpi_values - base.kpi_values, config.kpi.name, options)
+    performance = Performance(
+        realized=realized.metrics, baseline=base.metrics, labelled=len(labelled), intervals=realized.intervals,
+        baseline_intervals=base.intervals, estimated=estimates.values, estimated_intervals=estimates.bands,
+        estimation_error={k: v - realized.metrics[k] for k, v in on_labelled.values.items() if k in realized.metrics},
+        estimation_method=estimates.method)
+    return Frames(drift=drift, prediction_drift=prediction_drift, performance=performance,
+                  kpis=realized.kpis, baseline_kpis=base.kpis, labelled=len(labelled),
+                  kpi_intervals=realized.kpi_intervals, baseline_kpi_intervals=base.kpi_intervals,
+                  kpi_gain=gain, estimated_kpis=estimates.kpis)
+
+
+@dataclass(frozen=True)
+class _Estimates:
+    method: str | None = None
+    values: dict[str, float] = field(default_factory=dict)
+    bands: dict[str, Interval] = field(default_factory=dict)
+    kpis: dict[str, Interval] = field(default_factory=dict)
+
+
+def _estimates(project: Project, estimator: ChampionEstimator | None, scored: Scored, current: pd.DataFrame,
+               rows: pd.Index) -> _Estimates:
+    """The estimator's view of ``rows`` of the window (nothing without an estimator)."""
+    if estimator is None:
+        return _Estimates()
+    X = project.config.schema_.model_frame(current.loc[rows], "logged predictions")
+    found = estimator.estimate(scored, X, row_weights(X, project.config.kpi))
+    if found is None:
+        return _Estimates()
+    bands = {k: Interval(value=e.value, lower=e.lower, upper=e.upper) for k, e in found.metrics.items()}
+    kpis = {k: Interval(value=e.value, lower=e.lower, upper=e.upper) for k, e in found.kpis.items()}
+    return _Estimates(found.method, found.values, bands, kpis)
 
 
 def measure_window(project: Project, *, last: int | None = None, since: float | None = None,
@@ -175,6 +241,8 @@ def measure_window(project: Project, *, last: int | None = None, since: float | 
     since ``since`` (epoch seconds), against the champion's training data."""
     import numpy as np
     import pandas as pd
+
+    from leanloop.measure.estimation.champion import fit_champion_estimator
 
     config = project.config
     registry = project.registry
@@ -186,19 +254,21 @@ def measure_window(project: Project, *, last: int | None = None, since: float | 
     model, baseline = registry.load(champion.version)
     reference_scored = score(model, model_input(config.schema_, reference, champion.input_format, "reference data"),
                              config.data.task.value)
-    whole = measure_frames(project, reference, window, reference_scored, baseline)
+    estimator = fit_champion_estimator(project, champion, model) if len(window) else None
+    whole = measure_frames(project, reference, window, reference_scored, baseline, estimator)
     drifted = sorted({r.feature for r in whole.drift if r.drifted and r.method.value in ("ks", "chi_square")})
     chunk_list = None
     if chunks:
         chunk_list = []
         for part in np.array_split(np.arange(len(window)), min(chunks, max(len(window), 1))):
             piece = window.iloc[part]
-            part_result = measure_frames(project, reference, piece, reference_scored, baseline)
+            part_result = measure_frames(project, reference, piece, reference_scored, baseline, estimator)
             chunk_list.append(Chunk(
                 start=_iso(piece["created_at"].min()) if len(piece) else None,
                 end=_iso(piece["created_at"].max()) if len(piece) else None,
                 rows=len(piece), labelled=part_result.labelled, drift=part_result.drift,
                 performance=part_result.performance, kpis=part_result.kpis,
+                kpi_intervals=part_result.kpi_intervals, estimated_kpis=part_result.estimated_kpis,
             ))
     served = window["model_version"].value_counts().to_dict() if len(window) else {}
     return Measurement(
@@ -208,11 +278,11 @@ def measure_window(project: Project, *, last: int | None = None, since: float | 
         champion=champion.version,
         served_by={str(k): int(v) for k, v in served.items()},
         drift=whole.drift, drifted_features=drifted, prediction_drift=whole.prediction_drift,
-        performance=Performance(realized=whole.performance.realized, baseline=whole.performance.baseline,
-                                reference=champion.metrics),
+        performance=whole.performance.model_copy(update={"reference": champion.metrics}),
         kpis=whole.kpis, baseline_kpis=whole.baseline_kpis,
         reference_kpis={k: v for k, v in champion.kpi.items() if not k.startswith("baseline_")},
-        chunks=chunk_list,
+        chunks=chunk_list, kpi_intervals=whole.kpi_intervals, baseline_kpi_intervals=whole.baseline_kpi_intervals,
+        kpi_gain=whole.kpi_gain, estimated_kpis=whole.estimated_kpis,
     )
 
 
