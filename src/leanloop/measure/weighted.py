@@ -48,18 +48,18 @@ def weighted_auc(scores: np.ndarray, positive: np.ndarray, negative: np.ndarray)
     or no negatives.
     """
     import numpy as np
-    from scipy import sparse
 
     scores = np.asarray(scores, dtype=float)
-    unique, inverse = np.unique(scores, return_inverse=True)
-    member = sparse.csr_matrix((np.ones(len(scores)), (np.arange(len(scores)), inverse)),
-                               shape=(len(scores), len(unique)))
-    pos = np.atleast_2d(positive) @ member
-    neg = np.atleast_2d(negative) @ member
-    pos, neg = np.asarray(pos), np.asarray(neg)
-    below = np.cumsum(neg, axis=1) - neg
-    pairs = (pos * (below + 0.5 * neg)).sum(axis=1)
-    total = pos.sum(axis=1) * neg.sum(axis=1)
+    order = np.argsort(scores, kind="stable")
+    ranked = scores[order]
+    starts = np.flatnonzero(np.r_[True, ranked[1:] != ranked[:-1]])
+    # total weight of each distinct score (ties grouped), lowest score first; rows are
+    # distinct scores and columns weightings, so every step runs on contiguous memory
+    pos = np.add.reduceat(np.ascontiguousarray(np.atleast_2d(positive).T[order]), starts, axis=0)
+    neg = np.add.reduceat(np.ascontiguousarray(np.atleast_2d(negative).T[order]), starts, axis=0)
+    below = np.cumsum(neg, axis=0) - neg
+    pairs = (pos * (below + 0.5 * neg)).sum(axis=0)
+    total = pos.sum(axis=0) * neg.sum(axis=0)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(total > 0, pairs / np.where(total > 0, total, 1.0), np.nan)
 

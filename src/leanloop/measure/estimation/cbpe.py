@@ -43,6 +43,7 @@ from typing import TYPE_CHECKING, Any
 from leanloop.measure.bootstrap import percentile_interval
 from leanloop.measure.estimation.result import Estimate, EstimatedPerformance
 from leanloop.measure.performance import ClassRows, class_rows, classification_table
+from leanloop.measure.weighted import weighted_auc
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -148,16 +149,15 @@ class CBPE:
             predicted = class_rows(list(predictions), list(predictions), None, self.classes).truth
         # Row i appears k times, once per possible actual class a, weighted by p[i, a]:
         # the expected confusion matrix is then a weighted confusion matrix.
-        rows = ClassRows(truth=np.tile(np.arange(k), n), predicted=np.repeat(predicted, k),
-                         proba=np.repeat(proba, k, axis=0), k=k)
+        rows = ClassRows(truth=np.tile(np.arange(k), n), predicted=np.repeat(predicted, k), proba=None, k=k)
         expected = calibrated.reshape(1, -1)
-        table = self._metrics(expected, rows)
+        table = self._metrics(expected, rows, proba)
         kpi_values = None
         if self.kpi is not None:
             cells = outcome_table(self.kpi, self.classes)[rows.truth, rows.predicted]
             kpi_values = cells * (1.0 if weights is None else np.repeat(np.asarray(weights, dtype=float), k))
             table[self.kpi.name] = expected @ kpi_values / n
-        draws = self._simulate(calibrated, rows, kpi_values)
+        draws = self._simulate(calibrated, rows, proba, kpi_values)
         estimates = {name: Estimate(**percentile_interval(float(value[0]), draws[name], self.confidence).model_dump())
                      for name, value in table.items() if np.isfinite(value[0])}
         kpis: dict[str, Estimate] = {}
@@ -170,11 +170,23 @@ class CBPE:
         return EstimatedPerformance(method="cbpe", rows=n, metrics=estimates, kpis=kpis,
                                     confusion=matrix.tolist())
 
-    def _metrics(self, W: np.ndarray, rows: ClassRows) -> dict[str, np.ndarray]:
+    def _metrics(self, W: np.ndarray, rows: ClassRows, scores: np.ndarray) -> dict[str, np.ndarray]:
+        """Metrics of each weighting of the expanded rows (``W``: ``(B, n * k)``)."""
+        import numpy as np
+
         table = classification_table(W, rows)
+        n, k = scores.shape
+        per_class = W.reshape(len(W), n, k)
+        if k == 2:
+            table["roc_auc"] = weighted_auc(scores[:, 1], per_class[:, :, 1], per_class[:, :, 0])
+        else:
+            total = per_class.sum(axis=2)
+            table["roc_auc"] = np.mean([weighted_auc(scores[:, c], per_class[:, :, c], total - per_class[:, :, c])
+                                        for c in range(k)], axis=0)
         return {name: table[name] for name in ESTIMATED_CLASSIFICATION}
 
-    def _simulate(self, calibrated: np.ndarray, rows: ClassRows, kpi_values: np.ndarray | None) -> dict[str, np.ndarray]:
+    def _simulate(self, calibrated: np.ndarray, rows: ClassRows, scores: np.ndarray,
+                  kpi_values: np.ndarray | None) -> dict[str, np.ndarray]:
         """Realized metrics under ``simulations`` label draws from the calibrated probabilities."""
         import numpy as np
 
@@ -188,7 +200,7 @@ class CBPE:
             size = min(block, self.simulations - done)
             drawn = np.minimum((rng.uniform(size=(size, n, 1)) > cumulative[None]).sum(axis=2), k - 1)
             W = (drawn[:, :, None] == np.arange(k)).reshape(size, n * k).astype(float)
-            table = self._metrics(W, rows)
+            table = self._metrics(W, rows, scores)
             if kpi_values is not None and self.kpi is not None:
                 table[self.kpi.name] = W @ kpi_values / n
             for name, values in table.items():
