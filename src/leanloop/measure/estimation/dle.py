@@ -6,9 +6,10 @@ unweighted KPI cost from the features plus the model's prediction. On new rows t
 mean predicted loss is the estimate: MAE, RMSE (square root of the mean predicted
 squared error) and the KPI (per-row weights applied after). The loss models are fit
 on 75 % of the reference; the other 25 % measures how far a row's real loss falls from
-its predicted one, and the band is the estimate +- z x that spread / sqrt(n) (the
-realized mean's sampling error if the loss model is right; RMSE's band is the square
-root of the mean squared error's band).
+its predicted one, and the band is the estimate +- z x that spread x
+sqrt(1/n + 1/n_fit): the realized mean's sampling error over ``n`` rows plus, as a
+rough bound, the loss model's own error from learning on ``n_fit`` noisy rows (RMSE's
+band is the square root of the mean squared error's band).
 
 Examples
 --------
@@ -85,6 +86,7 @@ class DLE:
         order = np.random.default_rng(self.seed).permutation(len(frame))
         cut = int(len(frame) * 0.75)
         train, hold = order[:cut], order[cut:]
+        self.train_rows_ = len(train)
         self.models_: dict[str, Any] = {}
         self.spread_: dict[str, float] = {}
         with threadpool_limits(limits=self.threads, user_api="openmp"):
@@ -119,7 +121,7 @@ class DLE:
         for name, loss in predicted.items():
             scale = np.ones(n) if weights is None or name != getattr(self.kpi, "name", None) else np.asarray(weights, float)
             mean = float(np.mean(loss * scale))
-            half = z * self.spread_[name] * float(np.sqrt(np.mean(scale**2))) / math.sqrt(n)
+            half = z * self.spread_[name] * float(np.sqrt(np.mean(scale**2))) * math.sqrt(1 / n + 1 / self.train_rows_)
             if name == "mae":
                 metrics[name] = Estimate(value=mean, lower=max(mean - half, 0.0), upper=mean + half)
             elif name == "rmse":
