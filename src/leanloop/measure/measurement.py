@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from leanloop.config import Task
 from leanloop.measure.bootstrap import BootstrapOptions, Interval
 from leanloop.measure.drift import DriftOptions, DriftResult, chi_square_test, feature_drift, ks_test
+from leanloop.measure.kpi import kpi_intervals, row_weights
 from leanloop.scoring import Scored, model_input, score
 
 if TYPE_CHECKING:
@@ -163,7 +164,6 @@ def measure_frames(project: Project, reference: pd.DataFrame, window: pd.DataFra
     import pandas as pd
 
     from leanloop.build.evaluate import evaluate, evaluate_scored
-    from leanloop.measure.kpi import kpi_intervals, row_weights
 
     config = project.config
     schema = config.schema_
