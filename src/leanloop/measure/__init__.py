@@ -8,7 +8,7 @@ the config, realized and estimated. Everything here reads the store and the regi
 and never imports the server.
 """
 
-from leanloop.measure.bootstrap import BootstrapOptions, Interval, bootstrap
+from leanloop.measure.bootstrap import BootstrapOptions, Interval
 from leanloop.measure.drift import DriftMethod, DriftOptions, DriftResult, feature_drift
 from leanloop.measure.kpi import classification_kpis, regression_kpis
 from leanloop.measure.performance import classification_metrics, regression_metrics, row_loss
@@ -19,7 +19,6 @@ __all__ = [
     "DriftOptions",
     "DriftResult",
     "Interval",
-    "bootstrap",
     "classification_kpis",
     "classification_metrics",
     "feature_drift",
