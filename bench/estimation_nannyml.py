@@ -34,8 +34,11 @@ def main(path: str) -> None:
     }
     sizes = result[("chunk", "end_index")].to_numpy() - result[("chunk", "start_index")].to_numpy() + 1
     print("chunk sizes", sizes.tolist())
-    print(json.dumps({"nannyml_cbpe": {f"mae_{m}": float(np.abs(estimated[m] - realized[m]).mean())
-                                       for m in estimated}}, indent=2))
+    summary = {f"mae_{m}": float(np.abs(estimated[m] - realized[m]).mean()) for m in estimated}
+    for m in estimated:
+        lower, upper = result[(m, "lower_confidence_boundary")].to_numpy(), result[(m, "upper_confidence_boundary")].to_numpy()
+        summary[f"inside_band_{m}"] = int(((lower <= realized[m]) & (realized[m] <= upper)).sum())
+    print(json.dumps({"nannyml_cbpe": summary}, indent=2))
 
 
 if __name__ == "__main__":

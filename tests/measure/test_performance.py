@@ -15,7 +15,6 @@ from leanloop.measure.performance import (
     higher_is_better,
     regression_metrics,
     regression_table,
-    row_loss,
 )
 from leanloop.measure.weighted import weighted_auc
 
@@ -212,9 +211,3 @@ def test_auc_ties_count_one_half_like_sklearn() -> None:
     got = weighted_auc(scores, truth[None].astype(float), 1.0 - truth[None])
     assert got[0] == pytest.approx(skm.roc_auc_score(truth, scores), abs=TOL)
 
-
-def test_row_loss_is_per_row_log_loss() -> None:
-    proba = np.array([[0.9, 0.1], [0.3, 0.7], [0.6, 0.4]])
-    losses = row_loss([0, 1, 1], [0, 1, 0], proba, [0, 1])
-    assert losses.mean() == pytest.approx(skm.log_loss([0, 1, 1], proba), abs=TOL)
-    assert row_loss([0, 1], [1, 1], None, [0, 1]).tolist() == [1.0, 0.0]

@@ -11,7 +11,7 @@ and never imports the server.
 from leanloop.measure.bootstrap import BootstrapOptions, Interval
 from leanloop.measure.drift import DriftMethod, DriftOptions, DriftResult, feature_drift
 from leanloop.measure.kpi import classification_kpis, regression_kpis
-from leanloop.measure.performance import classification_metrics, regression_metrics, row_loss
+from leanloop.measure.performance import classification_metrics, regression_metrics
 
 __all__ = [
     "BootstrapOptions",
@@ -24,5 +24,4 @@ __all__ = [
     "feature_drift",
     "regression_kpis",
     "regression_metrics",
-    "row_loss",
 ]

@@ -16,7 +16,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from leanloop.config import Task
 from leanloop.measure.bootstrap import BootstrapOptions, Interval
-from leanloop.measure.drift import DriftOptions, DriftResult, chi_square_test, feature_drift, ks_test
+from leanloop.measure.columnar import cached_reference_scored, reference_key
+from leanloop.measure.drift import DriftOptions, DriftResult, chi_square_test, drift_report, ks_test
+from leanloop.measure.multivariate import MultivariateResult
+from leanloop.measure.outputs import OutputDrift
+from leanloop.measure.quality import QualityReport
+from leanloop.measure.stream import StreamResult
 from leanloop.measure.kpi import kpi_intervals, row_weights
 from leanloop.scoring import Scored, model_input, score
 
@@ -76,6 +81,11 @@ class Chunk(BaseModel):
     kpis: dict[str, float]
     kpi_intervals: dict[str, Interval] = Field(default_factory=dict)
     estimated_kpis: dict[str, Interval] = Field(default_factory=dict)
+    period: str | None = None
+    quality: QualityReport | None = None
+    multivariate: MultivariateResult | None = None
+    prediction_outputs: list[OutputDrift] | None = None
+    target_drift: OutputDrift | None = None
 
 
 class Measurement(BaseModel):
@@ -101,6 +111,11 @@ class Measurement(BaseModel):
     kpi_gain: dict[str, Interval] = Field(default_factory=dict)
     #: KPIs estimated on all rows without labels (CBPE / DLE), with bands
     estimated_kpis: dict[str, Interval] = Field(default_factory=dict)
+    quality: QualityReport | None = None
+    multivariate: MultivariateResult | None = None
+    prediction_outputs: list[OutputDrift] | None = None
+    target_drift: OutputDrift | None = None
+    stream: list[StreamResult] | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The stable JSON shape (``chunks`` only when chunks were asked for)."""
@@ -156,61 +171,68 @@ class Frames:
     kpi_gain: dict[str, Interval] = field(default_factory=dict)
     estimated_kpis: dict[str, Interval] = field(default_factory=dict)
 
+    drifted: list[str] = field(default_factory=list)
+    quality: QualityReport | None = None
+    multivariate: MultivariateResult | None = None
+    prediction_outputs: list[OutputDrift] | None = None
+    target_drift: OutputDrift | None = None
+
 
 def measure_frames(project: Project, reference: pd.DataFrame, window: pd.DataFrame,
-                   reference_scored: Scored, baseline: Any, estimator: ChampionEstimator | None = None) -> Frames:
-    """Drift, prediction drift, performance and KPIs of ``window`` against ``reference``;
-    estimated performance too when an ``estimator`` is given."""
+                   reference_scored: Scored, baseline: Any, pca: Any = None,
+                   estimator: ChampionEstimator | None = None) -> Frames:
+    """Drift, prediction drift, performance and KPIs of ``window`` against ``reference``
+    (with data quality, multivariate, output and target drift; ``pca`` a fitted
+    :class:`~leanloop.measure.multivariate.PcaDrift` to reuse), and estimated
+    performance when an ``estimator`` is given."""
     import pandas as pd
 
     from leanloop.build.evaluate import evaluate, evaluate_scored
 
     config = project.config
     schema = config.schema_
-    options = DriftOptions(alpha=config.measure.alpha, psi_threshold=config.measure.psi_threshold,
-                           psi_bins=config.measure.psi_bins)
+    options = DriftOptions.from_config(config.measure, seed=config.model.seed)
     if window.empty:
         return Frames()
     window = window.reset_index(drop=True)
     current = schema.coerce(pd.DataFrame(window["features"].tolist()), "logged predictions")
-    drift: list[DriftResult] = []
-    for feature in schema.features:
-        if current[feature.name].notna().any() and reference[feature.name].notna().any():
-            drift.extend(feature_drift(reference[feature.name], current[feature.name], feature=feature.name,
-                                       kind=feature.kind, options=options))
+    report = drift_report(reference[schema.names], current, options=options, methods=config.measure.drift_methods,
+                          schema=schema)
+    drift, drifted = report.results, report.drifted
     kind, ref_out = _output_sample(reference_scored, config.data.task)
     _, cur_out = _output_sample(logged_scored(window, config.data.task, config.data.classes), config.data.task)
     test = ks_test if kind == "numeric" else chi_square_test
     prediction_drift = test(ref_out, cur_out, feature="prediction", kind=kind, alpha=options.alpha)
+    extra = _monitor(project, reference, current, window, reference_scored, options, pca)
 
     scored = logged_scored(window, config.data.task, config.data.classes)
     estimates = _estimates(project, estimator, scored, current, window.index)
     labelled = window[window["label"].notna()]
     if labelled.empty:
-        return Frames(drift=drift, prediction_drift=prediction_drift, estimated_kpis=estimates.kpis,
+        return Frames(drift=drift, prediction_drift=prediction_drift, drifted=drifted, estimated_kpis=estimates.kpis,
                       performance=Performance(estimated=estimates.values, estimated_intervals=estimates.bands,
-                                              estimation_method=estimates.method))
+                                              estimation_method=estimates.method), **extra)
     truth = labelled["label"].tolist()
-    options = BootstrapOptions(resamples=config.performance.bootstrap_resamples,
-                               confidence=config.performance.confidence, seed=config.model.seed)
+    resampling = BootstrapOptions(resamples=config.performance.bootstrap_resamples,
+                                  confidence=config.performance.confidence, seed=config.model.seed)
     X = schema.model_frame(current.loc[labelled.index], "logged predictions")
     realized = evaluate_scored(logged_scored(labelled, config.data.task, config.data.classes), truth,
-                               config.data, config.kpi, weights=row_weights(X, config.kpi), intervals=options)
-    base = evaluate(baseline, X, truth, config.data, config.kpi, intervals=options)
+                               config.data, config.kpi, weights=row_weights(X, config.kpi), intervals=resampling)
+    base = evaluate(baseline, X, truth, config.data, config.kpi, intervals=resampling)
     on_labelled = estimates if len(labelled) == len(window) else _estimates(
         project, estimator, logged_scored(labelled, config.data.task, config.data.classes), current, labelled.index)
     gain = {}
     if realized.kpi_values is not None and base.kpi_values is not None:
-        gain = kpi_intervals(realized.kpi_values - base.kpi_values, config.kpi.name, options)
+        gain = kpi_intervals(realized.kpi_values - base.kpi_values, config.kpi.name, resampling)
     performance = Performance(
         realized=realized.metrics, baseline=base.metrics, labelled=len(labelled), intervals=realized.intervals,
         baseline_intervals=base.intervals, estimated=estimates.values, estimated_intervals=estimates.bands,
         estimation_error={k: v - realized.metrics[k] for k, v in on_labelled.values.items() if k in realized.metrics},
         estimation_method=estimates.method)
     return Frames(drift=drift, prediction_drift=prediction_drift, performance=performance,
-                  kpis=realized.kpis, baseline_kpis=base.kpis, labelled=len(labelled),
+                  kpis=realized.kpis, baseline_kpis=base.kpis, labelled=len(labelled), drifted=drifted,
                   kpi_intervals=realized.kpi_intervals, baseline_kpi_intervals=base.kpi_intervals,
-                  kpi_gain=gain, estimated_kpis=estimates.kpis)
+                  kpi_gain=gain, estimated_kpis=estimates.kpis, **extra)
 
 
 @dataclass(frozen=True)
@@ -235,13 +257,58 @@ def _estimates(project: Project, estimator: ChampionEstimator | None, scored: Sc
     return _Estimates(found.method, found.values, bands, kpis)
 
 
-def measure_window(project: Project, *, last: int | None = None, since: float | None = None,
-                   chunks: int = 0) -> Measurement:
-    """Measure the last ``last`` predictions (default: the configured window), or those
-    since ``since`` (epoch seconds), against the champion's training data."""
-    import numpy as np
-    import pandas as pd
+def _monitor(project: Project, reference: pd.DataFrame, current: pd.DataFrame, window: pd.DataFrame,
+             reference_scored: Scored, options: DriftOptions, pca: Any) -> dict[str, Any]:
+    """Data quality, multivariate drift, output drift and target drift of one slice."""
+    from leanloop.measure.multivariate import multivariate_drift
+    from leanloop.measure.outputs import prediction_outputs, target_drift
+    from leanloop.measure.quality import quality_report
 
+    config = project.config
+    task, schema = config.data.task, config.schema_
+    labels = window.loc[window["label"].notna(), "label"].tolist()
+    target = reference[config.data.target].tolist() if config.data.target in reference else []
+    multivariate = None
+    if config.multivariate.enabled:
+        multivariate = multivariate_drift(reference, current, schema, config.multivariate, pca=pca)
+    return {
+        "quality": quality_report(reference, current, schema, config.quality),
+        "multivariate": multivariate,
+        "prediction_outputs": prediction_outputs(
+            reference_scored, logged_scored(window, task, config.data.classes), task, options),
+        "target_drift": target_drift(target, labels, task, options) if labels else None,
+    }
+
+
+def _stream(project: Project, window: pd.DataFrame) -> list[StreamResult] | None:
+    """River detectors over the per-prediction loss (labelled rows) and the prediction stream."""
+    import numpy as np
+
+    from leanloop.measure.outputs import prediction_signal, row_loss
+    from leanloop.measure.stream import StreamSignal, detect_changes
+
+    config = project.config
+    if not config.stream.enabled or window.empty:
+        return None
+    task, classes = config.data.task, config.data.classes
+    ids, times = window["prediction_id"].tolist(), window["created_at"].to_numpy(dtype=float)
+    results = detect_changes(prediction_signal(logged_scored(window, task, classes), task),
+                             signal=StreamSignal.PREDICTION, ids=ids, times=times, options=config.stream)
+    rows = np.flatnonzero(window["label"].notna().to_numpy())
+    if len(rows):
+        labelled = window.iloc[rows]
+        loss = row_loss(logged_scored(labelled, task, classes), labelled["label"].tolist(), task)
+        results += detect_changes(loss, signal=StreamSignal.LOSS, rows=rows, ids=[ids[i] for i in rows],
+                                  times=times[rows], options=config.stream)
+    return results
+
+
+def measure_window(project: Project, *, last: int | None = None, since: float | None = None,
+                   chunks: int = 0, period: str | None = None) -> Measurement:
+    """Measure the last ``last`` predictions (default: the configured window), or those
+    since ``since`` (epoch seconds), against the champion's training data; also per
+    chunk: ``chunks`` parts by count, or calendar bins of ``period`` (e.g. "1D")."""
+    from leanloop.measure.chunking import chunk_by_count, chunk_by_period
     from leanloop.measure.estimation.champion import fit_champion_estimator
 
     config = project.config
@@ -252,22 +319,30 @@ def measure_window(project: Project, *, last: int | None = None, since: float | 
     window = project.store.window(last=last, since=since).reset_index(drop=True)
     reference = _reference(project, champion.train_data, config.measure.reference_max_rows, config.model.seed)
     model, baseline = registry.load(champion.version)
-    reference_scored = score(model, model_input(config.schema_, reference, champion.input_format, "reference data"),
-                             config.data.task.value)
+    key = reference_key(champion.version, champion.sha256, config.measure.reference_max_rows, config.model.seed)
+    reference_scored = cached_reference_scored(
+        project.paths.workspace / "cache", key,
+        lambda: score(model, model_input(config.schema_, reference, champion.input_format, "reference data"),
+                      config.data.task.value))
+    pca = _fit_pca(project, reference)
     estimator = fit_champion_estimator(project, champion, model) if len(window) else None
-    whole = measure_frames(project, reference, window, reference_scored, baseline, estimator)
-    drifted = sorted({r.feature for r in whole.drift if r.drifted and r.method.value in ("ks", "chi_square")})
+    whole = measure_frames(project, reference, window, reference_scored, baseline, pca, estimator)
+    drifted = sorted(whole.drifted)
     chunk_list = None
-    if chunks:
+    slices = (chunk_by_period(window["created_at"].to_numpy(dtype=float), period) if period
+              else chunk_by_count(len(window), chunks) if chunks else None)
+    if slices is not None:
         chunk_list = []
-        for part in np.array_split(np.arange(len(window)), min(chunks, max(len(window), 1))):
-            piece = window.iloc[part]
-            part_result = measure_frames(project, reference, piece, reference_scored, baseline, estimator)
+        for part in slices:
+            piece = window.iloc[part.positions]
+            part_result = measure_frames(project, reference, piece, reference_scored, baseline, pca, estimator)
             chunk_list.append(Chunk(
                 start=_iso(piece["created_at"].min()) if len(piece) else None,
                 end=_iso(piece["created_at"].max()) if len(piece) else None,
                 rows=len(piece), labelled=part_result.labelled, drift=part_result.drift,
-                performance=part_result.performance, kpis=part_result.kpis,
+                performance=part_result.performance, kpis=part_result.kpis, period=part.label,
+                quality=part_result.quality, multivariate=part_result.multivariate,
+                prediction_outputs=part_result.prediction_outputs, target_drift=part_result.target_drift,
                 kpi_intervals=part_result.kpi_intervals, estimated_kpis=part_result.estimated_kpis,
             ))
     served = window["model_version"].value_counts().to_dict() if len(window) else {}
@@ -281,9 +356,22 @@ def measure_window(project: Project, *, last: int | None = None, since: float | 
         performance=whole.performance.model_copy(update={"reference": champion.metrics}),
         kpis=whole.kpis, baseline_kpis=whole.baseline_kpis,
         reference_kpis={k: v for k, v in champion.kpi.items() if not k.startswith("baseline_")},
-        chunks=chunk_list, kpi_intervals=whole.kpi_intervals, baseline_kpi_intervals=whole.baseline_kpi_intervals,
+        chunks=chunk_list, quality=whole.quality, multivariate=whole.multivariate,
+        prediction_outputs=whole.prediction_outputs, target_drift=whole.target_drift,
+        stream=_stream(project, window),
+        kpi_intervals=whole.kpi_intervals, baseline_kpi_intervals=whole.baseline_kpi_intervals,
         kpi_gain=whole.kpi_gain, estimated_kpis=whole.estimated_kpis,
     )
+
+
+def _fit_pca(project: Project, reference: pd.DataFrame) -> Any:
+    """PCA drift fitted once per window on the reference (``None`` when off or too small)."""
+    from leanloop.measure.multivariate import PcaDrift
+
+    options = project.config.multivariate
+    if not options.enabled or len(reference) < 2 * options.pca_chunks:
+        return None
+    return PcaDrift(options).fit(reference, project.config.schema_)
 
 
 def _reference(project: Project, train_data: str | None, max_rows: int, seed: int) -> pd.DataFrame:

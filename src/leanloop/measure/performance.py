@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     import numpy as np
 
 __all__ = ["classification_metrics", "regression_metrics", "higher_is_better", "ClassRows",
-           "class_rows", "classification_table", "regression_table", "row_loss"]
+           "class_rows", "classification_table", "regression_table"]
 
 _LOWER_IS_BETTER = {"mae", "rmse", "mape", "log_loss", "brier", "ece"}
 
@@ -199,24 +199,4 @@ def regression_table(W: np.ndarray, y_true: np.ndarray, y_pred: np.ndarray) -> d
         "mape": W @ (np.abs(error) / np.maximum(np.abs(y_true), eps)) / total,
         "r2": np.where(spread > 0, 1 - ratio(residual, spread), np.nan),
     }
-
-
-def row_loss(y_true: Sequence[Any], y_pred: Sequence[Any], proba: np.ndarray | None,
-             classes: list[Any] | None) -> np.ndarray:
-    """Each row's loss, for finding weak segments and hard cases: log loss per row when
-    probabilities exist, else 0/1 error (classification); absolute error (regression,
-    ``classes`` None).
-
-    >>> row_loss([1.0, 3.0], [2.0, 3.5], None, None).tolist()
-    [1.0, 0.5]
-    """
-    import numpy as np
-
-    if classes is None:
-        return np.abs(np.asarray(y_true, dtype=float) - np.asarray(y_pred, dtype=float))
-    rows = class_rows(y_true, y_pred, proba, classes)
-    if rows.proba is None:
-        return (rows.truth != rows.predicted).astype(float)
-    eps = np.finfo(float).eps
-    return -np.log(np.clip(rows.proba[np.arange(len(rows.truth)), rows.truth], eps, 1 - eps))
 
