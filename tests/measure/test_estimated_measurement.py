@@ -72,6 +72,8 @@ def test_kpis_realized_estimated_and_over_the_baseline(measured: dict) -> None:
     gain = measured["kpi_gain"][name]["value"]
     assert gain == pytest.approx(measured["kpis"][name] - measured["baseline_kpis"][name])
     assert set(measured["estimated_kpis"]) == {name, f"{name}_total"}
+    band = measured["estimated_kpi_intervals"][name]
+    assert band["lower"] <= measured["estimated_kpis"][name] == band["value"] <= band["upper"]
 
 
 def test_each_chunk_is_estimated_too(measured: dict) -> None:
@@ -79,5 +81,5 @@ def test_each_chunk_is_estimated_too(measured: dict) -> None:
     assert [c["rows"] for c in chunks] == [200, 200, 200]
     for chunk in chunks:
         assert set(chunk["performance"]["estimated"]) == {"accuracy", "precision", "recall", "f1", "roc_auc"}
-        assert chunk["performance"]["intervals"] and chunk["kpi_intervals"] and chunk["estimated_kpis"]
+        assert chunk["performance"]["intervals"] and chunk["kpi_intervals"] and chunk["estimated_kpi_intervals"]
         assert chunk["performance"]["labelled"] == chunk["labelled"] == 100

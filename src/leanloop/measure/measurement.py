@@ -80,7 +80,8 @@ class Chunk(BaseModel):
     performance: Performance
     kpis: dict[str, float]
     kpi_intervals: dict[str, Interval] = Field(default_factory=dict)
-    estimated_kpis: dict[str, Interval] = Field(default_factory=dict)
+    estimated_kpis: dict[str, float] = Field(default_factory=dict)
+    estimated_kpi_intervals: dict[str, Interval] = Field(default_factory=dict)
     period: str | None = None
     quality: QualityReport | None = None
     multivariate: MultivariateResult | None = None
@@ -109,8 +110,9 @@ class Measurement(BaseModel):
     kpi_intervals: dict[str, Interval] = Field(default_factory=dict)
     baseline_kpi_intervals: dict[str, Interval] = Field(default_factory=dict)
     kpi_gain: dict[str, Interval] = Field(default_factory=dict)
-    #: KPIs estimated on all rows without labels (CBPE / DLE), with bands
-    estimated_kpis: dict[str, Interval] = Field(default_factory=dict)
+    #: KPIs estimated on all rows without labels (CBPE / DLE), and their bands
+    estimated_kpis: dict[str, float] = Field(default_factory=dict)
+    estimated_kpi_intervals: dict[str, Interval] = Field(default_factory=dict)
     quality: QualityReport | None = None
     multivariate: MultivariateResult | None = None
     prediction_outputs: list[OutputDrift] | None = None
@@ -169,7 +171,8 @@ class Frames:
     kpi_intervals: dict[str, Interval] = field(default_factory=dict)
     baseline_kpi_intervals: dict[str, Interval] = field(default_factory=dict)
     kpi_gain: dict[str, Interval] = field(default_factory=dict)
-    estimated_kpis: dict[str, Interval] = field(default_factory=dict)
+    estimated_kpis: dict[str, float] = field(default_factory=dict)
+    estimated_kpi_intervals: dict[str, Interval] = field(default_factory=dict)
 
     drifted: list[str] = field(default_factory=list)
     quality: QualityReport | None = None
@@ -209,7 +212,9 @@ def measure_frames(project: Project, reference: pd.DataFrame, window: pd.DataFra
     estimates = _estimates(project, estimator, scored, current, window.index)
     labelled = window[window["label"].notna()]
     if labelled.empty:
-        return Frames(drift=drift, prediction_drift=prediction_drift, drifted=drifted, estimated_kpis=estimates.kpis,
+        return Frames(drift=drift, prediction_drift=prediction_drift, drifted=drifted,
+                      estimated_kpis={k: i.value for k, i in estimates.kpis.items()},
+                      estimated_kpi_intervals=estimates.kpis,
                       performance=Performance(estimated=estimates.values, estimated_intervals=estimates.bands,
                                               estimation_method=estimates.method), **extra)
     truth = labelled["label"].tolist()
@@ -232,7 +237,8 @@ def measure_frames(project: Project, reference: pd.DataFrame, window: pd.DataFra
     return Frames(drift=drift, prediction_drift=prediction_drift, performance=performance,
                   kpis=realized.kpis, baseline_kpis=base.kpis, labelled=len(labelled), drifted=drifted,
                   kpi_intervals=realized.kpi_intervals, baseline_kpi_intervals=base.kpi_intervals,
-                  kpi_gain=gain, estimated_kpis=estimates.kpis, **extra)
+                  kpi_gain=gain, estimated_kpis={k: i.value for k, i in estimates.kpis.items()},
+                  estimated_kpi_intervals=estimates.kpis, **extra)
 
 
 @dataclass(frozen=True)
@@ -344,6 +350,7 @@ def measure_window(project: Project, *, last: int | None = None, since: float | 
                 quality=part_result.quality, multivariate=part_result.multivariate,
                 prediction_outputs=part_result.prediction_outputs, target_drift=part_result.target_drift,
                 kpi_intervals=part_result.kpi_intervals, estimated_kpis=part_result.estimated_kpis,
+                estimated_kpi_intervals=part_result.estimated_kpi_intervals,
             ))
     served = window["model_version"].value_counts().to_dict() if len(window) else {}
     return Measurement(
@@ -361,6 +368,7 @@ def measure_window(project: Project, *, last: int | None = None, since: float | 
         stream=_stream(project, window),
         kpi_intervals=whole.kpi_intervals, baseline_kpi_intervals=whole.baseline_kpi_intervals,
         kpi_gain=whole.kpi_gain, estimated_kpis=whole.estimated_kpis,
+        estimated_kpi_intervals=whole.estimated_kpi_intervals,
     )
 
 
