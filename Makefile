@@ -19,5 +19,10 @@ demo: $(BIN)/.installed
 test: $(BIN)/.installed
 	$(BIN)/python -m pytest
 
+# Benchmarks against the peers (see README, Benchmarks): SUITE=drift|cbpe|serve|feedback|cycle,
+# SIZE=10M (drift rows per side), QUICK=1 (small everything). Not part of `make test`.
+bench: $(BIN)/.installed
+	$(BIN)/python -m bench $(if $(SUITE),--suite $(SUITE)) $(if $(SIZE),--size $(SIZE)) $(if $(QUICK),--quick)
+
 clean:
-	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache .hypothesis
+	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache .hypothesis bench/.venvs bench/data bench/results

@@ -10,6 +10,7 @@ from pydantic import BaseModel
 
 from leanloop.config import (
     CONFIG_FILE,
+    Correction,
     DataConfig,
     KpiConfig,
     KpiOutcome,
@@ -22,10 +23,13 @@ from leanloop.config import (
     PerformanceConfig,
     PolicyConfig,
     ProjectConfig,
+    SegmentMetric,
+    SegmentsConfig,
     ServeConfig,
     SqliteSync,
     StoreConfig,
     Task,
+    TestsetConfig,
     load_config,
     render_config,
 )
@@ -36,6 +40,7 @@ SECTIONS: dict[str, type[BaseModel]] = {
     "data": DataConfig, "model": ModelConfig, "kpi": KpiConfig, "performance": PerformanceConfig, "measure": MeasureConfig,
     "policy": PolicyConfig, "serve": ServeConfig, "store": StoreConfig,
     "quality": QualityConfig, "multivariate": MultivariateConfig, "stream": StreamConfig,
+    "segments": SegmentsConfig, "testset": TestsetConfig,
 }
 
 
@@ -62,6 +67,9 @@ def full_config() -> ProjectConfig:
                             pivot_baseline_margin=0.02, pivot_after_retrains=4, gate_confidence=0.9,
                             gate_resamples=100, retrain_strategy="sliding", retrain_window_rows=500,
                             recency_half_life_rows=1000),
+        segments=SegmentsConfig(metric=SegmentMetric.ERROR, min_support=20, alpha=0.01, correction=Correction.HOLM,
+                                bins=4, max_pairs=100, top_k=3),
+        testset=TestsetConfig(confidence=0.9, per_reason=10, max_rows=500, min_rows=50, alpha=0.01),
         serve=ServeConfig(max_rows_per_request=10, commit_max_rows=16, commit_max_wait_ms=5.0,
                           model_refresh_seconds=1.0),
         store=StoreConfig(url="sqlite:///elsewhere.db", sqlite_synchronous=SqliteSync.NORMAL),

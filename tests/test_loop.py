@@ -54,20 +54,36 @@ def test_cycle_retrains_compares_and_records(project: Project, analysis_with_tru
     assert cycle.challenger == "v2"
     challenger = project.registry.get("v2")
     assert challenger.parent == "v1" and challenger.source == "retrain" and challenger.cycle == cycle.cycle
-    assert challenger.rows["production"] + challenger.rows["recent_eval"] == 3000
+    held_out = challenger.rows["testset_held_out"]
+    assert challenger.rows["production"] + challenger.rows["recent_eval"] + held_out == 3000
+    # The window's hard cases went into the enriched test set before retraining, were held
+    # out of the challenger's training rows, and gate the promotion.
+    added = cycle.testset
+    assert added is not None and added.size == sum(added.added.values()) == len(project.testset()) > 0
+    assert 0 < held_out <= added.size
     checks = {c.check: c for c in cycle.comparison.checks}
     assert set(checks) == {"recent_net_value_lift", "recent_roc_auc_no_regression", "holdout_roc_auc_regression",
-                           "recent_roc_auc_beats_baseline"}
+                           "recent_roc_auc_beats_baseline", "hard_cases_regression"}
     lift = checks["recent_net_value_lift"]
     assert lift.lower <= lift.difference <= lift.upper
     assert lift.difference == pytest.approx(lift.challenger - lift.champion)
     assert cycle.training["strategy"] == "reference_plus_recent"
     assert cycle.training["fingerprint"] == challenger.fingerprint and cycle.training["parent"] == "v1"
+    hard = checks["hard_cases_regression"]
+    assert hard.rows == added.size and hard.p_value is not None and hard.passed == (hard.p_value >= 0.05)
+    assert cycle.comparison.rows["hard_cases"] == added.size
     assert cycle.promoted == cycle.comparison.promote == all(c.passed for c in checks.values())
     assert cycle.champion_after == ("v2" if cycle.promoted else "v1")
     ledger = project.history()
     assert ledger[-1]["cycle"] == cycle.cycle and ledger[-1]["challenger"] == "v2"
     assert ledger[-1]["decision"]["action"] == "retrain"
+    assert ledger[-1]["testset"]["added"] == added.added
+    assert sum(ledger[-1]["measurement"]["hard_cases"].values()) == added.size
+    segments = ledger[-1]["measurement"]["segments"]
+    assert all(s["adjusted_p_value"] < 0.05 and s["rows"] >= 50 for s in segments)
+    assert [s["impact"] for s in segments] == sorted((s["impact"] for s in segments), reverse=True)
+    assert set(ledger[-1]["measurement"]["hard_cases"]) == {"confident_error", "high_loss", "weak_segment",
+                                                            "drifted_region"}
 
 
 def test_learn_decides_on_the_latest_measurement(project: Project, analysis_with_truth: pd.DataFrame) -> None:

@@ -27,7 +27,7 @@ __all__ = ["app", "main"]
 app = typer.Typer(
     name="leanloop",
     help="Build -> Measure -> Learn for a model in production: init, build, serve, feedback, "
-         "measure, drift, learn, cycle, history, demo.",
+         "measure, drift, learn, cycle, history, testset, demo.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -264,6 +264,20 @@ def measure(
         console.print("estimated on all rows ({}): {}".format(body["performance"]["estimation_method"], ", ".join(
             f"{k} {v:.4f} [{bands[k]['lower']:.4f}, {bands[k]['upper']:.4f}]" for k, v in body["performance"]["estimated"].items())))
     console.print(f"KPIs: {body['kpis'] or 'no labelled rows yet'}")
+    if body.get("segments"):
+        console.print(_segments_table(body["segments"]))
+    if body.get("hard_cases"):
+        console.print(f"hard cases: {body['hard_cases']}")
+
+
+def _segments_table(segments: list[dict[str, Any]]) -> Table:
+    table = Table(title="weak segments (worst impact first)")
+    for column in ("segment", "rows", "metric", "value", "overall", "gap", "adj. p", "impact"):
+        table.add_column(column)
+    for g in segments:
+        table.add_row(g["segment"], str(g["rows"]), g["metric"], f"{g['value']:.4g}", f"{g['overall']:.4g}",
+                      f"{g['gap']:.4g}", f"{g['adjusted_p_value']:.3g}", f"{g['impact']:.4g}")
+    return table
 
 
 def _num(value: float | None) -> str:
@@ -345,9 +359,18 @@ def _cycle_output(cycle: Any, as_json: bool) -> None:
         for c in body["comparison"]["checks"]:
             band = ("" if c.get("difference") is None
                     else f"{c['difference']:+.4g} ({c['lower']:+.4g}..{c['upper']:+.4g})")
+            verdict = "[green]yes[/]" if c["passed"] else "[red]no[/]"
+            if c.get("skipped"):
+                verdict = f"skipped: {c['skipped']}"
+            elif c.get("p_value") is not None:
+                verdict += f" (p={c['p_value']:.3g}, {c['rows']} rows)"
             check_table.add_row(c["check"], _num(c["champion"]), _num(c["challenger"]), band, f"{c['threshold']:g}",
-                                "[green]yes[/]" if c["passed"] else "[red]no[/]")
+                                verdict)
         console.print(check_table)
+    if body.get("testset"):
+        added = body["testset"]
+        console.print(f"enriched test set: +{sum(added['added'].values())} hard cases {added['added']}, "
+                      f"{added['duplicates']} already in, {added['capped']} dropped by the cap; {added['size']} rows")
     console.print(f"champion: {body['champion_before']} -> {body['champion_after']}")
 
 
@@ -409,6 +432,71 @@ def history(directory: DirOption = Path("."), as_json: JsonOption = False) -> No
                       "" if kpi is None else f"{kpi:.4g}", c["decision"]["action"],
                       f"{c['champion_before']} -> {c['champion_after']}", f"{c['durations'].get('total', 0):.1f}")
     _console().print(table)
+
+
+# Spelled out so --help does not import the measurement stack; a test checks it matches Reason.
+_REASONS = "confident_error, high_loss, weak_segment, drifted_region"
+testset_app = typer.Typer(help="The enriched test set of hard cases: list, export, prune.", no_args_is_help=True)
+app.add_typer(testset_app, name="testset")
+
+
+@testset_app.command("list")
+@handles_errors
+def testset_list(
+    reason: Annotated[str | None, typer.Option(help=f"Only rows kept for this reason: {_REASONS}.")] = None,
+    directory: DirOption = Path("."),
+    as_json: JsonOption = False,
+) -> None:
+    """List the enriched test set, newest first, with each row's provenance."""
+    with _open(directory) as project:
+        found = project.testset(reason=reason)
+    if as_json:
+        _print_json([r.model_dump(mode="json") for r in found])
+        return
+    table = Table(title=f"enriched test set: {len(found)} rows")
+    for column in ("prediction id", "added", "cycle", "reason", "detail", "model", "label", "prediction"):
+        table.add_column(column)
+    for r in found:
+        added = datetime.fromtimestamp(r.added_at).isoformat(timespec="seconds")
+        table.add_row(r.prediction_id, added, "" if r.cycle is None else str(r.cycle), r.reason.value, r.detail,
+                      r.model_version, str(r.label), str(r.prediction))
+    _console().print(table)
+
+
+@testset_app.command("export")
+@handles_errors
+def testset_export(
+    file: Annotated[Path, typer.Argument(help="Output file, .csv or .parquet.")],
+    directory: DirOption = Path("."),
+    as_json: JsonOption = False,
+) -> None:
+    """Write the enriched test set (provenance, features, label) to CSV or Parquet."""
+    with _open(directory) as project:
+        written = project.export_testset(file)
+    if as_json:
+        _print_json({"exported": written, "file": str(file)})
+    else:
+        _console().print(f"exported {written} rows to {file}")
+
+
+@testset_app.command("prune")
+@handles_errors
+def testset_prune(
+    older_than: Annotated[float | None, typer.Option(min=0, help="Remove rows added more than this many days ago.")] = None,
+    reason: Annotated[str | None, typer.Option(help=f"Remove rows kept for this reason: {_REASONS}.")] = None,
+    keep: Annotated[int | None, typer.Option(min=0, help="Of the rows selected (all if no other filter), keep the newest N.")] = None,
+    directory: DirOption = Path("."),
+    as_json: JsonOption = False,
+) -> None:
+    """Remove rows from the enriched test set by age, reason or count."""
+    with _open(directory) as project:
+        removed = project.prune_testset(older_than=None if older_than is None else older_than * 86400,
+                                        reason=reason, keep=keep)
+        left = len(project.testset())
+    if as_json:
+        _print_json({"removed": removed, "size": left})
+    else:
+        _console().print(f"removed {removed} rows; {left} left")
 
 
 @app.command()

@@ -43,6 +43,10 @@ __all__ = [
     "StreamDetectorKind",
     "StreamConfig",
     "PolicyConfig",
+    "Correction",
+    "SegmentMetric",
+    "SegmentsConfig",
+    "TestsetConfig",
     "ServeConfig",
     "StoreConfig",
     "ProjectConfig",
@@ -309,6 +313,49 @@ class PolicyConfig(_Section):
         return "roc_auc" if data.classes is not None and len(data.classes) == 2 else "accuracy"
 
 
+class Correction(str, Enum):
+    """Multiple-comparison control for the segment finder."""
+
+    #: Benjamini-Hochberg: the expected share of false segments among those reported is <= alpha.
+    BH = "bh"
+    #: Holm: the chance of reporting any false segment is <= alpha (stricter).
+    HOLM = "holm"
+
+
+class SegmentMetric(str, Enum):
+    """What a weak segment is worse in."""
+
+    #: KPI value per row (the [kpi] section; money).
+    KPI = "kpi"
+    #: Error: wrong-label rate (classification) or absolute error (regression).
+    ERROR = "error"
+
+
+class SegmentsConfig(_Section):
+    """The weak-segment finder: slices (a category, a reference quantile bin, pairs of
+    them) significantly worse than the rest of the window."""
+
+    metric: SegmentMetric = SegmentMetric.KPI
+    min_support: int = Field(50, ge=5)
+    alpha: float = Field(0.05, gt=0.0, lt=1.0)
+    correction: Correction = Correction.BH
+    bins: int = Field(5, ge=2, le=50)
+    max_pairs: int = Field(2000, ge=0)
+    top_k: int = Field(10, ge=1)
+
+
+class TestsetConfig(_Section):
+    """Hard cases and the enriched test set that gates promotion."""
+
+    __test__ = False  # not a pytest test class despite its name
+
+    confidence: float = Field(0.8, gt=0.5, le=1.0)
+    per_reason: int = Field(100, ge=1)
+    max_rows: int = Field(5000, ge=10)
+    min_rows: int = Field(30, ge=1)
+    alpha: float = Field(0.05, gt=0.0, lt=1.0)
+
+
 class ServeConfig(_Section):
     """HTTP server limits and the durable logger's group commit."""
 
@@ -340,6 +387,8 @@ class ProjectConfig(_Section):
     multivariate: MultivariateConfig = Field(default_factory=MultivariateConfig)
     stream: StreamConfig = Field(default_factory=StreamConfig)
     policy: PolicyConfig = Field(default_factory=PolicyConfig)
+    segments: SegmentsConfig = Field(default_factory=SegmentsConfig)
+    testset: TestsetConfig = Field(default_factory=TestsetConfig)
     serve: ServeConfig = Field(default_factory=ServeConfig)
     store: StoreConfig = Field(default_factory=StoreConfig)
 
@@ -474,6 +523,12 @@ _SECTION_NOTES = {
               "retraining, and the promotion gate. main_metric defaults to roc_auc (binary),\n"
               "accuracy (multiclass), mae. max_metric_drop is absolute; max_kpi_drop a share of\n"
               "the reference KPI. 'leanloop explain CYCLE' shows every rule with its numbers.",
+    "segments": "Weak segments: slices of labelled rows (a category, a reference quantile bin,\n"
+                "pairs of them) worse than the rest in metric (kpi or error), one-sided test,\n"
+                "correction bh or holm at alpha, at least min_support rows; top_k reported.",
+    "testset": "Hard cases (confident errors at >= confidence, high loss, weak segments, drifted\n"
+               "regions; per_reason each per cycle) kept in the enriched test set (max_rows);\n"
+               "the gate rejects a challenger significantly worse on it (alpha, >= min_rows).",
     "serve": "HTTP server limits and group commit of the prediction log.",
     "store": "url: any SQLAlchemy URL (default: SQLite in .leanloop/store.db).\n"
              "sqlite_synchronous: FULL survives power loss; NORMAL only process crashes.",

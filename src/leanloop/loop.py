@@ -4,7 +4,9 @@ The ledger (the ``cycles`` table) is the project's memory: each entry holds the
 measurement, the decision with its rules, what was done (challenger trained with
 its strategy, row counts and fingerprint; the comparison; promotion or rollback)
 and how long each step took. Manual promotions and rollbacks are ledger entries too
-(:mod:`leanloop.learn.promotion`).
+(:mod:`leanloop.learn.promotion`). A cycle that acts first copies its window's hard
+cases into the enriched test set (:mod:`leanloop.learn.testset`; how many, by reason,
+under ``testset``), so the gate already judges a challenger on them.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from leanloop.learn.compare import Comparison
 from leanloop.learn.policy import Action, Decision
+from leanloop.learn.testset import Added
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -42,6 +45,7 @@ class Cycle(BaseModel):
     promoted: bool = False
     rolled_back: bool = False
     training: dict[str, Any] | None = None
+    testset: Added | None = None
     error: str | None = None
     durations: dict[str, float] = Field(default_factory=dict)
 
@@ -92,6 +96,7 @@ def run_cycle(project: Project, *, last: int | None = None, since: float | None 
     from leanloop.learn.policy import decide
     from leanloop.learn.promotion import previous_evidence
     from leanloop.learn.retrain import retrain
+    from leanloop.learn.testset import add_hard_cases
 
     started = time.time()
     durations: dict[str, float] = {}
@@ -110,6 +115,9 @@ def run_cycle(project: Project, *, last: int | None = None, since: float | None 
     cycle_id = project.store.add_cycle({}, at=started)
     fields: dict[str, Any] = {}
     try:
+        if act:
+            fields["testset"] = add_hard_cases(project.store, measurement.hard_case_rows, cycle=cycle_id,
+                                               max_rows=project.config.testset.max_rows, at=started)
         if act and decision.action is Action.RETRAIN:
             clock = time.perf_counter()
             retrained = retrain(project, cycle=cycle_id)

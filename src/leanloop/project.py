@@ -32,7 +32,9 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from leanloop.learn.promotion import LedgerEvent
+    from leanloop.learn.testset import TestsetRow
     from leanloop.loop import Cycle
+    from leanloop.measure.hard_cases import Reason
     from leanloop.measure.measurement import Measurement
     from leanloop.registry import ModelVersion, Registry
     from leanloop.store import SQLStore
@@ -262,3 +264,24 @@ class Project:
     def history(self) -> list[dict[str, Any]]:
         """The ledger of cycles, oldest first."""
         return self.store.cycles()
+
+    # -- the enriched test set ------------------------------------------------------
+    def testset(self, *, reason: Reason | str | None = None) -> list[TestsetRow]:
+        """The enriched test set of hard cases, newest first (optionally one reason)."""
+        from leanloop.learn.testset import rows
+
+        return rows(self.store, reason=reason)
+
+    def export_testset(self, path: str | Path) -> int:
+        """Write the enriched test set to CSV or Parquet; returns the rows written."""
+        from leanloop.learn.testset import export
+
+        return export(self.store, path, target=self.config.data.target)
+
+    def prune_testset(self, *, older_than: float | None = None, reason: Reason | str | None = None,
+                      keep: int | None = None) -> int:
+        """Remove test-set rows older than ``older_than`` seconds and/or of ``reason``,
+        keeping the newest ``keep`` of them; returns how many were removed."""
+        from leanloop.learn.testset import prune
+
+        return prune(self.store, older_than=older_than, reason=reason, keep=keep)

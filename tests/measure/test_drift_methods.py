@@ -275,3 +275,13 @@ def test_merged_chunks_give_the_same_result_as_the_whole() -> None:
     for method in (DriftMethod.KS, DriftMethod.WASSERSTEIN, DriftMethod.PSI):
         whole = compare("x", "numeric", ref, NumericSample.of(cur), method=method, options=DriftOptions())
         assert compare("x", "numeric", ref, merged, method=method, options=DriftOptions()) == whole
+
+
+def test_unused_categories_of_a_pandas_categorical_are_not_counted() -> None:
+    import pandas as pd
+
+    ref = pd.Series(pd.Categorical(["a", "b", "a"], categories=["a", "b", "z"]))
+    cur = pd.Series(pd.Categorical(["a", "b", "b"], categories=["a", "b", "z"]))
+    assert CategoricalSample.of(ref).labels == ["a", "b"]
+    result = _run(DriftMethod.CHI_SQUARE, ref, cur, "categorical")
+    assert (result.unseen, result.vanished) == ([], []) and 0 <= result.p_value <= 1

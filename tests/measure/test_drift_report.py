@@ -172,3 +172,20 @@ def test_drift_command_bad_input_exits_2(tmp_path: Path, args: list[str], messag
     result = CliRunner().invoke(app, ["drift", *paths])
     assert result.exit_code == 2
     assert message in " ".join(result.output.split())
+
+
+def test_config_drift_methods_are_typed_and_name_known_features() -> None:
+    from pydantic import ValidationError
+
+    from leanloop.config import DataConfig, MeasureConfig, ProjectConfig
+    from leanloop.schema import Feature, Schema
+
+    schema = Schema(features=[Feature(name="age", kind="numeric")])
+    data = DataConfig(path="d.csv", target="y", task="regression")
+    config = ProjectConfig(data=data, schema=schema, measure=MeasureConfig(drift_methods={"age": "psi"}))
+    assert config.measure.drift_methods == {"age": DriftMethod.PSI}
+    assert DriftOptions.from_config(config.measure, seed=3).seed == 3
+    with pytest.raises(ValidationError, match=r"drift_methods names unknown features \['height'\]"):
+        ProjectConfig(data=data, schema=schema, measure=MeasureConfig(drift_methods={"height": "ks"}))
+    with pytest.raises(ValidationError, match="drift_methods"):
+        MeasureConfig(drift_methods={"age": "median"})

@@ -14,7 +14,15 @@ a test suite:
 - ``holdout_<metric>_regression``: on the champion's holdout the challenger loses at
   most ``max_metric_drop`` (the population it was built for still matters);
 - ``recent_<metric>_beats_baseline``: the challenger beats the trivial baseline by more
-  than ``pivot_baseline_margin``.
+  than ``pivot_baseline_margin``;
+- ``hard_cases_regression``: no significant regression on the enriched test set of hard
+  cases (:mod:`leanloop.learn.testset`, held out of retraining), both versions paired on
+  its rows: for a classifier the exact McNemar test, i.e. a one-sided binomial test
+  (``scipy.stats.binomtest``) that among the rows exactly one version gets right, the
+  challenger is the one wrong more than half the time; for a regressor the one-sided
+  Wilcoxon signed-rank test (``scipy.stats.wilcoxon``) that the challenger's absolute
+  errors are larger. It fails when that p-value is below ``[testset] alpha`` and is
+  skipped (passing, with the reason) when the set holds fewer than ``[testset] min_rows``.
 """
 
 from __future__ import annotations
@@ -36,7 +44,8 @@ if TYPE_CHECKING:
     from leanloop.config import ProjectConfig
     from leanloop.project import Project
 
-__all__ = ["Check", "Comparison", "Contender", "compare", "metric_gain", "score_rows", "truth_codes"]
+__all__ = ["Check", "Comparison", "Contender", "compare", "metric_gain", "paired_regression_p", "score_rows",
+           "truth_codes"]
 
 
 class Check(BaseModel):
@@ -55,6 +64,9 @@ class Check(BaseModel):
     lower: float | None = None
     upper: float | None = None
     says: str = ""
+    p_value: float | None = None
+    rows: int | None = None
+    skipped: str | None = None
 
 
 class Comparison(BaseModel):
@@ -142,9 +154,75 @@ def metric_gain(metric: str, truth: np.ndarray, first: Contender, second: Conten
     return statistic(truth, a), statistic(truth, b), diff
 
 
+def paired_regression_p(champion_errors: Any, challenger_errors: Any, *, binary: bool) -> float:
+    """One-sided p-value that the challenger does worse than the champion on the same rows.
+
+    ``binary``: 0/1 errors, exact McNemar (binomial test on the discordant rows); else
+    per-row losses, Wilcoxon signed-rank. 1.0 when the two never differ.
+
+    Examples
+    --------
+    >>> round(paired_regression_p([0] * 20, [1] * 9 + [0] * 11, binary=True), 4)
+    0.002
+    >>> paired_regression_p([0.5, 1.0], [0.5, 1.0], binary=False)
+    1.0
+    """
+    import numpy as np
+    from scipy import stats
+
+    champ, chall = np.asarray(champion_errors, dtype=float), np.asarray(challenger_errors, dtype=float)
+    if binary:
+        worse = int(((champ == 0) & (chall == 1)).sum())
+        better = int(((champ == 1) & (chall == 0)).sum())
+        if worse + better == 0:
+            return 1.0
+        return float(stats.binomtest(worse, worse + better, 0.5, alternative="greater").pvalue)
+    diff = chall - champ
+    if not np.any(diff != 0):
+        return 1.0
+    return float(stats.wilcoxon(diff, alternative="greater").pvalue)
+
+
+def _hard_case_check(project: Project, contenders: dict[str, Any], champion: str, challenger: str,
+                     hard: pd.DataFrame) -> Check:
+    import numpy as np
+
+    config = project.config
+    settings = config.testset
+    name = "hard_cases_regression"
+    if len(hard) < settings.min_rows:
+        reason = (f"the enriched test set has {len(hard)} rows, fewer than "
+                  f"[testset] min_rows = {settings.min_rows}")
+        return Check(check=name, champion=None, challenger=None, threshold=settings.alpha, passed=True,
+                     rows=len(hard), skipped=reason, says=f"skipped: {reason}")
+    hard = hard.reset_index(drop=True)
+    y = normalize_target(hard[config.data.target], config.data.task).tolist()
+    truth = truth_codes(y, config)
+    binary = config.data.task is Task.CLASSIFICATION
+    errors = {}
+    for version in (champion, challenger):
+        record, model, _ = contenders[version]
+        X = model_input(config.schema_, hard, record.input_format, "the enriched test set")
+        labels = score_rows(model, X, y, config).labels
+        errors[version] = (labels != truth).astype(float) if binary else np.abs(labels - truth)
+    p = paired_regression_p(errors[champion], errors[challenger], binary=binary)
+    # Shown as accuracy (classification) or MAE (regression) on the set.
+    shown = {v: float(1 - e.mean()) if binary else float(e.mean()) for v, e in errors.items()}
+    what = "accuracy" if binary else "mae"
+    test = "exact McNemar" if binary else "Wilcoxon signed-rank"
+    return Check(check=name, champion=shown[champion], challenger=shown[challenger], threshold=settings.alpha,
+                 passed=p >= settings.alpha, p_value=p, rows=len(hard),
+                 says=f"{what} on {len(hard)} hard cases {shown[champion]:.4f} -> {shown[challenger]:.4f}; "
+                      f"{test} p = {p:.3g} that the challenger is worse; fails below {settings.alpha:g}")
+
+
 def compare(project: Project, champion: str, challenger: str, *, recent: pd.DataFrame,
-            holdout: pd.DataFrame) -> Comparison:
-    """Score both versions (and the trivial baseline) on ``recent`` and ``holdout`` and apply the gate."""
+            holdout: pd.DataFrame, hard: pd.DataFrame | None = None) -> Comparison:
+    """Score both versions (and the trivial baseline) on ``recent``, ``holdout`` and the
+    enriched test set ``hard`` (default: the project's) and apply the gate."""
+    from leanloop.learn.testset import hard_case_frame
+
+    hard = hard_case_frame(project) if hard is None else hard
     config = project.config
     policy = config.policy
     metric = policy.main_metric_for(config.data)
@@ -191,5 +269,6 @@ def compare(project: Project, champion: str, challenger: str, *, recent: pd.Data
         passed=over_base.value > policy.pivot_baseline_margin, difference=over_base.value, lower=over_base.lower,
         upper=over_base.upper,
         says=f"trivial baseline {base:.4f} vs challenger {chall:.4f}; must beat it by more than {policy.pivot_baseline_margin}"))
+    checks.append(_hard_case_check(project, contenders, champion, challenger, hard))
     return Comparison(champion=champion, challenger=challenger,
-                      rows={"recent": len(recent), "holdout": len(holdout)}, checks=checks)
+                      rows={"recent": len(recent), "holdout": len(holdout), "hard_cases": len(hard)}, checks=checks)

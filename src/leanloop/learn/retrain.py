@@ -1,8 +1,9 @@
 """Retraining: a challenger from the reference data plus labelled production rows.
 
 The labelled production rows are split by time: the latest ``recent_eval_share``
-are held out to judge champion against challenger on the same rows; the rest are
-the production part of the training set, assembled by ``policy.retrain_strategy``
+are held out to judge champion against challenger on the same rows; the rest, less
+the rows of the enriched test set (held out so the gate judges both versions on rows
+neither trained on), are the production part of the training set, assembled by ``policy.retrain_strategy``
 (:class:`~leanloop.config.RetrainStrategy`: reference plus recent rows with recency
 weights, an expanding window, or a sliding window), de-duplicated; the row counts and
 the training set's fingerprint are recorded on the version.
@@ -39,14 +40,15 @@ class Retrained:
 
 
 def labelled_production(project: Project) -> pd.DataFrame:
-    """Every logged prediction with a label, as a table of features plus the target, oldest first."""
+    """Every logged prediction with a label, as a table of features plus the target,
+    oldest first, indexed by prediction id."""
     import pandas as pd
 
     window = project.store.window(labelled_only=True)
     target = project.config.data.target
     if window.empty:
         return pd.DataFrame(columns=[*project.config.schema_.names, target])
-    features = pd.DataFrame(window["features"].tolist())
+    features = pd.DataFrame(window["features"].tolist(), index=pd.Index(window["prediction_id"], name="prediction_id"))
     features = project.config.schema_.coerce(features, "logged predictions")
     return features.assign(**{target: window["label"].to_numpy()})
 
@@ -105,6 +107,9 @@ def retrain(project: Project, *, cycle: int | None = None) -> Retrained:
         )
     cut = int(len(production) * (1 - config.policy.recent_eval_share))
     learn_rows, recent = production.iloc[:cut], production.iloc[cut:]
+    # The enriched test set is held out so the gate judges both versions on unseen rows.
+    held_out = learn_rows.index.isin([r["prediction_id"] for r in project.store.testset_rows()])
+    learn_rows = learn_rows[~held_out]
     reference = pd.read_parquet(project.paths.datasets / champion.train_data)
     holdout = pd.read_parquet(project.paths.datasets / champion.test_data)
     reference_part = config.schema_.coerce(reference, "reference data").assign(
@@ -116,7 +121,7 @@ def retrain(project: Project, *, cycle: int | None = None) -> Retrained:
     challenger = train_version(
         config, project.paths, project.registry, train=combined, test=recent, source="retrain",
         parent=champion.version, cycle=cycle, sample_weight=weights, alias="challenger",
-        rows={**counts, "recent_eval": len(recent)},
+        rows={**counts, "recent_eval": len(recent), "testset_held_out": int(held_out.sum())},
     )
     return Retrained(challenger=challenger, recent=recent.reset_index(drop=True), holdout=holdout,
                      strategy=config.policy.retrain_strategy.value)

@@ -9,7 +9,7 @@ and never imports the server.
 """
 
 from leanloop.measure.bootstrap import BootstrapOptions, Interval
-from leanloop.measure.drift import DriftMethod, DriftOptions, DriftResult, feature_drift
+from leanloop.measure.drift import DriftMethod, DriftOptions, DriftReport, DriftResult, drift_report, feature_drift
 from leanloop.measure.kpi import classification_kpis, regression_kpis
 from leanloop.measure.performance import classification_metrics, regression_metrics
 
@@ -17,10 +17,12 @@ __all__ = [
     "BootstrapOptions",
     "DriftMethod",
     "DriftOptions",
+    "DriftReport",
     "DriftResult",
     "Interval",
     "classification_kpis",
     "classification_metrics",
+    "drift_report",
     "feature_drift",
     "regression_kpis",
     "regression_metrics",

@@ -18,11 +18,13 @@ from leanloop.config import Task
 from leanloop.measure.bootstrap import BootstrapOptions, Interval
 from leanloop.measure.columnar import cached_reference_scored, reference_key
 from leanloop.measure.drift import DriftOptions, DriftResult, chi_square_test, drift_report, ks_test
+from leanloop.measure.hard_cases import HardCase
+from leanloop.measure.kpi import kpi_intervals, row_weights
 from leanloop.measure.multivariate import MultivariateResult
 from leanloop.measure.outputs import OutputDrift
 from leanloop.measure.quality import QualityReport
+from leanloop.measure.segments import Segment
 from leanloop.measure.stream import StreamResult
-from leanloop.measure.kpi import kpi_intervals, row_weights
 from leanloop.scoring import Scored, model_input, score
 
 if TYPE_CHECKING:
@@ -118,6 +120,12 @@ class Measurement(BaseModel):
     prediction_outputs: list[OutputDrift] | None = None
     target_drift: OutputDrift | None = None
     stream: list[StreamResult] | None = None
+    #: Weak segments of the labelled rows, worst (by impact) first.
+    segments: list[Segment] = Field(default_factory=list)
+    #: Hard cases found in the window, by reason.
+    hard_cases: dict[str, int] = Field(default_factory=dict)
+    #: The hard cases themselves, for the enriched test set (not in the JSON).
+    hard_case_rows: list[HardCase] = Field(default_factory=list, exclude=True)
 
     def to_json(self) -> dict[str, Any]:
         """The stable JSON shape (``chunks`` only when chunks were asked for)."""
@@ -316,6 +324,7 @@ def measure_window(project: Project, *, last: int | None = None, since: float | 
     chunk: ``chunks`` parts by count, or calendar bins of ``period`` (e.g. "1D")."""
     from leanloop.measure.chunking import chunk_by_count, chunk_by_period
     from leanloop.measure.estimation.champion import fit_champion_estimator
+    from leanloop.measure.hard_cases import weak_spots
 
     config = project.config
     registry = project.registry
@@ -353,6 +362,7 @@ def measure_window(project: Project, *, last: int | None = None, since: float | 
                 estimated_kpi_intervals=part_result.estimated_kpi_intervals,
             ))
     served = window["model_version"].value_counts().to_dict() if len(window) else {}
+    spots = weak_spots(config, reference=reference, window=window, drifted=drifted)
     return Measurement(
         window=Window(start=_iso(window["created_at"].min()) if len(window) else None,
                       end=_iso(window["created_at"].max()) if len(window) else None,
@@ -365,7 +375,8 @@ def measure_window(project: Project, *, last: int | None = None, since: float | 
         reference_kpis={k: v for k, v in champion.kpi.items() if not k.startswith("baseline_")},
         chunks=chunk_list, quality=whole.quality, multivariate=whole.multivariate,
         prediction_outputs=whole.prediction_outputs, target_drift=whole.target_drift,
-        stream=_stream(project, window),
+        stream=_stream(project, window), segments=spots.segments, hard_cases=spots.counts(),
+        hard_case_rows=spots.hard_cases,
         kpi_intervals=whole.kpi_intervals, baseline_kpi_intervals=whole.baseline_kpi_intervals,
         kpi_gain=whole.kpi_gain, estimated_kpis=whole.estimated_kpis,
         estimated_kpi_intervals=whole.estimated_kpi_intervals,

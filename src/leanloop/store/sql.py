@@ -252,6 +252,44 @@ class SQLStore:
         with self.engine.connect() as conn:
             return [dict(r.body) for r in conn.execute(sa.select(t.cycles.c.body).order_by(t.cycles.c.id))]
 
+    # -- the enriched test set ------------------------------------------------------
+    def add_testset_rows(self, rows: list[dict[str, Any]]) -> int:
+        """Add hard cases whose prediction id is not in the set yet (the first copy of a
+        row keeps its provenance); returns how many were added. One transaction."""
+        if not rows:
+            return 0
+        table = t.testset
+        fresh: dict[str, dict[str, Any]] = {}
+        for row in rows:
+            fresh.setdefault(str(row["prediction_id"]), row)
+        with self.engine.begin() as conn:
+            ids = list(fresh)
+            for start in range(0, len(ids), 500):
+                chunk = ids[start:start + 500]
+                for r in conn.execute(sa.select(table.c.prediction_id).where(table.c.prediction_id.in_(chunk))):
+                    fresh.pop(r.prediction_id, None)
+            if fresh:
+                conn.execute(table.insert(), list(fresh.values()))
+        return len(fresh)
+
+    def testset_rows(self, *, reason: str | None = None) -> list[dict[str, Any]]:
+        """The enriched test set, newest first (ties by prediction id)."""
+        table = t.testset
+        query = sa.select(table).order_by(table.c.added_at.desc(), table.c.prediction_id)
+        if reason is not None:
+            query = query.where(table.c.reason == reason)
+        with self.engine.connect() as conn:
+            return [dict(r) for r in conn.execute(query).mappings()]
+
+    def delete_testset_rows(self, prediction_ids: list[str]) -> int:
+        """Remove rows from the enriched test set by prediction id; returns how many."""
+        removed = 0
+        with self.engine.begin() as conn:
+            for start in range(0, len(prediction_ids), 500):
+                chunk = prediction_ids[start:start + 500]
+                removed += conn.execute(t.testset.delete().where(t.testset.c.prediction_id.in_(chunk))).rowcount
+        return removed
+
     def get_cycle(self, cycle_id: int) -> dict[str, Any]:
         """One cycle of the ledger."""
         with self.engine.connect() as conn:

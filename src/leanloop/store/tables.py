@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-__all__ = ["metadata", "models", "aliases", "predictions", "feedback", "measurements", "cycles"]
+__all__ = ["metadata", "models", "aliases", "predictions", "feedback", "measurements", "cycles", "testset"]
 
 metadata = sa.MetaData()
 
@@ -52,4 +52,18 @@ cycles = sa.Table(
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Column("body", sa.JSON, nullable=False),
+)
+
+#: The enriched test set: hard cases copied from the log with their provenance.
+testset = sa.Table(
+    "testset", metadata,
+    sa.Column("prediction_id", sa.String(64), primary_key=True),
+    sa.Column("added_at", sa.Float, nullable=False, index=True),
+    sa.Column("cycle", sa.Integer, nullable=True),
+    sa.Column("reason", sa.String(32), nullable=False, index=True),
+    sa.Column("detail", sa.Text, nullable=False),
+    sa.Column("model_version", sa.String(64), nullable=False),
+    sa.Column("features", sa.JSON, nullable=False),
+    sa.Column("label", sa.JSON, nullable=False),
+    sa.Column("prediction", sa.JSON, nullable=False),
 )

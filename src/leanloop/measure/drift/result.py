@@ -1,23 +1,17 @@
-"""Types every drift test shares, and the one rule for the samples they read.
+"""Types every drift method shares: options, result, and the spec the engine runs.
 
-A test returns a :class:`DriftResult`; :class:`DriftOptions` holds the thresholds
-once, validated, so callers pass one object instead of three keyword arguments.
-Every test drops missing values first (data quality counts them elsewhere) and
-refuses a side left with nothing to compare.
+A method returns a :class:`DriftResult`; :class:`DriftOptions` holds the thresholds
+once, validated, so callers pass one object instead of a dozen keyword arguments;
+each method file declares a :class:`MethodSpec` the engine runs.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
-
-import numpy as np
-import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from leanloop.config import DriftMethod, MeasureConfig, ThresholdMode
-from leanloop.errors import InputError
 
 __all__ = ["DriftMethod", "DriftOptions", "DriftResult", "MethodSpec", "Outcome", "ThresholdMode"]
 
@@ -105,39 +99,6 @@ class DriftResult(BaseModel):
     threshold_mode: ThresholdMode = ThresholdMode.FIXED
     unseen: list[str] | None = None
     vanished: list[str] | None = None
-
-
-def _present(values: Any, *, feature: str, side: str) -> pd.Series:
-    """Return ``values`` without missing entries; refuse a side with none left."""
-    sample = pd.Series(values)
-    kept = sample.dropna()
-    if kept.empty:
-        raise InputError(
-            f"feature {feature!r}: the {side} sample has no non-missing values "
-            f"({len(sample)} rows, all missing); drift needs at least one value on each "
-            f"side: check that {feature!r} is recorded, or choose a window that has data"
-        )
-    return kept.reset_index(drop=True)
-
-
-def _labels(sample: pd.Series) -> pd.Series:
-    """Category labels as strings, so both samples compare alike."""
-    if pd.api.types.is_float_dtype(sample) and bool((sample % 1 == 0).all()):
-        # A missing value turns an integer column into floats; "1.0" must still match "1".
-        sample = sample.astype("int64")
-    return sample.astype(str)
-
-
-def _numbers(values: Any, *, feature: str, side: str) -> np.ndarray:
-    """Like :func:`_present`, as floats; refuse values that are not numbers."""
-    sample = _present(values, feature=feature, side=side)
-    try:
-        return sample.to_numpy(dtype=float)
-    except (TypeError, ValueError) as err:
-        raise InputError(
-            f"feature {feature!r}: the {side} sample must hold numbers for a numeric drift "
-            f"test, got {sample.iloc[0]!r}; declare the feature categorical or fix its values"
-        ) from err
 
 
 #: What a method computes from two summaries: (statistic, p-value or None).

@@ -135,6 +135,7 @@ class CategoricalSample:
         # Count first, then turn the few distinct labels into text: far cheaper than
         # converting every row.
         table = series.value_counts(dropna=True, sort=False)
+        table = table[table > 0]  # a pandas categorical lists its unused categories too
         if table.empty:
             return cls([], np.zeros(0, dtype=np.int64))
         text = _labels(pd.Series(table.index, dtype=table.index.dtype)).to_numpy(dtype=str)

@@ -1,0 +1,7 @@
+"""One module per suite; each has ``run(options) -> list[Table]`` and writes its JSON."""
+
+from __future__ import annotations
+
+__all__ = ["SUITES"]
+
+SUITES = ["drift", "cbpe", "serve", "feedback", "cycle"]

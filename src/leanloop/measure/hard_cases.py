@@ -1,0 +1,210 @@
+"""Hard cases: the labelled rows of a window worth keeping as tests for future models.
+
+Four rules, applied in this order; a row is kept once, under the first rule that picks
+it, and each rule keeps at most ``per_reason`` rows per window (highest loss first):
+
+1. ``confident_error``: a wrong label predicted with probability >= ``confidence``
+   (classification with probabilities).
+2. ``high_loss``: the rows of highest loss (log loss, or absolute error for regression),
+   among those above the window's mean loss.
+3. ``weak_segment``: rows of the weak segments (:mod:`leanloop.measure.segments`) with
+   loss above the mean, the slots shared evenly among the segments in rank order.
+4. ``drifted_region``: for each drifted feature, the reference quantile bin (or category)
+   whose share of the window rose most over the reference; its rows with loss above the
+   mean, the slots shared evenly among the drifted features.
+
+Examples
+--------
+>>> import numpy as np, pandas as pd
+>>> from leanloop.config import TestsetConfig
+>>> from leanloop.measure.rows import RowOutcomes
+>>> out = RowOutcomes(error=np.array([1., 0, 1, 0]), loss=np.array([2.3, .1, 1.2, .2]),
+...                   kpi=np.zeros(4), confidence=np.array([.9, .9, .5, .8]))
+>>> picks = select_hard_cases(pd.DataFrame({"x": [1.0, 2, 3, 4]}), out, config=TestsetConfig(per_reason=5))
+>>> [(p.row, p.reason.value) for p in picks]
+[(0, 'confident_error'), (2, 'high_loss')]
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, ConfigDict
+
+from leanloop.config import ProjectConfig, SegmentMetric, Task, TestsetConfig
+from leanloop.measure.segments import Segment, find_segments, segment_mask, single_slices
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+
+    from leanloop.measure.rows import RowOutcomes
+
+__all__ = ["Reason", "Pick", "HardCase", "WeakSpots", "select_hard_cases", "weak_spots"]
+
+
+class Reason(str, Enum):
+    """Why a row is a hard case (the rules, in the order they are applied)."""
+
+    CONFIDENT_ERROR = "confident_error"
+    HIGH_LOSS = "high_loss"
+    WEAK_SEGMENT = "weak_segment"
+    DRIFTED_REGION = "drifted_region"
+
+
+@dataclass(frozen=True)
+class Pick:
+    """A row (position in the labelled frame) picked by a rule, with the evidence."""
+
+    row: int
+    reason: Reason
+    detail: str
+
+
+class HardCase(BaseModel):
+    """A hard case with what the enriched test set keeps of it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    prediction_id: str
+    reason: Reason
+    detail: str
+    loss: float
+    model_version: str
+    features: dict[str, Any]
+    label: Any
+    prediction: Any
+
+
+def _above_mean(rows: np.ndarray, loss: np.ndarray, taken: set[int], limit: int) -> list[int]:
+    """Up to ``limit`` of ``rows`` not yet taken with loss above the mean, highest loss first."""
+    import numpy as np
+
+    if limit <= 0 or len(loss) == 0:
+        return []
+    mean = float(loss.mean())
+    rows = np.asarray(rows, dtype=int)
+    rows = rows[loss[rows] > mean]
+    ranked = rows[np.argsort(-loss[rows], kind="stable")]
+    return [int(r) for r in ranked if int(r) not in taken][:limit]
+
+
+def _rising_bin(feature: str, frame: pd.DataFrame, window_frame: pd.DataFrame, reference: pd.DataFrame | None,
+                bins: int) -> tuple[Any, str] | None:
+    """The slice of ``feature`` whose share rose most from reference to window."""
+    if reference is None or feature not in reference or feature not in frame:
+        return None
+    best, best_rise, text = None, 0.0, ""
+    for condition in single_slices(window_frame[[feature]], bins=bins, reference=reference[[feature]]):
+        ref_share = float(condition.mask(reference).mean())
+        cur_share = float(condition.mask(window_frame).mean())
+        if cur_share - ref_share > best_rise:
+            best, best_rise = condition, cur_share - ref_share
+            text = f"{condition.describe()}: share {ref_share:.1%} -> {cur_share:.1%}"
+    return None if best is None else (best, text)
+
+
+def select_hard_cases(frame: pd.DataFrame, outcomes: RowOutcomes, *, config: TestsetConfig,
+                      segments: list[Segment] | None = None, drifted: list[str] | None = None,
+                      reference: pd.DataFrame | None = None, window_frame: pd.DataFrame | None = None,
+                      bins: int = 5, loss_name: str = "log loss") -> list[Pick]:
+    """Apply the four rules (module docstring) to the labelled rows ``frame`` (model form)."""
+    import numpy as np
+
+    frame = frame.reset_index(drop=True)
+    window_frame = frame if window_frame is None else window_frame.reset_index(drop=True)
+    loss, limit = outcomes.loss, config.per_reason
+    taken: set[int] = set()
+    picks: list[Pick] = []
+
+    def keep(rows: list[int], reason: Reason, detail: Any) -> None:
+        for r in rows:
+            taken.add(r)
+            picks.append(Pick(row=r, reason=reason, detail=detail(r) if callable(detail) else detail))
+
+    confident = np.flatnonzero((outcomes.error > 0) & (np.nan_to_num(outcomes.confidence) >= config.confidence))
+    ranked = confident[np.argsort(-loss[confident], kind="stable")][:limit]
+    keep([int(r) for r in ranked], Reason.CONFIDENT_ERROR,
+         lambda r: f"wrong with confidence {outcomes.confidence[r]:.3f}")
+    keep(_above_mean(np.arange(len(loss)), loss, taken, limit), Reason.HIGH_LOSS,
+         lambda r: f"{loss_name} {loss[r]:.4g} (window mean {loss.mean():.4g})")
+    regions: list[tuple[np.ndarray, str]] = []
+    for segment in segments or []:
+        regions.append((np.flatnonzero(segment_mask(segment, frame)), segment.segment))
+    _share(regions, loss, taken, limit, Reason.WEAK_SEGMENT, keep)
+    regions = []
+    for feature in drifted or []:
+        found = _rising_bin(feature, frame, window_frame, reference, bins)
+        if found is not None:
+            regions.append((np.flatnonzero(found[0].mask(frame)), found[1]))
+    _share(regions, loss, taken, limit, Reason.DRIFTED_REGION, keep)
+    return picks
+
+
+def _share(regions: list[tuple[np.ndarray, str]], loss: np.ndarray, taken: set[int], limit: int,
+           reason: Reason, keep: Any) -> None:
+    """Split ``limit`` slots evenly among ``regions``, in order."""
+    if not regions:
+        return
+    each = math.ceil(limit / len(regions))
+    used = 0
+    for rows, text in regions:
+        chosen = _above_mean(rows, loss, taken, min(each, limit - used))
+        keep(chosen, reason, text)
+        used += len(chosen)
+
+
+@dataclass(frozen=True)
+class WeakSpots:
+    """A window's weak segments and hard cases."""
+
+    segments: list[Segment] = field(default_factory=list)
+    hard_cases: list[HardCase] = field(default_factory=list)
+
+    def counts(self) -> dict[str, int]:
+        """Hard cases by reason, every reason listed."""
+        found = Counter(c.reason.value for c in self.hard_cases)
+        return {r.value: found.get(r.value, 0) for r in Reason}
+
+
+def weak_spots(config: ProjectConfig, *, reference: pd.DataFrame, window: pd.DataFrame,
+               drifted: list[str]) -> WeakSpots:
+    """Weak segments and hard cases of a logged ``window`` (rows as the store returns them)
+    against the ``reference`` training frame."""
+    import pandas as pd
+
+    from leanloop.measure.measurement import logged_scored
+    from leanloop.measure.rows import row_outcomes
+
+    schema, data = config.schema_, config.data
+    window = window.reset_index(drop=True)
+    labelled = window[window["label"].notna()].reset_index(drop=True)
+    if labelled.empty:
+        return WeakSpots()
+    every = schema.model_frame(pd.DataFrame(window["features"].tolist()), "logged predictions")
+    frame = every[window["label"].notna().to_numpy()].reset_index(drop=True)
+    ref_frame = schema.model_frame(reference, "reference data")
+    scored = logged_scored(labelled, data.task, data.classes)
+    outcomes = row_outcomes(labelled["label"].tolist(), scored.labels, scored.probabilities, data, config.kpi)
+    regression = data.task is Task.REGRESSION
+    if config.segments.metric is SegmentMetric.KPI:
+        values, binary, higher, name = outcomes.kpi, False, True, config.kpi.name
+    else:
+        values, binary, higher = outcomes.error, not regression, False
+        name = "absolute_error" if regression else "error_rate"
+    segments = find_segments(frame, values, config=config.segments, reference=ref_frame, binary=binary,
+                             higher_is_better=higher, metric=name)
+    picks = select_hard_cases(frame, outcomes, config=config.testset, segments=segments, drifted=drifted,
+                              reference=ref_frame, window_frame=every, bins=config.segments.bins,
+                              loss_name="absolute error" if regression or scored.probabilities is None else "log loss")
+    cases = [
+        HardCase(prediction_id=str(row["prediction_id"]), reason=p.reason, detail=p.detail,
+                 loss=float(outcomes.loss[p.row]), model_version=str(row["model_version"]),
+                 features=dict(row["features"]), label=row["label"], prediction=row["prediction"])
+        for p in picks for row in [labelled.iloc[p.row]]
+    ]
+    return WeakSpots(segments=segments, hard_cases=cases)

@@ -1,0 +1,81 @@
+"""Per-row outcomes of labelled predictions: error, loss, KPI value and confidence.
+
+The segment finder tests slices of these values, hard-case selection ranks rows by
+them, and the promotion gate pairs them between champion and challenger.
+
+* ``error``: 1 when the label is wrong (classification), the absolute error (regression).
+* ``loss``: the log loss of the row, ``-ln p(truth)`` with ``p`` clipped at 1e-15
+  (classification with probabilities; else the error), the absolute error (regression).
+* ``kpi``: the row's value under the ``[kpi]`` section (higher is better).
+* ``confidence``: the probability given to the predicted class (classification), else NaN.
+
+Examples
+--------
+>>> import numpy as np
+>>> from leanloop.config import DataConfig, KpiConfig, KpiOutcome
+>>> data = DataConfig(path="d.csv", target="y", task="classification", classes=[0, 1])
+>>> kpi = KpiConfig(outcomes=[KpiOutcome(actual=1, predicted=1, value=10.0),
+...                           KpiOutcome(actual=0, predicted=1, value=-50.0)])
+>>> out = row_outcomes([1, 0, 0], [1, 1, 0], np.array([[.1, .9], [.2, .8], [.7, .3]]), data, kpi)
+>>> out.error.tolist(), out.loss.round(3).tolist(), out.kpi.tolist(), out.confidence.tolist()
+([0.0, 1.0, 0.0], [0.105, 1.609, 0.357], [10.0, -50.0, 0.0], [0.9, 0.8, 0.7])
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from leanloop.config import DataConfig, KpiConfig, Task
+from leanloop.measure.kpi import _key, outcome_values
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    import numpy as np
+
+__all__ = ["RowOutcomes", "row_outcomes"]
+
+_CLIP = 1e-15
+
+
+@dataclass(frozen=True)
+class RowOutcomes:
+    """Aligned per-row arrays (see the module docstring for each)."""
+
+    error: np.ndarray
+    loss: np.ndarray
+    kpi: np.ndarray
+    confidence: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.error)
+
+
+def row_outcomes(y_true: Sequence[Any], y_pred: Sequence[Any], proba: np.ndarray | None,
+                 data: DataConfig, kpi: KpiConfig) -> RowOutcomes:
+    """Per-row outcomes; ``proba`` columns follow ``data.classes``."""
+    import numpy as np
+
+    y_true, y_pred = list(y_true), list(y_pred)
+    n = len(y_true)
+    if data.task is Task.REGRESSION:
+        error = np.abs(np.asarray(y_true, dtype=float) - np.asarray(y_pred, dtype=float))
+        return RowOutcomes(error=error, loss=error, kpi=-kpi.cost_per_unit_error * error,
+                           confidence=np.full(n, np.nan))
+    keys = [_key(v) for v in y_true]
+    error = np.array([k != _key(p) for k, p in zip(keys, y_pred, strict=True)], dtype=float)
+    values = np.asarray(outcome_values(y_true, y_pred, kpi), dtype=float)
+    classes = [_key(c) for c in (data.classes or [])]
+    if proba is None or not classes or n == 0:
+        return RowOutcomes(error=error, loss=error, kpi=values, confidence=np.full(n, np.nan))
+    proba = np.asarray(proba, dtype=float)
+    index = {c: i for i, c in enumerate(classes)}
+    truth_col = np.array([index.get(k, -1) for k in keys])
+    pred_col = np.array([index.get(_key(p), -1) for p in y_pred])
+    rows = np.arange(n)
+    p_truth = np.where(truth_col >= 0, proba[rows, np.maximum(truth_col, 0)], 0.0)
+    confidence = np.where(pred_col >= 0, proba[rows, np.maximum(pred_col, 0)], np.nan)
+    loss = -np.log(np.clip(p_truth, _CLIP, 1.0))
+    return RowOutcomes(error=error, loss=loss, kpi=values, confidence=confidence)
+
