@@ -20,6 +20,7 @@ from leanloop.config import (
     StreamConfig,
     StreamDetectorKind,
     ModelConfig,
+    PerformanceConfig,
     PolicyConfig,
     ProjectConfig,
     SegmentMetric,
@@ -36,7 +37,7 @@ from leanloop.errors import ProjectError
 from leanloop.schema import Feature, Schema
 
 SECTIONS: dict[str, type[BaseModel]] = {
-    "data": DataConfig, "model": ModelConfig, "kpi": KpiConfig, "measure": MeasureConfig,
+    "data": DataConfig, "model": ModelConfig, "kpi": KpiConfig, "performance": PerformanceConfig, "measure": MeasureConfig,
     "policy": PolicyConfig, "serve": ServeConfig, "store": StoreConfig,
     "quality": QualityConfig, "multivariate": MultivariateConfig, "stream": StreamConfig,
     "segments": SegmentsConfig, "testset": TestsetConfig,
@@ -55,7 +56,9 @@ def full_config() -> ProjectConfig:
         ]),
         model=ModelConfig(test_size=0.25, seed=7, max_iter=50, learning_rate=0.2),
         kpi=KpiConfig(name="profit", default_value=1.5, cost_per_unit_error=2.0, outcomes=[
-            KpiOutcome(actual=1, predicted=1, value=100.0), KpiOutcome(actual=0, predicted=1, value=-20.0)]),
+            KpiOutcome(actual=1, predicted=1, value=100.0), KpiOutcome(actual=0, predicted=1, value=-20.0)],
+            error="squared", over_cost_per_unit=3.0, under_cost_per_unit=0.5, weight_column="age"),
+        performance=PerformanceConfig(bootstrap_resamples=200, confidence=0.9, estimate=False),
         measure=MeasureConfig(window_rows=100, alpha=0.01, psi_threshold=0.25, psi_bins=5, reference_max_rows=1000),
         policy=PolicyConfig(min_rows=10, min_labels=5, main_metric="f1", max_metric_drop=0.05,
                             max_kpi_drop=0.2, max_drift_share=0.4, retrain_on_drift=True, min_kpi_gain=1.0,

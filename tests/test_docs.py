@@ -10,8 +10,8 @@ from leanloop import config as cfg
 from leanloop.cli import app
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
-SECTIONS = [cfg.DataConfig, cfg.ModelConfig, cfg.KpiConfig, cfg.MeasureConfig, cfg.PolicyConfig,
-            cfg.SegmentsConfig, cfg.TestsetConfig, cfg.ServeConfig, cfg.StoreConfig]
+SECTIONS = [cfg.DataConfig, cfg.ModelConfig, cfg.KpiConfig, cfg.PerformanceConfig, cfg.MeasureConfig,
+            cfg.PolicyConfig, cfg.SegmentsConfig, cfg.TestsetConfig, cfg.ServeConfig, cfg.StoreConfig]
 
 
 @pytest.mark.parametrize("field", [f for section in SECTIONS for f in section.model_fields])

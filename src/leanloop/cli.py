@@ -261,6 +261,10 @@ def measure(
     if body["performance"]["realized"]:
         _metrics_table("realized performance on labelled rows", body["performance"]["realized"],
                        body["performance"]["baseline"])
+    if body["performance"].get("estimated"):
+        bands = body["performance"]["estimated_intervals"]
+        console.print("estimated on all rows ({}): {}".format(body["performance"]["estimation_method"], ", ".join(
+            f"{k} {v:.4f} [{bands[k]['lower']:.4f}, {bands[k]['upper']:.4f}]" for k, v in body["performance"]["estimated"].items())))
     console.print(f"KPIs: {body['kpis'] or 'no labelled rows yet'}")
     if body.get("segments"):
         console.print(_segments_table(body["segments"]))

@@ -34,7 +34,9 @@ __all__ = [
     "DataConfig",
     "ModelConfig",
     "KpiOutcome",
+    "ErrorKind",
     "KpiConfig",
+    "PerformanceConfig",
     "MeasureConfig",
     "QualityConfig",
     "MultivariateConfig",
@@ -138,13 +140,59 @@ class KpiOutcome(_Section):
     value: float
 
 
+class ErrorKind(str, Enum):
+    """Which error a regression KPI charges for."""
+
+    ABSOLUTE = "absolute"
+    SQUARED = "squared"
+
+
 class KpiConfig(_Section):
-    """Business value of model outcomes, as data (never code)."""
+    """Business value of model outcomes, as data (never code).
+
+    Classification: ``outcomes`` value each confusion cell (actual, predicted), per class
+    for multiclass; undeclared cells are worth ``default_value``. Regression: each unit of
+    absolute (or squared, ``error``) error costs ``cost_per_unit_error``, or
+    ``over_cost_per_unit`` when the prediction is above the truth and
+    ``under_cost_per_unit`` when below. ``weight_column`` (a feature, e.g. the loan
+    amount) multiplies each row's value.
+    """
 
     name: str = "net_value"
     outcomes: list[KpiOutcome] = Field(default_factory=list)
     default_value: float = 0.0
     cost_per_unit_error: float = Field(1.0, ge=0.0)
+    error: ErrorKind = ErrorKind.ABSOLUTE
+    over_cost_per_unit: float | None = Field(None, ge=0.0)
+    under_cost_per_unit: float | None = Field(None, ge=0.0)
+    weight_column: str | None = None
+
+    @field_validator("outcomes")
+    @classmethod
+    def _one_value_per_cell(cls, value: list[KpiOutcome]) -> list[KpiOutcome]:
+        cells = [(str(o.actual), str(o.predicted)) for o in value]
+        twice = sorted({c for c in cells if cells.count(c) > 1})
+        if twice:
+            raise ValueError(f"outcomes give (actual, predicted) cells {twice} more than one value; keep one each")
+        return value
+
+    @property
+    def over_cost(self) -> float:
+        """Cost per unit of error when the prediction is above the truth."""
+        return self.cost_per_unit_error if self.over_cost_per_unit is None else self.over_cost_per_unit
+
+    @property
+    def under_cost(self) -> float:
+        """Cost per unit of error when the prediction is below the truth."""
+        return self.cost_per_unit_error if self.under_cost_per_unit is None else self.under_cost_per_unit
+
+
+class PerformanceConfig(_Section):
+    """Confidence intervals of realized metrics and KPIs, and estimation without labels."""
+
+    bootstrap_resamples: int = Field(500, ge=50, le=20_000)
+    confidence: float = Field(0.95, gt=0.5, lt=1.0)
+    estimate: bool = True
 
 
 class MeasureConfig(_Section):
@@ -335,6 +383,7 @@ class ProjectConfig(_Section):
     schema_: Schema = Field(default_factory=Schema, alias="schema")
     model: ModelConfig = Field(default_factory=ModelConfig)
     kpi: KpiConfig = Field(default_factory=KpiConfig)
+    performance: PerformanceConfig = Field(default_factory=PerformanceConfig)
     measure: MeasureConfig = Field(default_factory=MeasureConfig)
     quality: QualityConfig = Field(default_factory=QualityConfig)
     multivariate: MultivariateConfig = Field(default_factory=MultivariateConfig)
@@ -360,6 +409,18 @@ class ProjectConfig(_Section):
         if unknown and self.schema_.features:
             raise ValueError(f"measure.drift_methods names unknown features {unknown}; "
                              f"the schema has: {self.schema_.names}")
+        return self
+
+    @model_validator(mode="after")
+    def _kpi_matches_data(self) -> ProjectConfig:
+        column = self.kpi.weight_column
+        if column and self.schema_.features and column not in self.schema_.names:
+            raise ValueError(f"kpi.weight_column {column!r} is not a feature; features are {self.schema_.names}")
+        if self.data.classes is not None:
+            known = {str(c) for c in self.data.classes}
+            unknown = sorted({str(v) for o in self.kpi.outcomes for v in (o.actual, o.predicted)} - known)
+            if unknown:
+                raise ValueError(f"kpi.outcomes name labels {unknown} that are not among data.classes {self.data.classes}")
         return self
 
     def to_toml_dict(self) -> dict[str, Any]:
@@ -444,7 +505,12 @@ _SECTION_NOTES = {
     "model": "The minimal pipeline: imputation, scaling, one-hot encoding, gradient boosting.",
     "kpi": "Business value of outcomes, as data. Classification: [[kpi.outcomes]] gives the\n"
            "value of predicting `predicted` when the truth was `actual`; undeclared cells are\n"
-           "worth default_value. Regression: each unit of absolute error costs cost_per_unit_error.",
+           "worth default_value. Regression: each unit of error (error = absolute or squared)\n"
+           "costs cost_per_unit_error, or over_cost_per_unit / under_cost_per_unit when the\n"
+           "prediction is above / below the truth. weight_column: a feature multiplying each\n"
+           "row's value (e.g. the loan amount).",
+    "performance": "Bootstrap intervals (resamples, confidence) of realized metrics and KPIs;\n"
+                   "estimate: estimated performance without labels (CBPE, DLE).",
     "measure": "Window size (rows) and drift thresholds: p-value alpha for the tests (KS,\n"
                "chi-square, ...), PSI above psi_threshold is drift; samples of at least\n"
                "large_sample rows use distances (wasserstein, jensen_shannon) instead of tests.\n"

@@ -8,7 +8,15 @@ import numpy as np
 import pytest
 from sklearn import metrics as skm
 
-from leanloop.measure.performance import classification_metrics, higher_is_better, regression_metrics
+from leanloop.measure.performance import (
+    class_rows,
+    classification_metrics,
+    classification_table,
+    higher_is_better,
+    regression_metrics,
+    regression_table,
+)
+from leanloop.measure.weighted import weighted_auc
 
 TOL = 1e-9
 
@@ -24,7 +32,7 @@ def test_binary_equals_sklearn() -> None:
     y_true = rng.integers(0, 2, 60)
     y_pred = (proba[:, 1] + rng.normal(0, 0.2, 60) > 0.5).astype(int)
     out = classification_metrics(y_true.tolist(), y_pred.tolist(), proba, [0, 1])
-    assert set(out) == {"accuracy", "precision", "recall", "f1", "roc_auc"}
+    assert set(out) == {"accuracy", "precision", "recall", "f1", "roc_auc", "log_loss", "brier", "ece"}
     assert out["accuracy"] == pytest.approx(skm.accuracy_score(y_true, y_pred), abs=TOL)
     assert out["precision"] == pytest.approx(skm.precision_score(y_true, y_pred), abs=TOL)
     assert out["recall"] == pytest.approx(skm.recall_score(y_true, y_pred), abs=TOL)
@@ -91,14 +99,14 @@ def test_regression_equals_sklearn() -> None:
     y_true = rng.normal(10, 3, 50)
     y_pred = y_true + rng.normal(0, 1, 50)
     out = regression_metrics(y_true.tolist(), y_pred.tolist())
-    assert set(out) == {"mae", "rmse", "r2"}
+    assert set(out) == {"mae", "rmse", "mape", "r2"}
     assert out["mae"] == pytest.approx(skm.mean_absolute_error(y_true, y_pred), abs=TOL)
     assert out["rmse"] == pytest.approx(math.sqrt(skm.mean_squared_error(y_true, y_pred)), abs=TOL)
     assert out["r2"] == pytest.approx(skm.r2_score(y_true, y_pred), abs=TOL)
 
 
 def test_r2_omitted_for_one_row() -> None:
-    assert regression_metrics([2.0], [3.5]) == {"mae": 1.5, "rmse": 1.5}
+    assert regression_metrics([2.0], [3.5]) == {"mae": 1.5, "rmse": 1.5, "mape": 0.75}
 
 
 @pytest.mark.parametrize(("metric", "higher"), [
@@ -107,3 +115,99 @@ def test_r2_omitted_for_one_row() -> None:
 ])
 def test_higher_is_better(metric: str, higher: bool) -> None:
     assert higher_is_better(metric) is higher
+
+
+# --- probability metrics, MAPE, and the vectorised tables behind the bootstrap ---
+
+def _ece_by_hand(confidence: np.ndarray, hit: np.ndarray, bins: int = 10) -> float:
+    """ECE from scikit-learn's calibration_curve (uniform bins) and the bin counts."""
+    from sklearn.calibration import calibration_curve
+
+    prob_true, prob_pred = calibration_curve(hit, confidence, n_bins=bins, strategy="uniform")
+    counts = np.histogram(confidence, bins=np.linspace(0, 1, bins + 1))[0]
+    counts = counts[counts > 0]
+    return float(np.sum(counts / len(confidence) * np.abs(prob_true - prob_pred)))
+
+
+def test_binary_probability_metrics_equal_sklearn() -> None:
+    rng = np.random.default_rng(1)
+    proba = random_proba(rng, 200, 2)
+    y_true = (rng.random(200) < proba[:, 1]).astype(int)
+    out = classification_metrics(y_true.tolist(), proba.argmax(axis=1).tolist(), proba, [0, 1])
+    assert out["log_loss"] == pytest.approx(skm.log_loss(y_true, proba), abs=TOL)
+    assert out["brier"] == pytest.approx(skm.brier_score_loss(y_true, proba[:, 1]), abs=TOL)
+    assert out["ece"] == pytest.approx(_ece_by_hand(proba[:, 1], y_true), abs=TOL)
+
+
+def test_multiclass_probability_metrics_equal_sklearn() -> None:
+    rng = np.random.default_rng(2)
+    classes = ["x", "y", "z"]
+    proba = random_proba(rng, 150, 3)
+    codes = np.array([rng.choice(3, p=p) for p in proba])
+    y_true = np.array(classes)[codes]
+    predicted = proba.argmax(axis=1)
+    out = classification_metrics(y_true.tolist(), np.array(classes)[predicted].tolist(), proba, classes)
+    assert out["log_loss"] == pytest.approx(skm.log_loss(y_true, proba, labels=classes), abs=TOL)
+    assert out["brier"] == pytest.approx(skm.brier_score_loss(y_true, proba, labels=classes, scale_by_half=False), abs=TOL)
+    assert out["ece"] == pytest.approx(_ece_by_hand(proba.max(axis=1), predicted == codes), abs=TOL)
+
+
+def test_mape_equals_sklearn() -> None:
+    rng = np.random.default_rng(0)
+    y_true = rng.normal(10, 3, 50)
+    y_pred = y_true + rng.normal(0, 1, 50)
+    out = regression_metrics(y_true.tolist(), y_pred.tolist())
+    assert out["mape"] == pytest.approx(skm.mean_absolute_percentage_error(y_true, y_pred), abs=TOL)
+
+
+@pytest.mark.parametrize("classes", [[0, 1], ["no", "yes"], ["a", "b", "c"]])
+def test_weighted_table_equals_sklearn_with_sample_weight(classes: list) -> None:
+    """A bootstrap resample is a count vector: the table must equal scikit-learn with
+    those counts as sample_weight, metric by metric."""
+    rng = np.random.default_rng(3)
+    k, n = len(classes), 120
+    proba = random_proba(rng, n, k)
+    codes = np.array([rng.choice(k, p=p) for p in proba])
+    y_true = np.array(classes, dtype=object)[codes]
+    y_pred = np.array(classes, dtype=object)[(proba + rng.normal(0, 0.2, proba.shape)).argmax(axis=1)]
+    rows = class_rows(y_true.tolist(), y_pred.tolist(), proba, classes)
+    counts = rng.multinomial(n, np.full(n, 1 / n), size=3).astype(float)
+    table = classification_table(np.vstack([np.ones(n), counts]), rows)
+    avg = {"average": "binary", "pos_label": 1} if k == 2 else {"average": "macro", "labels": list(range(k))}
+    for b, weights in enumerate([np.ones(n), *counts]):
+        w = {"sample_weight": weights}
+        truth, pred = rows.truth, rows.predicted
+        assert table["accuracy"][b] == pytest.approx(skm.accuracy_score(truth, pred, **w), abs=TOL)
+        assert table["precision"][b] == pytest.approx(skm.precision_score(truth, pred, zero_division=0, **avg, **w), abs=TOL)
+        assert table["recall"][b] == pytest.approx(skm.recall_score(truth, pred, zero_division=0, **avg, **w), abs=TOL)
+        assert table["f1"][b] == pytest.approx(skm.f1_score(truth, pred, zero_division=0, **avg, **w), abs=TOL)
+        auc = (skm.roc_auc_score(truth, proba[:, 1], **w) if k == 2 else
+               skm.roc_auc_score(truth, proba, multi_class="ovr", average="macro", labels=list(range(k)), **w))
+        assert table["roc_auc"][b] == pytest.approx(auc, abs=TOL)
+        assert table["log_loss"][b] == pytest.approx(skm.log_loss(truth, proba, labels=list(range(k)), **w), abs=TOL)
+        brier = (skm.brier_score_loss(truth, proba[:, 1], **w) if k == 2 else
+                 skm.brier_score_loss(truth, proba, labels=list(range(k)), scale_by_half=False, **w))
+        assert table["brier"][b] == pytest.approx(brier, abs=TOL)
+
+
+def test_weighted_regression_table_equals_sklearn_with_sample_weight() -> None:
+    rng = np.random.default_rng(4)
+    n = 80
+    y_true = rng.normal(5, 2, n)
+    y_pred = y_true + rng.normal(0, 1, n)
+    counts = rng.multinomial(n, np.full(n, 1 / n), size=3).astype(float)
+    table = regression_table(np.vstack([np.ones(n), counts]), y_true, y_pred)
+    for b, weights in enumerate([np.ones(n), *counts]):
+        w = {"sample_weight": weights}
+        assert table["mae"][b] == pytest.approx(skm.mean_absolute_error(y_true, y_pred, **w), abs=TOL)
+        assert table["rmse"][b] == pytest.approx(math.sqrt(skm.mean_squared_error(y_true, y_pred, **w)), abs=TOL)
+        assert table["mape"][b] == pytest.approx(skm.mean_absolute_percentage_error(y_true, y_pred, **w), abs=TOL)
+        assert table["r2"][b] == pytest.approx(skm.r2_score(y_true, y_pred, **w), abs=TOL)
+
+
+def test_auc_ties_count_one_half_like_sklearn() -> None:
+    scores = np.array([0.5, 0.5, 0.5, 0.2, 0.9, 0.2])
+    truth = np.array([1, 0, 1, 0, 1, 1])
+    got = weighted_auc(scores, truth[None].astype(float), 1.0 - truth[None])
+    assert got[0] == pytest.approx(skm.roc_auc_score(truth, scores), abs=TOL)
+

@@ -17,17 +17,25 @@ Examples
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from leanloop.config import DataConfig, KpiConfig, Task
-from leanloop.measure.kpi import classification_kpis, regression_kpis
-from leanloop.measure.performance import classification_metrics, regression_metrics
+from leanloop.measure.bootstrap import BootstrapOptions, Interval, bootstrap
+from leanloop.measure.kpi import kpi_intervals, kpi_summary, outcome_values, regression_values, row_weights
+from leanloop.measure.performance import (
+    class_rows,
+    classification_metrics,
+    classification_table,
+    regression_metrics,
+    regression_table,
+)
 from leanloop.scoring import score
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
 
+    import numpy as np
     import pandas as pd
 
     from leanloop.scoring import Scored
@@ -37,31 +45,55 @@ __all__ = ["Evaluation", "evaluate", "evaluate_scored"]
 
 @dataclass(frozen=True)
 class Evaluation:
-    """Metrics and KPIs of one model on one set of labelled rows."""
+    """Metrics and KPIs of one model on one set of labelled rows; with ``intervals``
+    asked for, their bootstrap intervals and each row's KPI value too."""
 
     metrics: dict[str, float]
     kpis: dict[str, float]
     rows: int
+    intervals: dict[str, Interval] = field(default_factory=dict)
+    kpi_intervals: dict[str, Interval] = field(default_factory=dict)
+    kpi_values: np.ndarray | None = None
 
 
-def evaluate(model: Any, X: pd.DataFrame, y: Sequence[Any], data: DataConfig, kpi: KpiConfig) -> Evaluation:
-    """Score ``X`` with ``model`` and compare with the truth ``y``."""
-    return evaluate_scored(score(model, X, data.task.value), list(y), data, kpi)
+def evaluate(model: Any, X: pd.DataFrame, y: Sequence[Any], data: DataConfig, kpi: KpiConfig,
+             intervals: BootstrapOptions | None = None) -> Evaluation:
+    """Score ``X`` with ``model`` and compare with the truth ``y`` (KPI weights from ``X``)."""
+    return evaluate_scored(score(model, X, data.task.value), list(y), data, kpi,
+                           weights=row_weights(X, kpi), intervals=intervals)
 
 
-def evaluate_scored(scored: Scored, y: list[Any], data: DataConfig, kpi: KpiConfig) -> Evaluation:
+def evaluate_scored(scored: Scored, y: list[Any], data: DataConfig, kpi: KpiConfig,
+                    weights: np.ndarray | None = None, intervals: BootstrapOptions | None = None) -> Evaluation:
     """Metrics and KPIs of outputs already computed (e.g. logged predictions)."""
+    import numpy as np
+
     if data.task is Task.REGRESSION:
-        return Evaluation(regression_metrics(y, scored.labels), regression_kpis(y, scored.labels, kpi), len(y))
+        values = regression_values(y, scored.labels, kpi, weights)
+        result = Evaluation(regression_metrics(y, scored.labels), kpi_summary(values.tolist(), kpi.name), len(y))
+        if intervals is None:
+            return result
+        truth, predicted = np.asarray(y, dtype=float), np.asarray(scored.labels, dtype=float)
+        return _with_intervals(result, lambda W: regression_table(W, truth, predicted), values, kpi.name, intervals)
     classes = list(data.classes or scored.classes or sorted(set(y)))
     proba = scored.probabilities
     if proba is not None and scored.classes is not None and scored.classes != classes:
-        import numpy as np
-
         order = [scored.classes.index(c) for c in classes]
         proba = np.asarray(proba)[:, order]
-    return Evaluation(
-        classification_metrics(y, scored.labels, proba, classes),
-        classification_kpis(y, scored.labels, kpi),
-        len(y),
-    )
+    values = np.asarray(outcome_values(y, scored.labels, kpi, weights), dtype=float)
+    result = Evaluation(classification_metrics(y, scored.labels, proba, classes),
+                        kpi_summary(values.tolist(), kpi.name), len(y))
+    if intervals is None:
+        return result
+    rows = class_rows(y, scored.labels, proba, classes)
+    return _with_intervals(result, lambda W: classification_table(W, rows), values, kpi.name, intervals)
+
+
+def _with_intervals(result: Evaluation, table: Callable[[np.ndarray], dict[str, np.ndarray]], values: np.ndarray,
+                    kpi_name: str, options: BootstrapOptions) -> Evaluation:
+    found = bootstrap(table, result.rows, options)
+    # the interval's value is the scikit-learn figure (the vectorised one agrees to 1e-9)
+    found = {name: Interval(value=result.metrics[name], lower=i.lower, upper=i.upper)
+             for name, i in found.items() if name in result.metrics}
+    return Evaluation(result.metrics, result.kpis, result.rows, found,
+                      kpi_intervals(values, kpi_name, options), values)

@@ -1,8 +1,10 @@
 """KPIs: the business value of model outcomes, declared as data in ``leanloop.toml``.
 
 Classification: each confusion-matrix cell (actual, predicted) has a value; the KPI
-is the mean value per prediction and the total. Regression: each unit of absolute
-error costs ``cost_per_unit_error``; the KPI is minus that cost.
+is the mean value per prediction (named ``config.name``) and the total
+(``<name>_total``). Regression: each unit of absolute or squared error costs money,
+possibly more when the prediction is too high than too low; the KPI is minus that
+cost. An optional weight column (e.g. the loan amount) multiplies each row's value.
 
 Examples
 --------
@@ -14,24 +16,46 @@ Examples
 {'profit': -75.0, 'profit_total': -300.0}
 >>> regression_kpis([10.0, 20.0], [12.0, 19.0], KpiConfig(name="cost", cost_per_unit_error=2.0))
 {'cost': -3.0, 'cost_total': -6.0}
+>>> regression_kpis([10.0, 20.0], [12.0, 19.0], KpiConfig(name="cost", over_cost_per_unit=5.0, under_cost_per_unit=1.0))
+{'cost': -5.5, 'cost_total': -11.0}
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from leanloop.measure.bootstrap import BootstrapOptions, Interval, bootstrap
+
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
+    import numpy as np
+    import pandas as pd
+
     from leanloop.config import KpiConfig
 
-__all__ = ["classification_kpis", "regression_kpis", "outcome_values"]
+__all__ = ["classification_kpis", "regression_kpis", "outcome_values", "outcome_table", "regression_values",
+           "kpi_summary", "kpi_intervals", "row_weights"]
 
 
-def outcome_values(y_true: Sequence[Any], y_pred: Sequence[Any], config: KpiConfig) -> list[float]:
-    """The value of each row's outcome; cells not declared are worth ``default_value``."""
+def outcome_table(config: KpiConfig, classes: list[Any]) -> np.ndarray:
+    """``(k, k)`` values of each cell [actual, predicted] in class order."""
+    import numpy as np
+
+    table = np.full((len(classes), len(classes)), float(config.default_value))
+    index = {_key(c): i for i, c in enumerate(classes)}
+    for o in config.outcomes:
+        if _key(o.actual) in index and _key(o.predicted) in index:
+            table[index[_key(o.actual)], index[_key(o.predicted)]] = o.value
+    return table
+
+
+def outcome_values(y_true: Sequence[Any], y_pred: Sequence[Any], config: KpiConfig,
+                   weights: np.ndarray | None = None) -> list[float]:
+    """The value of each row's outcome (times its weight); undeclared cells are worth ``default_value``."""
     table = {(_key(o.actual), _key(o.predicted)): o.value for o in config.outcomes}
-    return [table.get((_key(a), _key(p)), config.default_value) for a, p in zip(y_true, y_pred, strict=True)]
+    values = [table.get((_key(a), _key(p)), config.default_value) for a, p in zip(y_true, y_pred, strict=True)]
+    return values if weights is None else [v * float(w) for v, w in zip(values, weights, strict=True)]
 
 
 def _key(label: Any) -> str:
@@ -41,19 +65,75 @@ def _key(label: Any) -> str:
     return str(label)
 
 
-def classification_kpis(y_true: Sequence[Any], y_pred: Sequence[Any], config: KpiConfig) -> dict[str, float]:
+def regression_values(y_true: Sequence[float], y_pred: Sequence[float], config: KpiConfig,
+                      weights: np.ndarray | None = None) -> np.ndarray:
+    """Minus each row's cost of error: over- and under-predictions priced apart,
+    absolute or squared error as configured, times the row's weight."""
+    import numpy as np
+
+    from leanloop.config import ErrorKind
+
+    error = np.asarray(y_pred, dtype=float) - np.asarray(y_true, dtype=float)
+    size = error**2 if config.error is ErrorKind.SQUARED else np.abs(error)
+    values = -np.where(error > 0, config.over_cost, config.under_cost) * size
+    return values if weights is None else values * np.asarray(weights, dtype=float)
+
+
+def classification_kpis(y_true: Sequence[Any], y_pred: Sequence[Any], config: KpiConfig,
+                        weights: np.ndarray | None = None) -> dict[str, float]:
     """Mean value per prediction (named ``config.name``) and the total (``<name>_total``)."""
-    values = outcome_values(y_true, y_pred, config)
-    return _summary(values, config.name)
+    return kpi_summary(outcome_values(y_true, y_pred, config, weights), config.name)
 
 
-def regression_kpis(y_true: Sequence[float], y_pred: Sequence[float], config: KpiConfig) -> dict[str, float]:
-    """Minus the cost of absolute errors, per prediction and in total."""
-    values = [-config.cost_per_unit_error * abs(float(a) - float(p)) for a, p in zip(y_true, y_pred, strict=True)]
-    return _summary(values, config.name)
+def regression_kpis(y_true: Sequence[float], y_pred: Sequence[float], config: KpiConfig,
+                    weights: np.ndarray | None = None) -> dict[str, float]:
+    """Minus the cost of errors, per prediction and in total."""
+    return kpi_summary(regression_values(y_true, y_pred, config, weights).tolist(), config.name)
 
 
-def _summary(values: list[float], name: str) -> dict[str, float]:
+def kpi_summary(values: Sequence[float], name: str) -> dict[str, float]:
+    """``{name: mean, name_total: total}`` of per-row values."""
     total = float(sum(values))
-    mean = total / len(values) if values else 0.0
+    mean = total / len(values) if len(values) else 0.0
     return {name: mean, f"{name}_total": total}
+
+
+def kpi_intervals(values: np.ndarray, name: str, options: BootstrapOptions) -> dict[str, Interval]:
+    """Bootstrap intervals of the mean and the total of per-row KPI values.
+
+    >>> import numpy as np
+    >>> kpi_intervals(np.array([1.0, 1.0]), "v", BootstrapOptions(resamples=50))["v_total"]
+    Interval(value=2.0, lower=2.0, upper=2.0)
+    """
+    import numpy as np
+
+    values = np.asarray(values, dtype=float)
+    n = len(values)
+    found = bootstrap(lambda W: {name: W @ values / W.sum(axis=1)}, n, options)
+    if name not in found:
+        return {}
+    mean = found[name]
+    return {name: mean, f"{name}_total": Interval(value=float(values.sum()), lower=mean.lower * n, upper=mean.upper * n)}
+
+
+def row_weights(frame: pd.DataFrame, config: KpiConfig) -> np.ndarray | None:
+    """The per-row KPI weights from ``config.weight_column`` of ``frame``, or None.
+
+    Raises :class:`~leanloop.errors.DataError` when the column is missing, or holds
+    missing or negative values.
+    """
+    import numpy as np
+
+    from leanloop.errors import DataError
+
+    column = config.weight_column
+    if not column:
+        return None
+    if column not in frame.columns:
+        raise DataError(f"kpi.weight_column {column!r} is not in the data; columns are {list(frame.columns)}")
+    weights = np.asarray(frame[column], dtype=float)
+    bad = np.flatnonzero(~np.isfinite(weights) | (weights < 0))
+    if len(bad):
+        raise DataError(f"kpi.weight_column {column!r} must be a number >= 0 in every row; "
+                        f"rows {bad[:5].tolist()} are not (fix the data or unset weight_column)")
+    return weights

@@ -15,9 +15,11 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from leanloop.config import Task
+from leanloop.measure.bootstrap import BootstrapOptions, Interval
 from leanloop.measure.columnar import cached_reference_scored, reference_key
 from leanloop.measure.drift import DriftOptions, DriftResult, chi_square_test, drift_report, ks_test
 from leanloop.measure.hard_cases import HardCase
+from leanloop.measure.kpi import kpi_intervals, row_weights
 from leanloop.measure.multivariate import MultivariateResult
 from leanloop.measure.outputs import OutputDrift
 from leanloop.measure.quality import QualityReport
@@ -29,6 +31,7 @@ if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
 
+    from leanloop.measure.estimation.champion import ChampionEstimator
     from leanloop.project import Project
 
 __all__ = ["Window", "Performance", "Chunk", "Measurement", "Frames", "measure_window", "measure_frames", "logged_scored"]
@@ -47,13 +50,23 @@ class Window(BaseModel):
 
 class Performance(BaseModel):
     """Realized metrics on labelled rows, the baseline's on the same rows, and the
-    champion's metrics on its test set for reference."""
+    champion's metrics on its test set for reference; bootstrap intervals of the
+    realized and baseline metrics; metrics estimated without labels on all rows
+    (CBPE / DLE, same names) with their bands, and, where labelled rows exist, the
+    estimation error (estimate on the labelled rows minus realized)."""
 
     model_config = ConfigDict(frozen=True)
 
     realized: dict[str, float] = Field(default_factory=dict)
     baseline: dict[str, float] = Field(default_factory=dict)
     reference: dict[str, float] = Field(default_factory=dict)
+    labelled: int = 0
+    intervals: dict[str, Interval] = Field(default_factory=dict)
+    baseline_intervals: dict[str, Interval] = Field(default_factory=dict)
+    estimated: dict[str, float] = Field(default_factory=dict)
+    estimated_intervals: dict[str, Interval] = Field(default_factory=dict)
+    estimation_error: dict[str, float] = Field(default_factory=dict)
+    estimation_method: str | None = None
 
 
 class Chunk(BaseModel):
@@ -68,6 +81,9 @@ class Chunk(BaseModel):
     drift: list[DriftResult]
     performance: Performance
     kpis: dict[str, float]
+    kpi_intervals: dict[str, Interval] = Field(default_factory=dict)
+    estimated_kpis: dict[str, float] = Field(default_factory=dict)
+    estimated_kpi_intervals: dict[str, Interval] = Field(default_factory=dict)
     period: str | None = None
     quality: QualityReport | None = None
     multivariate: MultivariateResult | None = None
@@ -91,6 +107,14 @@ class Measurement(BaseModel):
     baseline_kpis: dict[str, float]
     reference_kpis: dict[str, float]
     chunks: list[Chunk] | None = None
+    #: bootstrap intervals of ``kpis`` and ``baseline_kpis``; the model's KPI minus the
+    #: baseline's on the same rows (paired resamples): what the model is worth over doing nothing
+    kpi_intervals: dict[str, Interval] = Field(default_factory=dict)
+    baseline_kpi_intervals: dict[str, Interval] = Field(default_factory=dict)
+    kpi_gain: dict[str, Interval] = Field(default_factory=dict)
+    #: KPIs estimated on all rows without labels (CBPE / DLE), and their bands
+    estimated_kpis: dict[str, float] = Field(default_factory=dict)
+    estimated_kpi_intervals: dict[str, Interval] = Field(default_factory=dict)
     quality: QualityReport | None = None
     multivariate: MultivariateResult | None = None
     prediction_outputs: list[OutputDrift] | None = None
@@ -152,6 +176,12 @@ class Frames:
     kpis: dict[str, float] = field(default_factory=dict)
     baseline_kpis: dict[str, float] = field(default_factory=dict)
     labelled: int = 0
+    kpi_intervals: dict[str, Interval] = field(default_factory=dict)
+    baseline_kpi_intervals: dict[str, Interval] = field(default_factory=dict)
+    kpi_gain: dict[str, Interval] = field(default_factory=dict)
+    estimated_kpis: dict[str, float] = field(default_factory=dict)
+    estimated_kpi_intervals: dict[str, Interval] = field(default_factory=dict)
+
     drifted: list[str] = field(default_factory=list)
     quality: QualityReport | None = None
     multivariate: MultivariateResult | None = None
@@ -160,10 +190,12 @@ class Frames:
 
 
 def measure_frames(project: Project, reference: pd.DataFrame, window: pd.DataFrame,
-                   reference_scored: Scored, baseline: Any, pca: Any = None) -> Frames:
+                   reference_scored: Scored, baseline: Any, pca: Any = None,
+                   estimator: ChampionEstimator | None = None) -> Frames:
     """Drift, prediction drift, performance and KPIs of ``window`` against ``reference``
     (with data quality, multivariate, output and target drift; ``pca`` a fitted
-    :class:`~leanloop.measure.multivariate.PcaDrift` to reuse)."""
+    :class:`~leanloop.measure.multivariate.PcaDrift` to reuse), and estimated
+    performance when an ``estimator`` is given."""
     import pandas as pd
 
     from leanloop.build.evaluate import evaluate, evaluate_scored
@@ -184,17 +216,59 @@ def measure_frames(project: Project, reference: pd.DataFrame, window: pd.DataFra
     prediction_drift = test(ref_out, cur_out, feature="prediction", kind=kind, alpha=options.alpha)
     extra = _monitor(project, reference, current, window, reference_scored, options, pca)
 
+    scored = logged_scored(window, config.data.task, config.data.classes)
+    estimates = _estimates(project, estimator, scored, current, window.index)
     labelled = window[window["label"].notna()]
     if labelled.empty:
-        return Frames(drift=drift, prediction_drift=prediction_drift, drifted=drifted, **extra)
+        return Frames(drift=drift, prediction_drift=prediction_drift, drifted=drifted,
+                      estimated_kpis={k: i.value for k, i in estimates.kpis.items()},
+                      estimated_kpi_intervals=estimates.kpis,
+                      performance=Performance(estimated=estimates.values, estimated_intervals=estimates.bands,
+                                              estimation_method=estimates.method), **extra)
     truth = labelled["label"].tolist()
-    realized = evaluate_scored(logged_scored(labelled, config.data.task, config.data.classes), truth,
-                               config.data, config.kpi)
+    resampling = BootstrapOptions(resamples=config.performance.bootstrap_resamples,
+                                  confidence=config.performance.confidence, seed=config.model.seed)
     X = schema.model_frame(current.loc[labelled.index], "logged predictions")
-    base = evaluate(baseline, X, truth, config.data, config.kpi)
-    return Frames(drift=drift, prediction_drift=prediction_drift,
-                  performance=Performance(realized=realized.metrics, baseline=base.metrics),
-                  kpis=realized.kpis, baseline_kpis=base.kpis, labelled=len(labelled), drifted=drifted, **extra)
+    realized = evaluate_scored(logged_scored(labelled, config.data.task, config.data.classes), truth,
+                               config.data, config.kpi, weights=row_weights(X, config.kpi), intervals=resampling)
+    base = evaluate(baseline, X, truth, config.data, config.kpi, intervals=resampling)
+    on_labelled = estimates if len(labelled) == len(window) else _estimates(
+        project, estimator, logged_scored(labelled, config.data.task, config.data.classes), current, labelled.index)
+    gain = {}
+    if realized.kpi_values is not None and base.kpi_values is not None:
+        gain = kpi_intervals(realized.kpi_values - base.kpi_values, config.kpi.name, resampling)
+    performance = Performance(
+        realized=realized.metrics, baseline=base.metrics, labelled=len(labelled), intervals=realized.intervals,
+        baseline_intervals=base.intervals, estimated=estimates.values, estimated_intervals=estimates.bands,
+        estimation_error={k: v - realized.metrics[k] for k, v in on_labelled.values.items() if k in realized.metrics},
+        estimation_method=estimates.method)
+    return Frames(drift=drift, prediction_drift=prediction_drift, performance=performance,
+                  kpis=realized.kpis, baseline_kpis=base.kpis, labelled=len(labelled), drifted=drifted,
+                  kpi_intervals=realized.kpi_intervals, baseline_kpi_intervals=base.kpi_intervals,
+                  kpi_gain=gain, estimated_kpis={k: i.value for k, i in estimates.kpis.items()},
+                  estimated_kpi_intervals=estimates.kpis, **extra)
+
+
+@dataclass(frozen=True)
+class _Estimates:
+    method: str | None = None
+    values: dict[str, float] = field(default_factory=dict)
+    bands: dict[str, Interval] = field(default_factory=dict)
+    kpis: dict[str, Interval] = field(default_factory=dict)
+
+
+def _estimates(project: Project, estimator: ChampionEstimator | None, scored: Scored, current: pd.DataFrame,
+               rows: pd.Index) -> _Estimates:
+    """The estimator's view of ``rows`` of the window (nothing without an estimator)."""
+    if estimator is None:
+        return _Estimates()
+    X = project.config.schema_.model_frame(current.loc[rows], "logged predictions")
+    found = estimator.estimate(scored, X, row_weights(X, project.config.kpi))
+    if found is None:
+        return _Estimates()
+    bands = {k: Interval(value=e.value, lower=e.lower, upper=e.upper) for k, e in found.metrics.items()}
+    kpis = {k: Interval(value=e.value, lower=e.lower, upper=e.upper) for k, e in found.kpis.items()}
+    return _Estimates(found.method, found.values, bands, kpis)
 
 
 def _monitor(project: Project, reference: pd.DataFrame, current: pd.DataFrame, window: pd.DataFrame,
@@ -249,6 +323,7 @@ def measure_window(project: Project, *, last: int | None = None, since: float | 
     since ``since`` (epoch seconds), against the champion's training data; also per
     chunk: ``chunks`` parts by count, or calendar bins of ``period`` (e.g. "1D")."""
     from leanloop.measure.chunking import chunk_by_count, chunk_by_period
+    from leanloop.measure.estimation.champion import fit_champion_estimator
     from leanloop.measure.hard_cases import weak_spots
 
     config = project.config
@@ -265,7 +340,8 @@ def measure_window(project: Project, *, last: int | None = None, since: float | 
         lambda: score(model, model_input(config.schema_, reference, champion.input_format, "reference data"),
                       config.data.task.value))
     pca = _fit_pca(project, reference)
-    whole = measure_frames(project, reference, window, reference_scored, baseline, pca)
+    estimator = fit_champion_estimator(project, champion, model) if len(window) else None
+    whole = measure_frames(project, reference, window, reference_scored, baseline, pca, estimator)
     drifted = sorted(whole.drifted)
     chunk_list = None
     slices = (chunk_by_period(window["created_at"].to_numpy(dtype=float), period) if period
@@ -274,7 +350,7 @@ def measure_window(project: Project, *, last: int | None = None, since: float | 
         chunk_list = []
         for part in slices:
             piece = window.iloc[part.positions]
-            part_result = measure_frames(project, reference, piece, reference_scored, baseline, pca)
+            part_result = measure_frames(project, reference, piece, reference_scored, baseline, pca, estimator)
             chunk_list.append(Chunk(
                 start=_iso(piece["created_at"].min()) if len(piece) else None,
                 end=_iso(piece["created_at"].max()) if len(piece) else None,
@@ -282,6 +358,8 @@ def measure_window(project: Project, *, last: int | None = None, since: float | 
                 performance=part_result.performance, kpis=part_result.kpis, period=part.label,
                 quality=part_result.quality, multivariate=part_result.multivariate,
                 prediction_outputs=part_result.prediction_outputs, target_drift=part_result.target_drift,
+                kpi_intervals=part_result.kpi_intervals, estimated_kpis=part_result.estimated_kpis,
+                estimated_kpi_intervals=part_result.estimated_kpi_intervals,
             ))
     served = window["model_version"].value_counts().to_dict() if len(window) else {}
     spots = weak_spots(config, reference=reference, window=window, drifted=drifted)
@@ -292,14 +370,16 @@ def measure_window(project: Project, *, last: int | None = None, since: float | 
         champion=champion.version,
         served_by={str(k): int(v) for k, v in served.items()},
         drift=whole.drift, drifted_features=drifted, prediction_drift=whole.prediction_drift,
-        performance=Performance(realized=whole.performance.realized, baseline=whole.performance.baseline,
-                                reference=champion.metrics),
+        performance=whole.performance.model_copy(update={"reference": champion.metrics}),
         kpis=whole.kpis, baseline_kpis=whole.baseline_kpis,
         reference_kpis={k: v for k, v in champion.kpi.items() if not k.startswith("baseline_")},
         chunks=chunk_list, quality=whole.quality, multivariate=whole.multivariate,
         prediction_outputs=whole.prediction_outputs, target_drift=whole.target_drift,
         stream=_stream(project, window), segments=spots.segments, hard_cases=spots.counts(),
         hard_case_rows=spots.hard_cases,
+        kpi_intervals=whole.kpi_intervals, baseline_kpi_intervals=whole.baseline_kpi_intervals,
+        kpi_gain=whole.kpi_gain, estimated_kpis=whole.estimated_kpis,
+        estimated_kpi_intervals=whole.estimated_kpi_intervals,
     )
 
 

@@ -1,28 +1,40 @@
-"""Realized performance: scikit-learn's metrics on rows whose ground truth is known.
+"""Realized performance: scikit-learn's metrics on rows whose ground truth is known,
+with bootstrap confidence intervals.
+
+Classification: accuracy, precision, recall, F1 (binary: the second class of
+``classes`` is positive; multiclass: macro averages over all ``classes``), ROC AUC
+(multiclass: one-vs-rest, macro), log loss, Brier score (binary: mean squared error of
+the positive probability; multiclass: summed over classes, as scikit-learn) and
+expected calibration error ``ece`` (10 equal-width bins; binary: of the positive
+probability; multiclass: of the top-label confidence). Regression: MAE, RMSE, MAPE, R².
 
 Examples
 --------
 >>> import numpy as np
 >>> m = classification_metrics([0, 1, 1, 0], [0, 1, 0, 0], np.array([[.9, .1], [.2, .8], [.6, .4], [.7, .3]]), [0, 1])
 >>> {k: round(v, 4) for k, v in m.items()}
-{'accuracy': 0.75, 'precision': 1.0, 'recall': 0.5, 'f1': 0.6667, 'roc_auc': 1.0}
+{'accuracy': 0.75, 'precision': 1.0, 'recall': 0.5, 'f1': 0.6667, 'roc_auc': 1.0, 'log_loss': 0.4004, 'brier': 0.125, 'ece': 0.3}
 >>> {k: round(v, 4) for k, v in regression_metrics([1.0, 2.0, 4.0], [1.5, 2.0, 3.0]).items()}
-{'mae': 0.5, 'rmse': 0.6455, 'r2': 0.7321}
+{'mae': 0.5, 'rmse': 0.6455, 'mape': 0.25, 'r2': 0.7321}
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+from leanloop.measure.weighted import confusion, ratio, weighted_auc, weighted_ece
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
     import numpy as np
 
-__all__ = ["classification_metrics", "regression_metrics", "higher_is_better"]
+__all__ = ["classification_metrics", "regression_metrics", "higher_is_better", "ClassRows",
+           "class_rows", "classification_table", "regression_table"]
 
-_LOWER_IS_BETTER = {"mae", "rmse", "mape", "log_loss", "brier"}
+_LOWER_IS_BETTER = {"mae", "rmse", "mape", "log_loss", "brier", "ece"}
 
 
 def higher_is_better(metric: str) -> bool:
@@ -34,13 +46,51 @@ def higher_is_better(metric: str) -> bool:
     return metric not in _LOWER_IS_BETTER
 
 
+@dataclass(frozen=True)
+class ClassRows:
+    """Labelled classification rows as class codes (positions in ``classes``)."""
+
+    truth: np.ndarray
+    predicted: np.ndarray
+    proba: np.ndarray | None
+    k: int
+
+    @property
+    def binary(self) -> bool:
+        return self.k == 2
+
+
+def class_rows(y_true: Sequence[Any], y_pred: Sequence[Any], proba: np.ndarray | None,
+               classes: list[Any]) -> ClassRows:
+    """Codes of truth and prediction; labels compare as text, so ``1`` and ``"1"`` agree."""
+    import numpy as np
+
+    index = {str(c): i for i, c in enumerate(classes)}
+
+    def codes(values: Sequence[Any], what: str) -> np.ndarray:
+        try:
+            return np.array([index[_text(v)] for v in values], dtype=int)
+        except KeyError as exc:
+            from leanloop.errors import DataError
+
+            raise DataError(f"{what} holds the label {exc.args[0]!r}, not one of the classes {classes}") from None
+
+    return ClassRows(codes(y_true, "the truth"), codes(y_pred, "the predictions"),
+                     None if proba is None else np.asarray(proba, dtype=float), len(classes))
+
+
+def _text(label: Any) -> str:
+    if isinstance(label, float) and label.is_integer():
+        label = int(label)
+    return str(label)
+
+
 def classification_metrics(y_true: Sequence[Any], y_pred: Sequence[Any], proba: np.ndarray | None,
                            classes: list[Any]) -> dict[str, float]:
-    """Accuracy, precision, recall, F1 and ROC AUC.
+    """scikit-learn's classification metrics on these rows.
 
-    Binary problems score the second class of ``classes`` as positive; multiclass ones
-    use macro averages and one-vs-rest ROC AUC. ROC AUC is left out when the rows hold
-    a single class, since it is undefined there.
+    ROC AUC is left out when the rows hold a single class (multiclass: when any class is
+    missing), since it is undefined there; probability metrics need ``proba``.
     """
     import numpy as np
     from sklearn import metrics as skm
@@ -55,19 +105,68 @@ def classification_metrics(y_true: Sequence[Any], y_pred: Sequence[Any], proba: 
         "recall": float(skm.recall_score(y_true, y_pred, zero_division=0, **kwargs)),
         "f1": float(skm.f1_score(y_true, y_pred, zero_division=0, **kwargs)),
     }
-    present = set(y_true.tolist())
-    if proba is not None and len(present) > 1:
-        if binary:
-            positive = (y_true == classes[1]).astype(int)
-            out["roc_auc"] = float(skm.roc_auc_score(positive, proba[:, 1]))
-        elif present == set(classes):
-            codes = np.array([classes.index(v) for v in y_true])
-            out["roc_auc"] = float(skm.roc_auc_score(codes, proba, multi_class="ovr", labels=list(range(len(classes)))))
+    if proba is None:
+        return out
+    rows = class_rows(y_true, y_pred, proba, classes)
+    labels = list(range(len(classes)))
+    present = set(rows.truth.tolist())
+    if binary and len(present) > 1:
+        out["roc_auc"] = float(skm.roc_auc_score(rows.truth, rows.proba[:, 1]))
+    elif not binary and len(present) == len(classes):
+        out["roc_auc"] = float(skm.roc_auc_score(rows.truth, rows.proba, multi_class="ovr", labels=labels))
+    out["log_loss"] = float(skm.log_loss(rows.truth, rows.proba, labels=labels))
+    if binary:
+        out["brier"] = float(skm.brier_score_loss(rows.truth, rows.proba[:, 1], pos_label=1))
+    else:
+        out["brier"] = float(skm.brier_score_loss(rows.truth, rows.proba, labels=labels, scale_by_half=False))
+    out["ece"] = float(classification_table(np.ones((1, len(rows.truth))), rows)["ece"][0])
+    return out
+
+
+def classification_table(W: np.ndarray, rows: ClassRows) -> dict[str, np.ndarray]:
+    """Every classification metric for each weighting (row of ``W``), vectorised.
+
+    Equals :func:`classification_metrics` for ``W`` of ones (ROC AUC is NaN where undefined).
+    """
+    import numpy as np
+
+    W = np.atleast_2d(np.asarray(W, dtype=float))
+    total = W.sum(axis=1)
+    matrix = confusion(W, rows.truth, rows.predicted, rows.k)
+    tp = np.diagonal(matrix, axis1=1, axis2=2)
+    predicted, actual = matrix.sum(axis=1), matrix.sum(axis=2)
+    precision, recall = ratio(tp, predicted), ratio(tp, actual)
+    f1 = ratio(2 * tp, predicted + actual)
+    pick = (slice(None), 1) if rows.binary else (slice(None), slice(None))
+    out = {
+        "accuracy": tp.sum(axis=1) / total,
+        "precision": precision[pick] if rows.binary else precision.mean(axis=1),
+        "recall": recall[pick] if rows.binary else recall.mean(axis=1),
+        "f1": f1[pick] if rows.binary else f1.mean(axis=1),
+    }
+    if rows.proba is None:
+        return out
+    proba, n = rows.proba, len(rows.truth)
+    onehot = np.zeros((n, rows.k))
+    onehot[np.arange(n), rows.truth] = 1.0
+    if rows.binary:
+        out["roc_auc"] = weighted_auc(proba[:, 1], W * onehot[:, 1], W * onehot[:, 0])
+    else:
+        out["roc_auc"] = np.mean([weighted_auc(proba[:, c], W * onehot[:, c], W * (1 - onehot[:, c]))
+                                  for c in range(rows.k)], axis=0)
+    eps = np.finfo(float).eps
+    out["log_loss"] = W @ -np.log(np.clip(proba[np.arange(n), rows.truth], eps, 1 - eps)) / total
+    squared = ((proba - onehot) ** 2).sum(axis=1)
+    out["brier"] = W @ (squared / 2 if rows.binary else squared) / total
+    if rows.binary:
+        out["ece"] = weighted_ece(W, proba[:, 1], onehot[:, 1])
+    else:
+        out["ece"] = weighted_ece(W, proba.max(axis=1), proba.argmax(axis=1) == rows.truth)
     return out
 
 
 def regression_metrics(y_true: Sequence[float], y_pred: Sequence[float]) -> dict[str, float]:
-    """MAE, RMSE and R² (R² left out for fewer than two rows)."""
+    """scikit-learn's MAE, RMSE, MAPE and R² (R² left out for fewer than two rows)."""
     import numpy as np
     from sklearn import metrics as skm
 
@@ -76,7 +175,28 @@ def regression_metrics(y_true: Sequence[float], y_pred: Sequence[float]) -> dict
     out = {
         "mae": float(skm.mean_absolute_error(y_true, y_pred)),
         "rmse": math.sqrt(float(skm.mean_squared_error(y_true, y_pred))),
+        "mape": float(skm.mean_absolute_percentage_error(y_true, y_pred)),
     }
     if len(y_true) > 1:
         out["r2"] = float(skm.r2_score(y_true, y_pred))
     return out
+
+
+def regression_table(W: np.ndarray, y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, np.ndarray]:
+    """Every regression metric for each weighting (row of ``W``), vectorised."""
+    import numpy as np
+
+    W = np.atleast_2d(np.asarray(W, dtype=float))
+    y_true, y_pred = np.asarray(y_true, dtype=float), np.asarray(y_pred, dtype=float)
+    total = W.sum(axis=1)
+    error = y_true - y_pred
+    eps = np.finfo(float).eps
+    residual = W @ error**2
+    spread = W @ y_true**2 - (W @ y_true) ** 2 / total
+    return {
+        "mae": W @ np.abs(error) / total,
+        "rmse": np.sqrt(residual / total),
+        "mape": W @ (np.abs(error) / np.maximum(np.abs(y_true), eps)) / total,
+        "r2": np.where(spread > 0, 1 - ratio(residual, spread), np.nan),
+    }
+

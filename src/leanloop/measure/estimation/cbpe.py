@@ -1,0 +1,228 @@
+"""Confidence-based performance estimation (CBPE) for classifiers without labels.
+
+1. Calibrate: on reference rows with known labels, fit scikit-learn's
+   ``IsotonicRegression`` from each class's score to "the row is that class" (binary:
+   the positive class only; multiclass: one-vs-rest, rows renormalised to sum to 1).
+2. Expect: on new rows, the calibrated probability ``p[i, a]`` is the chance that row
+   ``i`` is of class ``a``, so the expected confusion matrix is
+   ``E[C[a, p]] = sum_i p[i, a] [pred_i = p]``. Accuracy and precision follow exactly
+   (their denominators are fixed by the predictions); recall and F1 are ratios of
+   expected counts (as NannyML). ROC AUC is the AUC with each row counted as positive
+   with weight ``p[i, 1]`` and negative with weight ``1 - p[i, 1]`` (NannyML's expected
+   ROC curve, ties counted one half; multiclass: one-vs-rest macro). Each KPI cell value
+   is weighted by its expected count.
+3. Band: labels are drawn from the calibrated probabilities ``simulations`` times
+   (seeded) and the realized metric computed for each draw; the band is the central
+   ``confidence`` share of those draws. It is where the realized metric falls if the
+   calibration holds; it leaves out the calibration's own error, which shrinks with
+   the reference size (use thousands of reference rows).
+
+Labels are matched as text, so string classes work for binary and multiclass alike
+(NannyML's issue #346 fails there).
+
+Examples
+--------
+>>> import numpy as np
+>>> rng = np.random.default_rng(0)
+>>> p = rng.uniform(size=2000)
+>>> ref = np.c_[1 - p, p]
+>>> labels = np.where(rng.uniform(size=2000) < p, "yes", "no")
+>>> cbpe = CBPE(classes=["no", "yes"], seed=0).fit(ref, labels)
+>>> est = cbpe.estimate(np.c_[[0.9, 0.2, 0.7, 0.4], [0.1, 0.8, 0.3, 0.6]])
+>>> sorted(est.metrics)
+['accuracy', 'f1', 'precision', 'recall', 'roc_auc']
+>>> est.metrics["accuracy"].lower <= est.metrics["accuracy"].value <= est.metrics["accuracy"].upper
+True
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import TYPE_CHECKING, Any
+
+from leanloop.measure.bootstrap import percentile_interval
+from leanloop.measure.estimation.result import Estimate, EstimatedPerformance
+from leanloop.measure.performance import ClassRows, class_rows, classification_table
+from leanloop.measure.weighted import weighted_auc
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    import numpy as np
+
+    from leanloop.config import KpiConfig
+
+__all__ = ["CBPE", "Calibration", "ESTIMATED_CLASSIFICATION"]
+
+#: Metrics CBPE estimates, named as the realized ones.
+ESTIMATED_CLASSIFICATION = ("accuracy", "precision", "recall", "f1", "roc_auc")
+_BLOCK_CELLS = 4_000_000
+
+
+class Calibration(str, Enum):
+    """How reference scores become probabilities."""
+
+    ISOTONIC = "isotonic"
+    #: trust the model's scores as they are (already calibrated, or for tests).
+    NONE = "none"
+
+
+class CBPE:
+    """Estimate classification metrics and KPIs from calibrated probabilities.
+
+    Parameters
+    ----------
+    classes : the class labels in the order of the probability columns.
+    seed : seeds the simulated labels behind the bands.
+    confidence : share of simulated realized values inside the band.
+    simulations : simulated label draws per estimate.
+    kpi : the KPI to estimate too (its outcome values per confusion cell).
+    calibration : isotonic (default) or none.
+    """
+
+    def __init__(self, *, classes: Sequence[Any], seed: int = 0, confidence: float = 0.95,
+                 simulations: int = 500, kpi: KpiConfig | None = None,
+                 calibration: Calibration = Calibration.ISOTONIC) -> None:
+        self.classes = list(classes)
+        self.seed = seed
+        self.confidence = confidence
+        self.simulations = simulations
+        self.kpi = kpi
+        self.calibration = Calibration(calibration)
+
+    def fit(self, reference_probabilities: np.ndarray, reference_labels: Sequence[Any]) -> CBPE:
+        """Fit one isotonic calibrator per class (binary: one) on labelled reference rows."""
+        import numpy as np
+        from sklearn.isotonic import IsotonicRegression
+
+        from leanloop.errors import DataError
+
+        proba = self._check(reference_probabilities, "reference_probabilities")
+        if len(proba) != len(reference_labels):
+            raise DataError(f"reference_probabilities has {len(proba)} rows but reference_labels "
+                            f"{len(reference_labels)}; pass one label per row")
+        truth = class_rows(list(reference_labels), list(reference_labels), None, self.classes).truth
+        self.calibrators_: list[Any] = []
+        if self.calibration is Calibration.ISOTONIC:
+            for c in [1] if len(self.classes) == 2 else range(len(self.classes)):
+                iso = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip")
+                self.calibrators_.append(iso.fit(proba[:, c], (truth == c).astype(float)))
+        self.reference_rows_ = len(proba)
+        self.reference_accuracy_ = float(np.mean(proba.argmax(axis=1) == truth))
+        return self
+
+    def calibrated(self, probabilities: np.ndarray) -> np.ndarray:
+        """Calibrated probabilities ``(n, k)`` of each class."""
+        import numpy as np
+
+        self._fitted()
+        proba = self._check(probabilities, "probabilities")
+        if self.calibration is Calibration.NONE:
+            return proba
+        if len(self.classes) == 2:
+            positive = self.calibrators_[0].predict(proba[:, 1])
+            return np.c_[1 - positive, positive]
+        out = np.column_stack([iso.predict(proba[:, c]) for c, iso in enumerate(self.calibrators_)])
+        sums = out.sum(axis=1, keepdims=True)
+        # a row every calibrator put at 0 keeps the model's own probabilities
+        return np.where(sums > 0, out / np.where(sums > 0, sums, 1.0), proba)
+
+    def estimate(self, probabilities: np.ndarray, predictions: Sequence[Any] | None = None,
+                 weights: np.ndarray | None = None) -> EstimatedPerformance:
+        """Estimated metrics (and KPIs, if configured) of rows scored ``probabilities``.
+
+        ``predictions`` are the labels the model gave (default: the most probable class);
+        ``weights`` multiply each row's KPI value (``kpi.weight_column``).
+        """
+        import numpy as np
+
+        from leanloop.measure.kpi import outcome_table
+
+        proba = self._check(probabilities, "probabilities")
+        n, k = proba.shape
+        if n == 0:
+            return EstimatedPerformance(method="cbpe", rows=0)
+        calibrated = self.calibrated(proba)
+        if predictions is None:
+            predicted = proba.argmax(axis=1)
+        else:
+            predicted = class_rows(list(predictions), list(predictions), None, self.classes).truth
+        # Row i appears k times, once per possible actual class a, weighted by p[i, a]:
+        # the expected confusion matrix is then a weighted confusion matrix.
+        rows = ClassRows(truth=np.tile(np.arange(k), n), predicted=np.repeat(predicted, k), proba=None, k=k)
+        expected = calibrated.reshape(1, -1)
+        table = self._metrics(expected, rows, proba)
+        kpi_values = None
+        if self.kpi is not None:
+            cells = outcome_table(self.kpi, self.classes)[rows.truth, rows.predicted]
+            kpi_values = cells * (1.0 if weights is None else np.repeat(np.asarray(weights, dtype=float), k))
+            table[self.kpi.name] = expected @ kpi_values / n
+        draws = self._simulate(calibrated, rows, proba, kpi_values)
+        estimates = {name: Estimate(**percentile_interval(float(value[0]), draws[name], self.confidence).model_dump())
+                     for name, value in table.items() if np.isfinite(value[0])}
+        kpis: dict[str, Estimate] = {}
+        if self.kpi is not None and self.kpi.name in estimates:
+            mean = estimates.pop(self.kpi.name)
+            kpis = {self.kpi.name: mean, f"{self.kpi.name}_total": Estimate(
+                value=mean.value * n, lower=mean.lower * n, upper=mean.upper * n)}
+        matrix = np.zeros((k, k))
+        np.add.at(matrix, (rows.truth, rows.predicted), expected[0])
+        return EstimatedPerformance(method="cbpe", rows=n, metrics=estimates, kpis=kpis,
+                                    confusion=matrix.tolist())
+
+    def _metrics(self, W: np.ndarray, rows: ClassRows, scores: np.ndarray) -> dict[str, np.ndarray]:
+        """Metrics of each weighting of the expanded rows (``W``: ``(B, n * k)``)."""
+        import numpy as np
+
+        table = classification_table(W, rows)
+        n, k = scores.shape
+        per_class = W.reshape(len(W), n, k)
+        if k == 2:
+            table["roc_auc"] = weighted_auc(scores[:, 1], per_class[:, :, 1], per_class[:, :, 0])
+        else:
+            total = per_class.sum(axis=2)
+            table["roc_auc"] = np.mean([weighted_auc(scores[:, c], per_class[:, :, c], total - per_class[:, :, c])
+                                        for c in range(k)], axis=0)
+        return {name: table[name] for name in ESTIMATED_CLASSIFICATION}
+
+    def _simulate(self, calibrated: np.ndarray, rows: ClassRows, scores: np.ndarray,
+                  kpi_values: np.ndarray | None) -> dict[str, np.ndarray]:
+        """Realized metrics under ``simulations`` label draws from the calibrated probabilities."""
+        import numpy as np
+
+        n, k = calibrated.shape
+        rng = np.random.default_rng(self.seed)
+        cumulative = np.cumsum(calibrated, axis=1)
+        block = max(1, _BLOCK_CELLS // (n * k))
+        out: dict[str, list[np.ndarray]] = {}
+        done = 0
+        while done < self.simulations:
+            size = min(block, self.simulations - done)
+            drawn = np.minimum((rng.uniform(size=(size, n, 1)) > cumulative[None]).sum(axis=2), k - 1)
+            W = (drawn[:, :, None] == np.arange(k)).reshape(size, n * k).astype(float)
+            table = self._metrics(W, rows, scores)
+            if kpi_values is not None and self.kpi is not None:
+                table[self.kpi.name] = W @ kpi_values / n
+            for name, values in table.items():
+                out.setdefault(name, []).append(values)
+            done += size
+        return {name: np.concatenate(parts) for name, parts in out.items()}
+
+    def _check(self, probabilities: np.ndarray, what: str) -> np.ndarray:
+        import numpy as np
+
+        from leanloop.errors import DataError
+
+        proba = np.asarray(probabilities, dtype=float)
+        if proba.ndim != 2 or proba.shape[1] != len(self.classes):
+            raise DataError(f"{what} must have one column per class ({len(self.classes)}: {self.classes}), "
+                            f"got shape {proba.shape}")
+        if not np.isfinite(proba).all() or (proba < 0).any() or (proba > 1).any():
+            raise DataError(f"{what} must hold probabilities in [0, 1]; found values outside or NaN")
+        return proba
+
+    def _fitted(self) -> None:
+        from leanloop.errors import NotFittedError
+
+        if not hasattr(self, "calibrators_"):
+            raise NotFittedError("this CBPE is not fitted yet; call fit(reference_probabilities, reference_labels) first")
