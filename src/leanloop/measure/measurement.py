@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from leanloop.config import Task
 from leanloop.measure.drift import DriftOptions, DriftResult, chi_square_test, feature_drift, ks_test
+from leanloop.measure.labels import LabelDelay, label_coverage, label_delay
 from leanloop.scoring import Scored, model_input, score
 
 if TYPE_CHECKING:
@@ -36,6 +37,8 @@ class Window(BaseModel):
     end: str | None
     rows: int
     labelled: int
+    coverage: float | None = None
+    label_delay: LabelDelay | None = None
 
 
 class Performance(BaseModel):
@@ -61,6 +64,8 @@ class Chunk(BaseModel):
     drift: list[DriftResult]
     performance: Performance
     kpis: dict[str, float]
+    coverage: float | None = None
+    label_delay: LabelDelay | None = None
 
 
 class Measurement(BaseModel):
@@ -198,13 +203,15 @@ def measure_window(project: Project, *, last: int | None = None, since: float | 
                 start=_iso(piece["created_at"].min()) if len(piece) else None,
                 end=_iso(piece["created_at"].max()) if len(piece) else None,
                 rows=len(piece), labelled=part_result.labelled, drift=part_result.drift,
+                coverage=label_coverage(piece), label_delay=label_delay(piece),
                 performance=part_result.performance, kpis=part_result.kpis,
             ))
     served = window["model_version"].value_counts().to_dict() if len(window) else {}
     return Measurement(
         window=Window(start=_iso(window["created_at"].min()) if len(window) else None,
                       end=_iso(window["created_at"].max()) if len(window) else None,
-                      rows=len(window), labelled=whole.labelled),
+                      rows=len(window), labelled=whole.labelled,
+                      coverage=label_coverage(window), label_delay=label_delay(window)),
         champion=champion.version,
         served_by={str(k): int(v) for k, v in served.items()},
         drift=whole.drift, drifted_features=drifted, prediction_drift=whole.prediction_drift,

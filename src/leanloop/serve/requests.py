@@ -92,6 +92,10 @@ class PredictResponse(BaseModel):
 
 
 class FeedbackResponse(BaseModel):
-    """How many labels were recorded."""
+    """What the labels did (see :class:`leanloop.store.FeedbackCounts`)."""
 
-    recorded: int
+    received: int = Field(description="labels in the request")
+    recorded: int = Field(description="labels that took effect: new, or replacing a different label")
+    duplicates: int = Field(description="labels equal to the one in force; nothing changed")
+    updated: int = Field(description="recorded labels that replaced a different one (the latest wins)")
+    parked: int = Field(description="ids with no logged prediction yet; they join when it arrives")
