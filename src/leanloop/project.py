@@ -197,7 +197,13 @@ class Project:
         from leanloop.target import check_label
 
         task, classes = self.config.data.task, self.config.data.classes
-        checked = [(str(pid), check_label(label, task, classes, row)) for row, (pid, label) in enumerate(items)]
+        seen: dict[tuple[type, Any], Any] = {}  # labels repeat: check each distinct one once
+        checked = []
+        for row, (pid, label) in enumerate(items):
+            key = (type(label), label) if isinstance(label, (bool, int, float, str)) else None
+            if key is None or key not in seen:
+                seen[key] = check_label(label, task, classes, row)
+            checked.append((str(pid), seen[key]))
         return self.store.add_feedback(checked, received_at=time.time(), source=source)
 
     def feedback_file(self, path: str | Path, *, id_column: str, label_column: str) -> FeedbackCounts:

@@ -32,6 +32,7 @@ FeedbackCounts(received=1, recorded=1, duplicates=0, updated=1, parked=1)
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -106,8 +107,9 @@ def _executemany(conn: sa.Connection, statement: sa.Executable, rows: list[dict[
         return
     compiled = statement.compile(dialect=conn.dialect, column_keys=list(rows[0]))
     if compiled.positional:
-        order = compiled.positiontup or []
-        conn.exec_driver_sql(compiled.string, [tuple(r[k] for k in order) for r in rows])
+        keys = compiled.positiontup or []
+        pick = itemgetter(*keys) if len(keys) > 1 else lambda r: tuple(r[k] for k in keys)
+        conn.exec_driver_sql(compiled.string, [pick(r) for r in rows])
     else:
         conn.exec_driver_sql(compiled.string, rows)
 
