@@ -54,12 +54,15 @@ def test_whole_loop_through_real_server(tmp_path: Path, car_loan_csv: Path, anal
         answers = send(client, before)
         labels = [{"prediction_id": a["prediction_id"], "label": int(y)}
                   for a, y in zip(answers, before["repaid"], strict=True)]
-        assert client.post("/feedback", json={"feedback": labels}).json() == {"recorded": 3000}
+        counts = {"received": 3000, "recorded": 3000, "duplicates": 0, "updated": 0, "parked": 0}
+        assert client.post("/feedback", json={"feedback": labels}).json() == counts
         unknown = client.post("/feedback", json={"feedback": [{"prediction_id": "nope", "label": 1}]})
-        assert unknown.status_code == 404 and "nope" in unknown.json()["detail"][0]
+        assert unknown.status_code == 200 and unknown.json()["parked"] == 1  # kept until "nope" is logged
 
         measured = cli("measure", "--last", "3000", "--dir", str(root))
-        assert measured["window"] == {**measured["window"], "rows": 3000, "labelled": 3000}
+        assert measured["window"] == {**measured["window"], "rows": 3000, "labelled": 3000, "coverage": 1.0}
+        delay = measured["window"]["label_delay"]
+        assert delay["count"] == 3000 and 0 < delay["min"] <= delay["p50"] <= delay["p90"] <= delay["max"] < 3600
         assert "car_value" not in [d["feature"] for d in measured["drift"] if d["drifted"]]
         expected = accuracy_score(before["repaid"], [a["prediction"] for a in answers])
         assert measured["performance"]["realized"]["accuracy"] == pytest.approx(expected, abs=1e-12)
@@ -72,6 +75,7 @@ def test_whole_loop_through_real_server(tmp_path: Path, car_loan_csv: Path, anal
         assert all(d["drifted"] for d in car_value)
         assert shifted["window"]["labelled"] == 0 and shifted["performance"]["realized"] == {}
         assert [c["rows"] for c in shifted["chunks"]] == [1000, 1000, 1000]
+        assert [(c["coverage"], c["label_delay"]["count"]) for c in shifted["chunks"]] == [(0.0, 0)] * 3
 
         cycle = cli("cycle", "--last", "3000", "--dir", str(root))
         assert cycle["decision"]["action"] == "wait"   # no labels yet for the shifted window

@@ -212,13 +212,19 @@ def feedback(
     directory: DirOption = Path("."),
     as_json: JsonOption = False,
 ) -> None:
-    """Join ground-truth labels from a file to their logged predictions (all or nothing)."""
+    """Join ground-truth labels from a file to their predictions by id (all or nothing).
+
+    A repeated label changes nothing, a different one replaces it (the latest wins, the
+    history keeps both), and a label whose prediction is not logged yet is parked until
+    it is.
+    """
     with _open(directory) as project:
-        recorded = project.feedback_file(file, id_column=id_column, label_column=label_column)
+        counts = project.feedback_file(file, id_column=id_column, label_column=label_column)
     if as_json:
-        _print_json({"recorded": recorded})
+        _print_json(counts.to_json())
     else:
-        _console().print(f"recorded {recorded} labels")
+        _console().print(f"recorded {counts.recorded} of {counts.received} labels: {counts.updated} updated, "
+                         f"{counts.duplicates} duplicates, {counts.parked} parked (prediction not logged yet)")
 
 
 def _drift_table(measurement: dict[str, Any]) -> Table:

@@ -29,6 +29,8 @@ from leanloop.data import read_table, require_columns
 from leanloop.errors import DataError, ProjectError
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     import pandas as pd
 
     from leanloop.learn.promotion import LedgerEvent
@@ -38,6 +40,7 @@ if TYPE_CHECKING:
     from leanloop.measure.measurement import Measurement
     from leanloop.registry import ModelVersion, Registry
     from leanloop.store import SQLStore
+    from leanloop.store.feedback import FeedbackCounts
 
 __all__ = ["Project", "init_config"]
 
@@ -183,27 +186,44 @@ class Project:
 
         return adopt(self, Path(model_path), Path(reference), trust=trust)
 
-    def feedback(self, items: list[tuple[str, Any]]) -> int:
-        """Join labels to logged predictions; all or nothing. Returns how many were recorded."""
+    def feedback(self, items: Iterable[tuple[Any, Any]], *, source: str = "python") -> FeedbackCounts:
+        """Record ground-truth labels by prediction id; all or nothing.
+
+        Every label is checked against the target first: one of the wrong type raises
+        :class:`~leanloop.errors.InputError` naming its row, and nothing is written.
+        Duplicates change nothing, a conflicting label replaces the one in force (kept
+        in the history), and a label for an id not logged yet is parked until its
+        prediction arrives (see :mod:`leanloop.store.feedback`).
+        """
         import time
 
         from leanloop.target import check_label
 
-        checked = [
-            (str(pid), check_label(label, self.config.data.task, self.config.data.classes, row))
-            for row, (pid, label) in enumerate(items)
-        ]
-        return self.store.add_feedback(checked, received_at=time.time())
+        task, classes = self.config.data.task, self.config.data.classes
+        seen: dict[tuple[type, Any], Any] = {}  # labels repeat: check each distinct one once
+        checked = []
+        for row, (pid, label) in enumerate(items):
+            key = (type(label), label) if isinstance(label, (bool, int, float, str)) else None
+            if key is None or key not in seen:
+                seen[key] = check_label(label, task, classes, row)
+            checked.append((str(pid), seen[key]))
+        return self.store.add_feedback(checked, received_at=time.time(), source=source)
 
-    def feedback_file(self, path: str | Path, *, id_column: str, label_column: str) -> int:
+    def feedback_file(self, path: str | Path, *, id_column: str, label_column: str) -> FeedbackCounts:
         """Labels from a CSV or Parquet file; a bad row is named and nothing is recorded."""
+        from leanloop.errors import InputError
+
+        name = Path(path).name
         frame = read_table(path)
-        require_columns(frame, [id_column, label_column], Path(path).name)
+        require_columns(frame, [id_column, label_column], name)
         if frame[id_column].isna().any():
             row = int(frame[id_column].isna().to_numpy().nonzero()[0][0])
-            raise DataError(f"{Path(path).name}: id column {id_column!r} is empty at row {row}")
-        items = list(zip(frame[id_column].astype(str), frame[label_column].tolist(), strict=True))
-        return self.feedback(items)
+            raise DataError(f"{name}: id column {id_column!r} is empty at row {row}")
+        items = zip(frame[id_column].astype(str).tolist(), frame[label_column].tolist(), strict=True)
+        try:
+            return self.feedback(items, source=f"file:{name}")
+        except InputError as exc:
+            raise InputError(f"{name}: {exc} (column {label_column!r}; rows count from 0 after the header)") from exc
 
     def measure(self, *, last: int | None = None, since: float | None = None, chunks: int = 0,
                 period: str | None = None, save: bool = True) -> Measurement:

@@ -90,17 +90,27 @@ def test_too_many_rows_is_refused(project: Project) -> None:
         project.config = limited.model_copy(update={"serve": limited.serve.model_copy(update={"max_rows_per_request": 10_000})})
 
 
-def test_feedback_validation(client: TestClient, project: Project) -> None:
+def test_feedback_validation_and_counts(client: TestClient, project: Project) -> None:
     pid = client.post("/predict", json={"rows": [ROW]}).json()["predictions"][0]["prediction_id"]
-    wrong = client.post("/feedback", json={"feedback": [{"prediction_id": pid, "label": 7}]})
-    assert wrong.status_code == 422 and "row 0: label 7 is not one of the classes [0, 1]" in wrong.json()["detail"][0]
-    mixed = client.post("/feedback", json={"feedback": [{"prediction_id": pid, "label": 1},
-                                                        {"prediction_id": "missing", "label": 0}]})
-    assert mixed.status_code == 404 and "missing" in mixed.json()["detail"][0]
+    wrong = client.post("/feedback", json={"feedback": [{"prediction_id": pid, "label": 1},
+                                                        {"prediction_id": "later", "label": 7}]})
+    assert wrong.status_code == 422 and "row 1: label 7 is not one of the classes [0, 1]" in wrong.json()["detail"][0]
     assert project.store.get_prediction(pid)["label"] is None  # all or nothing
-    assert client.post("/feedback", json={"feedback": [{"prediction_id": pid, "label": 1}]}).json() == {"recorded": 1}
-    assert client.post("/feedback", json={"feedback": [{"prediction_id": pid, "label": 0}]}).json() == {"recorded": 1}
+    assert project.store.label_history("later") == []
+    typed = client.post("/feedback", json={"feedback": [{"prediction_id": pid, "label": [1]}]})
+    assert typed.status_code == 422 and typed.json()["detail"][0].startswith(
+        "row 0, field 'label': a label must be a number, a string (at most 1000 characters) or a boolean, got list")
+
+    def send(*items: tuple[str, object]) -> dict[str, int]:
+        response = client.post("/feedback", json={"feedback": [{"prediction_id": i, "label": v} for i, v in items]})
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    assert send((pid, 1), ("later", 0)) == {"received": 2, "recorded": 2, "duplicates": 0, "updated": 0, "parked": 1}
+    assert send((pid, 1)) == {"received": 1, "recorded": 0, "duplicates": 1, "updated": 0, "parked": 0}
+    assert send((pid, "0")) == {"received": 1, "recorded": 1, "duplicates": 0, "updated": 1, "parked": 0}
     assert project.store.get_prediction(pid)["label"] == 0  # the latest label wins
+    assert [(h["label"], h["source"]) for h in project.store.label_history(pid)] == [(1, "api"), (0, "api")]
 
 
 def test_openapi_shows_the_real_features(client: TestClient) -> None:

@@ -92,34 +92,6 @@ def test_empty_window_has_columns(store: SQLStore) -> None:
 # --- feedback -----------------------------------------------------------------------
 
 
-def test_feedback_is_all_or_nothing(store: SQLStore) -> None:
-    store.insert_predictions([prediction(i) for i in range(3)])
-    store.add_feedback([("p0", 0)], received_at=1.0)
-    with pytest.raises(NotFoundError, match=r"1 feedback item\(s\) name predictions that were never logged, "
-                                            r"e\.g\. \['ghost'\].*nothing was recorded"):
-        store.add_feedback([("p1", 1), ("ghost", 0), ("p0", 1)], received_at=2.0)
-    labels = store.window(last=10)["label"].tolist()
-    assert labels == [0, None, None]
-
-
-def test_feedback_lists_several_unknown_ids(store: SQLStore) -> None:
-    store.insert_predictions([prediction(0)])
-    with pytest.raises(NotFoundError, match=r"2 feedback item\(s\).*\['a', 'b'\]"):
-        store.add_feedback([("a", 0), ("p0", 1), ("b", 1)], received_at=1.0)
-
-
-def test_second_label_replaces_first(store: SQLStore) -> None:
-    store.insert_predictions([prediction(0), prediction(1)])
-    assert store.add_feedback([("p0", 0), ("p1", 1)], received_at=1.0) == 2
-    assert store.add_feedback([("p0", 1)], received_at=2.0) == 1
-    assert store.add_feedback([("p1", 0), ("p1", 1)], received_at=3.0) == 1  # last in a batch wins
-    window = store.window(last=10)
-    assert window["label"].tolist() == [1, 1]
-    assert window["received_at"].tolist() == [2.0, 3.0]
-    assert store.get_prediction("p0")["label"] == 1
-    assert store.add_feedback([], received_at=4.0) == 0
-
-
 def test_labels_keep_int_type_with_gaps(store: SQLStore) -> None:
     store.insert_predictions([prediction(i) for i in range(4)])
     store.add_feedback([("p0", 1), ("p2", 0)], received_at=1.0)

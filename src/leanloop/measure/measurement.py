@@ -20,6 +20,7 @@ from leanloop.measure.columnar import cached_reference_scored, reference_key
 from leanloop.measure.drift import DriftOptions, DriftResult, chi_square_test, drift_report, ks_test
 from leanloop.measure.hard_cases import HardCase
 from leanloop.measure.kpi import kpi_intervals, row_weights
+from leanloop.measure.labels import LabelDelay, label_coverage, label_delay
 from leanloop.measure.multivariate import MultivariateResult
 from leanloop.measure.outputs import OutputDrift
 from leanloop.measure.quality import QualityReport
@@ -46,6 +47,8 @@ class Window(BaseModel):
     end: str | None
     rows: int
     labelled: int
+    coverage: float | None = None
+    label_delay: LabelDelay | None = None
 
 
 class Performance(BaseModel):
@@ -89,6 +92,8 @@ class Chunk(BaseModel):
     multivariate: MultivariateResult | None = None
     prediction_outputs: list[OutputDrift] | None = None
     target_drift: OutputDrift | None = None
+    coverage: float | None = None
+    label_delay: LabelDelay | None = None
 
 
 class Measurement(BaseModel):
@@ -360,13 +365,15 @@ def measure_window(project: Project, *, last: int | None = None, since: float | 
                 prediction_outputs=part_result.prediction_outputs, target_drift=part_result.target_drift,
                 kpi_intervals=part_result.kpi_intervals, estimated_kpis=part_result.estimated_kpis,
                 estimated_kpi_intervals=part_result.estimated_kpi_intervals,
+                coverage=label_coverage(piece), label_delay=label_delay(piece),
             ))
     served = window["model_version"].value_counts().to_dict() if len(window) else {}
     spots = weak_spots(config, reference=reference, window=window, drifted=drifted)
     return Measurement(
         window=Window(start=_iso(window["created_at"].min()) if len(window) else None,
                       end=_iso(window["created_at"].max()) if len(window) else None,
-                      rows=len(window), labelled=whole.labelled),
+                      rows=len(window), labelled=whole.labelled,
+                      coverage=label_coverage(window), label_delay=label_delay(window)),
         champion=champion.version,
         served_by={str(k): int(v) for k, v in served.items()},
         drift=whole.drift, drifted_features=drifted, prediction_drift=whole.prediction_drift,

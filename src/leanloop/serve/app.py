@@ -4,7 +4,8 @@
 
 - ``POST /predict`` ``{"rows": [...]}``: answered only after the log record of every
   row is committed.
-- ``POST /feedback`` ``{"feedback": [{"prediction_id", "label"}]}``: all or nothing.
+- ``POST /feedback`` ``{"feedback": [{"prediction_id", "label"}]}``: all or nothing;
+  answers with the counts (recorded, duplicates, updated, parked).
 - ``GET /health``, ``GET /models``.
 - ``GET /ready``: 200 ``ready`` or ``degraded`` (logging to the spool), 503 while
   starting, stopping (after SIGTERM) or when nothing can be logged.
@@ -127,8 +128,8 @@ def create_app(project: Project) -> FastAPI:
     @app.post("/feedback", response_model=FeedbackResponse, summary="Join ground truth to logged predictions")
     async def feedback(request: FeedbackRequest) -> dict[str, Any]:
         items = [(item.prediction_id, item.label) for item in request.feedback]
-        recorded = await run_in_threadpool(project.feedback, items)
-        return {"recorded": recorded}
+        counts = await run_in_threadpool(project.feedback, items, source="api")
+        return counts.to_json()
 
     @app.get("/health", summary="Liveness and the serving version")
     async def health() -> dict[str, Any]:

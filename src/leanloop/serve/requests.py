@@ -18,7 +18,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
+    create_model,
+)
+from pydantic_core import PydanticCustomError
 
 from leanloop.schema import FeatureKind, Schema
 
@@ -59,13 +68,32 @@ def predict_request_model(schema: Schema, max_rows: int) -> type[BaseModel]:
     )
 
 
+def _scalar_label(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+    # One message for the whole union instead of one per member ("label.bool: ...").
+    try:
+        return handler(value)
+    except ValidationError:
+        raise PydanticCustomError(
+            "label_type", "a label must be a number, a string (at most 1000 characters) or a boolean, got {kind}",
+            {"kind": type(value).__name__},
+        ) from None
+
+
 class FeedbackItem(BaseModel):
-    """Ground truth for one logged prediction."""
+    """Ground truth for one prediction, logged already or not yet (then it is parked).
+
+    >>> FeedbackItem.model_validate({"prediction_id": "p1", "label": [1]})
+    Traceback (most recent call last):
+    ...
+    pydantic_core._pydantic_core.ValidationError: 1 validation error for FeedbackItem
+    label
+      a label must be a number, a string (at most 1000 characters) or a boolean, got list [...]
+    """
 
     model_config = ConfigDict(extra="forbid")
 
     prediction_id: Annotated[str, Field(min_length=1, max_length=64)]
-    label: bool | int | float | str
+    label: Annotated[bool | int | float | Annotated[str, Field(max_length=1000)], WrapValidator(_scalar_label)]
 
 
 class FeedbackRequest(BaseModel):
@@ -92,6 +120,10 @@ class PredictResponse(BaseModel):
 
 
 class FeedbackResponse(BaseModel):
-    """How many labels were recorded."""
+    """What the labels did (see :class:`leanloop.store.FeedbackCounts`)."""
 
-    recorded: int
+    received: int = Field(description="labels in the request")
+    recorded: int = Field(description="labels that took effect: new, or replacing a different label")
+    duplicates: int = Field(description="labels equal to the one in force; nothing changed")
+    updated: int = Field(description="recorded labels that replaced a different one (the latest wins)")
+    parked: int = Field(description="ids with no logged prediction yet; they join when it arrives")

@@ -4,6 +4,7 @@ One interface, :class:`SQLStore`, over SQLAlchemy Core; SQLite in WAL mode is th
 embedded default and any SQLAlchemy URL (PostgreSQL) selects another database.
 """
 
+from leanloop.store.feedback import FeedbackCounts
 from leanloop.store.sql import SQLStore
 
-__all__ = ["SQLStore"]
+__all__ = ["FeedbackCounts", "SQLStore"]

@@ -17,8 +17,8 @@ Examples
 ...     "features": {"x": 1.0}, "prediction": 1, "probabilities": {"0": 0.2, "1": 0.8}}])
 >>> store.count_predictions()
 1
->>> store.add_feedback([("p1", 0)], received_at=2.0)
-1
+>>> store.add_feedback([("p1", 0), ("p2", 1)], received_at=2.0)
+FeedbackCounts(received=2, recorded=2, duplicates=0, updated=0, parked=1)
 >>> store.window(last=10)[["prediction_id", "label"]].to_dict("records")
 [{'prediction_id': 'p1', 'label': 0}]
 >>> store.close()
@@ -34,6 +34,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from leanloop.config import SqliteSync
 from leanloop.errors import NotFoundError, StoreError
 from leanloop.store import tables as t
+from leanloop.store.feedback import FeedbackCounts, count_parked, label_history, record_feedback
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -199,39 +200,31 @@ class SQLStore:
             raise NotFoundError(f"prediction {prediction_id!r} is not in the log")
         return dict(row)
 
-    def add_feedback(self, items: Iterable[tuple[str, Any]], received_at: float) -> int:
-        """Join labels to their predictions; all or nothing.
-
-        A label for an id that was never logged raises :class:`NotFoundError` naming
-        the ids and writes nothing. A second label for the same id replaces the first.
-        """
+    def add_feedback(self, items: Iterable[tuple[str, Any]], received_at: float, *,
+                     source: str = "python") -> FeedbackCounts:
+        """Record validated labels by prediction id in one transaction; see
+        :mod:`leanloop.store.feedback` for duplicates, conflicts and parked labels."""
         items = list(items)
-        if not items:
-            return 0
-        latest = dict(items)
-        ids = list(latest)
-        with self.engine.begin() as conn:
-            known: set[str] = set()
-            for start in range(0, len(ids), 500):
-                chunk = ids[start:start + 500]
-                known.update(
-                    r.prediction_id for r in conn.execute(
-                        sa.select(t.predictions.c.prediction_id).where(t.predictions.c.prediction_id.in_(chunk))
-                    )
-                )
-            unknown = [i for i in ids if i not in known]
-            if unknown:
-                raise NotFoundError(
-                    f"{len(unknown)} feedback item(s) name predictions that were never logged, "
-                    f"e.g. {unknown[:5]}; check the id column; nothing was recorded"
-                )
-            for start in range(0, len(ids), 500):
-                conn.execute(t.feedback.delete().where(t.feedback.c.prediction_id.in_(ids[start:start + 500])))
-            conn.execute(
-                t.feedback.insert(),
-                [{"prediction_id": i, "label": label, "received_at": received_at} for i, label in latest.items()],
-            )
-        return len(latest)
+        clash: IntegrityError | None = None
+        for _attempt in range(3):
+            try:
+                with self.engine.begin() as conn:
+                    return record_feedback(conn, items, received_at=received_at, source=source)
+            except IntegrityError as exc:
+                clash = exc  # a concurrent call inserted one of these ids first: read again, retry
+            except OperationalError as exc:
+                raise StoreError(f"could not record feedback; nothing was written: {exc.orig}") from exc
+        raise StoreError(f"could not record feedback after 3 attempts; nothing was written: {clash}") from clash
+
+    def label_history(self, prediction_id: str) -> list[dict[str, Any]]:
+        """Every label that took effect for a prediction id, oldest first."""
+        with self.engine.connect() as conn:
+            return label_history(conn, prediction_id)
+
+    def count_parked(self) -> int:
+        """How many labels wait for their prediction to be logged."""
+        with self.engine.connect() as conn:
+            return count_parked(conn)
 
     def window(self, *, last: int | None = None, since: float | None = None,
                until: float | None = None, labelled_only: bool = False) -> pd.DataFrame:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-__all__ = ["metadata", "models", "aliases", "predictions", "feedback", "measurements", "cycles", "testset",
-           "schema_version"]
+__all__ = ["metadata", "models", "aliases", "predictions", "feedback", "feedback_history", "measurements", "cycles",
+           "testset", "schema_version"]
 
 metadata = sa.MetaData()
 
@@ -34,11 +34,24 @@ predictions = sa.Table(
     sa.Column("probabilities", sa.JSON, nullable=True),
 )
 
+# The label in force per prediction id. No foreign key on purpose: a label may arrive
+# before its prediction is logged (it is parked) and joins when the prediction does.
 feedback = sa.Table(
     "feedback", metadata,
     sa.Column("prediction_id", sa.String(64), primary_key=True),
     sa.Column("label", sa.JSON, nullable=False),
     sa.Column("received_at", sa.Float, nullable=False),
+)
+
+# Every label that took effect, in arrival order: the first, and each conflicting one
+# that replaced the label in force (duplicates change nothing and are not repeated).
+feedback_history = sa.Table(
+    "feedback_history", metadata,
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("prediction_id", sa.String(64), nullable=False, index=True),
+    sa.Column("label", sa.JSON, nullable=False),
+    sa.Column("received_at", sa.Float, nullable=False),
+    sa.Column("source", sa.String(255), nullable=False),
 )
 
 measurements = sa.Table(
