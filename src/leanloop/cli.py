@@ -179,16 +179,48 @@ def adopt(
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port.")] = 8000,
+    quiet: Annotated[bool, typer.Option("--quiet", help="No access log lines (errors are still logged).")] = False,
     directory: DirOption = Path("."),
 ) -> None:
-    """Serve predictions over HTTP (POST /predict, POST /feedback, GET /health, GET /models)."""
+    """Serve predictions over HTTP (POST /predict, POST /feedback, GET /predictions/ID, GET /metrics, ...).
+
+    Logs one JSON line per request to stderr (leanloop.access) and errors with their id.
+    """
+    import logging
+
     import uvicorn
 
     from leanloop.serve import create_app
+    from leanloop.serve.metrics import JsonLogFormatter
 
     project = _open(directory)
     project.registry.champion()
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonLogFormatter())
+    for name in ("leanloop.access", "leanloop.server"):
+        log = logging.getLogger(name)
+        log.handlers = [handler]
+        log.setLevel(logging.WARNING if quiet and name == "leanloop.access" else logging.INFO)
+        log.propagate = False
     uvicorn.run(create_app(project), host=host, port=port, log_level="warning")
+
+
+@app.command()
+@handles_errors
+def token(
+    new: Annotated[bool, typer.Option("--new", help="Make a new random token (replacing the old one; restart the server).")] = False,
+    directory: DirOption = Path("."),
+) -> None:
+    """Print the project's bearer token (write endpoints need it: Authorization: Bearer TOKEN)."""
+    from leanloop.serve.security import TOKEN_ENV, generate_token, resolve_token
+
+    project = _open(directory)
+    workspace = project.paths.workspace
+    value = generate_token(workspace, replace=True) if new else resolve_token(workspace)
+    if value is None:
+        _fail(f"this project has no token; run 'leanloop token --new --dir {directory}' to make one "
+              f"(or set {TOKEN_ENV})")
+    sys.stdout.write(value + "\n")
 
 
 @app.command()

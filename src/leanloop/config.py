@@ -29,6 +29,7 @@ __all__ = [
     "WORKSPACE_DIR",
     "Task",
     "SqliteSync",
+    "ValuePolicy",
     "DataConfig",
     "ModelConfig",
     "KpiOutcome",
@@ -61,6 +62,14 @@ class SqliteSync(str, Enum):
 
     FULL = "FULL"
     NORMAL = "NORMAL"
+
+
+class ValuePolicy(str, Enum):
+    """What the server does with a value the schema did not foresee (an unseen category,
+    a number outside the training range): accept it and count it, or refuse the request."""
+
+    ACCEPT = "accept"
+    REJECT = "reject"
 
 
 class _Section(BaseModel):
@@ -145,9 +154,16 @@ class PolicyConfig(_Section):
 
 
 class ServeConfig(_Section):
-    """HTTP server limits and the durable logger's group commit."""
+    """HTTP server limits, input policies, micro-batching and the logger's group commit."""
 
     max_rows_per_request: int = Field(10_000, ge=1)
+    max_body_bytes: int = Field(16 * 1024 * 1024, ge=1024)
+    predict_auth: bool = False
+    unseen_categories: ValuePolicy = ValuePolicy.ACCEPT
+    out_of_range: ValuePolicy = ValuePolicy.ACCEPT
+    batch_max_rows: int = Field(512, ge=1)
+    batch_max_wait_ms: float = Field(0.0, ge=0.0, le=100.0)
+    queue_max_rows: int = Field(20_000, ge=1)
     commit_max_rows: int = Field(2048, ge=1)
     commit_max_wait_ms: float = Field(2.0, ge=0.0)
     model_refresh_seconds: float = Field(0.5, gt=0.0)
@@ -266,7 +282,10 @@ _SECTION_NOTES = {
     "policy": "Rules that turn a measurement into continue / wait / retrain, and the promotion\n"
               "gate. main_metric defaults to roc_auc (binary), accuracy (multiclass), mae.\n"
               "max_metric_drop is absolute; max_kpi_drop a share of the reference KPI.",
-    "serve": "HTTP server limits and group commit of the prediction log.",
+    "serve": "HTTP server: limits (rows, body bytes), whether /predict needs the token, what to do\n"
+             "with unseen categories and out-of-range numbers (accept = count them, reject = 422),\n"
+             "micro-batching (rows per model call, gathering pause), the queue bound beyond which\n"
+             "requests get 503 + Retry-After, and group commit of the prediction log.",
     "store": "url: any SQLAlchemy URL (default: SQLite in .leanloop/store.db).\n"
              "sqlite_synchronous: FULL survives power loss; NORMAL only process crashes.",
 }

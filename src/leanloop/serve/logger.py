@@ -13,6 +13,7 @@ import asyncio
 import queue
 import threading
 import time
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from leanloop.errors import StoreError
@@ -20,9 +21,21 @@ from leanloop.errors import StoreError
 if TYPE_CHECKING:
     from leanloop.store import SQLStore
 
-__all__ = ["PredictionLogger"]
+__all__ = ["PredictionLogger", "LoggerStats"]
 
 _STOP = object()
+
+
+@dataclass(frozen=True)
+class LoggerStats:
+    """The writer's figures for ``/metrics``; ``batch_sizes`` counts commits by rows per
+    transaction, keyed by the bucket's upper bound (a power of two)."""
+
+    rows_logged: int
+    commits: int
+    batch_sizes: dict[str, int] = field(default_factory=dict)
+    spool_depth: int = 0
+    degraded: bool = False
 
 
 class PredictionLogger:
@@ -36,6 +49,11 @@ class PredictionLogger:
         self._thread: threading.Thread | None = None
         self.commits = 0
         self.rows = 0
+        self._sizes: dict[str, int] = {}
+
+    def stats(self) -> LoggerStats:
+        """Rows and commits so far and the group-commit size histogram."""
+        return LoggerStats(rows_logged=self.rows, commits=self.commits, batch_sizes=dict(self._sizes))
 
     def start(self) -> None:
         """Start the writer thread."""
@@ -87,6 +105,8 @@ class PredictionLogger:
             self.store.insert_predictions(records)
             self.commits += 1
             self.rows += len(records)
+            bucket = str(1 << max(0, len(records) - 1).bit_length())
+            self._sizes[bucket] = self._sizes.get(bucket, 0) + 1
         except Exception as exc:  # every waiting request must hear of the failure
             error = exc if isinstance(exc, StoreError) else StoreError(f"could not log predictions: {exc}")
         for _, loop, future in batch:
