@@ -8,8 +8,10 @@ records to the logger in ONE call (group commit), and splits the outputs back.
 
 It adapts on its own: an idle server scores a lone request at once (no added
 latency), while under load requests pile up during the previous model call and ride
-together in the next. ``max_wait_ms`` adds a short gathering pause only when the last
-batch held more than one request, i.e. only when there is concurrency to gather.
+together in the next. When the last batch held several requests, the worker waits
+(at most ``max_wait_ms``) until as many are queued again: the clients it just answered
+are on their way back, and scoring the first of them alone would split the herd into
+ever smaller batches.
 
 The queue is bounded by ``max_queue_rows`` (rows accepted but not yet answered):
 beyond it :class:`Overloaded` (503 with ``Retry-After``) is raised at once, instead of
@@ -132,8 +134,8 @@ class MicroBatcher:
                 self._wake.clear()
                 await self._wake.wait()
                 continue
-            if self.max_wait_ms > 0 and self._last_requests > 1 and self._queued_rows() < self.max_batch_rows:
-                await asyncio.sleep(self.max_wait_ms / 1000)
+            if self.max_wait_ms > 0 and self._last_requests > 1:
+                await self._gather(loop.time() + self.max_wait_ms / 1000)
             batch = self._take()
             self._last_requests = len(batch)
             started = loop.time()
@@ -172,6 +174,21 @@ class MicroBatcher:
                 continue
             self.model_calls += 1
             await self._finish([single], version, outputs, records)
+
+    async def _gather(self, deadline: float) -> None:
+        """Wait until as many requests are queued as rode in the last batch (the clients it
+        answered are coming back), or the rows fill a batch, or ``deadline`` passes."""
+        assert self._wake is not None
+        loop = asyncio.get_running_loop()
+        while len(self._queue) < self._last_requests and self._queued_rows() < self.max_batch_rows:
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return
+            self._wake.clear()
+            try:
+                await asyncio.wait_for(self._wake.wait(), remaining)
+            except TimeoutError:
+                return
 
     def _queued_rows(self) -> int:
         return sum(len(p.rows) for p in self._queue)
