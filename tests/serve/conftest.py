@@ -24,7 +24,7 @@ def small_project(folder, car_loan_data, **serve: object) -> Project:
     project = Project.init(data, target="repaid", time_column="timestamp", id_column="id", root=folder / "p")
     config = project.config.model_copy(update={
         "model": project.config.model.model_copy(update={"max_iter": 10}),
-        "serve": project.config.serve.model_copy(update=serve),
+        "serve": type(project.config.serve).model_validate(project.config.serve.model_dump() | serve),
     })
     project.paths.config.write_text(render_config(config), encoding="utf-8")
     project = Project(project.paths.root)

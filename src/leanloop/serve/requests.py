@@ -31,7 +31,7 @@ from datetime import datetime
 from enum import Enum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema, create_model
 
 from leanloop.schema import FeatureKind, Schema
 
@@ -197,18 +197,24 @@ def predict_request_model(schema: Schema, max_rows: int) -> type[BaseModel]:
     )
 
 
+def _label(value: Any) -> Any:
+    """One message for a label of the wrong type, rather than one per member of a union."""
+    if isinstance(value, bool | int | str) and not (isinstance(value, str) and not 0 < len(value) <= MAX_TEXT):
+        return value
+    if isinstance(value, float) and value == value and abs(value) != float("inf"):
+        return value
+    shown = type(value).__name__ if not isinstance(value, str | float) else repr(value)[:40]
+    raise ValueError(f"a label must be a boolean, a finite number or text of 1 to {MAX_TEXT} characters, got {shown}")
+
+
 class FeedbackItem(BaseModel):
     """Ground truth for one logged prediction."""
 
     model_config = ConfigDict(extra="forbid")
 
     prediction_id: Annotated[str, Field(pattern=PREDICTION_ID)]
-    label: Annotated[
-        Annotated[bool, Field(strict=True)] | Annotated[int, Field(strict=True)]
-        | Annotated[float, Field(strict=True, allow_inf_nan=False)]
-        | Annotated[str, Field(strict=True, min_length=1, max_length=MAX_TEXT)],
-        Field(union_mode="left_to_right"),
-    ]
+    label: Annotated[Any, AfterValidator(_label), WithJsonSchema(
+        {"anyOf": [{"type": "boolean"}, {"type": "number"}, {"type": "string", "maxLength": MAX_TEXT}]})]
 
 
 class FeedbackRequest(BaseModel):
