@@ -118,7 +118,8 @@ def init(
         detail = f"{f.minimum:g} .. {f.maximum:g}" if f.minimum is not None else ", ".join((f.categories or [])[:6])
         table.add_row(f.name, f.kind.value, detail, "yes" if f.nullable else "no")
     _console().print(table)
-    _console().print("Next: edit [kpi] in leanloop.toml to your money values, then run 'leanloop build'.")
+    _console().print("Next: edit [kpi] in leanloop.toml to your money values, then run 'leanloop build'. "
+                     "Write endpoints need the token 'leanloop token' prints (kept in .leanloop/token, mode 0600).")
 
 
 def _version_row(version: Any) -> dict[str, Any]:

@@ -45,7 +45,7 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_server(root: Path, port: int, timeout: float = 30.0) -> Iterator[str]:
+def running_server(root: Path, port: int, timeout: float = 120.0) -> Iterator[str]:
     """Run ``leanloop serve`` for ``root`` in a subprocess; yield its base URL once healthy."""
     import httpx
 
