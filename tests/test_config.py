@@ -14,6 +14,10 @@ from leanloop.config import (
     KpiConfig,
     KpiOutcome,
     MeasureConfig,
+    MultivariateConfig,
+    QualityConfig,
+    StreamConfig,
+    StreamDetectorKind,
     ModelConfig,
     PolicyConfig,
     ProjectConfig,
@@ -30,6 +34,7 @@ from leanloop.schema import Feature, Schema
 SECTIONS: dict[str, type[BaseModel]] = {
     "data": DataConfig, "model": ModelConfig, "kpi": KpiConfig, "measure": MeasureConfig,
     "policy": PolicyConfig, "serve": ServeConfig, "store": StoreConfig,
+    "quality": QualityConfig, "multivariate": MultivariateConfig, "stream": StreamConfig,
 }
 
 
@@ -49,10 +54,21 @@ def full_config() -> ProjectConfig:
         measure=MeasureConfig(window_rows=100, alpha=0.01, psi_threshold=0.25, psi_bins=5, reference_max_rows=1000),
         policy=PolicyConfig(min_rows=10, min_labels=5, main_metric="f1", max_metric_drop=0.05,
                             max_kpi_drop=0.2, max_drift_share=0.4, retrain_on_drift=True, min_kpi_gain=1.0,
-                            recent_eval_share=0.4, production_weight=2.0),
+                            recent_eval_share=0.4, production_weight=2.0, min_coverage=0.2,
+                            max_quality_breaches=2, cooldown_cycles=3, confirm_cycles=2, rollback_margin=0.01,
+                            pivot_baseline_margin=0.02, pivot_after_retrains=4, gate_confidence=0.9,
+                            gate_resamples=100, retrain_strategy="sliding", retrain_window_rows=500,
+                            recency_half_life_rows=1000),
         serve=ServeConfig(max_rows_per_request=10, commit_max_rows=16, commit_max_wait_ms=5.0,
                           model_refresh_seconds=1.0),
         store=StoreConfig(url="sqlite:///elsewhere.db", sqlite_synchronous=SqliteSync.NORMAL),
+        quality=QualityConfig(max_missing_increase=0.1, max_out_of_range_share=0.02, max_unseen_share=0.01,
+                              max_type_error_share=0.01, max_duplicate_increase=0.1),
+        multivariate=MultivariateConfig(enabled=False, auc_threshold=0.6, folds=3, max_rows=2000, top_features=3,
+                                        pca_variance=0.8, pca_chunks=5, pca_sigmas=2.0, seed=3),
+        stream=StreamConfig(enabled=False, detectors=[StreamDetectorKind.KSWIN], adwin_delta=0.01,
+                            page_hinkley_threshold=20.0, page_hinkley_delta=0.01, kswin_alpha=0.001,
+                            kswin_window=200, seed=4),
     )
 
 

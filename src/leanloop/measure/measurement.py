@@ -15,7 +15,12 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from leanloop.config import Task
-from leanloop.measure.drift import DriftOptions, DriftResult, chi_square_test, feature_drift, ks_test
+from leanloop.measure.columnar import cached_reference_scored, reference_key
+from leanloop.measure.drift import DriftOptions, DriftResult, chi_square_test, drift_report, ks_test
+from leanloop.measure.multivariate import MultivariateResult
+from leanloop.measure.outputs import OutputDrift
+from leanloop.measure.quality import QualityReport
+from leanloop.measure.stream import StreamResult
 from leanloop.scoring import Scored, model_input, score
 
 if TYPE_CHECKING:
@@ -61,6 +66,11 @@ class Chunk(BaseModel):
     drift: list[DriftResult]
     performance: Performance
     kpis: dict[str, float]
+    period: str | None = None
+    quality: QualityReport | None = None
+    multivariate: MultivariateResult | None = None
+    prediction_outputs: list[OutputDrift] | None = None
+    target_drift: OutputDrift | None = None
 
 
 class Measurement(BaseModel):
@@ -79,6 +89,11 @@ class Measurement(BaseModel):
     baseline_kpis: dict[str, float]
     reference_kpis: dict[str, float]
     chunks: list[Chunk] | None = None
+    quality: QualityReport | None = None
+    multivariate: MultivariateResult | None = None
+    prediction_outputs: list[OutputDrift] | None = None
+    target_drift: OutputDrift | None = None
+    stream: list[StreamResult] | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The stable JSON shape (``chunks`` only when chunks were asked for)."""
@@ -129,36 +144,41 @@ class Frames:
     kpis: dict[str, float] = field(default_factory=dict)
     baseline_kpis: dict[str, float] = field(default_factory=dict)
     labelled: int = 0
+    drifted: list[str] = field(default_factory=list)
+    quality: QualityReport | None = None
+    multivariate: MultivariateResult | None = None
+    prediction_outputs: list[OutputDrift] | None = None
+    target_drift: OutputDrift | None = None
 
 
 def measure_frames(project: Project, reference: pd.DataFrame, window: pd.DataFrame,
-                   reference_scored: Scored, baseline: Any) -> Frames:
-    """Drift, prediction drift, performance and KPIs of ``window`` against ``reference``."""
+                   reference_scored: Scored, baseline: Any, pca: Any = None) -> Frames:
+    """Drift, prediction drift, performance and KPIs of ``window`` against ``reference``
+    (with data quality, multivariate, output and target drift; ``pca`` a fitted
+    :class:`~leanloop.measure.multivariate.PcaDrift` to reuse)."""
     import pandas as pd
 
     from leanloop.build.evaluate import evaluate, evaluate_scored
 
     config = project.config
     schema = config.schema_
-    options = DriftOptions(alpha=config.measure.alpha, psi_threshold=config.measure.psi_threshold,
-                           psi_bins=config.measure.psi_bins)
+    options = DriftOptions.from_config(config.measure, seed=config.model.seed)
     if window.empty:
         return Frames()
     window = window.reset_index(drop=True)
     current = schema.coerce(pd.DataFrame(window["features"].tolist()), "logged predictions")
-    drift: list[DriftResult] = []
-    for feature in schema.features:
-        if current[feature.name].notna().any() and reference[feature.name].notna().any():
-            drift.extend(feature_drift(reference[feature.name], current[feature.name], feature=feature.name,
-                                       kind=feature.kind, options=options))
+    report = drift_report(reference[schema.names], current, options=options, methods=config.measure.drift_methods,
+                          schema=schema)
+    drift, drifted = report.results, report.drifted
     kind, ref_out = _output_sample(reference_scored, config.data.task)
     _, cur_out = _output_sample(logged_scored(window, config.data.task, config.data.classes), config.data.task)
     test = ks_test if kind == "numeric" else chi_square_test
     prediction_drift = test(ref_out, cur_out, feature="prediction", kind=kind, alpha=options.alpha)
+    extra = _monitor(project, reference, current, window, reference_scored, options, pca)
 
     labelled = window[window["label"].notna()]
     if labelled.empty:
-        return Frames(drift=drift, prediction_drift=prediction_drift)
+        return Frames(drift=drift, prediction_drift=prediction_drift, drifted=drifted, **extra)
     truth = labelled["label"].tolist()
     realized = evaluate_scored(logged_scored(labelled, config.data.task, config.data.classes), truth,
                                config.data, config.kpi)
@@ -166,15 +186,61 @@ def measure_frames(project: Project, reference: pd.DataFrame, window: pd.DataFra
     base = evaluate(baseline, X, truth, config.data, config.kpi)
     return Frames(drift=drift, prediction_drift=prediction_drift,
                   performance=Performance(realized=realized.metrics, baseline=base.metrics),
-                  kpis=realized.kpis, baseline_kpis=base.kpis, labelled=len(labelled))
+                  kpis=realized.kpis, baseline_kpis=base.kpis, labelled=len(labelled), drifted=drifted, **extra)
+
+
+def _monitor(project: Project, reference: pd.DataFrame, current: pd.DataFrame, window: pd.DataFrame,
+             reference_scored: Scored, options: DriftOptions, pca: Any) -> dict[str, Any]:
+    """Data quality, multivariate drift, output drift and target drift of one slice."""
+    from leanloop.measure.multivariate import multivariate_drift
+    from leanloop.measure.outputs import prediction_outputs, target_drift
+    from leanloop.measure.quality import quality_report
+
+    config = project.config
+    task, schema = config.data.task, config.schema_
+    labels = window.loc[window["label"].notna(), "label"].tolist()
+    target = reference[config.data.target].tolist() if config.data.target in reference else []
+    multivariate = None
+    if config.multivariate.enabled:
+        multivariate = multivariate_drift(reference, current, schema, config.multivariate, pca=pca)
+    return {
+        "quality": quality_report(reference, current, schema, config.quality),
+        "multivariate": multivariate,
+        "prediction_outputs": prediction_outputs(
+            reference_scored, logged_scored(window, task, config.data.classes), task, options),
+        "target_drift": target_drift(target, labels, task, options) if labels else None,
+    }
+
+
+def _stream(project: Project, window: pd.DataFrame) -> list[StreamResult] | None:
+    """River detectors over the per-prediction loss (labelled rows) and the prediction stream."""
+    import numpy as np
+
+    from leanloop.measure.outputs import prediction_signal, row_loss
+    from leanloop.measure.stream import StreamSignal, detect_changes
+
+    config = project.config
+    if not config.stream.enabled or window.empty:
+        return None
+    task, classes = config.data.task, config.data.classes
+    ids, times = window["prediction_id"].tolist(), window["created_at"].to_numpy(dtype=float)
+    results = detect_changes(prediction_signal(logged_scored(window, task, classes), task),
+                             signal=StreamSignal.PREDICTION, ids=ids, times=times, options=config.stream)
+    rows = np.flatnonzero(window["label"].notna().to_numpy())
+    if len(rows):
+        labelled = window.iloc[rows]
+        loss = row_loss(logged_scored(labelled, task, classes), labelled["label"].tolist(), task)
+        results += detect_changes(loss, signal=StreamSignal.LOSS, rows=rows, ids=[ids[i] for i in rows],
+                                  times=times[rows], options=config.stream)
+    return results
 
 
 def measure_window(project: Project, *, last: int | None = None, since: float | None = None,
-                   chunks: int = 0) -> Measurement:
+                   chunks: int = 0, period: str | None = None) -> Measurement:
     """Measure the last ``last`` predictions (default: the configured window), or those
-    since ``since`` (epoch seconds), against the champion's training data."""
-    import numpy as np
-    import pandas as pd
+    since ``since`` (epoch seconds), against the champion's training data; also per
+    chunk: ``chunks`` parts by count, or calendar bins of ``period`` (e.g. "1D")."""
+    from leanloop.measure.chunking import chunk_by_count, chunk_by_period
 
     config = project.config
     registry = project.registry
@@ -184,21 +250,29 @@ def measure_window(project: Project, *, last: int | None = None, since: float | 
     window = project.store.window(last=last, since=since).reset_index(drop=True)
     reference = _reference(project, champion.train_data, config.measure.reference_max_rows, config.model.seed)
     model, baseline = registry.load(champion.version)
-    reference_scored = score(model, model_input(config.schema_, reference, champion.input_format, "reference data"),
-                             config.data.task.value)
-    whole = measure_frames(project, reference, window, reference_scored, baseline)
-    drifted = sorted({r.feature for r in whole.drift if r.drifted and r.method.value in ("ks", "chi_square")})
+    key = reference_key(champion.version, champion.sha256, config.measure.reference_max_rows, config.model.seed)
+    reference_scored = cached_reference_scored(
+        project.paths.workspace / "cache", key,
+        lambda: score(model, model_input(config.schema_, reference, champion.input_format, "reference data"),
+                      config.data.task.value))
+    pca = _fit_pca(project, reference)
+    whole = measure_frames(project, reference, window, reference_scored, baseline, pca)
+    drifted = sorted(whole.drifted)
     chunk_list = None
-    if chunks:
+    slices = (chunk_by_period(window["created_at"].to_numpy(dtype=float), period) if period
+              else chunk_by_count(len(window), chunks) if chunks else None)
+    if slices is not None:
         chunk_list = []
-        for part in np.array_split(np.arange(len(window)), min(chunks, max(len(window), 1))):
-            piece = window.iloc[part]
-            part_result = measure_frames(project, reference, piece, reference_scored, baseline)
+        for part in slices:
+            piece = window.iloc[part.positions]
+            part_result = measure_frames(project, reference, piece, reference_scored, baseline, pca)
             chunk_list.append(Chunk(
                 start=_iso(piece["created_at"].min()) if len(piece) else None,
                 end=_iso(piece["created_at"].max()) if len(piece) else None,
                 rows=len(piece), labelled=part_result.labelled, drift=part_result.drift,
-                performance=part_result.performance, kpis=part_result.kpis,
+                performance=part_result.performance, kpis=part_result.kpis, period=part.label,
+                quality=part_result.quality, multivariate=part_result.multivariate,
+                prediction_outputs=part_result.prediction_outputs, target_drift=part_result.target_drift,
             ))
     served = window["model_version"].value_counts().to_dict() if len(window) else {}
     return Measurement(
@@ -212,8 +286,20 @@ def measure_window(project: Project, *, last: int | None = None, since: float | 
                                 reference=champion.metrics),
         kpis=whole.kpis, baseline_kpis=whole.baseline_kpis,
         reference_kpis={k: v for k, v in champion.kpi.items() if not k.startswith("baseline_")},
-        chunks=chunk_list,
+        chunks=chunk_list, quality=whole.quality, multivariate=whole.multivariate,
+        prediction_outputs=whole.prediction_outputs, target_drift=whole.target_drift,
+        stream=_stream(project, window),
     )
+
+
+def _fit_pca(project: Project, reference: pd.DataFrame) -> Any:
+    """PCA drift fitted once per window on the reference (``None`` when off or too small)."""
+    from leanloop.measure.multivariate import PcaDrift
+
+    options = project.config.multivariate
+    if not options.enabled or len(reference) < 2 * options.pca_chunks:
+        return None
+    return PcaDrift(options).fit(reference, project.config.schema_)
 
 
 def _reference(project: Project, train_data: str | None, max_rows: int, seed: int) -> pd.DataFrame:

@@ -23,7 +23,7 @@ import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-__all__ = ["ServerMetrics", "RequestMetrics", "JsonLogFormatter", "ACCESS_LOG"]
+__all__ = ["ServerMetrics", "RequestMetrics", "JsonLogFormatter", "ACCESS_LOG", "configure_logging"]
 
 ACCESS_LOG = "leanloop.access"
 
@@ -122,6 +122,20 @@ class JsonLogFormatter(logging.Formatter):
         if record.exc_info:
             body["exc"] = self.formatException(record.exc_info)
         return json.dumps(body, default=str)
+
+
+def configure_logging(*, quiet: bool = False) -> None:
+    """Send the access log and server errors to stderr as JSON lines (the ``serve`` command
+    calls this; a library user keeps their own logging set-up)."""
+    import sys
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonLogFormatter())
+    for name in (ACCESS_LOG, "leanloop.server"):
+        log = logging.getLogger(name)
+        log.handlers = [handler]
+        log.setLevel(logging.WARNING if quiet and name == ACCESS_LOG else logging.INFO)
+        log.propagate = False
 
 
 class RequestMetrics:

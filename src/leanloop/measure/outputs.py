@@ -1,0 +1,134 @@
+"""Prediction and target drift: have the model's outputs, or the truth, moved?
+
+Prediction drift compares what the model says on the window with what it said on
+its reference data: the shares of predicted classes (chi-square and PSI), the
+probability of each class (KS and PSI; for a binary model only the positive class),
+or the predicted value of a regressor. Target drift compares the labels that arrived
+for the window with the reference target (class shares, or the value distribution).
+Both use the univariate tests of :mod:`leanloop.measure.drift`.
+
+The per-row signals the streaming detectors read live here too: the loss of each
+labelled prediction and the prediction itself as one number.
+
+Examples
+--------
+>>> from leanloop.measure.drift import DriftOptions
+>>> out = target_drift(["a"] * 50 + ["b"] * 50, ["a"] * 20 + ["b"] * 80, Task.CLASSIFICATION, DriftOptions())
+>>> [(r.method.value, r.drifted) for r in out.drift], out.shares["b"].current
+([('chi_square', True), ('psi', True)], 0.8)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, ConfigDict
+
+from leanloop.config import Task
+from leanloop.measure.drift import DriftOptions, DriftResult, feature_drift
+from leanloop.schema import FeatureKind
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from leanloop.scoring import Scored
+
+__all__ = ["Share", "OutputDrift", "prediction_outputs", "target_drift", "row_loss", "prediction_signal"]
+
+
+class Share(BaseModel):
+    """A class's share of the reference and of the current sample."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    reference: float
+    current: float
+
+
+class OutputDrift(BaseModel):
+    """Drift of one model output (or of the target): its tests and, for classes, the shares."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    output: str
+    kind: str
+    drift: list[DriftResult]
+    shares: dict[str, Share] | None = None
+
+
+def _shares(reference: Sequence[Any], current: Sequence[Any]) -> dict[str, Share]:
+    import pandas as pd
+
+    ref = pd.Series([str(v) for v in reference]).value_counts(normalize=True)
+    cur = pd.Series([str(v) for v in current]).value_counts(normalize=True)
+    return {c: Share(reference=float(ref.get(c, 0.0)), current=float(cur.get(c, 0.0)))
+            for c in sorted(set(ref.index) | set(cur.index))}
+
+
+def _compare(name: str, reference: Any, current: Any, kind: FeatureKind, options: DriftOptions) -> OutputDrift:
+    import pandas as pd
+
+    ref, cur = pd.Series(list(reference)).dropna(), pd.Series(list(current)).dropna()
+    categorical = kind is FeatureKind.CATEGORICAL
+    return OutputDrift(output=name, kind=kind.value,
+                       drift=feature_drift(ref, cur, feature=name, kind=kind, options=options),
+                       shares=_shares(ref.tolist(), cur.tolist()) if categorical else None)
+
+
+def prediction_outputs(reference: Scored, current: Scored, task: Task, options: DriftOptions) -> list[OutputDrift]:
+    """Drift of every output: predicted class shares and class probabilities, or the value."""
+    import numpy as np
+
+    if not reference.labels or not current.labels:
+        return []
+    if task is Task.REGRESSION:
+        return [_compare("prediction", np.asarray(reference.labels, dtype=float),
+                         np.asarray(current.labels, dtype=float), FeatureKind.NUMERIC, options)]
+    out = [_compare("predicted_class", reference.labels, current.labels, FeatureKind.CATEGORICAL, options)]
+    if reference.probabilities is not None and current.probabilities is not None and reference.classes:
+        columns = range(1, 2) if len(reference.classes) == 2 else range(len(reference.classes))
+        for j in columns:
+            out.append(_compare(f"probability[{reference.classes[j]}]", reference.probabilities[:, j],
+                                current.probabilities[:, j], FeatureKind.NUMERIC, options))
+    return out
+
+
+def target_drift(reference: Sequence[Any], current: Sequence[Any], task: Task,
+                 options: DriftOptions) -> OutputDrift | None:
+    """Drift of the labels that arrived against the reference target (``None`` if a side is empty)."""
+    import pandas as pd
+
+    if pd.Series(list(reference)).dropna().empty or pd.Series(list(current)).dropna().empty:
+        return None
+    kind = FeatureKind.NUMERIC if task is Task.REGRESSION else FeatureKind.CATEGORICAL
+    if kind is FeatureKind.NUMERIC:
+        reference, current = pd.to_numeric(pd.Series(list(reference))), pd.to_numeric(pd.Series(list(current)))
+    return _compare("target", reference, current, kind, options)
+
+
+def row_loss(scored: Scored, truth: Sequence[Any], task: Task) -> np.ndarray:
+    """Per-row loss: 0/1 error for classifiers (labels compared as text), absolute error for regressors.
+
+    >>> from leanloop.scoring import Scored
+    >>> row_loss(Scored(labels=[1, 0, 1], probabilities=None, classes=[0, 1]), [1, 1, "1"], Task.CLASSIFICATION).tolist()
+    [0.0, 1.0, 0.0]
+    """
+    import numpy as np
+
+    if task is Task.REGRESSION:
+        return np.abs(np.asarray(scored.labels, dtype=float) - np.asarray(list(truth), dtype=float))
+    return np.array([float(str(p) != str(t)) for p, t in zip(scored.labels, truth, strict=True)])
+
+
+def prediction_signal(scored: Scored, task: Task) -> np.ndarray:
+    """The prediction as one number per row: the value (regression), the positive-class
+    probability (binary) or the top probability (multiclass; NaN without probabilities)."""
+    import numpy as np
+
+    if task is Task.REGRESSION:
+        return np.asarray(scored.labels, dtype=float)
+    if scored.probabilities is None:
+        return np.full(len(scored.labels), np.nan)
+    proba = np.asarray(scored.probabilities, dtype=float)
+    return proba[:, 1] if proba.shape[1] == 2 else proba.max(axis=1)
