@@ -141,10 +141,10 @@ def run_demo(directory: Path, *, rows: int = 50_000, cycle_every: int = 5000, ba
     served: list[tuple[str, str, Any]] = []
     cycles: list[dict[str, Any]] = []
     labelled_upto = 0
-    from leanloop.serve.security import resolve_token
+    from leanloop.serve.security import bearer
 
     # Feedback is a write endpoint: the demo uses the project's token like any client.
-    headers = {"Authorization": f"Bearer {resolve_token(project.paths.workspace)}"}
+    headers = bearer(project)
     with running_server(directory, free_port()) as url, \
             httpx.Client(base_url=url, timeout=60.0, headers=headers) as client:
         say(f"serving at {url}; replaying {len(records)} analysis rows, labels {label_delay} rows late")

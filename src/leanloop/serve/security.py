@@ -32,7 +32,7 @@ from typing import Any
 from leanloop.errors import LeanloopError, ProjectError
 
 __all__ = ["TOKEN_FILE", "TOKEN_ENV", "AuthError", "generate_token", "resolve_token", "token_matches",
-           "require_token"]
+           "require_token", "bearer"]
 
 TOKEN_FILE = "token"
 TOKEN_ENV = "LEANLOOP_TOKEN"
@@ -79,6 +79,12 @@ def resolve_token(workspace: Path, environ: Mapping[str, str] | None = None) -> 
     if path.is_file():
         return path.read_text(encoding="ascii").strip() or None
     return None
+
+
+def bearer(project: Any) -> dict[str, str]:
+    """The ``Authorization`` header a client of ``project``'s server sends (empty without a token)."""
+    token = resolve_token(project.paths.workspace)
+    return {"Authorization": f"Bearer {token}"} if token else {}
 
 
 def token_matches(authorization: str | None, token: str) -> bool:
