@@ -49,7 +49,9 @@ def test_whole_loop_through_real_server(tmp_path: Path, car_loan_csv: Path, anal
 
     before = analysis_with_truth.iloc[:3000]           # before the known shift
     after = analysis_with_truth.iloc[30000:33000]      # well after it
-    with running_server(root, free_port()) as url, httpx.Client(base_url=url, timeout=30) as client:
+    token = CliRunner().invoke(app, ["token", "--dir", str(root)]).stdout.strip()
+    with running_server(root, free_port()) as url, \
+            httpx.Client(base_url=url, timeout=30, headers={"Authorization": f"Bearer {token}"}) as client:
         assert client.get("/health").json()["model_version"] == "v1"
         answers = send(client, before)
         labels = [{"prediction_id": a["prediction_id"], "label": int(y)}

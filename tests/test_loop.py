@@ -14,6 +14,7 @@ from leanloop.config import render_config
 from leanloop.demo import free_port, running_server
 from leanloop.project import Project
 from leanloop.serve import create_app
+from leanloop.serve.security import bearer
 
 FEATURES = ["car_value", "salary_range", "debt_to_income_ratio", "loan_length",
             "repaid_loan_on_prev_car", "size_of_downpayment", "driver_tenure"]
@@ -37,7 +38,7 @@ def project(tmp_path: Path, car_loan_csv: Path) -> Project:
 
 
 def serve_and_label(project: Project, frame: pd.DataFrame) -> list[dict]:
-    with TestClient(create_app(project)) as client:
+    with TestClient(create_app(project), headers=bearer(project)) as client:
         answers = []
         for start in range(0, len(frame), 500):
             body = client.post("/predict", json={"rows": frame.iloc[start:start + 500][FEATURES].to_dict("records")}).json()

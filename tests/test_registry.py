@@ -14,7 +14,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
-from leanloop.errors import ArtifactError, NotFoundError
+from leanloop.errors import ArtifactError, InputError, NotFoundError
 from leanloop.registry import ModelVersion, Registry, sha256_file
 from leanloop.store import SQLStore
 
@@ -171,3 +171,141 @@ def test_record_json_shape(registry: Registry, data: tuple[np.ndarray, np.ndarra
     body = registry.store.get_model("v1")
     assert body["schema"] == FIELDS["schema"]
     assert ModelVersion.model_validate(body) == record
+
+
+# -- safety: untrusted types, disguised pickles, size caps, names and paths ---------------
+class Sentinel:
+    """Loading this runs code: ``__setstate__`` creates the file named in its state."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        Path(state["path"]).write_text("code ran")
+        self.__dict__.update(state)
+
+
+def test_untrusted_types_are_refused_listed_and_run_no_code(registry: Registry, tmp_path: Path,
+                                                           data: tuple[np.ndarray, np.ndarray]) -> None:
+    sentinel = tmp_path / "sentinel"
+    X, y = data
+    registry.register(Sentinel(str(sentinel)), DummyClassifier().fit(X, y), **FIELDS)
+    with pytest.raises(ArtifactError, match=r"types outside scikit-learn/NumPy/SciPy: \[.*Sentinel'\]"):
+        registry.load("v1")
+    assert not sentinel.exists()
+    registry.load("v1", trust=True)  # the same file does run code once trusted: the test can see it
+    assert sentinel.read_text() == "code ran"
+
+
+class Explodes:
+    """A pickle payload that would create a file when unpickled."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Path.write_text, (self.path, "code ran"))
+
+
+def test_pickle_disguised_as_skops_is_refused_by_content(tmp_path: Path) -> None:
+    import pickle
+
+    from leanloop.registry import load_skops_bytes
+
+    sentinel = tmp_path / "sentinel"
+    payload = pickle.dumps(Explodes(sentinel))
+    for trust in (False, True):  # content is checked even for trusted files
+        with pytest.raises(ArtifactError, match=r"model\.skops is not a skops file \(skops files are zip archives; "
+                                                r"this is a pickle or joblib file\)"):
+            load_skops_bytes(payload, "model.skops", trust)
+    assert not sentinel.exists()
+
+
+def test_disguised_pickle_in_the_registry_is_refused(registry: Registry, tmp_path: Path,
+                                                     data: tuple[np.ndarray, np.ndarray]) -> None:
+    import pickle
+
+    import sqlalchemy as sa
+
+    from leanloop.store import tables
+
+    model, baseline = fitted(data)
+    record = registry.register(model, baseline, **FIELDS)
+    sentinel = tmp_path / "sentinel"
+    path = registry.artifacts / record.artifact
+    path.write_bytes(pickle.dumps(Explodes(sentinel)))
+    body = record.model_dump(mode="json", by_alias=True) | {"sha256": sha256_file(path)}  # hash matches: content decides
+    with registry.store.engine.begin() as conn:
+        conn.execute(sa.update(tables.models).where(tables.models.c.version == "v1").values(body=body))
+    with pytest.raises(ArtifactError, match="is not a skops file"):
+        registry.load("v1")
+    assert not sentinel.exists()
+
+
+def test_size_caps(tmp_path: Path, data: tuple[np.ndarray, np.ndarray]) -> None:
+    import io
+    import zipfile
+
+    from leanloop.registry import load_skops_bytes
+
+    store = SQLStore(f"sqlite:///{tmp_path / 's.db'}")
+    small = Registry(store, tmp_path / "artifacts", max_artifact_bytes=200)
+    model, baseline = fitted(data)
+    small.register(model, baseline, **FIELDS)
+    with pytest.raises(ArtifactError, match=r"v1\.skops is \d+ bytes, over the cap of 200; refused without reading"):
+        small.load("v1")
+    store.close()
+    bomb = io.BytesIO()
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("schema.json", b"\0" * 5_000_000)
+    assert len(bomb.getvalue()) < 20_000
+    with pytest.raises(ArtifactError, match=r"unpacks to 5000000 bytes, over the cap of 1000000"):
+        load_skops_bytes(bomb.getvalue(), "bomb.skops", False, max_unpacked_bytes=1_000_000)
+
+
+@pytest.mark.parametrize("name", ["../../etc/passwd", "/etc/passwd", "v1\x00", "%2e%2e%2fetc", "..", "v1/../../x",
+                                  "", "v1\\..\\x", ".hidden", "a" * 65, "v1%00"])
+def test_version_names_are_validated(registry: Registry, name: str) -> None:
+    with pytest.raises(InputError, match=r"model version name .* is not valid"):
+        registry.load(name)
+    with pytest.raises(InputError, match="is not valid"):
+        registry.promote(name)
+
+
+def test_artifact_paths_are_confined_to_the_workspace(registry: Registry, tmp_path: Path,
+                                                      data: tuple[np.ndarray, np.ndarray]) -> None:
+    import sqlalchemy as sa
+
+    from leanloop.store import tables
+
+    model, baseline = fitted(data)
+    record = registry.register(model, baseline, **FIELDS)
+    outside = tmp_path / "outside.skops"
+    outside.write_bytes((registry.artifacts / record.artifact).read_bytes())
+    for artifact in ("../outside.skops", str(outside), "x\x00.skops"):
+        body = record.model_dump(mode="json", by_alias=True) | {"artifact": artifact}
+        with registry.store.engine.begin() as conn:
+            conn.execute(sa.update(tables.models).where(tables.models.c.version == "v1").values(body=body))
+        with pytest.raises(ArtifactError, match="points outside the artifacts folder"):
+            registry.load("v1")
+
+
+def test_a_tampered_new_champion_is_refused_and_the_old_one_keeps_serving(
+        registry: Registry, data: tuple[np.ndarray, np.ndarray]) -> None:
+    from leanloop.serve.models import ModelHolder
+
+    model, baseline = fitted(data)
+    registry.register(model, baseline, alias="champion", **FIELDS)
+    holder = ModelHolder(registry, refresh_seconds=1e-9)
+    assert holder.current()[0].version == "v1"
+    record = registry.register(model, baseline, **FIELDS)
+    path = registry.artifacts / record.artifact
+    raw = bytearray(path.read_bytes())
+    raw[len(raw) // 2] ^= 0x01
+    path.write_bytes(bytes(raw))
+    registry.promote("v2")
+    champion, served = holder.current()
+    assert champion.version == "v1" and holder.load_failures == 1
+    assert "v2.skops fails its integrity check" in (holder.last_error or "")
+    X, _ = data
+    np.testing.assert_array_equal(served.predict(X), model.predict(X))

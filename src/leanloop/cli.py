@@ -118,7 +118,8 @@ def init(
         detail = f"{f.minimum:g} .. {f.maximum:g}" if f.minimum is not None else ", ".join((f.categories or [])[:6])
         table.add_row(f.name, f.kind.value, detail, "yes" if f.nullable else "no")
     _console().print(table)
-    _console().print("Next: edit [kpi] in leanloop.toml to your money values, then run 'leanloop build'.")
+    _console().print("Next: edit [kpi] in leanloop.toml to your money values, then run 'leanloop build'. "
+                     "Write endpoints need the token 'leanloop token' prints (kept in .leanloop/token, mode 0600).")
 
 
 def _version_row(version: Any) -> dict[str, Any]:
@@ -179,10 +180,14 @@ def adopt(
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port.")] = 8000,
+    quiet: Annotated[bool, typer.Option("--quiet", help="No access log lines (errors are still logged).")] = False,
     workers: Annotated[int, typer.Option(min=1, max=64, help="Worker processes (each switches models by itself).")] = 1,
     directory: DirOption = Path("."),
 ) -> None:
-    """Serve predictions over HTTP (POST /predict, POST /feedback, GET /health, GET /models)."""
+    """Serve predictions over HTTP (POST /predict, POST /feedback, GET /predictions/ID, GET /metrics, ...).
+
+    Logs one JSON line per request to stderr (leanloop.access) and errors with their id.
+    """
     import os
 
     import uvicorn
@@ -190,9 +195,11 @@ def serve(
     from leanloop.serve import create_app
     from leanloop.serve.factory import PROJECT_ENV
     from leanloop.serve.lifecycle import exit_zero_after_sigterm
+    from leanloop.serve.metrics import configure_logging
 
     project = _open(directory)
     project.registry.champion()
+    configure_logging(quiet=quiet)
     exit_zero_after_sigterm()
     if workers == 1:
         uvicorn.run(create_app(project), host=host, port=port, log_level="warning")
@@ -201,6 +208,24 @@ def serve(
     os.environ[PROJECT_ENV] = str(Path(directory).resolve())
     uvicorn.run("leanloop.serve.factory:app_from_environment", factory=True, workers=workers,
                 host=host, port=port, log_level="warning")
+
+
+@app.command()
+@handles_errors
+def token(
+    new: Annotated[bool, typer.Option("--new", help="Make a new random token (replacing the old one; restart the server).")] = False,
+    directory: DirOption = Path("."),
+) -> None:
+    """Print the project's bearer token (write endpoints need it: Authorization: Bearer TOKEN)."""
+    from leanloop.serve.security import TOKEN_ENV, generate_token, resolve_token
+
+    project = _open(directory)
+    workspace = project.paths.workspace
+    value = generate_token(workspace, replace=True) if new else resolve_token(workspace)
+    if value is None:
+        _fail(f"this project has no token; run 'leanloop token --new --dir {directory}' to make one "
+              f"(or set {TOKEN_ENV})")
+    sys.stdout.write(value + "\n")
 
 
 @app.command()

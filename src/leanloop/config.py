@@ -29,6 +29,7 @@ __all__ = [
     "WORKSPACE_DIR",
     "Task",
     "SqliteSync",
+    "ValuePolicy",
     "DriftMethod",
     "ThresholdMode",
     "DataConfig",
@@ -75,6 +76,12 @@ class SqliteSync(str, Enum):
     NORMAL = "NORMAL"
 
 
+class ValuePolicy(str, Enum):
+    """What the server does with a value the schema did not foresee (an unseen category,
+    a number outside the training range): accept it and count it, or refuse the request."""
+
+    ACCEPT = "accept"
+    REJECT = "reject"
 class DriftMethod(str, Enum):
     """A univariate drift method: a hypothesis test (p-value) or a distance.
 
@@ -357,9 +364,16 @@ class TestsetConfig(_Section):
 
 
 class ServeConfig(_Section):
-    """HTTP server limits and the durable logger's group commit."""
+    """HTTP server limits, input policies, micro-batching and the logger's group commit."""
 
     max_rows_per_request: int = Field(10_000, ge=1)
+    max_body_bytes: int = Field(16 * 1024 * 1024, ge=1024)
+    predict_auth: bool = False
+    unseen_categories: ValuePolicy = ValuePolicy.ACCEPT
+    out_of_range: ValuePolicy = ValuePolicy.ACCEPT
+    batch_max_rows: int = Field(512, ge=1)
+    batch_max_wait_ms: float = Field(5.0, ge=0.0, le=100.0)
+    queue_max_rows: int = Field(20_000, ge=1)
     commit_max_rows: int = Field(2048, ge=1)
     commit_max_wait_ms: float = Field(2.0, ge=0.0)
     model_refresh_seconds: float = Field(0.5, gt=0.0)
@@ -536,9 +550,12 @@ _SECTION_NOTES = {
     "testset": "Hard cases (confident errors at >= confidence, high loss, weak segments, drifted\n"
                "regions; per_reason each per cycle) kept in the enriched test set (max_rows);\n"
                "the gate rejects a challenger significantly worse on it (alpha, >= min_rows).",
-    "serve": "HTTP server limits and group commit of the prediction log (up to commit_max_rows\n"
-             "rows or commit_max_wait_ms per transaction); shutdown_drain_seconds: after SIGTERM,\n"
-             "how long /ready says 503 before the server stops accepting connections.",
+    "serve": "HTTP server: limits (rows, body bytes), whether /predict needs the token, what to do\n"
+             "with unseen categories and out-of-range numbers (accept = count them, reject = 422),\n"
+             "micro-batching (rows per model call, gathering pause), the queue bound beyond which\n"
+             "requests get 503 + Retry-After, and group commit of the prediction log (up to\n"
+             "commit_max_rows rows or commit_max_wait_ms per transaction); shutdown_drain_seconds:\n"
+             "after SIGTERM, how long /ready says 503 before the server stops accepting connections.",
     "store": "url: any SQLAlchemy URL (default: SQLite in .leanloop/store.db; postgresql://user@host/db).\n"
              "sqlite_synchronous: FULL survives power loss; NORMAL only process crashes.\n"
              "spool_retry_seconds: while the store is down, how often to retry it.",

@@ -45,7 +45,7 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_server(root: Path, port: int, timeout: float = 60.0, workers: int = 1) -> Iterator[str]:
+def running_server(root: Path, port: int, timeout: float = 120.0, workers: int = 1) -> Iterator[str]:
     """Run ``leanloop serve`` for ``root`` in a subprocess; yield its base URL once healthy."""
     import httpx
 
@@ -141,7 +141,12 @@ def run_demo(directory: Path, *, rows: int = 50_000, cycle_every: int = 5000, ba
     served: list[tuple[str, str, Any]] = []
     cycles: list[dict[str, Any]] = []
     labelled_upto = 0
-    with running_server(directory, free_port()) as url, httpx.Client(base_url=url, timeout=60.0) as client:
+    from leanloop.serve.security import bearer
+
+    # Feedback is a write endpoint: the demo uses the project's token like any client.
+    headers = bearer(project)
+    with running_server(directory, free_port()) as url, \
+            httpx.Client(base_url=url, timeout=60.0, headers=headers) as client:
         say(f"serving at {url}; replaying {len(records)} analysis rows, labels {label_delay} rows late")
         with Progress(disable=console is None, console=console, transient=True) as progress:
             task = progress.add_task("replay", total=len(records))

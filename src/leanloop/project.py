@@ -122,6 +122,10 @@ class Project:
         root.mkdir(parents=True, exist_ok=True)
         paths = ProjectPaths(root=root)
         paths.workspace.mkdir(exist_ok=True)
+        from leanloop.serve.security import TOKEN_FILE, generate_token
+
+        if not (paths.workspace / TOKEN_FILE).exists():
+            generate_token(paths.workspace)
         tmp = paths.config.with_suffix(".toml.tmp")
         tmp.write_text(render_config(config), encoding="utf-8")
         os.replace(tmp, paths.config)

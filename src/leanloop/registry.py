@@ -27,25 +27,57 @@ Examples
 from __future__ import annotations
 
 import hashlib
+import io
 import os
+import re
 import tempfile
 import time
+import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from leanloop.errors import ArtifactError, NotFoundError
+from leanloop.errors import ArtifactError, InputError, NotFoundError
 from leanloop.scoring import InputFormat
 
 if TYPE_CHECKING:
     from leanloop.store import SQLStore
 
-__all__ = ["ModelVersion", "Registry", "SAFE_MODULES", "sha256_file", "load_skops_bytes"]
+__all__ = ["ModelVersion", "Registry", "SAFE_MODULES", "sha256_file", "load_skops_bytes", "check_version_name",
+           "MAX_ARTIFACT_BYTES", "MAX_UNPACKED_BYTES"]
 
 #: Types from these packages load without ``trust``; anything else (builtins such as
 #: ``eval`` wrapped in a FunctionTransformer included) must be trusted explicitly.
 SAFE_MODULES = ("sklearn.", "numpy.", "scipy.")
+#: An artifact file larger than this is refused before it is read.
+MAX_ARTIFACT_BYTES = 1 << 30
+#: A skops archive whose members unpack to more than this is refused (zip bombs).
+MAX_UNPACKED_BYTES = 4 << 30
+
+_VERSION_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+
+
+def check_version_name(name: str) -> str:
+    """Return ``name`` if it is a safe version name, else raise :class:`InputError`.
+
+    Letters, digits, ``.``, ``_`` and ``-``, starting with a letter or digit, at most 64
+    characters, no ``..``: so a name can never step out of the artifacts folder.
+
+    Examples
+    --------
+    >>> check_version_name("v12")
+    'v12'
+    >>> check_version_name("../../etc/passwd")
+    Traceback (most recent call last):
+    ...
+    leanloop.errors.InputError: model version name '../../etc/passwd' is not valid: use letters, digits, '.', '_' or '-' (starting with a letter or digit, at most 64, no '..'), e.g. 'v3'
+    """
+    if not isinstance(name, str) or not _VERSION_NAME.fullmatch(name) or ".." in name:
+        shown = repr(name).encode("ascii", "backslashreplace").decode("ascii")[:80]
+        raise InputError(f"model version name {shown} is not valid: use letters, digits, '.', '_' or '-' "
+                         "(starting with a letter or digit, at most 64, no '..'), e.g. 'v3'")
+    return name
 
 
 class ModelVersion(BaseModel):
@@ -87,9 +119,12 @@ def sha256_file(path: Path) -> str:
 class Registry:
     """Model versions in the store, artifacts in a folder."""
 
-    def __init__(self, store: SQLStore, artifacts: Path) -> None:
+    def __init__(self, store: SQLStore, artifacts: Path, *, max_artifact_bytes: int = MAX_ARTIFACT_BYTES,
+                 max_unpacked_bytes: int = MAX_UNPACKED_BYTES) -> None:
         self.store = store
         self.artifacts = Path(artifacts)
+        self.max_artifact_bytes = max_artifact_bytes
+        self.max_unpacked_bytes = max_unpacked_bytes
 
     def next_version(self) -> str:
         """The name the next registered version gets (``v1``, ``v2``, ...)."""
@@ -138,8 +173,8 @@ class Registry:
         return target
 
     def get(self, version: str) -> ModelVersion:
-        """The record of ``version``."""
-        return ModelVersion.model_validate(self.store.get_model(version))
+        """The record of ``version`` (a name that could be a path trick is refused first)."""
+        return ModelVersion.model_validate(self.store.get_model(check_version_name(version)))
 
     def versions(self) -> list[ModelVersion]:
         """Every version, oldest first."""
@@ -185,13 +220,25 @@ class Registry:
         """
         record = self.get(version)
         trust = trust or record.trusted
-        model = self._load(self.artifacts / record.artifact, record.sha256, trust)
-        baseline = self._load(self.artifacts / record.baseline_artifact, record.baseline_sha256, trust)
+        model = self._load(self._confined(record.artifact), record.sha256, trust)
+        baseline = self._load(self._confined(record.baseline_artifact), record.baseline_sha256, trust)
         return model, baseline
+
+    def _confined(self, name: str) -> Path:
+        """The artifact's path, refused unless it resolves inside the artifacts folder."""
+        root = self.artifacts.resolve()
+        path = root if "\x00" in name else (root / name).resolve()
+        if not path.is_relative_to(root) or path == root:
+            raise ArtifactError(f"artifact name {name!r} points outside the artifacts folder {root}; refused")
+        return path
 
     def _load(self, path: Path, expected: str, trust: bool) -> Any:
         if not path.is_file():
             raise ArtifactError(f"artifact {path} is missing; the registry cannot serve this version")
+        size = path.stat().st_size
+        if size > self.max_artifact_bytes:
+            raise ArtifactError(f"artifact {path.name} is {size} bytes, over the cap of {self.max_artifact_bytes}; "
+                                "refused without reading it")
         data = path.read_bytes()
         actual = hashlib.sha256(data).hexdigest()
         if actual != expected:
@@ -200,13 +247,19 @@ class Registry:
                 f"expected {expected[:12]}...): the file was changed or corrupted. Restore it "
                 "from a backup or register the model again"
             )
-        return load_skops_bytes(data, path.name, trust)
+        return load_skops_bytes(data, path.name, trust, max_unpacked_bytes=self.max_unpacked_bytes)
 
 
-def load_skops_bytes(data: bytes, name: str, trust: bool) -> Any:
-    """Load a skops payload, refusing types outside :data:`SAFE_MODULES` unless trusted."""
+def load_skops_bytes(data: bytes, name: str, trust: bool, *, max_unpacked_bytes: int = MAX_UNPACKED_BYTES) -> Any:
+    """Load a skops payload, refusing types outside :data:`SAFE_MODULES` unless trusted.
+
+    Before skops reads anything, the content must be a zip archive (skops' format: a
+    pickle or joblib file renamed ``.skops`` is refused here, unread) whose members
+    unpack to at most ``max_unpacked_bytes``.
+    """
     import skops.io as sio
 
+    _check_archive(data, name, max_unpacked_bytes)
     untrusted = sio.get_untrusted_types(data=data)
     unsafe = [t for t in untrusted if not t.startswith(SAFE_MODULES)]
     if unsafe and not trust:
@@ -215,3 +268,17 @@ def load_skops_bytes(data: bytes, name: str, trust: bool) -> Any:
             "load it with trust=True (CLI: --trust) only if you trust its author"
         )
     return sio.loads(data, trusted=untrusted)
+
+
+def _check_archive(data: bytes, name: str, max_unpacked_bytes: int) -> None:
+    if not data.startswith(b"PK\x03\x04"):
+        kind = "a pickle or joblib file" if data[:1] == b"\x80" or data[:2] in (b"x\x9c", b"\x1f\x8b") else "not one"
+        raise ArtifactError(f"{name} is not a skops file (skops files are zip archives; this is {kind}); "
+                            "refused without loading. Pickle files load only through 'leanloop adopt --trust'")
+    try:
+        members = zipfile.ZipFile(io.BytesIO(data)).infolist()
+    except zipfile.BadZipFile as exc:
+        raise ArtifactError(f"{name} is not a readable skops archive: {exc}") from exc
+    unpacked = sum(m.file_size for m in members)
+    if unpacked > max_unpacked_bytes:
+        raise ArtifactError(f"{name} unpacks to {unpacked} bytes, over the cap of {max_unpacked_bytes}; refused")

@@ -18,12 +18,13 @@ from leanloop.datasets import CarLoan
 from leanloop.measure.measurement import Measurement
 from leanloop.project import Project
 from leanloop.serve import create_app
+from leanloop.serve.security import bearer
 
 
 def predict_and_label(project: Project, frame: pd.DataFrame) -> None:
     """Send ``frame`` through the real app in one request, then its labels."""
     features = project.config.schema_.names
-    with TestClient(create_app(project)) as client:
+    with TestClient(create_app(project), headers=bearer(project)) as client:
         answers = client.post("/predict", json={"rows": frame[features].to_dict("records")}).json()["predictions"]
         labels = [{"prediction_id": a["prediction_id"], "label": int(y)} for a, y in zip(answers, frame["repaid"], strict=True)]
         assert client.post("/feedback", json={"feedback": labels}).status_code == 200

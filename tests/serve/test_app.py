@@ -14,25 +14,7 @@ from fastapi.testclient import TestClient
 from leanloop.project import Project
 from leanloop.serve import create_app
 
-ROW = {"car_value": 30000, "salary_range": "20K - 40K €", "debt_to_income_ratio": 0.5, "loan_length": 12,
-       "repaid_loan_on_prev_car": True, "size_of_downpayment": "20%", "driver_tenure": 3.2}
-
-
-@pytest.fixture(scope="module")
-def project(tmp_path_factory: pytest.TempPathFactory, car_loan_data) -> Project:
-    folder = tmp_path_factory.mktemp("serve")
-    data = folder / "loans.csv"
-    car_loan_data.reference.head(3000).to_csv(data, index=False)
-    project = Project.init(data, target="repaid", time_column="timestamp", id_column="id", root=folder / "p")
-    project.build()
-    yield project
-    project.close()
-
-
-@pytest.fixture(scope="module")
-def client(project: Project) -> TestClient:
-    with TestClient(create_app(project)) as client:
-        yield client
+from .conftest import ROW
 
 
 def rejected(client: TestClient, project: Project, body: object, status: int = 422, **kwargs: object) -> list[str]:
@@ -83,8 +65,8 @@ def test_too_many_rows_is_refused(project: Project) -> None:
     limited = project.config.model_copy(update={"serve": project.config.serve.model_copy(update={"max_rows_per_request": 3})})
     project.config = limited
     try:
-        with TestClient(create_app(project)) as client:
-            detail = rejected(client, project, {"rows": [ROW] * 4})
+        with TestClient(create_app(project)) as small:
+            detail = rejected(small, project, {"rows": [ROW] * 4})
             assert any("at most 3" in d for d in detail)
     finally:
         project.config = limited.model_copy(update={"serve": limited.serve.model_copy(update={"max_rows_per_request": 10_000})})

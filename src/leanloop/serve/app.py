@@ -2,24 +2,40 @@
 
 ``create_app(project)`` builds the FastAPI app; nothing happens at import time.
 
-- ``POST /predict`` ``{"rows": [...]}``: answered only after the log record of every
-  row is committed.
+- ``POST /predict`` ``{"rows": [...]}``: concurrent requests share one model call
+  (:mod:`~leanloop.serve.batching`); answered only after every row's log record is
+  committed. Token-protected when ``[serve] predict_auth``.
 - ``POST /feedback`` ``{"feedback": [{"prediction_id", "label"}]}``: all or nothing;
-  answers with the counts (recorded, duplicates, updated, parked).
-- ``GET /health``, ``GET /models``.
+  needs the project's bearer token (:mod:`~leanloop.serve.security`); answers with the
+  counts (recorded, duplicates, updated, parked).
+- ``GET /predictions/{id}`` (token): the logged record and its feedback.
+- ``GET /health``, ``GET /models``, ``GET /models/{version}``, ``GET /metrics``.
 - ``GET /ready``: 200 ``ready`` or ``degraded`` (logging to the spool), 503 while
   starting, stopping (after SIGTERM) or when nothing can be logged.
+
+Every refusal is a 4xx naming what was wrong, counted by reason in ``/metrics``; an
+unexpected error is a 500 carrying an error id that the server log repeats with the
+traceback (never sent to the client).
 """
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
-from leanloop.errors import LeanloopError
-from leanloop.serve.requests import FeedbackRequest, FeedbackResponse, PredictResponse, predict_request_model
+from leanloop.errors import InputError, LeanloopError, NotFoundError
+from leanloop.serve.requests import (
+    PREDICTION_ID,
+    FeedbackRequest,
+    FeedbackResponse,
+    PredictResponse,
+    ValueChecker,
+    safe_text,
+    predict_request_model,
+)
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -28,7 +44,15 @@ if TYPE_CHECKING:
 
     from leanloop.project import Project
 
-__all__ = ["create_app", "describe_validation_error"]
+__all__ = ["create_app", "describe_validation_error", "FROM_PROJECT"]
+
+#: ``create_app(project, token=FROM_PROJECT)``: ``LEANLOOP_TOKEN`` or the workspace's token file.
+FROM_PROJECT = "<from-project>"
+
+_REASONS = {"json_invalid": "malformed_json", "missing": "missing_field", "extra_forbidden": "extra_field",
+            "too_long": "too_many_rows", "too_short": "empty_input", "string_too_long": "text_too_long",
+            "finite_number": "non_finite_number"}
+_STATUS_REASONS = {404: "not_found", 405: "method_not_allowed", 413: "body_too_large", 415: "unsupported_media_type"}
 
 
 def describe_validation_error(error: dict[str, Any]) -> str:
@@ -36,8 +60,13 @@ def describe_validation_error(error: dict[str, Any]) -> str:
 
     >>> describe_validation_error({"loc": ("body", "rows", 3, "age"), "msg": "Input should be a valid number"})
     "row 3, field 'age': Input should be a valid number"
+    >>> describe_validation_error({"type": "json_invalid", "loc": ("body", 0), "msg": "JSON decode error",
+    ...                            "ctx": {"error": "duplicate key 'a' in one JSON object"}})
+    "request body: duplicate key 'a' in one JSON object"
     """
-    loc = [p for p in error.get("loc", ()) if p != "body"]
+    if error.get("type") == "json_invalid":
+        return f"request body: {error.get('ctx', {}).get('error', 'not valid JSON')}"
+    loc = [safe_text(p) if isinstance(p, str) else p for p in error.get("loc", ()) if p != "body"]
     parts = []
     if len(loc) >= 2 and loc[0] in ("rows", "feedback") and isinstance(loc[1], int):
         parts.append(f"row {loc[1]}")
@@ -48,93 +77,194 @@ def describe_validation_error(error: dict[str, Any]) -> str:
     return f"{where}: {error.get('msg', 'invalid')}"
 
 
-def create_app(project: Project) -> FastAPI:
-    """Build the app for ``project``: request models from its schema, its store and registry."""
+def _reason_of(exc: LeanloopError) -> str:
+    reason = getattr(exc, "reason", None)
+    if reason:
+        return str(reason)
+    if isinstance(exc, NotFoundError):
+        return "not_found"
+    if isinstance(exc, InputError):
+        return "invalid_value"
+    return type(exc).__name__.removesuffix("Error").lower() or "error"
+
+
+def create_app(project: Project, *, token: str | None = FROM_PROJECT) -> FastAPI:
+    """Build the app for ``project``: request models from its schema, its store and registry.
+
+    ``token`` guards the write endpoints; by default ``LEANLOOP_TOKEN`` or the token
+    ``leanloop init`` wrote. ``None`` turns the write endpoints off.
+    """
     import pandas as pd
-    from fastapi import FastAPI
+    from fastapi import Depends, FastAPI, Path
     from fastapi.concurrency import run_in_threadpool
     from fastapi.exceptions import RequestValidationError
-    from fastapi.responses import JSONResponse
+    from fastapi.responses import JSONResponse, Response
+    from starlette.exceptions import HTTPException
     from starlette.requests import Request
 
+    from leanloop.config import ValuePolicy
     from leanloop.scoring import model_input, score, to_python
+    from leanloop.serve.batching import MicroBatcher, Overloaded
     from leanloop.serve.lifecycle import Readiness, on_sigterm
+    from leanloop.serve.limits import BodyLimit, strict_json_route
     from leanloop.serve.logger import PredictionLogger, Spool
+    from leanloop.serve.metrics import RequestMetrics, ServerMetrics
     from leanloop.serve.models import ModelHolder
+    from leanloop.serve.security import require_token, resolve_token
 
     config = project.config
+    serve = config.serve
     schema = config.schema_
+    names = schema.names
     task = config.data.task.value
-    holder = ModelHolder(project.registry, refresh_seconds=config.serve.model_refresh_seconds)
-    logger = PredictionLogger(project.store, Spool(project.paths.spool), max_rows=config.serve.commit_max_rows,
-                              max_wait_ms=config.serve.commit_max_wait_ms,
-                              retry_seconds=config.store.spool_retry_seconds)
+    if token == FROM_PROJECT:
+        token = resolve_token(project.paths.workspace)
+    holder = ModelHolder(project.registry, refresh_seconds=serve.model_refresh_seconds)
+    logger = PredictionLogger(project.store, Spool(project.paths.spool), max_rows=serve.commit_max_rows,
+                              max_wait_ms=serve.commit_max_wait_ms, retry_seconds=config.store.spool_retry_seconds)
     readiness = Readiness()
-    PredictRequest = predict_request_model(schema, config.serve.max_rows_per_request)
+    metrics = ServerMetrics(stats=logger.stats, version=lambda: holder.version)
+    server_log = logging.getLogger("leanloop.server")
+    PredictRequest = predict_request_model(schema, serve.max_rows_per_request)
+    check_values = ValueChecker(schema)
+    policies = {"unseen_category": serve.unseen_categories, "out_of_range": serve.out_of_range}
+    auth = Depends(require_token(token))
+
+    def score_batch(groups: list[list[dict[str, Any]]]) -> tuple[str, list[list[dict[str, Any]]], list[dict[str, Any]]]:
+        # The version is read once: every row of the batch names the version that answered it.
+        champion, model = holder.current()
+        version = champion.version
+        rows = [row for group in groups for row in group]
+        frame = model_input(schema, pd.DataFrame(rows, columns=names), champion.input_format, "request")
+        scored = score(model, frame, task)
+        now = time.time()
+        outputs: list[dict[str, Any]] = []
+        records: list[dict[str, Any]] = []
+        for row, label, proba in zip(rows, scored.labels, scored.probability_dicts(), strict=True):
+            prediction_id = uuid.uuid4().hex
+            value = to_python(label)
+            outputs.append({"prediction_id": prediction_id, "prediction": value, "probabilities": proba})
+            records.append({"prediction_id": prediction_id, "created_at": now, "model_version": version,
+                            "features": row, "prediction": value, "probabilities": proba})
+        split, start = [], 0
+        for group in groups:
+            split.append(outputs[start:start + len(group)])
+            start += len(group)
+        return version, split, records
+
+    batcher = MicroBatcher(score_batch, logger.log, max_batch_rows=serve.batch_max_rows,
+                           max_wait_ms=serve.batch_max_wait_ms, max_queue_rows=serve.queue_max_rows,
+                           observe=metrics.model_call)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         holder.current()
         logger.start()
-        restore = on_sigterm(readiness.stop, drain_seconds=config.serve.shutdown_drain_seconds)
+        await batcher.start()
+        restore = on_sigterm(readiness.stop, drain_seconds=serve.shutdown_drain_seconds)
         try:
             yield
         finally:
             readiness.stop()
+            await batcher.stop()
             logger.stop()
             restore()
 
     app = FastAPI(title="leanloop", description="Predictions, logged durably; feedback joined to them.",
                   lifespan=lifespan)
+    app.router.route_class = strict_json_route()
+    app.add_middleware(BodyLimit, max_bytes=serve.max_body_bytes, on_reject=metrics.reject)
+    app.add_middleware(RequestMetrics, metrics=metrics)
     app.state.logger = logger
     app.state.holder = holder
+    app.state.batcher = batcher
+    app.state.metrics = metrics
+    app.state.auth = auth
+
+    def refuse(request: Request, status: int, reason: str, detail: list[str],
+               headers: dict[str, str] | None = None) -> JSONResponse:
+        metrics.reject(reason)
+        request.state.rejection = reason
+        return JSONResponse(status_code=status, content={"error": reason, "detail": detail}, headers=headers)
 
     @app.exception_handler(RequestValidationError)
-    async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [describe_validation_error(e) for e in exc.errors()]
-        return JSONResponse(status_code=422, content={"error": "invalid_request", "detail": errors})
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = exc.errors()
+        reason = getattr(request.state, "rejection", None) or _REASONS.get(errors[0].get("type", ""), "invalid_value")
+        return refuse(request, 422, reason, [describe_validation_error(e) for e in errors[:50]])
+
+    @app.exception_handler(HTTPException)
+    async def _http(request: Request, exc: HTTPException) -> JSONResponse:
+        reason = _STATUS_REASONS.get(exc.status_code, f"http_{exc.status_code}")
+        return refuse(request, exc.status_code, reason, [str(exc.detail)], headers=exc.headers)
 
     @app.exception_handler(LeanloopError)
-    async def _leanloop_error(_request: Request, exc: LeanloopError) -> JSONResponse:
-        return JSONResponse(status_code=exc.http_status,
-                            content={"error": type(exc).__name__, "detail": [str(exc)]})
+    async def _leanloop_error(request: Request, exc: LeanloopError) -> JSONResponse:
+        headers = None
+        if isinstance(exc, Overloaded):
+            headers = {"Retry-After": str(exc.retry_after)}
+        elif exc.http_status == 401:
+            headers = {"WWW-Authenticate": "Bearer"}
+        if exc.http_status >= 500 and not isinstance(exc, Overloaded):
+            server_log.error("%s: %s", type(exc).__name__, exc)
+            return JSONResponse(status_code=exc.http_status, content={"error": type(exc).__name__, "detail": [str(exc)]})
+        reason = getattr(request.state, "rejection", None) or _reason_of(exc)
+        return refuse(request, exc.http_status, reason, [str(exc)], headers=headers)
 
-    def _score(rows: list[dict[str, Any]]) -> tuple[str, list[dict[str, Any]], list[dict[str, Any]]]:
-        champion, model = holder.current()
-        version = champion.version
-        frame = model_input(schema, pd.DataFrame(rows, columns=schema.names), champion.input_format, "request")
-        scored = score(model, frame, task)
-        now = time.time()
-        outputs, records = [], []
-        for row, label, proba in zip(rows, scored.labels, scored.probability_dicts(), strict=True):
-            prediction_id = uuid.uuid4().hex
-            outputs.append({"prediction_id": prediction_id, "prediction": to_python(label), "probabilities": proba})
-            records.append({"prediction_id": prediction_id, "created_at": now, "model_version": version,
-                            "features": row, "prediction": to_python(label), "probabilities": proba})
-        return version, outputs, records
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        error_id = uuid.uuid4().hex[:12]
+        request.state.error_id = error_id
+        server_log.error("unexpected error %s on %s %s", error_id, request.method, request.url.path, exc_info=exc)
+        return JSONResponse(status_code=500, content={
+            "error": "internal_error", "error_id": error_id,
+            "detail": [f"the server failed unexpectedly; quote error id {error_id} (the server log has the details)"]})
 
-    async def predict(request: Any) -> dict[str, Any]:
-        rows = [row.model_dump(by_alias=True, mode="json") for row in request.rows]
-        version, outputs, records = await run_in_threadpool(_score, rows)
-        await logger.log(records)
-        return {"model_version": version, "predictions": outputs}
+    async def predict(http: Any, body: Any) -> Response:
+        rows = [row.model_dump(by_alias=True, mode="json") for row in body.rows]
+        flags = check_values(rows)
+        refused = [f for f in flags if policies[f[2].value] is ValuePolicy.REJECT]
+        if refused:
+            http.state.rejection = refused[0][2].value
+            raise InputError("; ".join(_flag_message(schema, rows, *f) for f in refused[:10]))
+        for _, feature, flag in flags:
+            metrics.flagged.labels(feature=feature, flag=flag.value).inc()
+        version, outputs = await batcher.submit(rows)
+        http.state.predictions = len(outputs)
+        http.state.model_version = version
+        return JSONResponse({"model_version": version, "predictions": outputs})
 
     # The body model is built at run time from the schema, so it is attached here
     # rather than written in the signature (postponed annotations cannot see it).
-    predict.__annotations__["request"] = PredictRequest
-    app.post("/predict", response_model=PredictResponse,
+    predict.__annotations__.update({"http": Request, "body": PredictRequest, "return": Response})
+    app.post("/predict", response_model=PredictResponse, dependencies=[auth] if serve.predict_auth else [],
              summary="Score rows; each is logged before the answer")(predict)
 
-    @app.post("/feedback", response_model=FeedbackResponse, summary="Join ground truth to logged predictions")
+    @app.post("/feedback", response_model=FeedbackResponse, dependencies=[auth],
+              summary="Join ground truth to logged predictions (needs the token)")
     async def feedback(request: FeedbackRequest) -> dict[str, Any]:
         items = [(item.prediction_id, item.label) for item in request.feedback]
         counts = await run_in_threadpool(project.feedback, items, source="api")
         return counts.to_json()
 
+    @app.get("/predictions/{prediction_id}", dependencies=[auth],
+             summary="A logged prediction and its feedback, for audits (needs the token)")
+    async def prediction(prediction_id: str = Path(pattern=PREDICTION_ID, max_length=64)) -> dict[str, Any]:
+        row = await run_in_threadpool(project.store.get_prediction, prediction_id)
+        feedback = None if row.get("label") is None else {"label": row["label"], "received_at": row["received_at"]}
+        return {"prediction_id": row["prediction_id"], "created_at": row["created_at"],
+                "model_version": row["model_version"], "features": row["features"],
+                "prediction": row["prediction"], "probabilities": row["probabilities"], "feedback": feedback}
+
     @app.get("/health", summary="Liveness and the serving version")
     async def health() -> dict[str, Any]:
-        champion, _ = await run_in_threadpool(holder.current)
-        return {"status": "ok", "model_version": champion.version}
+        return {"status": "ok", "model_version": holder.version}
+
+    @app.get("/metrics", summary="Prometheus metrics", response_class=Response, response_model=None)
+    async def prometheus() -> Response:
+        from prometheus_client import CONTENT_TYPE_LATEST
+
+        return Response(await run_in_threadpool(metrics.render), media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/ready", response_model=None, summary="Ready to serve: model loaded, store writable (or degraded: spooling)")
     async def ready() -> Any:
@@ -151,9 +281,26 @@ def create_app(project: Project) -> FastAPI:
         versions = await run_in_threadpool(registry.versions)
         return {
             "aliases": await run_in_threadpool(project.store.aliases),
-            "versions": [{"version": v.version, "created_at": v.created_at, "source": v.source,
-                          "parent": v.parent, "metrics": v.metrics, "baseline_metrics": v.baseline_metrics}
-                         for v in versions],
+            "versions": [_version_summary(v) for v in versions],
         }
 
+    @app.get("/models/{version}", summary="One registered version")
+    async def model(version: str) -> dict[str, Any]:
+        return _version_summary(await run_in_threadpool(project.registry.get, version))
+
     return app
+
+
+def _version_summary(v: Any) -> dict[str, Any]:
+    return {"version": v.version, "created_at": v.created_at, "source": v.source, "parent": v.parent,
+            "metrics": v.metrics, "baseline_metrics": v.baseline_metrics}
+
+
+def _flag_message(schema: Any, rows: list[dict[str, Any]], row: int, feature: str, flag: Any) -> str:
+    spec = schema.feature(feature)
+    value = rows[row][feature]
+    if flag.value == "out_of_range":
+        return (f"row {row}, field {feature!r}: {value!r} is outside the training range {spec.minimum:g} to "
+                f"{spec.maximum:g} ([serve] out_of_range = \"reject\")")
+    return (f"row {row}, field {feature!r}: category {safe_text(str(value))!r} was never seen in training; known: "
+            f"{spec.categories[:20]} ([serve] unseen_categories = \"reject\")")

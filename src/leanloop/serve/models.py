@@ -3,7 +3,9 @@
 The holder re-reads the ``champion`` alias at most every ``refresh_seconds``; when
 it moved, the new version is loaded (hash checked) before the swap, so a request
 is always answered by one complete version, which its log record names. While the
-store cannot be read (PostgreSQL down), the loaded version keeps serving.
+store cannot be read (PostgreSQL down), the loaded version keeps serving. A version
+that fails to load (tampered file, untrusted types) is refused and logged; the
+version already serving keeps serving, and the load is retried at the next refresh.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ import logging
 import threading
 import time
 from typing import TYPE_CHECKING, Any
+
+from leanloop.errors import LeanloopError
 
 if TYPE_CHECKING:
     from leanloop.registry import ModelVersion, Registry
@@ -30,6 +34,9 @@ class ModelHolder:
         self._lock = threading.Lock()
         self._current: tuple[ModelVersion, Any] | None = None
         self._checked = 0.0
+        #: The last refused version's error (None when the champion loaded).
+        self.last_error: str | None = None
+        self.load_failures = 0
 
     def current(self) -> tuple[ModelVersion, Any]:
         """The champion's record and fitted model, loaded anew if the alias moved."""
@@ -48,8 +55,20 @@ class ModelHolder:
                 if self._current is None or self._current[0].version != champion.version:
                     model, _ = self.registry.load(champion.version)
                     self._current = (champion, model)
+                self.last_error = None
+            except LeanloopError as exc:
+                if self._current is None:
+                    raise
+                self.load_failures += 1
+                self.last_error = str(exc)
+                log.error("kept serving %s: the champion could not be loaded: %s", self._current[0].version, exc)
             except Exception as exc:  # the store is down: keep serving the loaded version
                 if self._current is None:
                     raise
                 log.warning("could not check the champion (%s); %s keeps serving", exc, self._current[0].version)
             self._checked = now
+
+    @property
+    def version(self) -> str | None:
+        """The serving version, or None before the first load."""
+        return None if self._current is None else self._current[0].version

@@ -1,9 +1,16 @@
-"""Request and response models, generated from the project's schema.
+"""Request and response models, generated from the project's schema, and the strict
+JSON reader every request body goes through.
 
 Because the row model is built from the :class:`~leanloop.schema.Schema`, the
 OpenAPI docs at ``/docs`` list the real features, and a bad row gets a 422 naming
-the row, the field and the problem. Numbers must be JSON numbers (a numeric string
-is rejected, not guessed), finite, and booleans must be JSON booleans.
+the row, the field and the problem. The policies, each refused with a 422:
+
+- numbers must be JSON numbers (a numeric string is rejected, not guessed) and
+  finite (``NaN``, ``Infinity`` and ``1e400`` are refused); booleans JSON booleans;
+- an object naming a key twice is refused (JSON leaves it undefined; we do not guess
+  which value the sender meant);
+- text must be valid Unicode without NUL characters (no lone surrogates), at most
+  :data:`MAX_TEXT` characters; bodies nest at most as deep as Python's parser allows.
 
 Examples
 --------
@@ -11,19 +18,27 @@ Examples
 >>> Row = row_model(Schema(features=[Feature(name="car value", kind="numeric")]))
 >>> Row.model_validate({"car value": 3}).model_dump(by_alias=True)
 {'car value': 3.0}
+>>> parse_json(b'{"rows": [{"a": 1, "a": 2}]}')
+Traceback (most recent call last):
+...
+leanloop.serve.requests.BodyError: duplicate key 'a' in one JSON object; send each field once
 """
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
+from enum import Enum
 from typing import Annotated, Any
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
     ValidationError,
     ValidatorFunctionWrapHandler,
+    WithJsonSchema,
     WrapValidator,
     create_model,
 )
@@ -32,11 +47,136 @@ from pydantic_core import PydanticCustomError
 from leanloop.schema import FeatureKind, Schema
 
 __all__ = ["row_model", "predict_request_model", "FeedbackItem", "FeedbackRequest",
-           "PredictionOut", "PredictResponse", "FeedbackResponse"]
+           "PredictionOut", "PredictResponse", "FeedbackResponse", "BodyError", "BodyProblem",
+           "parse_json", "safe_text", "MAX_TEXT", "PREDICTION_ID", "ValueFlag", "ValueChecker"]
+
+#: The longest text a feature value or label may hold.
+MAX_TEXT = 1000
+#: What a prediction id looks like (ids are made by the server: 32 hex digits).
+PREDICTION_ID = r"^[A-Za-z0-9_-]{1,64}$"
+#: Integers longer than this are refused before Python converts them (CPython caps at 4300
+#: digits with a ValueError that would otherwise escape as a 400 with no field named).
+_MAX_INT_DIGITS = 40
+
+
+class BodyProblem(str, Enum):
+    """Why a body was refused before validation: the ``reason`` counted in ``/metrics``."""
+
+    MALFORMED_JSON = "malformed_json"
+    DUPLICATE_KEY = "duplicate_key"
+    NON_FINITE = "non_finite_number"
+    BAD_TEXT = "invalid_text"
+    TOO_DEEP = "too_deeply_nested"
+    NOT_UTF8 = "not_utf8"
+
+
+class BodyError(json.JSONDecodeError):
+    """A body that is not acceptable JSON; FastAPI turns it into a 422 with this message."""
+
+    def __init__(self, problem: BodyProblem, message: str, doc: str = "", pos: int = 0) -> None:
+        super().__init__(message, doc, pos)
+        self.problem = problem
+
+    def __str__(self) -> str:
+        return self.msg
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen: set[str] = set()
+        key = next(k for k, _ in pairs if k in seen or seen.add(k))  # type: ignore[func-returns-value]
+        raise BodyError(BodyProblem.DUPLICATE_KEY, f"duplicate key {safe_text(key)!r} in one JSON object; "
+                        "send each field once")
+    return obj
+
+
+def _constant(name: str) -> Any:
+    raise BodyError(BodyProblem.NON_FINITE, f"{name} is not a number JSON allows; send a finite number "
+                    "(or null where the field is nullable)")
+
+
+def _integer(text: str) -> int:
+    if len(text) > _MAX_INT_DIGITS:
+        raise BodyError(BodyProblem.NON_FINITE, f"an integer of {len(text)} digits is out of range")
+    return int(text)
+
+
+def safe_text(text: str) -> str:
+    """``text`` with NUL and lone surrogates escaped, safe to put in a JSON answer."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8").replace("\x00", "\\x00")
+
+
+def _bad_text(value: str) -> bool:
+    if "\x00" in value:
+        return True
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _check_text(value: Any) -> None:
+    """Refuse NUL characters and lone surrogates anywhere, naming where they are.
+
+    Hand-written because no JSON parser in the standard library refuses them; the walk
+    is iterative so a deep body cannot exhaust the stack.
+    """
+    stack: list[tuple[Any, tuple[Any, ...]]] = [(value, ())]
+    while stack:
+        item, path = stack.pop()
+        if isinstance(item, dict):
+            for key, child in item.items():
+                if _bad_text(key):
+                    raise BodyError(BodyProblem.BAD_TEXT, f"key {safe_text(key)!r} at {_where(path)} holds a NUL "
+                                    "character or an unpaired surrogate; send valid Unicode text")
+                stack.append((child, (*path, key)))
+        elif isinstance(item, list):
+            stack.extend((child, (*path, i)) for i, child in enumerate(item))
+        elif isinstance(item, str) and _bad_text(item):
+            raise BodyError(BodyProblem.BAD_TEXT, f"field {_where(path)!r} holds a NUL character or an "
+                            "unpaired surrogate; send valid Unicode text")
+
+
+def _where(path: tuple[Any, ...]) -> str:
+    return ".".join(safe_text(str(p)) for p in path) or "the top level"
+
+
+def parse_json(body: bytes) -> Any:
+    """Parse a request body strictly (see the module's policies); raises :class:`BodyError`.
+
+    >>> parse_json(b'{"x": [1, 2.5, "a"]}')
+    {'x': [1, 2.5, 'a']}
+    >>> parse_json(b'{"x": NaN}')
+    Traceback (most recent call last):
+    ...
+    leanloop.serve.requests.BodyError: NaN is not a number JSON allows; send a finite number (or null where the field is nullable)
+    """
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise BodyError(BodyProblem.NOT_UTF8, f"the body is not UTF-8 text (byte {exc.start}); send JSON "
+                        "encoded as UTF-8") from None
+    try:
+        value = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_constant,
+                           parse_int=_integer)
+    except BodyError:
+        raise
+    except RecursionError:
+        raise BodyError(BodyProblem.TOO_DEEP, "the body nests arrays or objects too deeply; a request is "
+                        '{"rows": [{feature: value, ...}]}') from None
+    except json.JSONDecodeError as exc:
+        raise BodyError(BodyProblem.MALFORMED_JSON, f"the body is not valid JSON: {exc.msg} at line "
+                        f"{exc.lineno} column {exc.colno}", text, exc.pos) from None
+    if "\\u" in text:  # NUL and surrogates only ever arrive as \u escapes in valid UTF-8 JSON
+        _check_text(value)
+    return value
+
 
 _TYPES: dict[FeatureKind, Any] = {
     FeatureKind.NUMERIC: Annotated[float, Field(strict=True, allow_inf_nan=False)],
-    FeatureKind.CATEGORICAL: Annotated[str, Field(strict=True, max_length=1000)],
+    FeatureKind.CATEGORICAL: Annotated[str, Field(strict=True, max_length=MAX_TEXT)],
     FeatureKind.BOOLEAN: Annotated[bool, Field(strict=True)],
     FeatureKind.DATETIME: datetime,
 }
@@ -79,6 +219,16 @@ def _scalar_label(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
         ) from None
 
 
+def _label(value: Any) -> Any:
+    """One message for a label of the wrong type, rather than one per member of a union."""
+    if isinstance(value, bool | int | str) and not (isinstance(value, str) and not 0 < len(value) <= MAX_TEXT):
+        return value
+    if isinstance(value, float) and value == value and abs(value) != float("inf"):
+        return value
+    shown = type(value).__name__ if not isinstance(value, str | float) else repr(value)[:40]
+    raise ValueError(f"a label must be a boolean, a finite number or text of 1 to {MAX_TEXT} characters, got {shown}")
+
+
 class FeedbackItem(BaseModel):
     """Ground truth for one prediction, logged already or not yet (then it is parked).
 
@@ -92,7 +242,7 @@ class FeedbackItem(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    prediction_id: Annotated[str, Field(min_length=1, max_length=64)]
+    prediction_id: Annotated[str, Field(pattern=PREDICTION_ID)]
     label: Annotated[bool | int | float | Annotated[str, Field(max_length=1000)], WrapValidator(_scalar_label)]
 
 
@@ -127,3 +277,44 @@ class FeedbackResponse(BaseModel):
     duplicates: int = Field(description="labels equal to the one in force; nothing changed")
     updated: int = Field(description="recorded labels that replaced a different one (the latest wins)")
     parked: int = Field(description="ids with no logged prediction yet; they join when it arrives")
+
+
+class ValueFlag(str, Enum):
+    """A value the schema did not foresee; accepted and counted, or refused, per
+    ``[serve] unseen_categories`` and ``[serve] out_of_range``."""
+
+    UNSEEN_CATEGORY = "unseen_category"
+    OUT_OF_RANGE = "out_of_range"
+
+
+class ValueChecker:
+    """Find the unseen categories and out-of-range numbers in validated rows.
+
+    Examples
+    --------
+    >>> from leanloop.schema import Feature, Schema
+    >>> check = ValueChecker(Schema(features=[Feature(name="x", kind="numeric", minimum=0, maximum=1),
+    ...                                       Feature(name="c", kind="categorical", categories=["a"])]))
+    >>> check([{"x": 0.5, "c": "a"}, {"x": 7.0, "c": "b"}])
+    [(1, 'x', <ValueFlag.OUT_OF_RANGE: 'out_of_range'>), (1, 'c', <ValueFlag.UNSEEN_CATEGORY: 'unseen_category'>)]
+    """
+
+    def __init__(self, schema: Schema) -> None:
+        self.ranges = [(f.name, f.minimum, f.maximum) for f in schema.features
+                       if f.kind is FeatureKind.NUMERIC and (f.minimum is not None or f.maximum is not None)]
+        self.categories = [(f.name, frozenset(f.categories)) for f in schema.features
+                           if f.kind is FeatureKind.CATEGORICAL and f.categories]
+
+    def __call__(self, rows: list[dict[str, Any]]) -> list[tuple[int, str, ValueFlag]]:
+        """``(row, feature, flag)`` for each unforeseen value, in row order."""
+        found = []
+        for index, row in enumerate(rows):
+            for name, low, high in self.ranges:
+                value = row.get(name)
+                if value is not None and ((low is not None and value < low) or (high is not None and value > high)):
+                    found.append((index, name, ValueFlag.OUT_OF_RANGE))
+            for name, known in self.categories:
+                value = row.get(name)
+                if value is not None and value not in known:
+                    found.append((index, name, ValueFlag.UNSEEN_CATEGORY))
+        return found
