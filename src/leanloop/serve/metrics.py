@@ -97,7 +97,7 @@ class _ScrapeTime:
             # The logger keeps cumulative bucket counts keyed by upper bound ("1", "2", ..., "+Inf").
             yield HistogramMetricFamily("leanloop_commit_rows", "Rows per group-commit transaction",
                                         buckets=list(stats.batch_sizes.items()),
-                                        sum_value=getattr(stats, "batch_rows_sum", 0))
+                                        sum_value=stats.batch_rows_sum)
             yield GaugeMetricFamily("leanloop_spool_depth", "Records waiting in the local spool",
                                     value=stats.spool_depth)
             yield GaugeMetricFamily("leanloop_degraded", "1 while the store is unavailable and the spool is used",
