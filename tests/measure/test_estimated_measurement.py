@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 from leanloop.config import render_config
 from leanloop.project import Project
 from leanloop.serve import create_app
+from leanloop.serve.security import bearer
 
 FEATURES = ["car_value", "salary_range", "debt_to_income_ratio", "loan_length",
             "repaid_loan_on_prev_car", "size_of_downpayment", "driver_tenure"]
@@ -35,7 +36,7 @@ def measured(tmp_path_factory: pytest.TempPathFactory, car_loan_data) -> dict:
     analysis = car_loan_data.analysis.merge(car_loan_data.analysis_targets, on="id").head(600)
     with Project(root) as project:
         project.build()
-        with TestClient(create_app(project)) as client:
+        with TestClient(create_app(project), headers=bearer(project)) as client:
             body = client.post("/predict", json={"rows": analysis[FEATURES].to_dict("records")}).json()
             ids = [p["prediction_id"] for p in body["predictions"]]
             labels = [{"prediction_id": i, "label": int(y)} for i, y in zip(ids[::2], analysis["repaid"][::2], strict=True)]
