@@ -94,18 +94,6 @@ class _Counters:
     failing: bool = False
 
 
-@dataclass(frozen=True)
-class LoggerStats:
-    """The writer's figures for ``/metrics``; ``batch_sizes`` counts commits by rows per
-    transaction, keyed by the bucket's upper bound (a power of two)."""
-
-    rows_logged: int
-    commits: int
-    batch_sizes: dict[str, int] = field(default_factory=dict)
-    spool_depth: int = 0
-    degraded: bool = False
-
-
 class PredictionLogger:
     """Group-commit writer for prediction records, spooling while the store is down."""
 
