@@ -14,7 +14,8 @@ from typer.testing import CliRunner
 
 from leanloop.cli import app
 
-COMMANDS = ["init", "build", "adopt", "serve", "feedback", "measure", "learn", "cycle", "history", "demo"]
+COMMANDS = ["init", "build", "adopt", "serve", "feedback", "measure", "learn", "cycle", "history", "explain",
+            "promote", "rollback", "demo"]
 README = Path(__file__).resolve().parents[1] / "README.md"
 
 
@@ -137,3 +138,27 @@ def test_adopt_own_model_safely(tmp_path: Path, car_loan_csv: Path) -> None:
         code, _, err = run("adopt", str(tmp_path / "model.joblib"), "--reference", str(car_loan_csv),
                            "--target", "repaid", "--dir", str(tmp_path / "p3"), "--trust")
     assert code == 0, err
+
+
+def test_promote_rollback_explain(project_dir: Path) -> None:
+    assert run("build", "--dir", str(project_dir))[0] == 0
+    code, _, err = run("rollback", "--dir", str(project_dir))
+    assert code == 2 and "no previous version to roll back to" in one_paragraph(err)
+    code, _, err = run("promote", "v7", "--dir", str(project_dir))
+    assert code == 2 and "v7" in err
+    assert run("build", "--dir", str(project_dir))[0] == 0  # v2 becomes champion, v1 previous
+    code, out, err = run("rollback", "--reason", "bad canary", "--json", "--dir", str(project_dir))
+    assert code == 0, err
+    event = json.loads(out)
+    assert (event["kind"], event["champion_before"], event["champion_after"], event["reason"]) == (
+        "rollback", "v2", "v1", "bad canary")
+    code, out, _ = run("explain", str(event["cycle"]), "--json", "--dir", str(project_dir))
+    assert code == 0 and json.loads(out) == event
+    code, out, _ = run("promote", "v2", "--dir", str(project_dir))
+    assert code == 0 and "v1 -> v2" in out
+    code, out, _ = run("history", "--json", "--dir", str(project_dir))
+    assert code == 0 and [(e["kind"], e["reason"]) for e in json.loads(out)] == [
+        ("rollback", "bad canary"), ("promote", "manual")]
+    assert run("history", "--dir", str(project_dir))[0] == 0
+    code, _, err = run("explain", "99", "--dir", str(project_dir))
+    assert code == 2 and "cycle 99 does not exist" in one_paragraph(err)

@@ -56,8 +56,13 @@ def test_cycle_retrains_compares_and_records(project: Project, analysis_with_tru
     assert challenger.parent == "v1" and challenger.source == "retrain" and challenger.cycle == cycle.cycle
     assert challenger.rows["production"] + challenger.rows["recent_eval"] == 3000
     checks = {c.check: c for c in cycle.comparison.checks}
-    assert set(checks) == {"recent_roc_auc_gain", "recent_net_value_gain", "holdout_roc_auc_regression",
+    assert set(checks) == {"recent_net_value_lift", "recent_roc_auc_no_regression", "holdout_roc_auc_regression",
                            "recent_roc_auc_beats_baseline"}
+    lift = checks["recent_net_value_lift"]
+    assert lift.lower <= lift.difference <= lift.upper
+    assert lift.difference == pytest.approx(lift.challenger - lift.champion)
+    assert cycle.training["strategy"] == "reference_plus_recent"
+    assert cycle.training["fingerprint"] == challenger.fingerprint and cycle.training["parent"] == "v1"
     assert cycle.promoted == cycle.comparison.promote == all(c.passed for c in checks.values())
     assert cycle.champion_after == ("v2" if cycle.promoted else "v1")
     ledger = project.history()
@@ -92,3 +97,63 @@ def test_running_server_picks_up_new_champion_without_restart(project: Project, 
     logged = project.store.window()
     assert logged["model_version"].value_counts().to_dict() == {"v1": 50, "v2": 50}
     assert project.store.aliases() == {"champion": "v2", "previous": "v1"}
+
+
+def test_failed_retrain_leaves_the_registry_as_it_was(project: Project, analysis_with_truth: pd.DataFrame) -> None:
+    from leanloop.errors import DataError
+
+    frame = analysis_with_truth.iloc[30000:30600]
+    answers = serve_and_label(project, frame.iloc[:500])
+    assert len(answers) == 500
+    strict = project.config.policy.model_copy(update={"min_labels": 400})
+    project.config = project.config.model_copy(update={"policy": strict})
+    # Too few labels to retrain on after the recent rows are held out: retrain must refuse
+    # and nothing may be registered.
+    project.config = project.config.model_copy(update={"policy": strict.model_copy(update={"min_labels": 501})})
+    before = ([v.version for v in project.registry.versions()], project.store.aliases())
+    with pytest.raises(DataError, match="retraining needs at least 501"):
+        from leanloop.learn.retrain import retrain
+
+        retrain(project)
+    assert ([v.version for v in project.registry.versions()], project.store.aliases()) == before
+
+
+def test_manual_promote_rollback_and_explain(project: Project, analysis_with_truth: pd.DataFrame) -> None:
+    from leanloop.build.train import train_version
+    from leanloop.errors import InputError, NotFoundError
+
+    reference = pd.read_csv(project.data_path())
+    train_version(project.config, project.paths, project.registry, train=reference.iloc[:3000],
+                  test=reference.iloc[3000:], source="build", parent="v1", alias=None)
+    with pytest.raises(NotFoundError, match="no previous version"):
+        project.rollback()
+    with pytest.raises(NotFoundError):
+        project.promote("v9")
+    with pytest.raises(InputError, match="already the champion"):
+        project.promote("v1")
+    promoted = project.promote("v2", reason="canary went well")
+    assert (promoted.champion_before, promoted.champion_after, promoted.kind) == ("v1", "v2", "promote")
+    assert project.store.aliases() == {"champion": "v2", "previous": "v1"}
+    rolled = project.rollback()
+    assert (rolled.champion_before, rolled.champion_after) == ("v2", "v1")
+    assert project.store.aliases() == {"champion": "v1", "previous": "v2"}
+    ledger = project.history()
+    assert [(e["kind"], e["reason"]) for e in ledger[-2:]] == [("promote", "canary went well"), ("rollback", "manual")]
+    assert project.explain(rolled.cycle).champion_after == "v1"
+
+
+def test_cycle_rolls_back_a_champion_worse_than_previous(project: Project, analysis_with_truth: pd.DataFrame) -> None:
+    from leanloop.build.train import train_version
+
+    reference = pd.read_csv(project.data_path())
+    # A deliberately weak version: trained on 60 rows only.
+    train_version(project.config, project.paths, project.registry, train=reference.iloc[:60],
+                  test=reference.iloc[3000:], source="build", parent="v1", alias=None)
+    project.promote("v2")
+    serve_and_label(project, analysis_with_truth.iloc[:1500])
+    cycle = project.cycle(last=1500)
+    rollback = next(r for r in cycle.decision.reasons if r.rule == "rollback")
+    assert rollback.fired and rollback.value > 0, cycle.explain()
+    assert cycle.decision.action.value == "rollback" and cycle.rolled_back
+    assert project.store.aliases()["champion"] == "v1"
+    assert "[FIRED] rollback" in project.explain(cycle.cycle).explain()

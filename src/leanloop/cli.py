@@ -27,7 +27,7 @@ __all__ = ["app", "main"]
 app = typer.Typer(
     name="leanloop",
     help="Build -> Measure -> Learn for a model in production: init, build, serve, feedback, "
-         "measure, learn, cycle, history, demo.",
+         "measure, drift, learn, cycle, history, demo.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -179,16 +179,26 @@ def adopt(
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port.")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, max=64, help="Worker processes (each switches models by itself).")] = 1,
     directory: DirOption = Path("."),
 ) -> None:
     """Serve predictions over HTTP (POST /predict, POST /feedback, GET /health, GET /models)."""
+    import os
+
     import uvicorn
 
     from leanloop.serve import create_app
+    from leanloop.serve.factory import PROJECT_ENV
 
     project = _open(directory)
     project.registry.champion()
-    uvicorn.run(create_app(project), host=host, port=port, log_level="warning")
+    if workers == 1:
+        uvicorn.run(create_app(project), host=host, port=port, log_level="warning")
+        return
+    project.close()
+    os.environ[PROJECT_ENV] = str(Path(directory).resolve())
+    uvicorn.run("leanloop.serve.factory:app_from_environment", factory=True, workers=workers,
+                host=host, port=port, log_level="warning")
 
 
 @app.command()
@@ -277,6 +287,64 @@ def measure(
     console.print(f"KPIs: {body['kpis'] or 'no labelled rows yet'}")
 
 
+def _num(value: float | None) -> str:
+    return "" if value is None else f"{value:.4f}"
+
+
+def _parse_methods(pairs: list[str]) -> dict[str, Any]:
+    from leanloop.config import DriftMethod
+
+    methods: dict[str, Any] = {}
+    for pair in pairs:
+        feature, sep, name = pair.partition("=")
+        if not sep or not feature or not name:
+            _fail(f"--method {pair!r} must be FEATURE=METHOD, e.g. --method age=psi")
+        try:
+            methods[feature] = DriftMethod(name)
+        except ValueError:
+            _fail(f"--method {pair!r}: unknown method {name!r}; methods are {[m.value for m in DriftMethod]}")
+    return methods
+
+
+@app.command()
+@handles_errors
+def drift(
+    reference: Annotated[Path, typer.Argument(help="Reference data, CSV or Parquet.")],
+    current: Annotated[Path, typer.Argument(help="Current data to compare, CSV or Parquet.")],
+    chunks: Annotated[int, typer.Option(min=0, help="Also compare N consecutive chunks of CURRENT.")] = 0,
+    method: Annotated[list[str] | None, typer.Option(help="FEATURE=METHOD, e.g. age=psi (repeatable).")] = None,
+    calibrated: Annotated[bool, typer.Option(help="Thresholds calibrated on reference chunks.")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Drift of every shared column between two files, without a project."""
+    from leanloop.data import read_table
+    from leanloop.measure.drift import DriftOptions, drift_report
+
+    methods = _parse_methods(method or [])
+    options = DriftOptions(threshold_mode="calibrated" if calibrated else "fixed")
+    report = drift_report(read_table(reference), read_table(current), options=options, methods=methods,
+                          chunks=chunks)
+    body = report.to_json()
+    if as_json:
+        _print_json(body)
+        return
+    table = Table(title=f"drift: {current.name} vs {reference.name}")
+    for column in ("feature", "method", "statistic", "p-value", "threshold", "drifted", "n ref", "n cur", "note"):
+        table.add_column(column)
+    for r in report.results:
+        note = "; ".join(f"{k} {v}" for k, v in (("unseen", r.unseen), ("vanished", r.vanished)) if v)
+        table.add_row(r.feature, r.method.value, f"{r.statistic:.4g}",
+                      "" if r.p_value is None else f"{r.p_value:.3g}", f"{r.threshold:.4g}",
+                      "[red]yes[/]" if r.drifted else "no", str(r.n_reference), str(r.n_current), note)
+    console = _console()
+    console.print(table)
+    for c in report.chunks or []:
+        console.print(f"chunk {c.index} (rows {c.start}..{c.end - 1}): drifted {', '.join(c.drifted) or '-'}")
+    for name, reason in report.skipped.items():
+        console.print(f"skipped {name}: {reason}")
+    console.print(f"drifted: {', '.join(report.drifted) or 'none'} ({len(report.drifted)} of {len(report.features)})")
+
+
 def _cycle_output(cycle: Any, as_json: bool) -> None:
     body = cycle.to_json()
     if as_json:
@@ -287,15 +355,18 @@ def _cycle_output(cycle: Any, as_json: bool) -> None:
         table.add_column(column)
     for r in body["decision"]["reasons"]:
         value = "" if r["value"] is None else f"{r['value']:.4g}"
-        table.add_row(r["rule"], value, f"{r['threshold']:g}", "[red]yes[/]" if r["fired"] else "no", r["says"])
+        threshold = "" if r["threshold"] is None else f"{r['threshold']:g}"
+        table.add_row(r["rule"], value, threshold, "[red]yes[/]" if r["fired"] else "no", r["says"])
     console = _console()
     console.print(table)
     if body.get("comparison"):
         check_table = Table(title=f"{body['comparison']['challenger']} vs {body['comparison']['champion']}")
-        for column in ("check", "champion", "challenger", "threshold", "passed"):
+        for column in ("check", "champion", "challenger", "difference (CI)", "threshold", "passed"):
             check_table.add_column(column)
         for c in body["comparison"]["checks"]:
-            check_table.add_row(c["check"], f"{c['champion']:.4f}", f"{c['challenger']:.4f}", f"{c['threshold']:g}",
+            band = ("" if c.get("difference") is None
+                    else f"{c['difference']:+.4g} ({c['lower']:+.4g}..{c['upper']:+.4g})")
+            check_table.add_row(c["check"], _num(c["champion"]), _num(c["challenger"]), band, f"{c['threshold']:g}",
                                 "[green]yes[/]" if c["passed"] else "[red]no[/]")
         console.print(check_table)
     console.print(f"champion: {body['champion_before']} -> {body['champion_after']}")
@@ -345,6 +416,12 @@ def history(directory: DirOption = Path("."), as_json: JsonOption = False) -> No
     for column in ("cycle", "rows", "labelled", "drifted", metric, kpi_name, "decision", "champion", "seconds"):
         table.add_column(column)
     for c in cycles:
+        if c.get("kind", "cycle") != "cycle":
+            table.add_row(str(c["cycle"]), "", "", "", "", "", f"{c['kind']} ({c['reason']})",
+                          f"{c['champion_before']} -> {c['champion_after']}", "")
+            continue
+        if not c.get("measurement"):
+            continue
         m = c["measurement"]
         value = m["performance"]["realized"].get(metric)
         kpi = m["kpis"].get(kpi_name)
@@ -357,16 +434,67 @@ def history(directory: DirOption = Path("."), as_json: JsonOption = False) -> No
 
 @app.command()
 @handles_errors
+def explain(
+    cycle_id: Annotated[int, typer.Argument(metavar="CYCLE", help="A cycle number from 'leanloop history'.")],
+    directory: DirOption = Path("."),
+    as_json: JsonOption = False,
+) -> None:
+    """Every rule of a cycle's decision with the value it saw, its threshold and whether it fired."""
+    with _open(directory) as project:
+        entry = project.explain(cycle_id)
+    if as_json:
+        _print_json(entry.to_json())
+        return
+    _console().print(entry.explain(), markup=False, highlight=False)
+
+
+@app.command()
+@handles_errors
+def promote(
+    version: Annotated[str, typer.Argument(help="The version to make champion, e.g. v3.")],
+    directory: DirOption = Path("."),
+    reason: Annotated[str, typer.Option(help="Why, for the ledger.")] = "manual",
+    as_json: JsonOption = False,
+) -> None:
+    """Make VERSION the champion (the old one becomes 'previous'); a running server switches to it."""
+    with _open(directory) as project:
+        event = project.promote(version, reason=reason)
+    if as_json:
+        _print_json(event.to_json())
+        return
+    _console().print(f"champion: {event.champion_before} -> {event.champion_after} (ledger entry {event.cycle})")
+
+
+@app.command()
+@handles_errors
+def rollback(
+    directory: DirOption = Path("."),
+    reason: Annotated[str, typer.Option(help="Why, for the ledger.")] = "manual",
+    as_json: JsonOption = False,
+) -> None:
+    """Make the previous champion the champion again; a running server switches to it."""
+    with _open(directory) as project:
+        event = project.rollback(reason=reason)
+    if as_json:
+        _print_json(event.to_json())
+        return
+    _console().print(f"champion: {event.champion_before} -> {event.champion_after} (ledger entry {event.cycle})")
+
+
+@app.command()
+@handles_errors
 def demo(
     directory: Annotated[Path, typer.Option("--dir", help="Folder for the demo project (must not hold one).")] = Path("leanloop-demo"),
     rows: Annotated[int, typer.Option(min=2000, max=50_000, help="Analysis rows to replay.")] = 50_000,
     cycle_every: Annotated[int, typer.Option(min=500, help="Run a cycle every N replayed rows.")] = 5000,
+    shuffle_seed: Annotated[int | None, typer.Option(
+        help="Replay the rows in a random order with this seed (with --rows 20000: the no-drift control).")] = None,
     as_json: JsonOption = False,
 ) -> None:
     """The whole loop on NannyML's car-loan data: build, serve, replay, label late, cycle, compare."""
     from leanloop.demo import run_demo
 
-    summary = run_demo(directory, rows=rows, cycle_every=cycle_every, console=None if as_json else _console())
+    summary = run_demo(directory, rows=rows, cycle_every=cycle_every, shuffle_seed=shuffle_seed, console=None if as_json else _console())
     if as_json:
         _print_json(summary)
 

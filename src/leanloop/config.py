@@ -19,7 +19,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from leanloop.errors import ProjectError
 from leanloop.schema import Schema
@@ -29,6 +29,8 @@ __all__ = [
     "WORKSPACE_DIR",
     "Task",
     "SqliteSync",
+    "DriftMethod",
+    "ThresholdMode",
     "DataConfig",
     "ModelConfig",
     "KpiOutcome",
@@ -65,6 +67,33 @@ class SqliteSync(str, Enum):
 
     FULL = "FULL"
     NORMAL = "NORMAL"
+
+
+class DriftMethod(str, Enum):
+    """A univariate drift method: a hypothesis test (p-value) or a distance.
+
+    Defined here, beside the config that names it per feature; the computations
+    live in :mod:`leanloop.measure.drift`, one file per method.
+    """
+
+    KS = "ks"
+    CHI_SQUARE = "chi_square"
+    PSI = "psi"
+    WASSERSTEIN = "wasserstein"
+    JENSEN_SHANNON = "jensen_shannon"
+    HELLINGER = "hellinger"
+    CRAMER_VON_MISES = "cramer_von_mises"
+    ANDERSON_DARLING = "anderson_darling"
+    L_INFINITY = "l_infinity"
+    Z_TEST = "z_test"
+
+
+class ThresholdMode(str, Enum):
+    """Where drift thresholds come from: fixed values, or calibrated per feature on
+    reference chunks so that the false-alarm rate on data without drift is controlled."""
+
+    FIXED = "fixed"
+    CALIBRATED = "calibrated"
 
 
 class _Section(BaseModel):
@@ -115,13 +144,39 @@ class KpiConfig(_Section):
 
 
 class MeasureConfig(_Section):
-    """Window size and drift thresholds."""
+    """Window size and drift thresholds (the drift fields mirror
+    :class:`leanloop.measure.drift.DriftOptions`)."""
 
     window_rows: int = Field(5000, ge=10)
     alpha: float = Field(0.05, gt=0.0, lt=1.0)
     psi_threshold: float = Field(0.2, gt=0.0)
     psi_bins: int = Field(10, ge=2)
     reference_max_rows: int = Field(50_000, ge=100)
+    wasserstein_threshold: float = Field(0.1, gt=0.0)
+    jensen_shannon_threshold: float = Field(0.1, gt=0.0, le=1.0)
+    hellinger_threshold: float = Field(0.1, gt=0.0, le=1.0)
+    l_infinity_threshold: float = Field(0.1, gt=0.0, le=1.0)
+    large_sample: int = Field(1000, ge=2)
+    threshold_mode: ThresholdMode = ThresholdMode.FIXED
+    false_alarm_rate: float = Field(0.05, gt=0.0, lt=0.5)
+    calibration_rounds: int = Field(30, ge=5)
+    drift_methods: dict[str, DriftMethod] = Field(default_factory=dict)
+
+
+class RetrainStrategy(str, Enum):
+    """Which rows a challenger learns from.
+
+    - ``reference_plus_recent``: the champion's training data plus the labelled
+      production rows, weighted ``production_weight`` (and decayed by age when
+      ``recency_half_life_rows`` is set);
+    - ``expanding``: the same rows, all weighted equally (the window only grows);
+    - ``sliding``: only the latest ``retrain_window_rows`` labelled production rows
+      (the past is forgotten; for populations that changed for good).
+    """
+
+    REFERENCE_PLUS_RECENT = "reference_plus_recent"
+    EXPANDING = "expanding"
+    SLIDING = "sliding"
 
 
 class QualityConfig(_Section):
@@ -183,6 +238,18 @@ class PolicyConfig(_Section):
     min_kpi_gain: float = 0.0
     recent_eval_share: float = Field(0.3, gt=0.0, lt=1.0)
     production_weight: float = Field(3.0, gt=0.0)
+    min_coverage: float = Field(0.0, ge=0.0, le=1.0)
+    max_quality_breaches: int | None = Field(None, ge=0)
+    cooldown_cycles: int = Field(1, ge=0)
+    confirm_cycles: int = Field(1, ge=1)
+    rollback_margin: float = Field(0.0, ge=0.0)
+    pivot_baseline_margin: float = 0.0
+    pivot_after_retrains: int = Field(3, ge=1)
+    gate_confidence: float = Field(0.95, gt=0.5, lt=1.0)
+    gate_resamples: int = Field(500, ge=50)
+    retrain_strategy: RetrainStrategy = RetrainStrategy.REFERENCE_PLUS_RECENT
+    retrain_window_rows: int = Field(20_000, ge=10)
+    recency_half_life_rows: int | None = Field(None, ge=1)
 
     def main_metric_for(self, data: DataConfig) -> str:
         """The metric the policy watches: configured, else ROC AUC (binary), accuracy
@@ -235,6 +302,14 @@ class ProjectConfig(_Section):
         if duplicates:
             raise ValueError(f"features listed twice: {duplicates}")
         return value
+
+    @model_validator(mode="after")
+    def _drift_methods_name_features(self) -> ProjectConfig:
+        unknown = sorted(set(self.measure.drift_methods) - set(self.schema_.names))
+        if unknown and self.schema_.features:
+            raise ValueError(f"measure.drift_methods names unknown features {unknown}; "
+                             f"the schema has: {self.schema_.names}")
+        return self
 
     def to_toml_dict(self) -> dict[str, Any]:
         """The config as plain TOML-ready data (no None values)."""
@@ -314,8 +389,11 @@ _SECTION_NOTES = {
     "kpi": "Business value of outcomes, as data. Classification: [[kpi.outcomes]] gives the\n"
            "value of predicting `predicted` when the truth was `actual`; undeclared cells are\n"
            "worth default_value. Regression: each unit of absolute error costs cost_per_unit_error.",
-    "measure": "Window size (rows) and drift thresholds: p-value alpha for KS / chi-square,\n"
-               "PSI above psi_threshold is drift.",
+    "measure": "Window size (rows) and drift thresholds: p-value alpha for the tests (KS,\n"
+               "chi-square, ...), PSI above psi_threshold is drift; samples of at least\n"
+               "large_sample rows use distances (wasserstein, jensen_shannon) instead of tests.\n"
+               "threshold_mode = \"calibrated\" sets each threshold from reference chunks.\n"
+               "[measure.drift_methods] picks a method per feature, e.g. age = \"psi\".",
     "quality": "Data-quality flags against the reference: missing-rate increase, share of values\n"
                "outside the reference range, of unseen categories, of unparsable values, and\n"
                "the increase in duplicate rows, each flagged above its max_*.",
@@ -326,9 +404,10 @@ _SECTION_NOTES = {
     "stream": "River change detectors (adwin, page_hinkley, kswin) over the per-prediction loss\n"
               "and the prediction stream, in order; each change reports row, id and time.\n"
               "kswin runs a KS test per row (about 1 ms each), so it is off by default.",
-    "policy": "Rules that turn a measurement into continue / wait / retrain, and the promotion\n"
-              "gate. main_metric defaults to roc_auc (binary), accuracy (multiclass), mae.\n"
-              "max_metric_drop is absolute; max_kpi_drop a share of the reference KPI.",
+    "policy": "Rules that turn a measurement into continue / wait / retrain / rollback / pivot,\n"
+              "retraining, and the promotion gate. main_metric defaults to roc_auc (binary),\n"
+              "accuracy (multiclass), mae. max_metric_drop is absolute; max_kpi_drop a share of\n"
+              "the reference KPI. 'leanloop explain CYCLE' shows every rule with its numbers.",
     "serve": "HTTP server limits and group commit of the prediction log.",
     "store": "url: any SQLAlchemy URL (default: SQLite in .leanloop/store.db).\n"
              "sqlite_synchronous: FULL survives power loss; NORMAL only process crashes.",

@@ -45,13 +45,14 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_server(root: Path, port: int, timeout: float = 30.0) -> Iterator[str]:
+def running_server(root: Path, port: int, timeout: float = 60.0, workers: int = 1) -> Iterator[str]:
     """Run ``leanloop serve`` for ``root`` in a subprocess; yield its base URL once healthy."""
     import httpx
 
     log = open(Path(root) / ".leanloop" / "server.log", "ab")  # noqa: SIM115 - closed below
     process = subprocess.Popen(
-        [sys.executable, "-m", "leanloop.cli", "serve", "--port", str(port), "--dir", str(root)],
+        [sys.executable, "-m", "leanloop.cli", "serve", "--port", str(port), "--dir", str(root),
+         "--workers", str(workers)],
         stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
     url = f"http://127.0.0.1:{port}"
@@ -94,8 +95,15 @@ def _configure(project: Project) -> Project:
 
 
 def run_demo(directory: Path, *, rows: int = 50_000, cycle_every: int = 5000, batch: int = 100,
-             label_delay: int = 1500, console: Console | None = None) -> dict[str, Any]:
-    """Run the demo in ``directory``; returns the summary (also printed to ``console``)."""
+             label_delay: int = 1500, shuffle_seed: int | None = None,
+             console: Console | None = None) -> dict[str, Any]:
+    """Run the demo in ``directory``; returns the summary (also printed to ``console``).
+
+    With ``shuffle_seed`` the first ``rows`` analysis rows are replayed in a random
+    (seeded) order instead of in time: a control with no change over time (with
+    ``rows`` up to 25,000, before the data's known shift, none against the reference
+    either), where the loop should never retrain.
+    """
     import httpx
     import pandas as pd
     from rich.progress import Progress
@@ -123,7 +131,10 @@ def run_demo(directory: Path, *, rows: int = 50_000, cycle_every: int = 5000, ba
     say(f"built {v1.version} on {v1.rows['train']} reference rows: roc_auc {v1.metrics['roc_auc']:.4f}, "
         f"{kpi} {v1.kpi[kpi]:.1f} per loan (trivial baseline {v1.kpi['baseline_' + kpi]:.1f})")
 
-    analysis = data.analysis.sort_values("timestamp", kind="stable").head(rows).reset_index(drop=True)
+    analysis = data.analysis.sort_values("timestamp", kind="stable").head(rows)
+    if shuffle_seed is not None:
+        analysis = analysis.sample(frac=1.0, random_state=shuffle_seed)
+    analysis = analysis.reset_index(drop=True)
     truth = analysis.merge(data.analysis_targets, on="id", how="left")["repaid"].astype(int).tolist()
     features = project.config.schema_.names
     records = analysis[features].to_dict("records")
@@ -148,6 +159,7 @@ def run_demo(directory: Path, *, rows: int = 50_000, cycle_every: int = 5000, ba
                 progress.update(task, completed=len(served))
                 if len(served) % cycle_every == 0:
                     cycle = project.cycle().to_json()
+                    cycle["served"] = len(served)
                     cycles.append(cycle)
                     if console:
                         progress.console.print(_cycle_line(cycle, len(served), kpi), markup=False, highlight=False,
@@ -169,6 +181,9 @@ def run_demo(directory: Path, *, rows: int = 50_000, cycle_every: int = 5000, ba
         "roc_auc_with_loop": loop_values.metrics.get("roc_auc"), "roc_auc_frozen": frozen.metrics.get("roc_auc"),
         "accuracy_with_loop": loop_values.metrics["accuracy"], "accuracy_frozen": frozen.metrics["accuracy"],
         "seconds": round(time.perf_counter() - started, 1),
+        "decisions": [{"served": c["served"], "cycle": c["cycle"], "action": c["decision"]["action"],
+                       "challenger": c["challenger"], "promoted": c["promoted"],
+                       "checks": (c["comparison"] or {}).get("checks", [])} for c in cycles],
     }
     project.close()
     if console:

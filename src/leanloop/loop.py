@@ -1,8 +1,10 @@
 """One cycle of the loop: measure a window, decide, act, and write it to the ledger.
 
 The ledger (the ``cycles`` table) is the project's memory: each entry holds the
-measurement, the decision with its rules, what was done (challenger trained,
-comparison, promotion) and how long each step took.
+measurement, the decision with its rules, what was done (challenger trained with
+its strategy, row counts and fingerprint; the comparison; promotion or rollback)
+and how long each step took. Manual promotions and rollbacks are ledger entries too
+(:mod:`leanloop.learn.promotion`).
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from leanloop.learn.compare import Comparison
 from leanloop.learn.policy import Action, Decision
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from leanloop.measure.measurement import Measurement
     from leanloop.project import Project
 
@@ -36,22 +40,57 @@ class Cycle(BaseModel):
     challenger: str | None = None
     comparison: Comparison | None = None
     promoted: bool = False
+    rolled_back: bool = False
+    training: dict[str, Any] | None = None
+    error: str | None = None
     durations: dict[str, float] = Field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         """The stable JSON shape."""
         body = self.model_dump(mode="json")
+        body["kind"] = "cycle"
         if self.comparison is not None:
             body["comparison"]["promote"] = self.comparison.promote
         return body
+
+    def explain(self) -> str:
+        """The decision's rules and, if a challenger was judged, the gate's checks."""
+        parts = [f"cycle {self.cycle}: champion {self.champion_before} -> {self.champion_after}",
+                 self.decision.explain()]
+        if self.comparison is not None:
+            parts.append(self.comparison.explain())
+        if self.error:
+            parts.append(f"error: {self.error}")
+        return "\n".join(parts)
+
+
+def _window_labelled(project: Project, last: int | None, since: float | None) -> pd.DataFrame:
+    """The labelled rows of the measured window, as features plus the target."""
+    import pandas as pd
+
+    config = project.config
+    if since is None and last is None:
+        last = config.measure.window_rows
+    window = project.store.window(last=last, since=since)
+    window = window[window["label"].notna()]
+    if window.empty:
+        return pd.DataFrame(columns=[*config.schema_.names, config.data.target])
+    features = config.schema_.coerce(pd.DataFrame(window["features"].tolist()), "logged predictions")
+    return features.assign(**{config.data.target: window["label"].to_numpy()})
 
 
 def run_cycle(project: Project, *, last: int | None = None, since: float | None = None,
               act: bool = True, measurement: Measurement | None = None) -> Cycle:
     """Measure (unless ``measurement`` is given), decide and (with ``act``) retrain,
-    compare and promote; record the cycle in the ledger."""
+    compare and promote, or roll back; record the cycle in the ledger.
+
+    A failure while acting (e.g. a retrain that cannot train) leaves the registry as it
+    was, is written to the ledger entry, and is raised.
+    """
     from leanloop.learn.compare import compare
+    from leanloop.learn.evidence import evidence_from, history_from
     from leanloop.learn.policy import decide
+    from leanloop.learn.promotion import previous_evidence
     from leanloop.learn.retrain import retrain
 
     started = time.time()
@@ -62,34 +101,43 @@ def run_cycle(project: Project, *, last: int | None = None, since: float | None 
         measurement = project.measure(last=last, since=since)
     durations["measure"] = time.perf_counter() - clock
 
-    decision = decide(
-        rows=measurement.window.rows, champion_rows=measurement.served_by.get(champion_before, 0),
-        labelled=measurement.window.labelled, drift_share=measurement.drift_share,
-        realized=measurement.performance.realized, reference=measurement.performance.reference,
-        policy=project.config.policy, data=project.config.data, kpi_name=project.config.kpi.name,
-        realized_kpi=measurement.kpis.get(project.config.kpi.name),
-        reference_kpi=measurement.reference_kpis.get(project.config.kpi.name),
-    )
+    clock = time.perf_counter()
+    ledger = [c for c in project.store.cycles() if c.get("kind", "cycle") == "cycle" and c.get("decision")]
+    previous = previous_evidence(project, _window_labelled(project, last, since))
+    evidence = evidence_from(measurement, project.config, history=history_from(ledger), previous=previous)
+    decision = decide(evidence, project.config.policy)
+    durations["decide"] = time.perf_counter() - clock
     cycle_id = project.store.add_cycle({}, at=started)
-    challenger = comparison = None
-    promoted = False
-    if act and decision.action is Action.RETRAIN:
-        clock = time.perf_counter()
-        retrained = retrain(project, cycle=cycle_id)
-        durations["retrain"] = time.perf_counter() - clock
-        challenger = retrained.challenger.version
-        clock = time.perf_counter()
-        comparison = compare(project, champion_before, challenger, recent=retrained.recent,
-                             holdout=retrained.holdout)
-        durations["compare"] = time.perf_counter() - clock
-        if comparison.promote:
-            project.registry.promote(challenger)
-            promoted = True
-    durations["total"] = time.time() - started
-    cycle = Cycle(
-        cycle=cycle_id, created_at=started, measurement=measurement.to_json(), decision=decision,
-        champion_before=champion_before, champion_after=project.registry.champion().version,
-        challenger=challenger, comparison=comparison, promoted=promoted, durations=durations,
-    )
-    project.store.update_cycle(cycle_id, cycle.to_json())
+    fields: dict[str, Any] = {}
+    try:
+        if act and decision.action is Action.RETRAIN:
+            clock = time.perf_counter()
+            retrained = retrain(project, cycle=cycle_id)
+            durations["retrain"] = time.perf_counter() - clock
+            version = retrained.challenger
+            fields["challenger"] = version.version
+            fields["training"] = {"strategy": retrained.strategy, "rows": version.rows,
+                                  "fingerprint": version.fingerprint, "parent": version.parent}
+            clock = time.perf_counter()
+            comparison = compare(project, champion_before, version.version, recent=retrained.recent,
+                                 holdout=retrained.holdout)
+            durations["compare"] = time.perf_counter() - clock
+            fields["comparison"] = comparison
+            if comparison.promote:
+                project.registry.promote(version.version)
+                fields["promoted"] = True
+        elif act and decision.action is Action.ROLLBACK:
+            project.registry.rollback()
+            fields["rolled_back"] = True
+    except Exception as exc:
+        fields["error"] = str(exc)
+        raise
+    finally:
+        durations["total"] = time.time() - started
+        cycle = Cycle(
+            cycle=cycle_id, created_at=started, measurement=measurement.to_json(), decision=decision,
+            champion_before=champion_before, champion_after=project.registry.champion().version,
+            durations=durations, **fields,
+        )
+        project.store.update_cycle(cycle_id, cycle.to_json())
     return cycle

@@ -31,6 +31,7 @@ from leanloop.errors import DataError, ProjectError
 if TYPE_CHECKING:
     import pandas as pd
 
+    from leanloop.learn.promotion import LedgerEvent
     from leanloop.loop import Cycle
     from leanloop.measure.measurement import Measurement
     from leanloop.registry import ModelVersion, Registry
@@ -230,6 +231,33 @@ class Project:
         if body is None:
             raise NotFoundError("no measurement yet; run 'leanloop measure' first (or 'leanloop cycle')")
         return run_cycle(self, act=act, measurement=Measurement.model_validate(body))
+
+    def explain(self, cycle_id: int) -> Cycle | LedgerEvent:
+        """The ledger entry ``cycle_id``: a cycle (its decision's rules, its gate) or a
+        manual promotion or rollback."""
+        from leanloop.learn.promotion import LedgerEvent
+        from leanloop.loop import Cycle
+
+        body = self.store.get_cycle(cycle_id)
+        if body.get("kind", "cycle") != "cycle":
+            return LedgerEvent.model_validate(body)
+        if not body.get("decision"):
+            from leanloop.errors import NotFoundError
+
+            raise NotFoundError(f"cycle {cycle_id} did not finish (no decision was recorded)")
+        return Cycle.model_validate({k: v for k, v in body.items() if k != "kind"})
+
+    def promote(self, version: str, *, reason: str = "manual") -> LedgerEvent:
+        """Make ``version`` the champion and write it to the ledger."""
+        from leanloop.learn.promotion import promote
+
+        return promote(self, version, reason=reason)
+
+    def rollback(self, *, reason: str = "manual") -> LedgerEvent:
+        """Make the previous champion the champion again and write it to the ledger."""
+        from leanloop.learn.promotion import rollback
+
+        return rollback(self, reason=reason)
 
     def history(self) -> list[dict[str, Any]]:
         """The ledger of cycles, oldest first."""

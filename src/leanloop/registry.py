@@ -166,6 +166,17 @@ class Registry:
             mapping["previous"] = current
         self.store.set_aliases(mapping, at=time.time())
 
+    def rollback(self) -> str:
+        """Point ``champion`` back at ``previous`` (and ``previous`` at the version rolled
+        back from, so a second rollback undoes the first); returns the new champion."""
+        current = self.store.get_alias("champion")
+        previous = self.store.get_alias("previous")
+        if previous is None or current is None or previous == current:
+            raise NotFoundError("no previous version to roll back to; 'leanloop history' shows the versions, "
+                                "'leanloop promote VERSION' picks one")
+        self.store.set_aliases({"champion": previous, "previous": current}, at=time.time())
+        return previous
+
     def load(self, version: str, *, trust: bool = False) -> tuple[Any, Any]:
         """Load a version's model and baseline after checking their sha256.
 

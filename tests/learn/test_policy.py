@@ -6,24 +6,25 @@ from typing import Any
 
 import pytest
 
-from leanloop.config import DataConfig, PolicyConfig
+from leanloop.config import PolicyConfig
+from leanloop.learn.evidence import Evidence, History, Previous, history_from
 from leanloop.learn.policy import Action, Decision, Rule, decide
 
-BINARY = DataConfig(path="d.csv", target="y", task="classification", classes=[0, 1])
-REGRESSION = DataConfig(path="d.csv", target="y", task="regression")
-POLICY = PolicyConfig(min_rows=100, min_labels=50, max_metric_drop=0.03, max_kpi_drop=0.1, max_drift_share=0.5)
-RULES = ["min_rows", "champion_rows", "min_labels", "metric_drop", "kpi_drop", "drift_share"]
+POLICY = PolicyConfig(min_rows=100, min_labels=50, max_metric_drop=0.03, max_kpi_drop=0.1, max_drift_share=0.5,
+                      cooldown_cycles=0)
+RULES = ["min_rows", "champion_rows", "min_labels", "min_coverage", "quality", "metric_drop", "estimated_drop",
+         "kpi_drop", "drift_share", "multivariate_drift", "prediction_drift", "cooldown", "confirm", "rollback",
+         "baseline_margin", "failed_retrains", "drift_without_harm"]
 
 
-def run(**overrides: Any) -> Decision:
-    """A decision on a healthy window, with ``overrides`` applied."""
+def run(policy: PolicyConfig = POLICY, **overrides: Any) -> Decision:
+    """A decision on a healthy window, with ``overrides`` applied to the evidence."""
     args: dict[str, Any] = {
-        "rows": 1000, "champion_rows": 1000, "labelled": 500, "drift_share": 0.0,
-        "realized": {"roc_auc": 0.90}, "reference": {"roc_auc": 0.90},
-        "policy": POLICY, "data": BINARY, "realized_kpi": 10.0, "reference_kpi": 10.0,
+        "rows": 1000, "champion_rows": 1000, "labelled": 500, "drift_share": 0.0, "metric": "roc_auc",
+        "realized": 0.90, "reference": 0.90, "baseline": 0.5, "kpi": 10.0, "reference_kpi": 10.0,
     }
     args.update(overrides)
-    return decide(**args)
+    return decide(Evidence(**args), policy)
 
 
 def rule(decision: Decision, name: str) -> Rule:
@@ -62,7 +63,7 @@ def test_min_labels_says_how_many_more() -> None:
 
 @pytest.mark.parametrize(("realized", "fires"), [(0.8699, True), (0.8701, False), (0.95, False)])
 def test_metric_drop_boundary(realized: float, fires: bool) -> None:
-    decision = run(realized={"roc_auc": realized})
+    decision = run(realized=realized)
     metric = rule(decision, "metric_drop")
     assert metric.value == pytest.approx(0.90 - realized)
     assert metric.threshold == 0.03
@@ -71,21 +72,20 @@ def test_metric_drop_boundary(realized: float, fires: bool) -> None:
 
 
 def test_metric_drop_unknown_without_metric() -> None:
-    metric = rule(run(realized={}), "metric_drop")
+    metric = rule(run(realized=None), "metric_drop")
     assert (metric.value, metric.fired) == (None, False)
     assert metric.says == "roc_auc unknown: no labelled rows"
 
 
 def test_configured_metric_is_watched() -> None:
-    policy = POLICY.model_copy(update={"main_metric": "f1"})
-    decision = run(policy=policy, realized={"f1": 0.5, "roc_auc": 0.9}, reference={"f1": 0.6, "roc_auc": 0.9})
+    decision = run(metric="f1", realized=0.5, reference=0.6)
     assert rule(decision, "metric_drop").value == pytest.approx(0.1)
     assert decision.action is Action.RETRAIN
 
 
 @pytest.mark.parametrize(("realized_mae", "fires"), [(1.0301, True), (1.0299, False), (0.5, False)])
 def test_regression_mae_increase_is_a_drop(realized_mae: float, fires: bool) -> None:
-    decision = run(data=REGRESSION, realized={"mae": realized_mae}, reference={"mae": 1.0})
+    decision = run(metric="mae", realized=realized_mae, reference=1.0, baseline=5.0)
     metric = rule(decision, "metric_drop")
     assert metric.value == pytest.approx(realized_mae - 1.0)
     assert metric.fired is fires
@@ -96,7 +96,7 @@ def test_regression_mae_increase_is_a_drop(realized_mae: float, fires: bool) -> 
     (10.0, 8.99, 0.101), (10.0, 9.01, 0.099), (-100.0, -110.1, 0.101), (-100.0, -109.9, 0.099), (10.0, 12.0, -0.2),
 ])
 def test_kpi_drop_is_relative_to_reference(reference_kpi: float, realized_kpi: float, drop: float) -> None:
-    decision = run(reference_kpi=reference_kpi, realized_kpi=realized_kpi)
+    decision = run(reference_kpi=reference_kpi, kpi=realized_kpi)
     kpi = rule(decision, "kpi_drop")
     assert kpi.value == pytest.approx(drop)
     assert kpi.threshold == 0.1
@@ -105,7 +105,7 @@ def test_kpi_drop_is_relative_to_reference(reference_kpi: float, realized_kpi: f
 
 
 def test_kpi_drop_unknown_without_kpis() -> None:
-    kpi = rule(run(realized_kpi=None, kpi_name="profit"), "kpi_drop")
+    kpi = rule(run(kpi=None, kpi_name="profit"), "kpi_drop")
     assert (kpi.value, kpi.fired, kpi.says) == (None, False, "profit unknown: no labelled rows")
 
 
@@ -128,35 +128,126 @@ def test_drift_retrains_when_configured() -> None:
 
 def test_wait_beats_retrain() -> None:
     policy = POLICY.model_copy(update={"retrain_on_drift": True})
-    decision = run(policy=policy, rows=10, realized={"roc_auc": 0.5}, realized_kpi=0.0, drift_share=1.0)
+    decision = run(policy=policy, rows=10, realized=0.6, kpi=0.0, drift_share=1.0)
     assert fired(decision) == {"min_rows", "metric_drop", "kpi_drop", "drift_share"}
     assert decision.action is Action.WAIT
 
 
 def test_drops_need_enough_labels() -> None:
-    decision = run(labelled=49, realized={"roc_auc": 0.5}, realized_kpi=0.0)
+    decision = run(labelled=49, realized=0.6, kpi=0.0)
     assert fired(decision) == {"min_labels"}
-    assert rule(decision, "metric_drop").value == pytest.approx(0.4)
+    assert rule(decision, "metric_drop").value == pytest.approx(0.3)
     assert decision.action is Action.WAIT
+
+
+# --- learning rules ---------------------------------------------------------------
+
+
+def test_drift_without_harm_says_why_it_continues() -> None:
+    decision = run(drift_share=0.8, drifted_features=["a", "b"], realized=0.91)
+    assert decision.action is Action.CONTINUE
+    held = rule(decision, "drift_without_harm")
+    assert held.fired and "roc_auc held" in held.says and "(a, b)" in held.says
+
+
+def test_estimated_drop_waits_for_labels_and_says_how_many() -> None:
+    decision = run(labelled=10, realized=None, estimated=0.80)
+    est = rule(decision, "estimated_drop")
+    assert est.fired and est.value == pytest.approx(0.10)
+    assert "40 more labels are needed to retrain" in est.says
+    assert decision.action is Action.WAIT
+    assert not rule(run(labelled=10, realized=None, estimated=0.89), "estimated_drop").fired
+
+
+def test_metric_drop_needs_significance_when_an_interval_is_known() -> None:
+    significant = run(realized=0.85, realized_lower=0.83, realized_upper=0.87)
+    noisy = run(realized=0.85, realized_lower=0.78, realized_upper=0.92)
+    assert rule(significant, "metric_drop").fired and significant.action is Action.RETRAIN
+    assert not rule(noisy, "metric_drop").fired and "not significant" in rule(noisy, "metric_drop").says
+
+
+def test_cooldown_and_confirmation_hold_a_retrain() -> None:
+    harmed = {"realized": 0.80}
+    cool = POLICY.model_copy(update={"cooldown_cycles": 2})
+    assert run(cool, history=History(cycles_since_retrain=1), **harmed).action is Action.WAIT
+    assert run(cool, history=History(cycles_since_retrain=2), **harmed).action is Action.RETRAIN
+    confirm = POLICY.model_copy(update={"confirm_cycles": 3})
+    first = run(confirm, **harmed)
+    assert first.action is Action.WAIT and rule(first, "confirm").value == 1
+    assert run(confirm, history=History(harm_streak=2), **harmed).action is Action.RETRAIN
+    assert run(confirm, history=History(harm_streak=5)).action is Action.CONTINUE  # no harm now: nothing to confirm
+
+
+def test_rollback_when_previous_is_significantly_better() -> None:
+    better = Previous(version="v1", champion_metric=0.80, previous_metric=0.86, gain_lower=0.02, gain_upper=0.09, rows=900)
+    noise = Previous(version="v1", champion_metric=0.80, previous_metric=0.81, gain_lower=-0.01, gain_upper=0.03, rows=900)
+    decision = run(previous=better, realized=0.80)
+    assert decision.action is Action.ROLLBACK
+    assert "previous version v1 scores 0.8600" in rule(decision, "rollback").says
+    assert run(previous=noise).action is Action.CONTINUE
+
+
+def test_pivot_when_the_model_no_longer_beats_the_baseline() -> None:
+    decision = run(realized=0.52, baseline=0.55)
+    assert decision.action is Action.PIVOT
+    assert rule(decision, "baseline_margin").value == pytest.approx(-0.03)
+    regression = run(metric="mae", realized=2.0, reference=1.0, baseline=1.9)
+    assert regression.action is Action.PIVOT
+
+
+def test_pivot_after_retrains_that_did_not_recover_the_kpi() -> None:
+    history = History(failed_retrains=3, harm_streak=3)
+    decision = run(history=history, kpi=5.0)
+    assert decision.action is Action.PIVOT
+    assert "3 retrain(s)" in rule(decision, "failed_retrains").says
+    assert run(history=History(failed_retrains=2, harm_streak=2), kpi=5.0).action is Action.RETRAIN
+    assert run(history=history).action is Action.CONTINUE  # healthy again: no pivot
+
+
+def test_quality_breaches_wait_only_when_limited() -> None:
+    assert run(quality_breaches=["missing_rate:age"]).action is Action.CONTINUE
+    limited = POLICY.model_copy(update={"max_quality_breaches": 0})
+    decision = run(limited, quality_breaches=["missing_rate:age"], realized=0.8)
+    assert decision.action is Action.WAIT and "missing_rate:age" in rule(decision, "quality").says
+
+
+def test_coverage_rule() -> None:
+    policy = POLICY.model_copy(update={"min_coverage": 0.6})
+    decision = run(policy, labelled=500, rows=1000)
+    assert rule(decision, "min_coverage").value == 0.5 and decision.action is Action.WAIT
+
+
+def test_history_from_the_ledger() -> None:
+    def entry(action: str, harmed: bool, challenger: str | None = None) -> dict[str, Any]:
+        return {"decision": {"action": action, "reasons": [{"rule": "kpi_drop", "fired": harmed}]},
+                "challenger": challenger}
+
+    ledger = [entry("retrain", True, "v2"), entry("continue", False), entry("retrain", True, "v3"),
+              entry("wait", True), entry("retrain", True, "v4")]
+    assert history_from(ledger) == History(cycles_since_retrain=0, harm_streak=3, failed_retrains=2)
+    assert history_from([*ledger, entry("continue", False)]) == History(cycles_since_retrain=1, harm_streak=0,
+                                                                         failed_retrains=0)
+    assert history_from([]) == History()
 
 
 # --- shape --------------------------------------------------------------------------
 
 
 def test_every_rule_has_value_threshold_fired() -> None:
-    decision = run(rows=5, realized={"roc_auc": 0.5}, drift_share=0.9)
+    decision = run(rows=5, realized=0.6, drift_share=0.9)
     for r in decision.reasons:
         assert isinstance(r, Rule)
-        assert r.value is not None and isinstance(r.value, float)
-        assert r.threshold is not None and isinstance(r.threshold, float)
+        assert r.value is None or isinstance(r.value, float)
+        assert r.threshold is None or isinstance(r.threshold, float)
         assert isinstance(r.fired, bool) and r.says
     assert decision.summary() == "; ".join(r.says for r in decision.reasons if r.fired)
 
 
 def test_decision_round_trips_through_json() -> None:
-    for decision in (run(), run(rows=5, realized={}), run(data=REGRESSION, realized={"mae": 2.0}, reference={"mae": 1.0})):
+    for decision in (run(), run(rows=5, realized=None), run(metric="mae", realized=2.0, reference=1.0)):
         text = decision.model_dump_json()
         assert Decision.model_validate_json(text) == decision
     dumped = run().model_dump(mode="json")
     assert dumped["action"] == "continue"
     assert set(dumped["reasons"][0]) == {"rule", "value", "threshold", "fired", "says"}
+    assert "[FIRED] min_rows" in run(rows=5).explain()

@@ -1,8 +1,20 @@
 """Champion versus challenger on the same rows, and the promotion gate.
 
-Both versions score the champion's holdout and the recent labelled production rows
-that neither trained on. The gate promotes the challenger only when every check
-passes, and lists each check with its numbers, like a test suite.
+Both versions score the same row sets: the recent labelled production rows that
+neither trained on, and the champion's holdout. Every difference comes with a paired
+bootstrap confidence interval (:mod:`leanloop.learn.paired`). The gate promotes the
+challenger only when every check passes, and lists each check with its numbers, like
+a test suite:
+
+- ``recent_<kpi>_lift``: the KPI per prediction rises on the recent rows, with the
+  configured confidence (the interval's lower end above zero) and by at least
+  ``min_kpi_gain`` — a gain inside the noise is not worth a deploy;
+- ``recent_<metric>_no_regression``: the main metric is not significantly worse on the
+  recent rows (the interval's upper end is not below zero);
+- ``holdout_<metric>_regression``: on the champion's holdout the challenger loses at
+  most ``max_metric_drop`` (the population it was built for still matters);
+- ``recent_<metric>_beats_baseline``: the challenger beats the trivial baseline by more
+  than ``pivot_baseline_margin``.
 """
 
 from __future__ import annotations
@@ -11,21 +23,26 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict
 
-from leanloop.build.evaluate import Evaluation, evaluate
+from leanloop.config import Task
+from leanloop.learn.paired import Interval, mean, paired_difference, statistic_for
 from leanloop.measure.performance import higher_is_better
-from leanloop.scoring import model_input
+from leanloop.scoring import Scored, model_input, score
 from leanloop.target import normalize_target
 
 if TYPE_CHECKING:
+    import numpy as np
     import pandas as pd
 
+    from leanloop.config import ProjectConfig
     from leanloop.project import Project
 
-__all__ = ["Check", "Comparison", "compare"]
+__all__ = ["Check", "Comparison", "Contender", "compare", "metric_gain", "score_rows", "truth_codes"]
 
 
 class Check(BaseModel):
-    """One gate check: the champion's and the challenger's value, the bar, the verdict."""
+    """One gate check: the champion's and the challenger's value, the bar, the verdict,
+    and the paired difference (challenger minus champion, better is positive) with its
+    confidence interval when it was bootstrapped."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -34,6 +51,10 @@ class Check(BaseModel):
     challenger: float | None
     threshold: float
     passed: bool
+    difference: float | None = None
+    lower: float | None = None
+    upper: float | None = None
+    says: str = ""
 
 
 class Comparison(BaseModel):
@@ -51,48 +72,124 @@ class Comparison(BaseModel):
         """Whether every check passed."""
         return all(c.passed for c in self.checks)
 
+    def explain(self) -> str:
+        """The checks as a test report, one line each."""
+        lines = [f"{self.challenger} vs {self.champion}: {'PROMOTE' if self.promote else 'REJECT'}"]
+        for c in self.checks:
+            lines.append(f"  [{'PASS' if c.passed else 'FAIL'}] {c.check}: {c.says}")
+        return "\n".join(lines)
 
-def _gain(metric: str, champion: float, challenger: float) -> float:
-    return challenger - champion if higher_is_better(metric) else champion - challenger
+
+class Contender(BaseModel):
+    """One model's outputs on a row set, as arrays the statistics read."""
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+
+    labels: Any
+    scores: Any
+    kpi: Any
+
+
+def truth_codes(y: list[Any], config: ProjectConfig) -> np.ndarray:
+    import numpy as np
+
+    if config.data.task is Task.REGRESSION:
+        return np.asarray(y, dtype=float)
+    classes = [str(c) for c in config.data.classes or sorted({str(v) for v in y})]
+    return np.array([classes.index(str(v)) if str(v) in classes else -1 for v in y])
+
+
+def score_rows(model: Any, X: pd.DataFrame, y: list[Any], config: ProjectConfig) -> Contender:
+    """Score ``X`` and keep what the gate's statistics read: class codes (or values),
+    the positive-class probability (binary) or probability matrix, each row's KPI."""
+    import numpy as np
+
+    scored: Scored = score(model, X, config.data.task.value)
+    if config.data.task is Task.REGRESSION:
+        labels = np.asarray(scored.labels, dtype=float)
+        return Contender(labels=labels, scores=labels, kpi=_row_kpis(y, scored.labels, config))
+    classes = [str(c) for c in config.data.classes or scored.classes or []]
+    labels = np.array([classes.index(str(v)) if str(v) in classes else -1 for v in scored.labels])
+    proba = scored.probabilities
+    if proba is not None and scored.classes is not None:
+        order = [[str(c) for c in scored.classes].index(c) for c in classes]
+        proba = np.asarray(proba)[:, order]
+        proba = proba[:, 1] if len(classes) == 2 else proba
+    return Contender(labels=labels, scores=proba, kpi=_row_kpis(y, scored.labels, config))
+
+
+def _row_kpis(y: list[Any], predicted: list[Any], config: ProjectConfig) -> np.ndarray:
+    import numpy as np
+
+    from leanloop.measure.kpi import outcome_values
+
+    if config.data.task is Task.REGRESSION:
+        return -config.kpi.cost_per_unit_error * np.abs(np.asarray(y, dtype=float) - np.asarray(predicted, dtype=float))
+    return np.asarray(outcome_values(y, predicted, config.kpi), dtype=float)
+
+
+def metric_gain(metric: str, truth: np.ndarray, first: Contender, second: Contender,
+                 config: ProjectConfig) -> tuple[float, float, Interval]:
+    """Each side's value of ``metric`` and the paired gain (better is positive)."""
+    statistic, reads = statistic_for(metric)
+    a, b = (first.scores, second.scores) if reads == "scores" else (first.labels, second.labels)
+    policy = config.policy
+    diff = paired_difference(truth, a, b, statistic=statistic, resamples=policy.gate_resamples,
+                             confidence=policy.gate_confidence, seed=config.model.seed)
+    if not higher_is_better(metric):
+        diff = Interval(value=-diff.value, lower=-diff.upper, upper=-diff.lower, confidence=diff.confidence,
+                        resamples=diff.resamples, rows=diff.rows)
+    return statistic(truth, a), statistic(truth, b), diff
 
 
 def compare(project: Project, champion: str, challenger: str, *, recent: pd.DataFrame,
             holdout: pd.DataFrame) -> Comparison:
-    """Evaluate both versions on ``recent`` and ``holdout`` and apply the gate."""
+    """Score both versions (and the trivial baseline) on ``recent`` and ``holdout`` and apply the gate."""
     config = project.config
-    metric = config.policy.main_metric_for(config.data)
+    policy = config.policy
+    metric = policy.main_metric_for(config.data)
     kpi = config.kpi.name
     registry = project.registry
     contenders = {version: (registry.get(version), *registry.load(version)) for version in (champion, challenger)}
     baseline = contenders[champion][2]
-    results: dict[Any, Evaluation] = {}
+    outputs: dict[tuple[str, str], Contender] = {}
+    truths: dict[str, np.ndarray] = {}
     for name, frame in (("recent", recent), ("holdout", holdout)):
         frame = frame.reset_index(drop=True)
         y = normalize_target(frame[config.data.target], config.data.task).tolist()
+        truths[name] = truth_codes(y, config)
         for version, (record, model, _) in contenders.items():
             X = model_input(config.schema_, frame, record.input_format, f"{name} rows")
-            results[(name, version)] = evaluate(model, X, y, config.data, config.kpi)
-        X = config.schema_.model_frame(frame, f"{name} rows")
-        results[(name, "baseline")] = evaluate(baseline, X, y, config.data, config.kpi)
-
-    def value(name: str, who: str, key: str, metrics: bool = True) -> float | None:
-        source = results[(name, who)].metrics if metrics else results[(name, who)].kpis
-        return source.get(key)
+            outputs[(name, version)] = score_rows(model, X, y, config)
+        outputs[(name, "baseline")] = score_rows(baseline, config.schema_.model_frame(frame, f"{name} rows"), y, config)
 
     checks = []
-    champ, chall = value("recent", champion, metric), value("recent", challenger, metric)
-    checks.append(Check(check=f"recent_{metric}_gain", champion=champ, challenger=chall, threshold=0.0,
-                        passed=None not in (champ, chall) and _gain(metric, champ, chall) > 0.0))
-    champ_kpi, chall_kpi = value("recent", champion, kpi, False), value("recent", challenger, kpi, False)
-    checks.append(Check(check=f"recent_{kpi}_gain", champion=champ_kpi, challenger=chall_kpi,
-                        threshold=config.policy.min_kpi_gain,
-                        passed=None not in (champ_kpi, chall_kpi) and chall_kpi - champ_kpi >= config.policy.min_kpi_gain))
-    champ_h, chall_h = value("holdout", champion, metric), value("holdout", challenger, metric)
-    checks.append(Check(check=f"holdout_{metric}_regression", champion=champ_h, challenger=chall_h,
-                        threshold=config.policy.max_metric_drop,
-                        passed=None not in (champ_h, chall_h) and -_gain(metric, champ_h, chall_h) <= config.policy.max_metric_drop))
-    base = value("recent", "baseline", metric)
-    checks.append(Check(check=f"recent_{metric}_beats_baseline", champion=base, challenger=chall, threshold=0.0,
-                        passed=None not in (base, chall) and _gain(metric, base, chall) > 0.0))
+    recent_champ, recent_chall = outputs[("recent", champion)], outputs[("recent", challenger)]
+    lift = paired_difference(truths["recent"], recent_champ.kpi, recent_chall.kpi, statistic=mean,
+                             resamples=policy.gate_resamples, confidence=policy.gate_confidence, seed=config.model.seed)
+    passed = lift.lower > 0.0 and lift.value >= policy.min_kpi_gain
+    checks.append(Check(
+        check=f"recent_{kpi}_lift", champion=float(recent_champ.kpi.mean()), challenger=float(recent_chall.kpi.mean()),
+        threshold=policy.min_kpi_gain, passed=passed, difference=lift.value, lower=lift.lower, upper=lift.upper,
+        says=f"{kpi} per prediction {lift.value:+.4g} ({lift.confidence:.0%} CI {lift.lower:+.4g}..{lift.upper:+.4g}); "
+             f"needs the interval above 0 and a lift of at least {policy.min_kpi_gain:g}"))
+    champ, chall, gain = metric_gain(metric, truths["recent"], recent_champ, recent_chall, config)
+    checks.append(Check(
+        check=f"recent_{metric}_no_regression", champion=champ, challenger=chall, threshold=0.0,
+        passed=not gain.upper < 0.0, difference=gain.value, lower=gain.lower, upper=gain.upper,
+        says=f"{metric} {champ:.4f} -> {chall:.4f}, gain {gain.value:+.4f} (CI {gain.lower:+.4f}..{gain.upper:+.4f}); "
+             "fails only if significantly worse"))
+    champ_h, chall_h, gain_h = metric_gain(metric, truths["holdout"], outputs[("holdout", champion)],
+                                            outputs[("holdout", challenger)], config)
+    checks.append(Check(
+        check=f"holdout_{metric}_regression", champion=champ_h, challenger=chall_h, threshold=policy.max_metric_drop,
+        passed=-gain_h.value <= policy.max_metric_drop, difference=gain_h.value, lower=gain_h.lower, upper=gain_h.upper,
+        says=f"{metric} on the champion's holdout {champ_h:.4f} -> {chall_h:.4f}; may lose at most {policy.max_metric_drop}"))
+    base, _, over_base = metric_gain(metric, truths["recent"], outputs[("recent", "baseline")], recent_chall, config)
+    checks.append(Check(
+        check=f"recent_{metric}_beats_baseline", champion=base, challenger=chall, threshold=policy.pivot_baseline_margin,
+        passed=over_base.value > policy.pivot_baseline_margin, difference=over_base.value, lower=over_base.lower,
+        upper=over_base.upper,
+        says=f"trivial baseline {base:.4f} vs challenger {chall:.4f}; must beat it by more than {policy.pivot_baseline_margin}"))
     return Comparison(champion=champion, challenger=challenger,
                       rows={"recent": len(recent), "holdout": len(holdout)}, checks=checks)

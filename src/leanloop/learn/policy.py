@@ -1,25 +1,37 @@
-"""The policy: turn a measurement into a decision, with every rule's numbers.
+"""The policy: turn a window's evidence into a decision, with every rule's numbers.
 
-Each rule reads one number of the measurement, compares it with a threshold from
-``[policy]`` in ``leanloop.toml`` and says whether it fired. The action follows from
-the rules that fired, in this order: too little evidence means ``wait``; a drop of
-the main metric or of the KPI (or, if configured, broad drift) means ``retrain``;
-else ``continue``.
-Drift alone does not retrain by default: when labels show performance held, the
-model is left alone and the decision says so.
+Each rule reads one number of the :class:`~leanloop.learn.evidence.Evidence`, compares
+it with a threshold from ``[policy]`` in ``leanloop.toml`` and says whether it fired.
+The action follows from the rules that fired, in this order:
+
+1. ``wait`` when the window is too small to judge (``min_rows``, ``champion_rows``),
+   or its data is broken (``quality``): retraining on broken data would learn the bug;
+2. ``rollback`` when the ``previous`` version beats the champion on the same labelled
+   rows, beyond the margin and its confidence interval (``rollback``);
+3. ``pivot`` when the model no longer beats the trivial baseline by the margin
+   (``baseline_margin``), or the last retrains did not bring the KPI back
+   (``failed_retrains``): the approach needs a human, not another retrain;
+4. ``retrain`` when performance or the KPI fell (``metric_drop``, ``kpi_drop``; or
+   broad drift with ``retrain_on_drift``), unless the labels are too few to retrain
+   (``min_labels``), the last retrain is too recent (``cooldown``) or the harm has not
+   lasted ``confirm_cycles`` cycles yet (``confirm``) — then ``wait``;
+5. ``wait`` when labels are too few to judge (``min_labels``, ``min_coverage``), saying
+   how many more are needed — and, if the estimate says performance fell
+   (``estimated_drop``), that labels are needed to retrain;
+6. else ``continue``. Drift without harm is not a reason to retrain: when the labels
+   show performance held, ``drift_without_harm`` fires and says so.
 
 Examples
 --------
->>> from leanloop.config import DataConfig, PolicyConfig
->>> data = DataConfig(path="d.csv", target="y", task="classification", classes=[0, 1])
->>> decision = decide(rows=5000, champion_rows=5000, labelled=4000, drift_share=0.1,
-...                   realized={"roc_auc": 0.80}, reference={"roc_auc": 0.90},
-...                   policy=PolicyConfig(), data=data)
+>>> from leanloop.config import PolicyConfig
+>>> from leanloop.learn.evidence import Evidence
+>>> evidence = Evidence(rows=5000, champion_rows=5000, labelled=4000, metric="roc_auc",
+...                     realized=0.80, reference=0.90, drift_share=0.1)
+>>> decision = decide(evidence, PolicyConfig())
 >>> decision.action.value
 'retrain'
->>> [(r.rule, r.fired) for r in decision.reasons]  # doctest: +NORMALIZE_WHITESPACE
-[('min_rows', False), ('champion_rows', False), ('min_labels', False),
- ('metric_drop', True), ('kpi_drop', False), ('drift_share', False)]
+>>> [r.rule for r in decision.reasons if r.fired]
+['metric_drop']
 """
 
 from __future__ import annotations
@@ -28,7 +40,8 @@ from enum import Enum
 
 from pydantic import BaseModel, ConfigDict
 
-from leanloop.config import DataConfig, PolicyConfig
+from leanloop.config import PolicyConfig
+from leanloop.learn.evidence import Evidence
 from leanloop.measure.performance import higher_is_better
 
 __all__ = ["Action", "Rule", "Decision", "decide"]
@@ -40,6 +53,8 @@ class Action(str, Enum):
     CONTINUE = "continue"
     WAIT = "wait"
     RETRAIN = "retrain"
+    ROLLBACK = "rollback"
+    PIVOT = "pivot"
 
 
 class Rule(BaseModel):
@@ -67,52 +82,162 @@ class Decision(BaseModel):
         fired = [r.says for r in self.reasons if r.fired]
         return "; ".join(fired) if fired else "no rule fired"
 
+    def explain(self) -> str:
+        """Every rule on its own line: fired or not, value, threshold, what it says."""
+        lines = [f"decision: {self.action.value}"]
+        for r in self.reasons:
+            value = "-" if r.value is None else f"{r.value:.4g}"
+            threshold = "-" if r.threshold is None else f"{r.threshold:.4g}"
+            lines.append(f"  [{'FIRED' if r.fired else '  ok '}] {r.rule:<20} value={value:<10} "
+                         f"threshold={threshold:<10} {r.says}")
+        return "\n".join(lines)
 
-def decide(*, rows: int, champion_rows: int, labelled: int, drift_share: float,
-           realized: dict[str, float], reference: dict[str, float], policy: PolicyConfig,
-           data: DataConfig, kpi_name: str = "net_value", realized_kpi: float | None = None,
-           reference_kpi: float | None = None) -> Decision:
-    """Apply the policy's rules to a window's numbers."""
-    metric = policy.main_metric_for(data)
-    rules = [
-        Rule(rule="min_rows", value=rows, threshold=policy.min_rows, fired=rows < policy.min_rows,
-             says=f"{rows} predictions in the window ({policy.min_rows} needed to judge)"),
-        Rule(rule="champion_rows", value=champion_rows, threshold=policy.min_rows,
-             fired=champion_rows < policy.min_rows,
-             says=f"the champion served {champion_rows} rows of the window ({policy.min_rows} needed to judge it)"),
-        Rule(rule="min_labels", value=labelled, threshold=policy.min_labels, fired=labelled < policy.min_labels,
-             says=f"{labelled} labelled rows ({policy.min_labels} needed; {max(policy.min_labels - labelled, 0)} more)"),
+
+def _drop(metric: str, reference: float | None, value: float | None) -> float | None:
+    """How much worse ``value`` is than ``reference`` (positive = worse)."""
+    if reference is None or value is None:
+        return None
+    return (reference - value) if higher_is_better(metric) else (value - reference)
+
+
+def _evidence_rules(e: Evidence, policy: PolicyConfig) -> list[Rule]:
+    more_labels = max(policy.min_labels - e.labelled, 0)
+    quality_limit = policy.max_quality_breaches
+    return [
+        Rule(rule="min_rows", value=e.rows, threshold=policy.min_rows, fired=e.rows < policy.min_rows,
+             says=f"{e.rows} predictions in the window ({policy.min_rows} needed to judge)"),
+        Rule(rule="champion_rows", value=e.champion_rows, threshold=policy.min_rows,
+             fired=e.champion_rows < policy.min_rows,
+             says=f"the champion served {e.champion_rows} rows of the window ({policy.min_rows} needed to judge it)"),
+        Rule(rule="min_labels", value=e.labelled, threshold=policy.min_labels, fired=e.labelled < policy.min_labels,
+             says=f"{e.labelled} labelled rows ({policy.min_labels} needed; {more_labels} more)"),
+        Rule(rule="min_coverage", value=e.coverage, threshold=policy.min_coverage,
+             fired=e.coverage < policy.min_coverage,
+             says=f"labels arrived for {e.coverage:.1%} of the window ({policy.min_coverage:.0%} needed)"),
+        Rule(rule="quality", value=len(e.quality_breaches), threshold=quality_limit,
+             fired=quality_limit is not None and len(e.quality_breaches) > quality_limit,
+             says=(f"data-quality breaches: {', '.join(e.quality_breaches) or 'none'}"
+                   + (f" (limit {quality_limit}; fix the data before retraining on it)"
+                      if quality_limit is not None else " (informational: max_quality_breaches is not set)"))),
     ]
-    drop = None
-    if metric in realized and metric in reference:
-        sign = 1.0 if higher_is_better(metric) else -1.0
-        drop = sign * (reference[metric] - realized[metric])
-    rules.append(Rule(
+
+
+def _harm_rules(e: Evidence, policy: PolicyConfig) -> list[Rule]:
+    enough = e.labelled >= policy.min_labels
+    drop = _drop(e.metric, e.reference, e.realized)
+    bound = e.realized_upper if higher_is_better(e.metric) else e.realized_lower
+    significant = bound is None or (_drop(e.metric, e.reference, bound) or 0.0) > 0.0
+    band = (f" (CI {e.realized_lower:.4f}..{e.realized_upper:.4f})"
+            if e.realized_lower is not None and e.realized_upper is not None else "")
+    metric_rule = Rule(
         rule="metric_drop", value=drop, threshold=policy.max_metric_drop,
-        fired=drop is not None and drop > policy.max_metric_drop and labelled >= policy.min_labels,
-        says=(f"{metric} fell by {drop:.4f} vs the reference (retrain above {policy.max_metric_drop})"
-              if drop is not None else f"{metric} unknown: no labelled rows"),
-    ))
+        fired=drop is not None and drop > policy.max_metric_drop and enough and significant,
+        says=(f"{e.metric} {e.realized:.4f}{band} vs reference {e.reference:.4f}: fell by {drop:.4f} "
+              f"(retrain above {policy.max_metric_drop}"
+              + ("" if significant else "; not significant: the reference is inside the interval") + ")"
+              if drop is not None else f"{e.metric} unknown: no labelled rows"),
+    )
+    estimated = _drop(e.metric, e.reference, e.estimated)
+    estimated_rule = Rule(
+        rule="estimated_drop", value=estimated, threshold=policy.max_metric_drop,
+        fired=estimated is not None and estimated > policy.max_metric_drop and not enough,
+        says=(f"estimated {e.metric} {e.estimated:.4f} vs reference {e.reference:.4f}: fell by {estimated:.4f} "
+              f"while labels are missing; {max(policy.min_labels - e.labelled, 0)} more labels are needed to retrain"
+              if estimated is not None else f"no estimate of {e.metric}"),
+    )
     kpi_drop = None
-    if realized_kpi is not None and reference_kpi is not None:
-        kpi_drop = (reference_kpi - realized_kpi) / max(abs(reference_kpi), 1e-12)
-    rules.append(Rule(
+    if e.kpi is not None and e.reference_kpi is not None:
+        kpi_drop = (e.reference_kpi - e.kpi) / max(abs(e.reference_kpi), 1e-12)
+    kpi_rule = Rule(
         rule="kpi_drop", value=kpi_drop, threshold=policy.max_kpi_drop,
-        fired=kpi_drop is not None and kpi_drop > policy.max_kpi_drop and labelled >= policy.min_labels,
-        says=(f"{kpi_name} per prediction fell by {kpi_drop:.1%} vs the reference (retrain above {policy.max_kpi_drop:.0%})"
-              if kpi_drop is not None else f"{kpi_name} unknown: no labelled rows"),
-    ))
-    rules.append(Rule(
-        rule="drift_share", value=drift_share, threshold=policy.max_drift_share,
-        fired=drift_share > policy.max_drift_share,
-        says=f"{drift_share:.0%} of features drifted (limit {policy.max_drift_share:.0%}"
+        fired=kpi_drop is not None and kpi_drop > policy.max_kpi_drop and enough,
+        says=(f"{e.kpi_name} per prediction {e.kpi:.4g} vs reference {e.reference_kpi:.4g}: fell by {kpi_drop:.1%} "
+              f"(retrain above {policy.max_kpi_drop:.0%})"
+              if kpi_drop is not None else f"{e.kpi_name} unknown: no labelled rows"),
+    )
+    drift_rule = Rule(
+        rule="drift_share", value=e.drift_share, threshold=policy.max_drift_share,
+        fired=e.drift_share > policy.max_drift_share,
+        says=f"{e.drift_share:.0%} of features drifted{_names(e.drifted_features)} (limit {policy.max_drift_share:.0%}"
              + ("; drift alone does not retrain unless retrain_on_drift is set)" if not policy.retrain_on_drift else ")"),
-    ))
-    fired = {r.rule for r in rules if r.fired}
-    if fired & {"min_rows", "champion_rows", "min_labels"}:
+    )
+    multivariate_rule = Rule(
+        rule="multivariate_drift", value=None if e.multivariate_drift is None else float(e.multivariate_drift),
+        threshold=None, fired=bool(e.multivariate_drift),
+        says=("the joint distribution of the features moved" if e.multivariate_drift
+              else "no multivariate drift" if e.multivariate_drift is not None else "multivariate drift not measured"),
+    )
+    prediction_rule = Rule(
+        rule="prediction_drift", value=None if e.prediction_drift is None else float(e.prediction_drift),
+        threshold=None, fired=bool(e.prediction_drift),
+        says=("the model's outputs moved" if e.prediction_drift
+              else "the model's outputs did not move" if e.prediction_drift is not None else "prediction drift not measured"),
+    )
+    return [metric_rule, estimated_rule, kpi_rule, drift_rule, multivariate_rule, prediction_rule]
+
+
+def _names(features: list[str]) -> str:
+    return f" ({', '.join(features[:5])}{', ...' if len(features) > 5 else ''})" if features else ""
+
+
+def _learning_rules(e: Evidence, policy: PolicyConfig, harmed: bool) -> list[Rule]:
+    since = e.history.cycles_since_retrain
+    streak = e.history.harm_streak + (1 if harmed else 0)
+    prev = e.previous
+    gain = _drop(e.metric, e.realized, e.baseline)  # how much better the model does than the baseline
+    rules = [
+        Rule(rule="cooldown", value=since, threshold=policy.cooldown_cycles,
+             fired=harmed and since is not None and since < policy.cooldown_cycles,
+             says=(f"the last retrain was {since} cycle(s) ago (cooldown {policy.cooldown_cycles})"
+                   if since is not None else "no retrain yet")),
+        Rule(rule="confirm", value=streak, threshold=policy.confirm_cycles,
+             fired=harmed and streak < policy.confirm_cycles,
+             says=f"harm seen in {streak} consecutive cycle(s) ({policy.confirm_cycles} needed before retraining)"),
+        Rule(rule="rollback", value=None if prev is None else prev.gain_lower, threshold=policy.rollback_margin,
+             fired=prev is not None and prev.gain_lower > policy.rollback_margin,
+             says=(f"previous version {prev.version} scores {prev.previous_metric:.4f} vs the champion's "
+                   f"{prev.champion_metric:.4f} on the same {prev.rows} rows (gain CI {prev.gain_lower:.4f}..{prev.gain_upper:.4f}; "
+                   f"roll back above {policy.rollback_margin})" if prev is not None else "no previous version to compare")),
+        Rule(rule="baseline_margin", value=gain, threshold=policy.pivot_baseline_margin,
+             fired=gain is not None and e.labelled >= policy.min_labels and gain < policy.pivot_baseline_margin,
+             says=(f"{e.metric} beats the trivial baseline ({e.baseline:.4f}) by {gain:.4f} "
+                   f"(pivot below {policy.pivot_baseline_margin}: the approach itself needs rethinking)"
+                   if gain is not None else "baseline not measured: no labelled rows")),
+        Rule(rule="failed_retrains", value=e.history.failed_retrains, threshold=policy.pivot_after_retrains,
+             fired=harmed and e.history.failed_retrains >= policy.pivot_after_retrains,
+             says=f"{e.history.failed_retrains} retrain(s) since the KPI was last healthy did not bring it back "
+                  f"(pivot after {policy.pivot_after_retrains}: features, target framing or model family need a human)"),
+    ]
+    return rules
+
+
+def decide(evidence: Evidence, policy: PolicyConfig) -> Decision:
+    """Apply the policy's rules to a window's evidence (see the module docs for the order)."""
+    rules = _evidence_rules(evidence, policy)
+    harm = _harm_rules(evidence, policy)
+    fired = {r.rule for r in [*rules, *harm] if r.fired}
+    harmed = bool(fired & {"metric_drop", "kpi_drop"}) or (
+        policy.retrain_on_drift and bool(fired & {"drift_share", "multivariate_drift"}))
+    learning = _learning_rules(evidence, policy, harmed)
+    fired |= {r.rule for r in learning if r.fired}
+    drifted = bool(fired & {"drift_share", "multivariate_drift", "prediction_drift"}) or bool(evidence.drifted_features)
+    held = drifted and not harmed and evidence.labelled >= policy.min_labels and evidence.realized is not None
+    explained = Rule(
+        rule="drift_without_harm", value=None, threshold=None, fired=held,
+        says=(f"drift seen{_names(evidence.drifted_features)} but the labels show {evidence.metric} held: "
+              "not a reason to retrain" if held else "no drift that the labels contradict"),
+    )
+    reasons = [*rules, *harm, *learning, explained]
+    if fired & {"min_rows", "champion_rows", "quality"}:
         action = Action.WAIT
-    elif fired & {"metric_drop", "kpi_drop"} or ("drift_share" in fired and policy.retrain_on_drift):
-        action = Action.RETRAIN
+    elif "rollback" in fired:
+        action = Action.ROLLBACK
+    elif fired & {"baseline_margin", "failed_retrains"}:
+        action = Action.PIVOT
+    elif harmed:
+        action = Action.WAIT if fired & {"min_labels", "cooldown", "confirm"} else Action.RETRAIN
+    elif fired & {"min_labels", "min_coverage", "estimated_drop"}:
+        action = Action.WAIT
     else:
         action = Action.CONTINUE
-    return Decision(action=action, reasons=rules)
+    return Decision(action=action, reasons=reasons)

@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from leanloop.config import Task
-from leanloop.measure.drift import DriftOptions, DriftResult, chi_square_test, feature_drift, ks_test
+from leanloop.measure.columnar import cached_reference_scored, reference_key
+from leanloop.measure.drift import DriftOptions, DriftResult, chi_square_test, drift_report, ks_test
 from leanloop.measure.multivariate import MultivariateResult
 from leanloop.measure.outputs import OutputDrift
 from leanloop.measure.quality import QualityReport
@@ -143,6 +144,7 @@ class Frames:
     kpis: dict[str, float] = field(default_factory=dict)
     baseline_kpis: dict[str, float] = field(default_factory=dict)
     labelled: int = 0
+    drifted: list[str] = field(default_factory=list)
     quality: QualityReport | None = None
     multivariate: MultivariateResult | None = None
     prediction_outputs: list[OutputDrift] | None = None
@@ -160,17 +162,14 @@ def measure_frames(project: Project, reference: pd.DataFrame, window: pd.DataFra
 
     config = project.config
     schema = config.schema_
-    options = DriftOptions(alpha=config.measure.alpha, psi_threshold=config.measure.psi_threshold,
-                           psi_bins=config.measure.psi_bins)
+    options = DriftOptions.from_config(config.measure, seed=config.model.seed)
     if window.empty:
         return Frames()
     window = window.reset_index(drop=True)
     current = schema.coerce(pd.DataFrame(window["features"].tolist()), "logged predictions")
-    drift: list[DriftResult] = []
-    for feature in schema.features:
-        if current[feature.name].notna().any() and reference[feature.name].notna().any():
-            drift.extend(feature_drift(reference[feature.name], current[feature.name], feature=feature.name,
-                                       kind=feature.kind, options=options))
+    report = drift_report(reference[schema.names], current, options=options, methods=config.measure.drift_methods,
+                          schema=schema)
+    drift, drifted = report.results, report.drifted
     kind, ref_out = _output_sample(reference_scored, config.data.task)
     _, cur_out = _output_sample(logged_scored(window, config.data.task, config.data.classes), config.data.task)
     test = ks_test if kind == "numeric" else chi_square_test
@@ -179,7 +178,7 @@ def measure_frames(project: Project, reference: pd.DataFrame, window: pd.DataFra
 
     labelled = window[window["label"].notna()]
     if labelled.empty:
-        return Frames(drift=drift, prediction_drift=prediction_drift, **extra)
+        return Frames(drift=drift, prediction_drift=prediction_drift, drifted=drifted, **extra)
     truth = labelled["label"].tolist()
     realized = evaluate_scored(logged_scored(labelled, config.data.task, config.data.classes), truth,
                                config.data, config.kpi)
@@ -187,7 +186,7 @@ def measure_frames(project: Project, reference: pd.DataFrame, window: pd.DataFra
     base = evaluate(baseline, X, truth, config.data, config.kpi)
     return Frames(drift=drift, prediction_drift=prediction_drift,
                   performance=Performance(realized=realized.metrics, baseline=base.metrics),
-                  kpis=realized.kpis, baseline_kpis=base.kpis, labelled=len(labelled), **extra)
+                  kpis=realized.kpis, baseline_kpis=base.kpis, labelled=len(labelled), drifted=drifted, **extra)
 
 
 def _monitor(project: Project, reference: pd.DataFrame, current: pd.DataFrame, window: pd.DataFrame,
@@ -251,11 +250,14 @@ def measure_window(project: Project, *, last: int | None = None, since: float | 
     window = project.store.window(last=last, since=since).reset_index(drop=True)
     reference = _reference(project, champion.train_data, config.measure.reference_max_rows, config.model.seed)
     model, baseline = registry.load(champion.version)
-    reference_scored = score(model, model_input(config.schema_, reference, champion.input_format, "reference data"),
-                             config.data.task.value)
+    key = reference_key(champion.version, champion.sha256, config.measure.reference_max_rows, config.model.seed)
+    reference_scored = cached_reference_scored(
+        project.paths.workspace / "cache", key,
+        lambda: score(model, model_input(config.schema_, reference, champion.input_format, "reference data"),
+                      config.data.task.value))
     pca = _fit_pca(project, reference)
     whole = measure_frames(project, reference, window, reference_scored, baseline, pca)
-    drifted = sorted({r.feature for r in whole.drift if r.drifted and r.method.value in ("ks", "chi_square")})
+    drifted = sorted(whole.drifted)
     chunk_list = None
     slices = (chunk_by_period(window["created_at"].to_numpy(dtype=float), period) if period
               else chunk_by_count(len(window), chunks) if chunks else None)

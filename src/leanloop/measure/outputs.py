@@ -15,7 +15,7 @@ Examples
 >>> from leanloop.measure.drift import DriftOptions
 >>> out = target_drift(["a"] * 50 + ["b"] * 50, ["a"] * 20 + ["b"] * 80, Task.CLASSIFICATION, DriftOptions())
 >>> [(r.method.value, r.drifted) for r in out.drift], out.shares["b"].current
-([('chi_square', True), ('psi', True)], 0.8)
+([('z_test', True), ('psi', True)], 0.8)
 """
 
 from __future__ import annotations

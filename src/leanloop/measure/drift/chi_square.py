@@ -8,9 +8,10 @@ import numpy as np
 import pandas as pd
 from scipy.stats import chi2_contingency
 
-from leanloop.measure.drift.result import DriftMethod, DriftResult, _labels, _present
+from leanloop.measure.drift.result import DriftMethod, DriftResult, MethodSpec, Outcome
+from leanloop.measure.drift.samples import CategoricalSample, aligned_counts
 
-__all__ = ["chi_square_test", "contingency_table"]
+__all__ = ["chi_square_test", "chi_square_statistic", "contingency_table", "SPEC"]
 
 
 def contingency_table(reference: pd.Series, current: pd.Series) -> tuple[list[str], np.ndarray]:
@@ -26,15 +27,28 @@ def contingency_table(reference: pd.Series, current: pd.Series) -> tuple[list[st
     >>> cats, table.tolist()
     (['a', 'b', 'c'], [[2, 1, 0], [1, 0, 1]])
     """
-    ref, cur = _labels(reference), _labels(current)
-    categories = sorted(set(ref) | set(cur))
-    table = np.array(
-        [
-            ref.value_counts().reindex(categories, fill_value=0).to_numpy(dtype=np.int64),
-            cur.value_counts().reindex(categories, fill_value=0).to_numpy(dtype=np.int64),
-        ]
-    )
-    return categories, table
+    return aligned_counts(CategoricalSample.of(reference), CategoricalSample.of(current))
+
+
+def chi_square_statistic(reference: CategoricalSample, current: CategoricalSample) -> Outcome:
+    """Statistic and p-value of :func:`scipy.stats.chi2_contingency` on the 2×k table
+    (Yates' correction when there are exactly two categories); (0.0, 1.0) with fewer
+    than two categories in all.
+
+    Examples
+    --------
+    >>> chi_square_statistic(CategoricalSample.of("aab"), CategoricalSample.of("aab"))
+    (0.0, 1.0)
+    """
+    labels, table = aligned_counts(reference, current)
+    if len(labels) < 2:
+        return 0.0, 1.0
+    res = chi2_contingency(table)
+    return float(res.statistic), float(res.pvalue)
+
+
+SPEC = MethodSpec(DriftMethod.CHI_SQUARE, test=True, noise_power=0.0, root=False,
+                  categorical=lambda r, c, o: chi_square_statistic(r, c))
 
 
 def chi_square_test(
@@ -63,25 +77,10 @@ def chi_square_test(
     >>> ref = ["a"] * 50 + ["b"] * 50
     >>> cur = ["a"] * 40 + ["b"] * 40 + ["c"] * 20
     >>> r = chi_square_test(ref, cur, feature="city")
-    >>> r.method.value, round(r.statistic, 4), r.drifted
-    ('chi_square', 22.2222, True)
+    >>> r.method.value, round(r.statistic, 4), r.drifted, r.unseen
+    ('chi_square', 22.2222, True, ['c'])
     """
-    ref = _present(reference, feature=feature, side="reference")
-    cur = _present(current, feature=feature, side="current")
-    categories, table = contingency_table(ref, cur)
-    if len(categories) < 2:
-        statistic, p_value = 0.0, 1.0
-    else:
-        res = chi2_contingency(table)
-        statistic, p_value = float(res.statistic), float(res.pvalue)
-    return DriftResult(
-        feature=feature,
-        kind=kind,
-        method=DriftMethod.CHI_SQUARE,
-        statistic=statistic,
-        p_value=p_value,
-        threshold=alpha,
-        drifted=p_value < alpha,
-        n_reference=len(ref),
-        n_current=len(cur),
-    )
+    from leanloop.measure.drift.engine import DriftOptions, run_method
+
+    return run_method(DriftMethod.CHI_SQUARE, reference, current, feature=feature, kind=kind,
+                      options=DriftOptions(alpha=alpha))

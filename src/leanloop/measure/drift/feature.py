@@ -1,23 +1,14 @@
-"""Pick and run the drift tests that suit a feature's kind."""
+"""Run the default drift method for one feature, with PSI beside a hypothesis test."""
 
 from __future__ import annotations
 
 import pandas as pd
 
-from leanloop.measure.drift.chi_square import chi_square_test
-from leanloop.measure.drift.ks import ks_test
-from leanloop.measure.drift.psi import psi_test
-from leanloop.measure.drift.result import DriftOptions, DriftResult
+from leanloop.measure.drift.engine import SPECS, compare, default_method, prepare
+from leanloop.measure.drift.result import DriftMethod, DriftOptions, DriftResult
 from leanloop.schema import FeatureKind
 
 __all__ = ["feature_drift"]
-
-
-def _epoch_seconds(values: pd.Series) -> pd.Series:
-    # Divide by a Timedelta rather than reading int64 nanoseconds: pandas may store
-    # datetimes in s, ms, us or ns, and may attach a time zone.
-    stamps = pd.to_datetime(values, utc=True)
-    return (stamps - pd.Timestamp(0, tz="UTC")) / pd.Timedelta(seconds=1)
 
 
 def feature_drift(
@@ -27,20 +18,16 @@ def feature_drift(
     feature: str,
     kind: FeatureKind,
     options: DriftOptions,
+    method: DriftMethod | None = None,
 ) -> list[DriftResult]:
-    """Run the drift tests for one feature; the first result is the primary one.
+    """Run the drift method for one feature; the first result is the primary one.
 
-    ========================  =========================
-    kind                      tests (primary first)
-    ========================  =========================
-    numeric                   KS, PSI
-    datetime                  KS, PSI on seconds since the epoch
-    categorical, boolean      chi-square, PSI
-    ========================  =========================
-
-    The primary test is a hypothesis test whose p-value answers "could both samples
-    come from one distribution?"; PSI beside it says how large the move is, which a
-    p-value on thousands of rows does not.
+    The primary method is ``method``, or the default for ``kind`` and the sample
+    sizes (see :mod:`leanloop.measure.drift.engine`): KS / chi-square (z-test for two
+    categories) on small samples, Wasserstein / Jensen–Shannon on large ones. When
+    the primary is a hypothesis test, PSI follows it: its p-value answers "could both
+    samples come from one distribution?", PSI says how large the move is. Datetimes
+    are compared as seconds since the epoch.
 
     Raises
     ------
@@ -56,19 +43,10 @@ def feature_drift(
     >>> [(r.method.value, round(r.statistic, 4), r.drifted, r.n_reference) for r in results]
     [('ks', 0.5, False, 4), ('psi', 0.2747, True, 4)]
     """
-    kind = FeatureKind(kind)
-    if kind is FeatureKind.DATETIME:
-        reference, current = _epoch_seconds(reference), _epoch_seconds(current)
-    if kind in (FeatureKind.NUMERIC, FeatureKind.DATETIME):
-        primary = ks_test(reference, current, feature=feature, kind=kind.value, alpha=options.alpha)
-    else:
-        primary = chi_square_test(reference, current, feature=feature, kind=kind.value, alpha=options.alpha)
-    psi = psi_test(
-        reference,
-        current,
-        feature=feature,
-        kind=kind.value,
-        threshold=options.psi_threshold,
-        bins=options.psi_bins,
-    )
-    return [primary, psi]
+    ref = prepare(reference, kind, feature=feature, side="reference")
+    cur = prepare(current, kind, feature=feature, side="current")
+    method = method or default_method(kind, ref, cur, options)
+    results = [compare(feature, kind, ref, cur, method=method, options=options)]
+    if SPECS[results[0].method].test:
+        results.append(compare(feature, kind, ref, cur, method=DriftMethod.PSI, options=options))
+    return results

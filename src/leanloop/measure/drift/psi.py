@@ -7,11 +7,11 @@ from typing import Any
 import numpy as np
 
 from leanloop.errors import InputError
-from leanloop.measure.drift.chi_square import contingency_table
-from leanloop.measure.drift.result import DriftMethod, DriftResult, _numbers, _present
+from leanloop.measure.drift.binned import category_counts, numeric_counts
+from leanloop.measure.drift.result import DriftMethod, DriftResult, MethodSpec
 from leanloop.schema import FeatureKind
 
-__all__ = ["psi_test", "psi_from_counts", "EPSILON"]
+__all__ = ["psi_test", "psi_from_counts", "EPSILON", "SPEC"]
 
 #: Floor for a bin's proportion, so an empty bin gives a large but finite PSI.
 EPSILON = 1e-4
@@ -34,15 +34,11 @@ def psi_from_counts(reference_counts: np.ndarray, current_counts: np.ndarray) ->
     return float(np.sum((c - r) * np.log(c / r)))
 
 
-def _numeric_counts(ref: np.ndarray, cur: np.ndarray, bins: int) -> tuple[np.ndarray, np.ndarray]:
-    # Inner edges are the reference's interior quantiles; the outer bins are open
-    # (-inf and +inf) so current values beyond the reference's range still count.
-    inner = np.unique(np.quantile(ref, np.linspace(0, 1, bins + 1))[1:-1])
-    n_bins = len(inner) + 1
-    # Bins are right-closed: (-inf, q1], (q1, q2], ..., (qk, +inf).
-    ref_counts = np.bincount(np.searchsorted(inner, ref, side="left"), minlength=n_bins)
-    cur_counts = np.bincount(np.searchsorted(inner, cur, side="left"), minlength=n_bins)
-    return ref_counts, cur_counts
+SPEC = MethodSpec(
+    DriftMethod.PSI, test=False, noise_power=2.0, root=False,
+    numeric=lambda r, c, o: (psi_from_counts(*numeric_counts(r, c, o.psi_bins)), None),
+    categorical=lambda r, c, o: (psi_from_counts(*category_counts(r, c)), None),
+)
 
 
 def psi_test(
@@ -76,30 +72,14 @@ def psi_test(
     >>> r.statistic, r.drifted
     (0.0, False)
     """
+    from leanloop.measure.drift.engine import DriftOptions, run_method
+
     try:
-        feature_kind = FeatureKind(kind)
+        FeatureKind(kind)
     except ValueError as err:
         known = [k.value for k in FeatureKind]
         raise InputError(f"feature {feature!r}: unknown kind {kind!r}; expected one of {known}") from err
     if bins < 2:
         raise InputError(f"feature {feature!r}: PSI needs bins >= 2, got {bins}")
-    if feature_kind in (FeatureKind.NUMERIC, FeatureKind.DATETIME):
-        ref = _numbers(reference, feature=feature, side="reference")
-        cur = _numbers(current, feature=feature, side="current")
-        ref_counts, cur_counts = _numeric_counts(ref, cur, bins)
-    else:
-        ref = _present(reference, feature=feature, side="reference")
-        cur = _present(current, feature=feature, side="current")
-        _, (ref_counts, cur_counts) = contingency_table(ref, cur)
-    statistic = psi_from_counts(ref_counts, cur_counts)
-    return DriftResult(
-        feature=feature,
-        kind=feature_kind.value,
-        method=DriftMethod.PSI,
-        statistic=statistic,
-        p_value=None,
-        threshold=threshold,
-        drifted=statistic > threshold,
-        n_reference=len(ref),
-        n_current=len(cur),
-    )
+    return run_method(DriftMethod.PSI, reference, current, feature=feature, kind=kind,
+                      options=DriftOptions(psi_threshold=threshold, psi_bins=bins))

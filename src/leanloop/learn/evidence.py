@@ -1,0 +1,173 @@
+"""What the policy reads: one window's numbers and the loop's recent history.
+
+:class:`Evidence` is a flat, typed view of a :class:`~leanloop.measure.measurement.Measurement`
+(the window's size, labels, the main metric and the KPI — realized, estimated, the
+reference's and the trivial baseline's — drift and data quality) plus :class:`History`,
+what the ledger says about earlier cycles (how long since the last retrain, how long
+the harm has lasted, how many retrains failed to bring the KPI back) and, when the
+champion replaced another version, how that ``previous`` version does on the same rows.
+The policy's tests build it directly; the loop builds it with :func:`evidence_from`.
+
+Examples
+--------
+>>> e = Evidence(rows=5000, champion_rows=5000, labelled=4000, metric="roc_auc",
+...              realized=0.80, reference=0.90)
+>>> e.coverage
+0.8
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+if TYPE_CHECKING:
+    from leanloop.config import ProjectConfig
+    from leanloop.measure.measurement import Measurement
+
+__all__ = ["History", "Previous", "Evidence", "evidence_from", "history_from"]
+
+
+class History(BaseModel):
+    """What earlier cycles of the ledger say, newest last."""
+
+    model_config = ConfigDict(frozen=True)
+
+    cycles_since_retrain: int | None = None
+    harm_streak: int = 0
+    failed_retrains: int = 0
+
+
+class Previous(BaseModel):
+    """The ``previous`` version scored on the window's labelled rows, beside the champion."""
+
+    model_config = ConfigDict(frozen=True)
+
+    version: str
+    champion_metric: float
+    previous_metric: float
+    gain_lower: float
+    gain_upper: float
+    rows: int
+
+
+class Evidence(BaseModel):
+    """One window's numbers, as the policy's rules read them."""
+
+    model_config = ConfigDict(frozen=True)
+
+    rows: int
+    champion_rows: int
+    labelled: int
+    metric: str
+    realized: float | None = None
+    realized_lower: float | None = None
+    realized_upper: float | None = None
+    reference: float | None = None
+    estimated: float | None = None
+    baseline: float | None = None
+    kpi_name: str = "net_value"
+    kpi: float | None = None
+    reference_kpi: float | None = None
+    estimated_kpi: float | None = None
+    drift_share: float = 0.0
+    drifted_features: list[str] = Field(default_factory=list)
+    multivariate_drift: bool | None = None
+    prediction_drift: bool | None = None
+    quality_breaches: list[str] = Field(default_factory=list)
+    history: History = Field(default_factory=History)
+    previous: Previous | None = None
+
+    @property
+    def coverage(self) -> float:
+        """Share of the window's predictions whose labels arrived."""
+        return self.labelled / self.rows if self.rows else 0.0
+
+
+def _interval(performance: Any, metric: str) -> tuple[float | None, float | None]:
+    """The realized metric's confidence interval, when the measurement carries one."""
+    intervals = getattr(performance, "intervals", None) or {}
+    band = intervals.get(metric) if isinstance(intervals, dict) else None
+    if band is None:
+        return None, None
+    if isinstance(band, dict):
+        return band.get("lower"), band.get("upper")
+    return getattr(band, "lower", None), getattr(band, "upper", None)
+
+
+def _flag(value: Any) -> bool | None:
+    if value is None:
+        return None
+    if isinstance(value, dict):
+        return value.get("drifted")
+    return getattr(value, "drifted", None)
+
+
+def evidence_from(measurement: Measurement, config: ProjectConfig, *, history: History | None = None,
+                  previous: Previous | None = None) -> Evidence:
+    """The :class:`Evidence` of ``measurement`` for the project's policy."""
+    metric = config.policy.main_metric_for(config.data)
+    kpi_name = config.kpi.name
+    performance = measurement.performance
+    estimated = getattr(performance, "estimated", None) or {}
+    estimated_value = estimated.get(metric) if isinstance(estimated, dict) else None
+    if isinstance(estimated_value, dict):
+        estimated_value = estimated_value.get("value")
+    lower, upper = _interval(performance, metric)
+    quality = getattr(measurement, "quality", None)
+    breaches = [] if quality is None else list(getattr(quality, "breaches", []) or [])
+    estimated_kpis = getattr(measurement, "estimated_kpis", None) or {}
+    return Evidence(
+        rows=measurement.window.rows,
+        champion_rows=measurement.served_by.get(measurement.champion, 0),
+        labelled=measurement.window.labelled,
+        metric=metric,
+        realized=performance.realized.get(metric),
+        realized_lower=lower, realized_upper=upper,
+        reference=performance.reference.get(metric),
+        estimated=estimated_value if isinstance(estimated_value, (int, float)) else None,
+        baseline=performance.baseline.get(metric),
+        kpi_name=kpi_name,
+        kpi=measurement.kpis.get(kpi_name),
+        reference_kpi=measurement.reference_kpis.get(kpi_name),
+        estimated_kpi=estimated_kpis.get(kpi_name) if isinstance(estimated_kpis, dict) else None,
+        drift_share=measurement.drift_share,
+        drifted_features=list(measurement.drifted_features),
+        multivariate_drift=_flag(getattr(measurement, "multivariate", None)),
+        prediction_drift=_flag(measurement.prediction_drift),
+        quality_breaches=breaches,
+        history=history or History(),
+        previous=previous,
+    )
+
+
+def history_from(cycles: list[dict[str, Any]]) -> History:
+    """Read the ledger (oldest first, as ``SQLStore.cycles`` returns it) for the policy.
+
+    - ``cycles_since_retrain``: cycles since the last one that trained a challenger;
+    - ``harm_streak``: how many of the latest cycles in a row saw a performance or KPI
+      drop (whatever they decided);
+    - ``failed_retrains``: retrains since the KPI was last healthy that did not bring it
+      back (a rejected challenger, or a promoted one after which the KPI still fell).
+
+    >>> history_from([{"decision": {"action": "retrain", "reasons": [{"rule": "kpi_drop", "fired": True}]},
+    ...                "challenger": "v2", "promoted": False}])
+    History(cycles_since_retrain=0, harm_streak=1, failed_retrains=1)
+    """
+    since: int | None = None
+    streak = 0
+    failed = 0
+    streak_open = True
+    for position, body in enumerate(reversed(cycles)):
+        decision = body.get("decision") or {}
+        fired = {r.get("rule") for r in decision.get("reasons", []) if r.get("fired")}
+        harmed = bool(fired & {"metric_drop", "kpi_drop", "estimated_drop"})
+        if since is None and body.get("challenger"):
+            since = position
+        if streak_open and harmed:
+            streak += 1
+            failed += bool(body.get("challenger"))
+        else:
+            streak_open = False
+    return History(cycles_since_retrain=since, harm_streak=streak, failed_retrains=failed)

@@ -1,0 +1,96 @@
+"""Promotion and rollback, by hand or by the loop, each written to the ledger.
+
+A manual ``leanloop promote VERSION`` or ``leanloop rollback`` is a :class:`LedgerEvent`
+in the same ledger as the cycles, with who asked and why, so ``leanloop history``
+shows every change of champion. :func:`previous_evidence` is the rollback rule's
+evidence: the ``previous`` version and the champion scored on the same labelled rows,
+with a paired bootstrap interval of the gain.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from leanloop.errors import InputError
+from leanloop.learn.evidence import Previous
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from leanloop.project import Project
+
+__all__ = ["LedgerEvent", "promote", "rollback", "previous_evidence"]
+
+
+class LedgerEvent(BaseModel):
+    """A change of champion outside a cycle's own gate (manual promote or rollback)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: str
+    cycle: int
+    created_at: float
+    champion_before: str
+    champion_after: str
+    reason: str
+    evidence: dict[str, Any] = Field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        """The stable JSON shape, as ``leanloop history --json`` lists it."""
+        return self.model_dump(mode="json")
+
+
+def _record(project: Project, kind: str, before: str, reason: str, evidence: dict[str, Any] | None) -> LedgerEvent:
+    at = time.time()
+    entry_id = project.store.add_cycle({}, at=at)
+    event = LedgerEvent(kind=kind, cycle=entry_id, created_at=at, champion_before=before,
+                        champion_after=project.registry.champion().version, reason=reason, evidence=evidence or {})
+    project.store.update_cycle(entry_id, event.to_json())
+    return event
+
+
+def promote(project: Project, version: str, *, reason: str = "manual", evidence: dict[str, Any] | None = None,
+            ) -> LedgerEvent:
+    """Make ``version`` the champion (the old one becomes ``previous``) and log it."""
+    before = project.registry.champion().version
+    project.registry.get(version)  # a clear NotFoundError for an unknown version
+    if version == before:
+        raise InputError(f"{version} is already the champion; nothing to promote")
+    project.registry.promote(version)
+    return _record(project, "promote", before, reason, evidence)
+
+
+def rollback(project: Project, *, reason: str = "manual", evidence: dict[str, Any] | None = None) -> LedgerEvent:
+    """Make ``previous`` the champion again and log it."""
+    before = project.registry.champion().version
+    project.registry.rollback()
+    return _record(project, "rollback", before, reason, evidence)
+
+
+def previous_evidence(project: Project, labelled: pd.DataFrame) -> Previous | None:
+    """The ``previous`` version against the champion on ``labelled`` (features + target),
+    or ``None`` when there is no previous version or too few rows to judge."""
+    from leanloop.learn.compare import metric_gain, truth_codes, score_rows
+    from leanloop.scoring import model_input
+    from leanloop.target import normalize_target
+
+    config = project.config
+    registry = project.registry
+    previous = registry.alias("previous")
+    champion = registry.champion()
+    if previous is None or previous.version == champion.version or len(labelled) < config.policy.min_labels:
+        return None
+    frame = labelled.reset_index(drop=True)
+    y = normalize_target(frame[config.data.target], config.data.task).tolist()
+    outputs = []
+    for record in (champion, previous):
+        model, _ = registry.load(record.version)
+        outputs.append(score_rows(model, model_input(config.schema_, frame, record.input_format, "recent rows"),
+                                  y, config))
+    metric = config.policy.main_metric_for(config.data)
+    champ, prev, gain = metric_gain(metric, truth_codes(y, config), outputs[0], outputs[1], config)
+    return Previous(version=previous.version, champion_metric=champ, previous_metric=prev,
+                    gain_lower=gain.lower, gain_upper=gain.upper, rows=len(frame))

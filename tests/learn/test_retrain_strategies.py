@@ -1,0 +1,49 @@
+"""Which rows a challenger learns from, by strategy."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from leanloop.config import DataConfig, PolicyConfig, ProjectConfig, RetrainStrategy
+from leanloop.learn.retrain import training_rows
+from leanloop.schema import Feature, Schema
+
+
+def _project(**policy: object) -> SimpleNamespace:
+    config = ProjectConfig(data=DataConfig(path="d.csv", target="y", task="classification", classes=[0, 1]),
+                           schema=Schema(features=[Feature(name="x", kind="numeric")]),
+                           policy=PolicyConfig(**policy))
+    return SimpleNamespace(config=config)
+
+
+REFERENCE = pd.DataFrame({"x": [1.0, 2.0, 3.0], "y": [0, 1, 0]})
+PRODUCTION = pd.DataFrame({"x": [10.0, 11.0, 12.0, 13.0, 3.0], "y": [1, 1, 0, 1, 0]})
+
+
+def test_reference_plus_recent_weights_production() -> None:
+    rows, weights, counts = training_rows(_project(production_weight=3.0), PRODUCTION, REFERENCE)
+    # (3.0, 0) appears in both parts: kept once, with the production weight.
+    assert len(rows) == 7 and counts == {"reference": 3, "production": 5, "duplicates_dropped": 1}
+    assert weights.tolist() == [1.0, 1.0, 3.0, 3.0, 3.0, 3.0, 3.0]
+
+
+def test_recency_half_life_decays_older_rows() -> None:
+    _, weights, _ = training_rows(_project(production_weight=2.0, recency_half_life_rows=1), PRODUCTION, REFERENCE)
+    assert weights[-5:].tolist() == pytest.approx([2.0 / 16, 2.0 / 8, 2.0 / 4, 2.0 / 2, 2.0])
+
+
+def test_expanding_weights_all_rows_equally() -> None:
+    _, weights, _ = training_rows(_project(retrain_strategy=RetrainStrategy.EXPANDING), PRODUCTION, REFERENCE)
+    assert np.all(weights == 1.0)
+
+
+def test_sliding_keeps_only_the_latest_rows() -> None:
+    rows, _, counts = training_rows(_project(retrain_strategy="sliding", retrain_window_rows=10), PRODUCTION, REFERENCE)
+    assert rows["x"].tolist() == [10.0, 11.0, 12.0, 13.0, 3.0] and counts["reference"] == 0
+    rows, _, _ = training_rows(_project(retrain_strategy="sliding", retrain_window_rows=10),
+                               pd.concat([PRODUCTION] * 3, ignore_index=True).assign(x=np.arange(15.0)), REFERENCE)
+    assert rows["x"].tolist() == list(np.arange(5.0, 15.0))
