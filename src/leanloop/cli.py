@@ -266,6 +266,29 @@ def _drift_table(measurement: dict[str, Any]) -> Table:
     return table
 
 
+def _monitor_lines(body: dict[str, Any]) -> list[str]:
+    """One line each for data quality, multivariate drift and stream changes."""
+    lines = []
+    if body.get("quality"):
+        flagged = [f"{r['feature'] or 'rows'}:{r['check']}" for r in body["quality"]["results"] if r["flagged"]]
+        lines.append(f"data quality: {', '.join(flagged) or 'nothing flagged'}")
+    multivariate = body.get("multivariate") or {}
+    if multivariate.get("domain_classifier"):
+        d = multivariate["domain_classifier"]
+        top = ", ".join(f["feature"] for f in d["top_features"][:3])
+        lines.append(f"domain classifier AUC {d['auc']:.3f} [{d['auc_low']:.3f}, {d['auc_high']:.3f}] "
+                     f"(drift above {d['threshold']:g}: {'yes' if d['drifted'] else 'no'}; driven by {top})")
+    if multivariate.get("pca"):
+        p = multivariate["pca"]
+        lines.append(f"PCA reconstruction error {p['error']:.4f}, band [{p['lower_threshold']:.4f}, "
+                     f"{p['upper_threshold']:.4f}] (drift: {'yes' if p['drifted'] else 'no'})")
+    for s in body.get("stream") or []:
+        if s["changes"]:
+            rows = ", ".join(str(c["row"]) for c in s["changes"][:5])
+            lines.append(f"{s['detector']} on {s['signal']}: change at row {rows}")
+    return lines
+
+
 @app.command()
 @handles_errors
 def measure(
@@ -289,6 +312,8 @@ def measure(
         return
     console = _console()
     console.print(_drift_table(body))
+    for line in _monitor_lines(body):
+        console.print(line, highlight=False)
     if body["performance"]["realized"]:
         _metrics_table("realized performance on labelled rows", body["performance"]["realized"],
                        body["performance"]["baseline"])

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from fastapi.testclient import TestClient
 
-from leanloop.cli import app
+from leanloop.cli import _monitor_lines, app
 from leanloop.config import render_config
 from leanloop.datasets import CarLoan
 from leanloop.measure.measurement import Measurement
@@ -66,6 +66,8 @@ def test_measure_reports_quality_multivariate_outputs_target_and_stream(served: 
     for change in (c for s in body["stream"] for c in s["changes"]):
         assert 0 <= change["row"] < 1600 and change["prediction_id"] and change["time"]
     assert Measurement.model_validate(body).to_json() == body  # what learn reads back
+    lines = _monitor_lines(body)  # what `leanloop measure` prints beside the drift table
+    assert lines[0].startswith("data quality:") and lines[1].startswith("domain classifier AUC")
 
 
 def test_cli_measure_by_period(served: Project) -> None:
