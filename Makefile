@@ -16,8 +16,10 @@ demo: $(BIN)/.installed
 	rm -rf $(DEMO_DIR)
 	$(BIN)/leanloop demo --dir $(DEMO_DIR)
 
+# One OpenMP thread per process: the suite trains many tiny gradient-boosting models and
+# runs servers beside pytest, where OpenMP's thread pools only fight over the two cores.
 test: $(BIN)/.installed
-	$(BIN)/python -m pytest
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest
 
 # Benchmarks against the peers (see README, Benchmarks): SUITE=drift|cbpe|serve|feedback|cycle,
 # SIZE=10M (drift rows per side), QUICK=1 (small everything). Not part of `make test`.

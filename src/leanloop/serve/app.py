@@ -20,6 +20,7 @@ traceback (never sent to the client).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 import uuid
@@ -156,16 +157,28 @@ def create_app(project: Project, *, token: str | None = FROM_PROJECT) -> FastAPI
                            max_wait_ms=serve.batch_max_wait_ms, max_queue_rows=serve.queue_max_rows,
                            observe=metrics.model_call)
 
+    async def watch_champion() -> None:
+        # Moves of the champion alias are picked up here, off the request path: a request
+        # finds the new version already loaded, and /health names it without traffic.
+        while True:
+            await asyncio.sleep(serve.model_refresh_seconds)
+            try:
+                await run_in_threadpool(holder.current)
+            except Exception:  # the holder keeps serving; the next round retries
+                server_log.exception("could not refresh the champion")
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         holder.current()
         logger.start()
         await batcher.start()
+        watcher = asyncio.get_running_loop().create_task(watch_champion())
         restore = on_sigterm(readiness.stop, drain_seconds=serve.shutdown_drain_seconds)
         try:
             yield
         finally:
             readiness.stop()
+            watcher.cancel()
             await batcher.stop()
             logger.stop()
             restore()
