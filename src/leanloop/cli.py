@@ -584,10 +584,7 @@ def promote(
     """Make VERSION the champion (the old one becomes 'previous'); a running server switches to it."""
     with _open(directory) as project:
         event = project.promote(version, reason=reason)
-    if as_json:
-        _print_json(event.to_json())
-        return
-    _console().print(f"champion: {event.champion_before} -> {event.champion_after} (ledger entry {event.cycle})")
+    _event_output(event, as_json)
 
 
 @app.command()
@@ -600,6 +597,10 @@ def rollback(
     """Make the previous champion the champion again; a running server switches to it."""
     with _open(directory) as project:
         event = project.rollback(reason=reason)
+    _event_output(event, as_json)
+
+
+def _event_output(event: Any, as_json: bool) -> None:
     if as_json:
         _print_json(event.to_json())
         return
