@@ -33,6 +33,8 @@ from leanloop.serve.requests import (
     FeedbackRequest,
     FeedbackResponse,
     PredictResponse,
+    PromoteRequest,
+    RollbackRequest,
     ValueChecker,
     safe_text,
     predict_request_model,
@@ -300,6 +302,16 @@ def create_app(project: Project, *, token: str | None = FROM_PROJECT) -> FastAPI
     @app.get("/models/{version}", summary="One registered version")
     async def model(version: str) -> dict[str, Any]:
         return _version_summary(await run_in_threadpool(project.registry.get, version))
+
+    @app.post("/promote", dependencies=[auth], summary="Make a version the champion (needs the token)")
+    async def promote(request: PromoteRequest) -> dict[str, Any]:
+        event = await run_in_threadpool(lambda: project.promote(request.version, reason=request.reason))
+        return event.to_json()
+
+    @app.post("/rollback", dependencies=[auth], summary="Make the previous champion the champion again (needs the token)")
+    async def rollback(request: RollbackRequest) -> dict[str, Any]:
+        event = await run_in_threadpool(lambda: project.rollback(reason=request.reason))
+        return event.to_json()
 
     return app
 

@@ -46,7 +46,7 @@ from pydantic_core import PydanticCustomError
 
 from leanloop.schema import FeatureKind, Schema
 
-__all__ = ["row_model", "predict_request_model", "FeedbackItem", "FeedbackRequest",
+__all__ = ["row_model", "predict_request_model", "FeedbackItem", "FeedbackRequest", "PromoteRequest", "RollbackRequest",
            "PredictionOut", "PredictResponse", "FeedbackResponse", "BodyError", "BodyProblem",
            "parse_json", "safe_text", "MAX_TEXT", "PREDICTION_ID", "ValueFlag", "ValueChecker"]
 
@@ -244,6 +244,20 @@ class FeedbackItem(BaseModel):
 
     prediction_id: Annotated[str, Field(pattern=PREDICTION_ID)]
     label: Annotated[bool | int | float | Annotated[str, Field(max_length=1000)], WrapValidator(_scalar_label)]
+
+
+class RollbackRequest(BaseModel):
+    """``POST /rollback``: why, for the ledger."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: Annotated[str, Field(min_length=1, max_length=200)] = "http"
+
+
+class PromoteRequest(RollbackRequest):
+    """``POST /promote``: the version to make champion, and why."""
+
+    version: Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]{1,64}$")]
 
 
 class FeedbackRequest(BaseModel):
