@@ -49,3 +49,26 @@ def test_mean_difference_interval_matches_scipy_paired_bootstrap() -> None:
 def test_unknown_metric_is_a_clear_error() -> None:
     with pytest.raises(InputError, match="cannot bootstrap 'log_loss'"):
         statistic_for("log_loss")
+
+
+def test_vectorised_auc_equals_scikit_learn_on_each_resample() -> None:
+    from sklearn.metrics import roc_auc_score
+
+    from leanloop.learn.paired import _auc_resampled
+
+    rng = np.random.default_rng(2)
+    y = rng.integers(0, 2, 300)
+    scores = np.round(rng.random(300) + 0.3 * y, 2)  # rounded: many ties
+    draws = rng.integers(0, 300, (20, 300))
+    counts = np.stack([np.bincount(row, minlength=300) for row in draws]).astype(float)
+    fast = _auc_resampled(y, scores, counts)
+    slow = [roc_auc_score(y[idx], scores[idx]) for idx in draws]
+    assert fast == pytest.approx(slow, abs=1e-12)
+
+
+def test_fast_and_slow_paths_agree() -> None:
+    y, weak, strong = _data(4)
+    fast = paired_difference(y, weak, strong, statistic=accuracy, resamples=300, confidence=0.9, seed=8)
+    slow = paired_difference(y, weak, strong, statistic=lambda t, o: float(np.mean(t == o)), resamples=300,
+                             confidence=0.9, seed=8)
+    assert (fast.lower, fast.upper) == pytest.approx((slow.lower, slow.upper), abs=1e-12)

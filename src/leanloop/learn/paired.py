@@ -103,9 +103,46 @@ def statistic_for(metric: str) -> tuple[Statistic, str]:
     return _STATISTICS[metric]
 
 
+def _auc_resampled(y: np.ndarray, scores: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Binary ROC AUC of every resample at once: the Mann–Whitney statistic with each row
+    weighted by how often the resample drew it (ties count one half)."""
+    order = np.argsort(scores, kind="mergesort")
+    ordered = scores[order]
+    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+    drawn = counts[:, order]
+    positive = y[order] == 1
+    pos = np.add.reduceat(drawn * positive, starts, axis=1)
+    neg = np.add.reduceat(drawn * ~positive, starts, axis=1)
+    below = np.cumsum(neg, axis=1) - neg
+    numerator = (pos * (below + 0.5 * neg)).sum(axis=1)
+    denominator = pos.sum(axis=1) * neg.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(denominator > 0, numerator / np.where(denominator > 0, denominator, 1), np.nan)
+
+
+def _resampled(statistic: Statistic, y: np.ndarray, output: np.ndarray, counts: np.ndarray) -> np.ndarray | None:
+    """``statistic`` on every resample at once, when it has a weighted form (else ``None``)."""
+    n = len(y)
+    if statistic is accuracy:
+        return counts @ (y == output).astype(float) / n
+    if statistic is mean:
+        return counts @ output.astype(float) / n
+    if statistic is _mae:
+        return counts @ np.abs(y - output) / n
+    if statistic is _rmse:
+        return np.sqrt(counts @ ((y - output) ** 2) / n)
+    if statistic is _roc_auc and output.ndim == 1:
+        return _auc_resampled(y, output, counts)
+    return None
+
+
 def paired_difference(y: Any, first: Any, second: Any, *, statistic: Statistic, resamples: int,
                       confidence: float, seed: int) -> Interval:
-    """``statistic(y, second) - statistic(y, first)`` and its paired percentile interval."""
+    """``statistic(y, second) - statistic(y, first)`` and its paired percentile interval.
+
+    Accuracy, means, MAE, RMSE and binary ROC AUC are computed for all resamples at once
+    from the draw counts; other statistics are recomputed on each resample.
+    """
     y, first, second = np.asarray(y), np.asarray(first), np.asarray(second)
     n = len(y)
     value = statistic(y, second) - statistic(y, first)
@@ -113,10 +150,14 @@ def paired_difference(y: Any, first: Any, second: Any, *, statistic: Statistic, 
         return Interval(value=float("nan"), lower=float("nan"), upper=float("nan"), confidence=confidence,
                         resamples=0, rows=0)
     rng = np.random.default_rng(seed)
-    diffs = np.empty(resamples)
-    for i in range(resamples):
-        idx = rng.integers(0, n, n)
-        diffs[i] = statistic(y[idx], second[idx]) - statistic(y[idx], first[idx])
+    draws = rng.integers(0, n, (resamples, n))
+    counts = np.stack([np.bincount(row, minlength=n) for row in draws]).astype(float)
+    a = _resampled(statistic, y, first, counts)
+    b = _resampled(statistic, y, second, counts)
+    if a is not None and b is not None:
+        diffs = b - a
+    else:
+        diffs = np.array([statistic(y[idx], second[idx]) - statistic(y[idx], first[idx]) for idx in draws])
     diffs = diffs[~np.isnan(diffs)]
     tail = (1 - confidence) / 2
     lower, upper = (np.quantile(diffs, [tail, 1 - tail]) if len(diffs) else (float("nan"), float("nan")))
