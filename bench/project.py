@@ -64,19 +64,14 @@ def token(root: Path) -> str | None:
 
 
 def wait_healthy(url: str, process: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
-    import httpx
+    """leanloop's own wait (:func:`leanloop.demo.wait_healthy`), failing as the suites expect."""
+    from leanloop.demo import wait_healthy as wait
+    from leanloop.errors import LeanloopError
 
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the server exited with code {process.returncode}")
-        try:
-            if httpx.get(f"{url}/health", timeout=1.0).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"the server at {url} was not healthy within {timeout:.0f} s")
+    try:
+        wait(url, process, timeout)
+    except LeanloopError as err:
+        raise RuntimeError(str(err)) from err
 
 
 @contextmanager

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
     from leanloop.project import Project
 
-__all__ = ["run_demo", "free_port", "running_server", "DEMO_KPI"]
+__all__ = ["run_demo", "free_port", "running_server", "wait_healthy", "DEMO_KPI"]
 
 #: Money per loan decision: approve & repaid earns interest, approve & default loses principal.
 DEMO_KPI = {"name": "profit", "default_value": 0.0,
@@ -44,11 +44,27 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def wait_healthy(url: str, process: subprocess.Popen[bytes], timeout: float, log: str = "the server log") -> None:
+    """Wait until ``url/health`` answers 200; a clear error if ``process`` exits or time runs out."""
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while True:
+        if process.poll() is not None:
+            raise LeanloopError(f"the server exited with code {process.returncode}; see {log}")
+        try:
+            if httpx.get(f"{url}/health", timeout=1.0).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            raise LeanloopError(f"the server did not become healthy within {timeout:.0f} s; see {log}")
+        time.sleep(0.1)
+
+
 @contextmanager
 def running_server(root: Path, port: int, timeout: float = 120.0, workers: int = 1) -> Iterator[str]:
     """Run ``leanloop serve`` for ``root`` in a subprocess; yield its base URL once healthy."""
-    import httpx
-
     log = open(Path(root) / ".leanloop" / "server.log", "ab")  # noqa: SIM115 - closed below
     process = subprocess.Popen(
         [sys.executable, "-m", "leanloop.cli", "serve", "--port", str(port), "--dir", str(root),
@@ -57,18 +73,7 @@ def running_server(root: Path, port: int, timeout: float = 120.0, workers: int =
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + timeout
-        while True:
-            if process.poll() is not None:
-                raise LeanloopError(f"the server exited with code {process.returncode}; see {log.name}")
-            try:
-                if httpx.get(f"{url}/health", timeout=1.0).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise LeanloopError(f"the server did not become healthy within {timeout:.0f} s; see {log.name}")
-            time.sleep(0.1)
+        wait_healthy(url, process, timeout, log=log.name)
         yield url
     finally:
         process.terminate()
