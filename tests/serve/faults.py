@@ -223,8 +223,22 @@ def spooled_bytes(root: Path) -> int:
     return sum(p.stat().st_size for p in folder.glob("*.spool")) if folder.is_dir() else 0
 
 
-def restart_limit(seconds: float = 5.0) -> float | None:
-    """The restart-to-ready limit to assert, or None when the machine is so overloaded
-    (load average above twice the cores, as when many test suites share it) that a
-    wall-clock figure says nothing about the server."""
-    return seconds if os.getloadavg()[0] <= 2 * (os.cpu_count() or 1) else None
+def import_floor() -> float:
+    """Seconds a fresh interpreter on this machine takes to import what any server start
+    must import (pandas, the scikit-learn pipeline parts, skops' safe loader). That floor
+    is the machine's, not the server's: CI runners vary by a factor of two on it."""
+    began = time.monotonic()
+    subprocess.run([sys.executable, "-c", "import pandas, sklearn.pipeline, skops.io"], check=True)
+    return time.monotonic() - began
+
+
+def restart_limit(seconds: float = 5.0, own_work: float = 2.5) -> float | None:
+    """The restart-to-ready limit to assert: ``seconds``, or the machine's import floor
+    plus ``own_work`` seconds (the server's own start: store, migrations, spool, model)
+    on a machine slower than the one the 5 s goal was set on. None when the machine is so
+    overloaded (load average above twice the cores, as when many test suites share it)
+    that a wall-clock figure says nothing about the server. The absolute figure is
+    measured by ``make bench SUITE=serve``."""
+    if os.getloadavg()[0] > 2 * (os.cpu_count() or 1):
+        return None
+    return max(seconds, import_floor() + own_work)
