@@ -64,7 +64,7 @@ def test_cycle_retrains_compares_and_records(project: Project, analysis_with_tru
     assert 0 < held_out <= added.size
     checks = {c.check: c for c in cycle.comparison.checks}
     assert set(checks) == {"recent_net_value_lift", "recent_roc_auc_no_regression", "holdout_roc_auc_regression",
-                           "recent_roc_auc_beats_baseline", "hard_cases_regression"}
+                           "recent_roc_auc_beats_baseline", "hard_cases_regression", "segments_no_regression"}
     lift = checks["recent_net_value_lift"]
     assert lift.lower <= lift.difference <= lift.upper
     assert lift.difference == pytest.approx(lift.challenger - lift.champion)

@@ -284,6 +284,24 @@ class StreamConfig(_Section):
     seed: int = 0
 
 
+class Correction(str, Enum):
+    """Multiple-comparison control for the segment finder."""
+
+    #: Benjamini-Hochberg: the expected share of false segments among those reported is <= alpha.
+    BH = "bh"
+    #: Holm: the chance of reporting any false segment is <= alpha (stricter).
+    HOLM = "holm"
+
+
+class SegmentMetric(str, Enum):
+    """What a weak segment is worse in."""
+
+    #: KPI value per row (the [kpi] section; money).
+    KPI = "kpi"
+    #: Error: wrong-label rate (classification) or absolute error (regression).
+    ERROR = "error"
+
+
 class PolicyConfig(_Section):
     """Rules that turn a measurement into a decision, and the promotion gate."""
 
@@ -309,6 +327,12 @@ class PolicyConfig(_Section):
     retrain_strategy: RetrainStrategy = RetrainStrategy.REFERENCE_PLUS_RECENT
     retrain_window_rows: int = Field(20_000, ge=10)
     recency_half_life_rows: int | None = Field(None, ge=1)
+    retrain_max_rows: int = Field(50_000, ge=100)
+    segment_metric: SegmentMetric = SegmentMetric.KPI
+    segment_min_rows: int = Field(200, ge=10)
+    segment_top_k: int = Field(50, ge=1)
+    segment_alpha: float = Field(0.05, gt=0.0, lt=1.0)
+    segment_correction: Correction = Correction.HOLM
 
     def main_metric_for(self, data: DataConfig) -> str:
         """The metric the policy watches: configured, else ROC AUC (binary), accuracy
@@ -318,24 +342,6 @@ class PolicyConfig(_Section):
         if data.task is Task.REGRESSION:
             return "mae"
         return "roc_auc" if data.classes is not None and len(data.classes) == 2 else "accuracy"
-
-
-class Correction(str, Enum):
-    """Multiple-comparison control for the segment finder."""
-
-    #: Benjamini-Hochberg: the expected share of false segments among those reported is <= alpha.
-    BH = "bh"
-    #: Holm: the chance of reporting any false segment is <= alpha (stricter).
-    HOLM = "holm"
-
-
-class SegmentMetric(str, Enum):
-    """What a weak segment is worse in."""
-
-    #: KPI value per row (the [kpi] section; money).
-    KPI = "kpi"
-    #: Error: wrong-label rate (classification) or absolute error (regression).
-    ERROR = "error"
 
 
 class SegmentsConfig(_Section):

@@ -68,14 +68,11 @@ class Cycle(BaseModel):
         return "\n".join(parts)
 
 
-def _window_labelled(project: Project, last: int | None, since: float | None) -> pd.DataFrame:
+def _window_labelled(project: Project, window: pd.DataFrame) -> pd.DataFrame:
     """The labelled rows of the measured window, as features plus the target."""
     import pandas as pd
 
     config = project.config
-    if since is None and last is None:
-        last = config.measure.window_rows
-    window = project.store.window(last=last, since=since)
     window = window[window["label"].notna()]
     if window.empty:
         return pd.DataFrame(columns=[*config.schema_.names, config.data.target])
@@ -102,13 +99,19 @@ def run_cycle(project: Project, *, last: int | None = None, since: float | None 
     durations: dict[str, float] = {}
     champion_before = project.registry.champion().version
     clock = time.perf_counter()
+    # The window is read and the champion loaded once; measuring, the rollback evidence
+    # and the gate all use them.
+    if since is None and last is None:
+        last = project.config.measure.window_rows
+    window = project.store.window(last=last, since=since)
+    models = {champion_before: project.registry.load(champion_before)}
     if measurement is None:
-        measurement = project.measure(last=last, since=since)
+        measurement = project.measure(window=window, loaded=models[champion_before])
     durations["measure"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
     ledger = [c for c in project.store.cycles() if c.get("kind", "cycle") == "cycle" and c.get("decision")]
-    previous = previous_evidence(project, _window_labelled(project, last, since))
+    previous = previous_evidence(project, _window_labelled(project, window), models=models)
     evidence = evidence_from(measurement, project.config, history=history_from(ledger), previous=previous)
     decision = decide(evidence, project.config.policy)
     durations["decide"] = time.perf_counter() - clock
@@ -127,8 +130,9 @@ def run_cycle(project: Project, *, last: int | None = None, since: float | None 
             fields["training"] = {"strategy": retrained.strategy, "rows": version.rows,
                                   "fingerprint": version.fingerprint, "parent": version.parent}
             clock = time.perf_counter()
+            models[version.version] = (retrained.model, retrained.baseline)
             comparison = compare(project, champion_before, version.version, recent=retrained.recent,
-                                 holdout=retrained.holdout)
+                                 holdout=retrained.holdout, models=models)
             durations["compare"] = time.perf_counter() - clock
             fields["comparison"] = comparison
             if comparison.promote:

@@ -230,11 +230,14 @@ class Project:
             raise InputError(f"{name}: {exc} (column {label_column!r}; rows count from 0 after the header)") from exc
 
     def measure(self, *, last: int | None = None, since: float | None = None, chunks: int = 0,
-                period: str | None = None, save: bool = True) -> Measurement:
-        """Measure a window of production against the champion's reference data."""
+                period: str | None = None, save: bool = True, window: pd.DataFrame | None = None,
+                loaded: tuple[Any, Any] | None = None) -> Measurement:
+        """Measure a window of production against the champion's reference data
+        (``window`` and ``loaded``: see :func:`~leanloop.measure.measurement.measure_window`)."""
         from leanloop.measure.measurement import measure_window
 
-        result = measure_window(self, last=last, since=since, chunks=chunks, period=period)
+        result = measure_window(self, last=last, since=since, chunks=chunks, period=period, window=window,
+                                loaded=loaded)
         if save:
             import time
 

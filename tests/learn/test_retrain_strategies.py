@@ -27,7 +27,8 @@ PRODUCTION = pd.DataFrame({"x": [10.0, 11.0, 12.0, 13.0, 3.0], "y": [1, 1, 0, 1,
 def test_reference_plus_recent_weights_production() -> None:
     rows, weights, counts = training_rows(_project(production_weight=3.0), PRODUCTION, REFERENCE)
     # (3.0, 0) appears in both parts: kept once, with the production weight.
-    assert len(rows) == 7 and counts == {"reference": 3, "production": 5, "duplicates_dropped": 1}
+    assert len(rows) == 7 and counts == {"reference": 3, "production": 5, "duplicates_dropped": 1,
+                                   "capped": 0}
     assert weights.tolist() == [1.0, 1.0, 3.0, 3.0, 3.0, 3.0, 3.0]
 
 
@@ -47,3 +48,21 @@ def test_sliding_keeps_only_the_latest_rows() -> None:
     rows, _, _ = training_rows(_project(retrain_strategy="sliding", retrain_window_rows=10),
                                pd.concat([PRODUCTION] * 3, ignore_index=True).assign(x=np.arange(15.0)), REFERENCE)
     assert rows["x"].tolist() == list(np.arange(5.0, 15.0))
+
+
+def test_every_strategy_is_capped_keeping_the_newest_production_rows() -> None:
+    reference = pd.DataFrame({"x": -np.arange(1.0, 301.0), "y": 0})
+    production = pd.DataFrame({"x": np.arange(400.0), "y": 1})
+    rows, weights, counts = training_rows(_project(retrain_max_rows=200), production, reference)
+    # Half the cap stays with the reference (a seeded sample), the newest production rows fill the rest.
+    assert counts == {"reference": 100, "production": 100, "duplicates_dropped": 0, "capped": 500}
+    assert rows["x"].tolist()[100:] == list(np.arange(300.0, 400.0)) and (rows["x"][:100] < 0).all()
+    assert len(weights) == 200
+    again, _, _ = training_rows(_project(retrain_max_rows=200), production, reference)
+    assert again.equals(rows)
+    # Few production rows: the reference fills the rest of the cap.
+    _, _, counts = training_rows(_project(retrain_max_rows=200), production.tail(50), reference)
+    assert counts["production"] == 50 and counts["reference"] == 150 and counts["capped"] == 150
+    rows, _, counts = training_rows(_project(retrain_strategy="sliding", retrain_window_rows=300, retrain_max_rows=200),
+                                    production, reference)
+    assert rows["x"].tolist() == list(np.arange(200.0, 400.0)) and counts["capped"] == 100

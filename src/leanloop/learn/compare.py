@@ -22,16 +22,28 @@ a test suite:
   challenger is the one wrong more than half the time; for a regressor the one-sided
   Wilcoxon signed-rank test (``scipy.stats.wilcoxon``) that the challenger's absolute
   errors are larger. It fails when that p-value is below ``[testset] alpha`` and is
-  skipped (passing, with the reason) when the set holds fewer than ``[testset] min_rows``.
+  skipped (passing, with the reason) when the set holds fewer than ``[testset] min_rows``;
+- ``segments_no_regression``: no significant loss on any of the top segments of the
+  recent rows: a paired bootstrap per segment, p-values adjusted across segments
+  (:mod:`leanloop.learn.segment_gate`); every segment's numbers are in ``segments``.
+
+The gate is a list of check functions (:data:`GATE`), each reading one :class:`Judged`
+record (both versions and the baseline scored on the same rows) and returning its
+:class:`Check`; ``compare(..., checks=[...])`` runs another list, so a new evidence
+source is one more function.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict
 
-from leanloop.config import Task
+from leanloop.config import SegmentMetric, Task
+from leanloop.learn.segment_gate import SegmentGain
+from leanloop.measure.kpi import row_weights
 from leanloop.learn.paired import Interval, mean, paired_difference, statistic_for
 from leanloop.measure.performance import higher_is_better
 from leanloop.scoring import Scored, model_input, score
@@ -43,9 +55,11 @@ if TYPE_CHECKING:
 
     from leanloop.config import ProjectConfig
     from leanloop.project import Project
+    from leanloop.registry import ModelVersion
 
-__all__ = ["Check", "Comparison", "Contender", "compare", "metric_gain", "paired_regression_p", "score_rows",
-           "truth_codes"]
+__all__ = ["GATE", "Check", "Comparison", "Contender", "GateCheck", "Judged", "beats_baseline", "compare",
+           "hard_cases", "holdout_regression", "judge", "kpi_lift", "metric_gain", "metric_no_regression",
+           "paired_regression_p", "score_rows", "segments_no_regression", "truth_codes"]
 
 
 class Check(BaseModel):
@@ -67,6 +81,8 @@ class Check(BaseModel):
     p_value: float | None = None
     rows: int | None = None
     skipped: str | None = None
+    #: ``segments_no_regression`` only: each segment tested, largest first.
+    segments: list[SegmentGain] | None = None
 
 
 class Comparison(BaseModel):
@@ -89,6 +105,10 @@ class Comparison(BaseModel):
         lines = [f"{self.challenger} vs {self.champion}: {'PROMOTE' if self.promote else 'REJECT'}"]
         for c in self.checks:
             lines.append(f"  [{'PASS' if c.passed else 'FAIL'}] {c.check}: {c.says}")
+            for g in c.segments or []:
+                lines.append(f"      {'WORSE' if g.regressed else 'ok   '} {g.segment} ({g.rows} rows): "
+                             f"{g.champion:.4g} -> {g.challenger:.4g}, {g.difference:+.4g} "
+                             f"(CI {g.lower:+.4g}..{g.upper:+.4g}), adjusted p = {g.adjusted_p_value:.3g}")
         return "\n".join(lines)
 
 
@@ -100,6 +120,7 @@ class Contender(BaseModel):
     labels: Any
     scores: Any
     kpi: Any
+    error: Any = None
 
 
 def truth_codes(y: list[Any], config: ProjectConfig) -> np.ndarray:
@@ -111,33 +132,30 @@ def truth_codes(y: list[Any], config: ProjectConfig) -> np.ndarray:
     return np.array([classes.index(str(v)) if str(v) in classes else -1 for v in y])
 
 
-def score_rows(model: Any, X: pd.DataFrame, y: list[Any], config: ProjectConfig) -> Contender:
+def score_rows(model: Any, X: pd.DataFrame, y: list[Any], config: ProjectConfig,
+               weights: np.ndarray | None = None) -> Contender:
     """Score ``X`` and keep what the gate's statistics read: class codes (or values),
-    the positive-class probability (binary) or probability matrix, each row's KPI."""
+    the positive-class probability (binary) or probability matrix, and each row's
+    error and KPI value (:func:`leanloop.measure.rows.row_outcomes`, ``weights`` scaling the KPI)."""
     import numpy as np
+
+    from leanloop.measure.rows import row_outcomes
 
     scored: Scored = score(model, X, config.data.task.value)
     if config.data.task is Task.REGRESSION:
         labels = np.asarray(scored.labels, dtype=float)
-        return Contender(labels=labels, scores=labels, kpi=_row_kpis(y, scored.labels, config))
+        outcomes = row_outcomes(y, scored.labels, None, config.data, config.kpi, weights)
+        return Contender(labels=labels, scores=labels, kpi=outcomes.kpi, error=outcomes.error)
     classes = [str(c) for c in config.data.classes or scored.classes or []]
     labels = np.array([classes.index(str(v)) if str(v) in classes else -1 for v in scored.labels])
     proba = scored.probabilities
     if proba is not None and scored.classes is not None:
         order = [[str(c) for c in scored.classes].index(c) for c in classes]
         proba = np.asarray(proba)[:, order]
-        proba = proba[:, 1] if len(classes) == 2 else proba
-    return Contender(labels=labels, scores=proba, kpi=_row_kpis(y, scored.labels, config))
-
-
-def _row_kpis(y: list[Any], predicted: list[Any], config: ProjectConfig) -> np.ndarray:
-    import numpy as np
-
-    from leanloop.measure.kpi import outcome_values
-
-    if config.data.task is Task.REGRESSION:
-        return -config.kpi.cost_per_unit_error * np.abs(np.asarray(y, dtype=float) - np.asarray(predicted, dtype=float))
-    return np.asarray(outcome_values(y, predicted, config.kpi), dtype=float)
+    outcomes = row_outcomes(y, scored.labels, proba if config.data.classes else None, config.data, config.kpi,
+                            weights)
+    scores = proba[:, 1] if proba is not None and len(classes) == 2 else proba
+    return Contender(labels=labels, scores=scores, kpi=outcomes.kpi, error=outcomes.error)
 
 
 def metric_gain(metric: str, truth: np.ndarray, first: Contender, second: Contender,
@@ -183,10 +201,96 @@ def paired_regression_p(champion_errors: Any, challenger_errors: Any, *, binary:
     return float(stats.wilcoxon(diff, alternative="greater").pvalue)
 
 
+@dataclass(frozen=True)
+class Judged:
+    """What every gate check reads: both versions (and the trivial baseline) scored on
+    the same row sets. ``frames`` holds ``recent``, ``holdout`` and ``hard`` (the
+    enriched test set); ``outputs[(set, side)]`` a side's :class:`Contender` on a set
+    (side: the champion's version, the challenger's, or ``"baseline"``; ``hard`` is
+    scored by the check that reads it)."""
+
+    project: Project
+    champion: str
+    challenger: str
+    contenders: dict[str, tuple[ModelVersion, Any, Any]]
+    frames: dict[str, pd.DataFrame]
+    truths: dict[str, np.ndarray]
+    outputs: dict[tuple[str, str], Contender]
+
+    @property
+    def config(self) -> ProjectConfig:
+        return self.project.config
+
+
+#: A gate check: reads the scored rows, returns its verdict with its numbers.
+GateCheck = Callable[[Judged], Check]
+
+
+def kpi_lift(judged: Judged) -> Check:
+    """``recent_<kpi>_lift``: the KPI per prediction rises, beyond the noise and by ``min_kpi_gain``."""
+    config = judged.config
+    policy = config.policy
+    champ, chall = judged.outputs[("recent", judged.champion)], judged.outputs[("recent", judged.challenger)]
+    lift = paired_difference(judged.truths["recent"], champ.kpi, chall.kpi, statistic=mean,
+                             resamples=policy.gate_resamples, confidence=policy.gate_confidence, seed=config.model.seed)
+    kpi = config.kpi.name
+    return Check(
+        check=f"recent_{kpi}_lift", champion=float(champ.kpi.mean()), challenger=float(chall.kpi.mean()),
+        threshold=policy.min_kpi_gain, passed=lift.lower > 0.0 and lift.value >= policy.min_kpi_gain,
+        difference=lift.value, lower=lift.lower, upper=lift.upper,
+        says=f"{kpi} per prediction {lift.value:+.4g} ({lift.confidence:.0%} CI {lift.lower:+.4g}..{lift.upper:+.4g}); "
+             f"needs the interval above 0 and a lift of at least {policy.min_kpi_gain:g}")
+
+
+def metric_no_regression(judged: Judged) -> Check:
+    """``recent_<metric>_no_regression``: the main metric is not significantly worse on the recent rows."""
+    config = judged.config
+    metric = config.policy.main_metric_for(config.data)
+    champ, chall, gain = metric_gain(metric, judged.truths["recent"], judged.outputs[("recent", judged.champion)],
+                                     judged.outputs[("recent", judged.challenger)], config)
+    return Check(
+        check=f"recent_{metric}_no_regression", champion=champ, challenger=chall, threshold=0.0,
+        passed=not gain.upper < 0.0, difference=gain.value, lower=gain.lower, upper=gain.upper,
+        says=f"{metric} {champ:.4f} -> {chall:.4f}, gain {gain.value:+.4f} (CI {gain.lower:+.4f}..{gain.upper:+.4f}); "
+             "fails only if significantly worse")
+
+
+def holdout_regression(judged: Judged) -> Check:
+    """``holdout_<metric>_regression``: on the champion's holdout the challenger loses at most ``max_metric_drop``."""
+    config = judged.config
+    policy = config.policy
+    metric = policy.main_metric_for(config.data)
+    champ, chall, gain = metric_gain(metric, judged.truths["holdout"], judged.outputs[("holdout", judged.champion)],
+                                     judged.outputs[("holdout", judged.challenger)], config)
+    return Check(
+        check=f"holdout_{metric}_regression", champion=champ, challenger=chall, threshold=policy.max_metric_drop,
+        passed=-gain.value <= policy.max_metric_drop, difference=gain.value, lower=gain.lower, upper=gain.upper,
+        says=f"{metric} on the champion's holdout {champ:.4f} -> {chall:.4f}; may lose at most {policy.max_metric_drop}")
+
+
+def beats_baseline(judged: Judged) -> Check:
+    """``recent_<metric>_beats_baseline``: the challenger beats the trivial baseline by ``pivot_baseline_margin``."""
+    config = judged.config
+    policy = config.policy
+    metric = policy.main_metric_for(config.data)
+    base, chall, over = metric_gain(metric, judged.truths["recent"], judged.outputs[("recent", "baseline")],
+                                    judged.outputs[("recent", judged.challenger)], config)
+    return Check(
+        check=f"recent_{metric}_beats_baseline", champion=base, challenger=chall,
+        threshold=policy.pivot_baseline_margin, passed=over.value > policy.pivot_baseline_margin,
+        difference=over.value, lower=over.lower, upper=over.upper,
+        says=f"trivial baseline {base:.4f} vs challenger {chall:.4f}; "
+             f"must beat it by more than {policy.pivot_baseline_margin}")
+
+
+def hard_cases(judged: Judged) -> Check:
+    """``hard_cases_regression`` (module docstring)."""
+    return _hard_case_check(judged.project, judged.contenders, judged.champion, judged.challenger,
+                            judged.frames["hard"])
+
+
 def _hard_case_check(project: Project, contenders: dict[str, Any], champion: str, challenger: str,
                      hard: pd.DataFrame) -> Check:
-    import numpy as np
-
     config = project.config
     settings = config.testset
     name = "hard_cases_regression"
@@ -197,14 +301,12 @@ def _hard_case_check(project: Project, contenders: dict[str, Any], champion: str
                      rows=len(hard), skipped=reason, says=f"skipped: {reason}")
     hard = hard.reset_index(drop=True)
     y = normalize_target(hard[config.data.target], config.data.task).tolist()
-    truth = truth_codes(y, config)
     binary = config.data.task is Task.CLASSIFICATION
     errors = {}
     for version in (champion, challenger):
         record, model, _ = contenders[version]
         X = model_input(config.schema_, hard, record.input_format, "the enriched test set")
-        labels = score_rows(model, X, y, config).labels
-        errors[version] = (labels != truth).astype(float) if binary else np.abs(labels - truth)
+        errors[version] = score_rows(model, X, y, config).error
     p = paired_regression_p(errors[champion], errors[challenger], binary=binary)
     # Shown as accuracy (classification) or MAE (regression) on the set.
     shown = {v: float(1 - e.mean()) if binary else float(e.mean()) for v, e in errors.items()}
@@ -216,59 +318,96 @@ def _hard_case_check(project: Project, contenders: dict[str, Any], champion: str
                       f"{test} p = {p:.3g} that the challenger is worse; fails below {settings.alpha:g}")
 
 
-def compare(project: Project, champion: str, challenger: str, *, recent: pd.DataFrame,
-            holdout: pd.DataFrame, hard: pd.DataFrame | None = None) -> Comparison:
-    """Score both versions (and the trivial baseline) on ``recent``, ``holdout`` and the
-    enriched test set ``hard`` (default: the project's) and apply the gate."""
-    from leanloop.learn.testset import hard_case_frame
+def _per_row(config: ProjectConfig, side: Contender) -> np.ndarray:
+    """What the segment check pairs per row, higher is better: the KPI value, or minus the error."""
+    import numpy as np
 
-    hard = hard_case_frame(project) if hard is None else hard
-    config = project.config
+    if config.policy.segment_metric is SegmentMetric.KPI:
+        return np.asarray(side.kpi, dtype=float)
+    return -np.asarray(side.error, dtype=float)
+
+
+def segments_no_regression(judged: Judged) -> Check:
+    """``segments_no_regression``: no significant loss on any top segment of the recent
+    rows (:mod:`leanloop.learn.segment_gate`)."""
+    from leanloop.learn.segment_gate import segment_gains
+
+    config = judged.config
     policy = config.policy
-    metric = policy.main_metric_for(config.data)
-    kpi = config.kpi.name
+    name = "segments_no_regression"
+    recent = judged.frames["recent"]
+    champ = _per_row(config, judged.outputs[("recent", judged.champion)])
+    chall = _per_row(config, judged.outputs[("recent", judged.challenger)])
+    what = config.kpi.name if policy.segment_metric is SegmentMetric.KPI else "minus the error"
+    holdout = judged.frames["holdout"]
+    found = segment_gains(
+        config.schema_.model_frame(recent, "recent rows"), champ, chall, policy=policy, bins=config.segments.bins,
+        seed=config.model.seed,
+        reference=config.schema_.model_frame(holdout, "holdout rows") if len(holdout) else None)
+    if not found:
+        reason = (f"no segment of the {len(recent)} recent rows has [policy] segment_min_rows = "
+                  f"{policy.segment_min_rows} rows (and fewer than all of them)")
+        return Check(check=name, champion=None, challenger=None, threshold=policy.segment_alpha, passed=True,
+                     rows=len(recent), skipped=reason, says=f"skipped: {reason}")
+    worst = min(found, key=lambda s: (s.adjusted_p_value, s.difference))
+    broken = [s for s in found if s.regressed]
+    verdict = (f"worse on {', '.join(s.segment for s in broken)}" if broken
+               else f"no segment significantly worse; weakest {worst.segment!r}")
+    return Check(
+        check=name, champion=worst.champion, challenger=worst.challenger, threshold=policy.segment_alpha,
+        passed=not broken, difference=worst.difference, lower=worst.lower, upper=worst.upper,
+        p_value=worst.adjusted_p_value, rows=len(recent), segments=found,
+        says=f"{len(found)} segments of the recent rows, {what} per row paired; {verdict} "
+             f"({worst.segment}: {worst.difference:+.4g}, CI {worst.lower:+.4g}..{worst.upper:+.4g}, "
+             f"{policy.segment_correction.value}-adjusted p = {worst.adjusted_p_value:.3g}); "
+             f"fails below {policy.segment_alpha:g}")
+
+
+#: The promotion gate, in the order its checks are listed.
+GATE: tuple[GateCheck, ...] = (kpi_lift, metric_no_regression, holdout_regression, beats_baseline, hard_cases,
+                               segments_no_regression)
+
+
+def judge(project: Project, champion: str, challenger: str, *, recent: pd.DataFrame, holdout: pd.DataFrame,
+          hard: pd.DataFrame, models: dict[str, tuple[Any, Any]] | None = None) -> Judged:
+    """Score champion, challenger and the trivial baseline on ``recent`` and ``holdout``.
+
+    ``models`` maps a version to its already loaded ``(model, baseline)``, so a caller
+    that holds them (the loop) spares loading them again.
+    """
+    config = project.config
     registry = project.registry
-    contenders = {version: (registry.get(version), *registry.load(version)) for version in (champion, challenger)}
+    loaded = dict(models or {})
+    contenders = {version: (registry.get(version), *(loaded.get(version) or registry.load(version)))
+                  for version in (champion, challenger)}
     baseline = contenders[champion][2]
     outputs: dict[tuple[str, str], Contender] = {}
     truths: dict[str, np.ndarray] = {}
-    for name, frame in (("recent", recent), ("holdout", holdout)):
-        frame = frame.reset_index(drop=True)
+    frames = {"recent": recent.reset_index(drop=True), "holdout": holdout.reset_index(drop=True), "hard": hard}
+    for name in ("recent", "holdout"):
+        frame = frames[name]
         y = normalize_target(frame[config.data.target], config.data.task).tolist()
         truths[name] = truth_codes(y, config)
+        model_frame = config.schema_.model_frame(frame, f"{name} rows")
+        weights = row_weights(model_frame, config.kpi)
         for version, (record, model, _) in contenders.items():
             X = model_input(config.schema_, frame, record.input_format, f"{name} rows")
-            outputs[(name, version)] = score_rows(model, X, y, config)
-        outputs[(name, "baseline")] = score_rows(baseline, config.schema_.model_frame(frame, f"{name} rows"), y, config)
+            outputs[(name, version)] = score_rows(model, X, y, config, weights)
+        outputs[(name, "baseline")] = score_rows(baseline, model_frame, y, config, weights)
+    return Judged(project=project, champion=champion, challenger=challenger, contenders=contenders, frames=frames,
+                  truths=truths, outputs=outputs)
 
-    checks = []
-    recent_champ, recent_chall = outputs[("recent", champion)], outputs[("recent", challenger)]
-    lift = paired_difference(truths["recent"], recent_champ.kpi, recent_chall.kpi, statistic=mean,
-                             resamples=policy.gate_resamples, confidence=policy.gate_confidence, seed=config.model.seed)
-    passed = lift.lower > 0.0 and lift.value >= policy.min_kpi_gain
-    checks.append(Check(
-        check=f"recent_{kpi}_lift", champion=float(recent_champ.kpi.mean()), challenger=float(recent_chall.kpi.mean()),
-        threshold=policy.min_kpi_gain, passed=passed, difference=lift.value, lower=lift.lower, upper=lift.upper,
-        says=f"{kpi} per prediction {lift.value:+.4g} ({lift.confidence:.0%} CI {lift.lower:+.4g}..{lift.upper:+.4g}); "
-             f"needs the interval above 0 and a lift of at least {policy.min_kpi_gain:g}"))
-    champ, chall, gain = metric_gain(metric, truths["recent"], recent_champ, recent_chall, config)
-    checks.append(Check(
-        check=f"recent_{metric}_no_regression", champion=champ, challenger=chall, threshold=0.0,
-        passed=not gain.upper < 0.0, difference=gain.value, lower=gain.lower, upper=gain.upper,
-        says=f"{metric} {champ:.4f} -> {chall:.4f}, gain {gain.value:+.4f} (CI {gain.lower:+.4f}..{gain.upper:+.4f}); "
-             "fails only if significantly worse"))
-    champ_h, chall_h, gain_h = metric_gain(metric, truths["holdout"], outputs[("holdout", champion)],
-                                            outputs[("holdout", challenger)], config)
-    checks.append(Check(
-        check=f"holdout_{metric}_regression", champion=champ_h, challenger=chall_h, threshold=policy.max_metric_drop,
-        passed=-gain_h.value <= policy.max_metric_drop, difference=gain_h.value, lower=gain_h.lower, upper=gain_h.upper,
-        says=f"{metric} on the champion's holdout {champ_h:.4f} -> {chall_h:.4f}; may lose at most {policy.max_metric_drop}"))
-    base, _, over_base = metric_gain(metric, truths["recent"], outputs[("recent", "baseline")], recent_chall, config)
-    checks.append(Check(
-        check=f"recent_{metric}_beats_baseline", champion=base, challenger=chall, threshold=policy.pivot_baseline_margin,
-        passed=over_base.value > policy.pivot_baseline_margin, difference=over_base.value, lower=over_base.lower,
-        upper=over_base.upper,
-        says=f"trivial baseline {base:.4f} vs challenger {chall:.4f}; must beat it by more than {policy.pivot_baseline_margin}"))
-    checks.append(_hard_case_check(project, contenders, champion, challenger, hard))
+
+def compare(project: Project, champion: str, challenger: str, *, recent: pd.DataFrame,
+            holdout: pd.DataFrame, hard: pd.DataFrame | None = None, checks: Sequence[GateCheck] = GATE,
+            models: dict[str, tuple[Any, Any]] | None = None) -> Comparison:
+    """Score both versions (and the trivial baseline) on ``recent``, ``holdout`` and the
+    enriched test set ``hard`` (default: the project's) and apply the gate: each of
+    ``checks`` (default :data:`GATE`) in order. ``models``: see :func:`judge`."""
+    from leanloop.learn.testset import hard_case_frame
+
+    hard = hard_case_frame(project) if hard is None else hard
+    judged = judge(project, champion, challenger, recent=recent, holdout=holdout, hard=hard, models=models)
     return Comparison(champion=champion, challenger=challenger,
-                      rows={"recent": len(recent), "holdout": len(holdout), "hard_cases": len(hard)}, checks=checks)
+                      rows={"recent": len(recent), "holdout": len(holdout), "hard_cases": len(hard)},
+                      checks=[check(judged) for check in checks])

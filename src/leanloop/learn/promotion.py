@@ -70,9 +70,11 @@ def rollback(project: Project, *, reason: str = "manual", evidence: dict[str, An
     return _record(project, "rollback", before, reason, evidence)
 
 
-def previous_evidence(project: Project, labelled: pd.DataFrame) -> Previous | None:
+def previous_evidence(project: Project, labelled: pd.DataFrame,
+                      models: dict[str, tuple[Any, Any]] | None = None) -> Previous | None:
     """The ``previous`` version against the champion on ``labelled`` (features + target),
-    or ``None`` when there is no previous version or too few rows to judge."""
+    or ``None`` when there is no previous version or too few rows to judge. ``models``
+    maps versions already loaded to their ``(model, baseline)``; it gains those loaded here."""
     from leanloop.learn.compare import metric_gain, truth_codes, score_rows
     from leanloop.scoring import model_input
     from leanloop.target import normalize_target
@@ -86,8 +88,11 @@ def previous_evidence(project: Project, labelled: pd.DataFrame) -> Previous | No
     frame = labelled.reset_index(drop=True)
     y = normalize_target(frame[config.data.target], config.data.task).tolist()
     outputs = []
+    models = {} if models is None else models
     for record in (champion, previous):
-        model, _ = registry.load(record.version)
+        if record.version not in models:
+            models[record.version] = registry.load(record.version)
+        model, _ = models[record.version]
         outputs.append(score_rows(model, model_input(config.schema_, frame, record.input_format, "recent rows"),
                                   y, config))
     metric = config.policy.main_metric_for(config.data)

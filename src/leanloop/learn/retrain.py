@@ -7,6 +7,13 @@ neither trained on), are the production part of the training set, assembled by `
 (:class:`~leanloop.config.RetrainStrategy`: reference plus recent rows with recency
 weights, an expanding window, or a sliding window), de-duplicated; the row counts and
 the training set's fingerprint are recorded on the version.
+
+**The cap** (``policy.retrain_max_rows``, default 50,000): every strategy trains on at
+most that many rows, so a retrain costs the same on a log of 100k or 10M labelled
+rows. The newest production rows are kept; the reference keeps at least half the cap
+when it has that many rows (a random sample, seeded by ``model.seed``), so
+``reference_plus_recent`` still remembers the population the champion was built for.
+The rows the cap dropped are counted (``capped``).
 The challenger's recorded test metrics are those on the recent rows (the population
 it will serve); it is registered as ``challenger`` with lineage to its parent and
 cycle, and compared with the champion on the recent rows and the champion's holdout.
@@ -15,7 +22,7 @@ cycle, and compared with the champion on the recent rows and the champion's hold
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from leanloop.errors import DataError
 
@@ -37,6 +44,9 @@ class Retrained:
     recent: pd.DataFrame
     holdout: pd.DataFrame
     strategy: str = "reference_plus_recent"
+    #: the fitted challenger and its baseline, so the gate need not load them again
+    model: Any = None
+    baseline: Any = None
 
 
 def labelled_production(project: Project) -> pd.DataFrame:
@@ -69,9 +79,17 @@ def training_rows(project: Project, production: pd.DataFrame, reference: pd.Data
     policy = config.policy
     columns = [*config.schema_.names, config.data.target]
     strategy = policy.retrain_strategy
+    cap = policy.retrain_max_rows
     if strategy is RetrainStrategy.SLIDING:
-        parts = [production[columns].iloc[-policy.retrain_window_rows:].assign(_weight=1.0)]
+        available = min(len(production), policy.retrain_window_rows)
+        parts = [production[columns].iloc[len(production) - min(available, cap):].assign(_weight=1.0)]
     else:
+        available = len(production) + len(reference)
+        kept_reference = min(len(reference), cap // 2) if available > cap else len(reference)
+        production = production.iloc[len(production) - min(len(production), cap - kept_reference):]
+        kept_reference = min(len(reference), cap - len(production))
+        if kept_reference < len(reference):
+            reference = reference.sample(n=kept_reference, random_state=config.model.seed).sort_index()
         weight = 1.0 if strategy is RetrainStrategy.EXPANDING else policy.production_weight
         recent_weights = np.full(len(production), weight)
         if strategy is RetrainStrategy.REFERENCE_PLUS_RECENT and policy.recency_half_life_rows:
@@ -83,7 +101,8 @@ def training_rows(project: Project, production: pd.DataFrame, reference: pd.Data
     combined = combined.drop_duplicates(subset=columns, keep="last").reset_index(drop=True)
     weights = combined.pop("_weight").to_numpy(dtype=float)
     used_reference = 0 if strategy is RetrainStrategy.SLIDING else len(reference)
-    counts = {"reference": used_reference, "production": len(parts[-1]), "duplicates_dropped": before - len(combined)}
+    counts = {"reference": used_reference, "production": len(parts[-1]), "duplicates_dropped": before - len(combined),
+              "capped": available - before}
     return combined, weights, counts
 
 
@@ -95,7 +114,7 @@ def retrain(project: Project, *, cycle: int | None = None) -> Retrained:
     """
     import pandas as pd
 
-    from leanloop.build.train import train_version
+    from leanloop.build.train import fit_pipeline, register_version
 
     config = project.config
     champion = project.registry.champion()
@@ -118,10 +137,11 @@ def retrain(project: Project, *, cycle: int | None = None) -> Retrained:
     # The challenger's own test metrics come from the recent rows, so the policy later
     # compares its production performance with what it achieved on today's data,
     # not on a past period it no longer serves.
-    challenger = train_version(
-        config, project.paths, project.registry, train=combined, test=recent, source="retrain",
-        parent=champion.version, cycle=cycle, sample_weight=weights, alias="challenger",
+    model, baseline = fit_pipeline(config, combined, weights)
+    challenger = register_version(
+        config, project.paths, project.registry, model, baseline, train=combined, test=recent, source="retrain",
+        parent=champion.version, cycle=cycle, alias="challenger",
         rows={**counts, "recent_eval": len(recent), "testset_held_out": int(held_out.sum())},
     )
     return Retrained(challenger=challenger, recent=recent.reset_index(drop=True), holdout=holdout,
-                     strategy=config.policy.retrain_strategy.value)
+                     strategy=config.policy.retrain_strategy.value, model=model, baseline=baseline)

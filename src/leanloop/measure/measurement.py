@@ -303,7 +303,8 @@ def _stream(project: Project, window: pd.DataFrame) -> list[StreamResult] | None
     """River detectors over the per-prediction loss (labelled rows) and the prediction stream."""
     import numpy as np
 
-    from leanloop.measure.outputs import prediction_signal, row_loss
+    from leanloop.measure.outputs import prediction_signal
+    from leanloop.measure.rows import row_outcomes
     from leanloop.measure.stream import StreamSignal, detect_changes
 
     config = project.config
@@ -316,17 +317,23 @@ def _stream(project: Project, window: pd.DataFrame) -> list[StreamResult] | None
     rows = np.flatnonzero(window["label"].notna().to_numpy())
     if len(rows):
         labelled = window.iloc[rows]
-        loss = row_loss(logged_scored(labelled, task, classes), labelled["label"].tolist(), task)
+        scored = logged_scored(labelled, task, classes)
+        loss = row_outcomes(labelled["label"].tolist(), scored.labels, None, config.data, config.kpi).error
         results += detect_changes(loss, signal=StreamSignal.LOSS, rows=rows, ids=[ids[i] for i in rows],
                                   times=times[rows], options=config.stream)
     return results
 
 
 def measure_window(project: Project, *, last: int | None = None, since: float | None = None,
-                   chunks: int = 0, period: str | None = None) -> Measurement:
+                   chunks: int = 0, period: str | None = None, window: pd.DataFrame | None = None,
+                   loaded: tuple[Any, Any] | None = None) -> Measurement:
     """Measure the last ``last`` predictions (default: the configured window), or those
     since ``since`` (epoch seconds), against the champion's training data; also per
-    chunk: ``chunks`` parts by count, or calendar bins of ``period`` (e.g. "1D")."""
+    chunk: ``chunks`` parts by count, or calendar bins of ``period`` (e.g. "1D").
+
+    A caller that already read the window from the store (``window``, as
+    :meth:`~leanloop.store.SQLStore.window` returns it) or loaded the champion's
+    ``(model, baseline)`` (``loaded``) passes them so they are not read again."""
     from leanloop.measure.chunking import chunk_by_count, chunk_by_period
     from leanloop.measure.estimation.champion import fit_champion_estimator
     from leanloop.measure.hard_cases import weak_spots
@@ -336,9 +343,11 @@ def measure_window(project: Project, *, last: int | None = None, since: float | 
     champion = registry.champion()
     if since is None and last is None:
         last = config.measure.window_rows
-    window = project.store.window(last=last, since=since).reset_index(drop=True)
+    if window is None:
+        window = project.store.window(last=last, since=since)
+    window = window.reset_index(drop=True)
     reference = _reference(project, champion.train_data, config.measure.reference_max_rows, config.model.seed)
-    model, baseline = registry.load(champion.version)
+    model, baseline = registry.load(champion.version) if loaded is None else loaded
     key = reference_key(champion.version, champion.sha256, config.measure.reference_max_rows, config.model.seed)
     reference_scored = cached_reference_scored(
         project.paths.workspace / "cache", key,

@@ -7,8 +7,8 @@ or the predicted value of a regressor. Target drift compares the labels that arr
 for the window with the reference target (class shares, or the value distribution).
 Both use the univariate tests of :mod:`leanloop.measure.drift`.
 
-The per-row signals the streaming detectors read live here too: the loss of each
-labelled prediction and the prediction itself as one number.
+The prediction as one number per row, which the streaming detectors read, lives here
+too (their loss signal is :func:`leanloop.measure.rows.row_outcomes`' error).
 
 Examples
 --------
@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 
     from leanloop.scoring import Scored
 
-__all__ = ["Share", "OutputDrift", "prediction_outputs", "target_drift", "row_loss", "prediction_signal"]
+__all__ = ["Share", "OutputDrift", "prediction_outputs", "target_drift", "prediction_signal"]
 
 
 class Share(BaseModel):
@@ -105,20 +105,6 @@ def target_drift(reference: Sequence[Any], current: Sequence[Any], task: Task,
     if kind is FeatureKind.NUMERIC:
         reference, current = pd.to_numeric(pd.Series(list(reference))), pd.to_numeric(pd.Series(list(current)))
     return _compare("target", reference, current, kind, options)
-
-
-def row_loss(scored: Scored, truth: Sequence[Any], task: Task) -> np.ndarray:
-    """Per-row loss: 0/1 error for classifiers (labels compared as text), absolute error for regressors.
-
-    >>> from leanloop.scoring import Scored
-    >>> row_loss(Scored(labels=[1, 0, 1], probabilities=None, classes=[0, 1]), [1, 1, "1"], Task.CLASSIFICATION).tolist()
-    [0.0, 1.0, 0.0]
-    """
-    import numpy as np
-
-    if task is Task.REGRESSION:
-        return np.abs(np.asarray(scored.labels, dtype=float) - np.asarray(list(truth), dtype=float))
-    return np.array([float(str(p) != str(t)) for p, t in zip(scored.labels, truth, strict=True)])
 
 
 def prediction_signal(scored: Scored, task: Task) -> np.ndarray:

@@ -1,12 +1,16 @@
 """Per-row outcomes of labelled predictions: error, loss, KPI value and confidence.
 
-The segment finder tests slices of these values, hard-case selection ranks rows by
-them, and the promotion gate pairs them between champion and challenger.
+The one place a row's error, loss and KPI value are computed: the segment finder tests
+slices of these values, hard-case selection ranks rows by them, the streaming detectors
+read the error as the loss signal, and the promotion gate pairs them between champion
+and challenger.
 
 * ``error``: 1 when the label is wrong (classification), the absolute error (regression).
 * ``loss``: the log loss of the row, ``-ln p(truth)`` with ``p`` clipped at 1e-15
   (classification with probabilities; else the error), the absolute error (regression).
-* ``kpi``: the row's value under the ``[kpi]`` section (higher is better).
+* ``kpi``: the row's value under the ``[kpi]`` section (higher is better; regression:
+  minus the cost of the error, over- and under-predictions priced apart), times the
+  row's weight when ``weights`` are given.
 * ``confidence``: the probability given to the predicted class (classification), else NaN.
 
 Examples
@@ -27,7 +31,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from leanloop.config import DataConfig, KpiConfig, Task
-from leanloop.measure.kpi import _key, outcome_values
+from leanloop.measure.kpi import _key, outcome_values, regression_values
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -53,19 +57,19 @@ class RowOutcomes:
 
 
 def row_outcomes(y_true: Sequence[Any], y_pred: Sequence[Any], proba: np.ndarray | None,
-                 data: DataConfig, kpi: KpiConfig) -> RowOutcomes:
-    """Per-row outcomes; ``proba`` columns follow ``data.classes``."""
+                 data: DataConfig, kpi: KpiConfig, weights: np.ndarray | None = None) -> RowOutcomes:
+    """Per-row outcomes; ``proba`` columns follow ``data.classes``; ``weights`` scale the KPI."""
     import numpy as np
 
     y_true, y_pred = list(y_true), list(y_pred)
     n = len(y_true)
     if data.task is Task.REGRESSION:
         error = np.abs(np.asarray(y_true, dtype=float) - np.asarray(y_pred, dtype=float))
-        return RowOutcomes(error=error, loss=error, kpi=-kpi.cost_per_unit_error * error,
+        return RowOutcomes(error=error, loss=error, kpi=regression_values(y_true, y_pred, kpi, weights),
                            confidence=np.full(n, np.nan))
     keys = [_key(v) for v in y_true]
     error = np.array([k != _key(p) for k, p in zip(keys, y_pred, strict=True)], dtype=float)
-    values = np.asarray(outcome_values(y_true, y_pred, kpi), dtype=float)
+    values = np.asarray(outcome_values(y_true, y_pred, kpi, weights), dtype=float)
     classes = [_key(c) for c in (data.classes or [])]
     if proba is None or not classes or n == 0:
         return RowOutcomes(error=error, loss=error, kpi=values, confidence=np.full(n, np.nan))

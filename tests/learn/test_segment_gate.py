@@ -1,0 +1,121 @@
+"""The gate's segment check: a challenger that wins overall but breaks a segment is rejected."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from leanloop.config import Correction, PolicyConfig, render_config
+from leanloop.learn.compare import GATE, compare, segments_no_regression
+from leanloop.learn.segment_gate import segment_gains
+from leanloop.project import Project
+from leanloop.scoring import model_input, score
+
+
+def test_one_broken_segment_is_found_among_many_and_named() -> None:
+    rng = np.random.default_rng(1)
+    n = 6000
+    frame = pd.DataFrame({"city": rng.choice([f"c{i}" for i in range(8)], n), "x": rng.normal(size=n)})
+    champion = rng.normal(0.0, 1.0, n)
+    # Better by 0.3 per row on average, but worse by 0.5 in city c3.
+    challenger = champion + rng.normal(0.3, 1.0, n) - 0.8 * (frame["city"] == "c3").to_numpy()
+    assert challenger.mean() > champion.mean()
+    found = segment_gains(frame, champion, challenger, policy=PolicyConfig(), bins=5, seed=0)
+    assert [s.segment for s in found if s.regressed] == ["city = c3"]
+    broken = next(s for s in found if s.regressed)
+    assert broken.upper < 0 and broken.difference == pytest.approx(challenger[frame["city"] == "c3"].mean()
+                                                                   - champion[frame["city"] == "c3"].mean())
+    # 8 cities + 5 bins of x, each with >= 200 rows, largest first.
+    assert len(found) == 13 and [s.rows for s in found] == sorted((s.rows for s in found), reverse=True)
+    # Holm never adjusts below the raw p-value; Bonferroni-style bound holds.
+    assert all(s.p_value <= s.adjusted_p_value <= min(1.0, 13 * s.p_value) + 1e-12 for s in found)
+    uniform = segment_gains(frame, champion, champion + rng.normal(0.3, 1.0, n), policy=PolicyConfig(), bins=5, seed=0)
+    assert not any(s.regressed for s in uniform)
+
+
+def test_p_values_match_a_normal_approximation_and_limits_apply() -> None:
+    from scipy import stats
+
+    rng = np.random.default_rng(2)
+    n = 2000
+    frame = pd.DataFrame({"g": np.where(np.arange(n) < 1000, "a", "b")})
+    gain = rng.normal(-0.05, 1.0, n)
+    found = segment_gains(frame, np.zeros(n), gain, policy=PolicyConfig(gate_resamples=2000), bins=5, seed=0)
+    for s in found:
+        rows = gain[frame["g"] == s.segment[-1]]
+        # The bootstrap's standard error is close to the textbook one, so are the p-values.
+        expected = stats.norm.cdf(rows.mean() / (rows.std(ddof=1) / np.sqrt(len(rows))))
+        assert s.p_value == pytest.approx(expected, abs=0.02)
+    # Segments smaller than segment_min_rows, or the whole set, are not tested; top_k caps the count.
+    assert segment_gains(frame, np.zeros(n), gain, policy=PolicyConfig(segment_min_rows=1001), bins=5, seed=0) == []
+    assert len(segment_gains(frame, np.zeros(n), gain, policy=PolicyConfig(segment_top_k=1), bins=5, seed=0)) == 1
+    same = segment_gains(frame, np.zeros(n), gain, policy=PolicyConfig(segment_correction=Correction.BH), bins=5,
+                         seed=0)
+    assert [s.p_value for s in same] == [s.p_value for s in found[:2]] or len(same) == 2
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory, car_loan_data) -> Project:
+    root = tmp_path_factory.mktemp("segment_gate")
+    data = root / "loans.csv"
+    car_loan_data.reference.head(3000).to_csv(data, index=False)
+    created = Project.init(data, target="repaid", time_column="timestamp", id_column="id", root=root / "p")
+    config = created.config.model_copy(update={"model": created.config.model.model_copy(update={"max_iter": 10})})
+    created.paths.config.write_text(render_config(config), encoding="utf-8")
+    created.close()
+    project = Project(root / "p")
+    project.build()
+    yield project
+    project.close()
+
+
+def _labelled_so_that(project: Project, challenger: str, rows: pd.DataFrame, broken: pd.Series) -> pd.DataFrame:
+    """``rows`` with labels chosen so the challenger is right wherever the two versions
+    disagree, except in ``broken``, where the champion is."""
+    config = project.config
+    said = {}
+    for version in ("v1", challenger):
+        record = project.registry.get(version)
+        model, _ = project.registry.load(version)
+        said[version] = np.asarray(score(model, model_input(config.schema_, rows, record.input_format, "rows"),
+                                         "classification").labels)
+    return rows.assign(repaid=np.where(broken.to_numpy(), said["v1"], said[challenger]))
+
+
+def test_gate_rejects_a_challenger_that_wins_overall_but_breaks_a_segment(project: Project, car_loan_data) -> None:
+    from leanloop.build.train import train_version
+
+    reference = car_loan_data.reference.head(3000)
+    flipped = reference.assign(repaid=1 - reference["repaid"])
+    other = train_version(project.config, project.paths, project.registry, train=flipped.iloc[:2000],
+                          test=reference.iloc[2000:], source="build", parent="v1", alias=None)
+    rows = car_loan_data.analysis.head(3000).reset_index(drop=True)
+    broken = rows["salary_range"] == rows["salary_range"].value_counts().index[0]
+    recent = _labelled_so_that(project, other.version, rows, broken)
+    holdout = reference.iloc[2000:]
+    result = compare(project, "v1", other.version, recent=recent, holdout=holdout, hard=recent.head(0))
+    checks = {c.check: c for c in result.checks}
+    assert len(result.checks) == len(GATE) and result.checks[-1].check == "segments_no_regression"
+    assert checks["recent_net_value_lift"].passed  # better overall ...
+    segment = checks["segments_no_regression"]  # ... but not for one salary range
+    name = f"salary_range = {rows['salary_range'].value_counts().index[0]}"
+    assert not segment.passed and not result.promote
+    # Named, and the worst; other slices that overlap it (low debt-to-income) may fail too.
+    assert name in [s.segment for s in segment.segments if s.regressed]
+    assert min(segment.segments, key=lambda s: s.difference).segment == name
+    assert name in segment.says and name in result.explain()
+    assert segment.p_value < 0.05 and segment.upper < 0 and segment.rows == len(recent)
+    # The same challenger on rows where it is right wherever the two disagree: no segment regresses.
+    fair = _labelled_so_that(project, other.version, rows, broken & False)
+    passed = compare(project, "v1", other.version, recent=fair, holdout=holdout, hard=fair.head(0),
+                     checks=[segments_no_regression]).checks
+    assert [c.check for c in passed] == ["segments_no_regression"]
+    assert passed[0].passed and len(passed[0].segments) > 10
+    assert all(s.difference >= 0 and s.adjusted_p_value >= 0.05 for s in passed[0].segments)
+    # Too few rows for any segment: skipped, passing, with the reason.
+    small = compare(project, "v1", other.version, recent=fair.head(150), holdout=holdout, hard=fair.head(0),
+                    checks=[segments_no_regression]).checks[0]
+    assert small.passed and small.skipped.startswith("no segment of the 150 recent rows has")
