@@ -198,6 +198,7 @@ class PerformanceConfig(_Section):
     """Confidence intervals of realized metrics and KPIs, and estimation without labels."""
 
     bootstrap_resamples: int = Field(500, ge=50, le=20_000)
+    bootstrap_max_rows: int | None = Field(20_000, ge=1000)
     confidence: float = Field(0.95, gt=0.5, lt=1.0)
     estimate: bool = True
 
@@ -355,6 +356,7 @@ class SegmentsConfig(_Section):
     bins: int = Field(5, ge=2, le=50)
     max_pairs: int = Field(2000, ge=0)
     top_k: int = Field(10, ge=1)
+    max_rows: int | None = Field(20_000, ge=100)
 
 
 class TestsetConfig(_Section):

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from leanloop.config import DataConfig, KpiConfig, Task
-from leanloop.measure.bootstrap import BootstrapOptions, Interval, bootstrap
+from leanloop.measure.bootstrap import BootstrapOptions, Interval, bootstrap, rescaled, subsample_rows
 from leanloop.measure.kpi import kpi_intervals, kpi_summary, outcome_values, regression_values, row_weights
 from leanloop.measure.performance import (
     class_rows,
@@ -30,15 +30,13 @@ from leanloop.measure.performance import (
     regression_metrics,
     regression_table,
 )
-from leanloop.scoring import score
+from leanloop.scoring import Scored, score
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
     import numpy as np
     import pandas as pd
-
-    from leanloop.scoring import Scored
 
 __all__ = ["Evaluation", "evaluate", "evaluate_scored"]
 
@@ -54,6 +52,8 @@ class Evaluation:
     intervals: dict[str, Interval] = field(default_factory=dict)
     kpi_intervals: dict[str, Interval] = field(default_factory=dict)
     kpi_values: np.ndarray | None = None
+    #: rows the metric intervals' bootstrap read when it subsampled (``max_rows``), else None
+    bootstrap_rows: int | None = None
 
 
 def evaluate(model: Any, X: pd.DataFrame, y: Sequence[Any], data: DataConfig, kpi: KpiConfig,
@@ -65,8 +65,24 @@ def evaluate(model: Any, X: pd.DataFrame, y: Sequence[Any], data: DataConfig, kp
 
 def evaluate_scored(scored: Scored, y: list[Any], data: DataConfig, kpi: KpiConfig,
                     weights: np.ndarray | None = None, intervals: BootstrapOptions | None = None) -> Evaluation:
-    """Metrics and KPIs of outputs already computed (e.g. logged predictions)."""
+    """Metrics and KPIs of outputs already computed (e.g. logged predictions); beyond
+    ``intervals.max_rows`` rows the metric intervals come from a rescaled subsample
+    (:mod:`leanloop.measure.bootstrap`)."""
     import numpy as np
+
+    rows = None if intervals is None else subsample_rows(len(y), intervals)
+    if rows is not None:
+        full = evaluate_scored(scored, y, data, kpi, weights=weights)
+        picked = Scored(labels=[scored.labels[i] for i in rows], classes=scored.classes,
+                        probabilities=None if scored.probabilities is None else np.asarray(scored.probabilities)[rows])
+        sub = evaluate_scored(picked, [y[i] for i in rows], data, kpi,
+                              weights=None if weights is None else np.asarray(weights)[rows],
+                              intervals=intervals.model_copy(update={"max_rows": None}))
+        values = (regression_values(y, scored.labels, kpi, weights) if data.task is Task.REGRESSION
+                  else np.asarray(outcome_values(y, scored.labels, kpi, weights), dtype=float))
+        found = {name: rescaled(full.metrics[name], i, len(rows), len(y)) for name, i in sub.intervals.items()}
+        return Evaluation(full.metrics, full.kpis, full.rows, found, kpi_intervals(values, kpi.name, intervals),
+                          values, bootstrap_rows=len(rows))
 
     if data.task is Task.REGRESSION:
         values = regression_values(y, scored.labels, kpi, weights)

@@ -164,6 +164,8 @@ class WeakSpots:
 
     segments: list[Segment] = field(default_factory=list)
     hard_cases: list[HardCase] = field(default_factory=list)
+    #: labelled rows the segment finder read when it sampled them (``[segments] max_rows``)
+    segment_rows: int | None = None
 
     def counts(self) -> dict[str, int]:
         """Hard cases by reason, every reason listed."""
@@ -196,7 +198,16 @@ def weak_spots(config: ProjectConfig, *, reference: pd.DataFrame, window: pd.Dat
     else:
         values, binary, higher = outcomes.error, not regression, False
         name = "absolute_error" if regression else "error_rate"
-    segments = find_segments(frame, values, config=config.segments, reference=ref_frame, binary=binary,
+    # The slice tests read a seeded sample beyond [segments] max_rows (they keep their
+    # meaning, with a little less power); hard cases are picked from every labelled row.
+    sample = None
+    if config.segments.max_rows is not None and len(frame) > config.segments.max_rows:
+        import numpy as np
+
+        sample = np.sort(np.random.default_rng(config.model.seed).choice(len(frame), config.segments.max_rows,
+                                                                         replace=False))
+    segments = find_segments(frame if sample is None else frame.iloc[sample], values if sample is None
+                             else values[sample], config=config.segments, reference=ref_frame, binary=binary,
                              higher_is_better=higher, metric=name)
     picks = select_hard_cases(frame, outcomes, config=config.testset, segments=segments, drifted=drifted,
                               reference=ref_frame, window_frame=every, bins=config.segments.bins,
@@ -207,4 +218,4 @@ def weak_spots(config: ProjectConfig, *, reference: pd.DataFrame, window: pd.Dat
                  features=dict(row["features"]), label=row["label"], prediction=row["prediction"])
         for p in picks for row in [labelled.iloc[p.row]]
     ]
-    return WeakSpots(segments=segments, hard_cases=cases)
+    return WeakSpots(segments=segments, hard_cases=cases, segment_rows=None if sample is None else len(sample))

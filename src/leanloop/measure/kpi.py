@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from leanloop.measure.bootstrap import BootstrapOptions, Interval, bootstrap
+from leanloop.measure.bootstrap import BootstrapOptions, Interval, bootstrap, rescaled, subsample_rows
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -99,7 +99,8 @@ def kpi_summary(values: Sequence[float], name: str) -> dict[str, float]:
 
 
 def kpi_intervals(values: np.ndarray, name: str, options: BootstrapOptions) -> dict[str, Interval]:
-    """Bootstrap intervals of the mean and the total of per-row KPI values.
+    """Bootstrap intervals of the mean and the total of per-row KPI values (beyond
+    ``options.max_rows`` rows, on a rescaled subsample: :mod:`leanloop.measure.bootstrap`).
 
     >>> import numpy as np
     >>> kpi_intervals(np.array([1.0, 1.0]), "v", BootstrapOptions(resamples=50))["v_total"]
@@ -109,6 +110,14 @@ def kpi_intervals(values: np.ndarray, name: str, options: BootstrapOptions) -> d
 
     values = np.asarray(values, dtype=float)
     n = len(values)
+    rows = subsample_rows(n, options)
+    if rows is not None:
+        sub = kpi_intervals(values[rows], name, options.model_copy(update={"max_rows": None}))
+        if name not in sub:
+            return {}
+        mean = rescaled(float(values.mean()), sub[name], len(rows), n)
+        return {name: mean, f"{name}_total": Interval(value=float(values.sum()), lower=mean.lower * n,
+                                                     upper=mean.upper * n)}
     found = bootstrap(lambda W: {name: W @ values / W.sum(axis=1)}, n, options)
     if name not in found:
         return {}

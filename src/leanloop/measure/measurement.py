@@ -70,6 +70,11 @@ class Performance(BaseModel):
     estimated_intervals: dict[str, Interval] = Field(default_factory=dict)
     estimation_error: dict[str, float] = Field(default_factory=dict)
     estimation_method: str | None = None
+    #: labelled rows the intervals' bootstrap read when it subsampled
+    #: (``[performance] bootstrap_max_rows``; rescaled to all rows), else None
+    bootstrap_rows: int | None = None
+    #: rows the estimation bands' simulations read when they subsampled (same setting), else None
+    estimation_rows: int | None = None
 
 
 class Chunk(BaseModel):
@@ -127,6 +132,8 @@ class Measurement(BaseModel):
     stream: list[StreamResult] | None = None
     #: Weak segments of the labelled rows, worst (by impact) first.
     segments: list[Segment] = Field(default_factory=list)
+    #: Labelled rows the segment finder read when it sampled them (``[segments] max_rows``), else None.
+    segment_rows: int | None = None
     #: Hard cases found in the window, by reason.
     hard_cases: dict[str, int] = Field(default_factory=dict)
     #: The hard cases themselves, for the enriched test set (not in the JSON).
@@ -154,8 +161,11 @@ def logged_scored(window: pd.DataFrame, task: Task, classes: list[Any] | None) -
     labels = window["prediction"].tolist()
     if task is Task.REGRESSION or not classes or window["probabilities"].isna().any():
         return Scored(labels=labels, probabilities=None, classes=classes)
+    import pandas as pd
+
     names = [str(c) for c in classes]
-    proba = np.array([[row.get(n, 0.0) for n in names] for row in window["probabilities"]], dtype=float)
+    # one columnar pass over the logged dicts (a class a row lacks has probability 0)
+    proba = pd.DataFrame(window["probabilities"].tolist(), columns=names).fillna(0.0).to_numpy(dtype=float)
     return Scored(labels=labels, probabilities=proba.reshape(len(labels), len(names)), classes=classes)
 
 
@@ -229,10 +239,12 @@ def measure_frames(project: Project, reference: pd.DataFrame, window: pd.DataFra
                       estimated_kpis={k: i.value for k, i in estimates.kpis.items()},
                       estimated_kpi_intervals=estimates.kpis,
                       performance=Performance(estimated=estimates.values, estimated_intervals=estimates.bands,
-                                              estimation_method=estimates.method), **extra)
+                                              estimation_method=estimates.method, estimation_rows=estimates.rows),
+                      **extra)
     truth = labelled["label"].tolist()
     resampling = BootstrapOptions(resamples=config.performance.bootstrap_resamples,
-                                  confidence=config.performance.confidence, seed=config.model.seed)
+                                  confidence=config.performance.confidence, seed=config.model.seed,
+                                  max_rows=config.performance.bootstrap_max_rows)
     X = schema.model_frame(current.loc[labelled.index], "logged predictions")
     realized = evaluate_scored(logged_scored(labelled, config.data.task, config.data.classes), truth,
                                config.data, config.kpi, weights=row_weights(X, config.kpi), intervals=resampling)
@@ -246,7 +258,7 @@ def measure_frames(project: Project, reference: pd.DataFrame, window: pd.DataFra
         realized=realized.metrics, baseline=base.metrics, labelled=len(labelled), intervals=realized.intervals,
         baseline_intervals=base.intervals, estimated=estimates.values, estimated_intervals=estimates.bands,
         estimation_error={k: v - realized.metrics[k] for k, v in on_labelled.values.items() if k in realized.metrics},
-        estimation_method=estimates.method)
+        estimation_method=estimates.method, bootstrap_rows=realized.bootstrap_rows, estimation_rows=estimates.rows)
     return Frames(drift=drift, prediction_drift=prediction_drift, performance=performance,
                   kpis=realized.kpis, baseline_kpis=base.kpis, labelled=len(labelled), drifted=drifted,
                   kpi_intervals=realized.kpi_intervals, baseline_kpi_intervals=base.kpi_intervals,
@@ -260,6 +272,7 @@ class _Estimates:
     values: dict[str, float] = field(default_factory=dict)
     bands: dict[str, Interval] = field(default_factory=dict)
     kpis: dict[str, Interval] = field(default_factory=dict)
+    rows: int | None = None
 
 
 def _estimates(project: Project, estimator: ChampionEstimator | None, scored: Scored, current: pd.DataFrame,
@@ -273,7 +286,7 @@ def _estimates(project: Project, estimator: ChampionEstimator | None, scored: Sc
         return _Estimates()
     bands = {k: Interval(value=e.value, lower=e.lower, upper=e.upper) for k, e in found.metrics.items()}
     kpis = {k: Interval(value=e.value, lower=e.lower, upper=e.upper) for k, e in found.kpis.items()}
-    return _Estimates(found.method, found.values, bands, kpis)
+    return _Estimates(found.method, found.values, bands, kpis, found.simulated_rows)
 
 
 def _monitor(project: Project, reference: pd.DataFrame, current: pd.DataFrame, window: pd.DataFrame,
@@ -391,7 +404,7 @@ def measure_window(project: Project, *, last: int | None = None, since: float | 
         reference_kpis={k: v for k, v in champion.kpi.items() if not k.startswith("baseline_")},
         chunks=chunk_list, quality=whole.quality, multivariate=whole.multivariate,
         prediction_outputs=whole.prediction_outputs, target_drift=whole.target_drift,
-        stream=_stream(project, window), segments=spots.segments, hard_cases=spots.counts(),
+        stream=_stream(project, window), segments=spots.segments, segment_rows=spots.segment_rows, hard_cases=spots.counts(),
         hard_case_rows=spots.hard_cases,
         kpi_intervals=whole.kpi_intervals, baseline_kpi_intervals=whole.baseline_kpi_intervals,
         kpi_gain=whole.kpi_gain, estimated_kpis=whole.estimated_kpis,

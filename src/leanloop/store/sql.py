@@ -259,8 +259,9 @@ class SQLStore:
                  "label", "received_at"]
         columns = dict(zip(names, map(list, zip(*rows, strict=True)), strict=True)) if rows else {n: [] for n in names}
         for name in ("features", "prediction", "probabilities", "label"):
-            # SQL NULL (no label yet) and JSON null both read as None
-            columns[name] = [None if v is None else json.loads(v) for v in columns[name]]
+            # One decode per column (a JSON array of the values) rather than one per value;
+            # SQL NULL (no label yet) and JSON null both read as None.
+            columns[name] = json.loads("[" + ",".join("null" if v is None else v for v in columns[name]) + "]")
         # Object columns keep labels and outputs as logged (an int stays an int even
         # when other rows have no label yet).
         return pd.DataFrame({

@@ -40,7 +40,7 @@ from __future__ import annotations
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
-from leanloop.measure.bootstrap import percentile_interval
+from leanloop.measure.bootstrap import BootstrapOptions, percentile_interval, subsample_rows
 from leanloop.measure.estimation.result import Estimate, EstimatedPerformance
 from leanloop.measure.performance import ClassRows, class_rows, classification_table
 from leanloop.measure.weighted import weighted_auc
@@ -78,12 +78,16 @@ class CBPE:
     simulations : simulated label draws per estimate.
     kpi : the KPI to estimate too (its outcome values per confusion cell).
     calibration : isotonic (default) or none.
+    max_rows : beyond this many rows the bands are simulated on a seeded subsample of
+        ``max_rows`` rows and rescaled to all rows around the estimate on all rows
+        (:func:`leanloop.measure.bootstrap.rescaled`); the result's ``simulated_rows`` says so.
     """
 
     def __init__(self, *, classes: Sequence[Any], seed: int = 0, confidence: float = 0.95,
                  simulations: int = 500, kpi: KpiConfig | None = None,
-                 calibration: Calibration = Calibration.ISOTONIC) -> None:
+                 calibration: Calibration = Calibration.ISOTONIC, max_rows: int | None = None) -> None:
         self.classes = list(classes)
+        self.max_rows = max_rows
         self.seed = seed
         self.confidence = confidence
         self.simulations = simulations
@@ -157,7 +161,21 @@ class CBPE:
             cells = outcome_table(self.kpi, self.classes)[rows.truth, rows.predicted]
             kpi_values = cells * (1.0 if weights is None else np.repeat(np.asarray(weights, dtype=float), k))
             table[self.kpi.name] = expected @ kpi_values / n
-        draws = self._simulate(calibrated, rows, proba, kpi_values)
+        sample = subsample_rows(n, BootstrapOptions(max_rows=self.max_rows, seed=self.seed))
+        if sample is None:
+            draws = self._simulate(calibrated, rows, proba, kpi_values)
+        else:
+            # Simulate on the sample; move each draw's distance from the sample's own
+            # estimate, shrunk by sqrt(m / n), to the estimate on all rows.
+            expanded = (sample[:, None] * k + np.arange(k)).ravel()
+            sub_rows = ClassRows(truth=rows.truth[expanded], predicted=rows.predicted[expanded], proba=None, k=k)
+            sub_kpi = None if kpi_values is None else kpi_values[expanded]
+            sub_table = self._metrics(calibrated[sample].reshape(1, -1), sub_rows, proba[sample])
+            if sub_kpi is not None and self.kpi is not None:
+                sub_table[self.kpi.name] = calibrated[sample].reshape(1, -1) @ sub_kpi / len(sample)
+            scale = (len(sample) / n) ** 0.5
+            draws = {name: table[name][0] + scale * (values - sub_table[name][0]) for name, values in
+                     self._simulate(calibrated[sample], sub_rows, proba[sample], sub_kpi).items()}
         estimates = {name: Estimate(**percentile_interval(float(value[0]), draws[name], self.confidence).model_dump())
                      for name, value in table.items() if np.isfinite(value[0])}
         kpis: dict[str, Estimate] = {}
@@ -168,7 +186,7 @@ class CBPE:
         matrix = np.zeros((k, k))
         np.add.at(matrix, (rows.truth, rows.predicted), expected[0])
         return EstimatedPerformance(method="cbpe", rows=n, metrics=estimates, kpis=kpis,
-                                    confusion=matrix.tolist())
+                                    confusion=matrix.tolist(), simulated_rows=None if sample is None else len(sample))
 
     def _metrics(self, W: np.ndarray, rows: ClassRows, scores: np.ndarray) -> dict[str, np.ndarray]:
         """Metrics of each weighting of the expanded rows (``W``: ``(B, n * k)``)."""

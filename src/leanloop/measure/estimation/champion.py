@@ -77,5 +77,5 @@ def fit_champion_estimator(project: Project, champion: ModelVersion, model: Any)
     if scored.classes is not None and list(scored.classes) != classes:
         proba = proba[:, [list(scored.classes).index(c) for c in classes]]
     cbpe = CBPE(classes=classes, seed=config.model.seed, confidence=options.confidence,
-                simulations=options.bootstrap_resamples, kpi=config.kpi)
+                simulations=options.bootstrap_resamples, kpi=config.kpi, max_rows=options.bootstrap_max_rows)
     return ChampionEstimator(cbpe.fit(proba, truth), len(test))

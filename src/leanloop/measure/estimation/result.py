@@ -23,6 +23,8 @@ class EstimatedPerformance(BaseModel):
     rows: int
     metrics: dict[str, Estimate] = Field(default_factory=dict)
     kpis: dict[str, Estimate] = Field(default_factory=dict)
+    #: rows the bands' simulations read when they subsampled (``max_rows``), else None
+    simulated_rows: int | None = None
     #: Classification only: the expected confusion matrix [actual][predicted], in class order.
     confusion: list[list[float]] | None = None
 
