@@ -138,9 +138,7 @@ class Schema(BaseModel):
                 seconds = (column - pd.Timestamp(0, tz="UTC")).dt.total_seconds()
                 out[feature.name] = seconds.astype("float64")
             else:
-                out[feature.name] = np.array(
-                    [str(v) if _is_present(v) else np.nan for v in column], dtype=object
-                )
+                out[feature.name] = _distinct_map(column, str, np.nan)
         return pd.DataFrame(out, index=frame.index)
 
 
@@ -157,7 +155,7 @@ def _coerce_column(column: pd.Series, feature: Feature, source: str) -> pd.Serie
     if feature.kind is FeatureKind.BOOLEAN:
         mapping = {True: True, False: False, "true": True, "false": False, "True": True,
                    "False": False, 1: True, 0: False, "1": True, "0": False}
-        values = column.map(lambda v: mapping.get(v, None) if _is_present(v) else None)
+        values = pd.Series(_distinct_map(column, lambda v: mapping.get(v, None), None), index=column.index)
         bad = values.isna() & column.notna()
         _raise_first_bad(column, bad, feature, "true or false", source)
         return values.astype("object")
@@ -166,7 +164,24 @@ def _coerce_column(column: pd.Series, feature: Feature, source: str) -> pd.Serie
         bad = values.isna() & column.notna()
         _raise_first_bad(column, bad, feature, "a date-time", source)
         return values
-    return column.map(lambda v: str(v) if _is_present(v) else None).astype("object")
+    return pd.Series(_distinct_map(column, str, None), index=column.index, dtype="object")
+
+
+def _distinct_map(column: pd.Series, convert: Any, missing: Any) -> np.ndarray:
+    """``convert`` of each present value, ``missing`` for None/NaN, as an object array;
+    ``convert`` runs once per distinct value (a 100k-row log has a handful per feature)."""
+    import numpy as np
+    import pandas as pd
+
+    # Values of one type only: equal values then have equal text (a column mixing 1 and
+    # 1.0, or 1 and True, or holding unhashable lists goes one call per row instead).
+    if pd.api.types.infer_dtype(column, skipna=True) not in ("string", "boolean", "integer", "floating", "empty"):
+        return np.array([convert(v) if _is_present(v) else missing for v in column], dtype=object)
+    codes, uniques = pd.factorize(column, use_na_sentinel=True)
+    table = np.empty(len(uniques) + 1, dtype=object)
+    table[:-1] = [convert(v) for v in uniques]
+    table[-1] = missing  # code -1 (a missing value) reads the last entry
+    return table[codes]
 
 
 def _is_present(value: Any) -> bool:
