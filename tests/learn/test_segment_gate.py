@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from leanloop.config import Correction, PolicyConfig, render_config
+from leanloop.config import Correction, PolicyConfig
 from leanloop.learn.compare import GATE, compare, segments_no_regression
 from leanloop.learn.segment_gate import segment_gains
 from leanloop.project import Project
@@ -55,21 +54,6 @@ def test_p_values_match_a_normal_approximation_and_limits_apply() -> None:
     same = segment_gains(frame, np.zeros(n), gain, policy=PolicyConfig(segment_correction=Correction.BH), bins=5,
                          seed=0)
     assert [s.p_value for s in same] == [s.p_value for s in found[:2]] or len(same) == 2
-
-
-@pytest.fixture(scope="module")
-def project(tmp_path_factory: pytest.TempPathFactory, car_loan_data) -> Project:
-    root = tmp_path_factory.mktemp("segment_gate")
-    data = root / "loans.csv"
-    car_loan_data.reference.head(3000).to_csv(data, index=False)
-    created = Project.init(data, target="repaid", time_column="timestamp", id_column="id", root=root / "p")
-    config = created.config.model_copy(update={"model": created.config.model.model_copy(update={"max_iter": 10})})
-    created.paths.config.write_text(render_config(config), encoding="utf-8")
-    created.close()
-    project = Project(root / "p")
-    project.build()
-    yield project
-    project.close()
 
 
 def _labelled_so_that(project: Project, challenger: str, rows: pd.DataFrame, broken: pd.Series) -> pd.DataFrame:

@@ -11,7 +11,6 @@ import pytest
 from typer.testing import CliRunner
 
 from leanloop.cli import app
-from leanloop.config import render_config
 from leanloop.errors import InputError
 from leanloop.learn.compare import _hard_case_check, compare
 from leanloop.learn.testset import add_hard_cases, cap_plan, export, prune, rows
@@ -98,21 +97,6 @@ def test_export_round_trips_as_csv_and_parquet(store: SQLStore, tmp_path: Path) 
 def run(*args: str) -> tuple[int, str, str]:
     result = CliRunner().invoke(app, list(args))
     return result.exit_code, result.stdout, result.stderr
-
-
-@pytest.fixture(scope="module")
-def project(tmp_path_factory: pytest.TempPathFactory, car_loan_data) -> Project:
-    root = tmp_path_factory.mktemp("testset")
-    data = root / "loans.csv"
-    car_loan_data.reference.head(2000).to_csv(data, index=False)
-    created = Project.init(data, target="repaid", time_column="timestamp", id_column="id", root=root / "p")
-    config = created.config.model_copy(update={"model": created.config.model.model_copy(update={"max_iter": 10})})
-    created.paths.config.write_text(render_config(config), encoding="utf-8")
-    created.close()
-    project = Project(root / "p")
-    project.build()
-    yield project
-    project.close()
 
 
 def test_testset_cli_lists_exports_and_prunes(project: Project, tmp_path: Path) -> None:
