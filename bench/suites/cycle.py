@@ -3,6 +3,9 @@
 A copy of the logged project gets every label through ``leanloop feedback`` and
 ``retrain_on_drift = true`` with ``max_drift_share = 0.1`` (the car-loan analysis
 period drifts, so the policy retrains); ``leanloop cycle --last N --json`` is then timed from outside.
+The notes say how many rows the sampled statistics read (``[performance]
+bootstrap_max_rows``, ``[segments] max_rows``) and how many the challenger trained on
+(``[policy] retrain_max_rows``).
 """
 
 from __future__ import annotations
@@ -37,10 +40,21 @@ def run(options: Options) -> list[Table]:
               body.get("promoted"), ", ".join(f"{k} {v:.1f}" for k, v in durations.items()
                                               if isinstance(v, int | float)) or None)
     table.notes.append("target (issue 5): < 30 s on 2 cores; wall includes CLI start-up")
+    measured = body.get("measurement") or {}
+    performance = measured.get("performance") or {}
+    training = body.get("training") or {}
+    sampled = {"bootstrap": performance.get("bootstrap_rows"), "estimation bands": performance.get("estimation_rows"),
+               "segment finder": measured.get("segment_rows")}
+    if any(v is not None for v in sampled.values()) or training:
+        table.notes.append("rows read where the statistics allow a sample: "
+                           + ", ".join(f"{k} {v:,}" if v is not None else f"{k} all" for k, v in sampled.items())
+                           + (f"; challenger trained on {training.get('rows', {}).get('train', '?'):,} rows"
+                              if training.get("rows") else ""))
     if decision != "retrain" and done.ok:
         table.notes.append(f"the policy decided {decision!r}, so this cycle did not retrain")
     if not done.ok:
         table.notes.append(f"failed: {done.stderr_tail[-400:]!r}")
     write_json("cycle", {"rows": logged.rows, "run": {**done.to_json(), "result": {
-        k: body.get(k) for k in ("cycle", "decision", "challenger", "promoted", "comparison", "durations")}}})
+        k: body.get(k) for k in ("cycle", "decision", "challenger", "promoted", "comparison", "durations",
+                                 "training")}}})
     return [table]
