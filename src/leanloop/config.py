@@ -378,6 +378,8 @@ class ServeConfig(_Section):
     commit_max_wait_ms: float = Field(2.0, ge=0.0)
     model_refresh_seconds: float = Field(0.5, gt=0.0)
     shutdown_drain_seconds: float = Field(0.0, ge=0.0)
+    shadow_queue_rows: int = Field(10_000, ge=1)
+    shadow_batch_wait_ms: float = Field(50.0, ge=0.0, le=5000.0)
 
 
 class StoreConfig(_Section):
