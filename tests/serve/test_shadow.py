@@ -37,10 +37,10 @@ def with_model(project: Project, **model: object) -> Project:
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory, car_loan_data) -> Path:
-    """v1 (10 iterations) is the champion; v2 (2 iterations: a different model) is registered."""
+    """v1 (10 iterations) is the champion; v2 (one tiny step: a much weaker model) is registered."""
     project = small_project(tmp_path_factory.mktemp("shadow"), car_loan_data, model_refresh_seconds=0.05,
                             shadow_batch_wait_ms=5.0)
-    project = with_model(project, max_iter=2)
+    project = with_model(project, max_iter=1, learning_rate=0.01)
     project.build()
     project.registry.promote("v1")
     project.close()
@@ -125,7 +125,7 @@ def test_shadow_report_compares_on_the_labelled_live_rows(shadowed: Project, car
     auc = {c: roc_auc_score(labels, [p["1"] for p in pairs[c]]) for c in ("probabilities", "shadow_probabilities")}
     assert no_regression.champion == pytest.approx(auc["probabilities"], abs=1e-9)
     assert no_regression.challenger == pytest.approx(auc["shadow_probabilities"], abs=1e-9)
-    # v2 (2 boosting iterations) is the weaker model: live traffic says so.
+    # v2 (one tiny boosting step) is the weaker model: live traffic says so.
     assert report.verdict == "reject" and not lift.passed
     assert "live_net_value_lift" in report.explain()
     project.close()

@@ -14,6 +14,12 @@ The verdict is ``promote`` when both pass, ``reject`` when either fails, and ``w
 while fewer than ``[policy] min_labels`` shadowed rows have labels (it says how many more).
 Only rows the current champion answered are compared; rows answered by an earlier
 champion are counted, not mixed in.
+
+With ``[policy] shadow_before_promote``, the loop does not promote a challenger that
+passed the gate: it puts it on trial in shadow mode (:func:`loop_trial` finds it) and
+each later cycle judges it (:func:`judge_trial`): ``promote`` promotes it, ``reject``
+ends shadow mode, ``wait`` leaves it running (and the policy waits instead of training
+another challenger).
 """
 
 from __future__ import annotations
@@ -33,7 +39,7 @@ if TYPE_CHECKING:
 
     from leanloop.project import Project
 
-__all__ = ["ShadowReport", "shadow_report"]
+__all__ = ["ShadowReport", "shadow_report", "loop_trial", "judge_trial"]
 
 
 class ShadowReport(BaseModel):
@@ -139,3 +145,24 @@ def shadow_report(project: Project, version: str | None = None) -> ShadowReport:
         failed = ", ".join(c.check for c in checks if not c.passed)
         verdict, says = "reject", f"{version} does not beat {champion} on live traffic ({failed})"
     return ShadowReport(verdict=verdict, says=says, checks=checks, **common)
+
+
+def loop_trial(project: Project, ledger: list[dict[str, Any]]) -> str | None:
+    """The version in shadow mode if the loop put it there (a cycle's ``shadowed``), else
+    None: a shadow a person started is theirs to judge."""
+    version = project.store.get_alias("shadow")
+    if version is None:
+        return None
+    return version if any(c.get("shadowed") == version for c in ledger) else None
+
+
+def judge_trial(project: Project, version: str) -> ShadowReport:
+    """Judge the loop's shadow trial of ``version`` and act on the verdict: promote it,
+    end shadow mode, or (``wait``) leave it running."""
+    report = shadow_report(project, version)
+    if report.verdict == "promote":
+        project.registry.promote(version)
+        project.store.clear_alias("shadow")
+    elif report.verdict == "reject":
+        project.registry.stop_shadow()
+    return report

@@ -62,7 +62,7 @@ class ShadowScorer:
     """Scores the champion's batches with the ``shadow`` version in a background thread."""
 
     def __init__(self, registry: Registry, store: SQLStore, schema: Schema, task: str, *,
-                 max_queue_rows: int = 10_000, batch_wait_ms: float = 50.0) -> None:
+                 max_queue_rows: int = 10_000, batch_wait_ms: float = 200.0) -> None:
         self.registry = registry
         self.store = store
         self.schema = schema
