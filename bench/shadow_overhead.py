@@ -12,7 +12,6 @@ Run: ``.venv/bin/python bench/shadow_overhead.py [--seconds 20] [--clients 8]``.
 from __future__ import annotations
 
 import argparse
-import socket
 import tempfile
 import threading
 import time
@@ -22,17 +21,11 @@ import httpx
 import numpy as np
 
 from leanloop.datasets import car_loan
-from leanloop.demo import running_server
+from leanloop.demo import free_port, running_server
 from leanloop.project import Project
 
 FEATURES = ["car_value", "salary_range", "debt_to_income_ratio", "loan_length", "repaid_loan_on_prev_car",
             "size_of_downpayment", "driver_tenure"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def load(url: str, rows: list[dict], clients: int, seconds: float) -> tuple[list[float], int]:

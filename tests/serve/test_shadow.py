@@ -187,3 +187,50 @@ def test_promoting_the_shadow_ends_shadow_mode_and_the_cli_drives_it(shadowed: P
     project.close()
     nothing = runner.invoke(cli, ["shadow", "--dir", root])
     assert nothing.exit_code == 2 and "no version is in shadow mode" in nothing.stderr
+
+
+def children(pid: int) -> list[int]:
+    """Process ids whose parent is ``pid`` (from /proc)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def gone(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return True
+    return state in ("Z", "X")
+
+
+def test_a_real_server_shadows_and_its_shadow_process_dies_with_it(shadowed: Project, car_loan_data) -> None:
+    import httpx
+
+    from leanloop.demo import free_port
+    from tests.serve.faults import Server
+
+    rows = car_loan_data.analysis.head(30)[FEATURES].to_dict("records")
+    root = shadowed.paths.root
+    shadowed.shadow("v2")
+    shadowed.close()
+    server = Server(root, free_port()).start()
+    server.wait_ready()
+    wait_for(lambda: httpx.get(f"{server.url}/shadow").json()["worker"]["version"] == "v2", "no shadow process",
+             seconds=60)
+    answered = httpx.post(f"{server.url}/predict", json={"rows": rows[:30]}).json()
+    assert answered["model_version"] == "v1"
+    project = Project(root)
+    wait_for(lambda: project.store.count_shadow("v2") == 30, "the shadow process did not log the rows")
+    assert server.process is not None
+    shadow_processes = children(server.process.pid)
+    assert shadow_processes, "the shadow scores in a child process"
+    server.kill()  # SIGKILL: nobody tells the child to stop
+    wait_for(lambda: all(gone(pid) for pid in shadow_processes), "the shadow process outlived its server")
+    project.close()

@@ -132,7 +132,7 @@ def create_app(project: Project, *, token: str | None = FROM_PROJECT) -> FastAPI
                               max_wait_ms=serve.commit_max_wait_ms, retry_seconds=config.store.spool_retry_seconds)
     readiness = Readiness()
     metrics = ServerMetrics(stats=logger.stats, version=lambda: holder.version)
-    shadow = ShadowScorer(project.registry, project.store, schema, task, max_queue_rows=serve.shadow_queue_rows,
+    shadow = ShadowScorer(project.paths.root, project.registry, max_queue_rows=serve.shadow_queue_rows,
                           batch_wait_ms=serve.shadow_batch_wait_ms)
     metrics.registry.register(shadow.collector())
     server_log = logging.getLogger("leanloop.server")
@@ -183,7 +183,6 @@ def create_app(project: Project, *, token: str | None = FROM_PROJECT) -> FastAPI
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         holder.current()
-        shadow.refresh()
         shadow.start()
         logger.start()
         await batcher.start()
