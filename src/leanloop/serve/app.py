@@ -13,6 +13,7 @@
 - ``POST /shadow`` ``{"version"}``, ``DELETE /shadow`` (token), ``GET /shadow``: shadow
   mode (:mod:`~leanloop.serve.shadow`): the version scores every request too, logged,
   never returned.
+- ``POST /reload`` (token): re-read the champion and shadow aliases now.
 - ``GET /ready``: 200 ``ready`` or ``degraded`` (logging to the spool), 503 while
   starting, stopping (after SIGTERM) or when nothing can be logged.
 
@@ -336,6 +337,13 @@ def create_app(project: Project, *, token: str | None = FROM_PROJECT) -> FastAPI
     async def stop_shadow() -> dict[str, Any]:
         event = await run_in_threadpool(project.stop_shadow)
         return event.to_json()
+
+    @app.post("/reload", dependencies=[auth], summary="Re-read the champion and shadow aliases now (needs the token)")
+    async def reload() -> dict[str, Any]:
+        champion, _ = await run_in_threadpool(holder.reload)
+        await run_in_threadpool(shadow.refresh)
+        return {"model_version": champion.version, "shadow": shadow.stats().to_json()["version"],
+                "load_error": holder.last_error}
 
     @app.get("/shadow", summary="The shadow version and what this worker's scorer did")
     async def shadow_status() -> dict[str, Any]:
