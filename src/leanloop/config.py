@@ -334,6 +334,7 @@ class PolicyConfig(_Section):
     segment_top_k: int = Field(50, ge=1)
     segment_alpha: float = Field(0.05, gt=0.0, lt=1.0)
     segment_correction: Correction = Correction.HOLM
+    shadow_before_promote: bool = False
 
     def main_metric_for(self, data: DataConfig) -> str:
         """The metric the policy watches: configured, else ROC AUC (binary), accuracy
@@ -386,6 +387,8 @@ class ServeConfig(_Section):
     commit_max_wait_ms: float = Field(2.0, ge=0.0)
     model_refresh_seconds: float = Field(0.5, gt=0.0)
     shutdown_drain_seconds: float = Field(0.0, ge=0.0)
+    shadow_queue_rows: int = Field(10_000, ge=1)
+    shadow_batch_wait_ms: float = Field(200.0, ge=0.0, le=5000.0)
 
 
 class StoreConfig(_Section):

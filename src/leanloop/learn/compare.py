@@ -58,7 +58,7 @@ if TYPE_CHECKING:
     from leanloop.registry import ModelVersion
 
 __all__ = ["GATE", "Check", "Comparison", "Contender", "GateCheck", "Judged", "beats_baseline", "compare",
-           "hard_cases", "holdout_regression", "judge", "kpi_lift", "metric_gain", "metric_no_regression",
+           "contender", "hard_cases", "holdout_regression", "judge", "kpi_lift", "metric_gain", "metric_no_regression",
            "paired_regression_p", "score_rows", "segments_no_regression", "truth_codes"]
 
 
@@ -137,11 +137,15 @@ def score_rows(model: Any, X: pd.DataFrame, y: list[Any], config: ProjectConfig,
     """Score ``X`` and keep what the gate's statistics read: class codes (or values),
     the positive-class probability (binary) or probability matrix, and each row's
     error and KPI value (:func:`leanloop.measure.rows.row_outcomes`, ``weights`` scaling the KPI)."""
+    return contender(score(model, X, config.data.task.value), y, config, weights)
+
+
+def contender(scored: Scored, y: list[Any], config: ProjectConfig, weights: np.ndarray | None = None) -> Contender:
+    """What the gate's statistics read from outputs already made (scored now, or logged)."""
     import numpy as np
 
     from leanloop.measure.rows import row_outcomes
 
-    scored: Scored = score(model, X, config.data.task.value)
     if config.data.task is Task.REGRESSION:
         labels = np.asarray(scored.labels, dtype=float)
         outcomes = row_outcomes(y, scored.labels, None, config.data, config.kpi, weights)
