@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 import uuid
 from contextlib import asynccontextmanager
@@ -47,7 +48,7 @@ if TYPE_CHECKING:
 
     from leanloop.project import Project
 
-__all__ = ["create_app", "describe_validation_error", "FROM_PROJECT"]
+__all__ = ["create_app", "describe_validation_error", "prediction_ids", "FROM_PROJECT"]
 
 #: ``create_app(project, token=FROM_PROJECT)``: ``LEANLOOP_TOKEN`` or the workspace's token file.
 FROM_PROJECT = "<from-project>"
@@ -97,7 +98,6 @@ def create_app(project: Project, *, token: str | None = FROM_PROJECT) -> FastAPI
     ``token`` guards the write endpoints; by default ``LEANLOOP_TOKEN`` or the token
     ``leanloop init`` wrote. ``None`` turns the write endpoints off.
     """
-    import pandas as pd
     from fastapi import Depends, FastAPI, Path
     from fastapi.concurrency import run_in_threadpool
     from fastapi.exceptions import RequestValidationError
@@ -106,7 +106,7 @@ def create_app(project: Project, *, token: str | None = FROM_PROJECT) -> FastAPI
     from starlette.requests import Request
 
     from leanloop.config import ValuePolicy
-    from leanloop.scoring import model_input, score, to_python
+    from leanloop.scoring import rows_input, score
     from leanloop.serve.batching import MicroBatcher, Overloaded
     from leanloop.serve.lifecycle import Readiness, on_sigterm
     from leanloop.serve.limits import BodyLimit, strict_json_route
@@ -138,17 +138,14 @@ def create_app(project: Project, *, token: str | None = FROM_PROJECT) -> FastAPI
         champion, model = holder.current()
         version = champion.version
         rows = [row for group in groups for row in group]
-        frame = model_input(schema, pd.DataFrame(rows, columns=names), champion.input_format, "request")
-        scored = score(model, frame, task)
+        scored = score(model, rows_input(schema, rows, champion.input_format), task)
         now = time.time()
-        outputs: list[dict[str, Any]] = []
-        records: list[dict[str, Any]] = []
-        for row, label, proba in zip(rows, scored.labels, scored.probability_dicts(), strict=True):
-            prediction_id = uuid.uuid4().hex
-            value = to_python(label)
-            outputs.append({"prediction_id": prediction_id, "prediction": value, "probabilities": proba})
-            records.append({"prediction_id": prediction_id, "created_at": now, "model_version": version,
-                            "features": row, "prediction": value, "probabilities": proba})
+        ids = prediction_ids(len(rows))
+        outputs = [{"prediction_id": i, "prediction": label, "probabilities": proba}
+                   for i, label, proba in zip(ids, scored.labels, scored.probability_dicts(), strict=True)]
+        records = [{"prediction_id": out["prediction_id"], "created_at": now, "model_version": version,
+                    "features": row, "prediction": out["prediction"], "probabilities": out["probabilities"]}
+                   for row, out in zip(rows, outputs, strict=True)]
         split, start = [], 0
         for group in groups:
             split.append(outputs[start:start + len(group)])
@@ -314,6 +311,18 @@ def create_app(project: Project, *, token: str | None = FROM_PROJECT) -> FastAPI
         return event.to_json()
 
     return app
+
+
+def prediction_ids(count: int) -> list[str]:
+    """``count`` random prediction ids of 32 hex digits (128 random bits each, like a
+    UUID4's hex), from one call to the OS's random source.
+
+    >>> ids = prediction_ids(3)
+    >>> len(set(ids)), {len(i) for i in ids}
+    (3, {32})
+    """
+    text = os.urandom(16 * count).hex()
+    return [text[32 * k:32 * k + 32] for k in range(count)]
 
 
 def _version_summary(v: Any) -> dict[str, Any]:
