@@ -202,7 +202,7 @@ def serve(
     configure_logging(quiet=quiet)
     exit_zero_after_sigterm()
     if workers == 1:
-        uvicorn.run(create_app(project), host=host, port=port, log_level="warning")
+        uvicorn.run(create_app(project, own_process=True), host=host, port=port, log_level="warning")
         return
     project.close()
     os.environ[PROJECT_ENV] = str(Path(directory).resolve())

@@ -21,6 +21,7 @@ traceback (never sent to the client).
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import time
@@ -92,12 +93,20 @@ def _reason_of(exc: LeanloopError) -> str:
     return type(exc).__name__.removesuffix("Error").lower() or "error"
 
 
-def create_app(project: Project, *, token: str | None = FROM_PROJECT) -> FastAPI:
+def create_app(project: Project, *, token: str | None = FROM_PROJECT, own_process: bool = False) -> FastAPI:
     """Build the app for ``project``: request models from its schema, its store and registry.
 
     ``token`` guards the write endpoints; by default ``LEANLOOP_TOKEN`` or the token
     ``leanloop init`` wrote. ``None`` turns the write endpoints off.
+    ``own_process`` (for a server process of its own, as ``leanloop serve`` runs) tunes
+    the process once the model is loaded: every object alive then leaves the garbage
+    collector's sight (:func:`gc.freeze`; the ~200,000 objects of the imported libraries
+    would otherwise be rescanned by each full collection, a pause of 100 ms or more in
+    the middle of requests), and native thread pools (OpenMP, BLAS) get one thread:
+    concurrency comes from micro-batching, and OpenMP threads spin-waiting between
+    model calls would take the cores the event loop and the logger need.
     """
+    import orjson
     from fastapi import Depends, FastAPI, Path
     from fastapi.concurrency import run_in_threadpool
     from fastapi.exceptions import RequestValidationError
@@ -169,6 +178,11 @@ def create_app(project: Project, *, token: str | None = FROM_PROJECT) -> FastAPI
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         holder.current()
+        if own_process:
+            from threadpoolctl import threadpool_limits
+
+            threadpool_limits(limits=1)
+            gc.freeze()  # no collect first: it would cost start-up time to free a few import cycles
         logger.start()
         await batcher.start()
         watcher = asyncio.get_running_loop().create_task(watch_champion())
@@ -244,7 +258,9 @@ def create_app(project: Project, *, token: str | None = FROM_PROJECT) -> FastAPI
         version, outputs = await batcher.submit(rows)
         http.state.predictions = len(outputs)
         http.state.model_version = version
-        return JSONResponse({"model_version": version, "predictions": outputs})
+        # orjson: a 1,000-row answer encodes ~8x faster than with the standard library.
+        return Response(orjson.dumps({"model_version": version, "predictions": outputs}),
+                        media_type="application/json")
 
     # The body model is built at run time from the schema, so it is attached here
     # rather than written in the signature (postponed annotations cannot see it).
