@@ -49,7 +49,7 @@ from leanloop.schema import FeatureKind, Schema
 
 __all__ = ["row_model", "predict_request_model", "FeedbackItem", "FeedbackRequest", "PromoteRequest", "RollbackRequest",
            "PredictionOut", "PredictResponse", "FeedbackResponse", "BodyError", "BodyProblem",
-           "parse_json", "safe_text", "MAX_TEXT", "PREDICTION_ID", "ValueFlag", "ValueChecker"]
+           "parse_json", "parse_json_carefully", "safe_text", "MAX_TEXT", "PREDICTION_ID", "ValueFlag", "ValueChecker"]
 
 #: The longest text a feature value or label may hold.
 MAX_TEXT = 1000
@@ -184,8 +184,12 @@ def parse_json(body: bytes) -> Any:
     leanloop.serve.requests.BodyError: NaN is not a number JSON allows; send a finite number (or null where the field is nullable)
     """
     value = _fast_parse(body)
-    if value is not _SLOW:
-        return value
+    return parse_json_carefully(body) if value is _SLOW else value
+
+
+def parse_json_carefully(body: bytes) -> Any:
+    """:func:`parse_json` without its fast path: the standard library's parser with a hook
+    for each policy, so each refusal names its problem (slower: Python runs per object)."""
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as exc:
