@@ -190,6 +190,11 @@ def serve(
     """
     import os
 
+    # One OpenMP thread per server process, set before scikit-learn loads OpenMP (which
+    # reads it once): concurrency comes from micro-batching, and OpenMP threads
+    # spin-waiting between model calls took the cores the event loop and the logger need
+    # (a lone request cost 1.5x the CPU). An explicit OMP_NUM_THREADS is respected.
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
     import uvicorn
 
     from leanloop.serve import create_app
