@@ -247,7 +247,7 @@ def create_app(project: Project, *, token: str | None = FROM_PROJECT, own_proces
             "detail": [f"the server failed unexpectedly; quote error id {error_id} (the server log has the details)"]})
 
     async def predict(http: Any, body: Any) -> Response:
-        rows = [row.model_dump(by_alias=True, mode="json") for row in body.rows]
+        rows = body.model_dump(by_alias=True, mode="json")["rows"]  # one call, not one per row
         flags = check_values(rows)
         refused = [f for f in flags if policies[f[2].value] is ValuePolicy.REJECT]
         if refused:
