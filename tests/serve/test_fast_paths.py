@@ -135,3 +135,24 @@ def test_a_lone_log_group_is_committed_without_waiting_for_the_window(tmp_path):
         logger.stop()
     assert took < 1.0
     assert logger.store.get_prediction("p1")["probabilities"] == {"0": 0.25, "1": 0.75}
+
+
+def test_a_full_queue_sheds_before_the_body_is_parsed(project):
+    from fastapi.testclient import TestClient
+
+    from leanloop.serve import create_app
+
+    with TestClient(create_app(project), raise_server_exceptions=False) as client:
+        batcher = client.app.state.batcher
+        batcher.pending_rows = batcher.max_queue_rows  # as if 20,000 rows were waiting
+        try:
+            shed = client.post("/predict", content=b'{"rows": [{"car_value": ', headers={"content-type": "application/json"})
+        finally:
+            batcher.pending_rows = 0
+        assert shed.status_code == 503 and int(shed.headers["retry-after"]) >= 1
+        assert shed.json()["error"] == "overloaded" and "queue_max_rows" in shed.json()["detail"][0]
+        # with room again the same body is parsed, and refused for what it is
+        assert client.post("/predict", content=b'{"rows": [{"car_value": ',
+                           headers={"content-type": "application/json"}).status_code == 422
+        assert client.post("/predict", json={"rows": [ROW]}).status_code == 200
+        assert b'leanloop_rejections_total{reason="overloaded"} 1.0' in client.get("/metrics").content

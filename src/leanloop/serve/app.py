@@ -122,7 +122,7 @@ def create_app(project: Project, *, token: str | None = FROM_PROJECT, own_proces
 
     from leanloop.config import ValuePolicy
     from leanloop.scoring import rows_input, score
-    from leanloop.serve.batching import MicroBatcher, Overloaded
+    from leanloop.serve.batching import MicroBatcher, Overloaded, ShedWhenFull
     from leanloop.serve.lifecycle import Readiness, on_sigterm
     from leanloop.serve.limits import BodyLimit, strict_json_route
     from leanloop.serve.logger import PredictionLogger, Spool
@@ -214,6 +214,7 @@ def create_app(project: Project, *, token: str | None = FROM_PROJECT, own_proces
     app = FastAPI(title="leanloop", description="Predictions, logged durably; feedback joined to them.",
                   lifespan=lifespan)
     app.router.route_class = strict_json_route()
+    app.add_middleware(ShedWhenFull, batcher=batcher, on_reject=metrics.reject)  # inside BodyLimit: 413/415 first
     app.add_middleware(BodyLimit, max_bytes=serve.max_body_bytes, on_reject=metrics.reject)
     app.add_middleware(RequestMetrics, metrics=metrics)
     app.state.logger = logger
