@@ -8,9 +8,9 @@ and whether a column that varied in the reference became constant; for the whole
 frame, the rise in the share of duplicate rows. Each check has a threshold from
 :class:`~leanloop.config.QualityConfig` and a flag.
 
-Every check is a vectorised column pass (pandas/numpy); duplicates are found on a
-64-bit hash of each row (``pandas.util.hash_pandas_object``), so two different rows
-count as one only on a hash collision (probability about n²/2⁶⁵, nil at 10⁷ rows).
+Every check is a vectorised pass over one column (pandas/numpy), so a table can be
+checked column by column; duplicates are counted on a 64-bit hash of each row built
+column by column (:class:`~leanloop.measure.duplicates.DuplicateRows`).
 
 Examples
 --------
@@ -32,13 +32,15 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from leanloop.config import QualityConfig
+from leanloop.measure.duplicates import DuplicateRows
 from leanloop.schema import Feature, FeatureKind, Schema
 
 if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
 
-__all__ = ["QualityCheck", "QualityResult", "QualityReport", "quality_report", "frame_features"]
+__all__ = ["QualityCheck", "QualityResult", "QualityReport", "assemble_quality", "duplicates_result", "feature_checks",
+           "frame_features", "hash_order", "quality_report"]
 
 _MAX_EXAMPLES = 5
 _BOOLEAN_WORDS = [True, False, "true", "false", "True", "False", 1, 0, "1", "0"]
@@ -145,6 +147,7 @@ def _parse(column: pd.Series, kind: FeatureKind) -> tuple[pd.Series, np.ndarray]
 def _counts(column: pd.Series) -> pd.Series:
     """Category counts with labels as text (the schema reads categories as text)."""
     counts = column.value_counts(dropna=True, sort=False)
+    counts = counts[counts > 0]  # a pandas categorical lists its unused categories too
     counts.index = counts.index.map(str)
     return counts.groupby(level=0).sum()
 
@@ -153,8 +156,9 @@ def _share(count: int, total: int) -> float:
     return count / total if total else 0.0
 
 
-def _feature_checks(feature: Feature, ref: pd.Series, cur: pd.Series,
+def feature_checks(feature: Feature, ref: pd.Series, cur: pd.Series,
                     options: QualityConfig) -> list[QualityResult]:
+    """Every per-feature check of :func:`quality_report` on one column of each side."""
     import numpy as np
 
     name = feature.name
@@ -206,36 +210,33 @@ def _feature_checks(feature: Feature, ref: pd.Series, cur: pd.Series,
     return out
 
 
-def _repeats(hashes: np.ndarray) -> np.ndarray:
-    """Mask of the entries of ``hashes`` whose value occurs more than once."""
-    import numpy as np
+def hash_order(frame: pd.DataFrame) -> list[str]:
+    """Columns in the order that makes :class:`DuplicateRows` cheapest: floats (nearly
+    unique per row) first, then the rest in frame order.
 
-    ordered = np.sort(hashes)
-    repeated_values = np.unique(ordered[1:][ordered[1:] == ordered[:-1]])
-    return np.isin(hashes, repeated_values)
-
-
-def _duplicate_share(frame: pd.DataFrame) -> tuple[float, int]:
-    """Share and count of rows that repeat an earlier row.
-
-    Two passes keep it fast: rows are first hashed on up to three numeric columns
-    (cheap, and nearly unique on continuous data); only rows whose partial hash
-    repeats are hashed on every column.
+    >>> import pandas as pd
+    >>> hash_order(pd.DataFrame({"c": ["a"], "x": [1.0]}))
+    ['x', 'c']
     """
-    import numpy as np
     import pandas as pd
 
-    if frame.empty:
-        return 0.0, 0
-    numeric = [c for c in frame.columns if pd.api.types.is_float_dtype(frame[c])][:3]
-    candidates = np.ones(len(frame), dtype=bool)
-    if numeric and len(numeric) < frame.shape[1]:
-        candidates = _repeats(pd.util.hash_pandas_object(frame[numeric], index=False).to_numpy())
-    if not candidates.any():
-        return 0.0, 0
-    hashes = np.sort(pd.util.hash_pandas_object(frame[candidates], index=False).to_numpy())
-    repeats = int(np.count_nonzero(hashes[1:] == hashes[:-1]))
-    return repeats / len(frame), repeats
+    floats = [c for c in frame.columns if pd.api.types.is_float_dtype(frame[c])]
+    return floats + [c for c in frame.columns if c not in floats]
+
+
+def duplicates_result(reference: DuplicateRows, current: DuplicateRows, options: QualityConfig) -> QualityResult:
+    """The row-level duplicates check from both sides' counts."""
+    return QualityResult(feature=None, check=QualityCheck.DUPLICATES, value=current.share,
+                         reference=reference.share, threshold=options.max_duplicate_increase,
+                         flagged=current.share - reference.share > options.max_duplicate_increase,
+                         count=current.count)
+
+
+def assemble_quality(n_reference: int, n_current: int, results: list[QualityResult]) -> QualityReport:
+    """The report from every feature's checks followed by the duplicates check."""
+    flagged = sorted({r.feature for r in results if r.flagged and r.feature is not None})
+    return QualityReport(n_reference=n_reference, n_current=n_current, results=results,
+                         flagged_features=flagged, duplicates_flagged=results[-1].flagged)
 
 
 def quality_report(reference: pd.DataFrame, current: pd.DataFrame, schema: Schema | None = None,
@@ -273,13 +274,14 @@ def quality_report(reference: pd.DataFrame, current: pd.DataFrame, schema: Schem
     for feature in features:
         ref = reference[feature.name] if feature.name in reference else pd.Series([None] * len(reference))
         cur = current[feature.name] if feature.name in current else pd.Series([None] * len(current), dtype=object)
-        results.extend(_feature_checks(feature, ref, cur, options))
+        results.extend(feature_checks(feature, ref, cur, options))
     names = [f.name for f in features]
-    ref_share, _ = _duplicate_share(reference[[n for n in names if n in reference]])
-    cur_share, repeats = _duplicate_share(current[[n for n in names if n in current]])
-    results.append(QualityResult(feature=None, check=QualityCheck.DUPLICATES, value=cur_share, reference=ref_share,
-                                 threshold=options.max_duplicate_increase,
-                                 flagged=cur_share - ref_share > options.max_duplicate_increase, count=repeats))
-    flagged = sorted({r.feature for r in results if r.flagged and r.feature is not None})
-    return QualityReport(n_reference=len(reference), n_current=len(current), results=results,
-                         flagged_features=flagged, duplicates_flagged=results[-1].flagged)
+    sides = []
+    for frame in (reference, current):
+        rows = DuplicateRows(len(frame))
+        if not frame.empty:
+            for name in hash_order(frame[[n for n in names if n in frame]]):
+                rows.add(frame[name])
+        sides.append(rows)
+    results.append(duplicates_result(*sides, options))
+    return assemble_quality(len(reference), len(current), results)
