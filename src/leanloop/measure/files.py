@@ -106,8 +106,9 @@ class _ParquetColumns:
         import pyarrow.parquet as pq
 
         if self._sample is None:
-            # Without pre-buffering only the first pages are read and decoded, not whole row groups.
-            first = next(pq.ParquetFile(self.path, pre_buffer=False).iter_batches(batch_size=_SAMPLE_ROWS), None)
+            # Streamed in small reads, only the first pages are read and decoded, not whole row groups.
+            stream = pq.ParquetFile(self.path, pre_buffer=False, buffer_size=1 << 16)
+            first = next(stream.iter_batches(batch_size=_SAMPLE_ROWS), None)
             self._sample = (first if first is not None else pa.table({n: [] for n in self.names})).to_pandas()
         return self._sample[names]
 
