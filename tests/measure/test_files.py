@@ -23,6 +23,7 @@ def _frames(rows: int = 3000) -> tuple[pd.DataFrame, pd.DataFrame]:
             "amount": rng.normal(100 + shift, 15, n),
             "count": rng.integers(0, 5, n).astype("float64"),  # few values: duplicate rows happen
             "city": rng.choice(["paris", "lyon", "nice"], n),
+            "visits": rng.integers(0, 50, n),
             "ok": rng.random(n) < 0.3,
             "seen": pd.Timestamp("2026-01-01") + pd.to_timedelta(rng.integers(0, 10**6, n), unit="s"),
         })
@@ -37,6 +38,7 @@ def _frames(rows: int = 3000) -> tuple[pd.DataFrame, pd.DataFrame]:
     duplicated["seen"] = pd.Timestamp("2026-02-01")
     duplicated["ok"] = True
     duplicated["count"] = 1.0
+    duplicated["visits"] = 3
     duplicated["city"] = "lyon"
     current = pd.concat([current, duplicated], ignore_index=True)
     reference["only_here"] = 1.0

@@ -30,6 +30,7 @@ from leanloop.measure.drift.engine import (
     summarise,
 )
 from leanloop.measure.drift.result import DriftMethod, DriftOptions, DriftResult, ThresholdMode
+from leanloop.measure.drift.samples import CategoricalSample, NumericSample
 from leanloop.schema import Feature, FeatureKind, Schema, infer_schema
 
 __all__ = ["DriftChunk", "DriftReport", "assemble", "chunk_bounds", "drift_report", "infer_features", "judge_feature",
@@ -271,11 +272,18 @@ def chunk_bounds(rows: int, chunks: int) -> list[tuple[int, int]]:
 
 def judge_feature(feature: Feature, reference: Any, current: Any, *, method: DriftMethod | None,
                   options: DriftOptions, bounds: list[tuple[int, int]], chunks: int) -> Judged:
-    """Summarise one feature's two sides (the current side part by part) and judge it."""
+    """Summarise one feature's two sides (the current side part by part) and judge it.
+
+    Either side may come summarised already (the current side only without chunks;
+    the reference only with fixed thresholds, since calibration reads its rows).
+    """
     name, kind = feature.name, feature.kind
     ref = summarise(reference, kind, feature=name, side="reference")
-    parts = [summarise(current[a:b] if isinstance(current, np.ndarray) else current.iloc[a:b], kind,
-                       feature=name, side="current") for a, b in bounds]
+    if isinstance(current, (NumericSample, CategoricalSample)):
+        parts: list[Sample] = [current]
+    else:
+        parts = [summarise(current[a:b] if isinstance(current, np.ndarray) else current.iloc[a:b], kind,
+                           feature=name, side="current") for a, b in bounds]
     cur = _merge(parts)
     if ref.n == 0 or cur.n == 0:
         return None, [], f"no non-missing values in the {'reference' if ref.n == 0 else 'current'} data"
