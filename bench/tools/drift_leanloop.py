@@ -1,7 +1,7 @@
 """leanloop's drift + data-quality measurement of two Parquet files (repo's .venv).
 
 :func:`leanloop.measure.files.measure_files` reads the files one column at a time, so
-reading and computing interleave: ``read_s`` is 0 and ``compute_s`` covers both.
+reading and computing interleave: ``read_s`` is null and ``compute_s`` covers both.
 Usage: drift_leanloop.py MANIFEST.json
 """
 
@@ -24,7 +24,7 @@ def main(manifest_path: str) -> None:
                       "mode": "measure_files (drift + quality, column by column)",
                       "drifted": sorted(result.drift.drifted),
                       "quality_flagged": result.quality.flagged_features,
-                      "read_s": 0.0, "compute_s": round(time.perf_counter() - started, 3)}))
+                      "read_s": None, "compute_s": round(time.perf_counter() - started, 3)}))
 
 
 if __name__ == "__main__":

@@ -111,3 +111,20 @@ def test_duplicate_rows_count_equals_pandas_in_any_column_order(seed: int) -> No
     assert DuplicateRows(n).count == 0
     with pytest.raises(ValueError, match="3 values given to a table of 500 rows"):
         DuplicateRows(n).add(pd.Series([1, 2, 3]))
+
+
+def test_drift_only_skips_quality_and_gives_the_same_drift(files) -> None:
+    ref_path, cur_path, _, _ = files
+    drift_only = measure_files(ref_path, cur_path, with_quality=False)
+    assert drift_only.quality is None and drift_only.to_json()["quality"] is None
+    assert drift_only.drift == measure_files(ref_path, cur_path).drift
+
+
+def test_a_stored_data_frame_index_is_not_a_feature(tmp_path: Path) -> None:
+    rng = np.random.default_rng(3)
+    for name, shift in (("ref", 0.0), ("cur", 1.0)):
+        frame = pd.DataFrame({"x": rng.normal(shift, 1, 200)}, index=[f"row{i}" for i in range(200)])
+        frame.to_parquet(tmp_path / f"{name}.parquet")
+    result = measure_files(tmp_path / "ref.parquet", tmp_path / "cur.parquet")
+    assert [r.feature for r in result.drift.features] == ["x"] and result.drift.only_reference == []
+    assert {r.feature for r in result.quality.results} == {"x", None}

@@ -80,11 +80,12 @@ class FileMeasurement(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     drift: DriftReport
-    quality: QualityReport
+    quality: QualityReport | None = None
 
     def to_json(self) -> dict[str, Any]:
-        """``{"drift": ..., "quality": ...}``, each in its report's stable shape."""
-        return {"drift": self.drift.to_json(), "quality": self.quality.to_json()}
+        """``{"drift": ..., "quality": ...}``, each in its report's stable shape (quality
+        ``null`` when it was not asked for)."""
+        return {"drift": self.drift.to_json(), "quality": None if self.quality is None else self.quality.to_json()}
 
 
 class _ParquetColumns:
@@ -100,7 +101,9 @@ class _ParquetColumns:
             raise DataError(f"{path.name} is not a readable parquet file: {err}") from err
         self.path = path
         schema = self._file.schema_arrow
-        self.names = list(schema.names)
+        index = (schema.pandas_metadata or {}).get("index_columns", [])
+        # A data frame's stored index is not data: pandas.read_parquet makes it the index again.
+        self.names = [n for n in schema.names if n not in {i for i in index if isinstance(i, str)}]
         self.rows = self._file.metadata.num_rows
         self._sample: pd.DataFrame | None = None
         self._text = {f.name for f in schema if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)}
@@ -115,7 +118,7 @@ class _ParquetColumns:
             stream = pq.ParquetFile(self.path, pre_buffer=False, buffer_size=1 << 16)
             first = next(stream.iter_batches(batch_size=_SAMPLE_ROWS), None)
             self._sample = (first if first is not None else pa.table({n: [] for n in self.names})).to_pandas()
-        return self._sample[names]
+        return self._sample.reset_index(drop=True)[names]
 
     def numbers(self, name: str) -> np.ndarray | None:
         """Every value of ``name`` as a fresh float64 array (missing as NaN), or ``None``
@@ -159,12 +162,13 @@ def measure_files(
     chunks: int = 0,
     schema: Schema | None = None,
     workers: int | None = None,
+    with_quality: bool = True,
 ) -> FileMeasurement:
     """Drift (as :func:`~leanloop.measure.drift.drift_report`) and data quality (as
     :func:`~leanloop.measure.quality.quality_report`) of ``current`` against ``reference``.
 
     Parquet files are read one column at a time by ``workers`` threads (default: up to
-    two, one per core); CSV files are read whole.
+    two, one per core); CSV files are read whole. ``with_quality=False`` measures drift only.
 
     Raises
     ------
@@ -181,14 +185,14 @@ def measure_files(
         ref_frame, cur_frame = read_table(reference), read_table(current)
         return FileMeasurement(
             drift=drift_report(ref_frame, cur_frame, options=options, methods=methods, chunks=chunks, schema=schema),
-            quality=quality_report(ref_frame, cur_frame, schema=schema, options=quality))
+            quality=quality_report(ref_frame, cur_frame, schema=schema, options=quality) if with_quality else None)
     if ref_file.rows == 0 or cur_file.rows == 0:
         empty = ref_file if ref_file.rows == 0 else cur_file
         raise DataError(f"{empty.path.name} has a header but no data rows")
 
     features, chosen, skipped = plan_features(ref_file.names, cur_file.names, ref_file.sample, schema=schema,
                                               methods=methods, options=options, chunks=chunks)
-    checked = frame_features(ref_file.sample(ref_file.names), schema)
+    checked = frame_features(ref_file.sample(ref_file.names), schema) if with_quality else []
     drifting = {f.name for f in features}
     # Float columns first: after one of them, duplicate counting usually has no row left to hash.
     order = sorted({f.name: f for f in [*checked, *features]}.values(),
@@ -204,8 +208,9 @@ def measure_files(
     def numeric(feature: Feature) -> tuple[str, Judged | None, list[QualityResult]] | None:
         # One sort per side serves drift and quality; None: take the general path.
         name = feature.name
-        if not (fast and name in drifting and name in by_name and name in cur_file.names
-                and feature.kind is by_name[name].kind is FeatureKind.NUMERIC):
+        checked_as = by_name[name].kind if name in by_name else FeatureKind.NUMERIC
+        if not (fast and name in drifting and name in cur_file.names
+                and feature.kind is checked_as is FeatureKind.NUMERIC):
             return None
         ref_values = ref_file.numbers(name)
         cur_values = cur_file.numbers(name) if ref_values is not None else None
@@ -217,6 +222,8 @@ def measure_files(
                 sides[1].add(cur_values)
         ref, cur = NumericSample.of_owned(ref_values), NumericSample.of_owned(cur_values)
         judged = judge_feature(feature, ref, cur, method=chosen.get(name), options=options, bounds=bounds, chunks=0)
+        if name not in by_name:
+            return name, judged, []
         checks = [missing_result(name, ref_file.rows, ref_file.rows - ref.n, cur_file.rows, cur_file.rows - cur.n,
                                  quality),
                   type_errors_result(name, 0, cur.n, [], quality),
@@ -256,6 +263,8 @@ def measure_files(
                      skipped=skipped,
                      only_reference=[n for n in ref_file.names if n not in cur_file.names],
                      only_current=[n for n in cur_file.names if n not in ref_file.names])
+    if not with_quality:
+        return FileMeasurement(drift=drift)
     results = [r for f in checked for r in done[f.name][1]]
     results.append(duplicates_result(*sides, quality))
     return FileMeasurement(drift=drift, quality=assemble_quality(ref_file.rows, cur_file.rows, results))
