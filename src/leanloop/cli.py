@@ -478,7 +478,8 @@ def history(directory: DirOption = Path("."), as_json: JsonOption = False) -> No
         table.add_column(column)
     for c in cycles:
         if c.get("kind", "cycle") != "cycle":
-            table.add_row(str(c["cycle"]), "", "", "", "", "", f"{c['kind']} ({c['reason']})",
+            kind = c["kind"] + (f" {c['evidence']['shadow']}" if "shadow" in c.get("evidence", {}) else "")
+            table.add_row(str(c["cycle"]), "", "", "", "", "", f"{kind} ({c['reason']})",
                           f"{c['champion_before']} -> {c['champion_after']}", "")
             continue
         if not c.get("measurement"):
@@ -601,11 +602,45 @@ def rollback(
     _event_output(event, as_json)
 
 
+@app.command()
+@handles_errors
+def shadow(
+    version: Annotated[str | None, typer.Argument(help="The version to score every request with too, e.g. v3.")] = None,
+    stop: Annotated[bool, typer.Option("--stop", help="End shadow mode.")] = False,
+    status: Annotated[bool, typer.Option(
+        "--status", help="Compare the shadow version (or VERSION) with the champion on the live rows both scored.")] = False,
+    directory: DirOption = Path("."),
+    reason: Annotated[str, typer.Option(help="Why, for the ledger.")] = "manual",
+    as_json: JsonOption = False,
+) -> None:
+    """Shadow mode: a running server also scores every request with VERSION (logged, never
+    returned); '--status' compares it with the champion once labels arrive; '--stop' ends it."""
+    from leanloop.errors import InputError
+
+    if stop and (status or version):
+        raise InputError("'--stop' takes no VERSION and no '--status'; run 'leanloop shadow --stop'")
+    with _open(directory) as project:
+        if stop:
+            _event_output(project.stop_shadow(reason=reason), as_json)
+        elif version is None or status:
+            report = project.shadow_report(version)
+            _print_json(report.to_json()) if as_json else _console().print(report.explain(), markup=False)
+        else:
+            _event_output(project.shadow(version, reason=reason), as_json)
+
+
 def _event_output(event: Any, as_json: bool) -> None:
     if as_json:
         _print_json(event.to_json())
         return
-    _console().print(f"champion: {event.champion_before} -> {event.champion_after} (ledger entry {event.cycle})")
+    if event.kind == "shadow":
+        _console().print(f"shadow: {event.evidence['shadow']} scores every request beside champion "
+                         f"{event.champion_after} (ledger entry {event.cycle})")
+    elif event.kind == "shadow_stop":
+        _console().print(f"shadow mode ended for {event.evidence['shadow']} after {event.evidence['rows_scored']} "
+                         f"rows (ledger entry {event.cycle})")
+    else:
+        _console().print(f"champion: {event.champion_before} -> {event.champion_after} (ledger entry {event.cycle})")
 
 
 @app.command()

@@ -309,6 +309,7 @@ class PolicyConfig(_Section):
     retrain_strategy: RetrainStrategy = RetrainStrategy.REFERENCE_PLUS_RECENT
     retrain_window_rows: int = Field(20_000, ge=10)
     recency_half_life_rows: int | None = Field(None, ge=1)
+    shadow_before_promote: bool = False
 
     def main_metric_for(self, data: DataConfig) -> str:
         """The metric the policy watches: configured, else ROC AUC (binary), accuracy
@@ -378,6 +379,8 @@ class ServeConfig(_Section):
     commit_max_wait_ms: float = Field(2.0, ge=0.0)
     model_refresh_seconds: float = Field(0.5, gt=0.0)
     shutdown_drain_seconds: float = Field(0.0, ge=0.0)
+    shadow_queue_rows: int = Field(10_000, ge=1)
+    shadow_batch_wait_ms: float = Field(200.0, ge=0.0, le=5000.0)
 
 
 class StoreConfig(_Section):

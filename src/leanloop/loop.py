@@ -7,6 +7,11 @@ and how long each step took. Manual promotions and rollbacks are ledger entries 
 (:mod:`leanloop.learn.promotion`). A cycle that acts first copies its window's hard
 cases into the enriched test set (:mod:`leanloop.learn.testset`; how many, by reason,
 under ``testset``), so the gate already judges a challenger on them.
+
+With ``[policy] shadow_before_promote`` a challenger that passes the gate goes on
+trial in shadow mode instead (``shadowed``); each later cycle first judges it on the
+live rows it scored (``shadow``: :mod:`leanloop.learn.shadow`) and promotes it, ends
+the trial, or lets it run.
 """
 
 from __future__ import annotations
@@ -46,6 +51,8 @@ class Cycle(BaseModel):
     rolled_back: bool = False
     training: dict[str, Any] | None = None
     testset: Added | None = None
+    shadowed: str | None = None
+    shadow: dict[str, Any] | None = None
     error: str | None = None
     durations: dict[str, float] = Field(default_factory=dict)
 
@@ -59,10 +66,14 @@ class Cycle(BaseModel):
 
     def explain(self) -> str:
         """The decision's rules and, if a challenger was judged, the gate's checks."""
-        parts = [f"cycle {self.cycle}: champion {self.champion_before} -> {self.champion_after}",
-                 self.decision.explain()]
+        parts = [f"cycle {self.cycle}: champion {self.champion_before} -> {self.champion_after}"]
+        if self.shadow is not None:
+            parts.append(f"shadow trial of {self.shadow['shadow']}: {self.shadow['verdict']} ({self.shadow['says']})")
+        parts.append(self.decision.explain())
         if self.comparison is not None:
             parts.append(self.comparison.explain())
+        if self.shadowed:
+            parts.append(f"{self.shadowed} passed the gate and went on trial in shadow mode")
         if self.error:
             parts.append(f"error: {self.error}")
         return "\n".join(parts)
@@ -96,6 +107,7 @@ def run_cycle(project: Project, *, last: int | None = None, since: float | None 
     from leanloop.learn.policy import decide
     from leanloop.learn.promotion import previous_evidence
     from leanloop.learn.retrain import retrain
+    from leanloop.learn.shadow import judge_trial, loop_trial
     from leanloop.learn.testset import add_hard_cases
 
     started = time.time()
@@ -108,12 +120,19 @@ def run_cycle(project: Project, *, last: int | None = None, since: float | None 
 
     clock = time.perf_counter()
     ledger = [c for c in project.store.cycles() if c.get("kind", "cycle") == "cycle" and c.get("decision")]
+    fields: dict[str, Any] = {}
+    trial = loop_trial(project, ledger)
+    if trial is not None and act:
+        report = judge_trial(project, trial)
+        fields["shadow"] = report.to_json()
+        fields["promoted"] = report.verdict == "promote"
+        trial = trial if report.verdict == "wait" else None
     previous = previous_evidence(project, _window_labelled(project, last, since))
-    evidence = evidence_from(measurement, project.config, history=history_from(ledger), previous=previous)
+    evidence = evidence_from(measurement, project.config, history=history_from(ledger), previous=previous,
+                             shadow_trial=trial)
     decision = decide(evidence, project.config.policy)
     durations["decide"] = time.perf_counter() - clock
     cycle_id = project.store.add_cycle({}, at=started)
-    fields: dict[str, Any] = {}
     try:
         if act:
             fields["testset"] = add_hard_cases(project.store, measurement.hard_case_rows, cycle=cycle_id,
@@ -131,7 +150,10 @@ def run_cycle(project: Project, *, last: int | None = None, since: float | None 
                                  holdout=retrained.holdout)
             durations["compare"] = time.perf_counter() - clock
             fields["comparison"] = comparison
-            if comparison.promote:
+            if comparison.promote and project.config.policy.shadow_before_promote:
+                project.registry.shadow(version.version)
+                fields["shadowed"] = version.version
+            elif comparison.promote:
                 project.registry.promote(version.version)
                 fields["promoted"] = True
         elif act and decision.action is Action.ROLLBACK:

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from leanloop.learn.promotion import LedgerEvent
+    from leanloop.learn.shadow import ShadowReport
     from leanloop.learn.testset import TestsetRow
     from leanloop.loop import Cycle
     from leanloop.measure.hard_cases import Reason
@@ -284,6 +285,25 @@ class Project:
         from leanloop.learn.promotion import rollback
 
         return rollback(self, reason=reason)
+
+    def shadow(self, version: str, *, reason: str = "manual") -> LedgerEvent:
+        """Put ``version`` in shadow mode (scored on live traffic, never returned) and log it."""
+        from leanloop.learn.promotion import start_shadow
+
+        return start_shadow(self, version, reason=reason)
+
+    def stop_shadow(self, *, reason: str = "manual") -> LedgerEvent:
+        """End shadow mode and log it."""
+        from leanloop.learn.promotion import stop_shadow
+
+        return stop_shadow(self, reason=reason)
+
+    def shadow_report(self, version: str | None = None) -> ShadowReport:
+        """The shadow version (default: the current one) against the champion that answered,
+        on the live rows both scored."""
+        from leanloop.learn.shadow import shadow_report
+
+        return shadow_report(self, version)
 
     def history(self) -> list[dict[str, Any]]:
         """The ledger of cycles, oldest first."""

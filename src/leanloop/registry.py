@@ -212,6 +212,21 @@ class Registry:
         self.store.set_aliases({"champion": previous, "previous": current}, at=time.time())
         return previous
 
+    def shadow(self, version: str) -> None:
+        """Point ``shadow`` at ``version``: a running server also scores every request
+        with it, logs that, and never returns it. Not the champion: it would shadow itself."""
+        self.get(version)
+        if version == self.store.get_alias("champion"):
+            raise InputError(f"{version} is the champion; shadow another version to compare it with the champion")
+        self.store.set_aliases({"shadow": version}, at=time.time())
+
+    def stop_shadow(self) -> str:
+        """Stop shadow scoring; returns the version that was shadowing."""
+        version = self.store.clear_alias("shadow")
+        if version is None:
+            raise NotFoundError("no version is in shadow mode; 'leanloop shadow VERSION' starts one")
+        return version
+
     def load(self, version: str, *, trust: bool = False) -> tuple[Any, Any]:
         """Load a version's model and baseline after checking their sha256.
 

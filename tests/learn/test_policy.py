@@ -14,7 +14,7 @@ POLICY = PolicyConfig(min_rows=100, min_labels=50, max_metric_drop=0.03, max_kpi
                       cooldown_cycles=0)
 RULES = ["min_rows", "champion_rows", "min_labels", "min_coverage", "quality", "metric_drop", "estimated_drop",
          "kpi_drop", "drift_share", "multivariate_drift", "prediction_drift", "cooldown", "confirm", "rollback",
-         "baseline_margin", "failed_retrains", "drift_without_harm"]
+         "baseline_margin", "failed_retrains", "shadow_trial", "drift_without_harm"]
 
 
 def run(policy: PolicyConfig = POLICY, **overrides: Any) -> Decision:

@@ -35,3 +35,16 @@ def test_promote_and_rollback_endpoints(tmp_path, car_loan_data) -> None:
         assert client.post("/promote", json={"version": "v2"}).json()["champion_after"] == "v2"
     assert [(e["kind"], e["reason"]) for e in project.history()] == [("rollback", "canary failed"), ("promote", "http")]
     project.close()
+
+
+def test_reload_switches_at_once_and_needs_the_token(tmp_path, car_loan_data) -> None:
+    project = small_project(tmp_path, car_loan_data, model_refresh_seconds=3600.0)  # never on its own
+    with TestClient(create_app(project), raise_server_exceptions=False) as anonymous:
+        assert anonymous.post("/reload").status_code == 401
+    with TestClient(create_app(project), headers=bearer(project), raise_server_exceptions=False) as client:
+        assert client.post("/predict", json={"rows": [ROW]}).json()["model_version"] == "v1"
+        project.build()  # v2 becomes the champion in the registry
+        assert client.post("/predict", json={"rows": [ROW]}).json()["model_version"] == "v1"
+        assert client.post("/reload").json() == {"model_version": "v2", "shadow": None, "load_error": None}
+        assert client.post("/predict", json={"rows": [ROW]}).json()["model_version"] == "v2"
+    project.close()

@@ -44,7 +44,7 @@ if TYPE_CHECKING:
     from leanloop.config import ProjectConfig
     from leanloop.project import Project
 
-__all__ = ["Check", "Comparison", "Contender", "compare", "metric_gain", "paired_regression_p", "score_rows",
+__all__ = ["Check", "Comparison", "Contender", "compare", "contender", "metric_gain", "paired_regression_p", "score_rows",
            "truth_codes"]
 
 
@@ -114,9 +114,13 @@ def truth_codes(y: list[Any], config: ProjectConfig) -> np.ndarray:
 def score_rows(model: Any, X: pd.DataFrame, y: list[Any], config: ProjectConfig) -> Contender:
     """Score ``X`` and keep what the gate's statistics read: class codes (or values),
     the positive-class probability (binary) or probability matrix, each row's KPI."""
+    return contender(score(model, X, config.data.task.value), y, config)
+
+
+def contender(scored: Scored, y: list[Any], config: ProjectConfig) -> Contender:
+    """What the gate's statistics read from outputs already made (scored now, or logged)."""
     import numpy as np
 
-    scored: Scored = score(model, X, config.data.task.value)
     if config.data.task is Task.REGRESSION:
         labels = np.asarray(scored.labels, dtype=float)
         return Contender(labels=labels, scores=labels, kpi=_row_kpis(y, scored.labels, config))

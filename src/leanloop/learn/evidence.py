@@ -78,6 +78,8 @@ class Evidence(BaseModel):
     quality_breaches: list[str] = Field(default_factory=list)
     history: History = Field(default_factory=History)
     previous: Previous | None = None
+    #: A challenger the loop put in shadow mode whose live verdict is still pending.
+    shadow_trial: str | None = None
 
     @property
     def coverage(self) -> float:
@@ -105,7 +107,7 @@ def _flag(value: Any) -> bool | None:
 
 
 def evidence_from(measurement: Measurement, config: ProjectConfig, *, history: History | None = None,
-                  previous: Previous | None = None) -> Evidence:
+                  previous: Previous | None = None, shadow_trial: str | None = None) -> Evidence:
     """The :class:`Evidence` of ``measurement`` for the project's policy."""
     metric = config.policy.main_metric_for(config.data)
     kpi_name = config.kpi.name
@@ -139,6 +141,7 @@ def evidence_from(measurement: Measurement, config: ProjectConfig, *, history: H
         quality_breaches=breaches,
         history=history or History(),
         previous=previous,
+        shadow_trial=shadow_trial,
     )
 
 

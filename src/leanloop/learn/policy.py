@@ -13,8 +13,9 @@ The action follows from the rules that fired, in this order:
    (``failed_retrains``): the approach needs a human, not another retrain;
 4. ``retrain`` when performance or the KPI fell (``metric_drop``, ``kpi_drop``; or
    broad drift with ``retrain_on_drift``), unless the labels are too few to retrain
-   (``min_labels``), the last retrain is too recent (``cooldown``) or the harm has not
-   lasted ``confirm_cycles`` cycles yet (``confirm``) — then ``wait``;
+   (``min_labels``), the last retrain is too recent (``cooldown``), the harm has not
+   lasted ``confirm_cycles`` cycles yet (``confirm``) or a challenger is still on trial in
+   shadow mode (``shadow_trial``, with ``shadow_before_promote``) — then ``wait``;
 5. ``wait`` when labels are too few to judge (``min_labels``, ``min_coverage``), saying
    how many more are needed — and, if the estimate says performance fell
    (``estimated_drop``), that labels are needed to retrain;
@@ -207,6 +208,9 @@ def _learning_rules(e: Evidence, policy: PolicyConfig, harmed: bool) -> list[Rul
              fired=harmed and e.history.failed_retrains >= policy.pivot_after_retrains,
              says=f"{e.history.failed_retrains} retrain(s) since the KPI was last healthy did not bring it back "
                   f"(pivot after {policy.pivot_after_retrains}: features, target framing or model family need a human)"),
+        Rule(rule="shadow_trial", value=None, threshold=None, fired=harmed and e.shadow_trial is not None,
+             says=(f"{e.shadow_trial} is on trial in shadow mode; its verdict on live traffic comes before another "
+                   "retrain" if e.shadow_trial else "no challenger on trial in shadow mode")),
     ]
     return rules
 
@@ -235,7 +239,7 @@ def decide(evidence: Evidence, policy: PolicyConfig) -> Decision:
     elif fired & {"baseline_margin", "failed_retrains"}:
         action = Action.PIVOT
     elif harmed:
-        action = Action.WAIT if fired & {"min_labels", "cooldown", "confirm"} else Action.RETRAIN
+        action = Action.WAIT if fired & {"min_labels", "cooldown", "confirm", "shadow_trial"} else Action.RETRAIN
     elif fired & {"min_labels", "min_coverage", "estimated_drop"}:
         action = Action.WAIT
     else:

@@ -22,11 +22,13 @@ if TYPE_CHECKING:
 
     from leanloop.project import Project
 
-__all__ = ["LedgerEvent", "promote", "rollback", "previous_evidence"]
+__all__ = ["LedgerEvent", "promote", "rollback", "start_shadow", "stop_shadow", "previous_evidence"]
 
 
 class LedgerEvent(BaseModel):
-    """A change of champion outside a cycle's own gate (manual promote or rollback)."""
+    """A change of champion outside a cycle's own gate (manual promote or rollback), or
+    the start or stop of shadow mode (``shadow``, ``shadow_stop``; the version is in
+    ``evidence["shadow"]``)."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -60,6 +62,8 @@ def promote(project: Project, version: str, *, reason: str = "manual", evidence:
     if version == before:
         raise InputError(f"{version} is already the champion; nothing to promote")
     project.registry.promote(version)
+    if project.store.get_alias("shadow") == version:
+        project.store.clear_alias("shadow")  # a promoted shadow answers now; it has nothing to shadow
     return _record(project, "promote", before, reason, evidence)
 
 
@@ -68,6 +72,21 @@ def rollback(project: Project, *, reason: str = "manual", evidence: dict[str, An
     before = project.registry.champion().version
     project.registry.rollback()
     return _record(project, "rollback", before, reason, evidence)
+
+
+def start_shadow(project: Project, version: str, *, reason: str = "manual") -> LedgerEvent:
+    """Point ``shadow`` at ``version`` (servers score every request with it too) and log it."""
+    champion = project.registry.champion().version
+    project.registry.shadow(version)
+    return _record(project, "shadow", champion, reason, {"shadow": version})
+
+
+def stop_shadow(project: Project, *, reason: str = "manual") -> LedgerEvent:
+    """Clear ``shadow`` and log it, with what the shadow scored."""
+    champion = project.registry.champion().version
+    version = project.registry.stop_shadow()
+    return _record(project, "shadow_stop", champion, reason,
+                   {"shadow": version, "rows_scored": project.store.count_shadow(version)})
 
 
 def previous_evidence(project: Project, labelled: pd.DataFrame) -> Previous | None:

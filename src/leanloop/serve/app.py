@@ -10,6 +10,10 @@
   counts (recorded, duplicates, updated, parked).
 - ``GET /predictions/{id}`` (token): the logged record and its feedback.
 - ``GET /health``, ``GET /models``, ``GET /models/{version}``, ``GET /metrics``.
+- ``POST /shadow`` ``{"version"}``, ``DELETE /shadow`` (token), ``GET /shadow``: shadow
+  mode (:mod:`~leanloop.serve.shadow`): the version scores every request too, logged,
+  never returned.
+- ``POST /reload`` (token): re-read the champion and shadow aliases now.
 - ``GET /ready``: 200 ``ready`` or ``degraded`` (logging to the spool), 503 while
   starting, stopping (after SIGTERM) or when nothing can be logged.
 
@@ -35,6 +39,7 @@ from leanloop.serve.requests import (
     PredictResponse,
     PromoteRequest,
     RollbackRequest,
+    ShadowRequest,
     ValueChecker,
     safe_text,
     predict_request_model,
@@ -114,6 +119,7 @@ def create_app(project: Project, *, token: str | None = FROM_PROJECT) -> FastAPI
     from leanloop.serve.metrics import RequestMetrics, ServerMetrics
     from leanloop.serve.models import ModelHolder
     from leanloop.serve.security import require_token, resolve_token
+    from leanloop.serve.shadow import ShadowScorer
 
     config = project.config
     serve = config.serve
@@ -127,6 +133,9 @@ def create_app(project: Project, *, token: str | None = FROM_PROJECT) -> FastAPI
                               max_wait_ms=serve.commit_max_wait_ms, retry_seconds=config.store.spool_retry_seconds)
     readiness = Readiness()
     metrics = ServerMetrics(stats=logger.stats, version=lambda: holder.version)
+    shadow = ShadowScorer(project.paths.root, project.registry, max_queue_rows=serve.shadow_queue_rows,
+                          batch_wait_ms=serve.shadow_batch_wait_ms)
+    metrics.registry.register(shadow.collector())
     server_log = logging.getLogger("leanloop.server")
     PredictRequest = predict_request_model(schema, serve.max_rows_per_request)
     check_values = ValueChecker(schema)
@@ -138,7 +147,8 @@ def create_app(project: Project, *, token: str | None = FROM_PROJECT) -> FastAPI
         champion, model = holder.current()
         version = champion.version
         rows = [row for group in groups for row in group]
-        frame = model_input(schema, pd.DataFrame(rows, columns=names), champion.input_format, "request")
+        raw = pd.DataFrame(rows, columns=names)
+        frame = model_input(schema, raw, champion.input_format, "request")
         scored = score(model, frame, task)
         now = time.time()
         outputs: list[dict[str, Any]] = []
@@ -149,6 +159,7 @@ def create_app(project: Project, *, token: str | None = FROM_PROJECT) -> FastAPI
             outputs.append({"prediction_id": prediction_id, "prediction": value, "probabilities": proba})
             records.append({"prediction_id": prediction_id, "created_at": now, "model_version": version,
                             "features": row, "prediction": value, "probabilities": proba})
+        shadow.offer(raw, [r["prediction_id"] for r in records], version, now)
         split, start = [], 0
         for group in groups:
             split.append(outputs[start:start + len(group)])
@@ -166,12 +177,14 @@ def create_app(project: Project, *, token: str | None = FROM_PROJECT) -> FastAPI
             await asyncio.sleep(serve.model_refresh_seconds)
             try:
                 await run_in_threadpool(holder.current)
+                await run_in_threadpool(shadow.refresh)
             except Exception:  # the holder keeps serving; the next round retries
                 server_log.exception("could not refresh the champion")
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         holder.current()
+        shadow.start()
         logger.start()
         await batcher.start()
         watcher = asyncio.get_running_loop().create_task(watch_champion())
@@ -182,6 +195,7 @@ def create_app(project: Project, *, token: str | None = FROM_PROJECT) -> FastAPI
             readiness.stop()
             watcher.cancel()
             await batcher.stop()
+            shadow.stop()
             logger.stop()
             restore()
 
@@ -194,6 +208,7 @@ def create_app(project: Project, *, token: str | None = FROM_PROJECT) -> FastAPI
     app.state.holder = holder
     app.state.batcher = batcher
     app.state.metrics = metrics
+    app.state.shadow = shadow
     app.state.auth = auth
 
     def refuse(request: Request, status: int, reason: str, detail: list[str],
@@ -312,6 +327,28 @@ def create_app(project: Project, *, token: str | None = FROM_PROJECT) -> FastAPI
     async def rollback(request: RollbackRequest) -> dict[str, Any]:
         event = await run_in_threadpool(lambda: project.rollback(reason=request.reason))
         return event.to_json()
+
+    @app.post("/shadow", dependencies=[auth], summary="Score every request with a version too, logged, never returned")
+    async def start_shadow(request: ShadowRequest) -> dict[str, Any]:
+        event = await run_in_threadpool(lambda: project.shadow(request.version, reason=request.reason))
+        return event.to_json()
+
+    @app.delete("/shadow", dependencies=[auth], summary="Stop shadow scoring (needs the token)")
+    async def stop_shadow() -> dict[str, Any]:
+        event = await run_in_threadpool(project.stop_shadow)
+        return event.to_json()
+
+    @app.post("/reload", dependencies=[auth], summary="Re-read the champion and shadow aliases now (needs the token)")
+    async def reload() -> dict[str, Any]:
+        champion, _ = await run_in_threadpool(holder.reload)
+        await run_in_threadpool(shadow.refresh)
+        return {"model_version": champion.version, "shadow": shadow.stats().to_json()["version"],
+                "load_error": holder.last_error}
+
+    @app.get("/shadow", summary="The shadow version and what this worker's scorer did")
+    async def shadow_status() -> dict[str, Any]:
+        alias = await run_in_threadpool(project.store.get_alias, "shadow")
+        return {"shadow": alias, "worker": shadow.stats().to_json()}
 
     return app
 

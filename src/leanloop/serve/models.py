@@ -46,9 +46,15 @@ class ModelHolder:
         assert self._current is not None
         return self._current
 
-    def _refresh(self, now: float) -> None:
+    def reload(self) -> tuple[ModelVersion, Any]:
+        """Re-read the ``champion`` alias now (not at the next refresh) and load it if it moved."""
+        self._refresh(time.monotonic(), force=True)
+        assert self._current is not None
+        return self._current
+
+    def _refresh(self, now: float, *, force: bool = False) -> None:
         with self._lock:
-            if self._current is not None and now - self._checked < self.refresh_seconds:
+            if not force and self._current is not None and now - self._checked < self.refresh_seconds:
                 return
             try:
                 champion = self.registry.champion()

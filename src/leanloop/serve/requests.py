@@ -47,6 +47,7 @@ from pydantic_core import PydanticCustomError
 from leanloop.schema import FeatureKind, Schema
 
 __all__ = ["row_model", "predict_request_model", "FeedbackItem", "FeedbackRequest", "PromoteRequest", "RollbackRequest",
+           "ShadowRequest",
            "PredictionOut", "PredictResponse", "FeedbackResponse", "BodyError", "BodyProblem",
            "parse_json", "safe_text", "MAX_TEXT", "PREDICTION_ID", "ValueFlag", "ValueChecker"]
 
@@ -258,6 +259,10 @@ class PromoteRequest(RollbackRequest):
     """``POST /promote``: the version to make champion, and why."""
 
     version: Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]{1,64}$")]
+
+
+class ShadowRequest(PromoteRequest):
+    """``POST /shadow``: the version to score every request with too, and why."""
 
 
 class FeedbackRequest(BaseModel):

@@ -66,6 +66,7 @@ def _index_model_version(op: Operations) -> None:
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "baseline: models, aliases, predictions, feedback, measurements, cycles", _baseline),
     Migration(2, "index predictions by model_version (rows served per version)", _index_model_version),
+    Migration(3, "shadow_predictions: what a shadow version answered (created by create_all)", _baseline),
 )
 LATEST = MIGRATIONS[-1].version
 

@@ -35,6 +35,7 @@ from leanloop.config import SqliteSync
 from leanloop.errors import NotFoundError, StoreError
 from leanloop.store import tables as t
 from leanloop.store.feedback import FeedbackCounts, count_parked, label_history, record_feedback
+from leanloop.store.shadow import count_shadow, insert_shadow, select_pairs
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -43,7 +44,7 @@ if TYPE_CHECKING:
 
 __all__ = ["SQLStore", "normalise_url"]
 
-_ALIASES = ("champion", "challenger", "previous")
+_ALIASES = ("champion", "challenger", "previous", "shadow")
 
 
 class SQLStore:
@@ -136,6 +137,14 @@ class SQLStore:
         with self.engine.begin() as conn:
             self._point(conn, mapping, at)
 
+    def clear_alias(self, alias: str) -> str | None:
+        """Remove ``alias``; returns the version it pointed to (None if unset)."""
+        self._check_aliases([alias])
+        with self.engine.begin() as conn:
+            row = conn.execute(t.aliases.delete().where(t.aliases.c.alias == alias)
+                               .returning(t.aliases.c.version)).first()
+        return None if row is None else str(row.version)
+
     @staticmethod
     def _check_aliases(names: list[str]) -> None:
         unknown = [a for a in names if a not in _ALIASES]
@@ -181,6 +190,26 @@ class SQLStore:
                 return len(conn.execute(statement, rows).all())
         except DBAPIError as exc:
             raise StoreError(f"could not log predictions: {exc.orig}") from exc
+
+    def log_shadow(self, rows: list[dict[str, Any]]) -> int:
+        """Commit shadow records idempotently (:mod:`leanloop.store.shadow`); returns how many were new."""
+        if not rows:
+            return 0
+        try:
+            with self.engine.begin() as conn:
+                return insert_shadow(conn, rows, self.dialect)
+        except DBAPIError as exc:
+            raise StoreError(f"could not log shadow predictions: {exc.orig}") from exc
+
+    def shadow_pairs(self, version: str, *, since: float | None = None, labelled_only: bool = False) -> pd.DataFrame:
+        """Logged predictions that the shadow ``version`` also scored, with both outputs and the label."""
+        with self.engine.connect() as conn:
+            return select_pairs(conn, version, since=since, labelled_only=labelled_only)
+
+    def count_shadow(self, version: str) -> int:
+        """How many requests' rows the shadow ``version`` scored."""
+        with self.engine.connect() as conn:
+            return count_shadow(conn, version)
 
     def count_predictions(self) -> int:
         """How many predictions are logged."""

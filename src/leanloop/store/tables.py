@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 __all__ = ["metadata", "models", "aliases", "predictions", "feedback", "feedback_history", "measurements", "cycles",
-           "testset", "schema_version"]
+           "testset", "shadow_predictions", "schema_version"]
 
 metadata = sa.MetaData()
 
@@ -80,6 +80,18 @@ testset = sa.Table(
     sa.Column("features", sa.JSON, nullable=False),
     sa.Column("label", sa.JSON, nullable=False),
     sa.Column("prediction", sa.JSON, nullable=False),
+)
+
+#: What the ``shadow`` version answered for a logged prediction (never returned to the
+#: caller). No foreign key: the shadow row may be written before its prediction's group
+#: commit; readers join on the prediction, so a prediction never committed is ignored.
+shadow_predictions = sa.Table(
+    "shadow_predictions", metadata,
+    sa.Column("prediction_id", sa.String(64), primary_key=True),
+    sa.Column("model_version", sa.String(64), primary_key=True),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("prediction", sa.JSON, nullable=False),
+    sa.Column("probabilities", sa.JSON, nullable=True),
 )
 
 schema_version = sa.Table(

@@ -1,0 +1,269 @@
+"""Shadow mode: the ``shadow`` version scores every request too, in a low-priority process.
+
+``leanloop shadow VERSION`` points the ``shadow`` alias at a version. Each server worker
+notices within ``model_refresh_seconds`` and starts a child process at the lowest CPU
+priority (``nice 19``) that loads the version (hash and trusted types checked, as for
+the champion). For every batch the champion answered, the worker hands the raw rows
+and their prediction ids to the child (a non-blocking queue put); the child gathers
+what arrives within ``shadow_batch_wait_ms``, scores it in one model call and writes
+the outputs to ``shadow_predictions`` keyed by the champion's prediction ids.
+
+Why a process and not a thread: a thread would share the worker's interpreter lock, so
+every shadow model call would delay the answers being computed beside it. A separate
+process at the lowest priority runs on an idle core, or not at all: when the machine is
+saturated, the OS serves the workers first, the shadow's queue fills, and beyond
+``shadow_queue_rows`` waiting rows new ones are dropped and counted
+(``leanloop_shadow_rows_total{outcome="dropped"}``). The caller never sees the
+shadow's output and never waits for it.
+
+A shadow version that fails to load (a tampered file) is refused and logged; serving
+is unaffected. Shadow scoring stops when the alias is cleared or points at the version
+that answers (a promoted shadow). The comparison on live traffic is
+:func:`leanloop.learn.shadow.shadow_report`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import queue
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from multiprocessing.process import BaseProcess
+    from pathlib import Path
+
+    import pandas as pd
+
+    from leanloop.registry import Registry
+
+__all__ = ["ShadowScorer", "ShadowStats"]
+
+log = logging.getLogger("leanloop.serve")
+
+# Indices of the shared counters: rows scored, rows failed, rows queued, loaded (0/1/-1 refused).
+_SCORED, _FAILED, _QUEUED, _STATE = range(4)
+
+
+@dataclass(frozen=True)
+class ShadowStats:
+    """What this worker's shadow scorer did since it started."""
+
+    version: str | None
+    scored: int
+    dropped: int
+    failed: int
+    queued: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {"version": self.version, "scored": self.scored, "dropped": self.dropped,
+                "failed": self.failed, "queued": self.queued}
+
+
+class ShadowScorer:
+    """Hands the champion's batches to a low-priority child process that scores them
+    with the ``shadow`` version and logs the outputs."""
+
+    def __init__(self, root: Path, registry: Registry, *, max_queue_rows: int = 10_000,
+                 batch_wait_ms: float = 200.0) -> None:
+        import multiprocessing
+
+        self.root = root
+        self.registry = registry
+        self.max_queue_rows = max_queue_rows
+        self.batch_wait = batch_wait_ms / 1000.0
+        self._context = multiprocessing.get_context("spawn")  # no fork of a threaded server
+        self._child: BaseProcess | None = None
+        self._queue: Any = None
+        self._counters: Any = None
+        self._version: str | None = None
+        self._refused: str | None = None
+        self.dropped = 0
+        self._done = [0, 0]  # scored, failed by children that have exited
+
+    @property
+    def version(self) -> str | None:
+        """The version shadow-scoring (loaded and running), or None."""
+        if self._version is None or self._counters is None or self._counters[_STATE] != 1:
+            return None
+        return self._version
+
+    def refresh(self) -> None:
+        """Follow the ``shadow`` alias: start a child for a newly pointed version, stop it
+        when the alias is cleared; note a child that refused its version."""
+        if self._counters is not None and self._counters[_STATE] == -1 and self._refused != self._version:
+            self._refused = self._version
+            log.error("shadow version %s refused; see the error above", self._version)
+            self._stop_child()
+        alias = self.registry.store.get_alias("shadow")
+        if alias == self._version or (alias is not None and alias == self._refused):
+            return
+        self._stop_child()
+        if alias is not None:
+            self._start_child(alias)
+
+    def offer(self, rows: pd.DataFrame, prediction_ids: list[str], serving: str, created_at: float) -> None:
+        """Queue a batch the champion ``serving`` answered; never blocks, never raises."""
+        version, counters = self.version, self._counters
+        if version is None or version == serving:
+            return
+        if counters[_QUEUED] + len(prediction_ids) > self.max_queue_rows:
+            self.dropped += len(prediction_ids)
+            return
+        try:
+            self._queue.put_nowait((rows.to_dict("list"), prediction_ids, created_at))
+        except (queue.Full, ValueError, OSError):
+            self.dropped += len(prediction_ids)
+            return
+        with counters.get_lock():
+            counters[_QUEUED] += len(prediction_ids)
+
+    def start(self) -> None:
+        """Start following the alias (the first :meth:`refresh`)."""
+        self.refresh()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Let the child score what is queued (up to ``timeout`` seconds), then stop it."""
+        self._stop_child(timeout)
+
+    def stats(self) -> ShadowStats:
+        counters = self._counters
+        live = (0, 0, 0) if counters is None else (counters[_SCORED], counters[_FAILED], counters[_QUEUED])
+        return ShadowStats(version=self.version, scored=self._done[0] + live[0], dropped=self.dropped,
+                           failed=self._done[1] + live[1], queued=live[2])
+
+    def _start_child(self, version: str) -> None:
+        self._queue = self._context.Queue()
+        self._counters = self._context.Array("q", 4)
+        self._version = version
+        self._child = self._context.Process(
+            target=_child_main, name=f"leanloop-shadow-{version}", daemon=True,
+            args=(str(self.root), version, self.batch_wait, self._queue, self._counters))
+        self._child.start()
+        log.info("shadow mode: %s will score every request (logged, never returned)", version)
+
+    def _stop_child(self, timeout: float = 5.0) -> None:
+        child, counters = self._child, self._counters
+        if child is None:
+            return
+        with contextlib.suppress(ValueError, OSError):
+            self._queue.put(None)
+        child.join(timeout)
+        if child.is_alive():
+            child.terminate()
+            child.join(timeout)
+        self._done[0] += counters[_SCORED]
+        self._done[1] += counters[_FAILED] + counters[_QUEUED]  # what it never got to
+        self._child = self._queue = self._counters = None
+        self._version = None
+
+    def collector(self) -> Any:
+        """A Prometheus collector of this scorer's counters."""
+        return _ShadowCollector(self)
+
+
+def _child_main(root: str, version: str, batch_wait: float, inbox: Any, counters: Any) -> None:
+    """The shadow process: load ``version``, then score and log batches until ``None``."""
+    parent = os.getppid()
+    with contextlib.suppress(OSError):
+        os.nice(19)  # the workers answering requests come first
+    from leanloop.project import Project
+
+    project = Project(root)
+    try:
+        try:
+            record = project.registry.get(version)
+            model, _ = project.registry.load(version)
+        except Exception as exc:
+            log.error("shadow version %s refused: %s", version, exc)
+            counters[_STATE] = -1
+            return
+        counters[_STATE] = 1
+        config = project.config
+        while True:
+            batches, stop = _gather(inbox, batch_wait, parent)
+            if batches:
+                _score(project, record, model, config, batches, counters)
+            if stop:
+                return
+    finally:
+        project.close()
+
+
+def _gather(inbox: Any, wait: float, parent: int) -> tuple[list[Any], bool]:
+    """One batch, then whatever else arrives within ``wait`` seconds; (batches, stop?).
+    Stops when the server process that started it is gone (a SIGKILL leaves no one to
+    send the stop)."""
+    while True:
+        try:
+            first = inbox.get(timeout=1.0)
+            break
+        except queue.Empty:
+            if os.getppid() != parent:
+                return [], True
+    if first is None:
+        return [], True
+    batches = [first]
+    deadline = time.monotonic() + wait
+    while (left := deadline - time.monotonic()) > 0:
+        try:
+            item = inbox.get(timeout=left)
+        except queue.Empty:
+            break
+        if item is None:
+            return batches, True
+        batches.append(item)
+    return batches, False
+
+
+def _score(project: Any, record: Any, model: Any, config: Any, batches: list[Any], counters: Any) -> None:
+    import pandas as pd
+
+    from leanloop.scoring import model_input, score, to_python
+
+    rows = sum(len(ids) for _, ids, _ in batches)
+    try:
+        raw = pd.concat([pd.DataFrame(columns) for columns, _, _ in batches], ignore_index=True)
+        frame = model_input(config.schema_, raw, record.input_format, "shadow rows")
+        scored = score(model, frame, config.data.task.value)
+        ids = [i for _, group, _ in batches for i in group]
+        created = [at for _, group, at in batches for _ in group]
+        records = [{"prediction_id": i, "model_version": record.version, "created_at": at,
+                    "prediction": to_python(label), "probabilities": proba}
+                   for i, at, label, proba in zip(ids, created, scored.labels, scored.probability_dicts(),
+                                                  strict=True)]
+        project.store.log_shadow(records)
+        outcome = _SCORED
+    except Exception:  # shadow work never stops the shadow process; counted and logged
+        log.exception("shadow scoring of %d rows with %s failed", rows, record.version)
+        outcome = _FAILED
+    with counters.get_lock():
+        counters[outcome] += rows
+        counters[_QUEUED] -= rows
+
+
+class _ShadowCollector:
+    def __init__(self, scorer: ShadowScorer) -> None:
+        self.scorer = scorer
+
+    def describe(self) -> list[Any]:
+        return []
+
+    def collect(self) -> Any:
+        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+        stats = self.scorer.stats()
+        rows = CounterMetricFamily("leanloop_shadow_rows", "Rows the shadow version scored, dropped or failed on",
+                                   labels=["outcome"])
+        for outcome in ("scored", "dropped", "failed"):
+            rows.add_metric([outcome], getattr(stats, outcome))
+        yield rows
+        yield GaugeMetricFamily("leanloop_shadow_queue_rows", "Rows waiting for the shadow version",
+                                value=stats.queued)
+        info = GaugeMetricFamily("leanloop_shadow_info", "The shadow version (value is always 1)", labels=["version"])
+        if stats.version is not None:
+            info.add_metric([stats.version], 1.0)
+        yield info
