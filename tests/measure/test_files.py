@@ -128,3 +128,16 @@ def test_a_stored_data_frame_index_is_not_a_feature(tmp_path: Path) -> None:
     result = measure_files(tmp_path / "ref.parquet", tmp_path / "cur.parquet")
     assert [r.feature for r in result.drift.features] == ["x"] and result.drift.only_reference == []
     assert {r.feature for r in result.quality.results} == {"x", None}
+
+
+def test_leanloop_drift_on_two_parquet_files_reads_them_column_by_column(files) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from leanloop.cli import app
+
+    ref_path, cur_path, _, _ = files
+    result = CliRunner().invoke(app, ["drift", str(ref_path), str(cur_path), "--json", "--chunks", "2"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output) == measure_files(ref_path, cur_path, chunks=2, with_quality=False).drift.to_json()
