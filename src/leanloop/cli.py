@@ -373,13 +373,14 @@ def drift(
     as_json: JsonOption = False,
 ) -> None:
     """Drift of every shared column between two files, without a project."""
-    from leanloop.data import read_table
-    from leanloop.measure.drift import DriftOptions, drift_report
+    from leanloop.measure.drift import DriftOptions
+    from leanloop.measure.files import measure_files
 
     methods = _parse_methods(method or [])
     options = DriftOptions(threshold_mode="calibrated" if calibrated else "fixed")
-    report = drift_report(read_table(reference), read_table(current), options=options, methods=methods,
-                          chunks=chunks)
+    # Parquet is read one column at a time: files larger than memory are compared too.
+    report = measure_files(reference, current, options=options, methods=methods, chunks=chunks,
+                           with_quality=False).drift
     body = report.to_json()
     if as_json:
         _print_json(body)
