@@ -74,7 +74,8 @@ def run(options: Options) -> list[Table]:
                   r.result.get("compute_s"), r.peak_rss_mb if r.ok else None, _found(r, data.shifted),
                   ratio(wall("evidently"), wall(name)), ratio(wall("nannyml"), wall(name)),
                   ratio(wall(name), wall("numpy floor")), ratio(rss(name), rss("evidently")))
-    table.notes.append(f"leanloop: {runs['leanloop'].result.get('mode')}")
+    table.notes.append(f"leanloop: {runs['leanloop'].result.get('mode')}; it reads while it computes, so its "
+                       "read s is blank and compute s covers both")
     table.notes.append("targets (issue 3): Evidently/leanloop >= 40, NannyML/leanloop >= 10 (wall time; CPU ratios "
                        "in the JSON), leanloop MB / Evidently MB <= 0.33")
     table.notes.append("wall includes interpreter start, imports and reading Parquet; CPU is user + system time, "

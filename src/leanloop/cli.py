@@ -190,6 +190,11 @@ def serve(
     """
     import os
 
+    # One OpenMP thread per server process, set before scikit-learn loads OpenMP (which
+    # reads it once): concurrency comes from micro-batching, and OpenMP threads
+    # spin-waiting between model calls took the cores the event loop and the logger need
+    # (a lone request cost 1.5x the CPU). An explicit OMP_NUM_THREADS is respected.
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
     import uvicorn
 
     from leanloop.serve import create_app
@@ -202,7 +207,7 @@ def serve(
     configure_logging(quiet=quiet)
     exit_zero_after_sigterm()
     if workers == 1:
-        uvicorn.run(create_app(project), host=host, port=port, log_level="warning")
+        uvicorn.run(create_app(project, own_process=True), host=host, port=port, log_level="warning")
         return
     project.close()
     os.environ[PROJECT_ENV] = str(Path(directory).resolve())
@@ -368,13 +373,14 @@ def drift(
     as_json: JsonOption = False,
 ) -> None:
     """Drift of every shared column between two files, without a project."""
-    from leanloop.data import read_table
-    from leanloop.measure.drift import DriftOptions, drift_report
+    from leanloop.measure.drift import DriftOptions
+    from leanloop.measure.files import measure_files
 
     methods = _parse_methods(method or [])
     options = DriftOptions(threshold_mode="calibrated" if calibrated else "fixed")
-    report = drift_report(read_table(reference), read_table(current), options=options, methods=methods,
-                          chunks=chunks)
+    # Parquet is read one column at a time: files larger than memory are compared too.
+    report = measure_files(reference, current, options=options, methods=methods, chunks=chunks,
+                           with_quality=False).drift
     body = report.to_json()
     if as_json:
         _print_json(body)

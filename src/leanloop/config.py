@@ -380,7 +380,7 @@ class ServeConfig(_Section):
     predict_auth: bool = False
     unseen_categories: ValuePolicy = ValuePolicy.ACCEPT
     out_of_range: ValuePolicy = ValuePolicy.ACCEPT
-    batch_max_rows: int = Field(512, ge=1)
+    batch_max_rows: int = Field(4096, ge=1)
     batch_max_wait_ms: float = Field(5.0, ge=0.0, le=100.0)
     queue_max_rows: int = Field(20_000, ge=1)
     commit_max_rows: int = Field(2048, ge=1)

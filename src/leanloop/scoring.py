@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
 
-__all__ = ["Scored", "score", "to_python", "model_input", "InputFormat"]
+__all__ = ["Scored", "score", "to_python", "model_input", "rows_input", "InputFormat"]
 
 
 
@@ -51,7 +51,7 @@ class Scored:
         if self.probabilities is None or self.classes is None:
             return [None] * len(self.labels)
         names = [str(c) for c in self.classes]
-        return [dict(zip(names, map(float, row), strict=True)) for row in self.probabilities]
+        return [dict(zip(names, row, strict=True)) for row in self.probabilities.astype(float).tolist()]
 
 
 def to_python(value: Any) -> Any:
@@ -70,17 +70,87 @@ def model_input(schema: Schema, frame: pd.DataFrame, input_format: InputFormat, 
     return schema.model_frame(frame, source)
 
 
+def rows_input(schema: Schema, rows: list[dict[str, Any]], input_format: InputFormat) -> pd.DataFrame:
+    """:func:`model_input` for rows a request model already validated (numbers are floats,
+    categories text, booleans bools, missing values None), built column by column.
+
+    The generic path re-checks every value with pandas, which costs milliseconds for a
+    single served row; validated rows need only the encoding. Text columns stay NumPy
+    objects rather than pandas' Arrow-backed strings: the values the model sees are the
+    same, and the column transformer, which converts them to objects anyway, runs ~15 %
+    faster. Date-times and adopted models take the generic path.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from leanloop.schema import Feature
+    >>> s = Schema(features=[Feature(name="x", kind="numeric", nullable=True),
+    ...                      Feature(name="ok", kind="boolean", nullable=True)])
+    >>> rows = [{"x": 1.5, "ok": True}, {"x": None, "ok": None}]
+    >>> fast = rows_input(s, rows, InputFormat.ENCODED)
+    >>> fast.values.tolist()
+    [[1.5, 'True'], [nan, nan]]
+    >>> fast.astype(object).equals(model_input(s, pd.DataFrame(rows), "encoded", "t").astype(object))
+    True
+    """
+    import numpy as np
+    import pandas as pd
+
+    kinds = [(f.name, f.kind) for f in schema.features]
+    if InputFormat(input_format) is InputFormat.NATIVE or any(k is FeatureKind.DATETIME for _, k in kinds):
+        return model_input(schema, pd.DataFrame(rows, columns=schema.names), input_format, "request")
+    out: dict[str, Any] = {}
+    for name, kind in kinds:
+        values = [row.get(name) for row in rows]
+        if kind is FeatureKind.NUMERIC:
+            out[name] = np.array(values, dtype="float64")  # None becomes NaN
+        else:
+            out[name] = pd.Series([np.nan if v is None else str(v) for v in values], dtype=object)
+    return pd.DataFrame(out)
+
+
+#: Classifiers whose ``predict`` is by definition the class of highest ``predict_proba``:
+#: for them one call gives both (half the work for a served row).
+_ARGMAX_CLASSIFIERS = frozenset({
+    "sklearn.ensemble._hist_gradient_boosting.gradient_boosting.HistGradientBoostingClassifier",
+    "sklearn.ensemble._forest.RandomForestClassifier", "sklearn.ensemble._forest.ExtraTreesClassifier",
+    "sklearn.ensemble._gb.GradientBoostingClassifier", "sklearn.tree._classes.DecisionTreeClassifier",
+})
+
+
+def _plain(values: Any) -> list[Any]:
+    """Model outputs as plain Python values (one ``tolist`` for an array)."""
+    return values.tolist() if hasattr(values, "tolist") else [to_python(v) for v in values]
+
+
+def _split_pipeline(model: Any, frame: pd.DataFrame) -> tuple[Any, Any]:
+    """``(final estimator, its input)``: a Pipeline's transforms run once, not once per method.
+
+    A single row costs milliseconds in the column transformer and microseconds in the
+    estimator, so scoring labels and probabilities through the whole pipeline twice
+    would double the cost of a prediction.
+    """
+    from sklearn.pipeline import Pipeline
+
+    if isinstance(model, Pipeline) and len(model.steps) > 1 and model.steps[-1][1] not in (None, "passthrough"):
+        return model.steps[-1][1], model[:-1].transform(frame)
+    return model, frame
+
+
 def score(model: Any, frame: pd.DataFrame, task: str) -> Scored:
     """Score ``frame`` (already in model form, see :meth:`Schema.model_frame`)."""
     try:
-        raw = model.predict(frame)
+        final, data = _split_pipeline(model, frame)
+        if task != "regression" and hasattr(final, "predict_proba"):
+            proba = final.predict_proba(data)
+            classes = [to_python(c) for c in model.classes_]
+            kind = f"{type(final).__module__}.{type(final).__qualname__}"
+            raw = final.classes_[proba.argmax(axis=1)] if kind in _ARGMAX_CLASSIFIERS else final.predict(data)
+            return Scored(labels=_plain(raw), probabilities=proba, classes=classes)
+        raw = final.predict(data)
     except ValueError as exc:
         raise InputError(f"the model could not score these rows: {exc}") from exc
-    labels = [to_python(v) for v in raw]
+    labels = _plain(raw)
     if task == "regression":
         return Scored(labels=[float(v) for v in labels], probabilities=None, classes=None)
-    if hasattr(model, "predict_proba"):
-        proba = model.predict_proba(frame)
-        classes = [to_python(c) for c in model.classes_]
-        return Scored(labels=labels, probabilities=proba, classes=classes)
     return Scored(labels=labels, probabilities=None, classes=None)

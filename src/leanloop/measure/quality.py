@@ -8,9 +8,9 @@ and whether a column that varied in the reference became constant; for the whole
 frame, the rise in the share of duplicate rows. Each check has a threshold from
 :class:`~leanloop.config.QualityConfig` and a flag.
 
-Every check is a vectorised column pass (pandas/numpy); duplicates are found on a
-64-bit hash of each row (``pandas.util.hash_pandas_object``), so two different rows
-count as one only on a hash collision (probability about n²/2⁶⁵, nil at 10⁷ rows).
+Every check is a vectorised pass over one column (pandas/numpy), so a table can be
+checked column by column; duplicates are counted on a 64-bit hash of each row built
+column by column (:class:`~leanloop.measure.duplicates.DuplicateRows`).
 
 Examples
 --------
@@ -32,13 +32,15 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from leanloop.config import QualityConfig
+from leanloop.measure.duplicates import DuplicateRows
 from leanloop.schema import Feature, FeatureKind, Schema
 
 if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
 
-__all__ = ["QualityCheck", "QualityResult", "QualityReport", "quality_report", "frame_features"]
+__all__ = ["QualityCheck", "QualityResult", "QualityReport", "assemble_quality", "duplicates_result", "feature_checks",
+           "frame_features", "hash_order", "missing_result", "quality_report", "range_results", "type_errors_result"]
 
 _MAX_EXAMPLES = 5
 _BOOLEAN_WORDS = [True, False, "true", "false", "True", "False", 1, 0, "1", "0"]
@@ -145,6 +147,7 @@ def _parse(column: pd.Series, kind: FeatureKind) -> tuple[pd.Series, np.ndarray]
 def _counts(column: pd.Series) -> pd.Series:
     """Category counts with labels as text (the schema reads categories as text)."""
     counts = column.value_counts(dropna=True, sort=False)
+    counts = counts[counts > 0]  # a pandas categorical lists its unused categories too
     counts.index = counts.index.map(str)
     return counts.groupby(level=0).sum()
 
@@ -153,89 +156,128 @@ def _share(count: int, total: int) -> float:
     return count / total if total else 0.0
 
 
-def _feature_checks(feature: Feature, ref: pd.Series, cur: pd.Series,
-                    options: QualityConfig) -> list[QualityResult]:
+def missing_result(name: str, ref_rows: int, ref_missing: int, cur_rows: int, cur_missing: int,
+                   options: QualityConfig) -> QualityResult:
+    """The ``missing_rate`` check from each side's row and missing counts."""
+    ref_share, cur_share = _share(ref_missing, ref_rows), _share(cur_missing, cur_rows)
+    return QualityResult(feature=name, check=QualityCheck.MISSING, value=cur_share, reference=ref_share,
+                         threshold=options.max_missing_increase,
+                         flagged=cur_share - ref_share > options.max_missing_increase, count=cur_missing)
+
+
+def type_errors_result(name: str, bad: int, present: int, examples: list[str],
+                       options: QualityConfig) -> QualityResult:
+    """The ``type_errors`` check: ``bad`` of the ``present`` values could not be read."""
+    share = _share(bad, present)
+    return QualityResult(feature=name, check=QualityCheck.TYPE_ERRORS, value=share, reference=None,
+                         threshold=options.max_type_error_share, flagged=share > options.max_type_error_share,
+                         count=bad, examples=examples)
+
+
+def range_results(name: str, ref_values: np.ndarray, cur_values: np.ndarray, options: QualityConfig, *,
+                  ordered: bool = False) -> list[QualityResult]:
+    """The ``out_of_range`` and ``constant`` checks of a numeric feature from each side's
+    non-missing values (``ordered``: both sorted, so the answers are lookups).
+
+    >>> import numpy as np
+    >>> [(r.check.value, r.count) for r in range_results("x", np.array([1.0, 3.0]), np.array([0.0, 2.0, 9.0]),
+    ...                                                  QualityConfig(), ordered=True)]
+    [('out_of_range', 2), ('constant', 0)]
+    """
+    import numpy as np
+
+    def ends(values: np.ndarray) -> tuple[float, float]:
+        if ordered:
+            return float(values[0]), float(values[-1])
+        return float(np.min(values)), float(np.max(values))
+
+    outside = 0
+    ref_constant = cur_constant = False
+    if ref_values.size:
+        lo, hi = ends(ref_values)
+        ref_constant = lo == hi
+        if ordered:
+            outside = int(np.searchsorted(cur_values, lo, side="left")
+                          + cur_values.size - np.searchsorted(cur_values, hi, side="right"))
+        else:
+            outside = int(np.count_nonzero((cur_values < lo) | (cur_values > hi)))
+    if cur_values.size:
+        first, last = ends(cur_values)
+        cur_constant = first == last
+    share = _share(outside, cur_values.size)
+    return [
+        QualityResult(feature=name, check=QualityCheck.OUT_OF_RANGE, value=share, reference=0.0,
+                      threshold=options.max_out_of_range_share, flagged=share > options.max_out_of_range_share,
+                      count=outside),
+        _constant_result(name, ref_constant, cur_constant, n_cur=int(cur_values.size)),
+    ]
+
+
+def _constant_result(name: str, ref_constant: bool, cur_constant: bool, n_cur: int) -> QualityResult:
+    return QualityResult(feature=name, check=QualityCheck.CONSTANT, value=float(cur_constant),
+                         reference=float(ref_constant), threshold=0.5,
+                         flagged=cur_constant and not ref_constant, count=n_cur if cur_constant else 0)
+
+
+def feature_checks(feature: Feature, ref: pd.Series, cur: pd.Series,
+                   options: QualityConfig) -> list[QualityResult]:
+    """Every per-feature check of :func:`quality_report` on one column of each side."""
     import numpy as np
 
     name = feature.name
-    out: list[QualityResult] = []
-    n_cur = len(cur)
-    ref_missing = float(ref.isna().mean()) if len(ref) else 0.0
-    cur_missing_count = int(cur.isna().sum())
-    cur_missing = _share(cur_missing_count, n_cur)
-    out.append(QualityResult(feature=name, check=QualityCheck.MISSING, value=cur_missing, reference=ref_missing,
-                             threshold=options.max_missing_increase,
-                             flagged=cur_missing - ref_missing > options.max_missing_increase,
-                             count=cur_missing_count))
+    cur_missing = int(cur.isna().sum())
+    out = [missing_result(name, len(ref), int(ref.isna().sum()), len(cur), cur_missing, options)]
     ref_parsed, _ = _parse(ref, feature.kind)
     cur_parsed, bad = _parse(cur, feature.kind)
     n_bad = int(bad.sum())
-    share_bad = _share(n_bad, n_cur - cur_missing_count)
-    out.append(QualityResult(feature=name, check=QualityCheck.TYPE_ERRORS, value=share_bad, reference=None,
-                             threshold=options.max_type_error_share,
-                             flagged=share_bad > options.max_type_error_share, count=n_bad,
-                             examples=[repr(v) for v in cur[bad].head(_MAX_EXAMPLES).tolist()]))
+    out.append(type_errors_result(name, n_bad, len(cur) - cur_missing,
+                                  [repr(v) for v in cur[bad].head(_MAX_EXAMPLES).tolist()], options))
     if feature.kind is FeatureKind.NUMERIC:
         ref_values = ref_parsed.to_numpy(dtype=float)
         cur_values = cur_parsed.to_numpy(dtype=float)
-        n_ref_present = len(ref_values) - int(np.count_nonzero(np.isnan(ref_values)))
-        n_cur_present = len(cur_values) - int(np.count_nonzero(np.isnan(cur_values)))
-        lo, hi = (float(np.nanmin(ref_values)), float(np.nanmax(ref_values))) if n_ref_present else (np.nan, np.nan)
-        # NaN compares False, so missing values are never out of range.
-        outside = int(np.count_nonzero((cur_values < lo) | (cur_values > hi))) if n_ref_present else 0
-        share = _share(outside, n_cur_present)
-        out.append(QualityResult(feature=name, check=QualityCheck.OUT_OF_RANGE, value=share, reference=0.0,
-                                 threshold=options.max_out_of_range_share,
-                                 flagged=share > options.max_out_of_range_share, count=outside))
-        ref_constant = bool(n_ref_present) and lo == hi
-        cur_constant = bool(n_cur_present) and float(np.nanmin(cur_values)) == float(np.nanmax(cur_values))
-    else:
-        ref_counts, cur_counts = _counts(ref_parsed), _counts(cur_parsed[~bad] if n_bad else cur_parsed)
-        if feature.kind in (FeatureKind.CATEGORICAL, FeatureKind.BOOLEAN):
-            unseen = cur_counts[~cur_counts.index.isin(ref_counts.index)].sort_values(ascending=False)
-            count = int(unseen.sum())
-            share = _share(count, int(cur_counts.sum()))
-            out.append(QualityResult(feature=name, check=QualityCheck.UNSEEN, value=share, reference=0.0,
-                                     threshold=options.max_unseen_share, flagged=share > options.max_unseen_share,
-                                     count=count, examples=[str(v) for v in unseen.index[:_MAX_EXAMPLES]]))
-        ref_constant = len(ref_counts) == 1
-        cur_constant = len(cur_counts) == 1
-    out.append(QualityResult(feature=name, check=QualityCheck.CONSTANT, value=float(cur_constant),
-                             reference=float(ref_constant), threshold=0.5,
-                             flagged=cur_constant and not ref_constant, count=n_cur if cur_constant else 0))
+        # Unparsable values became NaN: like missing ones, they are never out of range.
+        out.extend(range_results(name, ref_values[~np.isnan(ref_values)], cur_values[~np.isnan(cur_values)],
+                                 options))
+        return out
+    ref_counts, cur_counts = _counts(ref_parsed), _counts(cur_parsed[~bad] if n_bad else cur_parsed)
+    if feature.kind in (FeatureKind.CATEGORICAL, FeatureKind.BOOLEAN):
+        unseen = cur_counts[~cur_counts.index.isin(ref_counts.index)].sort_values(ascending=False)
+        count = int(unseen.sum())
+        share = _share(count, int(cur_counts.sum()))
+        out.append(QualityResult(feature=name, check=QualityCheck.UNSEEN, value=share, reference=0.0,
+                                 threshold=options.max_unseen_share, flagged=share > options.max_unseen_share,
+                                 count=count, examples=[str(v) for v in unseen.index[:_MAX_EXAMPLES]]))
+    out.append(_constant_result(name, len(ref_counts) == 1, len(cur_counts) == 1, n_cur=len(cur)))
     return out
 
 
-def _repeats(hashes: np.ndarray) -> np.ndarray:
-    """Mask of the entries of ``hashes`` whose value occurs more than once."""
-    import numpy as np
+def hash_order(frame: pd.DataFrame) -> list[str]:
+    """Columns in the order that makes :class:`DuplicateRows` cheapest: floats (nearly
+    unique per row) first, then the rest in frame order.
 
-    ordered = np.sort(hashes)
-    repeated_values = np.unique(ordered[1:][ordered[1:] == ordered[:-1]])
-    return np.isin(hashes, repeated_values)
-
-
-def _duplicate_share(frame: pd.DataFrame) -> tuple[float, int]:
-    """Share and count of rows that repeat an earlier row.
-
-    Two passes keep it fast: rows are first hashed on up to three numeric columns
-    (cheap, and nearly unique on continuous data); only rows whose partial hash
-    repeats are hashed on every column.
+    >>> import pandas as pd
+    >>> hash_order(pd.DataFrame({"c": ["a"], "x": [1.0]}))
+    ['x', 'c']
     """
-    import numpy as np
     import pandas as pd
 
-    if frame.empty:
-        return 0.0, 0
-    numeric = [c for c in frame.columns if pd.api.types.is_float_dtype(frame[c])][:3]
-    candidates = np.ones(len(frame), dtype=bool)
-    if numeric and len(numeric) < frame.shape[1]:
-        candidates = _repeats(pd.util.hash_pandas_object(frame[numeric], index=False).to_numpy())
-    if not candidates.any():
-        return 0.0, 0
-    hashes = np.sort(pd.util.hash_pandas_object(frame[candidates], index=False).to_numpy())
-    repeats = int(np.count_nonzero(hashes[1:] == hashes[:-1]))
-    return repeats / len(frame), repeats
+    floats = [c for c in frame.columns if pd.api.types.is_float_dtype(frame[c])]
+    return floats + [c for c in frame.columns if c not in floats]
+
+
+def duplicates_result(reference: DuplicateRows, current: DuplicateRows, options: QualityConfig) -> QualityResult:
+    """The row-level duplicates check from both sides' counts."""
+    return QualityResult(feature=None, check=QualityCheck.DUPLICATES, value=current.share,
+                         reference=reference.share, threshold=options.max_duplicate_increase,
+                         flagged=current.share - reference.share > options.max_duplicate_increase,
+                         count=current.count)
+
+
+def assemble_quality(n_reference: int, n_current: int, results: list[QualityResult]) -> QualityReport:
+    """The report from every feature's checks followed by the duplicates check."""
+    flagged = sorted({r.feature for r in results if r.flagged and r.feature is not None})
+    return QualityReport(n_reference=n_reference, n_current=n_current, results=results,
+                         flagged_features=flagged, duplicates_flagged=results[-1].flagged)
 
 
 def quality_report(reference: pd.DataFrame, current: pd.DataFrame, schema: Schema | None = None,
@@ -273,13 +315,14 @@ def quality_report(reference: pd.DataFrame, current: pd.DataFrame, schema: Schem
     for feature in features:
         ref = reference[feature.name] if feature.name in reference else pd.Series([None] * len(reference))
         cur = current[feature.name] if feature.name in current else pd.Series([None] * len(current), dtype=object)
-        results.extend(_feature_checks(feature, ref, cur, options))
+        results.extend(feature_checks(feature, ref, cur, options))
     names = [f.name for f in features]
-    ref_share, _ = _duplicate_share(reference[[n for n in names if n in reference]])
-    cur_share, repeats = _duplicate_share(current[[n for n in names if n in current]])
-    results.append(QualityResult(feature=None, check=QualityCheck.DUPLICATES, value=cur_share, reference=ref_share,
-                                 threshold=options.max_duplicate_increase,
-                                 flagged=cur_share - ref_share > options.max_duplicate_increase, count=repeats))
-    flagged = sorted({r.feature for r in results if r.flagged and r.feature is not None})
-    return QualityReport(n_reference=len(reference), n_current=len(current), results=results,
-                         flagged_features=flagged, duplicates_flagged=results[-1].flagged)
+    sides = []
+    for frame in (reference, current):
+        rows = DuplicateRows(len(frame))
+        if not frame.empty:
+            for name in hash_order(frame[[n for n in names if n in frame]]):
+                rows.add(frame[name])
+        sides.append(rows)
+    results.append(duplicates_result(*sides, options))
+    return assemble_quality(len(reference), len(current), results)

@@ -15,7 +15,9 @@ ever smaller batches.
 
 The queue is bounded by ``max_queue_rows`` (rows accepted but not yet answered):
 beyond it :class:`Overloaded` (503 with ``Retry-After``) is raised at once, instead of
-letting latency grow without bound.
+letting latency grow without bound. While the queue is full, :class:`ShedWhenFull`
+answers 503 before a body is even parsed, so that shedding stays cheap under a storm of
+retries.
 
 Examples
 --------
@@ -45,7 +47,7 @@ from typing import Any
 
 from leanloop.errors import LeanloopError
 
-__all__ = ["MicroBatcher", "Overloaded", "ScoreBatch"]
+__all__ = ["MicroBatcher", "Overloaded", "ScoreBatch", "ShedWhenFull"]
 
 #: ``score(groups) -> (version, outputs per group, log records of all rows)``; runs in a thread.
 ScoreBatch = Callable[[list[list[Any]]], tuple[str, list[list[dict[str, Any]]], list[dict[str, Any]]]]
@@ -106,15 +108,23 @@ class MicroBatcher:
             pass
         self._worker = None
 
-    async def submit(self, rows: list[Any]) -> tuple[str, list[dict[str, Any]]]:
-        """Queue one request's rows; returns ``(version, outputs)`` once they are scored and logged."""
+    def refusal(self, rows: int) -> Overloaded | None:
+        """The :class:`Overloaded` error a request of ``rows`` rows would get now, or None."""
         if self._worker is None or self._wake is None:
-            raise Overloaded("the server is not accepting predictions (starting or shutting down)", retry_after=1)
-        if self.pending_rows and self.pending_rows + len(rows) > self.max_queue_rows:
+            return Overloaded("the server is not accepting predictions (starting or shutting down)", retry_after=1)
+        if self.pending_rows and self.pending_rows + rows > self.max_queue_rows:
             retry = max(1, math.ceil(self.pending_rows / self._rows_per_second)) if self._rows_per_second else 1
-            raise Overloaded(
+            return Overloaded(
                 f"the server is at capacity ({self.pending_rows} rows waiting, limit {self.max_queue_rows}, "
                 "[serve] queue_max_rows); retry later", retry_after=retry)
+        return None
+
+    async def submit(self, rows: list[Any]) -> tuple[str, list[dict[str, Any]]]:
+        """Queue one request's rows; returns ``(version, outputs)`` once they are scored and logged."""
+        refusal = self.refusal(len(rows))
+        if refusal is not None:
+            raise refusal
+        assert self._wake is not None
         future: asyncio.Future[tuple[str, list[dict[str, Any]]]] = asyncio.get_running_loop().create_future()
         self._queue.append(_Pending(rows, future))
         self.pending_rows += len(rows)
@@ -218,3 +228,41 @@ def _fail(batch: list[_Pending], exc: BaseException) -> None:
     for pending in batch:
         if not pending.future.done():
             pending.future.set_exception(exc)
+
+
+class ShedWhenFull:
+    """ASGI middleware: while ``batcher``'s queue is full, POSTs to ``path`` get 503 +
+    ``Retry-After`` before their body is parsed.
+
+    Parsing and validating a 1,000-row body costs milliseconds of the event loop; spent on
+    requests refused anyway (clients retrying at once), that work starved the requests
+    being answered: under 3x overload, none was answered within seconds. The body is
+    read and dropped (not parsed), so the connection stays usable.
+    """
+
+    def __init__(self, app: Any, *, batcher: MicroBatcher, path: str = "/predict",
+                 on_reject: Callable[[str], None] | None = None) -> None:
+        self.app = app
+        self.batcher = batcher
+        self.path = path
+        self.on_reject = on_reject
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        refusal = None
+        if scope["type"] == "http" and scope["method"] == "POST" and scope["path"] == self.path:
+            refusal = self.batcher.refusal(1)
+        if refusal is None:
+            await self.app(scope, receive, send)
+            return
+        import json
+
+        while (await receive()).get("more_body", False):
+            pass
+        if self.on_reject is not None:
+            self.on_reject("overloaded")
+        scope.setdefault("state", {})["rejection"] = "overloaded"
+        body = json.dumps({"error": "overloaded", "detail": [str(refusal)]}).encode()
+        await send({"type": "http.response.start", "status": 503,
+                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+                                (b"retry-after", str(refusal.retry_after).encode())]})
+        await send({"type": "http.response.body", "body": body})

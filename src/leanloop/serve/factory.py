@@ -29,4 +29,4 @@ def app_from_environment() -> FastAPI:
     root = os.environ.get(PROJECT_ENV)
     if not root:
         raise ProjectError(f"{PROJECT_ENV} is not set; start the server with 'leanloop serve --dir PATH'")
-    return create_app(Project(root))
+    return create_app(Project(root), own_process=True)

@@ -1,7 +1,8 @@
 """The durable prediction logger: one writer thread, group commit, a spool when the store is down.
 
 Requests hand their records to the writer and wait; the writer takes everything
-queued (up to ``max_rows`` rows, or what arrives within ``max_wait_ms``), commits it
+queued (up to ``max_rows`` rows; when the last commit carried several callers' records,
+also what arrives within ``max_wait_ms``; a lone caller is never kept waiting), commits it
 in one transaction and only then releases the waiting requests. So a response with
 a ``prediction_id`` means its record is committed, and concurrent requests share a
 commit instead of paying one each.
@@ -108,6 +109,7 @@ class PredictionLogger:
         self._thread: threading.Thread | None = None
         self._counters = _Counters()
         self._next_retry = 0.0
+        self._last_groups = 0
 
     @property
     def commits(self) -> int:
@@ -182,9 +184,12 @@ class PredictionLogger:
             self._replay()
 
     def _gather(self, first: Any) -> tuple[list[Any], bool]:
+        # A lone group is committed at once: only when the last commit carried several
+        # groups (callers arriving together) is it worth waiting up to max_wait_ms for more.
         batch = [first]
         rows = len(first[0])
-        deadline = time.monotonic() + self.max_wait_ms / 1000
+        wait = self.max_wait_ms / 1000 if self._last_groups > 1 else 0.0
+        deadline = time.monotonic() + wait
         while rows < self.max_rows:
             timeout = deadline - time.monotonic()
             try:
@@ -195,6 +200,7 @@ class PredictionLogger:
                 return batch, True
             batch.append(nxt)
             rows += len(nxt[0])
+        self._last_groups = len(batch)
         return batch, False
 
     def _commit(self, batch: list[Any]) -> None:

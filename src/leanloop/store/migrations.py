@@ -80,10 +80,11 @@ def current_version(engine: sa.Engine) -> int:
 
 
 def upgrade(engine: sa.Engine) -> list[int]:
-    """Create missing tables and apply missing migrations; returns the versions applied."""
-    from alembic.migration import MigrationContext
-    from alembic.operations import Operations
+    """Create missing tables and apply missing migrations; returns the versions applied.
 
+    Alembic is imported only when a migration is pending: it costs about a second of
+    start-up, which a restarted server would pay on every start otherwise.
+    """
     with engine.connect() as conn:
         existing = set(sa.inspect(conn).get_table_names())
     fresh = "predictions" not in existing
@@ -96,6 +97,9 @@ def upgrade(engine: sa.Engine) -> list[int]:
     for migration in MIGRATIONS:
         if migration.version <= done:
             continue
+        from alembic.migration import MigrationContext
+        from alembic.operations import Operations
+
         with engine.begin() as conn:
             migration.apply(Operations(MigrationContext.configure(conn)))
             if not _record(conn, migration.version):

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import warnings
 
-from scipy.stats import anderson_ksamp
-
 from leanloop.measure.drift.result import DriftMethod, MethodSpec, Outcome
 from leanloop.measure.drift.samples import NumericSample
 
@@ -26,6 +24,7 @@ def anderson_darling_statistic(reference: NumericSample, current: NumericSample)
     0.25
     """
     with warnings.catch_warnings():
+        from scipy.stats import anderson_ksamp  # lazy: scipy.stats costs about a second to import
         warnings.simplefilter("ignore", UserWarning)
         try:
             res = anderson_ksamp([reference.values, current.values], variant="midrank")

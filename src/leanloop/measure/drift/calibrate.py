@@ -36,7 +36,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.stats import gamma
 
 from leanloop.measure.drift.engine import SPECS, Sample, _epoch_seconds, compare
 from leanloop.measure.drift.result import DriftMethod, DriftOptions
@@ -120,6 +119,7 @@ def _upper_quantile(values: np.ndarray, level: float, *, root: bool) -> float:
         return float(ordered[k - 1])
     x = ordered**2 if root else ordered
     mean, var = float(x.mean()), float(x.var(ddof=1))
+    from scipy.stats import gamma  # lazy: scipy.stats costs about a second to import
     fitted = float(gamma.ppf(level, mean**2 / var, scale=var / mean)) if var > 0 and mean > 0 else mean
     return max(float(np.sqrt(fitted)) if root else fitted, float(ordered[-1]))
 

@@ -6,7 +6,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.stats import chi2_contingency
 
 from leanloop.measure.drift.result import DriftMethod, DriftResult, MethodSpec, Outcome
 from leanloop.measure.drift.samples import CategoricalSample, aligned_counts
@@ -43,6 +42,7 @@ def chi_square_statistic(reference: CategoricalSample, current: CategoricalSampl
     labels, table = aligned_counts(reference, current)
     if len(labels) < 2:
         return 0.0, 1.0
+    from scipy.stats import chi2_contingency  # lazy: scipy.stats costs about a second to import
     res = chi2_contingency(table)
     return float(res.statistic), float(res.pvalue)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from scipy.stats import cramervonmises_2samp
 
 from leanloop.measure.drift.result import DriftMethod, MethodSpec, Outcome
 from leanloop.measure.drift.samples import NumericSample
@@ -22,6 +21,7 @@ def cramer_von_mises_statistic(reference: NumericSample, current: NumericSample)
     >>> round(t, 4), p > 0.99
     (0.0, True)
     """
+    from scipy.stats import cramervonmises_2samp  # lazy: scipy.stats costs about a second to import
     res = cramervonmises_2samp(reference.values, current.values)
     return float(res.statistic), float(res.pvalue)
 

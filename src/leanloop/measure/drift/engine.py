@@ -68,13 +68,16 @@ def _epoch_seconds(values: pd.Series) -> pd.Series:
 
 
 def summarise(values: Any, kind: FeatureKind | str, *, feature: str, side: str) -> Sample:
-    """The summary of one side of one feature (missing values dropped; may be empty).
+    """The summary of one side of one feature (missing values dropped; may be empty);
+    a summary is returned as it is.
 
     Raises
     ------
     InputError
         If a numeric feature holds non-numbers.
     """
+    if isinstance(values, (NumericSample, CategoricalSample)):
+        return values  # summarised already
     kind = FeatureKind(kind)
     if kind is FeatureKind.DATETIME:
         values = _epoch_seconds(pd.Series(values))

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from scipy.stats import distributions, ks_2samp
 
 from leanloop.measure.drift.result import DriftMethod, DriftResult, MethodSpec, Outcome
 from leanloop.measure.drift.samples import NumericSample
@@ -39,6 +38,7 @@ def ks_statistic(reference: NumericSample, current: NumericSample) -> Outcome:
     >>> d, p
     (0.0, 1.0)
     """
+    from scipy.stats import distributions, ks_2samp  # lazy: scipy.stats costs about a second to import
     r, c = reference.values, current.values
     n1, n2 = r.size, c.size
     if max(n1, n2) <= _SCIPY_EXACT_N:

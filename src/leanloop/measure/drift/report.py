@@ -11,6 +11,7 @@ data serves the whole and every chunk.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -29,9 +30,11 @@ from leanloop.measure.drift.engine import (
     summarise,
 )
 from leanloop.measure.drift.result import DriftMethod, DriftOptions, DriftResult, ThresholdMode
+from leanloop.measure.drift.samples import CategoricalSample, NumericSample
 from leanloop.schema import Feature, FeatureKind, Schema, infer_schema
 
-__all__ = ["DriftChunk", "DriftReport", "drift_report", "infer_features"]
+__all__ = ["DriftChunk", "DriftReport", "assemble", "chunk_bounds", "drift_report", "infer_features", "judge_feature",
+           "plan_features"]
 
 #: Rows of the reference read to infer each column's kind when no schema is given.
 _INFER_ROWS = 10_000
@@ -104,7 +107,8 @@ def infer_features(frame: pd.DataFrame, *, seed: int = 0) -> tuple[Schema, dict[
             features.append(Feature(name=str(name), kind=FeatureKind.NUMERIC, nullable=bool(column.isna().any())))
             continue
         try:
-            features.extend(infer_schema(sample[[name]]).features)
+            # A text column's kind depends only on its distinct values: infer on those.
+            features.extend(infer_schema(sample[[name]].drop_duplicates()).features)
         except DataError as err:
             skipped[str(name)] = str(err)
     return Schema(features=features), skipped
@@ -152,6 +156,34 @@ def _check_methods(methods: dict[str, DriftMethod], schema: Schema, columns: lis
     return {name: check_method(method, schema.feature(name).kind, name) for name, method in methods.items()}
 
 
+def plan_features(reference_columns: list[Any], current_columns: list[Any],
+                  sample: Callable[[list[Any]], pd.DataFrame], *, schema: Schema | None,
+                  methods: dict[str, DriftMethod] | None, options: DriftOptions,
+                  chunks: int) -> tuple[list[Feature], dict[str, DriftMethod], dict[str, str]]:
+    """The features to compare (schema order), their chosen methods, and the shared
+    columns skipped with the reason; ``sample(columns)`` gives reference rows to infer
+    kinds from when there is no ``schema``.
+
+    Raises
+    ------
+    InputError
+        As :func:`drift_report` documents.
+    """
+    if chunks < 0:
+        raise InputError(f"chunks must be 0 (none) or more, got {chunks}")
+    columns = [c for c in reference_columns if c in current_columns]
+    if not columns:
+        raise InputError(
+            f"the reference and the current data share no column; reference has {list(reference_columns)[:20]}, "
+            f"current has {list(current_columns)[:20]}: give two tables of the same features"
+        )
+    skipped: dict[str, str] = {}
+    if schema is None:
+        schema, skipped = infer_features(sample(columns), seed=options.seed)
+    features = [f for f in schema.features if f.name in columns]
+    return features, _check_methods(dict(methods or {}), schema, columns), skipped
+
+
 def drift_report(
     reference: pd.DataFrame,
     current: pd.DataFrame,
@@ -196,46 +228,76 @@ def drift_report(
     ([200, 200], [['age'], ['age']])
     """
     options = options or DriftOptions()
-    if chunks < 0:
-        raise InputError(f"chunks must be 0 (none) or more, got {chunks}")
-    columns = [c for c in reference.columns if c in current.columns]
-    if not columns:
-        raise InputError(
-            f"the reference and the current data share no column; reference has {list(reference.columns)[:20]}, "
-            f"current has {list(current.columns)[:20]}: give two tables of the same features"
-        )
-    skipped: dict[str, str] = {}
-    if schema is None:
-        schema, skipped = infer_features(reference[columns], seed=options.seed)
-    features = [f for f in schema.features if f.name in columns]
-    chosen = _check_methods(dict(methods or {}), schema, columns)
+    features, chosen, skipped = plan_features(list(reference.columns), list(current.columns),
+                                              lambda names: reference[names], schema=schema, methods=methods,
+                                              options=options, chunks=chunks)
+    bounds = chunk_bounds(len(current), chunks)
 
-    n_parts = min(chunks, len(current)) if chunks else 1
-    bounds = [(int(p[0]), int(p[-1]) + 1) if len(p) else (0, 0)
-              for p in np.array_split(np.arange(len(current)), max(n_parts, 1))]
-    Judged = tuple[DriftResult, list[DriftResult]]
-
-    def one(feature: Feature) -> tuple[Judged | None, list[Judged | None], str | None]:
-        name, kind = feature.name, feature.kind
-        ref = summarise(reference[name], kind, feature=name, side="reference")
-        column: Any = current[name]
-        if kind is FeatureKind.NUMERIC and column.dtype.kind in "fiub":
+    def one(feature: Feature) -> Judged:
+        column: Any = current[feature.name]
+        if feature.kind is FeatureKind.NUMERIC and column.dtype.kind in "fiub":
             column = column.to_numpy()  # slice a plain array, not a Series, per chunk
-        parts = [summarise(column[a:b] if isinstance(column, np.ndarray) else column.iloc[a:b], kind,
-                           feature=name, side="current") for a, b in bounds]
-        cur = _merge(parts)
-        if ref.n == 0 or cur.n == 0:
-            return None, [], f"no non-missing values in the {'reference' if ref.n == 0 else 'current'} data"
-        rows = (ReferenceRows.of(reference[name], kind)
-                if options.threshold_mode is ThresholdMode.CALIBRATED else None)
-        judge = _Judge(feature, ref, chosen.get(name), options, rows)
-        return judge(cur), [judge(part) if part.n else None for part in parts] if chunks else [], None
+        return judge_feature(feature, reference[feature.name], column, method=chosen.get(feature.name),
+                             options=options, bounds=bounds, chunks=chunks)
 
     # Sorting, binary searches and counting release the GIL: features run in threads.
     with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
         outcomes = list(pool.map(one, features))
-    whole: list[Judged] = []
-    per_chunk: list[list[Judged]] = [[] for _ in bounds]
+    return assemble(features, outcomes, bounds=bounds, chunks=chunks, skipped=skipped,
+                    only_reference=[str(c) for c in reference.columns if c not in current.columns],
+                    only_current=[str(c) for c in current.columns if c not in reference.columns])
+
+
+#: One feature's outcome: (primary, extra) for the whole current data, the same per
+#: chunk (``None`` where a chunk has no value), and why it was skipped (or ``None``).
+Pair = tuple[DriftResult, list[DriftResult]]
+Judged = tuple[Pair | None, list[Pair | None], str | None]
+
+
+def chunk_bounds(rows: int, chunks: int) -> list[tuple[int, int]]:
+    """``(start, end)`` of ``chunks`` consecutive near-equal parts of ``rows`` rows (one part if 0).
+
+    Examples
+    --------
+    >>> chunk_bounds(10, 3), chunk_bounds(10, 0)
+    ([(0, 4), (4, 7), (7, 10)], [(0, 10)])
+    """
+    parts = max(min(chunks, rows) if chunks else 1, 1)
+    size, extra = divmod(rows, parts)  # np.array_split's sizes: the first `extra` parts get one row more
+    edges = [0]
+    for i in range(parts):
+        edges.append(edges[-1] + size + (1 if i < extra else 0))
+    return [(a, b) if b > a else (0, 0) for a, b in zip(edges[:-1], edges[1:], strict=True)]
+
+
+def judge_feature(feature: Feature, reference: Any, current: Any, *, method: DriftMethod | None,
+                  options: DriftOptions, bounds: list[tuple[int, int]], chunks: int) -> Judged:
+    """Summarise one feature's two sides (the current side part by part) and judge it.
+
+    Either side may come summarised already (the current side only without chunks;
+    the reference only with fixed thresholds, since calibration reads its rows).
+    """
+    name, kind = feature.name, feature.kind
+    ref = summarise(reference, kind, feature=name, side="reference")
+    if isinstance(current, (NumericSample, CategoricalSample)):
+        parts: list[Sample] = [current]
+    else:
+        parts = [summarise(current[a:b] if isinstance(current, np.ndarray) else current.iloc[a:b], kind,
+                           feature=name, side="current") for a, b in bounds]
+    cur = _merge(parts)
+    if ref.n == 0 or cur.n == 0:
+        return None, [], f"no non-missing values in the {'reference' if ref.n == 0 else 'current'} data"
+    rows = ReferenceRows.of(reference, kind) if options.threshold_mode is ThresholdMode.CALIBRATED else None
+    judge = _Judge(feature, ref, method, options, rows)
+    return judge(cur), [judge(part) if part.n else None for part in parts] if chunks else [], None
+
+
+def assemble(features: list[Feature], outcomes: list[Judged], *, bounds: list[tuple[int, int]], chunks: int,
+             skipped: dict[str, str], only_reference: list[str], only_current: list[str]) -> DriftReport:
+    """The report from each feature's outcome (schema order)."""
+    skipped = dict(skipped)
+    whole: list[Pair] = []
+    per_chunk: list[list[Pair]] = [[] for _ in bounds]
     for feature, (result, parts_judged, reason) in zip(features, outcomes, strict=True):
         if result is None:
             skipped[feature.name] = reason or ""
@@ -245,7 +307,7 @@ def drift_report(
             if judged is not None:
                 per_chunk[i].append(judged)
 
-    def drifted(results: list[Judged]) -> list[str]:
+    def drifted(results: list[Pair]) -> list[str]:
         return [r.feature for r, _ in results if r.drifted]
 
     chunk_list = None
@@ -257,8 +319,5 @@ def drift_report(
         ]
     return DriftReport(
         features=[r for r, _ in whole], drifted=drifted(whole), extra=[x for _, xs in whole for x in xs],
-        skipped=skipped,
-        only_reference=[str(c) for c in reference.columns if c not in current.columns],
-        only_current=[str(c) for c in current.columns if c not in reference.columns],
-        chunks=chunk_list,
+        skipped=skipped, only_reference=only_reference, only_current=only_current, chunks=chunk_list,
     )

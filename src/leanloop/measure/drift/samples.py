@@ -82,6 +82,21 @@ class NumericSample:
         array.sort()  # in place: numeric_values always returns a fresh array
         return cls(array)
 
+    @classmethod
+    def of_owned(cls, values: np.ndarray) -> NumericSample:
+        """Summarise a float64 array nobody else holds: NaN dropped, sorted in place, no copy.
+
+        Examples
+        --------
+        >>> NumericSample.of_owned(np.array([3.0, np.nan, 1.0])).values.tolist()
+        [1.0, 3.0]
+        """
+        missing = np.isnan(values)
+        if missing.any():
+            values = values[~missing]
+        values.sort()
+        return cls(values)
+
     @property
     def n(self) -> int:
         """How many values."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy.stats import norm
 
 from leanloop.errors import InputError
 from leanloop.measure.drift.result import DriftMethod, MethodSpec, Outcome
@@ -46,6 +45,7 @@ def z_test_statistic(reference: CategoricalSample, current: CategoricalSample) -
     if se == 0:
         return 0.0, 1.0
     z = abs(float((p1 - p2) / se))
+    from scipy.stats import norm  # lazy: scipy.stats costs about a second to import
     return z, float(2 * norm.sf(z))
 
 

@@ -1,0 +1,89 @@
+"""Duplicate rows, counted one column at a time.
+
+A row repeats an earlier one when every column holds the same value. Rows are
+compared by a 64-bit hash of their values, built column by column
+(:func:`pandas.util.hash_pandas_object` per column, combined), so two different rows
+count as one only on a hash collision (probability about n²/2⁶⁵: nil at 10⁷ rows).
+
+Fed one column at a time, the count never needs the whole table in memory. It also
+gets cheap fast: a row whose hash over the columns seen so far is unique cannot
+repeat any row, so it is dropped, and only rows still tied are hashed on the next
+column. After one continuous numeric column usually no row is left, and later
+columns cost nothing; feed high-cardinality columns first.
+
+Examples
+--------
+>>> import pandas as pd
+>>> frame = pd.DataFrame({"x": [1.0, 2.0, 1.0, 1.0], "city": ["a", "b", "a", "b"]})
+>>> rows = DuplicateRows(len(frame))
+>>> for name in frame.columns:
+...     rows.add(frame[name])
+>>> rows.count, rows.share
+(1, 0.25)
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import numpy as np
+
+__all__ = ["DuplicateRows"]
+
+# An odd 64-bit multiplier (FNV-1a's prime) mixes each column's hash into the row's.
+_MIX = 0x100000001B3
+
+
+class DuplicateRows:
+    """Counts the rows of a ``rows``-row table that repeat an earlier row, fed column by column."""
+
+    def __init__(self, rows: int) -> None:
+        self.rows = rows
+        self._columns = 0
+        self._index: np.ndarray | None = None  # rows still tied; None: all of them
+        self._hashes: np.ndarray | None = None
+
+    def add(self, column: Any) -> None:
+        """Take one more column (a Series or array of ``rows`` values, in row order)."""
+        import numpy as np
+        import pandas as pd
+
+        if len(column) != self.rows:
+            raise ValueError(f"a column of {len(column)} values given to a table of {self.rows} rows")
+        self._columns += 1
+        if self._index is not None and self._index.size == 0:
+            return
+        series = column if isinstance(column, pd.Series) else pd.Series(column)
+        if self._index is not None:
+            series = series.iloc[self._index]
+        hashed = pd.util.hash_pandas_object(series, index=False).to_numpy()
+        previous = self._hashes if self._hashes is not None else np.zeros(hashed.size, dtype=np.uint64)
+        with np.errstate(over="ignore"):
+            combined = (previous ^ hashed) * np.uint64(_MIX)
+        tied = _repeated(combined)
+        index = np.arange(self.rows) if self._index is None else self._index
+        self._index, self._hashes = index[tied], combined[tied]
+
+    @property
+    def count(self) -> int:
+        """Rows that repeat an earlier row (0 before any column is added)."""
+        import numpy as np
+
+        if self._columns == 0 or self._hashes is None or self._hashes.size == 0:
+            return 0
+        return int(self._hashes.size - np.unique(self._hashes).size)
+
+    @property
+    def share(self) -> float:
+        """:attr:`count` over the rows (0 for an empty table)."""
+        return self.count / self.rows if self.rows else 0.0
+
+
+def _repeated(hashes: np.ndarray) -> np.ndarray:
+    """Mask of the entries of ``hashes`` whose value occurs more than once."""
+    import numpy as np
+
+    ordered = np.sort(hashes)
+    repeated_values = np.unique(ordered[1:][ordered[1:] == ordered[:-1]])
+    return np.isin(hashes, repeated_values)
