@@ -134,7 +134,6 @@ def create_app(project: Project, *, token: str | None = FROM_PROJECT, own_proces
     config = project.config
     serve = config.serve
     schema = config.schema_
-    names = schema.names
     task = config.data.task.value
     if token == FROM_PROJECT:
         token = resolve_token(project.paths.workspace)
@@ -165,8 +164,8 @@ def create_app(project: Project, *, token: str | None = FROM_PROJECT, own_proces
         records = [{"prediction_id": out["prediction_id"], "created_at": now, "model_version": version,
                     "features": row, "prediction": out["prediction"], "probabilities": out["probabilities"]}
                    for row, out in zip(rows, outputs, strict=True)]
-        if shadow.version is not None and shadow.version != version:  # the frame only when a shadow runs
-            shadow.offer(pd.DataFrame(rows, columns=names), ids, version, now)
+        if shadow.version is not None and shadow.version != version:
+            shadow.offer(rows, ids, version, now)
         split, start = [], 0
         for group in groups:
             split.append(outputs[start:start + len(group)])

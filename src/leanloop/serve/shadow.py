@@ -36,8 +36,6 @@ if TYPE_CHECKING:
     from multiprocessing.process import BaseProcess
     from pathlib import Path
 
-    import pandas as pd
-
     from leanloop.registry import Registry
 
 __all__ = ["ShadowScorer", "ShadowStats"]
@@ -105,8 +103,10 @@ class ShadowScorer:
         if alias is not None:
             self._start_child(alias)
 
-    def offer(self, rows: pd.DataFrame, prediction_ids: list[str], serving: str, created_at: float) -> None:
-        """Queue a batch the champion ``serving`` answered; never blocks, never raises."""
+    def offer(self, rows: list[dict[str, Any]], prediction_ids: list[str], serving: str, created_at: float) -> None:
+        """Queue a batch the champion ``serving`` answered (the validated rows, as the
+        request carried them); never blocks, never raises. The rows go as they are: the
+        child builds the frame, so the worker spends no time on it."""
         version, counters = self.version, self._counters
         if version is None or version == serving:
             return
@@ -114,7 +114,7 @@ class ShadowScorer:
             self.dropped += len(prediction_ids)
             return
         try:
-            self._queue.put_nowait((rows.to_dict("list"), prediction_ids, created_at))
+            self._queue.put_nowait((rows, prediction_ids, created_at))
         except (queue.Full, ValueError, OSError):
             self.dropped += len(prediction_ids)
             return
@@ -226,7 +226,7 @@ def _score(project: Any, record: Any, model: Any, config: Any, batches: list[Any
 
     rows = sum(len(ids) for _, ids, _ in batches)
     try:
-        raw = pd.concat([pd.DataFrame(columns) for columns, _, _ in batches], ignore_index=True)
+        raw = pd.DataFrame([row for rows_, _, _ in batches for row in rows_], columns=config.schema_.names)
         frame = model_input(config.schema_, raw, record.input_format, "shadow rows")
         scored = score(model, frame, config.data.task.value)
         ids = [i for _, group, _ in batches for i in group]
