@@ -16,22 +16,10 @@ from leanloop.learn.policy import Action, Decision, decide
 from leanloop.loop import Cycle, run_cycle
 from leanloop.project import Project
 from leanloop.serve import create_app
-from tests.serve.conftest import small_project
 from tests.serve.faults import FEATURES
-from tests.serve.test_shadow import with_model
+from tests.serve.test_shadow import built  # noqa: F401 - the shared v1 (champion) / v2 (weaker) project
 
 ROWS = 400
-
-
-@pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory, car_loan_data) -> Path:
-    """v1: 10 boosting iterations; v2: 1 tiny step (about the majority class: clearly weaker)."""
-    project = small_project(tmp_path_factory.mktemp("trial"), car_loan_data, model_refresh_seconds=0.05,
-                            shadow_batch_wait_ms=5.0)
-    project = with_model(project, max_iter=1, learning_rate=0.01)
-    project.build()
-    project.close()
-    return project.paths.root
 
 
 def on_trial(built: Path, tmp_path: Path, car_loan_data, champion: str, challenger: str) -> Project:
@@ -86,9 +74,9 @@ def test_a_person_s_shadow_is_not_judged_by_the_loop(built, tmp_path) -> None:
     root = tmp_path / "p"
     shutil.copytree(built, root)
     project = Project(root)
-    project.shadow("v1")  # v2 is the champion after the second build
+    project.shadow("v2")  # v1 is the champion
     assert run_cycle(project).shadow is None
-    assert project.store.aliases()["shadow"] == "v1"
+    assert project.store.aliases()["shadow"] == "v2"
     project.close()
 
 
