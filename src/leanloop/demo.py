@@ -110,7 +110,6 @@ def run_demo(directory: Path, *, rows: int = 50_000, cycle_every: int = 5000, ba
     either), where the loop should never retrain.
     """
     import httpx
-    import pandas as pd
     from rich.progress import Progress
 
     from leanloop.build.evaluate import evaluate

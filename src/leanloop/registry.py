@@ -193,13 +193,16 @@ class Registry:
         return record
 
     def promote(self, version: str) -> None:
-        """Make ``version`` the champion and remember the old one as ``previous``."""
+        """Make ``version`` the champion and remember the old one as ``previous``; a
+        version that was in shadow mode leaves it (it answers now: nothing to shadow)."""
         self.get(version)
         current = self.store.get_alias("champion")
         mapping = {"champion": version}
         if current and current != version:
             mapping["previous"] = current
         self.store.set_aliases(mapping, at=time.time())
+        if self.store.get_alias("shadow") == version:
+            self.store.clear_alias("shadow")
 
     def rollback(self) -> str:
         """Point ``champion`` back at ``previous`` (and ``previous`` at the version rolled

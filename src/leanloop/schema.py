@@ -26,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from leanloop.errors import DataError, InputError
 
 if TYPE_CHECKING:
+    import numpy as np
     import pandas as pd
 
 __all__ = ["FeatureKind", "Feature", "Schema", "infer_schema", "MAX_CATEGORIES"]

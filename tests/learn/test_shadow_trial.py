@@ -7,7 +7,6 @@ import shutil
 import time
 from pathlib import Path
 
-import pytest
 from fastapi.testclient import TestClient
 
 from leanloop.config import PolicyConfig

@@ -4,9 +4,7 @@ per chunk, and KPIs realized, estimated and over the baseline, with intervals.""
 
 from __future__ import annotations
 
-from pathlib import Path
 
-import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 

@@ -4,7 +4,6 @@ then ``measure`` reports quality, multivariate, output, target and stream result
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pandas as pd
 import pytest

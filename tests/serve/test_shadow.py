@@ -8,7 +8,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner

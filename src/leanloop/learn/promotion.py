@@ -62,8 +62,6 @@ def promote(project: Project, version: str, *, reason: str = "manual", evidence:
     if version == before:
         raise InputError(f"{version} is already the champion; nothing to promote")
     project.registry.promote(version)
-    if project.store.get_alias("shadow") == version:
-        project.store.clear_alias("shadow")  # a promoted shadow answers now; it has nothing to shadow
     return _record(project, "promote", before, reason, evidence)
 
 

@@ -161,8 +161,7 @@ def judge_trial(project: Project, version: str) -> ShadowReport:
     end shadow mode, or (``wait``) leave it running."""
     report = shadow_report(project, version)
     if report.verdict == "promote":
-        project.registry.promote(version)
-        project.store.clear_alias("shadow")
+        project.registry.promote(version)  # which ends its shadow mode
     elif report.verdict == "reject":
         project.registry.stop_shadow()
     return report

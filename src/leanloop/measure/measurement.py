@@ -156,8 +156,6 @@ def _iso(seconds: float | None) -> str | None:
 
 def logged_scored(window: pd.DataFrame, task: Task, classes: list[Any] | None) -> Scored:
     """The logged outputs of ``window`` as a :class:`Scored` batch, probabilities in class order."""
-    import numpy as np
-
     labels = window["prediction"].tolist()
     if task is Task.REGRESSION or not classes or window["probabilities"].isna().any():
         return Scored(labels=labels, probabilities=None, classes=classes)

@@ -112,7 +112,6 @@ def create_app(project: Project, *, token: str | None = FROM_PROJECT, own_proces
     as OpenMP reads it only then).
     """
     import orjson
-    import pandas as pd
     from fastapi import Depends, FastAPI, Path
     from fastapi.concurrency import run_in_threadpool
     from fastapi.exceptions import RequestValidationError

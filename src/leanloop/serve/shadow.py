@@ -29,7 +29,7 @@ import logging
 import os
 import queue
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -57,8 +57,7 @@ class ShadowStats:
     queued: int
 
     def to_json(self) -> dict[str, Any]:
-        return {"version": self.version, "scored": self.scored, "dropped": self.dropped,
-                "failed": self.failed, "queued": self.queued}
+        return asdict(self)
 
 
 class ShadowScorer:
