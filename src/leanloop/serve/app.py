@@ -43,6 +43,7 @@ from leanloop.serve.requests import (
     RollbackRequest,
     ShadowRequest,
     ValueChecker,
+    complete_rows,
     safe_text,
     predict_request_model,
 )
@@ -120,7 +121,7 @@ def create_app(project: Project, *, token: str | None = FROM_PROJECT, own_proces
     from starlette.requests import Request
 
     from leanloop.config import ValuePolicy
-    from leanloop.scoring import rows_input, score
+    from leanloop.scoring import rows_columns, rows_input, score
     from leanloop.serve.batching import MicroBatcher, Overloaded, ShedWhenFull
     from leanloop.serve.lifecycle import Readiness, on_sigterm
     from leanloop.serve.limits import BodyLimit, strict_json_route
@@ -147,6 +148,7 @@ def create_app(project: Project, *, token: str | None = FROM_PROJECT, own_proces
     server_log = logging.getLogger("leanloop.server")
     PredictRequest = predict_request_model(schema, serve.max_rows_per_request)
     check_values = ValueChecker(schema)
+    names = schema.names
     policies = {"unseen_category": serve.unseen_categories, "out_of_range": serve.out_of_range}
     auth = Depends(require_token(token))
 
@@ -155,7 +157,8 @@ def create_app(project: Project, *, token: str | None = FROM_PROJECT, own_proces
         champion, model = holder.current()
         version = champion.version
         rows = [row for group in groups for row in group]
-        scored = score(model, rows_input(schema, rows, champion.input_format), task)
+        columns = rows_columns(schema, rows, champion.input_format)
+        scored = score(model, rows_input(schema, rows, champion.input_format) if columns is None else columns, task)
         now = time.time()
         ids = prediction_ids(len(rows))
         outputs = [{"prediction_id": i, "prediction": label, "probabilities": proba}
@@ -262,7 +265,7 @@ def create_app(project: Project, *, token: str | None = FROM_PROJECT, own_proces
             "detail": [f"the server failed unexpectedly; quote error id {error_id} (the server log has the details)"]})
 
     async def predict(http: Any, body: Any) -> Response:
-        rows = body.model_dump(by_alias=True, mode="json")["rows"]  # one call, not one per row
+        rows = complete_rows(body["rows"], names)
         flags = check_values(rows)
         refused = [f for f in flags if policies[f[2].value] is ValuePolicy.REJECT]
         if refused:
