@@ -119,6 +119,24 @@ def test_sigkill_series_long(zygote: Zygote, project_copy: Path, rows: list[dict
 # --- SIGTERM ---------------------------------------------------------------------------
 
 
+def test_sigkill_two_workers_under_load_loses_and_duplicates_nothing(project_copy: Path,
+                                                                    rows: list[dict[str, Any]]) -> None:
+    """Two worker processes commit to one SQLite file, taking turns on its write lock;
+    SIGKILLed together under load (one may hold the lock), they lose and duplicate nothing."""
+    rng, acked = random.Random(6), {}
+    for run in range(3):
+        server = Server(project_copy, free_port(), workers=2).start()
+        server.wait_ready()
+        load = Load(server.url, rows, clients=6, seed=run).start()
+        load.wait_for(rng.randint(20, 60))
+        time.sleep(rng.uniform(0.0, 0.05))
+        server.kill()
+        load.stop()
+        acked.update(load.acked)
+        check_sqlite(database(project_copy), acked)
+    assert len(acked) >= 60
+
+
 def test_sigterm_drains_then_exits_zero(project_copy: Path, rows: list[dict[str, Any]]) -> None:
     configure(project_copy, serve={"shutdown_drain_seconds": 3.0})
     server = Server(project_copy, free_port()).start()
