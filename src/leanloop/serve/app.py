@@ -161,11 +161,11 @@ def create_app(project: Project, *, token: str | None = FROM_PROJECT, own_proces
         scored = score(model, rows_input(schema, rows, champion.input_format) if columns is None else columns, task)
         now = time.time()
         ids = prediction_ids(len(rows))
-        outputs = [{"prediction_id": i, "prediction": label, "probabilities": proba}
-                   for i, label, proba in zip(ids, scored.labels, scored.probability_dicts(), strict=True)]
-        records = [{"prediction_id": out["prediction_id"], "created_at": now, "model_version": version,
-                    "features": row, "prediction": out["prediction"], "probabilities": out["probabilities"]}
-                   for row, out in zip(rows, outputs, strict=True)]
+        outcomes = list(zip(ids, scored.labels, scored.probability_dicts(), strict=True))
+        outputs = [{"prediction_id": i, "prediction": label, "probabilities": proba} for i, label, proba in outcomes]
+        records = [{"prediction_id": i, "created_at": now, "model_version": version, "features": row,
+                    "prediction": label, "probabilities": proba}
+                   for row, (i, label, proba) in zip(rows, outcomes, strict=True)]
         if shadow.version is not None and shadow.version != version:
             shadow.offer(rows, ids, version, now)
         split, start = [], 0

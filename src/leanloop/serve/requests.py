@@ -168,7 +168,7 @@ def _fast_parse(body: bytes) -> Any:
         value = jiter.from_json(body, allow_inf_nan=False, catch_duplicate_keys=True)
     except ValueError:
         return _SLOW
-    return _SLOW if _SUSPECT.search(body) or _long_digits(body) else value
+    return _SLOW if (b"\\u" in body and _SUSPECT.search(body)) or _long_digits(body) else value
 
 
 def parse_json(body: bytes) -> Any:

@@ -26,6 +26,7 @@ FeedbackCounts(received=2, recorded=2, duplicates=0, updated=0, parked=1)
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -36,6 +37,7 @@ from leanloop.errors import NotFoundError, StoreError
 from leanloop.store import tables as t
 from leanloop.store.feedback import FeedbackCounts, count_parked, label_history, record_feedback
 from leanloop.store.shadow import count_shadow, insert_shadow, select_pairs
+from leanloop.store.write_lock import WriteLock
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -74,6 +76,9 @@ class SQLStore:
             options = {"pool_pre_ping": True,
                        "connect_args": {"connect_timeout": 3, "options": "-c synchronous_commit=on"}}
         self.engine = sa.create_engine(url, future=True, **options)
+        database = self.engine.url.database
+        #: Prediction writers of several server processes queue here, not in SQLite's sleeps.
+        self._write_lock = WriteLock(Path(database) if database and database != ":memory:" else None)
         if self.engine.dialect.name == "sqlite":
             sync = SqliteSync(sqlite_synchronous).value
 
@@ -100,6 +105,7 @@ class SQLStore:
     def close(self) -> None:
         """Release every connection."""
         self.engine.dispose()
+        self._write_lock.close()
 
     # -- model versions and aliases -------------------------------------------------
     def add_model(self, version: str, created_at: float, body: dict[str, Any], alias: str | None = None) -> None:
@@ -220,10 +226,17 @@ class SQLStore:
         # One executemany with the JSON columns serialised here by orjson (None as 'null',
         # as the JSON type stores it): SQLAlchemy's per-row parameter processing and
         # json.dumps cost more than SQLite's insert itself for a 1,000-row group commit.
-        params = [(r["prediction_id"], r["created_at"], r["model_version"], _json_text(r["features"]),
-                   _json_text(r["prediction"]), _json_text(r["probabilities"])) for r in rows]
+        import orjson
+
+        dumps = orjson.dumps
         try:
-            with self.engine.begin() as conn:
+            params = [(r["prediction_id"], r["created_at"], r["model_version"], dumps(r["features"]).decode(),
+                       dumps(r["prediction"]).decode(), dumps(r["probabilities"]).decode()) for r in rows]
+        except TypeError:  # what orjson refuses (integers beyond 64 bits): value by value, as _json_text does
+            params = [(r["prediction_id"], r["created_at"], r["model_version"], _json_text(r["features"]),
+                       _json_text(r["prediction"]), _json_text(r["probabilities"])) for r in rows]
+        try:
+            with self._write_lock, self.engine.begin() as conn:
                 return int(conn.exec_driver_sql(_SQLITE_LOG, params).rowcount)
         except DBAPIError as exc:
             raise StoreError(f"could not log predictions: {exc.orig}") from exc
