@@ -22,6 +22,7 @@ import sys
 import tempfile
 import time
 import uuid
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -53,9 +54,20 @@ def backend_cpu(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def measure(folder: Path, features: Any, args: argparse.Namespace) -> tuple[list[float], list[float], list[float],
-                                                                        int, int, bool]:
-    """Preload, then time the groups; returns walls, client CPU, server CPU, new rows, rows, same connection."""
+@dataclass
+class Timings:
+    """Per timed group: wall and client CPU seconds, and the backend's CPU seconds when readable."""
+
+    wall: list[float] = field(default_factory=list)
+    client: list[float] = field(default_factory=list)
+    server: list[float] = field(default_factory=list)
+    inserted: int = 0  # rows the timed groups added
+    total: int = 0  # rows in the store at the end
+    one_connection: bool = False  # the timed groups all ran on the connection whose backend was read
+
+
+def measure(folder: Path, features: Any, args: argparse.Namespace) -> Timings:
+    """Preload ``args.preload`` rows, then time ``args.groups`` groups."""
     from leanloop.store import SQLStore
 
     with postgres_server(folder / "pg") as url:
@@ -65,24 +77,24 @@ def measure(folder: Path, features: Any, args: argparse.Namespace) -> tuple[list
             logged += store.log_predictions(records(features, min(args.size, args.preload - logged), logged))
         with store.engine.connect() as conn:
             pid = int(conn.exec_driver_sql("SELECT pg_backend_pid()").scalar_one())
-        walls, client, server, inserted = [], [], [], 0
+        out = Timings()
         for g in range(args.groups):
             start = logged - args.size // 2 if g % 5 == 4 else logged
             group = records(features, args.size, start)
             s0, c0, w0 = backend_cpu(pid), time.process_time(), time.perf_counter()
             new = store.log_predictions(group)
-            walls.append(time.perf_counter() - w0)
-            client.append(time.process_time() - c0)
+            out.wall.append(time.perf_counter() - w0)
+            out.client.append(time.process_time() - c0)
             s1 = backend_cpu(pid)
             if s0 is not None and s1 is not None:
-                server.append(s1 - s0)
+                out.server.append(s1 - s0)
             logged += new
-            inserted += new
-        with store.engine.connect() as conn:  # the timed groups used one pooled connection
-            same = int(conn.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()) == pid
-        total = store.count_predictions()
+            out.inserted += new
+        with store.engine.connect() as conn:  # the pool kept one connection: the same backend served all
+            out.one_connection = int(conn.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()) == pid
+        out.total = store.count_predictions()
         store.close()
-    return walls, client, server, inserted, total, same
+    return out
 
 
 def main() -> None:
@@ -102,18 +114,18 @@ def main() -> None:
     folder = Path(tempfile.mkdtemp(prefix="leanloop-pglog-"))
     folder.chmod(0o755)  # the server runs as Debian's postgres user when this runs as root
     try:
-        walls, client, server, inserted, total, same = measure(folder, features, args)
+        t = measure(folder, features, args)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-    wall = statistics.median(walls)
+    wall = statistics.median(t.wall)
     print(f"leanloop from {Path(leanloop.__file__).parent}")
-    print(f"{args.groups} groups of {args.size} rows on a store of {args.preload:,} rows; {inserted:,} new, "
-          f"{total:,} in the store at the end")
-    print(f"wall per group: median {wall * 1e3:.1f} ms, p90 {sorted(walls)[int(0.9 * len(walls))] * 1e3:.1f} ms "
+    print(f"{args.groups} groups of {args.size} rows on a store of {args.preload:,} rows; {t.inserted:,} new, "
+          f"{t.total:,} in the store at the end")
+    print(f"wall per group: median {wall * 1e3:.1f} ms, p90 {sorted(t.wall)[int(0.9 * len(t.wall))] * 1e3:.1f} ms "
           f"-> {args.size / wall:,.0f} rows/s")
-    print(f"client CPU per group: median {statistics.median(client) * 1e3:.1f} ms")
-    if server and same:
-        print(f"server backend CPU per group: mean {statistics.mean(server) * 1e3:.1f} ms")
+    print(f"client CPU per group: median {statistics.median(t.client) * 1e3:.1f} ms")
+    if t.server and t.one_connection:
+        print(f"server backend CPU per group: mean {statistics.mean(t.server) * 1e3:.1f} ms")
     else:
         print("server backend CPU: not measured (no /proc, or the pool changed connections)")
 
