@@ -23,8 +23,10 @@ if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
 
+    from leanloop.build.prepare_plan import PreparePlan
+
 __all__ = ["Scored", "score", "to_python", "model_input", "rows_input", "rows_columns", "columns_frame",
-           "InputFormat"]
+           "prepare_plan", "InputFormat"]
 
 
 
@@ -178,16 +180,30 @@ def _split_pipeline(model: Any, frame: pd.DataFrame | dict[str, Any]) -> tuple[A
     """
     from sklearn.pipeline import Pipeline
 
-    from leanloop.build.prepare_plan import compile_prepare
-
     if isinstance(model, Pipeline) and len(model.steps) > 1 and model.steps[-1][1] not in (None, "passthrough"):
-        if len(model.steps) == 2:  # leanloop's own pipeline: its prepare step as a few NumPy operations
-            plan = compile_prepare(model.steps[0][1])
-            data = plan.transform(frame) if plan is not None else None
-            if data is not None:
-                return model.steps[-1][1], data
+        plan = prepare_plan(model)
+        data = plan.transform(frame) if plan is not None else None
+        if data is not None:
+            return model.steps[-1][1], data
         return model.steps[-1][1], model[:-1].transform(_frame(frame))
     return model, _frame(frame)
+
+
+def prepare_plan(model: Any) -> PreparePlan | None:
+    """The compiled prepare step :func:`score` runs for ``model`` (leanloop's own
+    two-step pipeline; :mod:`leanloop.build.prepare_plan`), or None when scikit-learn runs it.
+
+    >>> from sklearn.dummy import DummyClassifier
+    >>> prepare_plan(DummyClassifier()) is None
+    True
+    """
+    from sklearn.pipeline import Pipeline
+
+    from leanloop.build.prepare_plan import compile_prepare
+
+    if isinstance(model, Pipeline) and len(model.steps) == 2:
+        return compile_prepare(model.steps[0][1])
+    return None
 
 
 def _frame(data: pd.DataFrame | dict[str, Any]) -> pd.DataFrame:

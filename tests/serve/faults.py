@@ -35,17 +35,20 @@ def configure(root: Path, **sections: dict[str, Any]) -> None:
 class Server:
     """``leanloop serve`` in a subprocess on a loopback port."""
 
-    def __init__(self, root: Path, port: int) -> None:
+    def __init__(self, root: Path, port: int, workers: int = 1) -> None:
         self.root = root
         self.url = f"http://127.0.0.1:{port}"
         self.port = port
+        self.workers = workers
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> Server:
         log = open(self.root / "server.log", "ab")  # noqa: SIM115 - the child keeps it
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "leanloop.cli", "serve", "--port", str(self.port), "--dir", str(self.root)],
+            [sys.executable, "-m", "leanloop.cli", "serve", "--port", str(self.port), "--dir", str(self.root),
+             "--workers", str(self.workers)],
             stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            start_new_session=self.workers > 1,  # the workers are killed with their supervisor, as a group
         )
         log.close()
         return self
@@ -71,7 +74,10 @@ class Server:
 
     def kill(self) -> None:
         assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
+        if self.workers > 1:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        else:
+            self.process.send_signal(signal.SIGKILL)
         self.process.wait()
 
     def terminate(self, timeout: float = 20.0) -> int:

@@ -156,3 +156,38 @@ def test_a_full_queue_sheds_before_the_body_is_parsed(project):
                            headers={"content-type": "application/json"}).status_code == 422
         assert client.post("/predict", json={"rows": [ROW]}).status_code == 200
         assert b'leanloop_rejections_total{reason="overloaded"} 1.0' in client.get("/metrics").content
+
+
+def test_a_date_time_feature_is_served_and_logged_as_the_pipeline_scores_it(tmp_path):
+    """Date-times take the generic encoding (not the column-wise one); a served row gets the
+    pipeline's own probabilities, and its log record keeps the instant it was sent."""
+    from fastapi.testclient import TestClient
+
+    from leanloop.config import render_config
+    from leanloop.project import Project
+    from leanloop.serve import create_app
+
+    rng = np.random.default_rng(0)
+    n = 300
+    data = pd.DataFrame({"x": rng.normal(size=n), "signed": pd.date_range("2024-01-01", periods=n, freq="h"),
+                         "y": rng.integers(0, 2, size=n)})
+    data.to_csv(tmp_path / "d.csv", index=False)
+    project = Project.init(tmp_path / "d.csv", target="y", root=tmp_path / "p")
+    quick = project.config.model_copy(update={"model": project.config.model.model_copy(update={"max_iter": 10})})
+    project.paths.config.write_text(render_config(quick), encoding="utf-8")
+    project = Project(tmp_path / "p")
+    assert project.config.schema_.feature("signed").kind.value == "datetime"
+    project.build()
+    rows = [{"x": 0.5, "signed": "2024-01-05T10:00:00"}, {"x": -1.0, "signed": "2024-01-09T23:30:00"}]
+    champion = project.registry.champion()
+    model, _ = project.registry.load(champion.version)
+    expected = model.predict_proba(model_input(project.config.schema_, pd.DataFrame(rows), champion.input_format, "t"))
+    with TestClient(create_app(project, token="t" * 32)) as client:
+        answer = client.post("/predict", json={"rows": rows})
+        assert answer.status_code == 200, answer.text
+        outputs = answer.json()["predictions"]
+        np.testing.assert_allclose([[o["probabilities"]["0"], o["probabilities"]["1"]] for o in outputs], expected,
+                                   rtol=0, atol=1e-15)
+        logged = client.get(f"/predictions/{outputs[1]['prediction_id']}", headers={"Authorization": "Bearer " + "t" * 32})
+        assert pd.Timestamp(logged.json()["features"]["signed"]) == pd.Timestamp("2024-01-09T23:30:00")
+    project.close()

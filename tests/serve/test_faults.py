@@ -16,7 +16,7 @@ import shutil
 import sqlite3
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -78,24 +78,25 @@ def zygote() -> Iterator[Zygote]:
     forker.close()
 
 
-def kill_runs(zygote: Zygote, root: Path, rows: list[dict[str, Any]], runs: int, seed: int) -> int:
+def kill_runs(start: Callable[[], Server], root: Path, rows: list[dict[str, Any]], runs: int, seed: int, *,
+              clients: int = 4, answers: tuple[int, int] = (1, 8)) -> int:
     """Start, load, SIGKILL at a random moment, check, restart ... ``runs`` times; the
     restart after each kill is the next run's start. Returns how many were acknowledged."""
     rng = random.Random(seed)
     acked: dict[str, str] = {}
-    server = zygote.spawn(root, free_port())
+    server = start()
     server.wait_ready()
     for run in range(runs):
-        load = Load(server.url, rows, clients=4, seed=seed * 1000 + run).start()
+        load = Load(server.url, rows, clients=clients, seed=seed * 1000 + run).start()
         # A random moment under load: after a random number of answers (so the test
         # does not depend on the machine's speed), plus a random fraction of a request.
-        load.wait_for(rng.randint(1, 8))
+        load.wait_for(rng.randint(*answers))
         time.sleep(rng.uniform(0.0, 0.05))
         server.kill()
         load.stop()
         acked.update(load.acked)
         check_sqlite(database(root), acked)
-        server = zygote.spawn(root, free_port())
+        server = start()
         server.wait_ready()
     server.terminate()
     logged = check_sqlite(database(root), acked)
@@ -106,17 +107,27 @@ def kill_runs(zygote: Zygote, root: Path, rows: list[dict[str, Any]], runs: int,
 
 def test_sigkill_under_load_loses_and_duplicates_nothing(zygote: Zygote, project_copy: Path,
                                                          rows: list[dict[str, Any]]) -> None:
-    kill_runs(zygote, project_copy, rows, runs=20, seed=7)
+    kill_runs(lambda: zygote.spawn(project_copy, free_port()), project_copy, rows, runs=20, seed=7)
 
 
 @pytest.mark.slow
 @pytest.mark.skipif(not os.environ.get("LEANLOOP_FAULT_RUNS"),
                     reason="set LEANLOOP_FAULT_RUNS=100 to run the long SIGKILL series")
 def test_sigkill_series_long(zygote: Zygote, project_copy: Path, rows: list[dict[str, Any]]) -> None:
-    kill_runs(zygote, project_copy, rows, runs=int(os.environ["LEANLOOP_FAULT_RUNS"]), seed=11)
+    kill_runs(lambda: zygote.spawn(project_copy, free_port()), project_copy, rows,
+              runs=int(os.environ["LEANLOOP_FAULT_RUNS"]), seed=11)
 
 
 # --- SIGTERM ---------------------------------------------------------------------------
+
+
+def test_sigkill_two_workers_under_load_loses_and_duplicates_nothing(project_copy: Path,
+                                                                    rows: list[dict[str, Any]]) -> None:
+    """Two worker processes commit to one SQLite file, taking turns on its write lock;
+    SIGKILLed together under load (one may hold the lock), they lose and duplicate nothing."""
+    acked = kill_runs(lambda: Server(project_copy, free_port(), workers=2).start(), project_copy, rows, runs=3,
+                      seed=6, clients=6, answers=(20, 60))
+    assert acked >= 60
 
 
 def test_sigterm_drains_then_exits_zero(project_copy: Path, rows: list[dict[str, Any]]) -> None:

@@ -121,7 +121,7 @@ def create_app(project: Project, *, token: str | None = FROM_PROJECT, own_proces
     from starlette.requests import Request
 
     from leanloop.config import ValuePolicy
-    from leanloop.scoring import rows_columns, rows_input, score
+    from leanloop.scoring import prepare_plan, rows_columns, rows_input, score
     from leanloop.serve.batching import MicroBatcher, Overloaded, ShedWhenFull
     from leanloop.serve.lifecycle import Readiness, on_sigterm
     from leanloop.serve.limits import BodyLimit, strict_json_route
@@ -191,7 +191,11 @@ def create_app(project: Project, *, token: str | None = FROM_PROJECT, own_proces
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        holder.current()
+        champion, model = holder.current()
+        # Compiled now, not on the first request (its import is ~0.1 s); and the log says
+        # whether this version's prepare step runs compiled or through scikit-learn.
+        server_log.info("serving %s; prepare step: %s", champion.version,
+                        "compiled to NumPy" if prepare_plan(model) is not None else "scikit-learn")
         if own_process:
             from threadpoolctl import threadpool_limits
 
