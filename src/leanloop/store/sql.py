@@ -77,8 +77,9 @@ class SQLStore:
                        "connect_args": {"connect_timeout": 3, "options": "-c synchronous_commit=on"}}
         self.engine = sa.create_engine(url, future=True, **options)
         database = self.engine.url.database
-        #: Prediction writers of several server processes queue here, not in SQLite's sleeps.
-        self._write_lock = WriteLock(Path(database) if database and database != ":memory:" else None)
+        on_file = self.engine.dialect.name == "sqlite" and database and database != ":memory:"
+        #: SQLite prediction writers of several server processes queue here, not in SQLite's sleeps.
+        self._write_lock = WriteLock(Path(database) if on_file else None)
         if self.engine.dialect.name == "sqlite":
             sync = SqliteSync(sqlite_synchronous).value
 
@@ -225,15 +226,8 @@ class SQLStore:
         # One executemany with the JSON columns serialised here by orjson (None as 'null',
         # as the JSON type stores it): SQLAlchemy's per-row parameter processing and
         # json.dumps cost more than SQLite's insert itself for a 1,000-row group commit.
-        import orjson
-
-        dumps = orjson.dumps
-        try:
-            params = [(r["prediction_id"], r["created_at"], r["model_version"], dumps(r["features"]).decode(),
-                       dumps(r["prediction"]).decode(), dumps(r["probabilities"]).decode()) for r in rows]
-        except TypeError:  # what orjson refuses (integers beyond 64 bits): value by value, as _json_text does
-            params = [(r["prediction_id"], r["created_at"], r["model_version"], _json_text(r["features"]),
-                       _json_text(r["prediction"]), _json_text(r["probabilities"])) for r in rows]
+        params = list(zip([r["prediction_id"] for r in rows], [r["created_at"] for r in rows],
+                          [r["model_version"] for r in rows], *_json_columns(rows), strict=True))
         try:
             with self._write_lock, self.engine.begin() as conn:
                 return int(conn.exec_driver_sql(_SQLITE_LOG, params).rowcount)
