@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict
 
+from leanloop.measure.bootstrap import bootstrap_counts
 from leanloop.measure.segments import adjust_p_values, single_slices
 
 if TYPE_CHECKING:
@@ -111,8 +112,7 @@ def segment_gains(frame: pd.DataFrame, champion: Any, challenger: Any, *, policy
     resampled = []
     for start in range(0, policy.gate_resamples, _BLOCK):
         block = min(_BLOCK, policy.gate_resamples - start)
-        draws = rng.integers(0, n, (block, n)) + (np.arange(block) * n)[:, None]
-        counts = np.bincount(draws.ravel(), minlength=block * n).reshape(block, n).astype(float)
+        counts = bootstrap_counts(n, block, rng)
         drawn = counts @ masks
         with np.errstate(invalid="ignore", divide="ignore"):
             resampled.append((counts @ (masks * gain[:, None])) / drawn)
