@@ -128,8 +128,8 @@ def test_custom_function_needs_trust(registry: Registry, data: tuple[np.ndarray,
     X, y = data
     model = make_pipeline(FunctionTransformer(double), LogisticRegression()).fit(X, y)
     registry.register(model, DummyClassifier().fit(X, y), **FIELDS)
-    with pytest.raises(ArtifactError, match=r"contains types outside scikit-learn/NumPy/SciPy: \[.*double'\]; "
-                                            r"load it with trust=True"):
+    with pytest.raises(ArtifactError, match=r"not on leanloop's allow-list of model types and functions: \[.*double'\]\. "
+                                            r".*load it with trust=True"):
         registry.load("v1")
     loaded, _ = registry.load("v1", trust=True)
     np.testing.assert_array_equal(loaded.predict(X), model.predict(X))
@@ -139,7 +139,7 @@ def test_builtin_eval_needs_trust(registry: Registry, data: tuple[np.ndarray, np
     X, y = data
     model = FunctionTransformer(builtins.eval)
     registry.register(model, DummyClassifier().fit(X, y), **FIELDS)
-    with pytest.raises(ArtifactError, match="types outside scikit-learn"):
+    with pytest.raises(ArtifactError, match="not on leanloop's allow-list"):
         registry.load("v1")
 
 
@@ -190,7 +190,7 @@ def test_untrusted_types_are_refused_listed_and_run_no_code(registry: Registry, 
     sentinel = tmp_path / "sentinel"
     X, y = data
     registry.register(Sentinel(str(sentinel)), DummyClassifier().fit(X, y), **FIELDS)
-    with pytest.raises(ArtifactError, match=r"types outside scikit-learn/NumPy/SciPy: \[.*Sentinel'\]"):
+    with pytest.raises(ArtifactError, match=r"not on leanloop's allow-list of model types and functions: \[.*Sentinel'\]"):
         registry.load("v1")
     assert not sentinel.exists()
     registry.load("v1", trust=True)  # the same file does run code once trusted: the test can see it
@@ -210,14 +210,14 @@ class Explodes:
 def test_pickle_disguised_as_skops_is_refused_by_content(tmp_path: Path) -> None:
     import pickle
 
-    from leanloop.registry import load_skops_bytes
+    from leanloop.model_files import load_model_bytes
 
     sentinel = tmp_path / "sentinel"
     payload = pickle.dumps(Explodes(sentinel))
     for trust in (False, True):  # content is checked even for trusted files
         with pytest.raises(ArtifactError, match=r"model\.skops is not a skops file \(skops files are zip archives; "
                                                 r"this is a pickle or joblib file\)"):
-            load_skops_bytes(payload, "model.skops", trust)
+            load_model_bytes(payload, "model.skops", trust)
     assert not sentinel.exists()
 
 
@@ -246,7 +246,7 @@ def test_size_caps(tmp_path: Path, data: tuple[np.ndarray, np.ndarray]) -> None:
     import io
     import zipfile
 
-    from leanloop.registry import load_skops_bytes
+    from leanloop.model_files import load_model_bytes
 
     store = SQLStore(f"sqlite:///{tmp_path / 's.db'}")
     small = Registry(store, tmp_path / "artifacts", max_artifact_bytes=200)
@@ -260,7 +260,7 @@ def test_size_caps(tmp_path: Path, data: tuple[np.ndarray, np.ndarray]) -> None:
         archive.writestr("schema.json", b"\0" * 5_000_000)
     assert len(bomb.getvalue()) < 20_000
     with pytest.raises(ArtifactError, match=r"unpacks to 5000000 bytes, over the cap of 1000000"):
-        load_skops_bytes(bomb.getvalue(), "bomb.skops", False, max_unpacked_bytes=1_000_000)
+        load_model_bytes(bomb.getvalue(), "bomb.skops", False, max_unpacked_bytes=1_000_000)
 
 
 @pytest.mark.parametrize("name", ["../../etc/passwd", "/etc/passwd", "v1\x00", "%2e%2e%2fetc", "..", "v1/../../x",

@@ -2,8 +2,8 @@
 
 A version is a fitted pipeline saved with skops (never pickle), its sha256, the
 trivial baseline fitted beside it, its schema, metrics and lineage. Loading checks
-the hash first and refuses types outside scikit-learn, NumPy and SciPy unless the
-caller trusts them explicitly. Aliases (``champion``, ``challenger``, ``previous``)
+the hash first and refuses any type or function off the allow-list of
+:mod:`leanloop.model_files` unless the caller trusts the file explicitly. Aliases (``champion``, ``challenger``, ``previous``)
 move in one transaction, so a promotion is atomic.
 
 Examples
@@ -27,33 +27,26 @@ Examples
 from __future__ import annotations
 
 import hashlib
-import io
 import os
 import re
 import tempfile
 import time
-import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from leanloop.errors import ArtifactError, InputError, NotFoundError
+from leanloop.model_files import MAX_UNPACKED_BYTES, load_model_bytes
 from leanloop.scoring import InputFormat
 
 if TYPE_CHECKING:
     from leanloop.store import SQLStore
 
-__all__ = ["ModelVersion", "Registry", "SAFE_MODULES", "sha256_file", "load_skops_bytes", "check_version_name",
-           "MAX_ARTIFACT_BYTES", "MAX_UNPACKED_BYTES"]
+__all__ = ["ModelVersion", "Registry", "sha256_file", "check_version_name", "MAX_ARTIFACT_BYTES"]
 
-#: Types from these packages load without ``trust``; anything else (builtins such as
-#: ``eval`` wrapped in a FunctionTransformer included) must be trusted explicitly.
-SAFE_MODULES = ("sklearn.", "numpy.", "scipy.")
 #: An artifact file larger than this is refused before it is read.
 MAX_ARTIFACT_BYTES = 1 << 30
-#: A skops archive whose members unpack to more than this is refused (zip bombs).
-MAX_UNPACKED_BYTES = 4 << 30
 
 _VERSION_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
@@ -233,8 +226,8 @@ class Registry:
     def load(self, version: str, *, trust: bool = False) -> tuple[Any, Any]:
         """Load a version's model and baseline after checking their sha256.
 
-        Types outside scikit-learn, NumPy and SciPy load only with ``trust`` or when
-        the user trusted them explicitly when adopting the version.
+        Names off the allow-list (:mod:`leanloop.model_files`) load only with ``trust``
+        or when the user trusted the file explicitly when adopting the version.
         """
         record = self.get(version)
         trust = trust or record.trusted
@@ -265,38 +258,5 @@ class Registry:
                 f"expected {expected[:12]}...): the file was changed or corrupted. Restore it "
                 "from a backup or register the model again"
             )
-        return load_skops_bytes(data, path.name, trust, max_unpacked_bytes=self.max_unpacked_bytes)
+        return load_model_bytes(data, path.name, trust, max_unpacked_bytes=self.max_unpacked_bytes)
 
-
-def load_skops_bytes(data: bytes, name: str, trust: bool, *, max_unpacked_bytes: int = MAX_UNPACKED_BYTES) -> Any:
-    """Load a skops payload, refusing types outside :data:`SAFE_MODULES` unless trusted.
-
-    Before skops reads anything, the content must be a zip archive (skops' format: a
-    pickle or joblib file renamed ``.skops`` is refused here, unread) whose members
-    unpack to at most ``max_unpacked_bytes``.
-    """
-    import skops.io as sio
-
-    _check_archive(data, name, max_unpacked_bytes)
-    untrusted = sio.get_untrusted_types(data=data)
-    unsafe = [t for t in untrusted if not t.startswith(SAFE_MODULES)]
-    if unsafe and not trust:
-        raise ArtifactError(
-            f"{name} contains types outside scikit-learn/NumPy/SciPy: {unsafe}; "
-            "load it with trust=True (CLI: --trust) only if you trust its author"
-        )
-    return sio.loads(data, trusted=untrusted)
-
-
-def _check_archive(data: bytes, name: str, max_unpacked_bytes: int) -> None:
-    if not data.startswith(b"PK\x03\x04"):
-        kind = "a pickle or joblib file" if data[:1] == b"\x80" or data[:2] in (b"x\x9c", b"\x1f\x8b") else "not one"
-        raise ArtifactError(f"{name} is not a skops file (skops files are zip archives; this is {kind}); "
-                            "refused without loading. Pickle files load only through 'leanloop adopt --trust'")
-    try:
-        members = zipfile.ZipFile(io.BytesIO(data)).infolist()
-    except zipfile.BadZipFile as exc:
-        raise ArtifactError(f"{name} is not a readable skops archive: {exc}") from exc
-    unpacked = sum(m.file_size for m in members)
-    if unpacked > max_unpacked_bytes:
-        raise ArtifactError(f"{name} unpacks to {unpacked} bytes, over the cap of {max_unpacked_bytes}; refused")

@@ -1,7 +1,8 @@
 """Adopt: bring your own fitted scikit-learn-compatible model into the loop.
 
-The model file is read safely: a skops file loads when it holds only scikit-learn,
-NumPy and SciPy types (anything else needs ``trust``); a pickle or joblib file can
+The model file is read safely: a skops file loads when every type and function it
+names is on the allow-list of :mod:`leanloop.model_files` (anything else needs
+``trust``), and nothing is scored before that check; a pickle or joblib file can
 run code when loaded, so it is read only with ``trust`` and a warning. The model is
 then re-saved with skops, evaluated on the labelled reference data (which also
 becomes its drift reference), and registered as champion beside a trivial baseline.
@@ -27,19 +28,14 @@ _PICKLES = {".pkl", ".pickle", ".joblib"}
 
 def load_user_model(path: Path, *, trust: bool) -> Any:
     """Read a user's model file: skops safely, pickle/joblib only with ``trust``."""
-    from leanloop.registry import load_skops_bytes
+    from leanloop.model_files import load_model_bytes
 
     path = Path(path)
     if not path.is_file():
         raise InputError(f"model file {str(path)!r} does not exist; check the path")
     suffix = path.suffix.lower()
     if suffix == ".skops":
-        try:
-            return load_skops_bytes(path.read_bytes(), path.name, trust)
-        except ArtifactError:
-            raise
-        except Exception as exc:  # skops raises many types for a damaged file
-            raise ArtifactError(f"{path.name} is not a readable skops file: {exc}") from exc
+        return load_model_bytes(path.read_bytes(), path.name, trust)
     if suffix in _PICKLES:
         if not trust:
             raise ArtifactError(
