@@ -38,7 +38,7 @@ def classifier(tmp_path: Path) -> Iterator[Project]:
 
 
 def test_counts_from_python(classifier: Project) -> None:
-    assert classifier.feedback([("a", 1), ("b", "0"), ("ghost", 1.0)]) == FeedbackCounts(3, 3, 0, 0, 1)
+    assert classifier.feedback([("a", 1), ("b", 0), ("ghost", 1.0)]) == FeedbackCounts(3, 3, 0, 0, 1)
     assert classifier.feedback([("a", 1), ("b", 1)]) == FeedbackCounts(2, 1, 1, 1, 0)
     assert [h["source"] for h in classifier.store.label_history("b")] == ["python", "python"]
     window = classifier.store.window()
@@ -50,6 +50,8 @@ def test_wrong_class_names_the_row_and_writes_nothing(classifier: Project) -> No
         classifier.feedback([("a", 1), ("b", 0), ("c", "maybe")])
     with pytest.raises(InputError, match=r"row 1: label 0\.5 is not one of the classes"):
         classifier.feedback([("a", 1), ("ghost", 0.5)])
+    with pytest.raises(InputError, match=r"row 1: label '0' is text, but the classes are numbers \[0, 1\]"):
+        classifier.feedback([("a", 1), ("b", "0")])  # typed as on /predict: text is not a number
     assert nothing_written(classifier)
 
 
@@ -83,7 +85,13 @@ def test_bad_file_names_the_row_and_writes_nothing(classifier: Project, tmp_path
     path = tmp_path / f"labels{suffix}"
     frame = pd.DataFrame({"prediction_id": ["a", "b", "c"], "label": ["1", "0", "yes"]})
     frame.to_csv(path, index=False) if suffix == ".csv" else frame.to_parquet(path)
-    with pytest.raises(InputError, match=rf"labels{suffix}: row 2: label 'yes' is not one of the classes"
+    with pytest.raises(InputError, match=rf"labels{suffix}: row 0: label '1' is text, but the classes are "
+                                         r"numbers \[0, 1\]: send it as a number .* \(column 'label'"):
+        classifier.feedback_file(path, id_column="prediction_id", label_column="label")
+    assert nothing_written(classifier)
+    write = (lambda f: f.to_csv(path, index=False)) if suffix == ".csv" else (lambda f: f.to_parquet(path))
+    write(frame.assign(label=[1, 0, 7]))
+    with pytest.raises(InputError, match=rf"labels{suffix}: row 2: label 7 is not one of the classes"
                                          r" \[0, 1\] \(column 'label'"):
         classifier.feedback_file(path, id_column="prediction_id", label_column="label")
     assert nothing_written(classifier)

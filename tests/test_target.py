@@ -85,10 +85,13 @@ def test_known_labels_are_returned_in_class_type() -> None:
     assert check_label(True, Task.CLASSIFICATION, [False, True], row=0) is True
 
 
-@pytest.mark.parametrize("text", ["1", " 1 "])
-def test_text_of_int_class_is_accepted(text: str) -> None:
-    value = check_label(text, Task.CLASSIFICATION, [0, 1], row=0)
-    assert value == 1 and type(value) is int
+@pytest.mark.parametrize("text", ["1", " 1 ", "True"])
+def test_text_of_a_number_class_is_refused_like_predict_refuses_it(text: str) -> None:
+    classes = [False, True] if text == "True" else [0, 1]
+    with pytest.raises(InputError, match=rf"^row 3: label {re_repr(text)} is text, but the classes are numbers "
+                                         rf"{re.escape(str(classes))}: send it as a number"):
+        check_label(text, Task.CLASSIFICATION, classes, row=3)
+    assert check_label("1", Task.CLASSIFICATION, ["0", "1"], row=0) == "1"  # text classes take text
 
 
 @pytest.mark.parametrize("value", ["yes", 2, 0.5, True, math.nan, math.inf])

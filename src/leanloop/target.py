@@ -11,6 +11,10 @@ Examples
 Traceback (most recent call last):
 ...
 leanloop.errors.InputError: row 4: label 'yes' is not one of the classes [0, 1]
+>>> check_label("1", Task.CLASSIFICATION, [0, 1], row=5)
+Traceback (most recent call last):
+...
+leanloop.errors.InputError: row 5: label '1' is text, but the classes are numbers [0, 1]: send it as a number (1, not '1')
 """
 
 from __future__ import annotations
@@ -76,6 +80,9 @@ def check_label(value: Any, task: Task, classes: list[Any] | None, row: int) -> 
     for known in classes:
         if value == known and type(value) is type(known):
             return known
-        if isinstance(known, (int, bool)) and isinstance(value, str) and value.strip() == str(known):
-            return known
+    # Typed like /predict's features: the text "1" is not the class 1, on every door.
+    numeric = [k for k in classes if isinstance(k, (int, bool))]
+    if isinstance(value, str) and numeric and value.strip() in {str(k) for k in numeric}:
+        raise InputError(f"row {row}: label {value!r} is text, but the classes are numbers {classes}: "
+                         f"send it as a number ({value.strip()}, not {value!r})")
     raise InputError(f"row {row}: label {value!r} is not one of the classes {classes}")

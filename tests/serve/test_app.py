@@ -90,7 +90,7 @@ def test_feedback_validation_and_counts(client: TestClient, project: Project) ->
 
     assert send((pid, 1), ("later", 0)) == {"received": 2, "recorded": 2, "duplicates": 0, "updated": 0, "parked": 1}
     assert send((pid, 1)) == {"received": 1, "recorded": 0, "duplicates": 1, "updated": 0, "parked": 0}
-    assert send((pid, "0")) == {"received": 1, "recorded": 1, "duplicates": 0, "updated": 1, "parked": 0}
+    assert send((pid, 0)) == {"received": 1, "recorded": 1, "duplicates": 0, "updated": 1, "parked": 0}
     assert project.store.get_prediction(pid)["label"] == 0  # the latest label wins
     assert [(h["label"], h["source"]) for h in project.store.label_history(pid)] == [(1, "api"), (0, "api")]
 

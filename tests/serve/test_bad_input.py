@@ -99,7 +99,8 @@ def test_missing_content_type_is_refused(client: TestClient, project: Project) -
 def test_feedback_of_the_wrong_type(client: TestClient, project: Project) -> None:
     pid = client.post("/predict", json={"rows": [ROW]}).json()["predictions"][0]["prediction_id"]
     for label, named in ([1, 2], "row 0, field 'label'"), ({"a": 1}, "row 0, field 'label'"), \
-            (None, "row 0, field 'label'"), ("yes", "label 'yes' is not one of the classes"):
+            (None, "row 0, field 'label'"), ("yes", "label 'yes' is not one of the classes"), \
+            ("1", "label '1' is text, but the classes are numbers [0, 1]"):
         response = client.post("/feedback", json={"feedback": [{"prediction_id": pid, "label": label}]})
         assert response.status_code == 422 and named in " ".join(response.json()["detail"]), response.text
     bad_id = client.post("/feedback", json={"feedback": [{"prediction_id": "../x", "label": 1}]})
