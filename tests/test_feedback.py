@@ -85,8 +85,11 @@ def test_bad_file_names_the_row_and_writes_nothing(classifier: Project, tmp_path
     path = tmp_path / f"labels{suffix}"
     frame = pd.DataFrame({"prediction_id": ["a", "b", "c"], "label": ["1", "0", "yes"]})
     frame.to_csv(path, index=False) if suffix == ".csv" else frame.to_parquet(path)
-    with pytest.raises(InputError, match=rf"labels{suffix}: row 0: label '1' is text, but the classes are "
-                                         r"numbers \[0, 1\]: send it as a number .* \(column 'label'"):
+    # A CSV file has no types, so its "1" is the number 1 and the word is the row named; a
+    # Parquet column of text is text, refused at its first row like a JSON string.
+    wrong = r"row 2: label 'yes' is not one of the classes \[0, 1\]" if suffix == ".csv" else \
+        r"row 0: label '1' is text, but the classes are numbers \[0, 1\]: send it as a number .*"
+    with pytest.raises(InputError, match=rf"labels{suffix}: {wrong} \(column 'label'"):
         classifier.feedback_file(path, id_column="prediction_id", label_column="label")
     assert nothing_written(classifier)
     write = (lambda f: f.to_csv(path, index=False)) if suffix == ".csv" else (lambda f: f.to_parquet(path))

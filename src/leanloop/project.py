@@ -217,6 +217,7 @@ class Project:
     def feedback_file(self, path: str | Path, *, id_column: str, label_column: str) -> FeedbackCounts:
         """Labels from a CSV or Parquet file; a bad row is named and nothing is recorded."""
         from leanloop.errors import InputError
+        from leanloop.target import csv_labels
 
         name = Path(path).name
         frame = read_table(path)
@@ -224,7 +225,10 @@ class Project:
         if frame[id_column].isna().any():
             row = int(frame[id_column].isna().to_numpy().nonzero()[0][0])
             raise DataError(f"{name}: id column {id_column!r} is empty at row {row}")
-        items = zip(frame[id_column].astype(str).tolist(), frame[label_column].tolist(), strict=True)
+        labels = frame[label_column].tolist()
+        if Path(path).suffix.lower() == ".csv":
+            labels = csv_labels(labels)
+        items = zip(frame[id_column].astype(str).tolist(), labels, strict=True)
         try:
             return self.feedback(items, source=f"file:{name}")
         except InputError as exc:

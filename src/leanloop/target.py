@@ -28,7 +28,7 @@ from leanloop.errors import DataError, InputError
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["infer_task", "normalize_target", "check_label", "MAX_CLASSES"]
+__all__ = ["infer_task", "normalize_target", "check_label", "csv_labels", "MAX_CLASSES"]
 
 #: A numeric target with more distinct values than this is taken as regression.
 MAX_CLASSES = 20
@@ -86,3 +86,30 @@ def check_label(value: Any, task: Task, classes: list[Any] | None, row: int) -> 
         raise InputError(f"row {row}: label {value!r} is text, but the classes are numbers {classes}: "
                          f"send it as a number ({value.strip()}, not {value!r})")
     raise InputError(f"row {row}: label {value!r} is not one of the classes {classes}")
+
+
+def csv_labels(values: list[Any]) -> list[Any]:
+    """Labels read from a CSV file with their numbers as numbers.
+
+    A CSV file has no types: a label column holding ``1`` and ``maybe`` is read as text,
+    so ``1`` would be refused as text. Here every value that reads as a number becomes
+    one, and the refusal names the row that is really wrong. (Parquet and JSON carry
+    their types and are checked as sent.)
+
+    Examples
+    --------
+    >>> csv_labels(["1", "maybe", "2.5", 3, " 4 "])
+    [1, 'maybe', 2.5, 3, 4]
+    """
+    out: list[Any] = []
+    for value in values:
+        if isinstance(value, str):
+            text = value.strip()
+            try:
+                number = float(text)
+                value = int(number) if number.is_integer() and "." not in text else number
+            except ValueError:
+                pass
+        out.append(value)
+    return out
+
