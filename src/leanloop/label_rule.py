@@ -1,0 +1,109 @@
+"""The label a classifier serves: the most probable one, or the one worth the most.
+
+``argmax`` serves the class of highest probability. ``expected_value`` serves the class
+whose expected value is highest under the probabilities answered in the same response:
+
+    EV(predict j) = sum_i p_i * value(actual = i, predicted = j)
+
+with ``value`` the ``[kpi]`` outcome table (``(k, k)``, rows actual, columns predicted).
+On the car-loan data a true "repaid" is worth +1,000 and a false one -5,000, so
+"repaid" pays only above p = 5/6, not above 1/2. The rule is hand-written because it is
+one matrix product and an argmax; scikit-learn's ``TunedThresholdClassifierCV`` tunes a
+binary threshold by cross-validation, and the tests check that both agree.
+
+Ties (two labels worth exactly the same) go to the class listed first in the model's
+``classes_`` order, as ``numpy.argmax`` breaks them: deterministic and documented.
+
+Examples
+--------
+>>> import numpy as np
+>>> values = np.array([[0.0, -5000.0],   # actual 0 (default): predicting 1 loses 5,000
+...                    [0.0, 1000.0]])   # actual 1 (repaid): predicting 1 earns 1,000
+>>> proba = np.array([[0.2, 0.8], [0.1, 0.9], [0.6, 0.4]])
+>>> serve_indices(proba, values, LabelRule.ARGMAX).tolist()
+[1, 1, 0]
+>>> serve_indices(proba, values, LabelRule.EXPECTED_VALUE).tolist()
+[0, 1, 0]
+>>> round(break_even(values), 6)
+0.833333
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import numpy as np
+
+__all__ = ["LabelRule", "expected_values", "serve_indices", "break_even", "check_value_table"]
+
+
+class LabelRule(str, Enum):
+    """How a classifier turns probabilities into the label it serves."""
+
+    #: the class of highest probability
+    ARGMAX = "argmax"
+    #: the class of highest expected value under the ``[kpi]`` outcome values
+    EXPECTED_VALUE = "expected_value"
+
+
+def expected_values(probabilities: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """``(n, k)``: the expected value of serving each class, for each row.
+
+    >>> import numpy as np
+    >>> expected_values(np.array([[0.5, 0.5]]), np.array([[1.0, -1.0], [0.0, 2.0]])).tolist()
+    [[0.5, 0.5]]
+    """
+    import numpy as np
+
+    return np.asarray(probabilities, dtype=float) @ np.asarray(values, dtype=float)
+
+
+def serve_indices(probabilities: np.ndarray, values: np.ndarray | None, rule: LabelRule) -> np.ndarray:
+    """The index (in class order) of the label served for each row under ``rule``."""
+    import numpy as np
+
+    probabilities = np.asarray(probabilities, dtype=float)
+    if rule is LabelRule.ARGMAX or values is None:
+        return np.argmax(probabilities, axis=1)
+    return np.argmax(expected_values(probabilities, values), axis=1)
+
+
+def break_even(values: np.ndarray) -> float | None:
+    """For two classes, the probability of class 1 above which serving class 1 pays
+    (``None`` when one label is always worth at least as much as the other).
+
+    >>> import numpy as np
+    >>> break_even(np.array([[1.0, 0.0], [0.0, 1.0]]))
+    0.5
+    """
+    import numpy as np
+
+    values = np.asarray(values, dtype=float)
+    # EV(1) - EV(0) = (1 - p) * (v01 - v00) + p * (v11 - v10), linear in p
+    gain_if_0, gain_if_1 = values[0, 1] - values[0, 0], values[1, 1] - values[1, 0]
+    if gain_if_1 == gain_if_0:
+        return None
+    p = -gain_if_0 / (gain_if_1 - gain_if_0)
+    return float(p) if 0.0 <= p <= 1.0 else None
+
+
+def check_value_table(values: np.ndarray, classes: list[object]) -> None:
+    """Refuse a table under which every label is always worth the same (the rule could
+    not choose): a clear ``ValueError`` naming the fix.
+
+    >>> import numpy as np
+    >>> check_value_table(np.zeros((2, 2)), [0, 1])
+    Traceback (most recent call last):
+    ...
+    ValueError: the [kpi] outcome values make every prediction worth the same for every actual class ([0, 1]), so the expected-value rule cannot choose a label: declare values that differ by predicted class, or set [kpi] decision = "argmax"
+    """
+    import numpy as np
+
+    values = np.asarray(values, dtype=float)
+    if np.all(values == values[:, :1]):
+        raise ValueError(f"the [kpi] outcome values make every prediction worth the same for every actual class "
+                         f"({classes}), so the expected-value rule cannot choose a label: declare values that "
+                         'differ by predicted class, or set [kpi] decision = "argmax"')
+
