@@ -80,6 +80,9 @@ ALLOWED_TYPES = frozenset({
         "HalfLogitLink", "IdentityLink", "Interval", "LogitLink", "LogLink", "MultinomialLogit")),
     # calibration internals, the nearest-neighbour search trees and their metrics
     "sklearn.calibration._CalibratedClassifier", "sklearn.calibration._SigmoidCalibration",
+    "sklearn.frozen._frozen.FrozenEstimator",
+    # leanloop's own wrappers: arithmetic on the wrapped model's probabilities
+    "leanloop.build.calibration.PriorShift",
     "sklearn.neighbors._kd_tree.KDTree", "sklearn.neighbors._ball_tree.BallTree",
     *(f"sklearn.metrics._dist_metrics.{name}{bits}" for bits in ("64", "32") for name in (
         "EuclideanDistance", "SEuclideanDistance", "ManhattanDistance", "ChebyshevDistance",
