@@ -1,0 +1,162 @@
+"""One cycle at a time: a lock every cycle takes, across processes and servers.
+
+Worker processes of one server, several servers sharing one PostgreSQL store, and a
+person typing ``leanloop cycle`` must never run two cycles at once (two challengers,
+two promotions racing). Every cycle takes the *cycle lock* first:
+
+- on a SQLite store, an exclusive ``flock`` on ``<database>.cycle.lock`` beside the
+  database file (the kernel releases it when its process dies, SIGKILL included);
+- on PostgreSQL, a session-level advisory lock (``pg_try_advisory_lock``) held on a
+  connection of its own: the server releases it when that connection ends, so a killed
+  holder hands the lock over as soon as its socket closes.
+
+The unattended loop *tries* the lock and skips its turn when another holder has it; a
+manual cycle waits for it (and says so).
+
+Examples
+--------
+>>> import tempfile, pathlib
+>>> folder = pathlib.Path(tempfile.mkdtemp())
+>>> first, second = FileCycleLock(folder / "store.db"), FileCycleLock(folder / "store.db")
+>>> first.acquire(), second.acquire()
+(True, False)
+>>> first.release(); second.acquire()
+True
+>>> second.release(); first.close(); second.close()
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any, Protocol
+
+from leanloop.errors import ProjectError
+
+if TYPE_CHECKING:
+    import sqlalchemy as sa
+
+__all__ = ["CycleLock", "FileCycleLock", "AdvisoryCycleLock", "cycle_lock", "ADVISORY_KEY"]
+
+#: The advisory lock's key: a fixed 63-bit number derived from a name, the same for every
+#: server of every version (two servers must compute the same key to exclude each other).
+ADVISORY_KEY = int.from_bytes(hashlib.sha256(b"leanloop cycle lock").digest()[:8], "big") >> 1
+
+
+class CycleLock(Protocol):
+    """The lock a cycle holds from its measurement to its last ledger write."""
+
+    def acquire(self, *, wait: float = 0.0) -> bool:
+        """Take the lock, waiting up to ``wait`` seconds; whether it was taken."""
+
+    def release(self) -> None:
+        """Give the lock back (a no-op when not held)."""
+
+    def close(self) -> None:
+        """Release and free the file or connection behind the lock."""
+
+
+def _wait_loop(attempt: Any, wait: float) -> bool:
+    deadline = time.monotonic() + wait
+    while True:
+        if attempt():
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(min(0.2, max(0.0, deadline - time.monotonic())))
+
+
+class FileCycleLock:
+    """The cycle lock of a SQLite store: ``flock`` on a file beside the database."""
+
+    def __init__(self, database: Path) -> None:
+        self.path = Path(f"{database}.cycle.lock")
+        self._file: IO[bytes] | None = None
+        self._held = False
+
+    def _try(self) -> bool:
+        import fcntl
+
+        if self._file is None:
+            self._file = open(self.path, "ab")  # noqa: SIM115 (kept open: the lock lives on it)
+        try:
+            fcntl.flock(self._file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        self._held = True
+        return True
+
+    def acquire(self, *, wait: float = 0.0) -> bool:
+        """Take the lock, waiting up to ``wait`` seconds; whether it was taken."""
+        return self._held or _wait_loop(self._try, wait)
+
+    def release(self) -> None:
+        """Give the lock back (a no-op when not held)."""
+        import fcntl
+
+        if self._held and self._file is not None:
+            fcntl.flock(self._file, fcntl.LOCK_UN)
+        self._held = False
+
+    def close(self) -> None:
+        """Release and close the lock file."""
+        self.release()
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+
+class AdvisoryCycleLock:
+    """The cycle lock of a PostgreSQL store: a session advisory lock on its own connection."""
+
+    def __init__(self, engine: sa.Engine, key: int = ADVISORY_KEY) -> None:
+        self.engine = engine
+        self.key = key
+        self._connection: sa.Connection | None = None
+        self._held = False
+
+    def _try(self) -> bool:
+        import sqlalchemy as sa
+
+        if self._connection is None:
+            self._connection = self.engine.connect()
+        taken = bool(self._connection.execute(sa.text("select pg_try_advisory_lock(:key)"),
+                                              {"key": self.key}).scalar())
+        self._connection.commit()  # end the implicit transaction; the session lock stays
+        self._held = taken
+        return taken
+
+    def acquire(self, *, wait: float = 0.0) -> bool:
+        """Take the lock, waiting up to ``wait`` seconds; whether it was taken."""
+        return self._held or _wait_loop(self._try, wait)
+
+    def release(self) -> None:
+        """Give the lock back (a no-op when not held)."""
+        import sqlalchemy as sa
+
+        if self._held and self._connection is not None:
+            self._connection.execute(sa.text("select pg_advisory_unlock(:key)"), {"key": self.key})
+            self._connection.commit()
+        self._held = False
+
+    def close(self) -> None:
+        """Release and close the lock's connection."""
+        try:
+            self.release()
+        finally:
+            if self._connection is not None:
+                self._connection.close()
+                self._connection = None
+
+
+def cycle_lock(engine: sa.Engine) -> CycleLock:
+    """The cycle lock for a store's engine: a file lock for a SQLite file, an advisory
+    lock for PostgreSQL."""
+    dialect = engine.dialect.name
+    if dialect == "postgresql":
+        return AdvisoryCycleLock(engine)
+    database = engine.url.database
+    if dialect == "sqlite" and database and database != ":memory:":
+        return FileCycleLock(Path(database))
+    raise ProjectError(f"no cycle lock for a {dialect} store at {engine.url!r}: use a SQLite file or PostgreSQL")
