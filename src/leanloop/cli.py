@@ -164,7 +164,7 @@ def adopt(
     as_json: JsonOption = False,
 ) -> None:
     """Register your own fitted model so the loop (serve, measure, learn) works for it."""
-    from leanloop.build.adopt import adopt_model
+    from leanloop.project import adopt_model
 
     version = adopt_model(model, reference=reference, target=target, root=directory, trust=trust,
                           task=task, time_column=time_column, id_column=id_column)

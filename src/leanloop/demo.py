@@ -112,7 +112,7 @@ def run_demo(directory: Path, *, rows: int = 50_000, cycle_every: int = 5000, ba
     import httpx
     from rich.progress import Progress
 
-    from leanloop.build.evaluate import evaluate
+    from leanloop.measure.evaluation import evaluate
     from leanloop.datasets import car_loan
     from leanloop.project import Project
 
@@ -221,8 +221,8 @@ def _cycle_line(cycle: dict[str, Any], served: int, kpi: str) -> str:
 
 def evaluate_served(served: list[tuple[str, str, Any]], truth: list[Any], project: Project) -> Any:
     """Metrics and KPIs of the predictions actually served, from the log."""
-    from leanloop.build.evaluate import evaluate_scored
-    from leanloop.measure.measurement import logged_scored
+    from leanloop.measure.evaluation import evaluate_scored
+    from leanloop.measure.logged import logged_scored
 
     window = project.store.window().set_index("prediction_id").loc[[s[0] for s in served]].reset_index()
     scored = logged_scored(window, project.config.data.task, project.config.data.classes)

@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict
 
 from leanloop.config import ProjectConfig, SegmentMetric, Task, TestsetConfig
+from leanloop.measure.logged import logged_scored
 from leanloop.measure.segments import Segment, find_segments, segment_mask, single_slices
 
 if TYPE_CHECKING:
@@ -179,7 +180,6 @@ def weak_spots(config: ProjectConfig, *, reference: pd.DataFrame, window: pd.Dat
     against the ``reference`` training frame."""
     import pandas as pd
 
-    from leanloop.measure.measurement import logged_scored
     from leanloop.measure.rows import row_outcomes
 
     schema, data = config.schema_, config.data
