@@ -47,6 +47,7 @@ from leanloop.learn.segment_gate import SegmentGain, segment_gains
 from leanloop.learn.testset import hard_case_frame
 from leanloop.measure.kpi import row_weights
 from leanloop.measure.performance import higher_is_better
+from leanloop.measure.rows import row_outcomes
 from leanloop.scoring import Scored, model_input, score
 from leanloop.target import normalize_target
 
@@ -144,8 +145,6 @@ def score_rows(model: Any, X: pd.DataFrame, y: list[Any], config: ProjectConfig,
 def contender(scored: Scored, y: list[Any], config: ProjectConfig, weights: np.ndarray | None = None) -> Contender:
     """What the gate's statistics read from outputs already made (scored now, or logged)."""
     import numpy as np
-
-    from leanloop.measure.rows import row_outcomes
 
     if config.data.task is Task.REGRESSION:
         labels = np.asarray(scored.labels, dtype=float)

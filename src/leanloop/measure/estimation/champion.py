@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 from leanloop.config import Task
 from leanloop.measure.estimation.cbpe import CBPE
 from leanloop.measure.estimation.dle import DLE
+from leanloop.scoring import model_input, score
+from leanloop.target import normalize_target
 
 if TYPE_CHECKING:
     import numpy as np
@@ -47,9 +49,6 @@ def fit_champion_estimator(ws: Workspace, champion: ModelVersion, model: Any) ->
     """Fit the estimator on the champion's test rows scored by ``model``; None when
     estimation is off or the champion's outputs cannot support it (no probabilities)."""
     import pandas as pd
-
-    from leanloop.scoring import model_input, score
-    from leanloop.target import normalize_target
 
     config = ws.config
     if not config.performance.estimate:
