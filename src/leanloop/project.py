@@ -95,7 +95,7 @@ def init_config(frame: pd.DataFrame, *, path: str, target: str, task: Task | Non
         kpi = KpiConfig(outcomes=[KpiOutcome(actual=c, predicted=c, value=1.0) for c in classes])
     data = DataConfig(path=path, target=target, task=task, time_column=time_column,
                       id_column=id_column, classes=classes)
-    return ProjectConfig(data=data, schema=schema, kpi=kpi)
+    return ProjectConfig(data=data, schema_=schema, kpi=kpi)
 
 
 class Project:

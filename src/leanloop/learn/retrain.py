@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from leanloop.build.train import fit_pipeline, register_version
 from leanloop.config import ProjectConfig, RetrainStrategy
-from leanloop.errors import DataError
+from leanloop.errors import DataError, NotFoundError
 
 if TYPE_CHECKING:
     import numpy as np
@@ -126,6 +126,9 @@ def retrain(ws: Workspace, *, cycle: int | None = None) -> Retrained:
     # The enriched test set is held out so the gate judges both versions on unseen rows.
     held_out = learn_rows.index.isin([r["prediction_id"] for r in ws.store.testset_rows()])
     learn_rows = learn_rows[~held_out]
+    if not champion.train_data or not champion.test_data:
+        raise NotFoundError(f"the champion {champion.version} has no training or test data in the workspace; "
+                            "rebuild or re-adopt it")
     reference = pd.read_parquet(ws.paths.datasets / champion.train_data)
     holdout = pd.read_parquet(ws.paths.datasets / champion.test_data)
     reference_part = config.schema_.coerce(reference, "reference data").assign(
