@@ -102,7 +102,7 @@ def test_running_server_picks_up_new_champion_without_restart(project: Project, 
     with running_server(project.paths.root, free_port()) as url, httpx.Client(base_url=url) as client:
         assert client.post("/predict", json={"rows": rows}).json()["model_version"] == "v1"
         reference = pd.read_csv(project.data_path())
-        train_version(project.config, project.paths, project.registry, train=reference.iloc[:3000],
+        train_version(project.workspace, train=reference.iloc[:3000],
                       test=reference.iloc[3000:], source="build", parent="v1", alias=None)
         project.registry.promote("v2")
         deadline = time.monotonic() + 10
@@ -140,7 +140,7 @@ def test_manual_promote_rollback_and_explain(project: Project, analysis_with_tru
     from leanloop.errors import InputError, NotFoundError
 
     reference = pd.read_csv(project.data_path())
-    train_version(project.config, project.paths, project.registry, train=reference.iloc[:3000],
+    train_version(project.workspace, train=reference.iloc[:3000],
                   test=reference.iloc[3000:], source="build", parent="v1", alias=None)
     with pytest.raises(NotFoundError, match="no previous version"):
         project.rollback()
@@ -164,7 +164,7 @@ def test_cycle_rolls_back_a_champion_worse_than_previous(project: Project, analy
 
     reference = pd.read_csv(project.data_path())
     # A deliberately weak version: trained on 60 rows only.
-    train_version(project.config, project.paths, project.registry, train=reference.iloc[:60],
+    train_version(project.workspace, train=reference.iloc[:60],
                   test=reference.iloc[3000:], source="build", parent="v1", alias=None)
     project.promote("v2")
     serve_and_label(project, analysis_with_truth.iloc[:1500])

@@ -164,7 +164,7 @@ def adopt(
     as_json: JsonOption = False,
 ) -> None:
     """Register your own fitted model so the loop (serve, measure, learn) works for it."""
-    from leanloop.build.adopt import adopt_model
+    from leanloop.project import adopt_model
 
     version = adopt_model(model, reference=reference, target=target, root=directory, trust=trust,
                           task=task, time_column=time_column, id_column=id_column)
@@ -471,31 +471,31 @@ def cycle(
 @handles_errors
 def history(directory: DirOption = Path("."), as_json: JsonOption = False) -> None:
     """The ledger of cycles: window, drift, performance, KPI, decision, versions, durations."""
+    from leanloop.learn.ledger import Cycle
+
     with _open(directory) as project:
-        cycles = project.history()
+        entries = project.ledger()
         kpi_name = project.config.kpi.name
         metric = project.config.policy.main_metric_for(project.config.data)
     if as_json:
-        _print_json(cycles)
+        _print_json([e.to_json() for e in entries])
         return
     table = Table(title="cycles")
     for column in ("cycle", "rows", "labelled", "drifted", metric, kpi_name, "decision", "champion", "seconds"):
         table.add_column(column)
-    for c in cycles:
-        if c.get("kind", "cycle") != "cycle":
-            kind = c["kind"] + (f" {c['evidence']['shadow']}" if "shadow" in c.get("evidence", {}) else "")
-            table.add_row(str(c["cycle"]), "", "", "", "", "", f"{kind} ({c['reason']})",
-                          f"{c['champion_before']} -> {c['champion_after']}", "")
+    for e in entries:
+        champions = f"{e.champion_before} -> {e.champion_after}"
+        if not isinstance(e, Cycle):
+            kind = e.kind + (f" {e.evidence['shadow']}" if "shadow" in e.evidence else "")
+            table.add_row(str(e.cycle), "", "", "", "", "", f"{kind} ({e.reason})", champions, "")
             continue
-        if not c.get("measurement"):
-            continue
-        m = c["measurement"]
+        m = e.measurement
         value = m["performance"]["realized"].get(metric)
         kpi = m["kpis"].get(kpi_name)
-        table.add_row(str(c["cycle"]), str(m["window"]["rows"]), str(m["window"]["labelled"]),
+        table.add_row(str(e.cycle), str(m["window"]["rows"]), str(m["window"]["labelled"]),
                       ", ".join(m["drifted_features"]) or "-", "" if value is None else f"{value:.4f}",
-                      "" if kpi is None else f"{kpi:.4g}", c["decision"]["action"],
-                      f"{c['champion_before']} -> {c['champion_after']}", f"{c['durations'].get('total', 0):.1f}")
+                      "" if kpi is None else f"{kpi:.4g}", e.decision.action.value, champions,
+                      f"{e.durations.get('total', 0):.1f}")
     _console().print(table)
 
 

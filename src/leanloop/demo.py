@@ -20,14 +20,18 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from leanloop.config import KpiConfig, render_config
+from leanloop.datasets import car_loan
 from leanloop.errors import LeanloopError, ProjectError
+from leanloop.measure.evaluation import evaluate, evaluate_scored
+from leanloop.measure.logged import logged_scored
+from leanloop.project import Project
+from leanloop.serve.security import bearer
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
     from rich.console import Console
-
-    from leanloop.project import Project
 
 __all__ = ["run_demo", "free_port", "running_server", "wait_healthy", "DEMO_KPI"]
 
@@ -87,16 +91,13 @@ def running_server(root: Path, port: int, timeout: float = 120.0, workers: int =
 
 def _configure(project: Project) -> Project:
     """Set the demo's money KPI and policy in leanloop.toml."""
-    from leanloop.config import KpiConfig, render_config
-    from leanloop.project import Project as ProjectClass
-
     config = project.config.model_copy(update={
         "kpi": KpiConfig.model_validate(DEMO_KPI),
         "policy": project.config.policy.model_copy(update={"min_rows": 1000, "min_labels": 500}),
     })
     project.paths.config.write_text(render_config(config), encoding="utf-8")
     project.close()
-    return ProjectClass(project.paths.root)
+    return Project(project.paths.root)
 
 
 def run_demo(directory: Path, *, rows: int = 50_000, cycle_every: int = 5000, batch: int = 100,
@@ -109,13 +110,6 @@ def run_demo(directory: Path, *, rows: int = 50_000, cycle_every: int = 5000, ba
     ``rows`` up to 25,000, before the data's known shift, none against the reference
     either), where the loop should never retrain.
     """
-    import httpx
-    from rich.progress import Progress
-
-    from leanloop.build.evaluate import evaluate
-    from leanloop.datasets import car_loan
-    from leanloop.project import Project
-
     started = time.perf_counter()
     directory = Path(directory)
     if (directory / "leanloop.toml").exists():
@@ -140,13 +134,38 @@ def run_demo(directory: Path, *, rows: int = 50_000, cycle_every: int = 5000, ba
         analysis = analysis.sample(frac=1.0, random_state=shuffle_seed)
     analysis = analysis.reset_index(drop=True)
     truth = analysis.merge(data.analysis_targets, on="id", how="left")["repaid"].astype(int).tolist()
-    features = project.config.schema_.names
-    records = analysis[features].to_dict("records")
+    records = analysis[project.config.schema_.names].to_dict("records")
+    served, cycles = _replay(project, directory, records, truth, batch=batch, label_delay=label_delay,
+                             cycle_every=cycle_every, console=console, say=say)
+    loop_values = evaluate_served(served, truth, project)
+    model, _ = project.registry.load(v1.version)
+    frozen = evaluate(model, project.config.schema_.model_frame(analysis, "analysis"), truth,
+                      project.config.data, project.config.kpi)
+    summary = _summary(project, served, cycles, loop_values, frozen, started)
+    project.close()
+    if console:
+        gain = summary["kpi_with_loop"] - summary["kpi_frozen"]
+        say(f"\n{summary['rows']} predictions served and logged ({summary['logged']} in the store), "
+            f"{len(cycles)} cycles, {summary['promotions']} promotion(s); champion now {summary['champion']}")
+        say(f"{kpi} over the analysis period: with the loop {summary['kpi_with_loop']:,.0f}, "
+            f"first model frozen {summary['kpi_frozen']:,.0f} (difference {gain:+,.0f})")
+        say(f"accuracy with the loop {summary['accuracy_with_loop']:.4f}, frozen {summary['accuracy_frozen']:.4f}; "
+            f"done in {summary['seconds']} s. Explore: leanloop history --dir {directory}")
+    return summary
+
+
+def _replay(project: Project, directory: Path, records: list[dict[str, Any]], truth: list[Any], *, batch: int,
+            label_delay: int, cycle_every: int, console: Console | None,
+            say: Any) -> tuple[list[tuple[str, str, Any]], list[dict[str, Any]]]:
+    """Serve ``records`` over HTTP in batches, send labels ``label_delay`` rows late and run
+    a cycle every ``cycle_every`` rows; returns what was served and the cycles' JSON."""
+    import httpx
+    from rich.progress import Progress
+
+    kpi = project.config.kpi.name
     served: list[tuple[str, str, Any]] = []
     cycles: list[dict[str, Any]] = []
     labelled_upto = 0
-    from leanloop.serve.security import bearer
-
     # Feedback is a write endpoint: the demo uses the project's token like any client.
     headers = bearer(project)
     with running_server(directory, free_port()) as url, \
@@ -176,14 +195,15 @@ def run_demo(directory: Path, *, rows: int = 50_000, cycle_every: int = 5000, ba
         client.post("/feedback", json={"feedback": [
             {"prediction_id": served[i][0], "label": truth[i]} for i in range(labelled_upto, len(served))
         ]}).raise_for_status()
+    return served, cycles
 
-    loop_values = evaluate_served(served, truth, project)
-    model, _ = project.registry.load(v1.version)
-    frozen = evaluate(model, project.config.schema_.model_frame(analysis, "analysis"), truth,
-                      project.config.data, project.config.kpi)
-    logged = project.store.count_predictions()
-    summary = {
-        "rows": len(served), "logged": logged, "cycles": len(cycles),
+
+def _summary(project: Project, served: list[tuple[str, str, Any]], cycles: list[dict[str, Any]], loop_values: Any,
+             frozen: Any, started: float) -> dict[str, Any]:
+    """The demo's outcome: the loop against the first model frozen, and every decision."""
+    kpi = project.config.kpi.name
+    return {
+        "rows": len(served), "logged": project.store.count_predictions(), "cycles": len(cycles),
         "retrains": sum(1 for c in cycles if c["challenger"]), "promotions": sum(1 for c in cycles if c["promoted"]),
         "champion": project.registry.champion().version,
         "kpi": kpi, "kpi_with_loop": loop_values.kpis[f"{kpi}_total"], "kpi_frozen": frozen.kpis[f"{kpi}_total"],
@@ -194,16 +214,6 @@ def run_demo(directory: Path, *, rows: int = 50_000, cycle_every: int = 5000, ba
                        "challenger": c["challenger"], "promoted": c["promoted"],
                        "checks": (c["comparison"] or {}).get("checks", [])} for c in cycles],
     }
-    project.close()
-    if console:
-        gain = summary["kpi_with_loop"] - summary["kpi_frozen"]
-        say(f"\n{summary['rows']} predictions served and logged ({logged} in the store), {len(cycles)} cycles, "
-            f"{summary['promotions']} promotion(s); champion now {summary['champion']}")
-        say(f"{kpi} over the analysis period: with the loop {summary['kpi_with_loop']:,.0f}, "
-            f"first model frozen {summary['kpi_frozen']:,.0f} (difference {gain:+,.0f})")
-        say(f"accuracy with the loop {summary['accuracy_with_loop']:.4f}, frozen {summary['accuracy_frozen']:.4f}; "
-            f"done in {summary['seconds']} s. Explore: leanloop history --dir {directory}")
-    return summary
 
 
 def _cycle_line(cycle: dict[str, Any], served: int, kpi: str) -> str:
@@ -221,9 +231,6 @@ def _cycle_line(cycle: dict[str, Any], served: int, kpi: str) -> str:
 
 def evaluate_served(served: list[tuple[str, str, Any]], truth: list[Any], project: Project) -> Any:
     """Metrics and KPIs of the predictions actually served, from the log."""
-    from leanloop.build.evaluate import evaluate_scored
-    from leanloop.measure.measurement import logged_scored
-
     window = project.store.window().set_index("prediction_id").loc[[s[0] for s in served]].reset_index()
     scored = logged_scored(window, project.config.data.task, project.config.data.classes)
     return evaluate_scored(scored, truth, project.config.data, project.config.kpi)

@@ -1,6 +1,6 @@
 """One cycle of the loop: measure a window, decide, act, and write it to the ledger.
 
-The ledger (the ``cycles`` table) is the project's memory: each entry holds the
+The ledger (:mod:`leanloop.learn.ledger`) is the project's memory: each cycle holds the
 measurement, the decision with its rules, what was done (challenger trained with
 its strategy, row counts and fingerprint; the comparison; promotion or rollback)
 and how long each step took. Manual promotions and rollbacks are ledger entries too
@@ -19,71 +19,37 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, Field
-
-from leanloop.learn.compare import Comparison
-from leanloop.learn.policy import Action, Decision
-from leanloop.learn.testset import Added
+from leanloop.learn import ledger
+from leanloop.learn.compare import compare
+from leanloop.learn.evidence import evidence_from
+from leanloop.learn.ledger import Cycle
+from leanloop.learn.policy import Action, Decision, decide
+from leanloop.learn.promotion import previous_evidence
+from leanloop.learn.retrain import retrain
+from leanloop.learn.shadow import judge_trial, loop_trial
+from leanloop.learn.testset import add_hard_cases
+from leanloop.measure.measurement import measure_window
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from leanloop.measure.measurement import Measurement
-    from leanloop.project import Project
+    from leanloop.measure.records import Measurement
+    from leanloop.workspace import Workspace
 
-__all__ = ["Cycle", "run_cycle"]
-
-
-class Cycle(BaseModel):
-    """A ledger entry; ``to_json`` is what ``leanloop cycle --json`` prints."""
-
-    model_config = ConfigDict(frozen=True)
-
-    cycle: int
-    created_at: float
-    measurement: dict[str, Any]
-    decision: Decision
-    champion_before: str
-    champion_after: str
-    challenger: str | None = None
-    comparison: Comparison | None = None
-    promoted: bool = False
-    rolled_back: bool = False
-    training: dict[str, Any] | None = None
-    testset: Added | None = None
-    shadowed: str | None = None
-    shadow: dict[str, Any] | None = None
-    error: str | None = None
-    durations: dict[str, float] = Field(default_factory=dict)
-
-    def to_json(self) -> dict[str, Any]:
-        """The stable JSON shape."""
-        body = self.model_dump(mode="json")
-        body["kind"] = "cycle"
-        if self.comparison is not None:
-            body["comparison"]["promote"] = self.comparison.promote
-        return body
-
-    def explain(self) -> str:
-        """The decision's rules and, if a challenger was judged, the gate's checks."""
-        parts = [f"cycle {self.cycle}: champion {self.champion_before} -> {self.champion_after}"]
-        if self.shadow is not None:
-            parts.append(f"shadow trial of {self.shadow['shadow']}: {self.shadow['verdict']} ({self.shadow['says']})")
-        parts.append(self.decision.explain())
-        if self.comparison is not None:
-            parts.append(self.comparison.explain())
-        if self.shadowed:
-            parts.append(f"{self.shadowed} passed the gate and went on trial in shadow mode")
-        if self.error:
-            parts.append(f"error: {self.error}")
-        return "\n".join(parts)
+__all__ = ["Cycle", "run_cycle", "save_measurement"]
 
 
-def _window_labelled(project: Project, window: pd.DataFrame) -> pd.DataFrame:
+def save_measurement(ws: Workspace, measurement: Measurement) -> Measurement:
+    """Store ``measurement`` (``leanloop learn`` decides on the latest one)."""
+    ws.store.add_measurement(measurement.to_json(), at=time.time())
+    return measurement
+
+
+def _window_labelled(ws: Workspace, window: pd.DataFrame) -> pd.DataFrame:
     """The labelled rows of the measured window, as features plus the target."""
     import pandas as pd
 
-    config = project.config
+    config = ws.config
     window = window[window["label"].notna()]
     if window.empty:
         return pd.DataFrame(columns=[*config.schema_.names, config.data.target])
@@ -91,7 +57,47 @@ def _window_labelled(project: Project, window: pd.DataFrame) -> pd.DataFrame:
     return features.assign(**{config.data.target: window["label"].to_numpy()})
 
 
-def run_cycle(project: Project, *, last: int | None = None, since: float | None = None,
+def _decide(ws: Workspace, measurement: Measurement, window: pd.DataFrame, models: dict[str, tuple[Any, Any]],
+            act: bool, fields: dict[str, Any]) -> Decision:
+    """Judge the loop's shadow trial (when acting), gather the evidence, decide."""
+    past = ledger.cycles(ws.store)
+    trial = loop_trial(ws, past)
+    if trial is not None and act:
+        report = judge_trial(ws, trial)
+        fields["shadow"] = report.to_json()
+        fields["promoted"] = report.verdict == "promote"
+        trial = trial if report.verdict == "wait" else None
+    previous = previous_evidence(ws, _window_labelled(ws, window), models=models)
+    evidence = evidence_from(measurement, ws.config, history=ledger.history(past), previous=previous,
+                             shadow_trial=trial)
+    return decide(evidence, ws.config.policy)
+
+
+def _retrain_and_judge(ws: Workspace, cycle_id: int, champion: str, models: dict[str, tuple[Any, Any]],
+                       fields: dict[str, Any], durations: dict[str, float]) -> None:
+    """Train a challenger, put it through the gate, and promote it or start its trial."""
+    clock = time.perf_counter()
+    retrained = retrain(ws, cycle=cycle_id)
+    durations["retrain"] = time.perf_counter() - clock
+    version = retrained.challenger
+    fields["challenger"] = version.version
+    fields["training"] = {"strategy": retrained.strategy, "rows": version.rows,
+                          "fingerprint": version.fingerprint, "parent": version.parent}
+    clock = time.perf_counter()
+    models[version.version] = (retrained.model, retrained.baseline)
+    comparison = compare(ws, champion, version.version, recent=retrained.recent, holdout=retrained.holdout,
+                         models=models)
+    durations["compare"] = time.perf_counter() - clock
+    fields["comparison"] = comparison
+    if comparison.promote and ws.config.policy.shadow_before_promote:
+        ws.registry.shadow(version.version)
+        fields["shadowed"] = version.version
+    elif comparison.promote:
+        ws.registry.promote(version.version)
+        fields["promoted"] = True
+
+
+def run_cycle(ws: Workspace, *, last: int | None = None, since: float | None = None,
               act: bool = True, measurement: Measurement | None = None) -> Cycle:
     """Measure (unless ``measurement`` is given), decide and (with ``act``) retrain,
     compare and promote, or roll back; record the cycle in the ledger.
@@ -99,69 +105,33 @@ def run_cycle(project: Project, *, last: int | None = None, since: float | None 
     A failure while acting (e.g. a retrain that cannot train) leaves the registry as it
     was, is written to the ledger entry, and is raised.
     """
-    from leanloop.learn.compare import compare
-    from leanloop.learn.evidence import evidence_from, history_from
-    from leanloop.learn.policy import decide
-    from leanloop.learn.promotion import previous_evidence
-    from leanloop.learn.retrain import retrain
-    from leanloop.learn.shadow import judge_trial, loop_trial
-    from leanloop.learn.testset import add_hard_cases
-
     started = time.time()
     durations: dict[str, float] = {}
-    champion_before = project.registry.champion().version
+    champion_before = ws.registry.champion().version
     clock = time.perf_counter()
     # The window is read and the champion loaded once; measuring, the rollback evidence
     # and the gate all use them.
     if since is None and last is None:
-        last = project.config.measure.window_rows
-    window = project.store.window(last=last, since=since)
-    models = {champion_before: project.registry.load(champion_before)}
+        last = ws.config.measure.window_rows
+    window = ws.store.window(last=last, since=since)
+    models = {champion_before: ws.registry.load(champion_before)}
     if measurement is None:
-        measurement = project.measure(window=window, loaded=models[champion_before])
+        measurement = save_measurement(ws, measure_window(ws, window=window, loaded=models[champion_before]))
     durations["measure"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
-    ledger = [c for c in project.store.cycles() if c.get("kind", "cycle") == "cycle" and c.get("decision")]
     fields: dict[str, Any] = {}
-    trial = loop_trial(project, ledger)
-    if trial is not None and act:
-        report = judge_trial(project, trial)
-        fields["shadow"] = report.to_json()
-        fields["promoted"] = report.verdict == "promote"
-        trial = trial if report.verdict == "wait" else None
-    previous = previous_evidence(project, _window_labelled(project, window), models=models)
-    evidence = evidence_from(measurement, project.config, history=history_from(ledger), previous=previous,
-                             shadow_trial=trial)
-    decision = decide(evidence, project.config.policy)
+    decision = _decide(ws, measurement, window, models, act, fields)
     durations["decide"] = time.perf_counter() - clock
-    cycle_id = project.store.add_cycle({}, at=started)
+    cycle_id = ledger.reserve(ws.store, at=started)
     try:
         if act:
-            fields["testset"] = add_hard_cases(project.store, measurement.hard_case_rows, cycle=cycle_id,
-                                               max_rows=project.config.testset.max_rows, at=started)
+            fields["testset"] = add_hard_cases(ws.store, measurement.hard_case_rows, cycle=cycle_id,
+                                               max_rows=ws.config.testset.max_rows, at=started)
         if act and decision.action is Action.RETRAIN:
-            clock = time.perf_counter()
-            retrained = retrain(project, cycle=cycle_id)
-            durations["retrain"] = time.perf_counter() - clock
-            version = retrained.challenger
-            fields["challenger"] = version.version
-            fields["training"] = {"strategy": retrained.strategy, "rows": version.rows,
-                                  "fingerprint": version.fingerprint, "parent": version.parent}
-            clock = time.perf_counter()
-            models[version.version] = (retrained.model, retrained.baseline)
-            comparison = compare(project, champion_before, version.version, recent=retrained.recent,
-                                 holdout=retrained.holdout, models=models)
-            durations["compare"] = time.perf_counter() - clock
-            fields["comparison"] = comparison
-            if comparison.promote and project.config.policy.shadow_before_promote:
-                project.registry.shadow(version.version)
-                fields["shadowed"] = version.version
-            elif comparison.promote:
-                project.registry.promote(version.version)
-                fields["promoted"] = True
+            _retrain_and_judge(ws, cycle_id, champion_before, models, fields, durations)
         elif act and decision.action is Action.ROLLBACK:
-            project.registry.rollback()
+            ws.registry.rollback()
             fields["rolled_back"] = True
     except Exception as exc:
         fields["error"] = str(exc)
@@ -170,8 +140,8 @@ def run_cycle(project: Project, *, last: int | None = None, since: float | None 
         durations["total"] = time.time() - started
         cycle = Cycle(
             cycle=cycle_id, created_at=started, measurement=measurement.to_json(), decision=decision,
-            champion_before=champion_before, champion_after=project.registry.champion().version,
+            champion_before=champion_before, champion_after=ws.registry.champion().version,
             durations=durations, **fields,
         )
-        project.store.update_cycle(cycle_id, cycle.to_json())
+        ledger.write(ws.store, cycle)
     return cycle

@@ -11,9 +11,14 @@ directly::
 from __future__ import annotations
 
 import os
+import shutil
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from leanloop.build.adopt import load_user_model, register_adopted, require_predict
+from leanloop.build.split import check_splittable, split
+from leanloop.build.train import train_version
 from leanloop.config import (
     CONFIG_FILE,
     DataConfig,
@@ -22,28 +27,32 @@ from leanloop.config import (
     ProjectConfig,
     ProjectPaths,
     Task,
-    load_config,
     render_config,
 )
 from leanloop.data import read_table, require_columns
-from leanloop.errors import DataError, ProjectError
+from leanloop.errors import DataError, InputError, NotFoundError, ProjectError
+from leanloop.learn import ledger, promotion, testset
+from leanloop.learn.ledger import Cycle, LedgerEvent
+from leanloop.learn.shadow import ShadowReport, shadow_report
+from leanloop.loop import run_cycle, save_measurement
+from leanloop.measure.measurement import Measurement, measure_window
+from leanloop.schema import infer_schema
+from leanloop.serve.security import TOKEN_FILE, generate_token
+from leanloop.target import check_label, csv_labels, infer_task, normalize_target
+from leanloop.workspace import Workspace
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
     import pandas as pd
 
-    from leanloop.learn.promotion import LedgerEvent
-    from leanloop.learn.shadow import ShadowReport
     from leanloop.learn.testset import TestsetRow
-    from leanloop.loop import Cycle
     from leanloop.measure.hard_cases import Reason
-    from leanloop.measure.measurement import Measurement
     from leanloop.registry import ModelVersion, Registry
     from leanloop.store import SQLStore
     from leanloop.store.feedback import FeedbackCounts
 
-__all__ = ["Project", "init_config"]
+__all__ = ["Project", "adopt_model", "init_config"]
 
 
 def init_config(frame: pd.DataFrame, *, path: str, target: str, task: Task | None = None,
@@ -63,10 +72,6 @@ def init_config(frame: pd.DataFrame, *, path: str, target: str, task: Task | Non
     ...
     leanloop.errors.DataError: target column 'churn' not found in the data; columns are: ['x', 'c', 'y']
     """
-    from leanloop.build.split import check_splittable
-    from leanloop.schema import infer_schema
-    from leanloop.target import infer_task, normalize_target
-
     require_columns(frame, [target], source, "target column")
     for column, role in ((time_column, "time column"), (id_column, "id column")):
         if column:
@@ -90,16 +95,15 @@ def init_config(frame: pd.DataFrame, *, path: str, target: str, task: Task | Non
         kpi = KpiConfig(outcomes=[KpiOutcome(actual=c, predicted=c, value=1.0) for c in classes])
     data = DataConfig(path=path, target=target, task=task, time_column=time_column,
                       id_column=id_column, classes=classes)
-    return ProjectConfig(data=data, schema=schema, kpi=kpi)
+    return ProjectConfig(data=data, schema_=schema, kpi=kpi)
 
 
 class Project:
-    """An initialised project folder; opens its store lazily, closes it on exit."""
+    """An initialised project folder: the verbs users call, over its :class:`Workspace`
+    (config, paths, store, registry), whose store opens lazily and closes on exit."""
 
     def __init__(self, root: str | Path = ".") -> None:
-        self.paths = ProjectPaths(root=Path(root).resolve())
-        self.config = load_config(self.paths.root)
-        self._store: SQLStore | None = None
+        self.workspace = Workspace.open(root)
 
     @classmethod
     def init(cls, data: str | Path, *, target: str, task: Task | None = None,
@@ -123,8 +127,6 @@ class Project:
         root.mkdir(parents=True, exist_ok=True)
         paths = ProjectPaths(root=root)
         paths.workspace.mkdir(exist_ok=True)
-        from leanloop.serve.security import TOKEN_FILE, generate_token
-
         if not (paths.workspace / TOKEN_FILE).exists():
             generate_token(paths.workspace)
         tmp = paths.config.with_suffix(".toml.tmp")
@@ -132,30 +134,34 @@ class Project:
         os.replace(tmp, paths.config)
         return cls(root)
 
-    # -- shared parts ---------------------------------------------------------------
+    # -- shared parts: the workspace's ------------------------------------------------
+    @property
+    def config(self) -> ProjectConfig:
+        """The project's configuration (``leanloop.toml``)."""
+        return self.workspace.config
+
+    @config.setter
+    def config(self, value: ProjectConfig) -> None:
+        self.workspace.config = value
+
+    @property
+    def paths(self) -> ProjectPaths:
+        """Where the project's files live."""
+        return self.workspace.paths
+
     @property
     def store(self) -> SQLStore:
         """The project's store, opened on first use."""
-        if self._store is None:
-            from leanloop.store import SQLStore
-
-            self.paths.workspace.mkdir(exist_ok=True)
-            self._store = SQLStore(self.paths.store_url(self.config.store),
-                                   sqlite_synchronous=self.config.store.sqlite_synchronous)
-        return self._store
+        return self.workspace.store
 
     @property
     def registry(self) -> Registry:
         """Model versions and aliases."""
-        from leanloop.registry import Registry
-
-        return Registry(self.store, self.paths.artifacts)
+        return self.workspace.registry
 
     def close(self) -> None:
         """Close the store."""
-        if self._store is not None:
-            self._store.close()
-            self._store = None
+        self.workspace.close()
 
     def __enter__(self) -> Project:
         return self
@@ -165,14 +171,11 @@ class Project:
 
     def data_path(self) -> Path:
         """The training table named in the config."""
-        return (self.paths.root / self.config.data.path).resolve()
+        return self.workspace.data_path()
 
     # -- the loop's verbs -----------------------------------------------------------
     def build(self) -> ModelVersion:
         """Split, fit the pipeline and the baseline, register ``v1`` (or the next) as champion."""
-        from leanloop.build.split import split
-        from leanloop.build.train import train_version
-
         frame = read_table(self.data_path())
         columns = self.config.schema_.names + self.config.data.excluded
         require_columns(frame, columns, self.data_path().name)
@@ -180,16 +183,15 @@ class Project:
                             test_size=self.config.model.test_size, time_column=self.config.data.time_column,
                             seed=self.config.model.seed)
         current = self.store.get_alias("champion")
-        version = train_version(self.config, self.paths, self.registry, train=train, test=test,
-                                source="build", parent=current, alias=None)
+        version = train_version(self.workspace, train=train, test=test, source="build", parent=current, alias=None)
         self.registry.promote(version.version)
         return version
 
     def adopt(self, model_path: str | Path, *, reference: str | Path, trust: bool = False) -> ModelVersion:
-        """Register a user's fitted model, evaluated on ``reference`` (see :mod:`leanloop.build.adopt`)."""
-        from leanloop.build.adopt import adopt
-
-        return adopt(self, Path(model_path), Path(reference), trust=trust)
+        """Register a user's fitted model as champion, evaluated on the labelled ``reference``
+        table, which becomes its drift reference (see :mod:`leanloop.build.adopt`)."""
+        model = load_user_model(Path(model_path), trust=trust)
+        return register_adopted(self.workspace, model, Path(reference), trust=trust, name=Path(model_path).name)
 
     def feedback(self, items: Iterable[tuple[Any, Any]], *, source: str = "python") -> FeedbackCounts:
         """Record ground-truth labels by prediction id; all or nothing.
@@ -200,12 +202,8 @@ class Project:
         in the history), and a label for an id not logged yet is parked until its
         prediction arrives (see :mod:`leanloop.store.feedback`).
         """
-        import time
-
-        from leanloop.target import check_label
-
         task, classes = self.config.data.task, self.config.data.classes
-        seen: dict[tuple[type, Any], Any] = {}  # labels repeat: check each distinct one once
+        seen: dict[tuple[type, Any] | None, Any] = {}  # labels repeat: check each distinct one once
         checked = []
         for row, (pid, label) in enumerate(items):
             key = (type(label), label) if isinstance(label, (bool, int, float, str)) else None
@@ -216,9 +214,6 @@ class Project:
 
     def feedback_file(self, path: str | Path, *, id_column: str, label_column: str) -> FeedbackCounts:
         """Labels from a CSV or Parquet file; a bad row is named and nothing is recorded."""
-        from leanloop.errors import InputError
-        from leanloop.target import csv_labels
-
         name = Path(path).name
         frame = read_table(path)
         require_columns(frame, [id_column, label_column], name)
@@ -239,100 +234,91 @@ class Project:
                 loaded: tuple[Any, Any] | None = None) -> Measurement:
         """Measure a window of production against the champion's reference data
         (``window`` and ``loaded``: see :func:`~leanloop.measure.measurement.measure_window`)."""
-        from leanloop.measure.measurement import measure_window
-
-        result = measure_window(self, last=last, since=since, chunks=chunks, period=period, window=window,
-                                loaded=loaded)
-        if save:
-            import time
-
-            self.store.add_measurement(result.to_json(), at=time.time())
-        return result
+        result = measure_window(self.workspace, last=last, since=since, chunks=chunks, period=period,
+                                window=window, loaded=loaded)
+        return save_measurement(self.workspace, result) if save else result
 
     def cycle(self, *, last: int | None = None, since: float | None = None, act: bool = True) -> Cycle:
         """One turn of the loop: measure, decide, and act on the decision."""
-        from leanloop.loop import run_cycle
-
-        return run_cycle(self, last=last, since=since, act=act)
+        return run_cycle(self.workspace, last=last, since=since, act=act)
 
     def learn(self, *, act: bool = True) -> Cycle:
         """Decide on the latest stored measurement (and act on it), without measuring again."""
-        from leanloop.errors import NotFoundError
-        from leanloop.loop import run_cycle
-        from leanloop.measure.measurement import Measurement
-
         body = self.store.latest_measurement()
         if body is None:
             raise NotFoundError("no measurement yet; run 'leanloop measure' first (or 'leanloop cycle')")
-        return run_cycle(self, act=act, measurement=Measurement.model_validate(body))
+        return run_cycle(self.workspace, act=act, measurement=Measurement.model_validate(body))
 
     def explain(self, cycle_id: int) -> Cycle | LedgerEvent:
         """The ledger entry ``cycle_id``: a cycle (its decision's rules, its gate) or a
         manual promotion or rollback."""
-        from leanloop.learn.promotion import LedgerEvent
-        from leanloop.loop import Cycle
-
-        body = self.store.get_cycle(cycle_id)
-        if body.get("kind", "cycle") != "cycle":
-            return LedgerEvent.model_validate(body)
-        if not body.get("decision"):
-            from leanloop.errors import NotFoundError
-
-            raise NotFoundError(f"cycle {cycle_id} did not finish (no decision was recorded)")
-        return Cycle.model_validate({k: v for k, v in body.items() if k != "kind"})
+        return ledger.entry(self.store, cycle_id)
 
     def promote(self, version: str, *, reason: str = "manual") -> LedgerEvent:
         """Make ``version`` the champion and write it to the ledger."""
-        from leanloop.learn.promotion import promote
-
-        return promote(self, version, reason=reason)
+        return promotion.promote(self.workspace, version, reason=reason)
 
     def rollback(self, *, reason: str = "manual") -> LedgerEvent:
         """Make the previous champion the champion again and write it to the ledger."""
-        from leanloop.learn.promotion import rollback
-
-        return rollback(self, reason=reason)
+        return promotion.rollback(self.workspace, reason=reason)
 
     def shadow(self, version: str, *, reason: str = "manual") -> LedgerEvent:
         """Put ``version`` in shadow mode (scored on live traffic, never returned) and log it."""
-        from leanloop.learn.promotion import start_shadow
-
-        return start_shadow(self, version, reason=reason)
+        return promotion.start_shadow(self.workspace, version, reason=reason)
 
     def stop_shadow(self, *, reason: str = "manual") -> LedgerEvent:
         """End shadow mode and log it."""
-        from leanloop.learn.promotion import stop_shadow
-
-        return stop_shadow(self, reason=reason)
+        return promotion.stop_shadow(self.workspace, reason=reason)
 
     def shadow_report(self, version: str | None = None) -> ShadowReport:
         """The shadow version (default: the current one) against the champion that answered,
         on the live rows both scored."""
-        from leanloop.learn.shadow import shadow_report
+        return shadow_report(self.workspace, version)
 
-        return shadow_report(self, version)
+    def ledger(self) -> list[Cycle | LedgerEvent]:
+        """The ledger as typed entries, oldest first (cycles that never finished left out)."""
+        return ledger.entries(self.store)
 
     def history(self) -> list[dict[str, Any]]:
-        """The ledger of cycles, oldest first."""
-        return self.store.cycles()
+        """The ledger as JSON, oldest first: what ``leanloop history --json`` prints."""
+        return [entry.to_json() for entry in self.ledger()]
 
     # -- the enriched test set ------------------------------------------------------
     def testset(self, *, reason: Reason | str | None = None) -> list[TestsetRow]:
         """The enriched test set of hard cases, newest first (optionally one reason)."""
-        from leanloop.learn.testset import rows
-
-        return rows(self.store, reason=reason)
+        return testset.rows(self.store, reason=reason)
 
     def export_testset(self, path: str | Path) -> int:
         """Write the enriched test set to CSV or Parquet; returns the rows written."""
-        from leanloop.learn.testset import export
-
-        return export(self.store, path, target=self.config.data.target)
+        return testset.export(self.store, path, target=self.config.data.target)
 
     def prune_testset(self, *, older_than: float | None = None, reason: Reason | str | None = None,
                       keep: int | None = None) -> int:
         """Remove test-set rows older than ``older_than`` seconds and/or of ``reason``,
         keeping the newest ``keep`` of them; returns how many were removed."""
-        from leanloop.learn.testset import prune
+        return testset.prune(self.store, older_than=older_than, reason=reason, keep=keep)
 
-        return prune(self.store, older_than=older_than, reason=reason, keep=keep)
+
+def adopt_model(model_path: str | Path, *, reference: str | Path, target: str, root: str | Path,
+                trust: bool = False, task: Task | None = None, time_column: str | None = None,
+                id_column: str | None = None) -> ModelVersion:
+    """Register a user's model in the project at ``root``, created from ``reference`` if
+    absent (``leanloop adopt``); a project created here is removed again if adopting fails."""
+    model_path, reference, root = Path(model_path), Path(reference), Path(root)
+    model = load_user_model(model_path, trust=trust)
+    require_predict(model, model_path.name)
+    created = not (root / CONFIG_FILE).exists()
+    project = Project.init(reference, target=target, task=task, time_column=time_column,
+                           id_column=id_column, root=root) if created else Project(root)
+    try:
+        if project.config.data.target != target:
+            raise DataError(f"the project at {root} predicts {project.config.data.target!r}, not {target!r}")
+        return register_adopted(project.workspace, model, reference, trust=trust, name=model_path.name)
+    except BaseException:
+        if created:  # leave no half-made project behind: the user can simply retry
+            project.close()
+            project.paths.config.unlink(missing_ok=True)
+            shutil.rmtree(project.paths.workspace, ignore_errors=True)
+        raise
+    finally:
+        project.close()

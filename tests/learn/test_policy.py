@@ -7,7 +7,9 @@ from typing import Any
 import pytest
 
 from leanloop.config import PolicyConfig
-from leanloop.learn.evidence import Evidence, History, Previous, history_from
+from leanloop.learn.evidence import Evidence, History, Previous
+from leanloop.learn.ledger import Cycle
+from leanloop.learn.ledger import history as history_from
 from leanloop.learn.policy import Action, Decision, Rule, decide
 
 POLICY = PolicyConfig(min_rows=100, min_labels=50, max_metric_drop=0.03, max_kpi_drop=0.1, max_drift_share=0.5,
@@ -218,9 +220,12 @@ def test_coverage_rule() -> None:
 
 
 def test_history_from_the_ledger() -> None:
-    def entry(action: str, harmed: bool, challenger: str | None = None) -> dict[str, Any]:
-        return {"decision": {"action": action, "reasons": [{"rule": "kpi_drop", "fired": harmed}]},
-                "challenger": challenger}
+    def entry(action: str, harmed: bool, challenger: str | None = None) -> Cycle:
+        return Cycle.model_validate({"cycle": 1, "created_at": 0.0, "measurement": {}, "champion_before": "v1",
+                                     "champion_after": "v1", "challenger": challenger,
+                                     "decision": {"action": action, "reasons": [
+                                         {"rule": "kpi_drop", "fired": harmed, "value": None, "threshold": None,
+                                          "says": ""}]}})
 
     ledger = [entry("retrain", True, "v2"), entry("continue", False), entry("retrain", True, "v3"),
               entry("wait", True), entry("retrain", True, "v4")]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -13,11 +12,11 @@ from leanloop.learn.retrain import training_rows
 from leanloop.schema import Feature, Schema
 
 
-def _project(**policy: object) -> SimpleNamespace:
+def _project(**policy: object) -> ProjectConfig:
     config = ProjectConfig(data=DataConfig(path="d.csv", target="y", task="classification", classes=[0, 1]),
                            schema=Schema(features=[Feature(name="x", kind="numeric")]),
                            policy=PolicyConfig(**policy))
-    return SimpleNamespace(config=config)
+    return config
 
 
 REFERENCE = pd.DataFrame({"x": [1.0, 2.0, 3.0], "y": [0, 1, 0]})

@@ -74,7 +74,7 @@ def test_gate_rejects_a_challenger_that_wins_overall_but_breaks_a_segment(projec
 
     reference = car_loan_data.reference.head(3000)
     flipped = reference.assign(repaid=1 - reference["repaid"])
-    other = train_version(project.config, project.paths, project.registry, train=flipped.iloc[:2000],
+    other = train_version(project.workspace, train=flipped.iloc[:2000],
                           test=reference.iloc[2000:], source="build", parent="v1", alias=None)
     rows = car_loan_data.analysis.head(3000).reset_index(drop=True)
     broken = rows["salary_range"] == rows["salary_range"].value_counts().index[0]

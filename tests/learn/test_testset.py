@@ -137,7 +137,7 @@ def test_gate_rejects_a_challenger_that_regresses_on_the_hard_cases(project: Pro
     reference = car_loan_data.reference.head(2000)
     flipped = reference.assign(repaid=1 - reference["repaid"])
     # A challenger that learned the opposite of the truth.
-    worse = train_version(project.config, project.paths, project.registry, train=flipped.iloc[:1500],
+    worse = train_version(project.workspace, train=flipped.iloc[:1500],
                           test=reference.iloc[1500:], source="build", parent="v1", alias=None)
     hard = car_loan_data.analysis.merge(car_loan_data.analysis_targets, on="id").head(200)
     result = compare(project, "v1", worse.version, recent=hard.iloc[:100], holdout=reference.iloc[1500:], hard=hard)

@@ -36,7 +36,7 @@ def two_versions(tmp_path: Path, car_loan_csv: Path) -> Project:
     project = Project(root)
     project.build()
     reference = pd.read_csv(project.data_path())
-    train_version(project.config, project.paths, project.registry, train=reference.iloc[:2000],
+    train_version(project.workspace, train=reference.iloc[:2000],
                   test=reference.iloc[4000:], source="build", parent="v1", alias=None)
     yield project
     project.close()

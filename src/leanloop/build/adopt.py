@@ -15,13 +15,20 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from leanloop.build.pipeline import make_baseline
+from leanloop.build.train import register_version
+from leanloop.config import load_config, render_config
+from leanloop.data import read_table, require_columns
 from leanloop.errors import ArtifactError, DataError, InputError
+from leanloop.schema import Schema
+from leanloop.scoring import InputFormat
+from leanloop.target import normalize_target
 
 if TYPE_CHECKING:
-    from leanloop.config import Task
     from leanloop.registry import ModelVersion
+    from leanloop.workspace import Workspace
 
-__all__ = ["load_user_model", "adopt_model"]
+__all__ = ["load_user_model", "require_predict", "register_adopted"]
 
 _PICKLES = {".pkl", ".pickle", ".joblib"}
 
@@ -51,60 +58,41 @@ def load_user_model(path: Path, *, trust: bool) -> Any:
     raise InputError(f"cannot read model file {path.name!r}: expected .skops (or .pkl/.joblib with --trust)")
 
 
-def adopt_model(model_path: Path, *, reference: Path, target: str, root: Path, trust: bool = False,
-                task: Task | None = None, time_column: str | None = None,
-                id_column: str | None = None) -> ModelVersion:
-    """Register a user's model in the project at ``root`` (created from ``reference`` if absent)."""
-    from leanloop.build.pipeline import make_baseline
-    from leanloop.build.train import register_version
-    from leanloop.config import CONFIG_FILE, render_config
-    from leanloop.data import read_table
-    from leanloop.project import Project
-    from leanloop.schema import Schema
-    from leanloop.scoring import InputFormat
-    from leanloop.target import normalize_target
-
-    model = load_user_model(model_path, trust=trust)
+def require_predict(model: Any, name: str) -> None:
+    """Refuse an object that cannot predict (before anything is created for it)."""
     if not hasattr(model, "predict"):
-        raise InputError(f"{Path(model_path).name} holds a {type(model).__name__}, which has no predict(); "
+        raise InputError(f"{name} holds a {type(model).__name__}, which has no predict(); "
                          "adopt a fitted scikit-learn-compatible estimator or pipeline")
-    root = Path(root)
-    created = not (root / CONFIG_FILE).exists()
-    project = Project.init(reference, target=target, task=task, time_column=time_column,
-                           id_column=id_column, root=root) if created else Project(root)
-    try:
-        config = project.config
-        if config.data.target != target:
-            raise DataError(f"the project at {root} predicts {config.data.target!r}, not {target!r}")
-        expected = [str(n) for n in getattr(model, "feature_names_in_", [])]
-        if expected:
-            missing = [n for n in expected if n not in config.schema_.names]
-            if missing:
-                raise DataError(f"the model expects features {missing} that the reference data lacks; "
-                                f"the data has {config.schema_.names}")
-            schema = Schema(features=[config.schema_.feature(n) for n in expected])
-            config = config.model_copy(update={"schema_": schema})
-            project.paths.config.write_text(render_config(config), encoding="utf-8")
-            project.close()
-            project = Project(root)
-            config = project.config
-        frame = read_table(reference)
-        y = normalize_target(frame[target], config.data.task)
-        baseline = make_baseline(config.data.task).fit(config.schema_.model_frame(frame, Path(reference).name), y)
-        registry = project.registry
-        record = register_version(
-            config, project.paths, registry, model, baseline, train=frame, test=frame, source="adopt",
-            parent=registry.store.get_alias("champion"), input_format=InputFormat.NATIVE, trusted=trust,
-        )
-        registry.promote(record.version)
-        return record
-    except BaseException:
-        if created:  # leave no half-made project behind: the user can simply retry
-            import shutil
 
-            project.close()
-            project.paths.config.unlink(missing_ok=True)
-            shutil.rmtree(project.paths.workspace, ignore_errors=True)
-        raise
-    finally:
-        project.close()
+
+def register_adopted(ws: Workspace, model: Any, reference: Path, *, trust: bool = False,
+                     name: str = "the model file") -> ModelVersion:
+    """Register a user's fitted ``model`` in ``ws``, evaluated on (and drifting against)
+    the labelled ``reference`` table, and make it the champion.
+
+    A model that names its features (``feature_names_in_``) narrows the project's
+    schema to them, in ``leanloop.toml`` too.
+    """
+    require_predict(model, name)
+    reference = Path(reference)
+    frame = read_table(reference)
+    require_columns(frame, [ws.config.data.target], reference.name, "target column")
+    expected = [str(n) for n in getattr(model, "feature_names_in_", [])]
+    if expected:
+        config = ws.config
+        missing = [n for n in expected if n not in config.schema_.names]
+        if missing:
+            raise DataError(f"the model expects features {missing} that the reference data lacks; "
+                            f"the data has {config.schema_.names}")
+        schema = Schema(features=[config.schema_.feature(n) for n in expected])
+        ws.paths.config.write_text(render_config(config.model_copy(update={"schema_": schema})), encoding="utf-8")
+        ws.config = load_config(ws.paths.root)
+    config = ws.config
+    y = normalize_target(frame[config.data.target], config.data.task)
+    baseline = make_baseline(config.data.task).fit(config.schema_.model_frame(frame, reference.name), y)
+    record = register_version(
+        ws, model, baseline, train=frame, test=frame, source="adopt", parent=ws.store.get_alias("champion"),
+        input_format=InputFormat.NATIVE, trusted=trust,
+    )
+    ws.registry.promote(record.version)
+    return record

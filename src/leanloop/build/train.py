@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from leanloop.build.evaluate import evaluate
+from leanloop.measure.evaluation import evaluate
 from leanloop.build.pipeline import MODEL_STEP, make_baseline, make_pipeline
 from leanloop.data import fingerprint
 from leanloop.scoring import InputFormat, model_input
@@ -20,8 +20,9 @@ if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
 
-    from leanloop.config import ProjectConfig, ProjectPaths
-    from leanloop.registry import ModelVersion, Registry
+    from leanloop.config import ProjectConfig
+    from leanloop.registry import ModelVersion
+    from leanloop.workspace import Workspace
 
 __all__ = ["train_version", "register_version", "fit_pipeline"]
 
@@ -38,17 +39,17 @@ def fit_pipeline(config: ProjectConfig, train: pd.DataFrame,
     return model, baseline
 
 
-def train_version(config: ProjectConfig, paths: ProjectPaths, registry: Registry, *,
+def train_version(ws: Workspace, *,
                   train: pd.DataFrame, test: pd.DataFrame, source: str, parent: str | None = None,
                   cycle: int | None = None, sample_weight: np.ndarray | None = None,
                   alias: str | None = "champion", rows: dict[str, int] | None = None) -> ModelVersion:
     """Fit on ``train``, then :func:`register_version` (evaluate on ``test``, save, register)."""
-    model, baseline = fit_pipeline(config, train, sample_weight)
-    return register_version(config, paths, registry, model, baseline, train=train, test=test, source=source,
+    model, baseline = fit_pipeline(ws.config, train, sample_weight)
+    return register_version(ws, model, baseline, train=train, test=test, source=source,
                             parent=parent, cycle=cycle, alias=alias, rows=rows)
 
 
-def register_version(config: ProjectConfig, paths: ProjectPaths, registry: Registry, model: Any, baseline: Any,
+def register_version(ws: Workspace, model: Any, baseline: Any,
                      *, train: pd.DataFrame, test: pd.DataFrame, source: str, parent: str | None = None,
                      cycle: int | None = None, alias: str | None = None, rows: dict[str, int] | None = None,
                      input_format: InputFormat = InputFormat.ENCODED, trusted: bool = False) -> ModelVersion:
@@ -58,6 +59,7 @@ def register_version(config: ProjectConfig, paths: ProjectPaths, registry: Regis
     adopted model judged on its reference data) the frame is saved once. Nothing is
     registered when any step fails; the frames written for a failed version are removed.
     """
+    config, paths, registry = ws.config, ws.paths, ws.registry
     y_test = normalize_target(test[config.data.target], config.data.task).tolist()
     X_model = model_input(config.schema_, test, input_format, "test data")
     result = evaluate(model, X_model, y_test, config.data, config.kpi)

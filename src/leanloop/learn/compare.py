@@ -42,10 +42,12 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict
 
 from leanloop.config import SegmentMetric, Task
-from leanloop.learn.segment_gate import SegmentGain
-from leanloop.measure.kpi import row_weights
 from leanloop.learn.paired import Interval, mean, paired_difference, statistic_for
+from leanloop.learn.segment_gate import SegmentGain, segment_gains
+from leanloop.learn.testset import hard_case_frame
+from leanloop.measure.kpi import row_weights
 from leanloop.measure.performance import higher_is_better
+from leanloop.measure.rows import row_outcomes
 from leanloop.scoring import Scored, model_input, score
 from leanloop.target import normalize_target
 
@@ -54,8 +56,8 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from leanloop.config import ProjectConfig
-    from leanloop.project import Project
     from leanloop.registry import ModelVersion
+    from leanloop.workspace import Workspace
 
 __all__ = ["GATE", "Check", "Comparison", "Contender", "GateCheck", "Judged", "beats_baseline", "compare",
            "contender", "hard_cases", "holdout_regression", "judge", "kpi_lift", "metric_gain", "metric_no_regression",
@@ -144,8 +146,6 @@ def contender(scored: Scored, y: list[Any], config: ProjectConfig, weights: np.n
     """What the gate's statistics read from outputs already made (scored now, or logged)."""
     import numpy as np
 
-    from leanloop.measure.rows import row_outcomes
-
     if config.data.task is Task.REGRESSION:
         labels = np.asarray(scored.labels, dtype=float)
         outcomes = row_outcomes(y, scored.labels, None, config.data, config.kpi, weights)
@@ -213,7 +213,7 @@ class Judged:
     (side: the champion's version, the challenger's, or ``"baseline"``; ``hard`` is
     scored by the check that reads it)."""
 
-    project: Project
+    ws: Workspace
     champion: str
     challenger: str
     contenders: dict[str, tuple[ModelVersion, Any, Any]]
@@ -223,7 +223,7 @@ class Judged:
 
     @property
     def config(self) -> ProjectConfig:
-        return self.project.config
+        return self.ws.config
 
 
 #: A gate check: reads the scored rows, returns its verdict with its numbers.
@@ -289,13 +289,13 @@ def beats_baseline(judged: Judged) -> Check:
 
 def hard_cases(judged: Judged) -> Check:
     """``hard_cases_regression`` (module docstring)."""
-    return _hard_case_check(judged.project, judged.contenders, judged.champion, judged.challenger,
+    return _hard_case_check(judged.ws, judged.contenders, judged.champion, judged.challenger,
                             judged.frames["hard"])
 
 
-def _hard_case_check(project: Project, contenders: dict[str, Any], champion: str, challenger: str,
+def _hard_case_check(ws: Workspace, contenders: dict[str, Any], champion: str, challenger: str,
                      hard: pd.DataFrame) -> Check:
-    config = project.config
+    config = ws.config
     settings = config.testset
     name = "hard_cases_regression"
     if len(hard) < settings.min_rows:
@@ -334,8 +334,6 @@ def _per_row(config: ProjectConfig, side: Contender) -> np.ndarray:
 def segments_no_regression(judged: Judged) -> Check:
     """``segments_no_regression``: no significant loss on any top segment of the recent
     rows (:mod:`leanloop.learn.segment_gate`)."""
-    from leanloop.learn.segment_gate import segment_gains
-
     config = judged.config
     policy = config.policy
     name = "segments_no_regression"
@@ -372,15 +370,15 @@ GATE: tuple[GateCheck, ...] = (kpi_lift, metric_no_regression, holdout_regressio
                                segments_no_regression)
 
 
-def judge(project: Project, champion: str, challenger: str, *, recent: pd.DataFrame, holdout: pd.DataFrame,
+def judge(ws: Workspace, champion: str, challenger: str, *, recent: pd.DataFrame, holdout: pd.DataFrame,
           hard: pd.DataFrame, models: dict[str, tuple[Any, Any]] | None = None) -> Judged:
     """Score champion, challenger and the trivial baseline on ``recent`` and ``holdout``.
 
     ``models`` maps a version to its already loaded ``(model, baseline)``, so a caller
     that holds them (the loop) spares loading them again.
     """
-    config = project.config
-    registry = project.registry
+    config = ws.config
+    registry = ws.registry
     loaded = dict(models or {})
     contenders = {version: (registry.get(version), *(loaded.get(version) or registry.load(version)))
                   for version in (champion, challenger)}
@@ -398,20 +396,18 @@ def judge(project: Project, champion: str, challenger: str, *, recent: pd.DataFr
             X = model_input(config.schema_, frame, record.input_format, f"{name} rows")
             outputs[(name, version)] = score_rows(model, X, y, config, weights)
         outputs[(name, "baseline")] = score_rows(baseline, model_frame, y, config, weights)
-    return Judged(project=project, champion=champion, challenger=challenger, contenders=contenders, frames=frames,
+    return Judged(ws=ws, champion=champion, challenger=challenger, contenders=contenders, frames=frames,
                   truths=truths, outputs=outputs)
 
 
-def compare(project: Project, champion: str, challenger: str, *, recent: pd.DataFrame,
+def compare(ws: Workspace, champion: str, challenger: str, *, recent: pd.DataFrame,
             holdout: pd.DataFrame, hard: pd.DataFrame | None = None, checks: Sequence[GateCheck] = GATE,
             models: dict[str, tuple[Any, Any]] | None = None) -> Comparison:
     """Score both versions (and the trivial baseline) on ``recent``, ``holdout`` and the
     enriched test set ``hard`` (default: the project's) and apply the gate: each of
     ``checks`` (default :data:`GATE`) in order. ``models``: see :func:`judge`."""
-    from leanloop.learn.testset import hard_case_frame
-
-    hard = hard_case_frame(project) if hard is None else hard
-    judged = judge(project, champion, challenger, recent=recent, holdout=holdout, hard=hard, models=models)
+    hard = hard_case_frame(ws) if hard is None else hard
+    judged = judge(ws, champion, challenger, recent=recent, holdout=holdout, hard=hard, models=models)
     return Comparison(champion=champion, challenger=challenger,
                       rows={"recent": len(recent), "holdout": len(holdout), "hard_cases": len(hard)},
                       checks=[check(judged) for check in checks])

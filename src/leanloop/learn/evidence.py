@@ -24,13 +24,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 if TYPE_CHECKING:
     from leanloop.config import ProjectConfig
-    from leanloop.measure.measurement import Measurement
+    from leanloop.measure.records import Measurement
 
-__all__ = ["History", "Previous", "Evidence", "evidence_from", "history_from"]
+__all__ = ["History", "Previous", "Evidence", "evidence_from"]
 
 
 class History(BaseModel):
-    """What earlier cycles of the ledger say, newest last."""
+    """What earlier cycles of the ledger say (:func:`leanloop.learn.ledger.history` reads it)."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -143,34 +143,3 @@ def evidence_from(measurement: Measurement, config: ProjectConfig, *, history: H
         previous=previous,
         shadow_trial=shadow_trial,
     )
-
-
-def history_from(cycles: list[dict[str, Any]]) -> History:
-    """Read the ledger (oldest first, as ``SQLStore.cycles`` returns it) for the policy.
-
-    - ``cycles_since_retrain``: cycles since the last one that trained a challenger;
-    - ``harm_streak``: how many of the latest cycles in a row saw a performance or KPI
-      drop (whatever they decided);
-    - ``failed_retrains``: retrains since the KPI was last healthy that did not bring it
-      back (a rejected challenger, or a promoted one after which the KPI still fell).
-
-    >>> history_from([{"decision": {"action": "retrain", "reasons": [{"rule": "kpi_drop", "fired": True}]},
-    ...                "challenger": "v2", "promoted": False}])
-    History(cycles_since_retrain=0, harm_streak=1, failed_retrains=1)
-    """
-    since: int | None = None
-    streak = 0
-    failed = 0
-    streak_open = True
-    for position, body in enumerate(reversed(cycles)):
-        decision = body.get("decision") or {}
-        fired = {r.get("rule") for r in decision.get("reasons", []) if r.get("fired")}
-        harmed = bool(fired & {"metric_drop", "kpi_drop", "estimated_drop"})
-        if since is None and body.get("challenger"):
-            since = position
-        if streak_open and harmed:
-            streak += 1
-            failed += bool(body.get("challenger"))
-        else:
-            streak_open = False
-    return History(cycles_since_retrain=since, harm_streak=streak, failed_retrains=failed)

@@ -12,92 +12,71 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, Field
-
 from leanloop.errors import InputError
+from leanloop.learn import ledger
+from leanloop.learn.compare import metric_gain, score_rows, truth_codes
 from leanloop.learn.evidence import Previous
+from leanloop.learn.ledger import EventKind, LedgerEvent
+from leanloop.scoring import model_input
+from leanloop.target import normalize_target
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from leanloop.project import Project
+    from leanloop.workspace import Workspace
 
 __all__ = ["LedgerEvent", "promote", "rollback", "start_shadow", "stop_shadow", "previous_evidence"]
 
 
-class LedgerEvent(BaseModel):
-    """A change of champion outside a cycle's own gate (manual promote or rollback), or
-    the start or stop of shadow mode (``shadow``, ``shadow_stop``; the version is in
-    ``evidence["shadow"]``)."""
-
-    model_config = ConfigDict(frozen=True)
-
-    kind: str
-    cycle: int
-    created_at: float
-    champion_before: str
-    champion_after: str
-    reason: str
-    evidence: dict[str, Any] = Field(default_factory=dict)
-
-    def to_json(self) -> dict[str, Any]:
-        """The stable JSON shape, as ``leanloop history --json`` lists it."""
-        return self.model_dump(mode="json")
-
-
-def _record(project: Project, kind: str, before: str, reason: str, evidence: dict[str, Any] | None) -> LedgerEvent:
+def _record(ws: Workspace, kind: EventKind, before: str, reason: str, evidence: dict[str, Any] | None) -> LedgerEvent:
     at = time.time()
-    entry_id = project.store.add_cycle({}, at=at)
+    entry_id = ledger.reserve(ws.store, at=at)
     event = LedgerEvent(kind=kind, cycle=entry_id, created_at=at, champion_before=before,
-                        champion_after=project.registry.champion().version, reason=reason, evidence=evidence or {})
-    project.store.update_cycle(entry_id, event.to_json())
+                        champion_after=ws.registry.champion().version, reason=reason, evidence=evidence or {})
+    ledger.write(ws.store, event)
     return event
 
 
-def promote(project: Project, version: str, *, reason: str = "manual", evidence: dict[str, Any] | None = None,
+def promote(ws: Workspace, version: str, *, reason: str = "manual", evidence: dict[str, Any] | None = None,
             ) -> LedgerEvent:
     """Make ``version`` the champion (the old one becomes ``previous``) and log it."""
-    before = project.registry.champion().version
-    project.registry.get(version)  # a clear NotFoundError for an unknown version
+    before = ws.registry.champion().version
+    ws.registry.get(version)  # a clear NotFoundError for an unknown version
     if version == before:
         raise InputError(f"{version} is already the champion; nothing to promote")
-    project.registry.promote(version)
-    return _record(project, "promote", before, reason, evidence)
+    ws.registry.promote(version)
+    return _record(ws, "promote", before, reason, evidence)
 
 
-def rollback(project: Project, *, reason: str = "manual", evidence: dict[str, Any] | None = None) -> LedgerEvent:
+def rollback(ws: Workspace, *, reason: str = "manual", evidence: dict[str, Any] | None = None) -> LedgerEvent:
     """Make ``previous`` the champion again and log it."""
-    before = project.registry.champion().version
-    project.registry.rollback()
-    return _record(project, "rollback", before, reason, evidence)
+    before = ws.registry.champion().version
+    ws.registry.rollback()
+    return _record(ws, "rollback", before, reason, evidence)
 
 
-def start_shadow(project: Project, version: str, *, reason: str = "manual") -> LedgerEvent:
+def start_shadow(ws: Workspace, version: str, *, reason: str = "manual") -> LedgerEvent:
     """Point ``shadow`` at ``version`` (servers score every request with it too) and log it."""
-    champion = project.registry.champion().version
-    project.registry.shadow(version)
-    return _record(project, "shadow", champion, reason, {"shadow": version})
+    champion = ws.registry.champion().version
+    ws.registry.shadow(version)
+    return _record(ws, "shadow", champion, reason, {"shadow": version})
 
 
-def stop_shadow(project: Project, *, reason: str = "manual") -> LedgerEvent:
+def stop_shadow(ws: Workspace, *, reason: str = "manual") -> LedgerEvent:
     """Clear ``shadow`` and log it, with what the shadow scored."""
-    champion = project.registry.champion().version
-    version = project.registry.stop_shadow()
-    return _record(project, "shadow_stop", champion, reason,
-                   {"shadow": version, "rows_scored": project.store.count_shadow(version)})
+    champion = ws.registry.champion().version
+    version = ws.registry.stop_shadow()
+    return _record(ws, "shadow_stop", champion, reason,
+                   {"shadow": version, "rows_scored": ws.store.count_shadow(version)})
 
 
-def previous_evidence(project: Project, labelled: pd.DataFrame,
+def previous_evidence(ws: Workspace, labelled: pd.DataFrame,
                       models: dict[str, tuple[Any, Any]] | None = None) -> Previous | None:
     """The ``previous`` version against the champion on ``labelled`` (features + target),
     or ``None`` when there is no previous version or too few rows to judge. ``models``
     maps versions already loaded to their ``(model, baseline)``; it gains those loaded here."""
-    from leanloop.learn.compare import metric_gain, truth_codes, score_rows
-    from leanloop.scoring import model_input
-    from leanloop.target import normalize_target
-
-    config = project.config
-    registry = project.registry
+    config = ws.config
+    registry = ws.registry
     previous = registry.alias("previous")
     champion = registry.champion()
     if previous is None or previous.version == champion.version or len(labelled) < config.policy.min_labels:

@@ -24,14 +24,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from leanloop.errors import DataError
+from leanloop.build.train import fit_pipeline, register_version
+from leanloop.config import ProjectConfig, RetrainStrategy
+from leanloop.errors import DataError, NotFoundError
 
 if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
 
-    from leanloop.project import Project
     from leanloop.registry import ModelVersion
+    from leanloop.workspace import Workspace
 
 __all__ = ["Retrained", "labelled_production", "training_rows", "retrain"]
 
@@ -49,21 +51,21 @@ class Retrained:
     baseline: Any = None
 
 
-def labelled_production(project: Project) -> pd.DataFrame:
+def labelled_production(ws: Workspace) -> pd.DataFrame:
     """Every logged prediction with a label, as a table of features plus the target,
     oldest first, indexed by prediction id."""
     import pandas as pd
 
-    window = project.store.window(labelled_only=True)
-    target = project.config.data.target
+    window = ws.store.window(labelled_only=True)
+    target = ws.config.data.target
     if window.empty:
-        return pd.DataFrame(columns=[*project.config.schema_.names, target])
+        return pd.DataFrame(columns=[*ws.config.schema_.names, target])
     features = pd.DataFrame(window["features"].tolist(), index=pd.Index(window["prediction_id"], name="prediction_id"))
-    features = project.config.schema_.coerce(features, "logged predictions")
+    features = ws.config.schema_.coerce(features, "logged predictions")
     return features.assign(**{target: window["label"].to_numpy()})
 
 
-def training_rows(project: Project, production: pd.DataFrame, reference: pd.DataFrame,
+def training_rows(config: ProjectConfig, production: pd.DataFrame, reference: pd.DataFrame,
                   ) -> tuple[pd.DataFrame, np.ndarray, dict[str, int]]:
     """The challenger's training rows, their weights and row counts, by the configured strategy.
 
@@ -73,9 +75,6 @@ def training_rows(project: Project, production: pd.DataFrame, reference: pd.Data
     import numpy as np
     import pandas as pd
 
-    from leanloop.config import RetrainStrategy
-
-    config = project.config
     policy = config.policy
     columns = [*config.schema_.names, config.data.target]
     strategy = policy.retrain_strategy
@@ -106,7 +105,7 @@ def training_rows(project: Project, production: pd.DataFrame, reference: pd.Data
     return combined, weights, counts
 
 
-def retrain(project: Project, *, cycle: int | None = None) -> Retrained:
+def retrain(ws: Workspace, *, cycle: int | None = None) -> Retrained:
     """Train and register a challenger; raises :class:`DataError` without enough labels.
 
     A failure at any step (training, evaluation, saving) registers nothing: the
@@ -114,11 +113,9 @@ def retrain(project: Project, *, cycle: int | None = None) -> Retrained:
     """
     import pandas as pd
 
-    from leanloop.build.train import fit_pipeline, register_version
-
-    config = project.config
-    champion = project.registry.champion()
-    production = labelled_production(project)
+    config = ws.config
+    champion = ws.registry.champion()
+    production = labelled_production(ws)
     if len(production) < config.policy.min_labels:
         raise DataError(
             f"retraining needs at least {config.policy.min_labels} labelled production rows, "
@@ -127,19 +124,22 @@ def retrain(project: Project, *, cycle: int | None = None) -> Retrained:
     cut = int(len(production) * (1 - config.policy.recent_eval_share))
     learn_rows, recent = production.iloc[:cut], production.iloc[cut:]
     # The enriched test set is held out so the gate judges both versions on unseen rows.
-    held_out = learn_rows.index.isin([r["prediction_id"] for r in project.store.testset_rows()])
+    held_out = learn_rows.index.isin([r["prediction_id"] for r in ws.store.testset_rows()])
     learn_rows = learn_rows[~held_out]
-    reference = pd.read_parquet(project.paths.datasets / champion.train_data)
-    holdout = pd.read_parquet(project.paths.datasets / champion.test_data)
+    if not champion.train_data or not champion.test_data:
+        raise NotFoundError(f"the champion {champion.version} has no training or test data in the workspace; "
+                            "rebuild or re-adopt it")
+    reference = pd.read_parquet(ws.paths.datasets / champion.train_data)
+    holdout = pd.read_parquet(ws.paths.datasets / champion.test_data)
     reference_part = config.schema_.coerce(reference, "reference data").assign(
         **{config.data.target: reference[config.data.target].to_numpy()})
-    combined, weights, counts = training_rows(project, learn_rows, reference_part)
+    combined, weights, counts = training_rows(config, learn_rows, reference_part)
     # The challenger's own test metrics come from the recent rows, so the policy later
     # compares its production performance with what it achieved on today's data,
     # not on a past period it no longer serves.
     model, baseline = fit_pipeline(config, combined, weights)
     challenger = register_version(
-        config, project.paths, project.registry, model, baseline, train=combined, test=recent, source="retrain",
+        ws, model, baseline, train=combined, test=recent, source="retrain",
         parent=champion.version, cycle=cycle, alias="challenger",
         rows={**counts, "recent_eval": len(recent), "testset_held_out": int(held_out.sum())},
     )

@@ -31,13 +31,15 @@ from pydantic import BaseModel, ConfigDict
 from leanloop.config import Task
 from leanloop.errors import NotFoundError
 from leanloop.learn.compare import Check, contender, metric_gain, truth_codes
+from leanloop.learn.ledger import Cycle
 from leanloop.learn.paired import mean, paired_difference
+from leanloop.measure.logged import logged_scored
 from leanloop.target import normalize_target
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from leanloop.project import Project
+    from leanloop.workspace import Workspace
 
 __all__ = ["ShadowReport", "shadow_report", "loop_trial", "judge_trial"]
 
@@ -86,25 +88,23 @@ def _agreement(pairs: pd.DataFrame, task: Task) -> float | None:
                                                          strict=True)]))
 
 
-def shadow_report(project: Project, version: str | None = None) -> ShadowReport:
+def shadow_report(ws: Workspace, version: str | None = None) -> ShadowReport:
     """Compare ``version`` (default: the current shadow) with the champion on the live
     rows both scored.
 
     A clear :class:`NotFoundError` when no version is named and none is in shadow mode.
     """
-    from leanloop.measure.measurement import logged_scored
-
-    config = project.config
+    config = ws.config
     policy = config.policy
     task = config.data.task
     if version is None:
-        version = project.store.get_alias("shadow")
+        version = ws.store.get_alias("shadow")
         if version is None:
             raise NotFoundError("no version is in shadow mode; 'leanloop shadow VERSION' starts one, "
                                 "'leanloop shadow --status VERSION' reports on an earlier one")
-    project.registry.get(version)
-    champion = project.registry.champion().version
-    everything = project.store.shadow_pairs(version)
+    ws.registry.get(version)
+    champion = ws.registry.champion().version
+    everything = ws.store.shadow_pairs(version)
     answered_by = {str(k): int(v) for k, v in everything["model_version"].value_counts().items()}
     pairs = everything[everything["model_version"] == champion].reset_index(drop=True)
     labelled = pairs[pairs["label"].notna()].reset_index(drop=True)
@@ -147,21 +147,21 @@ def shadow_report(project: Project, version: str | None = None) -> ShadowReport:
     return ShadowReport(verdict=verdict, says=says, checks=checks, **common)
 
 
-def loop_trial(project: Project, ledger: list[dict[str, Any]]) -> str | None:
+def loop_trial(ws: Workspace, ledger: list[Cycle]) -> str | None:
     """The version in shadow mode if the loop put it there (a cycle's ``shadowed``), else
     None: a shadow a person started is theirs to judge."""
-    version = project.store.get_alias("shadow")
+    version = ws.store.get_alias("shadow")
     if version is None:
         return None
-    return version if any(c.get("shadowed") == version for c in ledger) else None
+    return version if any(c.shadowed == version for c in ledger) else None
 
 
-def judge_trial(project: Project, version: str) -> ShadowReport:
+def judge_trial(ws: Workspace, version: str) -> ShadowReport:
     """Judge the loop's shadow trial of ``version`` and act on the verdict: promote it,
     end shadow mode, or (``wait``) leave it running."""
-    report = shadow_report(project, version)
+    report = shadow_report(ws, version)
     if report.verdict == "promote":
-        project.registry.promote(version)  # which ends its shadow mode
+        ws.registry.promote(version)  # which ends its shadow mode
     elif report.verdict == "reject":
-        project.registry.stop_shadow()
+        ws.registry.stop_shadow()
     return report

@@ -34,7 +34,7 @@ from leanloop.measure.hard_cases import HardCase, Reason
 if TYPE_CHECKING:
     import pandas as pd
 
-    from leanloop.project import Project
+    from leanloop.workspace import Workspace
     from leanloop.store import SQLStore
 
 __all__ = ["TestsetRow", "Added", "cap_plan", "add_hard_cases", "reason_of", "rows", "prune", "export",
@@ -151,13 +151,13 @@ def prune(store: SQLStore, *, older_than: float | None = None, reason: Reason | 
     return store.delete_testset_rows([r.prediction_id for r in candidates])
 
 
-def hard_case_frame(project: Project) -> pd.DataFrame:
+def hard_case_frame(ws: Workspace) -> pd.DataFrame:
     """The set as a table of features plus the target (model-ready), newest first;
     ``prediction_id`` and ``reason`` ride along as extra columns."""
     import pandas as pd
 
-    config = project.config
-    current = rows(project.store)
+    config = ws.config
+    current = rows(ws.store)
     features = pd.DataFrame([r.features for r in current], columns=config.schema_.names)
     features = config.schema_.coerce(features, "the enriched test set")
     return features.assign(**{config.data.target: [r.label for r in current],

@@ -190,39 +190,56 @@ def measure_files(
         empty = ref_file if ref_file.rows == 0 else cur_file
         raise DataError(f"{empty.path.name} has a header but no data rows")
 
-    features, chosen, skipped = plan_features(ref_file.names, cur_file.names, ref_file.sample, schema=schema,
-                                              methods=methods, options=options, chunks=chunks)
-    checked = frame_features(ref_file.sample(ref_file.names), schema) if with_quality else []
-    drifting = {f.name for f in features}
-    # Float columns first: after one of them, duplicate counting usually has no row left to hash.
-    order = sorted({f.name: f for f in [*checked, *features]}.values(),
-                   key=lambda f: f.kind is not FeatureKind.NUMERIC)
-    bounds = chunk_bounds(cur_file.rows, chunks)
-    sides = (DuplicateRows(ref_file.rows), DuplicateRows(cur_file.rows))
-    hashed = {f.name for f in checked}
-    lock = threading.Lock()
-    by_name = {f.name: f for f in checked}
+    job = _FileJob(ref_file, cur_file, options=options, quality=quality, methods=methods, chunks=chunks,
+                   schema=schema, with_quality=with_quality)
+    with ThreadPoolExecutor(max_workers=workers or min(2, os.cpu_count() or 1)) as pool:
+        done = {name: (judged, checks) for name, judged, checks in pool.map(job.one, job.order)}
+    return job.result(done)
 
-    fast = not chunks and options.threshold_mode is ThresholdMode.FIXED
 
-    def numeric(feature: Feature) -> tuple[str, Judged | None, list[QualityResult]] | None:
-        # One sort per side serves drift and quality; None: take the general path.
-        name = feature.name
-        checked_as = by_name[name].kind if name in by_name else FeatureKind.NUMERIC
-        if not (fast and name in drifting and name in cur_file.names
+class _FileJob:
+    """One file-to-file measurement: the plan every feature's worker reads, and the
+    row hashes for duplicate counting that the workers share (behind a lock)."""
+
+    def __init__(self, ref_file: Any, cur_file: Any, *, options: DriftOptions, quality: QualityConfig,
+                 methods: dict[str, DriftMethod] | None, chunks: int, schema: Schema | None,
+                 with_quality: bool) -> None:
+        self.ref_file, self.cur_file = ref_file, cur_file
+        self.options, self.quality, self.chunks, self.with_quality = options, quality, chunks, with_quality
+        self.features, self.chosen, self.skipped = plan_features(
+            ref_file.names, cur_file.names, ref_file.sample, schema=schema, methods=methods, options=options,
+            chunks=chunks)
+        self.checked = frame_features(ref_file.sample(ref_file.names), schema) if with_quality else []
+        self.drifting = {f.name for f in self.features}
+        # Float columns first: after one of them, duplicate counting usually has no row left to hash.
+        self.order = sorted({f.name: f for f in [*self.checked, *self.features]}.values(),
+                            key=lambda f: f.kind is not FeatureKind.NUMERIC)
+        self.bounds = chunk_bounds(cur_file.rows, chunks)
+        self.sides = (DuplicateRows(ref_file.rows), DuplicateRows(cur_file.rows))
+        self.hashed = {f.name for f in self.checked}
+        self.lock = threading.Lock()
+        self.by_name = {f.name: f for f in self.checked}
+        self.fast = not chunks and options.threshold_mode is ThresholdMode.FIXED
+
+    def numeric(self, feature: Feature) -> tuple[str, Judged | None, list[QualityResult]] | None:
+        """One sort per side serves drift and quality; None: take the general path."""
+        name, ref_file, cur_file, quality = feature.name, self.ref_file, self.cur_file, self.quality
+        checked_as = self.by_name[name].kind if name in self.by_name else FeatureKind.NUMERIC
+        if not (self.fast and name in self.drifting and name in cur_file.names
                 and feature.kind is checked_as is FeatureKind.NUMERIC):
             return None
         ref_values = ref_file.numbers(name)
         cur_values = cur_file.numbers(name) if ref_values is not None else None
         if ref_values is None or cur_values is None:
             return None
-        if name in hashed:
-            with lock:  # in row order, before sorting
-                sides[0].add(ref_values)
-                sides[1].add(cur_values)
+        if name in self.hashed:
+            with self.lock:  # in row order, before sorting
+                self.sides[0].add(ref_values)
+                self.sides[1].add(cur_values)
         ref, cur = NumericSample.of_owned(ref_values), NumericSample.of_owned(cur_values)
-        judged = judge_feature(feature, ref, cur, method=chosen.get(name), options=options, bounds=bounds, chunks=0)
-        if name not in by_name:
+        judged = judge_feature(feature, ref, cur, method=self.chosen.get(name), options=self.options,
+                               bounds=self.bounds, chunks=0)
+        if name not in self.by_name:
             return name, judged, []
         checks = [missing_result(name, ref_file.rows, ref_file.rows - ref.n, cur_file.rows, cur_file.rows - cur.n,
                                  quality),
@@ -230,41 +247,43 @@ def measure_files(
                   *range_results(name, ref.values, cur.values, quality, ordered=True)]
         return name, judged, checks
 
-    def one(feature: Feature) -> tuple[str, Judged | None, list[QualityResult]]:
-        done = numeric(feature)
+    def one(self, feature: Feature) -> tuple[str, Judged | None, list[QualityResult]]:
+        """Drift and quality of one feature (a worker's task)."""
+        done = self.numeric(feature)
         if done is not None:
             return done
         name = feature.name
-        ref = ref_file.column(name) if name in ref_file.names else None
-        cur = cur_file.column(name) if name in cur_file.names else None
+        ref = self.ref_file.column(name) if name in self.ref_file.names else None
+        cur = self.cur_file.column(name) if name in self.cur_file.names else None
         judged = None
-        if name in drifting:
+        if name in self.drifting:
             values: Any = cur
             if feature.kind is FeatureKind.NUMERIC and cur is not None and cur.dtype.kind in "fiub":
                 values = cur.to_numpy()
-            judged = judge_feature(feature, ref, values, method=chosen.get(name), options=options,
-                                   bounds=bounds, chunks=chunks)
+            judged = judge_feature(feature, ref, values, method=self.chosen.get(name), options=self.options,
+                                   bounds=self.bounds, chunks=self.chunks)
         checks: list[QualityResult] = []
-        if name in by_name:
+        if name in self.by_name:
             import pandas as pd
 
-            ref_q = ref if ref is not None else pd.Series([None] * ref_file.rows)
-            cur_q = cur if cur is not None else pd.Series([None] * cur_file.rows, dtype=object)
-            checks = feature_checks(by_name[name], ref_q, cur_q, quality)
-            with lock:
-                for rows, column in zip(sides, (ref, cur), strict=True):
-                    if name in hashed and column is not None:
+            ref_q = ref if ref is not None else pd.Series([None] * self.ref_file.rows)
+            cur_q = cur if cur is not None else pd.Series([None] * self.cur_file.rows, dtype=object)
+            checks = feature_checks(self.by_name[name], ref_q, cur_q, self.quality)
+            with self.lock:
+                for rows, column in zip(self.sides, (ref, cur), strict=True):
+                    if name in self.hashed and column is not None:
                         rows.add(column)
         return name, judged, checks
 
-    with ThreadPoolExecutor(max_workers=workers or min(2, os.cpu_count() or 1)) as pool:
-        done = {name: (judged, checks) for name, judged, checks in pool.map(one, order)}
-    drift = assemble(features, [done[f.name][0] for f in features], bounds=bounds, chunks=chunks,  # type: ignore[misc]
-                     skipped=skipped,
-                     only_reference=[n for n in ref_file.names if n not in cur_file.names],
-                     only_current=[n for n in cur_file.names if n not in ref_file.names])
-    if not with_quality:
-        return FileMeasurement(drift=drift)
-    results = [r for f in checked for r in done[f.name][1]]
-    results.append(duplicates_result(*sides, quality))
-    return FileMeasurement(drift=drift, quality=assemble_quality(ref_file.rows, cur_file.rows, results))
+    def result(self, done: dict[str, tuple[Judged | None, list[QualityResult]]]) -> FileMeasurement:
+        """Assemble the workers' results."""
+        ref_names, cur_names = self.ref_file.names, self.cur_file.names
+        drift = assemble(self.features, [done[f.name][0] for f in self.features],  # type: ignore[misc]
+                         bounds=self.bounds, chunks=self.chunks, skipped=self.skipped,
+                         only_reference=[n for n in ref_names if n not in cur_names],
+                         only_current=[n for n in cur_names if n not in ref_names])
+        if not self.with_quality:
+            return FileMeasurement(drift=drift)
+        results = [r for f in self.checked for r in done[f.name][1]]
+        results.append(duplicates_result(*self.sides, self.quality))
+        return FileMeasurement(drift=drift, quality=assemble_quality(self.ref_file.rows, self.cur_file.rows, results))

@@ -36,13 +36,13 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict
 
 from leanloop.config import ProjectConfig, SegmentMetric, Task, TestsetConfig
+from leanloop.measure.logged import logged_scored
+from leanloop.measure.rows import RowOutcomes, row_outcomes
 from leanloop.measure.segments import Segment, find_segments, segment_mask, single_slices
 
 if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
-
-    from leanloop.measure.rows import RowOutcomes
 
 __all__ = ["Reason", "Pick", "HardCase", "WeakSpots", "select_hard_cases", "weak_spots"]
 
@@ -178,9 +178,6 @@ def weak_spots(config: ProjectConfig, *, reference: pd.DataFrame, window: pd.Dat
     """Weak segments and hard cases of a logged ``window`` (rows as the store returns them)
     against the ``reference`` training frame."""
     import pandas as pd
-
-    from leanloop.measure.measurement import logged_scored
-    from leanloop.measure.rows import row_outcomes
 
     schema, data = config.schema_, config.data
     window = window.reset_index(drop=True)

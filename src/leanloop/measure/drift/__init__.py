@@ -43,12 +43,12 @@ Examples
 [('wasserstein', True)]
 """
 
-from leanloop.measure.drift.chi_square import chi_square_test, contingency_table
+from leanloop.measure.drift.chi_square import contingency_table
 from leanloop.measure.drift.feature import feature_drift
-from leanloop.measure.drift.ks import ks_test
-from leanloop.measure.drift.psi import psi_from_counts, psi_test
+from leanloop.measure.drift.psi import psi_from_counts
 from leanloop.measure.drift.report import DriftChunk, DriftReport, drift_report
 from leanloop.measure.drift.result import DriftMethod, DriftOptions, DriftResult, ThresholdMode
+from leanloop.measure.drift.single import chi_square_test, ks_test, psi_test
 
 __all__ = [
     "DriftChunk",

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
 
 import numpy as np
 
-from leanloop.measure.drift.result import DriftMethod, DriftResult, MethodSpec, Outcome
+from leanloop.measure.drift.result import DriftMethod, MethodSpec, Outcome
 from leanloop.measure.drift.samples import NumericSample
 
-__all__ = ["ks_test", "ks_statistic", "SPEC"]
+__all__ = ["ks_statistic", "SPEC"]
 
 #: Up to this sample size scipy computes the exact p-value (its own ``auto`` rule).
 _SCIPY_EXACT_N = 10_000
@@ -51,33 +50,3 @@ def ks_statistic(reference: NumericSample, current: NumericSample) -> Outcome:
 
 
 SPEC = MethodSpec(DriftMethod.KS, test=True, noise_power=1.0, root=True, numeric=lambda r, c, o: ks_statistic(r, c))
-
-
-def ks_test(
-    reference: Any,
-    current: Any,
-    *,
-    feature: str,
-    kind: str = "numeric",
-    alpha: float = 0.05,
-) -> DriftResult:
-    """Compare two numeric samples with the two-sample KS test.
-
-    The statistic is D, the largest gap between the two empirical CDFs. Drift is
-    declared when the p-value is below ``alpha``. Missing values are dropped first.
-
-    Raises
-    ------
-    InputError
-        If either sample has no non-missing values or holds non-numbers.
-
-    Examples
-    --------
-    >>> r = ks_test([1, 2, 3, 4, 5], [6, 7, 8, 9, 10, None], feature="age")
-    >>> r.method.value, r.statistic, round(r.p_value, 4), r.drifted, r.n_current
-    ('ks', 1.0, 0.0079, True, 5)
-    """
-    from leanloop.measure.drift.engine import DriftOptions, run_method
-
-    return run_method(DriftMethod.KS, reference, current, feature=feature, kind=kind,
-                      options=DriftOptions(alpha=alpha))

@@ -14,15 +14,17 @@ from typing import TYPE_CHECKING, Any
 from leanloop.config import Task
 from leanloop.measure.estimation.cbpe import CBPE
 from leanloop.measure.estimation.dle import DLE
+from leanloop.scoring import model_input, score
+from leanloop.target import normalize_target
 
 if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
 
     from leanloop.measure.estimation.result import EstimatedPerformance
-    from leanloop.project import Project
     from leanloop.registry import ModelVersion
     from leanloop.scoring import Scored
+    from leanloop.workspace import Workspace
 
 __all__ = ["ChampionEstimator", "fit_champion_estimator"]
 
@@ -43,21 +45,18 @@ class ChampionEstimator:
         return self.estimator.estimate(features, [float(v) for v in scored.labels], weights)
 
 
-def fit_champion_estimator(project: Project, champion: ModelVersion, model: Any) -> ChampionEstimator | None:
+def fit_champion_estimator(ws: Workspace, champion: ModelVersion, model: Any) -> ChampionEstimator | None:
     """Fit the estimator on the champion's test rows scored by ``model``; None when
     estimation is off or the champion's outputs cannot support it (no probabilities)."""
     import pandas as pd
 
-    from leanloop.scoring import model_input, score
-    from leanloop.target import normalize_target
-
-    config = project.config
+    config = ws.config
     if not config.performance.estimate:
         return None
     name = champion.test_data or champion.train_data
-    if not name or not (project.paths.datasets / name).is_file():
+    if not name or not (ws.paths.datasets / name).is_file():
         return None
-    test = pd.read_parquet(project.paths.datasets / name)
+    test = pd.read_parquet(ws.paths.datasets / name)
     test = test[test[config.data.target].notna()]
     if len(test) > config.measure.reference_max_rows:
         test = test.sample(n=config.measure.reference_max_rows, random_state=config.model.seed)

@@ -37,8 +37,9 @@ def numeric_column(column: pd.Series, feature: Feature) -> np.ndarray:
         stamps = pd.to_datetime(column, errors="coerce", utc=True, format="mixed")
         return ((stamps - pd.Timestamp(0, tz="UTC")) / pd.Timedelta(seconds=1)).to_numpy(dtype=float)
     if feature.kind is FeatureKind.BOOLEAN:
+        # True and False also match the numbers 1 and 0 (they hash alike)
         mapped = column.map({True: 1.0, False: 0.0, "true": 1.0, "false": 0.0, "True": 1.0, "False": 0.0,
-                             1: 1.0, 0: 0.0, "1": 1.0, "0": 0.0})
+                             "1": 1.0, "0": 0.0})
         return mapped.to_numpy(dtype=float, na_value=np.nan, copy=True)
     return pd.to_numeric(column, errors="coerce").to_numpy(dtype=float, na_value=np.nan, copy=True)
 

@@ -1,4 +1,4 @@
-"""Evaluate a fitted model on labelled rows: metrics and KPIs, one function for build,
+"""Evaluate a model on labelled rows: metrics and KPIs, one function for build,
 comparison and measurement alike.
 
 Examples

@@ -1,0 +1,143 @@
+"""One slice of the prediction log measured against the reference data.
+
+:func:`measure_frames` is the per-slice computation that the whole window and each of
+its chunks go through (:mod:`leanloop.measure.measurement` orchestrates them): drift,
+prediction drift, data quality, multivariate, output and target drift, realized
+performance and KPIs on the labelled rows (with the trivial baseline's beside them),
+and, with an estimator, performance estimated without labels.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from leanloop.measure.bootstrap import BootstrapOptions, Interval
+from leanloop.measure.drift import DriftOptions, chi_square_test, drift_report, ks_test
+from leanloop.measure.evaluation import Evaluation, evaluate, evaluate_scored
+from leanloop.measure.kpi import kpi_intervals, row_weights
+from leanloop.measure.logged import logged_scored, output_sample
+from leanloop.measure.multivariate import multivariate_drift
+from leanloop.measure.outputs import prediction_outputs, target_drift
+from leanloop.measure.quality import quality_report
+from leanloop.measure.records import Frames, Performance
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from leanloop.config import ProjectConfig
+    from leanloop.measure.estimation.champion import ChampionEstimator
+    from leanloop.scoring import Scored
+
+__all__ = ["measure_frames"]
+
+
+@dataclass(frozen=True)
+class _Estimates:
+    method: str | None = None
+    values: dict[str, float] = field(default_factory=dict)
+    bands: dict[str, Interval] = field(default_factory=dict)
+    kpis: dict[str, Interval] = field(default_factory=dict)
+    rows: int | None = None
+
+
+def measure_frames(config: ProjectConfig, reference: pd.DataFrame, window: pd.DataFrame,
+                   reference_scored: Scored, baseline: Any, pca: Any = None,
+                   estimator: ChampionEstimator | None = None) -> Frames:
+    """Drift, prediction drift, performance and KPIs of ``window`` against ``reference``
+    (with data quality, multivariate, output and target drift; ``pca`` a fitted
+    :class:`~leanloop.measure.multivariate.PcaDrift` to reuse), and estimated
+    performance when an ``estimator`` is given."""
+    import pandas as pd
+
+    schema = config.schema_
+    options = DriftOptions.from_config(config.measure, seed=config.model.seed)
+    if window.empty:
+        return Frames()
+    window = window.reset_index(drop=True)
+    current = schema.coerce(pd.DataFrame(window["features"].tolist()), "logged predictions")
+    report = drift_report(reference[schema.names], current, options=options, methods=config.measure.drift_methods,
+                          schema=schema)
+    scored = logged_scored(window, config.data.task, config.data.classes)
+    kind, ref_out = output_sample(reference_scored, config.data.task)
+    _, cur_out = output_sample(scored, config.data.task)
+    test = ks_test if kind == "numeric" else chi_square_test
+    common: dict[str, Any] = {
+        "drift": report.results, "drifted": report.drifted,
+        "prediction_drift": test(ref_out, cur_out, feature="prediction", kind=kind, alpha=options.alpha),
+        **_monitor(config, reference, current, window, reference_scored, options, pca),
+    }
+    estimates = _estimates(config, estimator, scored, current, window.index)
+    common["estimated_kpis"] = {k: i.value for k, i in estimates.kpis.items()}
+    common["estimated_kpi_intervals"] = estimates.kpis
+    labelled = window[window["label"].notna()]
+    if labelled.empty:
+        return Frames(performance=Performance(estimated=estimates.values, estimated_intervals=estimates.bands,
+                                              estimation_method=estimates.method, estimation_rows=estimates.rows),
+                      **common)
+    return _labelled(config, current, window, labelled, baseline, estimator, estimates, common)
+
+
+def _labelled(config: ProjectConfig, current: pd.DataFrame, window: pd.DataFrame, labelled: pd.DataFrame,
+              baseline: Any, estimator: ChampionEstimator | None, estimates: _Estimates,
+              common: dict[str, Any]) -> Frames:
+    """The slice's result when some rows carry labels: realized performance and KPIs
+    beside the baseline's, with bootstrap intervals and the estimation error."""
+    truth = labelled["label"].tolist()
+    resampling = BootstrapOptions(resamples=config.performance.bootstrap_resamples,
+                                  confidence=config.performance.confidence, seed=config.model.seed,
+                                  max_rows=config.performance.bootstrap_max_rows)
+    X = config.schema_.model_frame(current.loc[labelled.index], "logged predictions")
+    labelled_scored = logged_scored(labelled, config.data.task, config.data.classes)
+    realized = evaluate_scored(labelled_scored, truth, config.data, config.kpi, weights=row_weights(X, config.kpi),
+                               intervals=resampling)
+    base = evaluate(baseline, X, truth, config.data, config.kpi, intervals=resampling)
+    on_labelled = estimates if len(labelled) == len(window) else _estimates(
+        config, estimator, labelled_scored, current, labelled.index)
+    performance = Performance(
+        realized=realized.metrics, baseline=base.metrics, labelled=len(labelled), intervals=realized.intervals,
+        baseline_intervals=base.intervals, estimated=estimates.values, estimated_intervals=estimates.bands,
+        estimation_error={k: v - realized.metrics[k] for k, v in on_labelled.values.items() if k in realized.metrics},
+        estimation_method=estimates.method, bootstrap_rows=realized.bootstrap_rows, estimation_rows=estimates.rows)
+    return Frames(performance=performance, kpis=realized.kpis, baseline_kpis=base.kpis, labelled=len(labelled),
+                  kpi_intervals=realized.kpi_intervals, baseline_kpi_intervals=base.kpi_intervals,
+                  kpi_gain=_gain(realized, base, config.kpi.name, resampling), **common)
+
+
+def _gain(realized: Evaluation, base: Evaluation, kpi_name: str, resampling: BootstrapOptions) -> dict[str, Interval]:
+    """The model's KPI minus the baseline's on the same rows (paired resamples)."""
+    if realized.kpi_values is None or base.kpi_values is None:
+        return {}
+    return kpi_intervals(realized.kpi_values - base.kpi_values, kpi_name, resampling)
+
+
+def _estimates(config: ProjectConfig, estimator: ChampionEstimator | None, scored: Scored, current: pd.DataFrame,
+               rows: pd.Index) -> _Estimates:
+    """The estimator's view of ``rows`` of the window (nothing without an estimator)."""
+    if estimator is None:
+        return _Estimates()
+    X = config.schema_.model_frame(current.loc[rows], "logged predictions")
+    found = estimator.estimate(scored, X, row_weights(X, config.kpi))
+    if found is None:
+        return _Estimates()
+    bands = {k: Interval(value=e.value, lower=e.lower, upper=e.upper) for k, e in found.metrics.items()}
+    kpis = {k: Interval(value=e.value, lower=e.lower, upper=e.upper) for k, e in found.kpis.items()}
+    return _Estimates(found.method, found.values, bands, kpis, found.simulated_rows)
+
+
+def _monitor(config: ProjectConfig, reference: pd.DataFrame, current: pd.DataFrame, window: pd.DataFrame,
+             reference_scored: Scored, options: DriftOptions, pca: Any) -> dict[str, Any]:
+    """Data quality, multivariate drift, output drift and target drift of one slice."""
+    task, schema = config.data.task, config.schema_
+    labels = window.loc[window["label"].notna(), "label"].tolist()
+    target = reference[config.data.target].tolist() if config.data.target in reference else []
+    multivariate = None
+    if config.multivariate.enabled:
+        multivariate = multivariate_drift(reference, current, schema, config.multivariate, pca=pca)
+    return {
+        "quality": quality_report(reference, current, schema, config.quality),
+        "multivariate": multivariate,
+        "prediction_outputs": prediction_outputs(
+            reference_scored, logged_scored(window, task, config.data.classes), task, options),
+        "target_drift": target_drift(target, labels, task, options) if labels else None,
+    }

@@ -1,0 +1,77 @@
+"""A project's workspace: its config, its paths, its store and its registry.
+
+This is what the layers below the façade receive (``build/``, ``measure/``,
+``learn/``, ``loop.py``): everything they read about a project, and nothing of the
+verbs users call on :class:`~leanloop.project.Project`, which sits on top and holds
+one. Pure computations take less still: only the config section they read.
+
+Examples
+--------
+>>> import tempfile
+>>> from pathlib import Path
+>>> from leanloop.config import DataConfig, ProjectConfig
+>>> from leanloop.schema import Feature, Schema
+>>> root = Path(tempfile.mkdtemp())
+>>> config = ProjectConfig(data=DataConfig(path="d.csv", target="y", task="regression"),
+...                        schema=Schema(features=[Feature(name="x", kind="numeric")]))
+>>> with Workspace(config, root) as ws:
+...     ws.store.get_alias("champion") is None, ws.paths.workspace.name
+(True, '.leanloop')
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from leanloop.config import ProjectConfig, ProjectPaths, load_config
+from leanloop.registry import Registry
+from leanloop.store import SQLStore
+
+__all__ = ["Workspace"]
+
+
+class Workspace:
+    """Config, paths, store and registry of one project; the store opens on first use
+    and :meth:`close` (or leaving a ``with`` block) closes it."""
+
+    def __init__(self, config: ProjectConfig, root: str | Path) -> None:
+        self.config = config
+        self.paths = ProjectPaths(root=Path(root).resolve())
+        self._store: SQLStore | None = None
+
+    @classmethod
+    def open(cls, root: str | Path = ".") -> Workspace:
+        """The workspace of the project whose ``leanloop.toml`` is in ``root``."""
+        root = Path(root).resolve()
+        return cls(load_config(root), root)
+
+    @property
+    def store(self) -> SQLStore:
+        """The project's store, opened on first use."""
+        if self._store is None:
+            self.paths.workspace.mkdir(exist_ok=True)
+            self._store = SQLStore(self.paths.store_url(self.config.store),
+                                   sqlite_synchronous=self.config.store.sqlite_synchronous)
+        return self._store
+
+    @property
+    def registry(self) -> Registry:
+        """Model versions and aliases, over the store."""
+        return Registry(self.store, self.paths.artifacts)
+
+    def data_path(self) -> Path:
+        """The training table named in the config."""
+        return (self.paths.root / self.config.data.path).resolve()
+
+    def close(self) -> None:
+        """Close the store (it reopens on next use)."""
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
+    def __enter__(self) -> Workspace:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
