@@ -154,7 +154,7 @@ def run_cycle(project: Project, *, last: int | None = None, since: float | None 
                                  holdout=retrained.holdout, models=models)
             durations["compare"] = time.perf_counter() - clock
             fields["comparison"] = comparison
-            if comparison.promote and project.config.policy.shadow_before_promote:
+            if comparison.promote and project.config.gate.shadow_before_promote:
                 project.registry.shadow(version.version)
                 fields["shadowed"] = version.version
             elif comparison.promote:

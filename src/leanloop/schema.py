@@ -49,12 +49,12 @@ class Feature(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    name: str
-    kind: FeatureKind
-    nullable: bool = False
-    minimum: float | None = None
-    maximum: float | None = None
-    categories: list[str] | None = None
+    name: str = Field(description="Column name.")
+    kind: FeatureKind = Field(description="numeric, categorical, boolean or datetime.")
+    nullable: bool = Field(False, description="Whether the value may be missing.")
+    minimum: float | None = Field(None, description="Numeric: smallest value seen in training.")
+    maximum: float | None = Field(None, description="Numeric: largest value seen in training.")
+    categories: list[str] | None = Field(None, description="Categorical: the categories seen in training.")
 
 
 class Schema(BaseModel):
