@@ -8,7 +8,7 @@ and how long each step took. Manual promotions and rollbacks are ledger entries 
 cases into the enriched test set (:mod:`leanloop.learn.testset`; how many, by reason,
 under ``testset``), so the gate already judges a challenger on them.
 
-With ``[policy] shadow_before_promote`` a challenger that passes the gate goes on
+With ``[gate] shadow_before_promote`` a challenger that passes the gate goes on
 trial in shadow mode instead (``shadowed``); each later cycle first judges it on the
 live rows it scored (``shadow``: :mod:`leanloop.learn.shadow`) and promotes it, ends
 the trial, or lets it run.

@@ -16,7 +16,7 @@ from pydantic import Field
 
 from leanloop.config._base import Section
 from leanloop.config.enums import Correction, DriftMethod, SegmentMetric, StreamDetectorKind, ThresholdMode
-from leanloop.config.limits import MAX_BINS, MAX_RESAMPLES, MAX_ROUNDS, MAX_ROWS, MAX_SEGMENTS
+from leanloop.config.limits import MAX_BINS, MAX_ROUNDS, MAX_ROWS, MAX_SEGMENTS
 
 __all__ = ["DriftSettings", "PerformanceConfig", "MeasureConfig", "QualityConfig", "MultivariateConfig",
            "StreamConfig", "SegmentsConfig", "TestsetConfig"]

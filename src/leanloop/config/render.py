@@ -6,6 +6,7 @@ README's configuration reference. Both read the sections' docstrings and the fie
 
 Examples
 --------
+>>> from leanloop.config import GateConfig
 >>> print(reference_table(GateConfig).splitlines()[2])
 | `confidence` | `0.95` | > 0.5, < 1.0 | Confidence level of the gate's intervals. |
 """
@@ -15,17 +16,14 @@ from __future__ import annotations
 import inspect
 import json
 import sys
-import tomllib
 from enum import Enum
 from pathlib import Path
-from typing import Any, get_args
+from typing import get_args
 
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
-from leanloop.config.data import DataConfig
-from leanloop.config.learn import GateConfig
 from leanloop.config.project import ProjectConfig
 
 __all__ = ["sections", "render_config", "reference_table", "render_reference", "update_readme",
@@ -57,6 +55,8 @@ def render_config(config: ProjectConfig) -> str:
 
     Examples
     --------
+    >>> import tomllib
+    >>> from leanloop.config import DataConfig
     >>> text = render_config(ProjectConfig(data=DataConfig(path="d.csv", target="y", task="regression")))
     >>> load_text = tomllib.loads(text)
     >>> load_text["data"]["target"], load_text["policy"]["min_rows"], load_text["gate"]["resamples"]
