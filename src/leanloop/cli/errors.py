@@ -12,6 +12,7 @@ Examples
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
@@ -48,11 +49,21 @@ def failure(exc: BaseException) -> tuple[str, int]:
             "command you ran"), 2
 
 
+class _Notes(logging.Handler):
+    """Notes the library logs for the user (a config migrated) as one line on stderr."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        Console(stderr=True).print(f"note: {escape(record.getMessage())}", highlight=False, soft_wrap=True)
+
+
 def handles_errors(func: F) -> F:
-    """Run a command; any failure becomes one paragraph on stderr and its exit code."""
+    """Run a command; any failure becomes one paragraph on stderr and its exit code,
+    and the config loader's notes (keys moved by the migration) are printed on stderr."""
 
     @wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        notes, handler = logging.getLogger("leanloop.config"), _Notes(logging.WARNING)
+        notes.addHandler(handler)
         try:
             return func(*args, **kwargs)
         except (typer.Exit, click.exceptions.Exit, click.ClickException, click.exceptions.Abort):
@@ -62,5 +73,7 @@ def handles_errors(func: F) -> F:
             # Escaped: messages name config sections like "[gate]", which are not markup.
             Console(stderr=True).print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
             raise typer.Exit(code=code) from exc
+        finally:
+            notes.removeHandler(handler)
 
     return wrapper  # type: ignore[return-value]
