@@ -126,3 +126,13 @@ def test_every_count_and_size_field_has_an_upper_bound() -> None:
                            for m in info.metadata):
                     unbounded.append(f"{section}.{name}")
     assert unbounded == []
+
+
+@pytest.mark.parametrize("metric", list(Metric))
+def test_every_metric_is_one_the_gate_can_bootstrap_in_its_direction(metric: Metric) -> None:
+    from leanloop.learn.paired import statistic_for
+    from leanloop.measure.performance import higher_is_better
+
+    _, reads = statistic_for(metric.value)
+    assert reads == ("scores" if metric.needs_probabilities else "labels")
+    assert higher_is_better(metric.value) is metric.higher_is_better

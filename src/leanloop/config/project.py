@@ -103,7 +103,8 @@ class ProjectConfig(Section):
 
     def to_toml_dict(self) -> dict[str, Any]:
         """The config as plain TOML-ready data (no None values)."""
-        return _drop_none(self.model_dump(mode="json", by_alias=True))
+        data: dict[str, Any] = _drop_none(self.model_dump(mode="json", by_alias=True))
+        return data
 
 
 def _drop_none(value: Any) -> Any:
