@@ -58,11 +58,13 @@ class Feature(BaseModel):
 
 
 class Schema(BaseModel):
-    """The ordered list of features a model version expects."""
+    """The ordered list of features a model version expects, inferred by 'leanloop init'.
+    Edit ranges, categories and nullable as you know them; every door (API, files)
+    enforces this."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    features: list[Feature] = Field(default_factory=list)
+    features: list[Feature] = Field(default_factory=list, description="The features, in the model's order.")
 
     @property
     def names(self) -> list[str]:
