@@ -12,6 +12,7 @@ from leanloop.config import (
     CONFIG_FILE,
     Correction,
     DataConfig,
+    GateConfig,
     KpiConfig,
     KpiOutcome,
     MeasureConfig,
@@ -23,6 +24,7 @@ from leanloop.config import (
     PerformanceConfig,
     PolicyConfig,
     ProjectConfig,
+    RetrainConfig,
     SegmentMetric,
     SegmentsConfig,
     ServeConfig,
@@ -38,7 +40,7 @@ from leanloop.schema import Feature, Schema
 
 SECTIONS: dict[str, type[BaseModel]] = {
     "data": DataConfig, "model": ModelConfig, "kpi": KpiConfig, "performance": PerformanceConfig, "measure": MeasureConfig,
-    "policy": PolicyConfig, "serve": ServeConfig, "store": StoreConfig,
+    "policy": PolicyConfig, "retrain": RetrainConfig, "gate": GateConfig, "serve": ServeConfig, "store": StoreConfig,
     "quality": QualityConfig, "multivariate": MultivariateConfig, "stream": StreamConfig,
     "segments": SegmentsConfig, "testset": TestsetConfig,
 }
@@ -61,12 +63,12 @@ def full_config() -> ProjectConfig:
         performance=PerformanceConfig(bootstrap_resamples=200, confidence=0.9, estimate=False),
         measure=MeasureConfig(window_rows=100, alpha=0.01, psi_threshold=0.25, psi_bins=5, reference_max_rows=1000),
         policy=PolicyConfig(min_rows=10, min_labels=5, main_metric="f1", max_metric_drop=0.05,
-                            max_kpi_drop=0.2, max_drift_share=0.4, retrain_on_drift=True, min_kpi_gain=1.0,
-                            recent_eval_share=0.4, production_weight=2.0, min_coverage=0.2,
+                            max_kpi_drop=0.2, max_drift_share=0.4, retrain_on_drift=True, min_coverage=0.2,
                             max_quality_breaches=2, cooldown_cycles=3, confirm_cycles=2, rollback_margin=0.01,
-                            pivot_baseline_margin=0.02, pivot_after_retrains=4, gate_confidence=0.9,
-                            gate_resamples=100, retrain_strategy="sliding", retrain_window_rows=500,
-                            recency_half_life_rows=1000),
+                            pivot_baseline_margin=0.02, pivot_after_retrains=4),
+        retrain=RetrainConfig(strategy="sliding", window_rows=500, recency_half_life_rows=1000, max_rows=2000,
+                              production_weight=2.0, recent_eval_share=0.4),
+        gate=GateConfig(confidence=0.9, resamples=100, min_kpi_gain=1.0, shadow_before_promote=True),
         segments=SegmentsConfig(metric=SegmentMetric.ERROR, min_support=20, alpha=0.01, correction=Correction.HOLM,
                                 bins=4, max_pairs=100, top_k=3),
         testset=TestsetConfig(confidence=0.9, per_reason=10, max_rows=500, min_rows=50, alpha=0.01),
@@ -105,7 +107,8 @@ def test_round_trip_through_load_config(tmp_path: Path) -> None:
 def test_render_has_section_comments() -> None:
     text = render_config(full_config())
     assert text.startswith("# leanloop project configuration")
-    assert "# url: any SQLAlchemy URL" in text
+    assert "# Any SQLAlchemy URL, e.g. postgresql://user@host/db" in text
+    assert "# Where logs, versions and cycles live" in text
 
 
 # --- docs consistency: every field of every section is written out ------------------

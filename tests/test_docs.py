@@ -1,22 +1,52 @@
-"""Docs consistency: every config field and every CLI command is in the README."""
+"""Docs consistency, derived from the code: every config field of every section is in the
+README's reference (generated from the models) and every documented field exists; every
+CLI command and subcommand is documented."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
+from pydantic import BaseModel
 
-from leanloop import config as cfg
 from leanloop.cli import app
+from leanloop.config.render import REFERENCE_END, REFERENCE_START, render_reference, sections
+from leanloop.schema import Feature
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
-SECTIONS = [cfg.DataConfig, cfg.ModelConfig, cfg.KpiConfig, cfg.PerformanceConfig, cfg.MeasureConfig,
-            cfg.PolicyConfig, cfg.SegmentsConfig, cfg.TestsetConfig, cfg.ServeConfig, cfg.StoreConfig]
 
 
-@pytest.mark.parametrize("field", [f for section in SECTIONS for f in section.model_fields])
-def test_every_config_field_is_documented(field: str) -> None:
-    assert field in README
+def _documented() -> dict[str, list[str]]:
+    """The keys each ``### `[section]` `` of the README's reference lists, read from its table."""
+    reference = README[README.index(REFERENCE_START):README.index(REFERENCE_END)]
+    found: dict[str, list[str]] = {}
+    for block in reference.split("### ")[1:]:
+        section = re.match(r"`\[(\w+)\]`", block).group(1)  # type: ignore[union-attr]
+        found[section] = re.findall(r"^\| `(\w+)` \|", block, flags=re.MULTILINE)
+    return found
+
+
+def _model(section: str) -> type[BaseModel]:
+    return Feature if section == "schema" else sections()[section]
+
+
+def test_the_readme_reference_is_what_the_models_generate() -> None:
+    assert README.count(REFERENCE_START) == 1 and README.count(REFERENCE_END) == 1
+    generated = README[README.index(REFERENCE_START):README.index(REFERENCE_END) + len(REFERENCE_END)]
+    assert generated == render_reference(), "run: python -m leanloop.config README.md"
+
+
+@pytest.mark.parametrize("section", list(sections()))
+def test_every_field_of_every_section_is_documented_and_every_documented_field_exists(section: str) -> None:
+    model = _model(section)
+    fields = [info.alias or name for name, info in model.model_fields.items()]
+    assert _documented()[section] == fields
+    assert all(info.description for info in model.model_fields.values()), f"[{section}] has a field without a description"
+
+
+def test_every_section_is_documented() -> None:
+    assert list(_documented()) == list(sections())
 
 
 def test_every_registered_command_is_documented() -> None:

@@ -5,7 +5,7 @@ A copy of the logged project gets every label through ``leanloop feedback`` and
 period drifts, so the policy retrains); ``leanloop cycle --last N --json`` is then timed from outside.
 The notes say how many rows the sampled statistics read (``[performance]
 bootstrap_max_rows``, ``[segments] max_rows``) and how many the challenger trained on
-(``[policy] retrain_max_rows``).
+(``[retrain] max_rows``).
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ and how long each step took. Manual promotions and rollbacks are ledger entries 
 cases into the enriched test set (:mod:`leanloop.learn.testset`; how many, by reason,
 under ``testset``), so the gate already judges a challenger on them.
 
-With ``[policy] shadow_before_promote`` a challenger that passes the gate goes on
+With ``[gate] shadow_before_promote`` a challenger that passes the gate goes on
 trial in shadow mode instead (``shadowed``); each later cycle first judges it on the
 live rows it scored (``shadow``: :mod:`leanloop.learn.shadow`) and promotes it, ends
 the trial, or lets it run.
@@ -89,7 +89,7 @@ def _retrain_and_judge(ws: Workspace, cycle_id: int, champion: str, models: dict
                          models=models)
     durations["compare"] = time.perf_counter() - clock
     fields["comparison"] = comparison
-    if comparison.promote and ws.config.policy.shadow_before_promote:
+    if comparison.promote and ws.config.gate.shadow_before_promote:
         ws.registry.shadow(version.version)
         fields["shadowed"] = version.version
     elif comparison.promote:

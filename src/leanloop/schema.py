@@ -49,20 +49,22 @@ class Feature(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    name: str
-    kind: FeatureKind
-    nullable: bool = False
-    minimum: float | None = None
-    maximum: float | None = None
-    categories: list[str] | None = None
+    name: str = Field(description="Column name.")
+    kind: FeatureKind = Field(description="numeric, categorical, boolean or datetime.")
+    nullable: bool = Field(False, description="Whether the value may be missing.")
+    minimum: float | None = Field(None, description="Numeric: smallest value seen in training.")
+    maximum: float | None = Field(None, description="Numeric: largest value seen in training.")
+    categories: list[str] | None = Field(None, description="Categorical: the categories seen in training.")
 
 
 class Schema(BaseModel):
-    """The ordered list of features a model version expects."""
+    """The ordered list of features a model version expects, inferred by 'leanloop init'.
+    Edit ranges, categories and nullable as you know them; every door (API, files)
+    enforces this."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    features: list[Feature] = Field(default_factory=list)
+    features: list[Feature] = Field(default_factory=list, description="The features, in the model's order.")
 
     @property
     def names(self) -> list[str]:

@@ -7,15 +7,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from leanloop.config import DataConfig, PolicyConfig, ProjectConfig, RetrainStrategy
+from leanloop.config import DataConfig, ProjectConfig, RetrainConfig, RetrainStrategy
 from leanloop.learn.retrain import training_rows
 from leanloop.schema import Feature, Schema
 
 
-def _project(**policy: object) -> ProjectConfig:
+def _project(**retrain: object) -> ProjectConfig:
     config = ProjectConfig(data=DataConfig(path="d.csv", target="y", task="classification", classes=[0, 1]),
                            schema=Schema(features=[Feature(name="x", kind="numeric")]),
-                           policy=PolicyConfig(**policy))
+                           retrain=RetrainConfig(**retrain))
     return config
 
 
@@ -37,14 +37,14 @@ def test_recency_half_life_decays_older_rows() -> None:
 
 
 def test_expanding_weights_all_rows_equally() -> None:
-    _, weights, _ = training_rows(_project(retrain_strategy=RetrainStrategy.EXPANDING), PRODUCTION, REFERENCE)
+    _, weights, _ = training_rows(_project(strategy=RetrainStrategy.EXPANDING), PRODUCTION, REFERENCE)
     assert np.all(weights == 1.0)
 
 
 def test_sliding_keeps_only_the_latest_rows() -> None:
-    rows, _, counts = training_rows(_project(retrain_strategy="sliding", retrain_window_rows=10), PRODUCTION, REFERENCE)
+    rows, _, counts = training_rows(_project(strategy="sliding", window_rows=10), PRODUCTION, REFERENCE)
     assert rows["x"].tolist() == [10.0, 11.0, 12.0, 13.0, 3.0] and counts["reference"] == 0
-    rows, _, _ = training_rows(_project(retrain_strategy="sliding", retrain_window_rows=10),
+    rows, _, _ = training_rows(_project(strategy="sliding", window_rows=10),
                                pd.concat([PRODUCTION] * 3, ignore_index=True).assign(x=np.arange(15.0)), REFERENCE)
     assert rows["x"].tolist() == list(np.arange(5.0, 15.0))
 
@@ -52,16 +52,16 @@ def test_sliding_keeps_only_the_latest_rows() -> None:
 def test_every_strategy_is_capped_keeping_the_newest_production_rows() -> None:
     reference = pd.DataFrame({"x": -np.arange(1.0, 301.0), "y": 0})
     production = pd.DataFrame({"x": np.arange(400.0), "y": 1})
-    rows, weights, counts = training_rows(_project(retrain_max_rows=200), production, reference)
+    rows, weights, counts = training_rows(_project(max_rows=200), production, reference)
     # Half the cap stays with the reference (a seeded sample), the newest production rows fill the rest.
     assert counts == {"reference": 100, "production": 100, "duplicates_dropped": 0, "capped": 500}
     assert rows["x"].tolist()[100:] == list(np.arange(300.0, 400.0)) and (rows["x"][:100] < 0).all()
     assert len(weights) == 200
-    again, _, _ = training_rows(_project(retrain_max_rows=200), production, reference)
+    again, _, _ = training_rows(_project(max_rows=200), production, reference)
     assert again.equals(rows)
     # Few production rows: the reference fills the rest of the cap.
-    _, _, counts = training_rows(_project(retrain_max_rows=200), production.tail(50), reference)
+    _, _, counts = training_rows(_project(max_rows=200), production.tail(50), reference)
     assert counts["production"] == 50 and counts["reference"] == 150 and counts["capped"] == 150
-    rows, _, counts = training_rows(_project(retrain_strategy="sliding", retrain_window_rows=300, retrain_max_rows=200),
+    rows, _, counts = training_rows(_project(strategy="sliding", window_rows=300, max_rows=200),
                                     production, reference)
     assert rows["x"].tolist() == list(np.arange(200.0, 400.0)) and counts["capped"] == 100

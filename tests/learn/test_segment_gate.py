@@ -7,11 +7,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from leanloop.config import Correction, PolicyConfig
+from leanloop.config import Correction, GateConfig, SegmentsConfig
 from leanloop.learn.compare import GATE, compare, segments_no_regression
 from leanloop.learn.segment_gate import segment_gains
 from leanloop.project import Project
 from leanloop.scoring import model_input, score
+
+
+# Holm over the slices of at least 200 rows, the 50 largest.
+HOLM_200 = SegmentsConfig(min_support=200, top_k=50, correction=Correction.HOLM)
 
 
 def test_one_broken_segment_is_found_among_many_and_named() -> None:
@@ -22,7 +26,7 @@ def test_one_broken_segment_is_found_among_many_and_named() -> None:
     # Better by 0.3 per row on average, but worse by 0.5 in city c3.
     challenger = champion + rng.normal(0.3, 1.0, n) - 0.8 * (frame["city"] == "c3").to_numpy()
     assert challenger.mean() > champion.mean()
-    found = segment_gains(frame, champion, challenger, policy=PolicyConfig(), bins=5, seed=0)
+    found = segment_gains(frame, champion, challenger, segments=HOLM_200, gate=GateConfig(), seed=0)
     assert [s.segment for s in found if s.regressed] == ["city = c3"]
     broken = next(s for s in found if s.regressed)
     assert broken.upper < 0 and broken.difference == pytest.approx(challenger[frame["city"] == "c3"].mean()
@@ -31,7 +35,7 @@ def test_one_broken_segment_is_found_among_many_and_named() -> None:
     assert len(found) == 13 and [s.rows for s in found] == sorted((s.rows for s in found), reverse=True)
     # Holm never adjusts below the raw p-value; Bonferroni-style bound holds.
     assert all(s.p_value <= s.adjusted_p_value <= min(1.0, 13 * s.p_value) + 1e-12 for s in found)
-    uniform = segment_gains(frame, champion, champion + rng.normal(0.3, 1.0, n), policy=PolicyConfig(), bins=5, seed=0)
+    uniform = segment_gains(frame, champion, champion + rng.normal(0.3, 1.0, n), segments=HOLM_200, gate=GateConfig(), seed=0)
     assert not any(s.regressed for s in uniform)
 
 
@@ -42,17 +46,18 @@ def test_p_values_match_a_normal_approximation_and_limits_apply() -> None:
     n = 2000
     frame = pd.DataFrame({"g": np.where(np.arange(n) < 1000, "a", "b")})
     gain = rng.normal(-0.05, 1.0, n)
-    found = segment_gains(frame, np.zeros(n), gain, policy=PolicyConfig(gate_resamples=2000), bins=5, seed=0)
+    found = segment_gains(frame, np.zeros(n), gain, segments=HOLM_200, gate=GateConfig(resamples=2000), seed=0)
     for s in found:
         rows = gain[frame["g"] == s.segment[-1]]
         # The bootstrap's standard error is close to the textbook one, so are the p-values.
         expected = stats.norm.cdf(rows.mean() / (rows.std(ddof=1) / np.sqrt(len(rows))))
         assert s.p_value == pytest.approx(expected, abs=0.02)
-    # Segments smaller than segment_min_rows, or the whole set, are not tested; top_k caps the count.
-    assert segment_gains(frame, np.zeros(n), gain, policy=PolicyConfig(segment_min_rows=1001), bins=5, seed=0) == []
-    assert len(segment_gains(frame, np.zeros(n), gain, policy=PolicyConfig(segment_top_k=1), bins=5, seed=0)) == 1
-    same = segment_gains(frame, np.zeros(n), gain, policy=PolicyConfig(segment_correction=Correction.BH), bins=5,
-                         seed=0)
+    # Segments smaller than min_support, or the whole set, are not tested; top_k caps the count.
+    gate = GateConfig()
+    assert segment_gains(frame, np.zeros(n), gain, segments=SegmentsConfig(min_support=1001), gate=gate, seed=0) == []
+    assert len(segment_gains(frame, np.zeros(n), gain, segments=SegmentsConfig(top_k=1), gate=gate, seed=0)) == 1
+    same = segment_gains(frame, np.zeros(n), gain, segments=SegmentsConfig(correction=Correction.BH),
+                         gate=GateConfig(),                         seed=0)
     assert [s.p_value for s in same] == [s.p_value for s in found[:2]] or len(same) == 2
 
 
@@ -97,9 +102,10 @@ def test_gate_rejects_a_challenger_that_wins_overall_but_breaks_a_segment(projec
     passed = compare(project, "v1", other.version, recent=fair, holdout=holdout, hard=fair.head(0),
                      checks=[segments_no_regression]).checks
     assert [c.check for c in passed] == ["segments_no_regression"]
-    assert passed[0].passed and len(passed[0].segments) > 10
+    # [segments] top_k (10) of the largest slices are tested, the finder's setting.
+    assert passed[0].passed and len(passed[0].segments) == project.config.segments.top_k == 10
     assert all(s.difference >= 0 and s.adjusted_p_value >= 0.05 for s in passed[0].segments)
     # Too few rows for any segment: skipped, passing, with the reason.
-    small = compare(project, "v1", other.version, recent=fair.head(150), holdout=holdout, hard=fair.head(0),
+    small = compare(project, "v1", other.version, recent=fair.head(40), holdout=holdout, hard=fair.head(0),
                     checks=[segments_no_regression]).checks[0]
-    assert small.passed and small.skipped.startswith("no segment of the 150 recent rows has")
+    assert small.passed and small.skipped.startswith("no segment of the 40 recent rows has")

@@ -167,9 +167,8 @@ def metric_gain(metric: str, truth: np.ndarray, first: Contender, second: Conten
     """Each side's value of ``metric`` and the paired gain (better is positive)."""
     statistic, reads = statistic_for(metric)
     a, b = (first.scores, second.scores) if reads == "scores" else (first.labels, second.labels)
-    policy = config.policy
-    diff = paired_difference(truth, a, b, statistic=statistic, resamples=policy.gate_resamples,
-                             confidence=policy.gate_confidence, seed=config.model.seed)
+    diff = paired_difference(truth, a, b, statistic=statistic, resamples=config.gate.resamples,
+                             confidence=config.gate.confidence, seed=config.model.seed)
     if not higher_is_better(metric):
         diff = Interval(value=-diff.value, lower=-diff.upper, upper=-diff.lower, confidence=diff.confidence,
                         resamples=diff.resamples, rows=diff.rows)
@@ -233,17 +232,16 @@ GateCheck = Callable[[Judged], Check]
 def kpi_lift(judged: Judged) -> Check:
     """``recent_<kpi>_lift``: the KPI per prediction rises, beyond the noise and by ``min_kpi_gain``."""
     config = judged.config
-    policy = config.policy
     champ, chall = judged.outputs[("recent", judged.champion)], judged.outputs[("recent", judged.challenger)]
     lift = paired_difference(judged.truths["recent"], champ.kpi, chall.kpi, statistic=mean,
-                             resamples=policy.gate_resamples, confidence=policy.gate_confidence, seed=config.model.seed)
+                             resamples=config.gate.resamples, confidence=config.gate.confidence, seed=config.model.seed)
     kpi = config.kpi.name
     return Check(
         check=f"recent_{kpi}_lift", champion=float(champ.kpi.mean()), challenger=float(chall.kpi.mean()),
-        threshold=policy.min_kpi_gain, passed=lift.lower > 0.0 and lift.value >= policy.min_kpi_gain,
+        threshold=config.gate.min_kpi_gain, passed=lift.lower > 0.0 and lift.value >= config.gate.min_kpi_gain,
         difference=lift.value, lower=lift.lower, upper=lift.upper,
         says=f"{kpi} per prediction {lift.value:+.4g} ({lift.confidence:.0%} CI {lift.lower:+.4g}..{lift.upper:+.4g}); "
-             f"needs the interval above 0 and a lift of at least {policy.min_kpi_gain:g}")
+             f"needs the interval above 0 and a lift of at least {config.gate.min_kpi_gain:g}")
 
 
 def metric_no_regression(judged: Judged) -> Check:
@@ -326,7 +324,7 @@ def _per_row(config: ProjectConfig, side: Contender) -> np.ndarray:
     """What the segment check pairs per row, higher is better: the KPI value, or minus the error."""
     import numpy as np
 
-    if config.policy.segment_metric is SegmentMetric.KPI:
+    if config.segments.metric is SegmentMetric.KPI:
         return np.asarray(side.kpi, dtype=float)
     return -np.asarray(side.error, dtype=float)
 
@@ -335,34 +333,33 @@ def segments_no_regression(judged: Judged) -> Check:
     """``segments_no_regression``: no significant loss on any top segment of the recent
     rows (:mod:`leanloop.learn.segment_gate`)."""
     config = judged.config
-    policy = config.policy
     name = "segments_no_regression"
     recent = judged.frames["recent"]
     champ = _per_row(config, judged.outputs[("recent", judged.champion)])
     chall = _per_row(config, judged.outputs[("recent", judged.challenger)])
-    what = config.kpi.name if policy.segment_metric is SegmentMetric.KPI else "minus the error"
+    what = config.kpi.name if config.segments.metric is SegmentMetric.KPI else "minus the error"
     holdout = judged.frames["holdout"]
     found = segment_gains(
-        config.schema_.model_frame(recent, "recent rows"), champ, chall, policy=policy, bins=config.segments.bins,
+        config.schema_.model_frame(recent, "recent rows"), champ, chall, segments=config.segments, gate=config.gate,
         seed=config.model.seed,
         reference=config.schema_.model_frame(holdout, "holdout rows") if len(holdout) else None)
     if not found:
-        reason = (f"no segment of the {len(recent)} recent rows has [policy] segment_min_rows = "
-                  f"{policy.segment_min_rows} rows (and fewer than all of them)")
-        return Check(check=name, champion=None, challenger=None, threshold=policy.segment_alpha, passed=True,
+        reason = (f"no segment of the {len(recent)} recent rows has [segments] min_support = "
+                  f"{config.segments.min_support} rows (and fewer than all of them)")
+        return Check(check=name, champion=None, challenger=None, threshold=config.segments.alpha, passed=True,
                      rows=len(recent), skipped=reason, says=f"skipped: {reason}")
     worst = min(found, key=lambda s: (s.adjusted_p_value, s.difference))
     broken = [s for s in found if s.regressed]
     verdict = (f"worse on {', '.join(s.segment for s in broken)}" if broken
                else f"no segment significantly worse; weakest {worst.segment!r}")
     return Check(
-        check=name, champion=worst.champion, challenger=worst.challenger, threshold=policy.segment_alpha,
+        check=name, champion=worst.champion, challenger=worst.challenger, threshold=config.segments.alpha,
         passed=not broken, difference=worst.difference, lower=worst.lower, upper=worst.upper,
         p_value=worst.adjusted_p_value, rows=len(recent), segments=found,
         says=f"{len(found)} segments of the recent rows, {what} per row paired; {verdict} "
              f"({worst.segment}: {worst.difference:+.4g}, CI {worst.lower:+.4g}..{worst.upper:+.4g}, "
-             f"{policy.segment_correction.value}-adjusted p = {worst.adjusted_p_value:.3g}); "
-             f"fails below {policy.segment_alpha:g}")
+             f"{config.segments.correction.value}-adjusted p = {worst.adjusted_p_value:.3g}); "
+             f"fails below {config.segments.alpha:g}")
 
 
 #: The promotion gate, in the order its checks are listed.

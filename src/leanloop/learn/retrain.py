@@ -3,12 +3,12 @@
 The labelled production rows are split by time: the latest ``recent_eval_share``
 are held out to judge champion against challenger on the same rows; the rest, less
 the rows of the enriched test set (held out so the gate judges both versions on rows
-neither trained on), are the production part of the training set, assembled by ``policy.retrain_strategy``
+neither trained on), are the production part of the training set, assembled by ``[retrain] strategy``
 (:class:`~leanloop.config.RetrainStrategy`: reference plus recent rows with recency
 weights, an expanding window, or a sliding window), de-duplicated; the row counts and
 the training set's fingerprint are recorded on the version.
 
-**The cap** (``policy.retrain_max_rows``, default 50,000): every strategy trains on at
+**The cap** (``[retrain] max_rows``, default 50,000): every strategy trains on at
 most that many rows, so a retrain costs the same on a log of 100k or 10M labelled
 rows. The newest production rows are kept; the reference keeps at least half the cap
 when it has that many rows (a random sample, seeded by ``model.seed``), so
@@ -75,12 +75,12 @@ def training_rows(config: ProjectConfig, production: pd.DataFrame, reference: pd
     import numpy as np
     import pandas as pd
 
-    policy = config.policy
+    retrain = config.retrain
     columns = [*config.schema_.names, config.data.target]
-    strategy = policy.retrain_strategy
-    cap = policy.retrain_max_rows
+    strategy = retrain.strategy
+    cap = retrain.max_rows
     if strategy is RetrainStrategy.SLIDING:
-        available = min(len(production), policy.retrain_window_rows)
+        available = min(len(production), retrain.window_rows)
         parts = [production[columns].iloc[len(production) - min(available, cap):].assign(_weight=1.0)]
     else:
         available = len(production) + len(reference)
@@ -89,11 +89,11 @@ def training_rows(config: ProjectConfig, production: pd.DataFrame, reference: pd
         kept_reference = min(len(reference), cap - len(production))
         if kept_reference < len(reference):
             reference = reference.sample(n=kept_reference, random_state=config.model.seed).sort_index()
-        weight = 1.0 if strategy is RetrainStrategy.EXPANDING else policy.production_weight
+        weight = 1.0 if strategy is RetrainStrategy.EXPANDING else retrain.production_weight
         recent_weights = np.full(len(production), weight)
-        if strategy is RetrainStrategy.REFERENCE_PLUS_RECENT and policy.recency_half_life_rows:
+        if strategy is RetrainStrategy.REFERENCE_PLUS_RECENT and retrain.recency_half_life_rows:
             age = np.arange(len(production))[::-1]  # 0 for the newest row
-            recent_weights = recent_weights * 0.5 ** (age / policy.recency_half_life_rows)
+            recent_weights = recent_weights * 0.5 ** (age / retrain.recency_half_life_rows)
         parts = [reference[columns].assign(_weight=1.0), production[columns].assign(_weight=recent_weights)]
     combined = pd.concat(parts, ignore_index=True)
     before = len(combined)
@@ -121,7 +121,7 @@ def retrain(ws: Workspace, *, cycle: int | None = None) -> Retrained:
             f"retraining needs at least {config.policy.min_labels} labelled production rows, "
             f"the log has {len(production)}; send more feedback first"
         )
-    cut = int(len(production) * (1 - config.policy.recent_eval_share))
+    cut = int(len(production) * (1 - config.retrain.recent_eval_share))
     learn_rows, recent = production.iloc[:cut], production.iloc[cut:]
     # The enriched test set is held out so the gate judges both versions on unseen rows.
     held_out = learn_rows.index.isin([r["prediction_id"] for r in ws.store.testset_rows()])
@@ -144,4 +144,4 @@ def retrain(ws: Workspace, *, cycle: int | None = None) -> Retrained:
         rows={**counts, "recent_eval": len(recent), "testset_held_out": int(held_out.sum())},
     )
     return Retrained(challenger=challenger, recent=recent.reset_index(drop=True), holdout=holdout,
-                     strategy=config.policy.retrain_strategy.value, model=model, baseline=baseline)
+                     strategy=config.retrain.strategy.value, model=model, baseline=baseline)

@@ -7,7 +7,7 @@ compared on exactly those rows, with the gate's own statistics
 prediction and of the main metric's gain. The report's checks read like the gate's:
 
 - ``live_<kpi>_lift``: the shadow's KPI per prediction is higher, the interval's lower
-  end above zero and the lift at least ``[policy] min_kpi_gain``;
+  end above zero and the lift at least ``[gate] min_kpi_gain``;
 - ``live_<metric>_no_regression``: the main metric is not significantly worse.
 
 The verdict is ``promote`` when both pass, ``reject`` when either fails, and ``wait``
@@ -15,7 +15,7 @@ while fewer than ``[policy] min_labels`` shadowed rows have labels (it says how 
 Only rows the current champion answered are compared; rows answered by an earlier
 champion are counted, not mixed in.
 
-With ``[policy] shadow_before_promote``, the loop does not promote a challenger that
+With ``[gate] shadow_before_promote``, the loop does not promote a challenger that
 passed the gate: it puts it on trial in shadow mode (:func:`loop_trial` finds it) and
 each later cycle judges it (:func:`judge_trial`): ``promote`` promotes it, ``reject``
 ends shadow mode, ``wait`` leaves it running (and the policy waits instead of training
@@ -123,16 +123,16 @@ def shadow_report(ws: Workspace, version: str | None = None) -> ShadowReport:
                                                      probabilities=labelled["shadow_probabilities"]), task, classes),
                        y, config)
     kpi, metric = config.kpi.name, policy.main_metric_for(config.data)
-    lift = paired_difference(truth, mine.kpi, theirs.kpi, statistic=mean, resamples=policy.gate_resamples,
-                             confidence=policy.gate_confidence, seed=config.model.seed)
+    lift = paired_difference(truth, mine.kpi, theirs.kpi, statistic=mean, resamples=config.gate.resamples,
+                             confidence=config.gate.confidence, seed=config.model.seed)
     champ, shad, gain = metric_gain(metric, truth, mine, theirs, config)
     checks = [
         Check(check=f"live_{kpi}_lift", champion=float(mine.kpi.mean()), challenger=float(theirs.kpi.mean()),
-              threshold=policy.min_kpi_gain, passed=lift.lower > 0.0 and lift.value >= policy.min_kpi_gain,
+              threshold=config.gate.min_kpi_gain, passed=lift.lower > 0.0 and lift.value >= config.gate.min_kpi_gain,
               difference=lift.value, lower=lift.lower, upper=lift.upper, rows=len(labelled),
               says=f"{kpi} per prediction {lift.value:+.4g} ({lift.confidence:.0%} CI {lift.lower:+.4g}.."
                    f"{lift.upper:+.4g}) on {len(labelled)} live rows; needs the interval above 0 and a lift of at "
-                   f"least {policy.min_kpi_gain:g}"),
+                   f"least {config.gate.min_kpi_gain:g}"),
         Check(check=f"live_{metric}_no_regression", champion=champ, challenger=shad, threshold=0.0,
               passed=not gain.upper < 0.0, difference=gain.value, lower=gain.lower, upper=gain.upper,
               rows=len(labelled),

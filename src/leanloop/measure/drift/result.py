@@ -11,13 +11,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pydantic import BaseModel, ConfigDict, Field
 
-from leanloop.config import DriftMethod, MeasureConfig, ThresholdMode
+from leanloop.config import DriftMethod, DriftSettings, MeasureConfig, ThresholdMode
 
 __all__ = ["DriftMethod", "DriftOptions", "DriftResult", "MethodSpec", "Outcome", "ThresholdMode"]
 
 
-class DriftOptions(BaseModel):
-    """Thresholds and choices for the drift methods, validated once.
+class DriftOptions(DriftSettings):
+    """Thresholds and choices for the drift methods, validated once: the fields and
+    bounds of :class:`leanloop.config.DriftSettings` (declared once, ``[measure]`` extends
+    it too) plus a seed.
 
     Fixed thresholds: ``alpha`` for every hypothesis test (drift when p < alpha),
     one threshold per distance (drift when the distance is above it). Samples of at
@@ -35,20 +37,7 @@ class DriftOptions(BaseModel):
     0.1
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    alpha: float = Field(0.05, gt=0, lt=1, description="p-value threshold for the hypothesis tests")
-    psi_threshold: float = Field(0.2, gt=0, description="PSI above this is drift")
-    psi_bins: int = Field(10, ge=2, description="quantile bins of the reference for numeric PSI, JS, Hellinger")
-    wasserstein_threshold: float = Field(0.1, gt=0, description="Wasserstein / reference std above this is drift")
-    jensen_shannon_threshold: float = Field(0.1, gt=0, le=1, description="JS distance (base 2) above this is drift")
-    hellinger_threshold: float = Field(0.1, gt=0, le=1, description="Hellinger distance above this is drift")
-    l_infinity_threshold: float = Field(0.1, gt=0, le=1, description="largest category share change above this")
-    large_sample: int = Field(1000, ge=2, description="from this many values on both sides, distances by default")
-    threshold_mode: ThresholdMode = ThresholdMode.FIXED
-    false_alarm_rate: float = Field(0.05, gt=0, lt=0.5, description="target alarm rate without drift (calibrated)")
-    calibration_rounds: int = Field(30, ge=5, description="reference chunks drawn to calibrate a threshold")
-    seed: int = Field(0, description="seed of the calibration's reference chunks")
+    seed: int = Field(0, description="Seed of the calibration's reference chunks.")
 
     @classmethod
     def from_config(cls, measure: MeasureConfig, *, seed: int = 0) -> DriftOptions:
@@ -60,7 +49,7 @@ class DriftOptions(BaseModel):
         0.01
         """
         fields = measure.model_dump()
-        return cls(**{k: fields[k] for k in cls.model_fields if k in fields}, seed=seed)
+        return cls(**{k: fields[k] for k in DriftSettings.model_fields}, seed=seed)
 
     def threshold_for(self, method: DriftMethod) -> float:
         """The fixed threshold of ``method``: ``alpha`` for tests, else its distance's."""

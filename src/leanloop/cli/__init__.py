@@ -1,0 +1,34 @@
+"""The ``leanloop`` command: a thin shell over :class:`leanloop.project.Project`.
+
+Each command parses its options, calls one library function and prints a table (or
+JSON with ``--json``). Every failure goes to stderr as one paragraph with exit code 2
+(:mod:`leanloop.cli.errors`, the one handler), never a traceback. Heavy libraries are
+imported inside the commands so ``--help`` is instant.
+
+Modules by concern: ``_shared`` (the app, common options), ``errors`` (the handler),
+``render`` (tables), and the commands: ``build`` (init, build, adopt), ``serve``
+(serve, token), ``measure`` (feedback, measure, drift), ``learn`` (learn, cycle,
+history), ``testset``, ``ledger`` (explain, promote, rollback, shadow) and ``demo``.
+They are registered here, in the order ``--help`` lists them.
+"""
+
+from __future__ import annotations
+
+from leanloop.cli import build, demo, learn, ledger, measure, serve
+from leanloop.cli._shared import app
+from leanloop.cli.errors import handles_errors
+from leanloop.cli.render import _monitor_lines
+from leanloop.cli.testset import _REASONS, testset_app
+
+__all__ = ["app", "main", "handles_errors", "testset_app", "_REASONS", "_monitor_lines"]
+
+for _command in (build.init, build.build, build.adopt, serve.serve, serve.token, measure.feedback, measure.measure,
+                 measure.drift, learn.learn, learn.cycle, learn.history, ledger.explain, ledger.promote,
+                 ledger.rollback, ledger.shadow, demo.demo):
+    app.command()(_command)
+app.add_typer(testset_app, name="testset")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

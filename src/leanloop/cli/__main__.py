@@ -1,0 +1,5 @@
+"""``python -m leanloop.cli``: the same as the ``leanloop`` command."""
+
+from leanloop.cli import main
+
+main()

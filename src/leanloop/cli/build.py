@@ -1,0 +1,83 @@
+"""Commands that make a project and its first model: ``init``, ``build``, ``adopt``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from leanloop.cli._shared import DirOption, JsonOption, _console, _open, _print_json
+from leanloop.cli.errors import handles_errors
+from leanloop.cli.render import _metrics_table, _version_row
+from leanloop.config import Task
+
+__all__ = ["init", "build", "adopt"]
+
+
+@handles_errors
+def init(
+    data: Annotated[Path, typer.Argument(help="Training table, CSV or Parquet.")],
+    target: Annotated[str, typer.Option(help="Column to predict.")],
+    task: Annotated[Task | None, typer.Option(help="Inferred from the target when not given.")] = None,
+    time_column: Annotated[str | None, typer.Option(help="Column with event times (split by time).")] = None,
+    id_column: Annotated[str | None, typer.Option(help="Column with row ids (never a feature).")] = None,
+    directory: DirOption = Path("."),
+    as_json: JsonOption = False,
+) -> None:
+    """Infer the schema and task from DATA and write leanloop.toml plus the workspace."""
+    from leanloop.project import Project
+
+    project = Project.init(data, target=target, task=task,
+                           time_column=time_column, id_column=id_column, root=directory)
+    cfg = project.config
+    if as_json:
+        _print_json({"config": str(project.paths.config), "task": cfg.data.task.value,
+                     "features": cfg.schema_.model_dump(mode="json")["features"]})
+        return
+    table = Table(title=f"{project.paths.config} ({cfg.data.task.value}, target {cfg.data.target!r})")
+    for column in ("feature", "kind", "range / categories", "nullable"):
+        table.add_column(column)
+    for f in cfg.schema_.features:
+        detail = f"{f.minimum:g} .. {f.maximum:g}" if f.minimum is not None else ", ".join((f.categories or [])[:6])
+        table.add_row(f.name, f.kind.value, detail, "yes" if f.nullable else "no")
+    _console().print(table)
+    _console().print("Next: edit [kpi] in leanloop.toml to your money values, then run 'leanloop build'. "
+                     "Write endpoints need the token 'leanloop token' prints (kept in .leanloop/token, mode 0600).")
+
+
+@handles_errors
+def build(directory: DirOption = Path("."), as_json: JsonOption = False) -> None:
+    """Split, fit the pipeline and the trivial baseline, register the version as champion."""
+    with _open(directory) as project:
+        with _console().status("training the pipeline and the baseline..."):
+            version = project.build()
+        if as_json:
+            _print_json(_version_row(version) | {"kpi": version.kpi})
+            return
+        _metrics_table(f"{version.version} registered as champion", version.metrics, version.baseline_metrics)
+
+
+@handles_errors
+def adopt(
+    model: Annotated[Path, typer.Argument(help="Your fitted scikit-learn-compatible model (.skops; .pkl/.joblib with --trust).")],
+    reference: Annotated[Path, typer.Option(help="Labelled reference data the model was trained on (CSV or Parquet).")],
+    target: Annotated[str, typer.Option(help="Target column in the reference data.")],
+    trust: Annotated[bool, typer.Option(help="Allow pickle/joblib files and non-sklearn types. Only for files you made.")] = False,
+    task: Annotated[Task | None, typer.Option(help="Inferred from the target when not given.")] = None,
+    time_column: Annotated[str | None, typer.Option(help="Column with event times.")] = None,
+    id_column: Annotated[str | None, typer.Option(help="Column with row ids.")] = None,
+    directory: DirOption = Path("."),
+    as_json: JsonOption = False,
+) -> None:
+    """Register your own fitted model so the loop (serve, measure, learn) works for it."""
+    from leanloop.project import adopt_model
+
+    version = adopt_model(model, reference=reference, target=target, root=directory, trust=trust,
+                          task=task, time_column=time_column, id_column=id_column)
+    if as_json:
+        _print_json(_version_row(version))
+        return
+    _metrics_table(f"{version.version} adopted as champion (metrics on the reference data)",
+                   version.metrics, version.baseline_metrics)

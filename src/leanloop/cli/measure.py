@@ -1,0 +1,130 @@
+"""Commands of the Measure stage: ``feedback``, ``measure`` and ``drift``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from leanloop.cli._shared import DirOption, JsonOption, _console, _fail, _open, _parse_since, _print_json
+from leanloop.cli.errors import handles_errors
+from leanloop.cli.render import _drift_table, _metrics_table, _monitor_lines, _segments_table
+
+__all__ = ["feedback", "measure", "drift"]
+
+
+@handles_errors
+def feedback(
+    file: Annotated[Path, typer.Argument(help="CSV or Parquet with prediction ids and labels.")],
+    id_column: Annotated[str, typer.Option(help="Column holding the prediction id.")] = "prediction_id",
+    label_column: Annotated[str, typer.Option(help="Column holding the ground truth.")] = "label",
+    directory: DirOption = Path("."),
+    as_json: JsonOption = False,
+) -> None:
+    """Join ground-truth labels from a file to their predictions by id (all or nothing).
+
+    A repeated label changes nothing, a different one replaces it (the latest wins, the
+    history keeps both), and a label whose prediction is not logged yet is parked until
+    it is.
+    """
+    with _open(directory) as project:
+        counts = project.feedback_file(file, id_column=id_column, label_column=label_column)
+    if as_json:
+        _print_json(counts.to_json())
+    else:
+        _console().print(f"recorded {counts.recorded} of {counts.received} labels: {counts.updated} updated, "
+                         f"{counts.duplicates} duplicates, {counts.parked} parked (prediction not logged yet)")
+
+
+@handles_errors
+def measure(
+    last: Annotated[int | None, typer.Option(min=1, help="Measure the last N predictions (default: [measure] window_rows).")] = None,
+    since: Annotated[str | None, typer.Option(help="Measure predictions since this time (ISO 8601 or epoch seconds).")] = None,
+    chunks: Annotated[int, typer.Option(min=0, help="Also measure the window in N time-ordered chunks.")] = 0,
+    period: Annotated[str | None, typer.Option(help="Also measure the window per time period (e.g. 1h, 1D, 7D).")] = None,
+    directory: DirOption = Path("."),
+    as_json: JsonOption = False,
+) -> None:
+    """Drift, data quality, multivariate and prediction drift, realized performance and KPIs of a window."""
+    if last is not None and since is not None:
+        _fail("give --last or --since, not both")
+    if chunks and period:
+        _fail("give --chunks or --period, not both")
+    with _open(directory) as project:
+        result = project.measure(last=last, since=_parse_since(since), chunks=chunks, period=period)
+    body = result.to_json()
+    if as_json:
+        _print_json(body)
+        return
+    console = _console()
+    console.print(_drift_table(body))
+    for line in _monitor_lines(body):
+        console.print(line, highlight=False)
+    if body["performance"]["realized"]:
+        _metrics_table("realized performance on labelled rows", body["performance"]["realized"],
+                       body["performance"]["baseline"])
+    if body["performance"].get("estimated"):
+        bands = body["performance"]["estimated_intervals"]
+        console.print("estimated on all rows ({}): {}".format(body["performance"]["estimation_method"], ", ".join(
+            f"{k} {v:.4f} [{bands[k]['lower']:.4f}, {bands[k]['upper']:.4f}]" for k, v in body["performance"]["estimated"].items())))
+    console.print(f"KPIs: {body['kpis'] or 'no labelled rows yet'}")
+    if body.get("segments"):
+        console.print(_segments_table(body["segments"]))
+    if body.get("hard_cases"):
+        console.print(f"hard cases: {body['hard_cases']}")
+
+
+def _parse_methods(pairs: list[str]) -> dict[str, Any]:
+    from leanloop.config import DriftMethod
+
+    methods: dict[str, Any] = {}
+    for pair in pairs:
+        feature, sep, name = pair.partition("=")
+        if not sep or not feature or not name:
+            _fail(f"--method {pair!r} must be FEATURE=METHOD, e.g. --method age=psi")
+        try:
+            methods[feature] = DriftMethod(name)
+        except ValueError:
+            _fail(f"--method {pair!r}: unknown method {name!r}; methods are {[m.value for m in DriftMethod]}")
+    return methods
+
+
+@handles_errors
+def drift(
+    reference: Annotated[Path, typer.Argument(help="Reference data, CSV or Parquet.")],
+    current: Annotated[Path, typer.Argument(help="Current data to compare, CSV or Parquet.")],
+    chunks: Annotated[int, typer.Option(min=0, help="Also compare N consecutive chunks of CURRENT.")] = 0,
+    method: Annotated[list[str] | None, typer.Option(help="FEATURE=METHOD, e.g. age=psi (repeatable).")] = None,
+    calibrated: Annotated[bool, typer.Option(help="Thresholds calibrated on reference chunks.")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Drift of every shared column between two files, without a project."""
+    from leanloop.measure.drift import DriftOptions
+    from leanloop.measure.files import measure_files
+
+    methods = _parse_methods(method or [])
+    options = DriftOptions(threshold_mode="calibrated" if calibrated else "fixed")
+    # Parquet is read one column at a time: files larger than memory are compared too.
+    report = measure_files(reference, current, options=options, methods=methods, chunks=chunks,
+                           with_quality=False).drift
+    body = report.to_json()
+    if as_json:
+        _print_json(body)
+        return
+    table = Table(title=f"drift: {current.name} vs {reference.name}")
+    for column in ("feature", "method", "statistic", "p-value", "threshold", "drifted", "n ref", "n cur", "note"):
+        table.add_column(column)
+    for r in report.results:
+        note = "; ".join(f"{k} {v}" for k, v in (("unseen", r.unseen), ("vanished", r.vanished)) if v)
+        table.add_row(r.feature, r.method.value, f"{r.statistic:.4g}",
+                      "" if r.p_value is None else f"{r.p_value:.3g}", f"{r.threshold:.4g}",
+                      "[red]yes[/]" if r.drifted else "no", str(r.n_reference), str(r.n_current), note)
+    console = _console()
+    console.print(table)
+    for c in report.chunks or []:
+        console.print(f"chunk {c.index} (rows {c.start}..{c.end - 1}): drifted {', '.join(c.drifted) or '-'}")
+    for name, reason in report.skipped.items():
+        console.print(f"skipped {name}: {reason}")
+    console.print(f"drifted: {', '.join(report.drifted) or 'none'} ({len(report.drifted)} of {len(report.features)})")
