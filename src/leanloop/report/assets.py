@@ -65,7 +65,8 @@ STYLE = """
 body { margin:0; font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif; color:var(--fg); background:var(--bg); }
 header.top { background:#1d2330; color:#fff; padding:10px 16px; display:flex; flex-wrap:wrap; gap:8px 18px; align-items:baseline; }
 header.top h1 { font-size:18px; margin:0; }
-header.top nav a { color:#cfe3ff; margin-right:12px; text-decoration:none; }
+header.top nav { flex:1 1 auto; min-width:0; }
+header.top nav a { color:#cfe3ff; margin-right:12px; text-decoration:none; display:inline-block; }
 main { max-width:1180px; margin:0 auto; padding:12px; }
 section { background:#fff; border:1px solid var(--line); border-radius:8px; padding:12px 14px; margin:12px 0; }
 section h2 { font-size:17px; margin:0 0 8px; }
@@ -91,7 +92,12 @@ details summary { cursor:pointer; font-weight:600; margin:6px 0; }
 .says { color:var(--muted); }
 #plotly-failed { display:none; color:var(--bad); }
 @media (max-width:600px) { main { padding:6px; } section { padding:10px 8px; } .action { font-size:19px; }
-  .grid2 { grid-template-columns:1fr; } table { font-size:12px; } th, td { padding:3px 5px; } }
+  .grid2 { grid-template-columns:1fr; } table { font-size:12px; } th, td { padding:3px 5px; }
+  /* Long explanations do not fit a phone's columns: each row becomes a small card. */
+  table.stack thead { display:none; } table.stack tr { display:block; border-bottom:1px solid var(--line); padding:4px 0; }
+  table.stack td { display:inline-block; border:none; padding:1px 6px 1px 0; } table.stack td.num { text-align:left; }
+  table.stack td[data-label]::before { content:attr(data-label) ": "; color:var(--muted); }
+  table.stack td.says { display:block; } }
 """
 
 SCRIPT = r"""
@@ -111,6 +117,10 @@ function leanloopDraw() {
   var nodes = document.querySelectorAll('script[type="application/json"][data-for]');
   nodes.forEach(function (node) {
     var fig = JSON.parse(node.textContent), el = document.getElementById(node.getAttribute('data-for'));
+    if (window.innerWidth < 600) {  // a phone: smaller legend and margins, a taller plot
+      fig.layout.legend = {orientation: 'h', y: -0.25, font: {size: 10}};
+      fig.layout.margin = {l: 45, r: 8, t: 36, b: 30};
+    }
     if (el) Plotly.newPlot(el, fig.data, fig.layout, {responsive: true, displaylogo: false, showLink: false});
   });
   document.body.setAttribute('data-charts', String(nodes.length));

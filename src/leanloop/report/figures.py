@@ -74,15 +74,39 @@ def performance_chart(cycles: list[CycleView], events: list[EventView], metric: 
     x = [c.at for c in cycles]
     traces = _band_traces(x, [c.realized.get(metric) for c in cycles], f"realized {metric}", BLUE)
     traces += _band_traces(x, [c.estimated.get(metric) for c in cycles], f"estimated {metric}", ORANGE, "dash")
-    traces.append({"type": "scatter", "mode": "lines", "name": "trivial baseline", "x": x,
-                   "y": [c.baseline[metric].value if metric in c.baseline else None for c in cycles],
-                   "line": {"color": GREY, "dash": "dot"}})
     traces.append({"type": "scatter", "mode": "lines", "name": "reference (champion's test set)", "x": x,
                    "y": [c.reference.get(metric) for c in cycles], "line": {"color": GREEN, "dash": "dashdot"}})
+    baseline = [c.baseline[metric].value if metric in c.baseline else None for c in cycles]
+    axis = _focus_range(traces, baseline)
+    traces.append(_baseline_trace(x, baseline, axis))
     shapes, notes = _marks(cycles, events)
     return Chart("chart-performance", f"{metric} over time", {
-        "data": traces, "layout": _layout(f"{metric}: realized and estimated", metric, shapes=shapes, annotations=notes),
+        "data": traces, "layout": _layout(f"{metric}: realized and estimated", metric, shapes=shapes, annotations=notes,
+                                          yaxis={"title": {"text": metric}, **axis}),
     }, len(cycles))
+
+
+def _focus_range(traces: list[dict[str, Any]], baseline: list[float | None]) -> dict[str, Any]:
+    """A y range around the model's lines when the trivial baseline lies far from them:
+    drawn to scale, a baseline at 0.5 flattens a model moving between 0.95 and 0.96."""
+    values = [v for t in traces for v in t["y"] if v is not None]
+    marks = [v for v in baseline if v is not None]
+    if not values or not marks:
+        return {}
+    low, high = min(values), max(values)
+    pad = max(0.15 * (high - low), 0.005 * max(abs(high), 1e-9), 1e-6)
+    if all(low - 4 * pad <= v <= high + 4 * pad for v in marks):
+        return {}
+    return {"range": [low - pad, high + pad]}
+
+
+def _baseline_trace(x: list[str], baseline: list[float | None], axis: dict[str, Any]) -> dict[str, Any]:
+    shown = [v for v in baseline if v is not None]
+    name = "trivial baseline"
+    if axis and shown:
+        name += f" ({shown[-1]:.4g}, off the axis)"
+    return {"type": "scatter", "mode": "lines", "name": name, "x": x, "y": baseline,
+            "line": {"color": GREY, "dash": "dot"}}
 
 
 def kpi_chart(cycles: list[CycleView], events: list[EventView], kpi: str) -> Chart:
@@ -90,35 +114,40 @@ def kpi_chart(cycles: list[CycleView], events: list[EventView], kpi: str) -> Cha
     x = [c.at for c in cycles]
     traces = _band_traces(x, [c.kpis.get(kpi) for c in cycles], f"{kpi} (realized)", BLUE)
     traces += _band_traces(x, [c.estimated_kpis.get(kpi) for c in cycles], f"{kpi} (estimated)", ORANGE, "dash")
-    traces.append({"type": "scatter", "mode": "lines", "name": "trivial baseline", "x": x,
-                   "y": [c.baseline_kpis[kpi].value if kpi in c.baseline_kpis else None for c in cycles],
-                   "line": {"color": GREY, "dash": "dot"}})
     traces.append({"type": "scatter", "mode": "lines", "name": "reference", "x": x,
                    "y": [c.reference_kpis.get(kpi) for c in cycles], "line": {"color": GREEN, "dash": "dashdot"}})
+    baseline = [c.baseline_kpis[kpi].value if kpi in c.baseline_kpis else None for c in cycles]
+    axis = _focus_range(traces, baseline)
+    traces.append(_baseline_trace(x, baseline, axis))
     shapes, notes = _marks(cycles, events)
     return Chart("chart-kpi", f"{kpi} over time", {
-        "data": traces, "layout": _layout(f"KPI: {kpi} per prediction", kpi, shapes=shapes, annotations=notes),
+        "data": traces, "layout": _layout(f"KPI: {kpi} per prediction", kpi, shapes=shapes, annotations=notes,
+                                          yaxis={"title": {"text": kpi}, **axis}),
     }, len(cycles))
 
 
 def drift_heatmap(cycles: list[CycleView]) -> Chart:
     """Features by cycle: statistic over threshold (above 1 = past the threshold), drifted in the hover."""
     features = list(dict.fromkeys(r.feature for c in cycles for r in c.drift))
-    z, text = [], []
+    z, text, stats = [], [], []
     for name in features:
-        row, labels = [], []
+        row, labels, numbers = [], [], []
         for c in cycles:
             found = next((r for r in c.drift if r.feature == name), None)
             row.append(None if found is None else (1.0 if found.drifted else 0.0))
+            numbers.append("" if found is None else f"{found.statistic:.3g}")
             labels.append("" if found is None else f"{found.method} {found.statistic:.4g} "
                           f"(threshold {found.threshold:.4g}){' DRIFT' if found.drifted else ''}")
         z.append(row)
         text.append(labels)
+        stats.append(numbers)
     figure = {"data": [{"type": "heatmap", "x": [f"cycle {c.cycle}" for c in cycles], "y": features, "z": z,
                         "text": text, "hovertemplate": "%{y} · %{x}<br>%{text}<extra></extra>", "zmin": 0, "zmax": 1,
-                        "colorscale": [[0, "#e8f1fa"], [1, RED]], "showscale": False, "xgap": 2, "ygap": 2}],
+                        "colorscale": [[0, "#e8f1fa"], [1, RED]], "showscale": False, "xgap": 2, "ygap": 2,
+                        "customdata": stats, "texttemplate": "%{customdata}", "textfont": {"size": 11}}],
               "layout": _layout("Drift by feature and cycle (red: drifted)", "", hovermode="closest",
                                 height=max(220, 40 + 28 * len(features)),
+                                yaxis={"autorange": "reversed", "automargin": True},
                                 margin={"l": 160, "r": 15, "t": 40, "b": 40})}
     return Chart("chart-drift", "Drift over time", figure, len(cycles))
 

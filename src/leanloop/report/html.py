@@ -74,12 +74,13 @@ def _short(text: str | None) -> str:
     return text[:19].replace("T", " ") + (" UTC" if text.endswith("+00:00") else "")
 
 
-def _figure_json(figure: dict[str, Any]) -> str:
+def _figure_json(figure: dict[str, Any]) -> Any:
     import orjson
+    from markupsafe import Markup
 
     # Inside <script>, "<" would let a value such as "</script>" end the element.
     text = orjson.dumps(figure, option=orjson.OPT_SERIALIZE_NUMPY).decode("utf-8")
-    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    return Markup(text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"))
 
 
 def _environment() -> Any:
