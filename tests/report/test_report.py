@@ -131,9 +131,10 @@ def test_html_report_matches_the_store(report_project: Project, tmp_path: Path) 
     # the manual promotion is listed and marked on the time axes
     promotion = [c for c in report_project.store.cycles() if c.get("kind") == "promote"]
     assert promotion and f"{promotion[0]['champion_after']} promote" in html
-    # the gate of the newest cycle that judged a challenger, when it is the focus
-    if newest.get("comparison"):
-        assert page.rows["gate-table"] == len(newest["comparison"]["checks"])
+    # the gate: every check of the newest cycle that judged a challenger
+    judged = [c for c in ledger if c.get("comparison")]
+    assert judged and page.rows["gate-table"] == len(judged[-1]["comparison"]["checks"])
+    assert f"Cycle {judged[-1]['cycle']}: <b>{judged[-1]['champion_before']}</b> against" in html
     assert_offline(html)
     assert path.stat().st_size < 5_000_000
 

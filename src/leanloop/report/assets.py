@@ -86,7 +86,7 @@ th.sortable { cursor:pointer; user-select:none; white-space:nowrap; } th.sortabl
 td.num { text-align:right; font-variant-numeric:tabular-nums; white-space:nowrap; }
 tr.fired td, tr.drifted td, tr.failed td, tr.flagged td { background:#fff3f2; }
 .yes { color:var(--bad); font-weight:600; } .no { color:var(--ok); } .pass { color:var(--ok); font-weight:600; } .fail { color:var(--bad); font-weight:600; }
-.chart { width:100%; min-height:320px; }
+.chart { width:100%; min-height:220px; }
 .grid2 { display:grid; grid-template-columns:repeat(auto-fit,minmax(340px,1fr)); gap:10px; }
 details summary { cursor:pointer; font-weight:600; margin:6px 0; }
 .says { color:var(--muted); }
@@ -97,7 +97,7 @@ details summary { cursor:pointer; font-weight:600; margin:6px 0; }
   table.stack thead { display:none; } table.stack tr { display:block; border-bottom:1px solid var(--line); padding:4px 0; }
   table.stack td { display:inline-block; border:none; padding:1px 6px 1px 0; } table.stack td.num { text-align:left; }
   table.stack td[data-label]::before { content:attr(data-label) ": "; color:var(--muted); }
-  table.stack td.says { display:block; } }
+  table.stack td.says { display:block; } table.stack td:empty { display:none; } }
 """
 
 SCRIPT = r"""

@@ -142,9 +142,10 @@ def drift_heatmap(cycles: list[CycleView]) -> Chart:
         text.append(labels)
         stats.append(numbers)
     figure = {"data": [{"type": "heatmap", "x": [f"cycle {c.cycle}" for c in cycles], "y": features, "z": z,
-                        "text": text, "hovertemplate": "%{y} · %{x}<br>%{text}<extra></extra>", "zmin": 0, "zmax": 1,
+                        "customdata": text, "hovertemplate": "%{y} · %{x}<br>%{customdata}<extra></extra>",
+                        "zmin": 0, "zmax": 1,
                         "colorscale": [[0, "#e8f1fa"], [1, RED]], "showscale": False, "xgap": 2, "ygap": 2,
-                        "customdata": stats, "texttemplate": "%{customdata}", "textfont": {"size": 11}}],
+                        "text": stats, "texttemplate": "%{text}", "textfont": {"size": 11}}],
               "layout": _layout("Drift by feature and cycle (red: drifted)", "", hovermode="closest",
                                 height=max(220, 40 + 28 * len(features)),
                                 yaxis={"autorange": "reversed", "automargin": True},
@@ -164,6 +165,7 @@ def labels_chart(cycles: list[CycleView], events: list[EventView]) -> Chart:
         {"type": "scatter", "mode": "lines+markers", "name": "delay p90 (s)", "x": x, "yaxis": "y2",
          "y": [c.delay_p90 for c in cycles], "line": {"color": RED, "dash": "dash"}},
     ], "layout": _layout("Label coverage and delay", "coverage", shapes=shapes, annotations=notes,
+                         margin={"l": 55, "r": 55, "t": 40, "b": 40},
                          yaxis={"title": {"text": "coverage"}, "range": [0, 1.05], "tickformat": ".0%"},
                          yaxis2={"title": {"text": "delay (s)"}, "overlaying": "y", "side": "right"})}
     return Chart("chart-labels", "Label coverage and delay", figure, len(cycles))
@@ -189,13 +191,18 @@ def multivariate_chart(cycles: list[CycleView], events: list[EventView]) -> Char
 def distribution_chart(dist: Distribution, index: int) -> Chart:
     """Reference against current shares per bin, overlaid."""
     numeric = dist.kind in ("numeric", "datetime")
+    # Numeric bins are their centres on a linear axis (readable ticks); categories stay labels.
+    x: list[Any] = [float(b) for b in dist.bins] if numeric else dist.bins
+    axis = {"type": "date" if dist.kind == "datetime" else "linear"} if numeric else {"type": "category"}
+    if dist.kind == "datetime":
+        x = [v * 1000 for v in x]  # plotly reads numbers on a date axis as milliseconds
     figure = {"data": [
-        {"type": "bar", "name": f"reference (n={dist.n_reference})", "x": dist.bins, "y": dist.reference,
+        {"type": "bar", "name": f"reference (n={dist.n_reference})", "x": x, "y": dist.reference,
          "marker": {"color": GREY}, "opacity": 0.6},
-        {"type": "bar", "name": f"current (n={dist.n_current})", "x": dist.bins, "y": dist.current,
+        {"type": "bar", "name": f"current (n={dist.n_current})", "x": x, "y": dist.current,
          "marker": {"color": BLUE}, "opacity": 0.6},
     ], "layout": _layout(dist.feature, "share of rows", barmode="overlay" if numeric else "group", bargap=0.05,
-                         hovermode="x unified", xaxis={"type": "category", "gridcolor": "#eee"},
+                         hovermode="x unified", xaxis={**axis, "gridcolor": "#eee"},
                          yaxis={"tickformat": ".0%", "title": {"text": "share of rows"}})}
     return Chart(f"chart-dist-{index}", f"{dist.feature}: reference vs current", figure, len(dist.bins))
 

@@ -179,15 +179,15 @@ def _distribution(name: str, kind: str, ref: pd.Series, cur: pd.Series) -> Distr
     ref, cur = ref.dropna(), cur.dropna()
     if kind in ("numeric", "datetime"):
         if kind == "datetime":
-            ref = ref.astype("datetime64[ns]").astype("int64") / 1e9
-            cur = cur.astype("datetime64[ns]").astype("int64") / 1e9
+            ref = pd.to_datetime(ref, utc=True, errors="coerce").dropna().astype("int64") / 1e9
+            cur = pd.to_datetime(cur, utc=True, errors="coerce").dropna().astype("int64") / 1e9
         both = np.concatenate([ref.to_numpy(dtype=float), cur.to_numpy(dtype=float)])
         low, high = (np.nanquantile(both, [0.005, 0.995]) if len(both) else (0.0, 1.0))
         edges = np.linspace(low, high if high > low else low + 1.0, NUMERIC_BINS + 1)
         # Values beyond the 0.5-99.5% range fall in the end bins rather than vanish.
         r = np.histogram(np.clip(ref.to_numpy(dtype=float), edges[0], edges[-1]), edges)[0]
         c = np.histogram(np.clip(cur.to_numpy(dtype=float), edges[0], edges[-1]), edges)[0]
-        bins = [f"{(a + b) / 2:.4g}" for a, b in zip(edges[:-1], edges[1:], strict=True)]
+        bins = [f"{(a + b) / 2:.8g}" for a, b in zip(edges[:-1], edges[1:], strict=True)]
     else:
         ref, cur = ref.astype(str), cur.astype(str)
         counts = pd.concat([ref, cur]).value_counts()
