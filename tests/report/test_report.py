@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from leanloop.errors import NotFoundError
+from leanloop.errors import InputError, NotFoundError
 from leanloop.project import Project
 from leanloop.report import (
     PlotlyMode,
@@ -169,6 +169,8 @@ def test_cycle_and_last_choose_what_is_reported(report_project: Project) -> None
         c["cycle"] for c in ledger[-2:]]
     with pytest.raises(NotFoundError, match=r"cycle 999 is not a finished cycle of the ledger; finished cycles: \["):
         load_report(report_project, cycle=999)
+    with pytest.raises(InputError, match="last must be at least 1"):
+        load_report(report_project, last=0)
 
 
 def test_fragments_are_pages_of_their_own(report_project: Project) -> None:

@@ -32,7 +32,7 @@ class Chart:
 def _layout(title: str, y: str, **extra: Any) -> dict[str, Any]:
     return {"title": {"text": title, "font": {"size": 15}}, "margin": {"l": 55, "r": 15, "t": 40, "b": 40},
             "height": 320, "legend": {"orientation": "h", "y": -0.2}, "yaxis": {"title": {"text": y}},
-            "hovermode": "x unified", "template": None, "plot_bgcolor": "#fff",
+            "hovermode": "x unified", "plot_bgcolor": "#fff",
             "xaxis": {"gridcolor": "#eee"}, **extra}
 
 

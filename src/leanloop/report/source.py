@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from leanloop.errors import NotFoundError
+from leanloop.errors import InputError, NotFoundError
 from leanloop.report.records import (
     Band,
     ChunkView,
@@ -143,7 +143,7 @@ def _cycle(body: dict[str, Any], metric: str) -> CycleView:
         multivariate=_multivariate(m.get("multivariate")),
         quality=[QualityRow(**{k: q.get(k) for k in QualityRow.model_fields} | {"feature": q.get("feature") or "(all rows)"})
                  for q in (m.get("quality") or {}).get("results", [])],
-        gate=[GateCheck(**{k: c.get(k) if c.get(k) is not None or k != "says" else "" for k in GateCheck.model_fields})
+        gate=[GateCheck(**{k: c.get(k) for k in GateCheck.model_fields} | {"says": c.get("says") or ""})
               for c in comparison.get("checks", [])],
         gate_promote=comparison.get("promote") if comparison else None,
         segments=[SegmentRow(**{k: s.get(k) for k in SegmentRow.model_fields}) for s in m.get("segments", [])],
@@ -257,7 +257,7 @@ def load_report(project: Project, *, cycle: int | None = None, last: int | None 
         ledger = [c for c in ledger if c["cycle"] <= cycle]
     if last is not None:
         if last < 1:
-            raise NotFoundError(f"--last must be at least 1, got {last}")
+            raise InputError(f"last must be at least 1 (the number of newest cycles to report), got {last}")
         finished = finished[-last:]
     cycles = [_cycle(c, metric) for c in finished]
     first = cycles[0].cycle if cycles else 0
