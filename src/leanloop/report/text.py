@@ -92,11 +92,12 @@ def render_markdown(data: ReportData) -> str:
         kpi = data.main_kpi
         out += ["## Cycles", ""]
         out += _table(["cycle", "when", "action", "champion", "rows", f"{data.main_metric} realized",
-                       f"{data.main_metric} estimated", kpi or "KPI", "drifted"],
+                       f"{data.main_metric} estimated", "estimation error", kpi or "KPI", "drifted"],
                       [[c.cycle, _short(c.at), c.action + (" (promoted)" if c.promoted else "")
                         + (" (rolled back)" if c.rolled_back else ""),
                         c.champion_before + (f" → {c.champion_after}" if c.champion_after != c.champion_before else ""),
                         c.rows, _band(c.realized.get(data.main_metric)), _band(c.estimated.get(data.main_metric)),
+                        _num(c.estimation_error.get(data.main_metric)),
                         _band(c.kpis.get(kpi)) if kpi else "", f"{len(c.drifted_features)}/{len(c.drift)}"]
                        for c in data.cycles])
     out += ["## Model lineage", ""]
