@@ -207,7 +207,9 @@ def _versions(models: list[dict[str, Any]], aliases: dict[str, str], cycles: lis
         if after and after != before:
             kind = entry.get("kind", "cycle")
             by = f"cycle {entry['cycle']}" if kind == "cycle" else f"{kind} (entry {entry['cycle']}, {entry.get('reason', '')})"
-            promoted.setdefault(after, []).append((iso(entry["created_at"]) or "", by))
+            # A cycle's time is when it started; its promotion happened when it ended.
+            done = entry["created_at"] + float((entry.get("durations") or {}).get("total", 0.0))
+            promoted.setdefault(after, []).append((iso(done) or "", by))
     out = []
     for body in models:
         name = body["version"]
