@@ -218,3 +218,21 @@ def test_a_project_without_cycles_still_reports(tmp_path: Path, car_loan_data) -
         assert_offline(html)
     finally:
         project.close()
+
+
+def test_the_report_command_writes_each_format_and_refuses_bad_options(report_project: Project,
+                                                                      tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from leanloop.cli import app
+
+    root = str(report_project.paths.root)
+    for fmt, check in (("html", "<html"), ("md", "# "), ("json", '"cycles"')):
+        target = tmp_path / f"r.{fmt}"
+        result = CliRunner().invoke(app, ["report", "--dir", root, "--format", fmt, "-o", str(target)])
+        assert result.exit_code == 0, result.output
+        assert check in target.read_text(encoding="utf-8") and f"wrote {target}" in result.stdout
+    bad = CliRunner().invoke(app, ["report", "--dir", root, "--format", "pdf"])
+    assert bad.exit_code == 2 and "--format must be one of ['html', 'md', 'json']" in bad.stderr
+    missing = CliRunner().invoke(app, ["report", "--dir", root, "--cycle", "999"])
+    assert missing.exit_code == 2 and "cycle 999 is not a finished cycle" in " ".join(missing.stderr.split())

@@ -28,7 +28,7 @@ from leanloop.report.source import load_report
 from leanloop.report.text import render_json, render_markdown
 
 if TYPE_CHECKING:
-    from leanloop.project import Project
+    from leanloop.workspace import Workspace
 
 __all__ = [
     "PlotlyMode", "ReportData", "ReportFormat", "load_report", "render", "write_report",
@@ -54,14 +54,14 @@ def render(data: ReportData, fmt: ReportFormat = ReportFormat.HTML) -> str:
     return render_html(data)
 
 
-def write_report(project: Project, path: str | Path, *, fmt: ReportFormat = ReportFormat.HTML,
+def write_report(project: Workspace, path: str | Path, *, fmt: ReportFormat = ReportFormat.HTML,
                  cycle: int | None = None, last: int | None = None) -> ReportData:
     """Write the report of ``project`` to ``path`` (atomically) and return its content.
 
     ``cycle`` reports that cycle (and the timeline up to it), ``last`` the newest
     ``last`` cycles; see :func:`~leanloop.report.source.load_report`.
     """
-    data = load_report(project, cycle=cycle, last=last, )
+    data = load_report(project, cycle=cycle, last=last)
     text = render(data, fmt)
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")

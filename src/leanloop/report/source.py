@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from leanloop.errors import InputError, NotFoundError
+from leanloop.learn.ledger import entries as ledger_entries
 from leanloop.report.records import (
     Band,
     ChunkView,
@@ -33,7 +34,7 @@ from leanloop.report.records import (
 if TYPE_CHECKING:
     import pandas as pd
 
-    from leanloop.project import Project
+    from leanloop.workspace import Workspace
 
 __all__ = ["load_report", "iso"]
 
@@ -151,7 +152,7 @@ def _cycle(body: dict[str, Any], metric: str) -> CycleView:
     )
 
 
-def _distributions(project: Project, focus: CycleView, models: dict[str, dict[str, Any]]) -> list[Distribution]:
+def _distributions(project: Workspace, focus: CycleView, models: dict[str, dict[str, Any]]) -> list[Distribution]:
     """Each feature's shares per bin in the champion's reference data and in the window."""
     import pandas as pd
 
@@ -238,7 +239,7 @@ def _hard_cases(rows: list[dict[str, Any]]) -> list[HardCaseRow]:
             for r in rows[:HARD_CASES_SHOWN]]
 
 
-def load_report(project: Project, *, cycle: int | None = None, last: int | None = None,
+def load_report(project: Workspace, *, cycle: int | None = None, last: int | None = None,
                 distributions: bool = True) -> ReportData:
     """Read a project's ledger, versions and test set into :class:`ReportData`.
 
@@ -249,7 +250,7 @@ def load_report(project: Project, *, cycle: int | None = None, last: int | None 
     """
     config = project.config
     metric = config.policy.main_metric_for(config.data)
-    ledger = project.store.cycles()
+    ledger = [e.to_json() for e in ledger_entries(project.store)]
     finished = [c for c in ledger if c.get("kind", "cycle") == "cycle" and c.get("decision")]
     if cycle is not None:
         known = [c["cycle"] for c in finished]
