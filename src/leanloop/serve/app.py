@@ -71,13 +71,14 @@ def create_app(project: Project, *, token: str | None = FROM_PROJECT, own_proces
         token = resolve_token(project.paths.workspace)
     runtime = ServerRuntime(project, own_process=own_process)
     metrics, serve = runtime.metrics, runtime.serve
-    auth = Depends(require_token(token))
+    auth = Depends(require_token(token, failures_per_minute=serve.auth_failures_per_minute))
 
     app = FastAPI(title="leanloop", description="Predictions, logged durably; feedback joined to them.",
                   lifespan=runtime.lifespan)
     app.router.route_class = strict_json_route()
     app.add_middleware(ShedWhenFull, batcher=runtime.batcher, on_reject=metrics.reject)  # inside BodyLimit: 413/415 first
-    app.add_middleware(BodyLimit, max_bytes=serve.max_body_bytes, on_reject=metrics.reject)
+    app.add_middleware(BodyLimit, max_bytes=serve.max_body_bytes, on_reject=metrics.reject,
+                       read_timeout_s=serve.read_timeout_s)
     app.add_middleware(RequestMetrics, metrics=metrics)
     app.state.runtime = runtime
     app.state.logger = runtime.logger

@@ -77,7 +77,7 @@ def install_error_handlers(app: FastAPI, metrics: ServerMetrics) -> None:
 
     async def http(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, HTTPException)
-        reason = _STATUS_REASONS.get(exc.status_code, f"http_{exc.status_code}")
+        reason = getattr(exc, "reason", None) or _STATUS_REASONS.get(exc.status_code, f"http_{exc.status_code}")
         return refuse(metrics, request, exc.status_code, reason, [str(exc.detail)], headers=exc.headers)
 
     async def leanloop_error(request: Request, exc: Exception) -> JSONResponse:

@@ -49,7 +49,9 @@ class ServerRuntime:
         self.holder = ModelHolder(project.registry, refresh_seconds=serve.model_refresh_seconds)
         self.logger = PredictionLogger(project.store, Spool(project.paths.spool), max_rows=serve.commit_max_rows,
                                        max_wait_ms=serve.commit_max_wait_ms,
-                                       retry_seconds=config.store.spool_retry_seconds)
+                                       retry_seconds=config.store.spool_retry_seconds,
+                                       commit_timeout_ms=config.store.commit_timeout_ms,
+                                       spool_max_bytes=serve.spool_max_bytes)
         self.readiness = Readiness()
         self.metrics = ServerMetrics(stats=self.logger.stats, version=lambda: self.holder.version)
         self.shadow = ShadowScorer(project.paths.root, project.registry, max_queue_rows=serve.shadow_queue_rows,

@@ -39,6 +39,9 @@ def router(runtime: ServerRuntime, auth: Any) -> APIRouter:
         stats = logger.stats()
         status, code = runtime.readiness.check(stats)
         body: dict[str, Any] = {"status": status, "spool_depth": stats.spool_depth}
+        if stats.degraded:
+            body |= {"spool_bytes": stats.spool_bytes, "spool_age_seconds": stats.spool_age_seconds,
+                     "store": "unavailable" if stats.store_down else "draining the spool"}
         if code == 200:
             champion, _ = await run_in_threadpool(holder.current)
             body["model_version"] = champion.version

@@ -25,7 +25,8 @@ def router(runtime: ServerRuntime, auth: Any) -> APIRouter:
     from leanloop.config import ValuePolicy
     from leanloop.serve.limits import strict_json_route
 
-    serve, schema, metrics, batcher = runtime.serve, runtime.schema, runtime.metrics, runtime.batcher
+    serve, schema, metrics, batcher, logger = (runtime.serve, runtime.schema, runtime.metrics, runtime.batcher,
+                                               runtime.logger)
     PredictRequest = predict_request_model(schema, serve.max_rows_per_request)
     check_values = ValueChecker(schema)
     names = schema.names
@@ -40,6 +41,7 @@ def router(runtime: ServerRuntime, auth: Any) -> APIRouter:
             raise InputError("; ".join(_flag_message(schema, rows, *f) for f in refused[:10]))
         for _, feature, flag in flags:
             metrics.flagged.labels(feature=feature, flag=flag.value).inc()
+        logger.check_room()  # 503 + Retry-After while the spool is full and the store away
         version, outputs = await batcher.submit(rows)
         http.state.predictions = len(outputs)
         http.state.model_version = version
