@@ -160,6 +160,7 @@ class Load:
     clients: int = 6
     seed: int = 0
     max_seconds: float = 30.0
+    interval: float = 0.0  # seconds each client waits between requests (0: as fast as answered)
     acked: dict[str, str] = field(default_factory=dict)   # prediction id -> model version
     statuses: dict[int, int] = field(default_factory=dict)
     errors: list[dict[str, Any]] = field(default_factory=list)
@@ -205,6 +206,8 @@ class Load:
                             self.acked[p["prediction_id"]] = answer["model_version"]
                     elif len(self.errors) < 20:
                         self.errors.append({"status": response.status_code, "body": response.json()})
+                if self.interval:
+                    time.sleep(self.interval)
 
 
 def check_sqlite(database: Path, acked: dict[str, str]) -> dict[str, str]:

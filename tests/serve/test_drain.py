@@ -219,3 +219,48 @@ def test_a_frozen_postgresql_never_stalls_an_answer(tmp_path: Path, pg_store: SQ
     finally:
         logger.stop()
     assert sorted(logged_ids(pg_store)) == [f"p{i:08d}" for i in range(6)]
+
+
+# --- through HTTP: /ready, /metrics and the 503 of a full spool ------------------------------
+
+
+def test_a_full_spool_answers_503_with_retry_after_and_ready_shows_its_size_and_age(
+        tmp_path: Path, car_loan_data: Any) -> None:
+    from fastapi.testclient import TestClient
+
+    from leanloop.serve import create_app
+    from tests.serve.conftest import ROW, small_project
+
+    project = small_project(tmp_path, car_loan_data, spool_max_bytes=1 << 16)
+    database = project.paths.root / ".leanloop" / "store.db"
+    acked: list[str] = []
+    with TestClient(create_app(project), raise_server_exceptions=False) as client:
+        client.post("/predict", json={"rows": [ROW]})
+        project.store.engine.dispose()
+        database.rename(tmp_path / "away.db")
+        database.mkdir()
+        statuses = []
+        for _ in range(20):
+            response = client.post("/predict", json={"rows": [ROW] * 100})
+            statuses.append(response.status_code)
+            if response.status_code == 200:
+                acked += [p["prediction_id"] for p in response.json()["predictions"]]
+            else:
+                break
+        assert statuses[0] == 200 and statuses[-1] == 503, statuses
+        assert response.json()["error"] == "spool_full" and "spool_max_bytes" in response.text
+        assert int(response.headers["retry-after"]) >= 1
+        ready = client.get("/ready").json()
+        assert ready["status"] == "degraded" and ready["store"] == "unavailable"
+        assert ready["spool_depth"] == len(acked) and ready["spool_bytes"] >= 1 << 16
+        assert ready["spool_age_seconds"] > 0
+        metrics = client.get("/metrics").text
+        assert "leanloop_spool_bytes " in metrics and "leanloop_spool_age_seconds " in metrics
+        database.rmdir()
+        (tmp_path / "away.db").rename(database)
+        project.store.engine.dispose()
+        wait_until(lambda: client.get("/ready").json()["status"] == "ready", 20, "the spool did not drain")
+        assert client.post("/predict", json={"rows": [ROW]}).status_code == 200
+    ids = logged_ids(project.store)
+    assert len(ids) == len(set(ids)) and set(acked) <= set(ids)
+    project.close()

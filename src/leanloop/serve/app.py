@@ -18,10 +18,13 @@ the routes by concern (:mod:`~leanloop.serve.routes`).
   mode (:mod:`~leanloop.serve.shadow`): the version scores every request too, logged,
   never returned.
 - ``POST /reload`` (token): re-read the champion and shadow aliases now.
-- ``GET /ready``: 200 ``ready`` or ``degraded`` (logging to the spool), 503 while
-  starting, stopping (after SIGTERM) or when nothing can be logged.
+- ``GET /ready``: 200 ``ready`` or ``degraded`` (the store unavailable or the spool
+  still draining; with the spool's size and age), 503 while starting, stopping (after
+  SIGTERM) or when nothing can be logged.
 
-Every refusal is a 4xx naming what was wrong, counted by reason in ``/metrics``; an
+Slow clients are cut off (``[serve] read_timeout_s``: 408 for headers, 400 for a body),
+failed authentications are rate-limited per address (429), and a full spool answers 503
+with ``Retry-After``. Every refusal is a 4xx naming what was wrong, counted by reason in ``/metrics``; an
 unexpected error is a 500 carrying an error id that the server log repeats with the
 traceback (never sent to the client).
 """

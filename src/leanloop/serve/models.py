@@ -37,6 +37,7 @@ class ModelHolder:
         #: The last refused version's error (None when the champion loaded).
         self.last_error: str | None = None
         self.load_failures = 0
+        self._unreachable = False  # logged once per outage, not once per check
 
     def current(self) -> tuple[ModelVersion, Any]:
         """The champion's record and fitted model, loaded anew if the alias moved."""
@@ -62,16 +63,23 @@ class ModelHolder:
                     model, _ = self.registry.load(champion.version)
                     self._current = (champion, model)
                 self.last_error = None
+                if self._unreachable:
+                    self._unreachable = False
+                    log.warning("the champion can be checked again; serving %s", self._current[0].version)
             except LeanloopError as exc:
                 if self._current is None:
                     raise
                 self.load_failures += 1
+                if str(exc) != self.last_error:
+                    log.error("kept serving %s: the champion could not be loaded: %s", self._current[0].version, exc)
                 self.last_error = str(exc)
-                log.error("kept serving %s: the champion could not be loaded: %s", self._current[0].version, exc)
             except Exception as exc:  # the store is down: keep serving the loaded version
                 if self._current is None:
                     raise
-                log.warning("could not check the champion (%s); %s keeps serving", exc, self._current[0].version)
+                if not self._unreachable:
+                    self._unreachable = True
+                    log.warning("could not check the champion (%s); %s keeps serving until the store answers",
+                                exc, self._current[0].version)
             self._checked = now
 
     @property

@@ -103,14 +103,23 @@ class ServerRuntime:
         from fastapi.concurrency import run_in_threadpool
 
         # Off the request path: a request finds the new version already loaded, and
-        # /health names it without traffic.
+        # /health names it without traffic. One log line when refreshing starts failing
+        # and one when it works again, not one per round.
+        failing = False
         while True:
             await asyncio.sleep(self.serve.model_refresh_seconds)
             try:
                 await run_in_threadpool(self.holder.current)
                 await run_in_threadpool(self.shadow.refresh)
-            except Exception:  # the holder keeps serving; the next round retries
-                server_log.exception("could not refresh the champion")
+            except Exception as exc:  # the holder keeps serving; the next round retries
+                if not failing:
+                    server_log.warning("could not refresh the champion and shadow aliases (%s: %s); retrying every "
+                                       "%g s", type(exc).__name__, exc, self.serve.model_refresh_seconds)
+                failing = True
+            else:
+                if failing:
+                    server_log.warning("the champion and shadow aliases are refreshed again")
+                failing = False
 
     @asynccontextmanager
     async def lifespan(self, _app: Any) -> AsyncIterator[None]:
