@@ -355,8 +355,12 @@ class PredictionLogger:
                 return
             self._store_down = True
             self._drain = None
-        log.warning("the store is unavailable (%s); prediction records go to the spool in %s until it is back",
-                    reason, self.spool.folder)
+        if isinstance(self.spool, _NoSpool):
+            log.warning("the store is unavailable (%s); no spool is configured: requests fail until it is back",
+                        reason)
+        else:
+            log.warning("the store is unavailable (%s); prediction records go to the spool in %s until it is back",
+                        reason, self.spool.folder)
 
     def _came_back(self, replayed: int) -> None:
         with self._state_lock:

@@ -47,6 +47,16 @@ class ModelHolder:
         assert self._current is not None
         return self._current
 
+    def serving(self) -> tuple[ModelVersion, Any]:
+        """The loaded champion, without asking the registry (loaded the first time).
+
+        For the request path: a frozen or unreachable store must never hold an answer,
+        and the holder's lock may be held by a refresh waiting on that store. The
+        champion watcher calls :meth:`current` off the request path to follow the alias.
+        """
+        current = self._current
+        return current if current is not None else self.current()
+
     def reload(self) -> tuple[ModelVersion, Any]:
         """Re-read the ``champion`` alias now (not at the next refresh) and load it if it moved."""
         self._refresh(time.monotonic(), force=True)

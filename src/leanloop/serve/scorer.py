@@ -36,7 +36,8 @@ class BatchScorer:
         from leanloop.scoring import rows_columns, rows_input, score
 
         # The version is read once: every row of the batch names the version that answered it.
-        champion, model = self.holder.current()
+        # The loaded one: following the alias is the watcher's job, off the request path.
+        champion, model = self.holder.serving()
         version = champion.version
         schema = self.schema
         rows = [row for group in groups for row in group]

@@ -43,8 +43,7 @@ def router(runtime: ServerRuntime, auth: Any) -> APIRouter:
             body |= {"spool_bytes": stats.spool_bytes, "spool_age_seconds": stats.spool_age_seconds,
                      "store": "unavailable" if stats.store_down else "draining the spool"}
         if code == 200:
-            champion, _ = await run_in_threadpool(holder.current)
-            body["model_version"] = champion.version
+            body["model_version"] = holder.serving()[0].version  # never waits on the store
         return JSONResponse(status_code=code, content=body)
 
     @api.get("/models", summary="Registered versions and aliases")
