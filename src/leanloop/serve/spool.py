@@ -63,6 +63,9 @@ __all__ = ["Spool", "ReplayResult", "scan"]
 MAGIC = b"\xa7LLS"
 _HEADER = struct.Struct(">4sII")
 _MAX_FRAME = 1 << 30
+#: A live file this large is sealed and a new one started: a replay reads one file at a
+#: time into memory, so a long outage's spool is replayed in pieces of about this size.
+ROTATE_BYTES = 16 << 20
 SUFFIX = ".spool"
 
 Records = list[dict[str, Any]]
@@ -192,8 +195,10 @@ class Spool:
 
     def age(self, now: float | None = None) -> float:
         """Seconds since the oldest pending record was spooled (0 when none is)."""
-        with self._lock:
-            starts = [f.since for f in self._backlog if f.records] + ([self._own_since] if self._own else [])
+        # No lock: /ready and /metrics read this on the event loop, and an append holds the
+        # lock through its fsync.
+        backlog, own, own_since = list(self._backlog), self._own, self._own_since
+        starts = [f.since for f in backlog if f.records] + ([own_since] if own else [])
         return max(0.0, (time.time() if now is None else now) - min(starts)) if starts else 0.0
 
     def open(self) -> int:
@@ -245,6 +250,8 @@ class Spool:
                 self._own_since = time.time()
             self._own += len(records)
             self._own_size += len(frame)
+            if self._own_size >= ROTATE_BYTES:
+                self._seal()
 
     def replay(self, sink: Callable[[Records], int], max_rows: int = 2048) -> ReplayResult:
         """Hand every spooled record to ``sink`` (which commits them idempotently and returns
