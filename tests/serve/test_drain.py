@@ -152,6 +152,29 @@ def test_beyond_spool_max_bytes_new_requests_are_refused_with_retry_after(tmp_pa
     outage.store.close()
 
 
+def test_a_sqlite_write_lock_held_elsewhere_sends_the_group_to_the_spool_in_time(tmp_path: Path) -> None:
+    import sqlite3
+
+    store = SQLStore(f"sqlite:///{tmp_path / 's.db'}")
+    logger = PredictionLogger(store, Spool(tmp_path / "spool"), retry_seconds=0.1, commit_timeout_ms=200)
+    logger.start()
+    other = sqlite3.connect(tmp_path / "s.db", isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")  # another writer holds the database's write lock
+        began = time.monotonic()
+        asyncio.run(logger.log([record(1)]))
+        took = time.monotonic() - began
+        assert took < 1.5, f"a held SQLite lock stalled the answer {took:.2f} s (busy timeout 30 s otherwise)"
+        assert logger.stats().store_down and logger.stats().spool_depth == 1
+        other.execute("ROLLBACK")
+        wait_until(lambda: not logger.stats().degraded, 10, "the spool did not drain after the lock")
+    finally:
+        other.close()
+        logger.stop()
+    assert logged_ids(store) == ["p00000001"]
+    store.close()
+
+
 # --- PostgreSQL: a lock held by another connection; the server's processes frozen ------
 
 
