@@ -132,7 +132,7 @@ def test_defaults_are_written_out() -> None:
     rendered = tomllib.loads(render_config(ProjectConfig(data=DataConfig(path="d.csv", target="y", task="regression"))))
     assert rendered["policy"]["min_rows"] == 1000
     assert rendered["measure"]["alpha"] == 0.05
-    assert rendered["store"] == {"sqlite_synchronous": "FULL", "spool_retry_seconds": 1.0}
+    assert rendered["store"] == {"sqlite_synchronous": "FULL", "spool_retry_seconds": 1.0, "commit_timeout_ms": 2000}
 
 
 # --- load_config errors -------------------------------------------------------------

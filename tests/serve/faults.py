@@ -160,6 +160,8 @@ class Load:
     clients: int = 6
     seed: int = 0
     max_seconds: float = 30.0
+    interval: float = 0.0  # seconds each client waits between requests (0: as fast as answered)
+    slowest: float = 0.0  # the longest a request took to be answered, in seconds
     acked: dict[str, str] = field(default_factory=dict)   # prediction id -> model version
     statuses: dict[int, int] = field(default_factory=dict)
     errors: list[dict[str, Any]] = field(default_factory=list)
@@ -192,12 +194,14 @@ class Load:
         with httpx.Client(base_url=self.url, timeout=10.0) as client:
             while not self._stop.is_set() and time.monotonic() < deadline:
                 body = {"rows": rng.sample(self.rows, rng.randint(1, 4))}
+                began = time.monotonic()
                 try:
                     response = client.post("/predict", json=body)
                 except httpx.HTTPError:
                     time.sleep(0.01)
                     continue
                 with self._lock:
+                    self.slowest = max(self.slowest, time.monotonic() - began)
                     self.statuses[response.status_code] = self.statuses.get(response.status_code, 0) + 1
                     if 200 <= response.status_code < 300:
                         answer = response.json()
@@ -205,6 +209,8 @@ class Load:
                             self.acked[p["prediction_id"]] = answer["model_version"]
                     elif len(self.errors) < 20:
                         self.errors.append({"status": response.status_code, "body": response.json()})
+                if self.interval:
+                    time.sleep(self.interval)
 
 
 def check_sqlite(database: Path, acked: dict[str, str]) -> dict[str, str]:

@@ -297,46 +297,120 @@ def test_disk_full_answers_507_then_recovers(built: Path, small_filesystem: Path
 @pytest.mark.postgres
 def test_postgresql_down_under_load_spools_then_drains(zygote: Zygote, project_copy: Path, rows: list[dict[str, Any]],
                                                        postgresql_server: Any, postgresql_url: str) -> None:
+    remote = on_postgresql(project_copy, postgresql_url)
+    server = zygote.spawn(project_copy, free_port())
+    server.wait_ready(status=("ready",))
+    # ~50 requests/s (4 clients, one request each per 80 ms) through the outage and the drain.
+    load = Load(server.url, rows, clients=4, interval=0.08, max_seconds=120).start()
+    load.wait_for(20)
+    began = time.monotonic()
+    postgresql_server.stop()
+    try:
+        during = len(load.acked)
+        load.wait_for(during + 600)  # ~5 s of outage
+        assert len(load.acked) >= during + 600, "predictions should continue through the spool"
+        ready = httpx.get(f"{server.url}/ready", timeout=5).json()
+        assert ready["status"] == "degraded" and ready["spool_depth"] > 0
+        assert ready["spool_bytes"] > 0 and ready["spool_age_seconds"] > 0
+        assert spooled_bytes(project_copy) > 0
+        depth_at_return = ready["spool_depth"]
+    finally:
+        postgresql_server.start()
+    returned = time.monotonic()
+    answered_at_return = len(load.acked)
+    # The spool drains while the traffic continues: depth 0 within 30 s of the store's return.
+    while (ready := httpx.get(f"{server.url}/ready", timeout=5).json())["status"] != "ready":
+        assert time.monotonic() - returned < 30, f"the spool did not drain under load: {ready}"
+        time.sleep(0.05)
+    drained = time.monotonic() - returned
+    answered_while_draining = len(load.acked) - answered_at_return
+    load.wait_for(len(load.acked) + 50)
+    rate = len(load.acked) / (time.monotonic() - began)  # rows/s; requests carry 1-4 rows
+    load.stop()
+    server.terminate()
+    assert set(load.statuses) == {200}, load.errors
+    assert answered_while_draining > 0 or drained < 0.5, "traffic should continue while the spool drains"
+    assert spooled_bytes(project_copy) == 0
+    log = server.log()
+    assert log.count("the store is unavailable") == 1 and log.count("the spool is drained") == 1, log[-3000:]
+    assert "Traceback" not in log, log[-3000:]
+    print(f"\nPostgreSQL down/up under load: {depth_at_return} records spooled, drained in {drained:.2f} s "
+          f"with {answered_while_draining} rows answered meanwhile; {rate:.0f} rows/s overall")
+
+    check_postgresql(remote, load.acked)
+
+
+def on_postgresql(root: Path, url: str, **store: Any) -> Any:
+    """Move the project's registry to the PostgreSQL database at ``url`` and point the
+    project at it; returns that store (for the checks)."""
     import sqlalchemy as sa
 
     from leanloop.store import SQLStore
     from leanloop.store import tables as t
 
-    # The same project, its registry moved to PostgreSQL.
-    local, remote = SQLStore(f"sqlite:///{database(project_copy)}"), SQLStore(postgresql_url)
+    local, remote = SQLStore(f"sqlite:///{database(root)}"), SQLStore(url)
     with local.engine.connect() as conn:
         for row in conn.execute(sa.select(t.models).order_by(t.models.c.created_at)):
             remote.add_model(row.version, row.created_at, row.body)
     remote.set_aliases(local.aliases(), at=time.time())
     local.close()
-    configure(project_copy, store={"url": postgresql_url})
+    configure(root, store={"url": url, **store})
+    return remote
 
-    server = zygote.spawn(project_copy, free_port())
-    server.wait_ready(status=("ready",))
-    load = Load(server.url, rows, clients=4).start()
-    load.wait_for(5)
-    postgresql_server.stop()
-    try:
-        during = len(load.acked)
-        load.wait_for(during + 40)
-        assert len(load.acked) >= during + 40, "predictions should continue through the spool"
-        ready = httpx.get(f"{server.url}/ready", timeout=5).json()
-        assert ready["status"] == "degraded" and ready["spool_depth"] > 0
-        assert spooled_bytes(project_copy) > 0
-    finally:
-        postgresql_server.start()
-    deadline = time.monotonic() + 60
-    while httpx.get(f"{server.url}/ready", timeout=5).json()["status"] != "ready":
-        assert time.monotonic() < deadline, "the spool did not drain after PostgreSQL came back"
-        time.sleep(0.05)
-    load.stop()
-    server.terminate()
-    assert set(load.statuses) == {200}, load.errors
-    assert spooled_bytes(project_copy) == 0
+
+def check_postgresql(remote: Any, acked: dict[str, str]) -> None:
+    """Every acknowledged prediction is in the store once, with the version that answered it."""
+    import sqlalchemy as sa
+
+    from leanloop.store import tables as t
 
     with remote.engine.connect() as conn:
         logged = dict(conn.execute(sa.select(t.predictions.c.prediction_id, t.predictions.c.model_version)).all())
         count = conn.execute(sa.select(sa.func.count()).select_from(t.predictions)).scalar_one()
     remote.close()
-    assert count == len(logged)
-    assert all(logged.get(i) == v for i, v in load.acked.items())
+    assert count == len(logged), "a prediction id is logged twice"
+    missing = [i for i in acked if i not in logged]
+    assert not missing, f"{len(missing)} acknowledged predictions are not in the store"
+    assert all(logged[i] == v for i, v in acked.items())
+
+
+@pytest.mark.postgres
+def test_postgresql_frozen_under_load_never_stalls_an_answer(zygote: Zygote, project_copy: Path,
+                                                             rows: list[dict[str, Any]], postgresql_server: Any,
+                                                             postgresql_url: str) -> None:
+    import psutil
+
+    remote = on_postgresql(project_copy, postgresql_url, commit_timeout_ms=500)
+    server = zygote.spawn(project_copy, free_port())
+    server.wait_ready(status=("ready",))
+    load = Load(server.url, rows, clients=4, interval=0.08, max_seconds=120).start()
+    load.wait_for(20)
+    postmaster = psutil.Process(int((Path(postgresql_server.datadir) / "postmaster.pid").read_text().split()[0]))
+    frozen = [postmaster, *postmaster.children(recursive=True)]
+    for process in frozen:
+        process.suspend()  # SIGSTOP: the kernel still accepts its TCP, nothing answers
+    try:
+        during = len(load.acked)
+        load.wait_for(during + 600, timeout=20)  # ~5 s of freeze
+        assert len(load.acked) >= during + 600, "predictions should continue through the spool"
+        ready = httpx.get(f"{server.url}/ready", timeout=5).json()
+        assert ready["status"] == "degraded" and ready["store"] == "unavailable" and ready["spool_depth"] > 0
+        slowest_frozen = load.slowest
+    finally:
+        for process in frozen:
+            process.resume()
+    thawed = time.monotonic()
+    while (ready := httpx.get(f"{server.url}/ready", timeout=5).json())["status"] != "ready":
+        assert time.monotonic() - thawed < 30, f"the spool did not drain after the thaw: {ready}"
+        time.sleep(0.05)
+    drained = time.monotonic() - thawed
+    load.wait_for(len(load.acked) + 50)
+    load.stop()
+    server.terminate()
+    assert set(load.statuses) == {200}, load.errors
+    # One commit waits out commit_timeout_ms (0.5 s); nothing waits for the thaw.
+    assert slowest_frozen < 3.0, f"a request took {slowest_frozen:.2f} s while PostgreSQL was frozen"
+    assert "Traceback" not in server.log()
+    check_postgresql(remote, load.acked)
+    print(f"\nPostgreSQL frozen under load: slowest answer {slowest_frozen:.2f} s; drained {drained:.2f} s "
+          "after the thaw")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -145,3 +146,28 @@ def test_failed_append_leaves_the_file_as_it_was(tmp_path: Path) -> None:
         finally:
             os.close(fd)
     spool.close()
+
+
+def test_replay_oldest_goes_file_by_file_while_appends_continue(tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    import leanloop.serve.spool as spool_module
+
+    monkeypatch.setattr(spool_module, "ROTATE_BYTES", 200)  # a new file every few frames
+    spool = Spool(tmp_path)
+    spool.open()
+    for i in range(10):
+        spool.append(records(i, 1))
+    assert spool.pending == 10 and spool.size == sum(len(encode(records(i, 1))) for i in range(10))
+    assert spool.age(now=time.time() + 5) >= 5
+    files = len(spool_files(tmp_path))
+    assert files > 2  # rotated
+    received: list = []
+    first = spool.replay_oldest(lambda r: received.extend(r) or len(r))
+    assert first is not None and 0 < first.records < 10
+    spool.append(records(10, 1))  # arrives meanwhile, behind everything spooled before
+    while spool.replay_oldest(lambda r: received.extend(r) or len(r)) is not None:
+        pass
+    assert [r["prediction_id"] for r in received] == [f"p{i}" for i in range(11)]  # oldest first, once each
+    assert (spool.pending, spool.size, spool.age()) == (0, 0, 0.0)
+    spool.close()
+    assert spool_files(tmp_path) == []

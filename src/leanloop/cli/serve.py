@@ -39,18 +39,20 @@ def serve(
     from leanloop.serve.factory import PROJECT_ENV
     from leanloop.serve.lifecycle import exit_zero_after_sigterm
     from leanloop.serve.metrics import configure_logging
+    from leanloop.serve.protocol import uvicorn_http
 
     project = _open(directory)
     project.registry.champion()
     configure_logging(quiet=quiet)
     exit_zero_after_sigterm()
+    http = uvicorn_http(project.config.serve.read_timeout_s)
     if workers == 1:
-        uvicorn.run(create_app(project, own_process=True), host=host, port=port, log_level="warning")
+        uvicorn.run(create_app(project, own_process=True), host=host, port=port, log_level="warning", http=http)
         return
     project.close()
     os.environ[PROJECT_ENV] = str(Path(directory).resolve())
     uvicorn.run("leanloop.serve.factory:app_from_environment", factory=True, workers=workers,
-                host=host, port=port, log_level="warning")
+                host=host, port=port, log_level="warning", http=http)
 
 
 @handles_errors

@@ -38,6 +38,18 @@ class ServeConfig(Section):
                                           description="After SIGTERM, how long /ready says 503 before stopping.")
     shadow_queue_rows: int = Field(10_000, ge=1, le=MAX_QUEUE_ROWS, description="Rows waiting for the shadow model.")
     shadow_batch_wait_ms: float = Field(200.0, ge=0.0, le=5000.0, description="Pause gathering a shadow batch.")
+    spool_max_bytes: int = Field(
+        1 << 30, ge=1 << 16, le=1 << 40,
+        description="Disk the spool may hold while the store is away; beyond it /predict answers 503 with "
+                    "Retry-After instead of growing without end.")
+    read_timeout_s: float = Field(
+        10.0, gt=0.0, le=600.0,
+        description="Seconds a client may take to send a request's headers, and its body once the headers are "
+                    "in; a slower or shorter body is answered 400 (or the connection closed).")
+    auth_failures_per_minute: int = Field(
+        30, ge=1, le=100_000,
+        description="Wrong or missing tokens one client address may send per minute before it gets 429 with "
+                    "Retry-After; the right token is never limited.")
 
 
 class StoreConfig(Section):
@@ -48,3 +60,7 @@ class StoreConfig(Section):
     sqlite_synchronous: SqliteSync = Field(SqliteSync.FULL,
                                            description="FULL survives power loss; NORMAL only process crashes.")
     spool_retry_seconds: float = Field(1.0, gt=0.0, le=3600.0, description="While the store is down, how often to retry.")
+    commit_timeout_ms: int = Field(
+        2000, ge=10, le=600_000,
+        description="Longest a prediction-log commit may take (PostgreSQL statement and lock timeouts, SQLite "
+                    "busy timeout); a slower one sends the group to the spool and the server reports degraded.")

@@ -7,6 +7,12 @@ as the bytes received pass the limit, so the server never holds more than the li
 of one request. A POST whose content type is not JSON (pickle types included) gets
 415 and is never parsed. Starlette has no body limit of its own, hence hand-written.
 
+With ``read_timeout_s``, the whole body must arrive within that many seconds of the
+headers: a body shorter than its ``Content-Length``, or one sent a byte at a time, is
+answered 400 (``body_timeout``) and the connection closed, so a slow client never holds
+a worker's connection for long. The headers' own timeout is the HTTP protocol's
+(:mod:`~leanloop.serve.protocol`): uvicorn has neither.
+
 Examples
 --------
 >>> is_json_type(b"application/json; charset=utf-8"), is_json_type(b"application/x-python-pickle")
@@ -15,6 +21,7 @@ Examples
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
@@ -49,6 +56,15 @@ def _too_large_error() -> type[Exception]:
     return _TooLarge
 
 
+def _body_timeout_error() -> type[Exception]:
+    from starlette.exceptions import HTTPException
+
+    class _BodyTimeout(HTTPException):
+        reason = "body_timeout"
+
+    return _BodyTimeout
+
+
 class BodyLimit:
     """ASGI middleware: 413 for bodies over ``max_bytes``, 415 for non-JSON bodies.
 
@@ -57,13 +73,16 @@ class BodyLimit:
     app's own handler answers and counts.
     """
 
-    def __init__(self, app: ASGIApp, *, max_bytes: int, on_reject: Reject | None = None) -> None:
+    def __init__(self, app: ASGIApp, *, max_bytes: int, on_reject: Reject | None = None,
+                 read_timeout_s: float | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
         self.on_reject = on_reject
+        self.read_timeout_s = read_timeout_s
         # An HTTPException subclass, so FastAPI's body reader lets it through instead of
         # turning it into its generic 400 "error parsing the body".
         self._too_large = _too_large_error()
+        self._timed_out = _body_timeout_error()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] not in _BODY_METHODS:
@@ -83,14 +102,24 @@ class BodyLimit:
             return
         received = 0
         started = False
-        too_large = self._too_large
+        too_large, timed_out = self._too_large, self._timed_out
         limit = self.max_bytes
+        timeout = self.read_timeout_s
+        deadline = None if timeout is None else asyncio.get_running_loop().time() + timeout
+        complete = False
 
         async def limited() -> Message:
-            nonlocal received
-            message = await receive()
+            nonlocal received, complete
+            if deadline is None or complete:
+                message = await receive()
+            else:
+                try:
+                    message = await asyncio.wait_for(receive(), max(0.0, deadline - asyncio.get_running_loop().time()))
+                except TimeoutError:
+                    raise timed_out(400, self._timeout_message(received), headers={"connection": "close"}) from None
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
+                complete = not message.get("more_body", False)
                 if received > limit:
                     raise too_large(413, self._size_message())
             return message
@@ -103,10 +132,17 @@ class BodyLimit:
 
         try:
             await self.app(scope, limited, tracked)
-        except too_large:
+        except (too_large, timed_out) as exc:
             if started:
                 raise
-            await self._refuse(send, 413, "body_too_large", self._size_message())
+            if isinstance(exc, timed_out):
+                await self._refuse(send, 400, "body_timeout", str(getattr(exc, "detail", exc)))
+            else:
+                await self._refuse(send, 413, "body_too_large", self._size_message())
+
+    def _timeout_message(self, received: int) -> str:
+        return (f"the body did not arrive within {self.read_timeout_s:g} s of the headers ([serve] read_timeout_s; "
+                f"{received} bytes came); send the whole body at once, as long as its Content-Length says")
 
     def _size_message(self) -> str:
         return (f"the body is larger than the limit of {self.max_bytes} bytes ([serve] max_body_bytes); "
@@ -149,3 +185,4 @@ def strict_json_route() -> type[Any]:
             return strict
 
     return StrictJSONRoute
+

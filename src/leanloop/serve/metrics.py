@@ -100,6 +100,13 @@ class _ScrapeTime:
                                         sum_value=stats.batch_rows_sum)
             yield GaugeMetricFamily("leanloop_spool_depth", "Records waiting in the local spool",
                                     value=stats.spool_depth)
+            yield GaugeMetricFamily("leanloop_spool_bytes", "Bytes the local spool holds on disk",
+                                    value=stats.spool_bytes)
+            yield GaugeMetricFamily("leanloop_spool_age_seconds", "Seconds since the oldest spooled record was spooled",
+                                    value=stats.spool_age_seconds)
+            yield CounterMetricFamily("leanloop_commit_timeouts",
+                                      "Commits that overran [store] commit_timeout_ms (their records were spooled)",
+                                      value=stats.commit_timeouts)
             yield GaugeMetricFamily("leanloop_degraded", "1 while the store is unavailable and the spool is used",
                                     value=1.0 if stats.degraded else 0.0)
         if self.version is not None:

@@ -37,6 +37,7 @@ class ModelHolder:
         #: The last refused version's error (None when the champion loaded).
         self.last_error: str | None = None
         self.load_failures = 0
+        self._unreachable = False  # logged once per outage, not once per check
 
     def current(self) -> tuple[ModelVersion, Any]:
         """The champion's record and fitted model, loaded anew if the alias moved."""
@@ -45,6 +46,16 @@ class ModelHolder:
             self._refresh(now)
         assert self._current is not None
         return self._current
+
+    def serving(self) -> tuple[ModelVersion, Any]:
+        """The loaded champion, without asking the registry (loaded the first time).
+
+        For the request path: a frozen or unreachable store must never hold an answer,
+        and the holder's lock may be held by a refresh waiting on that store. The
+        champion watcher calls :meth:`current` off the request path to follow the alias.
+        """
+        current = self._current
+        return current if current is not None else self.current()
 
     def reload(self) -> tuple[ModelVersion, Any]:
         """Re-read the ``champion`` alias now (not at the next refresh) and load it if it moved."""
@@ -62,16 +73,23 @@ class ModelHolder:
                     model, _ = self.registry.load(champion.version)
                     self._current = (champion, model)
                 self.last_error = None
+                if self._unreachable:
+                    self._unreachable = False
+                    log.warning("the champion can be checked again; serving %s", self._current[0].version)
             except LeanloopError as exc:
                 if self._current is None:
                     raise
                 self.load_failures += 1
+                if str(exc) != self.last_error:
+                    log.error("kept serving %s: the champion could not be loaded: %s", self._current[0].version, exc)
                 self.last_error = str(exc)
-                log.error("kept serving %s: the champion could not be loaded: %s", self._current[0].version, exc)
             except Exception as exc:  # the store is down: keep serving the loaded version
                 if self._current is None:
                     raise
-                log.warning("could not check the champion (%s); %s keeps serving", exc, self._current[0].version)
+                if not self._unreachable:
+                    self._unreachable = True
+                    log.warning("could not check the champion (%s); %s keeps serving until the store answers",
+                                exc, self._current[0].version)
             self._checked = now
 
     @property

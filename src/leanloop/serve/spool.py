@@ -19,6 +19,11 @@ the files of processes that died (their lock is gone). A torn tail (a frame cut
 short by a crash during its append, never acknowledged) is dropped; a corrupt frame
 (bad magic, length or CRC) is copied to ``quarantine/`` and counted, never dropped.
 
+:meth:`Spool.replay_oldest` replays one file at a time, oldest first, sealing the
+live file when it is the only one left, so appends (from the logger's writer thread)
+continue into a new file while a replay runs in another thread: the spool drains
+while traffic continues.
+
 Hand-written: no library offers a crash-safe, CRC-framed append log with replay.
 
 Examples
@@ -44,6 +49,7 @@ import fcntl
 import json
 import os
 import struct
+import threading
 import time
 import uuid
 import zlib
@@ -57,6 +63,9 @@ __all__ = ["Spool", "ReplayResult", "scan"]
 MAGIC = b"\xa7LLS"
 _HEADER = struct.Struct(">4sII")
 _MAX_FRAME = 1 << 30
+#: A live file this large is sealed and a new one started: a replay reads one file at a
+#: time into memory, so a long outage's spool is replayed in pieces of about this size.
+ROTATE_BYTES = 16 << 20
 SUFFIX = ".spool"
 
 Records = list[dict[str, Any]]
@@ -143,99 +152,159 @@ def scan(data: bytes) -> Scan:
     return Scan(frames, corrupt, 0, pos)
 
 
+@dataclass
+class _File:
+    """A spool file waiting for replay: sealed (no more appends) and held locked."""
+
+    path: Path
+    fd: int
+    records: int
+    size: int
+    since: float
+
+
 class Spool:
-    """An append-only, fsynced local log of prediction records; replayed exactly once."""
+    """An append-only, fsynced local log of prediction records; replayed exactly once.
+
+    Appends go to this process's live file; :meth:`replay_oldest` seals it (later
+    appends start a new file) and replays sealed files oldest first, so a replay runs
+    beside appends (another thread may append meanwhile) and the spool drains while
+    records keep arriving.
+    """
 
     def __init__(self, folder: Path) -> None:
         self.folder = Path(folder)
         self._fd: int | None = None
         self._path: Path | None = None
         self._own = 0
-        self._orphans = 0
+        self._own_size = 0
+        self._own_since = 0.0
+        self._backlog: list[_File] = []
+        self._lock = threading.Lock()
         self.quarantined = 0
 
     @property
     def pending(self) -> int:
         """Records spooled and not yet replayed (this process's and dead processes')."""
-        return self._own + self._orphans
+        return self._own + sum(f.records for f in self._backlog)
+
+    @property
+    def size(self) -> int:
+        """Bytes the pending records take on disk."""
+        return self._own_size + sum(f.size for f in self._backlog)
+
+    def age(self, now: float | None = None) -> float:
+        """Seconds since the oldest pending record was spooled (0 when none is)."""
+        # No lock: /ready and /metrics read this on the event loop, and an append holds the
+        # lock through its fsync.
+        backlog, own, own_since = list(self._backlog), self._own, self._own_since
+        starts = [f.since for f in backlog if f.records] + ([own_since] if own else [])
+        return max(0.0, (time.time() if now is None else now) - min(starts)) if starts else 0.0
 
     def open(self) -> int:
-        """Count records left by processes that died; returns that count."""
-        self._orphans = sum(scan(data).records for _, data, fd in self._orphan_files(close=True))
-        return self._orphans
+        """Take the files of processes that died (locked, to replay first); returns their record count."""
+        taken = 0
+        for path, data, fd in self._orphan_files():
+            found = scan(data)
+            first = found.frames[0][0].get("created_at") if found.frames and found.frames[0] else None
+            since = float(first) if isinstance(first, (int, float)) else os.fstat(fd).st_mtime
+            self._backlog.append(_File(path, fd, found.records, len(data), since))
+            taken += found.records
+        return taken
 
     def close(self) -> None:
-        """Release this process's file (kept on disk while it holds records)."""
-        if self._fd is not None:
-            os.close(self._fd)
-            if self._own == 0 and self._path is not None:
-                self._path.unlink(missing_ok=True)
-            self._fd = None
-            self._path = None
-            self._own = 0  # what is left is another run's to replay (see open)
+        """Release this process's files (kept on disk while they hold records, for the next start)."""
+        with self._lock:
+            for entry in self._backlog:
+                os.close(entry.fd)
+                if entry.records == 0:
+                    entry.path.unlink(missing_ok=True)
+            self._backlog = []
+            if self._fd is not None:
+                os.close(self._fd)
+                if self._own == 0 and self._path is not None:
+                    self._path.unlink(missing_ok=True)
+                self._fd = None
+                self._path = None
+            self._own = self._own_size = 0  # what is left is another run's to replay (see open)
 
     def append(self, records: Records) -> None:
         """Append one frame and fsync it; on failure the file is as before (raises OSError)."""
         frame = encode(records)
-        fd = self._own_fd()
-        offset = os.lseek(fd, 0, os.SEEK_END)
-        try:
-            view = memoryview(frame)
-            while view:
-                view = view[os.write(fd, view):]
-            os.fsync(fd)
-        except OSError:
+        with self._lock:
+            fd = self._own_fd()
+            offset = os.lseek(fd, 0, os.SEEK_END)
             try:
-                os.ftruncate(fd, offset)
+                view = memoryview(frame)
+                while view:
+                    view = view[os.write(fd, view):]
                 os.fsync(fd)
             except OSError:
-                pass  # a reader drops the torn tail
-            raise
-        self._own += len(records)
+                try:
+                    os.ftruncate(fd, offset)
+                    os.fsync(fd)
+                except OSError:
+                    pass  # a reader drops the torn tail
+                raise
+            if not self._own:
+                self._own_since = time.time()
+            self._own += len(records)
+            self._own_size += len(frame)
+            if self._own_size >= ROTATE_BYTES:
+                self._seal()
 
     def replay(self, sink: Callable[[Records], int], max_rows: int = 2048) -> ReplayResult:
-        """Hand spooled records to ``sink`` (which commits them idempotently and returns how
-        many were new) in chunks of up to ``max_rows``; each file is removed only after all
-        its records are committed. Raises what ``sink`` raises, leaving the rest spooled."""
+        """Hand every spooled record to ``sink`` (which commits them idempotently and returns
+        how many were new) in chunks of up to ``max_rows``, oldest first; each file is
+        removed only after all its records are committed. Raises what ``sink`` raises,
+        leaving the rest spooled."""
         total = inserted = quarantined = torn = 0
-        files = [(path, scan(data), fd) for path, data, fd in self._orphan_files(close=False)]
-        self._orphans = sum(found.records for _, found, _ in files)
-        if self._fd is not None and self._path is not None and self._own:
-            files.append((self._path, scan(_read_all(self._fd)), self._fd))
-        try:
-            while files:
-                path, found, fd = files[0]
-                chunk: Records = []
-                for frame in found.frames:
-                    chunk += frame
-                    if len(chunk) >= max_rows:
-                        inserted += sink(chunk)
-                        chunk = []
-                if chunk:
-                    inserted += sink(chunk)
-                if found.corrupt:
-                    self._quarantine(path, found.corrupt)
-                total += found.records
-                quarantined += len(found.corrupt)
-                torn += found.torn_bytes
-                if fd == self._fd:
-                    os.ftruncate(fd, 0)
-                    os.fsync(fd)
-                    self._own = 0
-                else:
-                    path.unlink(missing_ok=True)
-                    _fsync_dir(self.folder)
-                    os.close(fd)
-                    self._orphans = max(0, self._orphans - found.records)
-                files.pop(0)
-        finally:
-            for _, _, fd in files:
-                if fd != self._fd:
-                    os.close(fd)
-        self.quarantined += quarantined
-        return ReplayResult(total, inserted, quarantined, torn)
+        while True:
+            result = self.replay_oldest(sink, max_rows=max_rows)
+            if result is None:
+                return ReplayResult(total, inserted, quarantined, torn)
+            total += result.records
+            inserted += result.inserted
+            quarantined += result.quarantined
+            torn += result.torn_bytes
+
+    def replay_oldest(self, sink: Callable[[Records], int], max_rows: int = 2048) -> ReplayResult | None:
+        """Replay the oldest spool file (sealing the live one when no other is left), or
+        return None when nothing is spooled. Appends may run meanwhile, into a new file."""
+        with self._lock:
+            if not self._backlog:
+                if not self._own:
+                    return None
+                self._seal()
+            entry = self._backlog[0]
+        found = scan(_read_all(entry.fd))
+        inserted = 0
+        chunk: Records = []
+        for frame in found.frames:
+            chunk += frame
+            if len(chunk) >= max_rows:
+                inserted += sink(chunk)
+                chunk = []
+        if chunk:
+            inserted += sink(chunk)
+        if found.corrupt:
+            self._quarantine(entry.path, found.corrupt)
+        entry.path.unlink(missing_ok=True)
+        _fsync_dir(self.folder)
+        with self._lock:
+            self._backlog.remove(entry)
+            os.close(entry.fd)
+        self.quarantined += len(found.corrupt)
+        return ReplayResult(found.records, inserted, len(found.corrupt), found.torn_bytes)
 
     # -- internals ------------------------------------------------------------------
+    def _seal(self) -> None:
+        # Called under the lock: the live file joins the backlog; the next append opens a new one.
+        assert self._fd is not None and self._path is not None
+        self._backlog.append(_File(self._path, self._fd, self._own, self._own_size, self._own_since))
+        self._fd, self._path = None, None
+        self._own = self._own_size = 0
+
     def _own_fd(self) -> int:
         if self._fd is None:
             self.folder.mkdir(parents=True, exist_ok=True)
@@ -246,13 +315,14 @@ class Spool:
             self._fd, self._path = fd, path
         return self._fd
 
-    def _orphan_files(self, *, close: bool) -> list[tuple[Path, bytes, int]]:
+    def _orphan_files(self) -> list[tuple[Path, bytes, int]]:
         """Spool files no live process holds: locked by us now, with their bytes."""
         found = []
         if not self.folder.is_dir():
             return found
-        for path in sorted(self.folder.glob(f"*{SUFFIX}")):
-            if path == self._path:
+        held = {self._path, *(f.path for f in self._backlog)}
+        for path in sorted(self.folder.glob(f"*{SUFFIX}"), key=_mtime):
+            if path in held:
                 continue
             try:
                 fd = os.open(path, os.O_RDWR)
@@ -266,8 +336,6 @@ class Spool:
                 os.close(fd)
                 continue
             found.append((path, _read_all(fd), fd))
-            if close:
-                os.close(fd)
         return found
 
     def _quarantine(self, path: Path, pieces: list[bytes]) -> None:
@@ -280,6 +348,13 @@ class Spool:
             out.flush()
             os.fsync(out.fileno())
         _fsync_dir(folder)
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except FileNotFoundError:
+        return 0.0
 
 
 def _read_all(fd: int) -> bytes:

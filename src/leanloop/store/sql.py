@@ -62,6 +62,10 @@ _POSTGRES_LOG = ("INSERT INTO predictions (prediction_id, created_at, model_vers
                  "ON CONFLICT (prediction_id) DO NOTHING")
 
 
+_POSTGRES_TIMEOUTS = ("SELECT set_config('statement_timeout', %s, true), set_config('lock_timeout', %s, true)")
+_SQLITE_BUSY_MS = 30000
+
+
 class SQLStore:
     """Predictions, feedback, model versions, aliases, measurements and cycles in SQL."""
 
@@ -88,7 +92,7 @@ class SQLStore:
                 cursor = dbapi_connection.cursor()
                 cursor.execute("PRAGMA journal_mode=WAL")
                 cursor.execute(f"PRAGMA synchronous={sync}")
-                cursor.execute("PRAGMA busy_timeout=30000")
+                cursor.execute(f"PRAGMA busy_timeout={_SQLITE_BUSY_MS}")
                 cursor.execute("PRAGMA foreign_keys=ON")
                 cursor.close()
 
@@ -190,7 +194,7 @@ class SQLStore:
         except OperationalError as exc:
             raise StoreError(f"could not log predictions: {exc.orig}") from exc
 
-    def log_predictions(self, rows: list[dict[str, Any]]) -> int:
+    def log_predictions(self, rows: list[dict[str, Any]], *, timeout_ms: float | None = None) -> int:
         """Commit prediction records idempotently in one transaction; returns how many were new.
 
         A record whose ``prediction_id`` is already logged is skipped (insert ... on
@@ -198,14 +202,17 @@ class SQLStore:
         was unknown, never duplicates a row. Of several records with one id in the same
         group, the first is logged and the others are skipped (not counted). The JSON
         columns hold compact JSON text; ``None`` is stored as JSON ``null``.
+
+        ``timeout_ms`` bounds the commit on the database's side: PostgreSQL's statement
+        and lock timeouts for this transaction, SQLite's busy timeout for this write.
         """
         if not rows:
             return 0
         if self.dialect == "postgresql":
-            return self._log_predictions_postgresql(rows)
-        return self._log_predictions_sqlite(rows)
+            return self._log_predictions_postgresql(rows, timeout_ms)
+        return self._log_predictions_sqlite(rows, timeout_ms)
 
-    def _log_predictions_postgresql(self, rows: list[dict[str, Any]]) -> int:
+    def _log_predictions_postgresql(self, rows: list[dict[str, Any]], timeout_ms: float | None = None) -> int:
         # One statement over column arrays rather than SQLAlchemy's executemany with
         # RETURNING: 1,000 rows cost ~5 ms of client CPU instead of ~40 (per-row parameter
         # and JSON processing) and less server CPU than 1,000 pipelined inserts.
@@ -218,11 +225,14 @@ class SQLStore:
                              f"or a value that is not JSON ({exc}); nothing was written") from exc
         try:
             with self.engine.begin() as conn:
+                if timeout_ms is not None:
+                    # For this transaction only: reads elsewhere (measure) may rightly take longer.
+                    conn.exec_driver_sql(_POSTGRES_TIMEOUTS, (str(int(timeout_ms)),) * 2)
                 return int(conn.exec_driver_sql(_POSTGRES_LOG, columns).rowcount)
         except DBAPIError as exc:
             raise StoreError(f"could not log predictions: {exc.orig}") from exc
 
-    def _log_predictions_sqlite(self, rows: list[dict[str, Any]]) -> int:
+    def _log_predictions_sqlite(self, rows: list[dict[str, Any]], timeout_ms: float | None = None) -> int:
         # One executemany with the JSON columns serialised here by orjson (None as 'null',
         # as the JSON type stores it): SQLAlchemy's per-row parameter processing and
         # json.dumps cost more than SQLite's insert itself for a 1,000-row group commit.
@@ -230,7 +240,13 @@ class SQLStore:
                           [r["model_version"] for r in rows], *_json_columns(rows), strict=True))
         try:
             with self._write_lock, self.engine.begin() as conn:
-                return int(conn.exec_driver_sql(_SQLITE_LOG, params).rowcount)
+                if timeout_ms is None:
+                    return int(conn.exec_driver_sql(_SQLITE_LOG, params).rowcount)
+                conn.exec_driver_sql(f"PRAGMA busy_timeout={int(timeout_ms)}")
+                try:
+                    return int(conn.exec_driver_sql(_SQLITE_LOG, params).rowcount)
+                finally:
+                    conn.exec_driver_sql(f"PRAGMA busy_timeout={_SQLITE_BUSY_MS}")
         except DBAPIError as exc:
             raise StoreError(f"could not log predictions: {exc.orig}") from exc
 

