@@ -10,6 +10,7 @@ from pydantic import BaseModel
 
 from leanloop.config import (
     CONFIG_FILE,
+    LoopConfig,
     Correction,
     DataConfig,
     GateConfig,
@@ -42,7 +43,7 @@ SECTIONS: dict[str, type[BaseModel]] = {
     "data": DataConfig, "model": ModelConfig, "kpi": KpiConfig, "performance": PerformanceConfig, "measure": MeasureConfig,
     "policy": PolicyConfig, "retrain": RetrainConfig, "gate": GateConfig, "serve": ServeConfig, "store": StoreConfig,
     "quality": QualityConfig, "multivariate": MultivariateConfig, "stream": StreamConfig,
-    "segments": SegmentsConfig, "testset": TestsetConfig,
+    "segments": SegmentsConfig, "testset": TestsetConfig, "loop": LoopConfig,
 }
 
 
@@ -75,6 +76,7 @@ def full_config() -> ProjectConfig:
         serve=ServeConfig(max_rows_per_request=10, commit_max_rows=16, commit_max_wait_ms=5.0,
                           model_refresh_seconds=1.0),
         store=StoreConfig(url="sqlite:///elsewhere.db", sqlite_synchronous=SqliteSync.NORMAL),
+        loop=LoopConfig(every_rows=50, every="1h", webhook_url="http://127.0.0.1:9/hook", poll_seconds=2.0),
         quality=QualityConfig(max_missing_increase=0.1, max_out_of_range_share=0.02, max_unseen_share=0.01,
                               max_type_error_share=0.01, max_duplicate_increase=0.1),
         multivariate=MultivariateConfig(enabled=False, auc_threshold=0.6, folds=3, max_rows=2000, top_features=3,

@@ -12,23 +12,39 @@ With ``[gate] shadow_before_promote`` a challenger that passes the gate goes on
 trial in shadow mode instead (``shadowed``); each later cycle first judges it on the
 live rows it scored (``shadow``: :mod:`leanloop.learn.shadow`) and promotes it, ends
 the trial, or lets it run.
+
+One cycle runs at a time: every cycle holds the cycle lock (:mod:`leanloop.leader`)
+from its first ledger write to its last. A manual cycle waits for it (``on_wait`` is
+told, so the CLI can say so); the unattended loop (:func:`try_cycle`) skips its turn
+when another holder has it. Each stage is written to the cycle's ledger entry as it
+starts (``measuring``, ``deciding``, ``training``, ``comparing``, ``promoting``), so
+when a process dies mid-cycle the next holder of the lock records that cycle as
+``interrupted`` at its stage (:func:`recover_interrupted`). The registry writes a
+version's files before its record and moves aliases in one transaction, so such a
+death leaves no half-registered version and no alias on a missing artifact. A cycle
+that raises is recorded with its ``error`` (and raised).
 """
 
 from __future__ import annotations
 
+import os
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from leanloop.leader import cycle_lock
 from leanloop.learn import ledger
 from leanloop.learn.compare import compare
 from leanloop.learn.evidence import evidence_from
 from leanloop.learn.ledger import Cycle
-from leanloop.learn.policy import Action, Decision, decide
+from leanloop.learn.policy import Action, Decision, Rule, decide
 from leanloop.learn.promotion import previous_evidence
 from leanloop.learn.retrain import retrain
 from leanloop.learn.shadow import judge_trial, loop_trial
 from leanloop.learn.testset import add_hard_cases
+from leanloop.loop_state import rows_and_seconds
 from leanloop.measure.measurement import measure_window
+from leanloop.schedule import Schedule, Trigger
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -36,7 +52,10 @@ if TYPE_CHECKING:
     from leanloop.measure.records import Measurement
     from leanloop.workspace import Workspace
 
-__all__ = ["Cycle", "run_cycle", "save_measurement"]
+__all__ = ["Cycle", "run_cycle", "try_cycle", "recover_interrupted", "save_measurement", "StageHook"]
+
+#: Called with each stage's name as the stage starts (after it is in the ledger).
+StageHook = Callable[[str], None]
 
 
 def save_measurement(ws: Workspace, measurement: Measurement) -> Measurement:
@@ -60,7 +79,8 @@ def _window_labelled(ws: Workspace, window: pd.DataFrame) -> pd.DataFrame:
 def _decide(ws: Workspace, measurement: Measurement, window: pd.DataFrame, models: dict[str, tuple[Any, Any]],
             act: bool, fields: dict[str, Any]) -> Decision:
     """Judge the loop's shadow trial (when acting), gather the evidence, decide."""
-    past = ledger.cycles(ws.store)
+    # Cycles that were interrupted or failed before measuring saw nothing: no evidence.
+    past = [c for c in ledger.cycles(ws.store) if c.measurement]
     trial = loop_trial(ws, past)
     if trial is not None and act:
         report = judge_trial(ws, trial)
@@ -73,9 +93,23 @@ def _decide(ws: Workspace, measurement: Measurement, window: pd.DataFrame, model
     return decide(evidence, ws.config.policy)
 
 
+class _Progress:
+    """The running cycle's ledger entry, rewritten as each stage starts."""
+
+    def __init__(self, ws: Workspace, cycle_id: int, running: dict[str, Any], on_stage: StageHook | None) -> None:
+        self.ws, self.cycle_id, self.running, self.on_stage = ws, cycle_id, running, on_stage
+
+    def __call__(self, stage: str, **known: Any) -> None:
+        self.running = {**self.running, **known, "stage": stage}
+        ledger.progress(self.ws.store, self.cycle_id, self.running)
+        if self.on_stage is not None:
+            self.on_stage(stage)
+
+
 def _retrain_and_judge(ws: Workspace, cycle_id: int, champion: str, models: dict[str, tuple[Any, Any]],
-                       fields: dict[str, Any], durations: dict[str, float]) -> None:
+                       fields: dict[str, Any], durations: dict[str, float], stage: _Progress) -> None:
     """Train a challenger, put it through the gate, and promote it or start its trial."""
+    stage("training")
     clock = time.perf_counter()
     retrained = retrain(ws, cycle=cycle_id)
     durations["retrain"] = time.perf_counter() - clock
@@ -83,12 +117,15 @@ def _retrain_and_judge(ws: Workspace, cycle_id: int, champion: str, models: dict
     fields["challenger"] = version.version
     fields["training"] = {"strategy": retrained.strategy, "rows": version.rows,
                           "fingerprint": version.fingerprint, "parent": version.parent}
+    stage("comparing", challenger=version.version)
     clock = time.perf_counter()
     models[version.version] = (retrained.model, retrained.baseline)
     comparison = compare(ws, champion, version.version, recent=retrained.recent, holdout=retrained.holdout,
                          models=models)
     durations["compare"] = time.perf_counter() - clock
     fields["comparison"] = comparison
+    if comparison.promote:
+        stage("promoting")
     if comparison.promote and ws.config.gate.shadow_before_promote:
         ws.registry.shadow(version.version)
         fields["shadowed"] = version.version
@@ -97,51 +134,136 @@ def _retrain_and_judge(ws: Workspace, cycle_id: int, champion: str, models: dict
         fields["promoted"] = True
 
 
-def run_cycle(ws: Workspace, *, last: int | None = None, since: float | None = None,
-              act: bool = True, measurement: Measurement | None = None) -> Cycle:
-    """Measure (unless ``measurement`` is given), decide and (with ``act``) retrain,
-    compare and promote, or roll back; record the cycle in the ledger.
+def _stopped(rule: str, says: str) -> Decision:
+    """The decision recorded for a cycle that stopped before it decided: nothing done."""
+    return Decision(action=Action.WAIT, reasons=[Rule(rule=rule, value=None, threshold=None, fired=True, says=says)])
 
-    A failure while acting (e.g. a retrain that cannot train) leaves the registry as it
-    was, is written to the ledger entry, and is raised.
+
+def recover_interrupted(ws: Workspace) -> list[Cycle]:
+    """Record as ``interrupted`` every cycle that started and never finished.
+
+    Call it only while holding the cycle lock: then no other cycle is running, so an
+    unfinished entry is one whose process died. What it had measured and decided is
+    kept; the champion is the one the registry names now (a death after the aliases
+    moved leaves the promotion made, and the entry says so).
     """
+    recovered = []
+    champion = ws.registry.champion().version
+    for body in ledger.running(ws.store):
+        state = body["running"]
+        stage = state.get("stage", "measuring")
+        says = f"the process running this cycle stopped during {stage}; nothing after that was done"
+        challenger = state.get("challenger")
+        cycle = Cycle(
+            cycle=body["cycle"], created_at=state.get("started_at", 0.0), measurement=state.get("measurement") or {},
+            decision=state.get("decision") or _stopped("interrupted", says),
+            champion_before=state.get("champion_before", champion), champion_after=champion,
+            challenger=challenger, promoted=challenger is not None and champion == challenger,
+            trigger=state.get("trigger"), logged_rows=state.get("logged_rows"), interrupted=True, stage=stage,
+            error=says,
+        )
+        ledger.write(ws.store, cycle)
+        recovered.append(cycle)
+    return recovered
+
+
+def run_cycle(ws: Workspace, *, last: int | None = None, since: float | None = None, act: bool = True,
+              measurement: Measurement | None = None, trigger: Trigger = Trigger.MANUAL,
+              on_wait: Callable[[], None] | None = None, on_stage: StageHook | None = None) -> Cycle:
+    """Take the cycle lock (waiting for it; ``on_wait`` is called first if another cycle
+    holds it), then measure (unless ``measurement`` is given), decide and (with ``act``)
+    retrain, compare and promote, or roll back; record the cycle in the ledger.
+
+    A failure (e.g. a retrain that cannot train) leaves the registry as it was, is
+    written to the ledger entry, and is raised.
+    """
+    lock = cycle_lock(ws.store.engine)
+    try:
+        if not lock.acquire():
+            if on_wait is not None:
+                on_wait()
+            lock.acquire(wait=float("inf"))
+        recover_interrupted(ws)
+        return _locked_cycle(ws, last=last, since=since, act=act, measurement=measurement, trigger=trigger,
+                             on_stage=on_stage)
+    finally:
+        lock.close()
+
+
+def try_cycle(ws: Workspace, schedule: Schedule, *, now: float | None = None,
+              on_stage: StageHook | None = None) -> Cycle | None:
+    """The unattended loop's turn: if the cycle lock is free and a cycle is due (checked
+    again under the lock: another process may just have run one), run it. ``None``
+    when nothing ran. A cycle that fails is recorded (its ``error``) and returned."""
+    lock = cycle_lock(ws.store.engine)
+    try:
+        if not lock.acquire():
+            return None
+        recover_interrupted(ws)
+        rows, seconds = rows_and_seconds(ws, now=now)
+        trigger = schedule.due(rows_since=rows, seconds_since=seconds)
+        if trigger is None:
+            return None
+        try:
+            return _locked_cycle(ws, trigger=trigger, on_stage=on_stage)
+        except Exception:  # recorded in the ledger by _locked_cycle; the loop goes on
+            return ledger.cycles(ws.store)[-1]
+    finally:
+        lock.close()
+
+
+def _locked_cycle(ws: Workspace, *, last: int | None = None, since: float | None = None, act: bool = True,
+                  measurement: Measurement | None = None, trigger: Trigger = Trigger.MANUAL,
+                  on_stage: StageHook | None = None) -> Cycle:
+    """One cycle, under the cycle lock."""
     started = time.time()
     durations: dict[str, float] = {}
     champion_before = ws.registry.champion().version
-    clock = time.perf_counter()
-    # The window is read and the champion loaded once; measuring, the rollback evidence
-    # and the gate all use them.
-    if since is None and last is None:
-        last = ws.config.measure.window_rows
-    window = ws.store.window(last=last, since=since)
-    models = {champion_before: ws.registry.load(champion_before)}
-    if measurement is None:
-        measurement = save_measurement(ws, measure_window(ws, window=window, loaded=models[champion_before]))
-    durations["measure"] = time.perf_counter() - clock
-
-    clock = time.perf_counter()
+    logged_rows = ws.store.count_predictions()
+    running = {"started_at": started, "trigger": trigger.value, "logged_rows": logged_rows,
+               "champion_before": champion_before, "pid": os.getpid()}
+    cycle_id = ledger.start(ws.store, started, running)
+    stage = _Progress(ws, cycle_id, running, on_stage)
     fields: dict[str, Any] = {}
-    decision = _decide(ws, measurement, window, models, act, fields)
-    durations["decide"] = time.perf_counter() - clock
-    cycle_id = ledger.reserve(ws.store, at=started)
+    decision: Decision | None = None
     try:
+        stage("measuring")
+        clock = time.perf_counter()
+        # The window is read and the champion loaded once; measuring, the rollback evidence
+        # and the gate all use them.
+        if since is None and last is None:
+            last = ws.config.measure.window_rows
+        window = ws.store.window(last=last, since=since)
+        models = {champion_before: ws.registry.load(champion_before)}
+        if measurement is None:
+            measurement = save_measurement(ws, measure_window(ws, window=window, loaded=models[champion_before]))
+        durations["measure"] = time.perf_counter() - clock
+
+        stage("deciding", measurement=measurement.to_json())
+        clock = time.perf_counter()
+        decision = _decide(ws, measurement, window, models, act, fields)
+        durations["decide"] = time.perf_counter() - clock
+        stage("deciding", decision=decision.model_dump(mode="json"))
         if act:
             fields["testset"] = add_hard_cases(ws.store, measurement.hard_case_rows, cycle=cycle_id,
                                                max_rows=ws.config.testset.max_rows, at=started)
         if act and decision.action is Action.RETRAIN:
-            _retrain_and_judge(ws, cycle_id, champion_before, models, fields, durations)
+            _retrain_and_judge(ws, cycle_id, champion_before, models, fields, durations, stage)
         elif act and decision.action is Action.ROLLBACK:
+            stage("promoting")
             ws.registry.rollback()
             fields["rolled_back"] = True
     except Exception as exc:
-        fields["error"] = str(exc)
+        fields["error"] = str(exc) or type(exc).__name__
+        fields["stage"] = stage.running.get("stage")
         raise
     finally:
         durations["total"] = time.time() - started
         cycle = Cycle(
-            cycle=cycle_id, created_at=started, measurement=measurement.to_json(), decision=decision,
+            cycle=cycle_id, created_at=started, measurement={} if measurement is None else measurement.to_json(),
+            decision=decision or _stopped("failed", f"the cycle failed before it decided: {fields.get('error')}"),
             champion_before=champion_before, champion_after=ws.registry.champion().version,
-            durations=durations, **fields,
+            durations=durations, trigger=trigger, logged_rows=logged_rows, **fields,
         )
         ledger.write(ws.store, cycle)
     return cycle

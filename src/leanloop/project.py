@@ -42,7 +42,7 @@ from leanloop.target import check_label, csv_labels, infer_task, normalize_targe
 from leanloop.workspace import Workspace
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Callable, Iterable
 
     import pandas as pd
 
@@ -238,9 +238,11 @@ class Project:
                                 window=window, loaded=loaded)
         return save_measurement(self.workspace, result) if save else result
 
-    def cycle(self, *, last: int | None = None, since: float | None = None, act: bool = True) -> Cycle:
-        """One turn of the loop: measure, decide, and act on the decision."""
-        return run_cycle(self.workspace, last=last, since=since, act=act)
+    def cycle(self, *, last: int | None = None, since: float | None = None, act: bool = True,
+              on_wait: Callable[[], None] | None = None) -> Cycle:
+        """One turn of the loop: measure, decide, and act on the decision. Waits while
+        another cycle runs (``on_wait`` is called first, to say so)."""
+        return run_cycle(self.workspace, last=last, since=since, act=act, on_wait=on_wait)
 
     def learn(self, *, act: bool = True) -> Cycle:
         """Decide on the latest stored measurement (and act on it), without measuring again."""

@@ -36,9 +36,13 @@ def cycle(
     """One turn of the loop: measure, then learn."""
     if last is not None and since is not None:
         _fail("give --last or --since, not both")
+    def waiting() -> None:
+        typer.echo("another cycle is running (the server's loop or another 'leanloop cycle'); waiting for it "
+                   "to finish...", err=True)
+
     with _open(directory) as project:
         with _console().status("measuring and deciding..."):
-            result = project.cycle(last=last, since=_parse_since(since), act=not dry_run)
+            result = project.cycle(last=last, since=_parse_since(since), act=not dry_run, on_wait=waiting)
     _cycle_output(result, as_json)
 
 
@@ -64,6 +68,10 @@ def history(directory: DirOption = Path("."), as_json: JsonOption = False) -> No
             table.add_row(str(e.cycle), "", "", "", "", "", f"{kind} ({e.reason})", champions, "")
             continue
         m = e.measurement
+        if not m:  # interrupted or failed before it measured
+            table.add_row(str(e.cycle), "", "", "", "", "", f"{'interrupted' if e.interrupted else 'failed'} "
+                          f"({e.stage})", champions, f"{e.durations.get('total', 0):.1f}")
+            continue
         value = m["performance"]["realized"].get(metric)
         kpi = m["kpis"].get(kpi_name)
         table.add_row(str(e.cycle), str(m["window"]["rows"]), str(m["window"]["labelled"]),

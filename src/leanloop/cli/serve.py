@@ -20,11 +20,14 @@ def serve(
     port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port.")] = 8000,
     quiet: Annotated[bool, typer.Option("--quiet", help="No access log lines (errors are still logged).")] = False,
     workers: Annotated[int, typer.Option(min=1, max=64, help="Worker processes (each switches models by itself).")] = 1,
+    no_loop: Annotated[bool, typer.Option("--no-loop", help="Do not run cycles on the [loop] schedule.")] = False,
     directory: DirOption = Path("."),
 ) -> None:
     """Serve predictions over HTTP (POST /predict, POST /feedback, GET /predictions/ID, GET /metrics, ...).
 
     Logs one JSON line per request to stderr (leanloop.access) and errors with their id.
+    Runs a cycle on the [loop] schedule (by default after every [measure] window_rows new
+    predictions) in a low-priority process of its own, unless --no-loop.
     """
     import os
 
@@ -36,7 +39,7 @@ def serve(
     import uvicorn
 
     from leanloop.serve import create_app
-    from leanloop.serve.factory import PROJECT_ENV
+    from leanloop.serve.factory import LOOP_ENV, PROJECT_ENV
     from leanloop.serve.lifecycle import exit_zero_after_sigterm
     from leanloop.serve.metrics import configure_logging
     from leanloop.serve.protocol import uvicorn_http
@@ -47,10 +50,11 @@ def serve(
     exit_zero_after_sigterm()
     http = uvicorn_http(project.config.serve.read_timeout_s)
     if workers == 1:
-        uvicorn.run(create_app(project, own_process=True), host=host, port=port, log_level="warning", http=http)
+        uvicorn.run(create_app(project, own_process=True, run_loop=not no_loop), host=host, port=port, log_level="warning", http=http)
         return
     project.close()
     os.environ[PROJECT_ENV] = str(Path(directory).resolve())
+    os.environ[LOOP_ENV] = "0" if no_loop else "1"
     uvicorn.run("leanloop.serve.factory:app_from_environment", factory=True, workers=workers,
                 host=host, port=port, log_level="warning", http=http)
 

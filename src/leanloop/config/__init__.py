@@ -46,6 +46,7 @@ from leanloop.config.measure import (
     StreamConfig,
     TestsetConfig,
 )
+from leanloop.config.loop import LoopConfig
 from leanloop.config.migration import migrate
 from leanloop.config.project import CONFIG_FILE, WORKSPACE_DIR, ProjectConfig, ProjectPaths, load_config
 from leanloop.config.render import render_config, render_reference
@@ -82,6 +83,7 @@ __all__ = [
     "SegmentsConfig",
     "TestsetConfig",
     "ServeConfig",
+    "LoopConfig",
     "StoreConfig",
     "ProjectConfig",
     "ProjectPaths",

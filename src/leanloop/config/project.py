@@ -21,6 +21,7 @@ from leanloop.config._base import Section
 from leanloop.config.data import DataConfig, KpiConfig, ModelConfig
 from leanloop.config.enums import Metric
 from leanloop.config.learn import GateConfig, PolicyConfig, RetrainConfig
+from leanloop.config.loop import LoopConfig
 from leanloop.config.measure import (
     MeasureConfig,
     MultivariateConfig,
@@ -62,6 +63,7 @@ class ProjectConfig(Section):
     testset: TestsetConfig = Field(default_factory=TestsetConfig)
     serve: ServeConfig = Field(default_factory=ServeConfig)
     store: StoreConfig = Field(default_factory=StoreConfig)
+    loop: LoopConfig = Field(default_factory=LoopConfig)
 
     @field_validator("schema_")
     @classmethod

@@ -29,16 +29,20 @@ from leanloop.learn.compare import Comparison
 from leanloop.learn.evidence import History
 from leanloop.learn.policy import Decision
 from leanloop.learn.testset import Added
+from leanloop.schedule import Trigger
 
 if TYPE_CHECKING:
     from leanloop.store import SQLStore
 
-__all__ = ["Cycle", "EventKind", "LedgerEvent", "LedgerEntry", "parse", "reserve", "write", "entries", "cycles", "entry",
-           "history"]
+__all__ = ["Cycle", "EventKind", "Stage", "LedgerEvent", "LedgerEntry", "parse", "reserve", "write", "entries", "cycles",
+           "entry", "history", "start", "progress", "running", "record_alert"]
 
 
 #: What a :class:`LedgerEvent` records.
 EventKind = Literal["promote", "rollback", "shadow", "shadow_stop"]
+#: Where a cycle is: each is written to its ledger entry as it starts, so a cycle whose
+#: process died shows where it stopped.
+Stage = Literal["measuring", "deciding", "training", "comparing", "promoting"]
 
 
 class Cycle(BaseModel):
@@ -62,6 +66,15 @@ class Cycle(BaseModel):
     shadow: dict[str, Any] | None = None
     error: str | None = None
     durations: dict[str, float] = Field(default_factory=dict)
+    #: What started it (``None``: written before triggers were recorded).
+    trigger: Trigger | None = None
+    #: Predictions logged when it started: the unattended loop counts new rows from here.
+    logged_rows: int | None = None
+    #: Its process died at ``stage`` (found and recorded by the next holder of the cycle lock).
+    interrupted: bool = False
+    stage: Stage | None = None
+    #: What happened to its webhook alert (:class:`~leanloop.alerts.AlertOutcome` as JSON).
+    alert: dict[str, Any] | None = None
     # last, so the stored key order is the one written before the field existed
     kind: Literal["cycle"] = "cycle"
 
@@ -83,7 +96,7 @@ class Cycle(BaseModel):
         if self.shadowed:
             parts.append(f"{self.shadowed} passed the gate and went on trial in shadow mode")
         if self.error:
-            parts.append(f"error: {self.error}")
+            parts.append(f"{'interrupted' if self.interrupted else 'error'}: {self.error}")
         return "\n".join(parts)
 
 
@@ -185,3 +198,28 @@ def history(ledger: list[Cycle]) -> History:
         else:
             streak_open = False
     return History(cycles_since_retrain=since, harm_streak=streak, failed_retrains=failed)
+
+
+def start(store: SQLStore, at: float, running: dict[str, Any]) -> int:
+    """Reserve the entry of a cycle starting now and record ``running`` (its trigger,
+    stage, champion...) under the key ``running``: readers skip it until :func:`write`."""
+    cycle_id = reserve(store, at)
+    progress(store, cycle_id, running)
+    return cycle_id
+
+
+def progress(store: SQLStore, cycle_id: int, running: dict[str, Any]) -> None:
+    """Record how far the running cycle ``cycle_id`` got."""
+    store.update_cycle(cycle_id, {"cycle": cycle_id, "running": running})
+
+
+def running(store: SQLStore) -> list[dict[str, Any]]:
+    """The entries of cycles started and not finished, each ``{"cycle", "running"}``:
+    one being run now, or one whose process died (the holder of the cycle lock knows which)."""
+    return [body for body in store.cycles() if "running" in body and not body.get("decision")]
+
+
+def record_alert(store: SQLStore, cycle_id: int, outcome: dict[str, Any]) -> None:
+    """Add the outcome of cycle ``cycle_id``'s alert to its entry."""
+    body = store.get_cycle(cycle_id)
+    store.update_cycle(cycle_id, {**body, "alert": outcome})

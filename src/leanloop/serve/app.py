@@ -14,6 +14,8 @@ the routes by concern (:mod:`~leanloop.serve.routes`).
   counts (recorded, duplicates, updated, parked).
 - ``GET /predictions/{id}`` (token): the logged record and its feedback.
 - ``GET /health``, ``GET /models``, ``GET /models/{version}``, ``GET /metrics``.
+- ``GET /loop``: the unattended loop's schedule, rows since the last cycle, the running
+  cycle, the last decision and when the next cycle is due.
 - ``POST /shadow`` ``{"version"}``, ``DELETE /shadow`` (token), ``GET /shadow``: shadow
   mode (:mod:`~leanloop.serve.shadow`): the version scores every request too, logged,
   never returned.
@@ -47,7 +49,8 @@ __all__ = ["create_app", "describe_validation_error", "prediction_ids", "FROM_PR
 FROM_PROJECT = "<from-project>"
 
 
-def create_app(project: Project, *, token: str | None = FROM_PROJECT, own_process: bool = False) -> FastAPI:
+def create_app(project: Project, *, token: str | None = FROM_PROJECT, own_process: bool = False,
+               run_loop: bool = False) -> FastAPI:
     """Build the app for ``project``: request models from its schema, its store and registry.
 
     ``token`` guards the write endpoints; by default ``LEANLOOP_TOKEN`` or the token
@@ -59,6 +62,8 @@ def create_app(project: Project, *, token: str | None = FROM_PROJECT, own_proces
     the middle of requests), and BLAS gets one thread: concurrency comes from
     micro-batching (``leanloop serve`` also sets ``OMP_NUM_THREADS=1`` before OpenMP loads,
     as OpenMP reads it only then).
+    ``run_loop`` (``leanloop serve`` sets it unless ``--no-loop``) runs cycles on the
+    ``[loop]`` schedule in a process of its own (:mod:`~leanloop.serve.loop_runner`).
     """
     from fastapi import Depends, FastAPI
 
@@ -72,7 +77,7 @@ def create_app(project: Project, *, token: str | None = FROM_PROJECT, own_proces
 
     if token == FROM_PROJECT:
         token = resolve_token(project.paths.workspace)
-    runtime = ServerRuntime(project, own_process=own_process)
+    runtime = ServerRuntime(project, own_process=own_process, run_loop=run_loop)
     metrics, serve = runtime.metrics, runtime.serve
     auth = Depends(require_token(token, failures_per_minute=serve.auth_failures_per_minute))
 

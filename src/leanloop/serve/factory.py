@@ -15,9 +15,11 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
-__all__ = ["PROJECT_ENV", "app_from_environment"]
+__all__ = ["PROJECT_ENV", "LOOP_ENV", "app_from_environment"]
 
 PROJECT_ENV = "LEANLOOP_PROJECT"
+#: ``"1"``: each worker runs the unattended loop (``leanloop serve`` without ``--no-loop``).
+LOOP_ENV = "LEANLOOP_RUN_LOOP"
 
 
 def app_from_environment() -> FastAPI:
@@ -29,4 +31,4 @@ def app_from_environment() -> FastAPI:
     root = os.environ.get(PROJECT_ENV)
     if not root:
         raise ProjectError(f"{PROJECT_ENV} is not set; start the server with 'leanloop serve --dir PATH'")
-    return create_app(Project(root), own_process=True)
+    return create_app(Project(root), own_process=True, run_loop=os.environ.get(LOOP_ENV) == "1")

@@ -58,6 +58,8 @@ class ServerMetrics:
                                         buckets=_BATCH_BUCKETS, registry=self.registry)
         self.batch_rows = Histogram("leanloop_model_call_rows", "Rows scored by one model call",
                                     buckets=_BATCH_BUCKETS, registry=self.registry)
+        self.alert_failures = Counter("leanloop_alert_failures", "Loop alerts the webhook did not take (after retries)",
+                                      registry=self.registry)
         self.registry.register(_ScrapeTime(stats, version))
 
     def reject(self, reason: str) -> None:

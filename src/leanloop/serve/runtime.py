@@ -29,13 +29,15 @@ class ServerRuntime:
     """The parts of one app for ``project``, and their start and stop.
 
     ``own_process``: tune the process once the model is loaded (see
-    :func:`~leanloop.serve.app.create_app`).
+    :func:`~leanloop.serve.app.create_app`). ``run_loop``: start the loop process
+    (:mod:`~leanloop.serve.loop_runner`) when ``[loop]`` schedules cycles.
     """
 
-    def __init__(self, project: Project, *, own_process: bool = False) -> None:
+    def __init__(self, project: Project, *, own_process: bool = False, run_loop: bool = False) -> None:
         from leanloop.serve.batching import MicroBatcher
         from leanloop.serve.lifecycle import Readiness
         from leanloop.serve.logger import PredictionLogger, Spool
+        from leanloop.serve.loop_runner import LoopProcess
         from leanloop.serve.metrics import ServerMetrics
         from leanloop.serve.models import ModelHolder
         from leanloop.serve.scorer import BatchScorer
@@ -61,6 +63,9 @@ class ServerRuntime:
         self.batcher = MicroBatcher(self.scorer, self.logger.log, max_batch_rows=serve.batch_max_rows,
                                     max_wait_ms=serve.batch_max_wait_ms, max_queue_rows=serve.queue_max_rows,
                                     observe=self.metrics.model_call)
+        self.schedule = config.loop.schedule(window_rows=config.measure.window_rows)
+        self.loop = LoopProcess(project.paths.root, on_event=self._loop_event) \
+            if run_loop and self.schedule.enabled else None
         self._watcher: asyncio.Task[None] | None = None
         self._restore_sigterm: Any = None
 
@@ -83,11 +88,15 @@ class ServerRuntime:
         self.logger.start()
         await self.batcher.start()
         self._watcher = asyncio.get_running_loop().create_task(self.watch_champion())
+        if self.loop is not None:
+            self.loop.start()
         self._restore_sigterm = on_sigterm(self.readiness.stop, drain_seconds=self.serve.shutdown_drain_seconds)
 
     async def stop(self) -> None:
         """Report stopping, then stop the parts: queued requests are scored and logged first."""
         self.readiness.stop()
+        if self.loop is not None:
+            self.loop.stop()
         if self._watcher is not None:
             self._watcher.cancel()
             self._watcher = None
@@ -120,6 +129,18 @@ class ServerRuntime:
                 if failing:
                     server_log.warning("the champion and shadow aliases are refreshed again")
                 failing = False
+
+    def _loop_event(self, event: dict[str, Any]) -> None:
+        """What the loop process reports: failed alerts are counted in ``/metrics``."""
+        if event.get("event") == "alert" and not event.get("delivered"):
+            self.metrics.alert_failures.inc()
+
+    def loop_status(self) -> dict[str, Any]:
+        """``GET /loop``: the schedule, rows since the last cycle, the running and last cycle."""
+        from leanloop.loop_state import loop_status
+
+        runs_here = self.loop is not None and self.loop.alive
+        return loop_status(self.project.workspace, self.schedule, runs_here=runs_here).to_json()
 
     @asynccontextmanager
     async def lifespan(self, _app: Any) -> AsyncIterator[None]:

@@ -1,4 +1,4 @@
-"""Operations: ``/health``, ``/ready``, ``/metrics``, ``/models`` and ``/models/{version}``."""
+"""Operations: ``/health``, ``/ready``, ``/metrics``, ``/models``, ``/models/{version}`` and ``/loop``."""
 
 from __future__ import annotations
 
@@ -57,6 +57,10 @@ def router(runtime: ServerRuntime, auth: Any) -> APIRouter:
     @api.get("/models/{version}", summary="One registered version")
     async def model(version: str) -> dict[str, Any]:
         return version_summary(await run_in_threadpool(project.registry.get, version))
+
+    @api.get("/loop", summary="The unattended loop: schedule, rows since the last cycle, running and last cycle")
+    async def loop() -> dict[str, Any]:
+        return await run_in_threadpool(runtime.loop_status)
 
     return api
 

@@ -1,0 +1,230 @@
+"""The unattended loop: cycles run by the server, in a process of their own.
+
+Each server process starts one *loop process* (:class:`LoopProcess`): a child Python
+process at the lowest CPU priority (``nice 19``) that checks every ``[loop]
+poll_seconds`` whether a cycle is due (:class:`LoopRunner`) and, if the cycle lock is
+free, runs it (:func:`leanloop.loop.try_cycle`). Cycles never run in a process that
+answers requests, so measuring and retraining take no time from answers but what the
+OS gives a niced process; SQLite in WAL mode lets them read while the server writes.
+A promotion moves the ``champion`` alias, which every worker's champion watcher picks
+up, as it does a manual one. With several workers or servers each has a loop process;
+the cycle lock lets one run a cycle at a time, and the others find it no longer due.
+
+The loop process ends with its server: on Linux the kernel kills it when its parent
+dies (``PR_SET_PDEATHSIG``), elsewhere it notices its parent is gone within a poll.
+A cycle killed that way is recorded as interrupted by the next cycle.
+
+Each decision other than ``continue``, and each failed cycle, is posted to ``[loop]
+webhook_url`` by a :class:`~leanloop.alerts.Notifier` (never blocking the loop); the
+outcome goes into the cycle's ledger entry. The loop process tells its server about
+cycles and alert outcomes as JSON lines on its stdout; the server counts failed
+alerts in ``/metrics``.
+
+Examples
+--------
+>>> from leanloop.learn.policy import Action, Decision, Rule
+>>> from leanloop.learn.ledger import Cycle
+>>> rule = Rule(rule="kpi_drop", value=0.2, threshold=0.1, fired=True, says="KPI fell 20 %")
+>>> cycle = Cycle(cycle=4, created_at=0.0, measurement={}, decision=Decision(action=Action.RETRAIN,
+...               reasons=[rule]), champion_before="v1", champion_after="v2", trigger="rows")
+>>> alert_payload(cycle)["reasons"], needs_alert(cycle)
+(['KPI fell 20 %'], True)
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from leanloop.learn import ledger
+from leanloop.learn.policy import Action
+from leanloop.loop import try_cycle
+from leanloop.loop_state import rows_and_seconds
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from leanloop.alerts import AlertOutcome, Notifier
+    from leanloop.learn.ledger import Cycle
+    from leanloop.schedule import Schedule
+    from leanloop.workspace import Workspace
+
+__all__ = ["LoopRunner", "LoopProcess", "alert_payload", "needs_alert", "main"]
+
+log = logging.getLogger("leanloop.loop")
+
+Event = dict[str, Any]
+
+
+def needs_alert(cycle: Cycle) -> bool:
+    """Whether ``cycle`` is worth telling people about: it failed, or decided other than continue."""
+    return cycle.error is not None or cycle.decision.action is not Action.CONTINUE
+
+
+def alert_payload(cycle: Cycle) -> dict[str, Any]:
+    """The JSON an alert posts: the cycle, its action and reasons, the champion before and after."""
+    return {
+        "cycle": cycle.cycle, "action": cycle.decision.action.value,
+        "reasons": [r.says for r in cycle.decision.reasons if r.fired],
+        "champion_before": cycle.champion_before, "champion_after": cycle.champion_after,
+        "challenger": cycle.challenger, "promoted": cycle.promoted, "rolled_back": cycle.rolled_back,
+        "trigger": None if cycle.trigger is None else cycle.trigger.value, "error": cycle.error,
+        "created_at": cycle.created_at,
+        # No per-cycle report is served over HTTP yet; this is how to see it.
+        "report": f"leanloop report --cycle {cycle.cycle}",
+    }
+
+
+class LoopRunner:
+    """One turn at a time of the unattended loop, in the calling process.
+
+    ``on_event`` gets a dict for each cycle run (``{"event": "cycle", ...}``) and each
+    alert outcome (``{"event": "alert", "delivered": ...}``).
+    """
+
+    def __init__(self, ws: Workspace, schedule: Schedule, *, notifier: Notifier | None = None,
+                 on_event: Callable[[Event], None] = lambda event: None) -> None:
+        self.ws = ws
+        self.schedule = schedule
+        self.notifier = notifier
+        self.on_event = on_event
+
+    def tick(self, now: float | None = None) -> Cycle | None:
+        """Run a cycle if one is due and no other process runs one; the cycle, or ``None``."""
+        rows, seconds = rows_and_seconds(self.ws, now=now)
+        # Checked first without the lock: most turns find nothing due, and taking the
+        # lock costs a file open (or a PostgreSQL round trip).
+        if self.schedule.due(rows_since=rows, seconds_since=seconds) is None:
+            return None
+        cycle = try_cycle(self.ws, self.schedule, now=now)
+        if cycle is not None:
+            self._announce(cycle)
+        return cycle
+
+    def _announce(self, cycle: Cycle) -> None:
+        trigger = None if cycle.trigger is None else cycle.trigger.value
+        if cycle.error:
+            log.error("cycle %d (%s) failed: %s", cycle.cycle, trigger, cycle.error)
+        else:
+            log.warning("cycle %d (%s): %s; champion %s -> %s", cycle.cycle, trigger, cycle.decision.action.value,
+                        cycle.champion_before, cycle.champion_after)
+        self.on_event({"event": "cycle", "cycle": cycle.cycle, "action": cycle.decision.action.value,
+                       "error": cycle.error, "champion_after": cycle.champion_after})
+        if self.notifier is not None and needs_alert(cycle):
+            self.notifier.send(alert_payload(cycle), on_done=lambda outcome: self._alerted(cycle.cycle, outcome))
+
+    def _alerted(self, cycle_id: int, outcome: AlertOutcome) -> None:
+        body = outcome.model_dump(mode="json")
+        if not outcome.delivered:
+            log.error("the alert of cycle %d was not delivered after %d attempts: %s", cycle_id, outcome.attempts,
+                      outcome.error)
+        self.on_event({"event": "alert", "cycle": cycle_id, **body})
+        ledger.record_alert(self.ws.store, cycle_id, body)
+
+
+def _die_with_parent() -> None:
+    """Ask Linux to kill this process when its parent dies (elsewhere: a no-op)."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+    import signal
+
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
+    except OSError:
+        return
+
+
+def main(argv: list[str] | None = None) -> None:
+    """The loop process: ``python -m leanloop.serve.loop_runner PROJECT_DIR``."""
+    from leanloop.alerts import Notifier
+    from leanloop.workspace import Workspace
+
+    args = sys.argv[1:] if argv is None else argv
+    parent = os.getppid()
+    _die_with_parent()
+    os.nice(19)  # the lowest priority: answers come first
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    ws = Workspace.open(args[0])
+    settings = ws.config.loop
+    schedule = settings.schedule(window_rows=ws.config.measure.window_rows)
+    lock = threading.Lock()
+
+    def emit(event: Event) -> None:
+        with lock:  # alert outcomes come from the notifier's thread
+            sys.stdout.write(json.dumps(event) + "\n")
+            sys.stdout.flush()
+
+    notifier = None if settings.webhook_url is None else Notifier(settings.webhook_url)
+    runner = LoopRunner(ws, schedule, notifier=notifier, on_event=emit)
+    failing = False
+    while os.getppid() == parent:
+        try:
+            runner.tick()
+            failing = False
+        except Exception as exc:  # e.g. the store is down: the next turn tries again
+            if not failing:
+                log.warning("the loop could not check or run a cycle (%s: %s); retrying every %g s",
+                            type(exc).__name__, exc, settings.poll_seconds)
+            failing = True
+        time.sleep(settings.poll_seconds)
+
+
+class LoopProcess:
+    """The server's side of the loop process: start it, read its events, stop it."""
+
+    def __init__(self, root: Path, on_event: Callable[[Event], None] = lambda event: None) -> None:
+        self.root = root
+        self.on_event = on_event
+        self._process: subprocess.Popen[str] | None = None
+        self._reader: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Start the loop process (one OpenMP thread: it must not take every core)."""
+        env = {**os.environ, "OMP_NUM_THREADS": "1"}
+        self._process = subprocess.Popen([sys.executable, "-m", "leanloop.serve.loop_runner", str(self.root)],
+                                         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, text=True, env=env)
+        self._reader = threading.Thread(target=self._read, args=(self._process,), name="leanloop-loop-events",
+                                        daemon=True)
+        self._reader.start()
+
+    def _read(self, process: subprocess.Popen[str]) -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            try:
+                self.on_event(json.loads(line))
+            except (ValueError, TypeError):
+                log.warning("the loop process said something unexpected: %r", line[:200])
+
+    @property
+    def alive(self) -> bool:
+        """Whether the loop process runs."""
+        return self._process is not None and self._process.poll() is None
+
+    @property
+    def pid(self) -> int | None:
+        """The loop process's id, while it runs."""
+        return self._process.pid if self.alive and self._process is not None else None
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop the loop process (a cycle it was running is recorded as interrupted by the next one)."""
+        process, self._process = self._process, None
+        if process is None:
+            return
+        process.terminate()
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+if __name__ == "__main__":
+    main()
