@@ -242,7 +242,7 @@ def test_a_failing_cycle_is_recorded_alerted_and_the_next_one_runs(
                                                           delay=5.0 if webhook == "slow" else 0.0)
     url = receiver.url if receiver else f"http://127.0.0.1:{free_port()}/hook"
     serve_and_label(project, analysis_with_truth.iloc[30000:32000])
-    # A corrupt training file: the retrain the decision asks for raises.
+    # A corrupt training file (the champion's training split, the reference measuring reads).
     train_data = project.paths.datasets / project.registry.champion().train_data
     good = train_data.read_bytes()
     train_data.write_bytes(b"not parquet at all")
@@ -253,8 +253,9 @@ def test_a_failing_cycle_is_recorded_alerted_and_the_next_one_runs(
         started = time.monotonic()
         failed = runner.tick()
         assert time.monotonic() - started < 60
-        assert failed is not None and failed.error and failed.stage == "training"
-        assert failed.trigger is Trigger.ROWS and failed.decision.action.value == "retrain"
+        assert failed is not None and "Parquet" in (failed.error or "") and failed.stage == "measuring"
+        assert failed.trigger is Trigger.ROWS and failed.decision.action.value == "wait"
+        assert [r.rule for r in failed.decision.reasons if r.fired] == ["failed"] and not failed.interrupted
         assert project.registry.champion().version == "v1" and [v.version for v in project.registry.versions()] == ["v1"]
         # Posting never held the loop up: the cycle returned before the alert's outcome.
         assert runner.tick() is None  # nothing new to measure: not due
@@ -263,7 +264,7 @@ def test_a_failing_cycle_is_recorded_alerted_and_the_next_one_runs(
         assert outcome["delivered"] is False and outcome["cycle"] == failed.cycle
         if receiver is not None:
             assert receiver.bodies[0]["cycle"] == failed.cycle and receiver.bodies[0]["error"] == failed.error
-            assert receiver.bodies[0]["action"] == "retrain" and receiver.bodies[0]["champion_before"] == "v1"
+            assert receiver.bodies[0]["champion_before"] == receiver.bodies[0]["champion_after"] == "v1"
         recorded = ledger.entry(project.store, failed.cycle)
         assert recorded.alert is not None and recorded.alert["delivered"] is False  # type: ignore[union-attr]
         # The next cycle is tried on schedule, and runs once the file is repaired.
@@ -297,7 +298,7 @@ def test_the_server_runs_cycles_by_itself_and_promotes_after_a_shift(
     root = project.paths.root
     project.close()
     try:
-        with running_server(root, free_port()) as url, httpx.Client(base_url=url, headers=bearer(project),
+        with running_server(root, free_port(), loop=True) as url, httpx.Client(base_url=url, headers=bearer(project),
                                                                      timeout=30) as client:
             assert client.get("/loop").json()["runs_here"] is True
             feed(client, analysis_with_truth.iloc[30000:33000])  # after the shift; nobody calls cycle

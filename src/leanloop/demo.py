@@ -67,12 +67,17 @@ def wait_healthy(url: str, process: subprocess.Popen[bytes], timeout: float, log
 
 
 @contextmanager
-def running_server(root: Path, port: int, timeout: float = 120.0, workers: int = 1) -> Iterator[str]:
-    """Run ``leanloop serve`` for ``root`` in a subprocess; yield its base URL once healthy."""
+def running_server(root: Path, port: int, timeout: float = 120.0, workers: int = 1,
+                   loop: bool = False) -> Iterator[str]:
+    """Run ``leanloop serve`` for ``root`` in a subprocess; yield its base URL once healthy.
+
+    ``loop``: let the server run cycles on the ``[loop]`` schedule (off by default: the
+    demo, and most callers, run their own cycles).
+    """
     log = open(Path(root) / ".leanloop" / "server.log", "ab")  # noqa: SIM115 - closed below
     process = subprocess.Popen(
         [sys.executable, "-m", "leanloop.cli", "serve", "--port", str(port), "--dir", str(root),
-         "--workers", str(workers)],
+         "--workers", str(workers), *([] if loop else ["--no-loop"])],
         stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
     url = f"http://127.0.0.1:{port}"
