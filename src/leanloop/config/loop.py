@@ -15,7 +15,7 @@ False
 >>> try:
 ...     LoopConfig(every="soon")
 ... except ValidationError as exc:
-...     print(exc.errors()[0]["loc"], exc.errors()[0]["msg"][:40])
+...     print(exc.errors()[0]["loc"], exc.errors()[0]["msg"].split(":")[0])
 ('every',) Value error, 'soon' is not a duration
 """
 

@@ -180,14 +180,21 @@ def main(argv: list[str] | None = None) -> None:
 class LoopProcess:
     """The server's side of the loop process: start it, read its events, stop it."""
 
-    def __init__(self, root: Path, on_event: Callable[[Event], None] = lambda event: None) -> None:
+    def __init__(self, root: Path, on_event: Callable[[Event], None] = lambda event: None, *,
+                 restart_seconds: float = 5.0) -> None:
         self.root = root
         self.on_event = on_event
+        self.restart_seconds = restart_seconds
         self._process: subprocess.Popen[str] | None = None
         self._reader: threading.Thread | None = None
+        self._stopping = threading.Event()
 
     def start(self) -> None:
         """Start the loop process (one OpenMP thread: it must not take every core)."""
+        self._stopping.clear()
+        self._spawn()
+
+    def _spawn(self) -> None:
         env = {**os.environ, "OMP_NUM_THREADS": "1"}
         self._process = subprocess.Popen([sys.executable, "-m", "leanloop.serve.loop_runner", str(self.root)],
                                          stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, text=True, env=env)
@@ -202,6 +209,12 @@ class LoopProcess:
                 self.on_event(json.loads(line))
             except (ValueError, TypeError):
                 log.warning("the loop process said something unexpected: %r", line[:200])
+        code = process.wait()
+        # A loop process that died on its own (out of memory, killed) is started again;
+        # the cycle it was running is recorded as interrupted by the next one.
+        if not self._stopping.wait(self.restart_seconds):
+            log.error("the loop process exited with code %s; starting it again", code)
+            self._spawn()
 
     @property
     def alive(self) -> bool:
@@ -215,6 +228,7 @@ class LoopProcess:
 
     def stop(self, timeout: float = 5.0) -> None:
         """Stop the loop process (a cycle it was running is recorded as interrupted by the next one)."""
+        self._stopping.set()
         process, self._process = self._process, None
         if process is None:
             return
