@@ -80,7 +80,7 @@ def _decide(ws: Workspace, measurement: Measurement, window: pd.DataFrame, model
             act: bool, fields: dict[str, Any]) -> Decision:
     """Judge the loop's shadow trial (when acting), gather the evidence, decide."""
     # Cycles that were interrupted or failed before measuring saw nothing: no evidence.
-    past = [c for c in ledger.cycles(ws.store) if c.measurement]
+    past = [c for c in ledger.cycles(ws.store) if not (c.error and not c.measurement)]
     trial = loop_trial(ws, past)
     if trial is not None and act:
         report = judge_trial(ws, trial)
