@@ -37,7 +37,7 @@ FEATURES = ["car_value", "salary_range", "debt_to_income_ratio", "loan_length",
 
 
 def make_project(tmp_path: Path, csv: Path, *, loop: dict[str, Any] | None = None, sensitive: bool = True,
-                 window_rows: int = 5000, weak: int = 0) -> Project:
+                 window_rows: int = 5000, weak: int = 0, store_url: str | None = None) -> Project:
     """A project on ``csv`` (``weak``: its first champion trained with that many boosting
     rounds only, so a challenger trained after the shift, with 50, should beat it)."""
     root = tmp_path / "p"
@@ -50,6 +50,7 @@ def make_project(tmp_path: Path, csv: Path, *, loop: dict[str, Any] | None = Non
         "model": c.model.model_copy(update={"max_iter": 50}),
         "measure": c.measure.model_copy(update={"window_rows": window_rows}),
         "loop": c.loop.model_copy(update=loop or {}),
+        "store": c.store.model_copy(update={"url": store_url}),
     })
     model = config.model
     created.paths.config.write_text(render_config(config.model_copy(update={
@@ -143,6 +144,39 @@ def test_a_manual_cycle_waits_for_the_lock_and_says_so(project: Project, analysi
         held.close()
     cycle = LoopRunner(project.workspace, Schedule(every_rows=1)).tick()
     assert cycle is not None and cycle.trigger is Trigger.ROWS and cycle.logged_rows == 700
+
+
+@pytest.mark.postgres
+def test_servers_sharing_postgresql_run_one_cycle_at_a_time(tmp_path: Path, car_loan_csv: Path, postgresql_url: str,
+                                                            analysis_with_truth: pd.DataFrame) -> None:
+    from leanloop.leader import AdvisoryCycleLock
+    from leanloop.loop import run_cycle
+
+    project = make_project(tmp_path, car_loan_csv, store_url=postgresql_url)
+    try:
+        serve_and_label(project, analysis_with_truth.iloc[:600])
+        other = AdvisoryCycleLock(project.store.engine)  # another server's cycle, on its own connection
+        assert other.acquire()
+        runner = LoopRunner(project.workspace, Schedule(every_rows=500))
+        assert runner.tick() is None  # skips its turn
+        waited = threading.Event()
+        done: list[Any] = []
+        manual = threading.Thread(target=lambda: done.append(run_cycle(project.workspace, act=False,
+                                                                         on_wait=waited.set)))
+        manual.start()
+        assert waited.wait(30)
+        time.sleep(0.5)
+        assert not done  # still waiting for the lock
+        other.close()  # the holder goes away: the lock is handed over
+        manual.join(120)
+        assert done and done[0].trigger is Trigger.MANUAL
+        # The manual cycle started after the 600 rows: nothing new, so the loop has nothing due.
+        assert runner.tick() is None
+        serve_and_label(project, analysis_with_truth.iloc[600:1200])
+        cycle = runner.tick()
+        assert cycle is not None and cycle.trigger is Trigger.ROWS and cycle.logged_rows == 1200
+    finally:
+        project.close()
 
 
 # --- SIGKILL mid-cycle, at each stage ------------------------------------------------
