@@ -31,6 +31,10 @@ if TYPE_CHECKING:
 
 __all__ = ["LoopStatus", "loop_status", "rows_and_seconds"]
 
+#: Ledger entries read for the loop's state: the newest cycle is among them (the loop
+#: process reads it every poll; the whole ledger grows without end).
+_NEWEST = 20
+
 
 class LoopStatus(BaseModel):
     """What ``GET /loop`` and ``leanloop loop --json`` show."""
@@ -69,7 +73,7 @@ def rows_and_seconds(ws: Workspace, *, now: float | None = None) -> tuple[int, f
     """New predictions and seconds since the newest cycle started (before any: since
     the champion was created)."""
     now = time.time() if now is None else now
-    rows, at = _marks(ws.store.cycles())
+    rows, at = _marks(ws.store.cycles(newest=_NEWEST))
     logged = ws.store.count_predictions()
     if at is None:
         at = ws.registry.champion().created_at
@@ -79,7 +83,7 @@ def rows_and_seconds(ws: Workspace, *, now: float | None = None) -> tuple[int, f
 def loop_status(ws: Workspace, schedule: Schedule, *, now: float | None = None,
                 runs_here: bool | None = None) -> LoopStatus:
     """The loop's state for ``schedule`` (see the module's docstring)."""
-    bodies = ws.store.cycles()
+    bodies = ws.store.cycles(newest=_NEWEST)
     rows, seconds = rows_and_seconds(ws, now=now)
     running = [b for b in bodies if "running" in b and not b.get("decision")]
     current = None

@@ -125,8 +125,10 @@ class LoopRunner:
         if not outcome.delivered:
             log.error("the alert of cycle %d was not delivered after %d attempts: %s", cycle_id, outcome.attempts,
                       outcome.error)
-        self.on_event({"event": "alert", "cycle": cycle_id, **body})
-        ledger.record_alert(self.ws.store, cycle_id, body)
+        try:
+            ledger.record_alert(self.ws.store, cycle_id, body)
+        finally:  # counted even when the store cannot take the outcome now
+            self.on_event({"event": "alert", "cycle": cycle_id, **body})
 
 
 def _die_with_parent() -> None:

@@ -379,10 +379,13 @@ class SQLStore:
         with self.engine.begin() as conn:
             conn.execute(t.cycles.update().where(t.cycles.c.id == cycle_id).values(body=body))
 
-    def cycles(self) -> list[dict[str, Any]]:
-        """The ledger, oldest first."""
+    def cycles(self, *, newest: int | None = None) -> list[dict[str, Any]]:
+        """The ledger, oldest first (``newest``: only the newest N entries)."""
+        query = sa.select(t.cycles.c.id, t.cycles.c.body).order_by(t.cycles.c.id.desc())
+        if newest is not None:
+            query = query.limit(newest)
         with self.engine.connect() as conn:
-            return [dict(r.body) for r in conn.execute(sa.select(t.cycles.c.body).order_by(t.cycles.c.id))]
+            return [dict(r.body) for r in reversed(conn.execute(query).all())]
 
     # -- the enriched test set ------------------------------------------------------
     def add_testset_rows(self, rows: list[dict[str, Any]]) -> int:
