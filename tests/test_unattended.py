@@ -353,3 +353,21 @@ def test_the_server_runs_cycles_by_itself_and_promotes_after_a_shift(
             assert cycle.promoted, "the challenger trained after the shift should have been promoted"
     finally:
         receiver.close()
+
+
+def test_the_loop_process_runs_at_the_lowest_priority_and_comes_back(project: Project) -> None:
+    from leanloop.serve.loop_runner import LoopProcess
+
+    loop = LoopProcess(project.paths.root, restart_seconds=0.2)
+    loop.start()
+    try:
+        wait_for(lambda: loop.pid is not None)
+        first = loop.pid
+        assert first is not None
+        wait_for(lambda: int(Path(f"/proc/{first}/stat").read_text().rsplit(")", 1)[1].split()[16]) == 19)
+        assert os.getsid(first) == first  # a session (and scheduling group) of its own
+        os.kill(first, signal.SIGKILL)
+        wait_for(lambda: loop.pid not in (None, first))
+    finally:
+        loop.stop()
+    assert not loop.alive
