@@ -31,9 +31,10 @@ if TYPE_CHECKING:
 
 __all__ = ["LoopStatus", "loop_status", "rows_and_seconds"]
 
-#: Ledger entries read for the loop's state: the newest cycle is among them (the loop
-#: process reads it every poll; the whole ledger grows without end).
-_NEWEST = 20
+#: Ledger entries read for the loop's state: the newest cycle is among them. The loop
+#: process reads the marks every poll, so only a few entries (each holds a measurement);
+#: the whole ledger grows without end.
+_NEWEST, _MARKS = 20, 5
 
 
 class LoopStatus(BaseModel):
@@ -73,7 +74,7 @@ def rows_and_seconds(ws: Workspace, *, now: float | None = None) -> tuple[int, f
     """New predictions and seconds since the newest cycle started (before any: since
     the champion was created)."""
     now = time.time() if now is None else now
-    rows, at = _marks(ws.store.cycles(newest=_NEWEST))
+    rows, at = _marks(ws.store.cycles(newest=_MARKS))
     logged = ws.store.count_predictions()
     if at is None:
         at = ws.registry.champion().created_at
