@@ -13,6 +13,8 @@ first model built on 25,000 reference rows; ``--quick``: 4,000 rows in 4 batches
 
 from __future__ import annotations
 
+import sys
+
 from bench.options import Options
 from bench.report import Table, write_json
 from bench.scenarios import SCENARIOS, Sizes, first_harm_batch, frozen_errors, make_scenarios, oracle_kpi, \
@@ -67,6 +69,8 @@ def run(options: Options) -> list[Table]:
             done = replay(template, folder / f"{name}-{delay}", scenario, batches=sizes.batches, label_delay=delay,
                           request_rows=sizes.request_rows, oracle=oracle)
             runs.append(done)
+            print(f"[scenarios] {name} delay {delay}: {done.decisions} ({done.seconds:.0f} s)", file=sys.stderr,
+                  flush=True)
             table.add(name, delay, round(done.kpi_loop), round(done.kpi_frozen), round(done.kpi_oracle),
                       done.gain_kept, done.decisions, done.retrains, done.retrain_seconds, done.rows_to_promotion)
     table.notes += notes
