@@ -47,7 +47,7 @@ if TYPE_CHECKING:
     from leanloop.project import Project
 
 __all__ = ["SCENARIOS", "Scenario", "Sizes", "Run", "FrozenError", "make_scenarios", "prepare", "replay",
-           "decision_string", "gain_kept", "first_harm_batch"]
+           "oracle_kpi", "frozen_errors", "with_frozen_split", "decision_string", "gain_kept", "first_harm_batch"]
 
 TARGET = "repaid"
 #: Row of the time-ordered analysis period where the car-loan data's shift starts.
@@ -391,7 +391,14 @@ def with_frozen_split(project: Project, scenario: Scenario) -> Scenario:
 
 
 def oracle_kpi(project: Project, scenario: Scenario, seed: int = 0) -> tuple[float, float]:
-    """(frozen, oracle) KPI totals over the scenario's rows (see the module docs)."""
+    """(frozen, oracle) KPI totals over the scenario's rows (see the module docs).
+
+    Both are scored by :func:`leanloop.build.evaluate.evaluate`, the path that scores
+    a registered version; a served label rule that lives outside the fitted pipeline
+    would have to be applied to the oracle's pipeline too. Trained on the post-change
+    rows alone, the oracle can fall below the frozen model where the change does no
+    harm (fewer rows, nothing new to learn): then there is no gain to keep.
+    """
     import numpy as np
 
     from leanloop.build.pipeline import make_pipeline
