@@ -7,7 +7,7 @@ over the period for the loop (what was served), the frozen first model and the o
 (retrained with hindsight on the post-change rows, cross-fitted), the share of the
 oracle's gain the loop kept, the decisions (one letter per cycle, upper case where it
 promoted), the challengers trained and their seconds, and the rows from the change to
-the first promotion after it. Full size: 20,000 rows in 10 batches per scenario, the
+the first promotion after it. Full size: 15,000 rows in 10 batches per scenario, the
 first model built on 25,000 reference rows; ``--quick``: 4,000 rows in 4 batches.
 """
 
@@ -30,11 +30,11 @@ def sizes_for(options: Options) -> Sizes:
     """Full size, ``--quick`` or ``--rows N`` (N rows per scenario in 10 batches).
 
     >>> sizes_for(Options(quick=True)).rows, sizes_for(Options()).batch_rows, sizes_for(Options(rows=5000)).rows
-    (4000, 2000, 5000)
+    (4000, 1500, 5000)
     """
     if options.quick:
         return Sizes(build_rows=6000, rows=4000, batches=4)
-    return Sizes(build_rows=25_000, rows=options.rows or 20_000, batches=10)
+    return Sizes(build_rows=25_000, rows=options.rows or 15_000, batches=10)
 
 
 def run(options: Options) -> list[Table]:
