@@ -186,7 +186,8 @@ def _mentions_population(cycle: dict[str, Any]) -> bool:
 def test_prior_shift_is_a_population_finding_not_a_retrain(bench: Bench) -> None:
     run = bench.run("prior", 0)
     assert run.retrains == 0 and not set(run.actions) & {"retrain", "pivot"}, run.decisions
-    assert any(_mentions_population(c) for c in run.cycles[run.change_at // SIZES.batch_rows:])  # type: ignore[operator]
+    change_batch = (run.change_at or 0) // SIZES.batch_rows
+    assert any(_mentions_population(c) for c in run.cycles[change_batch:])
 
 
 @pytest.mark.xfail(strict=True, reason="issue 11: noise in one batch's KPI fires kpi_drop and the outputs' "
