@@ -363,7 +363,7 @@ def _frozen_model(project: Project) -> Any:
 
 
 def _evaluate(project: Project, model: Any, rows: pd.DataFrame) -> Any:
-    from leanloop.build.evaluate import evaluate
+    from leanloop.measure.evaluation import evaluate
 
     frame = project.config.schema_.model_frame(rows, "scenario")
     return evaluate(model, frame, rows[TARGET].astype(int).tolist(), project.config.data, project.config.kpi)
@@ -396,7 +396,7 @@ def with_frozen_split(project: Project, scenario: Scenario) -> Scenario:
 def oracle_kpi(project: Project, scenario: Scenario, seed: int = 0) -> tuple[float, float]:
     """(frozen, oracle) KPI totals over the scenario's rows (see the module docs).
 
-    Both are scored by :func:`leanloop.build.evaluate.evaluate`, the path that scores
+    Both are scored by :func:`leanloop.measure.evaluation.evaluate`, the path that scores
     a registered version; a served label rule that lives outside the fitted pipeline
     would have to be applied to the oracle's pipeline too. Trained on the post-change
     rows alone, the oracle can fall below the frozen model where the change does no
