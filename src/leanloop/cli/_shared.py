@@ -19,11 +19,27 @@ __all__ = ["app", "DirOption", "JsonOption", "_console", "_fail", "_print_json",
 app = typer.Typer(
     name="leanloop",
     help="Build -> Measure -> Learn for a model in production: init, build, serve, feedback, "
-         "measure, drift, learn, cycle, history, testset, demo.",
+         "measure, drift, learn, cycle, history, models, report, testset, demo.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+def _show_version(value: bool) -> None:
+    if value:
+        from leanloop import __version__
+
+        sys.stdout.write(f"leanloop {__version__}\n")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.", is_eager=True,
+                                          callback=_show_version)] = False,
+) -> None:
+    """Build -> Measure -> Learn for a model in production."""
+
 
 DirOption = Annotated[Path, typer.Option("--dir", help="Project folder (holds leanloop.toml).")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts instead of a table.")]

@@ -44,7 +44,8 @@ def init(
         table.add_row(f.name, f.kind.value, detail, "yes" if f.nullable else "no")
     _console().print(table)
     _console().print("Next: edit [kpi] in leanloop.toml to your money values, then run 'leanloop build'. "
-                     "Write endpoints need the token 'leanloop token' prints (kept in .leanloop/token, mode 0600).")
+                     "Write endpoints need the token 'leanloop token' prints (kept in .leanloop/token, mode 0600).",
+                     markup=False, highlight=False)  # "[kpi]" is text, not a style tag
 
 
 @handles_errors
