@@ -277,3 +277,25 @@ def test_the_dashboard_in_a_browser(browser: Any, live: str, report_project: Pro
         phone.shot("overview-phone")
     finally:
         phone.page.close()
+
+
+@pytest.mark.browser
+def test_readme_pictures(browser: Any, live: str, report_project: Project, tmp_path: Path) -> None:
+    """The README's two pictures, at a small size: the dashboard's overview and the
+    report's top (copied to ``docs/`` by hand when the pages change)."""
+    from leanloop.report import write_report
+
+    small = {"width": 960, "height": 620}
+    visit = Visit(browser, live, small)
+    try:
+        visit.open("/ui")
+        visit.page.evaluate("document.getElementById('overview').scrollIntoView()")
+        visit.page.screenshot(path=str(OUTPUT / "readme-dashboard.png"))
+        write_report(report_project.workspace, tmp_path / "report.html")
+        visit.page.goto((tmp_path / "report.html").as_uri())
+        visit.loaded()
+        visit.page.evaluate("document.getElementById('performance').scrollIntoView()")
+        visit.page.screenshot(path=str(OUTPUT / "readme-report.png"))
+    finally:
+        visit.page.close()
+    assert (OUTPUT / "readme-dashboard.png").stat().st_size < 400_000

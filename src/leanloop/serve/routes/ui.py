@@ -129,7 +129,7 @@ def _status_section(runtime: "ServerRuntime") -> str:
     cards = [("serving", version), ("predictions logged", f"{logged:,}"),
              ("served by this process", f"{stats.rows_logged:,}"),
              ("store", "degraded: spooling" if stats.degraded else "ok"),
-             ("loop", "cycles run by 'leanloop cycle' or its schedule")]
+             ("loop schedule", "manual: leanloop cycle")]
     inner = "".join(f'<div class="card">{escape(k)}<b>{escape(v)}</b></div>' for k, v in cards)
     return f'<section id="traffic"><h2>Traffic</h2><div class="cards">{inner}</div></section>'
 
