@@ -222,7 +222,11 @@ def _guard(runtime: "ServerRuntime") -> Callable[[Any], Any]:
 
 
 def router(runtime: "ServerRuntime", auth: Any) -> "APIRouter":
-    """The dashboard's pages and plotly.js (token-protected when ``[serve] predict_auth``)."""
+    """The dashboard's pages and plotly.js (token-protected when ``[serve] predict_auth``).
+
+    ``auth``, the write endpoints' header check, is not used: a browser cannot send a
+    header on a link, so the dashboard also takes the token once and keeps a cookie.
+    """
     from fastapi import APIRouter
     from fastapi.concurrency import run_in_threadpool
     from starlette.requests import Request
