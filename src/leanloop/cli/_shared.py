@@ -17,7 +17,7 @@ from rich.console import Console
 
 from leanloop.errors import InputError
 
-__all__ = ["app", "DirOption", "JsonOption", "Display", "FoldingConsole", "_console", "_progress", "_fail", "_print_json",
+__all__ = ["app", "DirOption", "JsonOption", "Display", "FoldingConsole", "_console", "_display", "_progress", "_fail", "_print_json",
            "_open", "_parse_since"]
 
 #: The width ``--wide`` draws tables at: wide enough that no cell folds.
