@@ -146,7 +146,9 @@ class LoopGauges:
     """The loop's figures, read from the ledger when Prometheus scrapes.
 
     ``ledger`` returns the stored ledger bodies, oldest first (unfinished cycles have no
-    decision and are skipped); ``champion`` the version the champion alias names.
+    decision and are skipped); ``champion`` the version the champion alias names. The
+    figures are kept for ``max_age_s``: scrapers in a row, or several Prometheus servers,
+    read the ledger once (it changes once a cycle, minutes apart).
 
     Examples
     --------
@@ -161,14 +163,23 @@ class LoopGauges:
     (True, True)
     """
 
-    def __init__(self, ledger: Callable[[], list[dict[str, Any]]], champion: Callable[[], str | None]) -> None:
+    def __init__(self, ledger: Callable[[], list[dict[str, Any]]], champion: Callable[[], str | None],
+                 max_age_s: float = 5.0) -> None:
         self.ledger = ledger
         self.champion = champion
+        self.max_age_s = max_age_s
+        self._kept: tuple[float, list[Any]] | None = None
 
     def describe(self) -> list[Any]:
         return []
 
     def collect(self) -> Any:
+        now = time.monotonic()
+        if self._kept is None or now - self._kept[0] > self.max_age_s:
+            self._kept = (now, list(self._read()))
+        yield from self._kept[1]
+
+    def _read(self) -> Any:
         from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
         try:
