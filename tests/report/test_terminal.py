@@ -73,6 +73,10 @@ def test_one_time_format_in_json_and_tables(report_project: Project) -> None:
 def test_wide_draws_tables_at_their_full_width(report_project: Project) -> None:
     code, out, _ = run("--wide", "history", "--dir", str(report_project.paths.root))
     assert code == 0 and max(len(line) for line in out.splitlines()) > 80
+    started = re.findall(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00", out)
+    assert len(started) == len(report_project.ledger())  # every entry's start, ISO 8601 UTC
+    code, out, _ = run("history", "--dir", str(report_project.paths.root))
+    assert code == 0 and "…" not in out and max(len(line) for line in out.splitlines()) <= 80
 
 
 def test_quiet_is_accepted_before_any_command(report_project: Project) -> None:
