@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from leanloop.cli._shared import JsonOption, _console, _print_json
+from leanloop.cli._shared import JsonOption, _console, _display, _print_json
 from leanloop.cli.errors import handles_errors
 
 __all__ = ["demo"]
@@ -25,6 +25,7 @@ def demo(
     """The whole loop on NannyML's car-loan data: build, serve, replay, label late, cycle, compare."""
     from leanloop.demo import run_demo
 
-    summary = run_demo(directory, rows=rows, cycle_every=cycle_every, shuffle_seed=shuffle_seed, console=None if as_json else _console())
+    summary = run_demo(directory, rows=rows, cycle_every=cycle_every, shuffle_seed=shuffle_seed,
+                       console=None if as_json else _console(), progress=not _display().quiet)
     if as_json:
         _print_json(summary)

@@ -8,9 +8,9 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from leanloop.cli._shared import DirOption, JsonOption, _console, _fail, _open, _parse_since, _print_json
+from leanloop.cli._shared import DirOption, JsonOption, _console, _fail, _open, _parse_since, _print_json, _progress
 from leanloop.cli.errors import handles_errors
-from leanloop.cli.render import _drift_table, _metrics_table, _monitor_lines, _segments_table
+from leanloop.cli.render import _chunks_tables, _drift_table, _metrics_table, _monitor_lines, _segments_table
 
 __all__ = ["feedback", "measure", "drift"]
 
@@ -53,7 +53,9 @@ def measure(
     if chunks and period:
         _fail("give --chunks or --period, not both")
     with _open(directory) as project:
-        result = project.measure(last=last, since=_parse_since(since), chunks=chunks, period=period)
+        with _progress("measuring the window" + (" and its chunks" if chunks or period else "")):
+            result = project.measure(last=last, since=_parse_since(since), chunks=chunks, period=period)
+        metric = project.config.policy.main_metric_for(project.config.data)
     body = result.to_json()
     if as_json:
         _print_json(body)
@@ -74,6 +76,8 @@ def measure(
         console.print(_segments_table(body["segments"]))
     if body.get("hard_cases"):
         console.print(f"hard cases: {body['hard_cases']}")
+    for table in _chunks_tables(body, metric):
+        console.print(table)
 
 
 def _parse_methods(pairs: list[str]) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from leanloop.cli._shared import DirOption, _console, _open
+from leanloop.cli._shared import DirOption, _console, _open, _progress
 from leanloop.cli.errors import handles_errors
 
 __all__ = ["report"]
@@ -32,7 +32,7 @@ def report(
         raise InputError(f"--format must be one of {[f.value for f in ReportFormat]}, got {fmt!r}") from None
     with _open(directory) as project:
         target = output or project.paths.root / f"report.{chosen.value}"
-        with _console().status("writing the report..."):
+        with _progress("writing the report"):
             data = write_report(project.workspace, target, fmt=chosen, cycle=cycle, last=last)
     cycles = len(data.cycles)
     _console().print(f"wrote {target} ({target.stat().st_size:,} bytes, {cycles} cycle(s))", markup=False,

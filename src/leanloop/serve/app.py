@@ -16,6 +16,7 @@ the routes by concern (:mod:`~leanloop.serve.routes`).
 - ``GET /health``, ``GET /models``, ``GET /models/{version}``, ``GET /metrics``.
 - ``GET /loop``: the unattended loop's schedule, rows since the last cycle, the running
   cycle, the last decision and when the next cycle is due.
+- ``GET /ui``: the read-only dashboard (:mod:`~leanloop.serve.routes.ui`).
 - ``POST /shadow`` ``{"version"}``, ``DELETE /shadow`` (token), ``GET /shadow``: shadow
   mode (:mod:`~leanloop.serve.shadow`): the version scores every request too, logged,
   never returned.
@@ -77,7 +78,7 @@ def create_app(project: Project, *, token: str | None = FROM_PROJECT, own_proces
 
     if token == FROM_PROJECT:
         token = resolve_token(project.paths.workspace)
-    runtime = ServerRuntime(project, own_process=own_process, run_loop=run_loop)
+    runtime = ServerRuntime(project, own_process=own_process, token=token, run_loop=run_loop)
     metrics, serve = runtime.metrics, runtime.serve
     auth = Depends(require_token(token, failures_per_minute=serve.auth_failures_per_minute))
 
