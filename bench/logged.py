@@ -60,7 +60,7 @@ def logged_project(folder: Path, rows: int) -> LoggedProject:
     ids: list[str] = []
     labels: list[int] = []
     port = free_port()
-    command = [sys.executable, "-m", "leanloop.cli", "serve", "--port", str(port), "--dir", str(root)]
+    command = [sys.executable, "-m", "leanloop.cli", "serve", "--port", str(port), "--dir", str(root), "--no-loop"]
     with server(command, f"http://127.0.0.1:{port}", log=folder / "server.log") as url, \
             httpx.Client(base_url=url, timeout=120.0, headers=headers) as client:
         while len(ids) < rows:

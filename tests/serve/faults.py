@@ -46,7 +46,7 @@ class Server:
         log = open(self.root / "server.log", "ab")  # noqa: SIM115 - the child keeps it
         self.process = subprocess.Popen(
             [sys.executable, "-m", "leanloop.cli", "serve", "--port", str(self.port), "--dir", str(self.root),
-             "--workers", str(self.workers)],
+             "--workers", str(self.workers), "--no-loop"],
             stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"},
             start_new_session=self.workers > 1,  # the workers are killed with their supervisor, as a group
         )

@@ -35,7 +35,7 @@ def main() -> None:
             os.setsid()
             code = 0
             try:
-                sys.argv = ["leanloop", "serve", "--port", port, "--dir", root]
+                sys.argv = ["leanloop", "serve", "--port", port, "--dir", root, "--no-loop"]
                 leanloop.cli.main()
             except SystemExit as exc:
                 code = exc.code if isinstance(exc.code, int) else 1
