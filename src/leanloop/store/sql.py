@@ -74,7 +74,7 @@ class SQLStore:
         database = self.engine.url.database
         on_file = self.engine.dialect.name == "sqlite" and database and database != ":memory:"
         #: SQLite prediction writers of several server processes queue here, not in SQLite's sleeps.
-        self._write_lock = WriteLock(Path(database) if on_file else None)
+        self._write_lock = WriteLock(Path(database) if database and on_file else None)
         if self.engine.dialect.name == "sqlite":
             sync = SqliteSync(sqlite_synchronous).value
 
@@ -286,7 +286,8 @@ class SQLStore:
     def add_measurement(self, body: dict[str, Any], at: float) -> int:
         """Store a measurement; returns its id."""
         with self.engine.begin() as conn:
-            return int(conn.execute(t.measurements.insert().values(created_at=at, body=body)).inserted_primary_key[0])
+            return int(conn.execute(t.measurements.insert().values(created_at=at, body=body)
+                                     .returning(t.measurements.c.id)).scalar_one())
 
     def latest_measurement(self) -> dict[str, Any] | None:
         """The most recent measurement's body, if any."""
@@ -297,7 +298,7 @@ class SQLStore:
     def add_cycle(self, body: dict[str, Any], at: float) -> int:
         """Store a cycle in the ledger; returns its id."""
         with self.engine.begin() as conn:
-            return int(conn.execute(t.cycles.insert().values(created_at=at, body=body)).inserted_primary_key[0])
+            return int(conn.execute(t.cycles.insert().values(created_at=at, body=body).returning(t.cycles.c.id)).scalar_one())
 
     def update_cycle(self, cycle_id: int, body: dict[str, Any]) -> None:
         """Rewrite a cycle's body (its id is set once known)."""
