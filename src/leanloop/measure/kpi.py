@@ -65,7 +65,7 @@ def _key(label: Any) -> str:
     return str(label)
 
 
-def regression_values(y_true: Sequence[float], y_pred: Sequence[float], config: KpiConfig,
+def regression_values(y_true: Sequence[float] | np.ndarray, y_pred: Sequence[float] | np.ndarray, config: KpiConfig,
                       weights: np.ndarray | None = None) -> np.ndarray:
     """Minus each row's cost of error: over- and under-predictions priced apart,
     absolute or squared error as configured, times the row's weight."""

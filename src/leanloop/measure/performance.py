@@ -60,14 +60,14 @@ class ClassRows:
         return self.k == 2
 
 
-def class_rows(y_true: Sequence[Any], y_pred: Sequence[Any], proba: np.ndarray | None,
+def class_rows(y_true: Sequence[Any] | np.ndarray, y_pred: Sequence[Any] | np.ndarray, proba: np.ndarray | None,
                classes: list[Any]) -> ClassRows:
     """Codes of truth and prediction; labels compare as text, so ``1`` and ``"1"`` agree."""
     import numpy as np
 
     index = {str(c): i for i, c in enumerate(classes)}
 
-    def codes(values: Sequence[Any], what: str) -> np.ndarray:
+    def codes(values: Sequence[Any] | np.ndarray, what: str) -> np.ndarray:
         try:
             return np.array([index[_text(v)] for v in values], dtype=int)
         except KeyError as exc:
@@ -85,7 +85,7 @@ def _text(label: Any) -> str:
     return str(label)
 
 
-def classification_metrics(y_true: Sequence[Any], y_pred: Sequence[Any], proba: np.ndarray | None,
+def classification_metrics(y_true: Sequence[Any] | np.ndarray, y_pred: Sequence[Any] | np.ndarray, proba: np.ndarray | None,
                            classes: list[Any]) -> dict[str, float]:
     """scikit-learn's classification metrics on these rows.
 
@@ -108,6 +108,7 @@ def classification_metrics(y_true: Sequence[Any], y_pred: Sequence[Any], proba: 
     if proba is None:
         return out
     rows = class_rows(y_true, y_pred, proba, classes)
+    assert rows.proba is not None  # class_rows keeps the probabilities it is given
     labels = list(range(len(classes)))
     present = set(rows.truth.tolist())
     if binary and len(present) > 1:
@@ -165,7 +166,7 @@ def classification_table(W: np.ndarray, rows: ClassRows) -> dict[str, np.ndarray
     return out
 
 
-def regression_metrics(y_true: Sequence[float], y_pred: Sequence[float]) -> dict[str, float]:
+def regression_metrics(y_true: Sequence[float] | np.ndarray, y_pred: Sequence[float] | np.ndarray) -> dict[str, float]:
     """scikit-learn's MAE, RMSE, MAPE and R² (R² left out for fewer than two rows)."""
     import numpy as np
     from sklearn import metrics as skm
