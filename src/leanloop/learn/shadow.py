@@ -108,7 +108,7 @@ def shadow_report(ws: Workspace, version: str | None = None) -> ShadowReport:
     answered_by = {str(k): int(v) for k, v in everything["model_version"].value_counts().items()}
     pairs = everything[everything["model_version"] == champion].reset_index(drop=True)
     labelled = pairs[pairs["label"].notna()].reset_index(drop=True)
-    common = {"shadow": version, "champion": champion, "rows_scored": len(everything), "rows_compared": len(pairs),
+    common: dict[str, Any] = {"shadow": version, "champion": champion, "rows_scored": len(everything), "rows_compared": len(pairs),
               "rows_labelled": len(labelled), "answered_by": answered_by, "agreement": _agreement(pairs, task)}
     if len(labelled) < policy.min_labels:
         says = (f"{len(labelled)} of the compared rows have labels; the comparison needs [policy] min_labels = "

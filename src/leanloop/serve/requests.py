@@ -234,21 +234,26 @@ def row_model(schema: Schema) -> type[dict[str, Any]]:
             description += f"; known categories: {', '.join(feature.categories[:20])}"
         if feature.minimum is not None:
             description += f"; training range {feature.minimum:g} to {feature.maximum:g}"
-        annotation = Annotated[_TYPES[feature.kind], Field(description=description)]
+        annotation: Any = Annotated[_TYPES[feature.kind], Field(description=description)]
         fields[feature.name] = NotRequired[annotation | None] if feature.nullable else annotation
-    row = TypedDict("Row", fields)  # type: ignore[misc, operator]
-    row.__pydantic_config__ = ConfigDict(extra="forbid")  # type: ignore[attr-defined]
-    return row  # type: ignore[no-any-return]
+    row = _typed_dict("Row", fields)
+    row.__pydantic_config__ = ConfigDict(extra="forbid")
+    return row
 
 
 def predict_request_model(schema: Schema, max_rows: int) -> type[dict[str, Any]]:
     """``{"rows": [Row, ...]}`` with between 1 and ``max_rows`` rows, as a typed dict."""
     row = row_model(schema)
-    request = TypedDict("PredictRequest", {  # type: ignore[misc, operator]
-        "rows": Annotated[list[row], Field(min_length=1, max_length=max_rows)],  # type: ignore[valid-type]
-    })
-    request.__pydantic_config__ = ConfigDict(extra="forbid")  # type: ignore[attr-defined]
-    return request  # type: ignore[no-any-return]
+    rows: Any = Annotated[list[row], Field(min_length=1, max_length=max_rows)]  # type: ignore[valid-type]
+    request = _typed_dict("PredictRequest", {"rows": rows})
+    request.__pydantic_config__ = ConfigDict(extra="forbid")
+    return request
+
+
+def _typed_dict(name: str, fields: dict[str, Any]) -> Any:
+    """A typed dict class built at run time from the schema: a type no static checker can see."""
+    make: Any = TypedDict  # the functional form, called with fields known only at run time
+    return make(name, fields)
 
 
 def complete_rows(rows: list[dict[str, Any]], names: list[str]) -> list[dict[str, Any]]:
