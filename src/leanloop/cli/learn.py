@@ -19,9 +19,8 @@ __all__ = ["learn", "cycle", "history"]
 def learn(directory: DirOption = Path("."), as_json: JsonOption = False,
           dry_run: Annotated[bool, typer.Option(help="Decide but do not retrain or promote.")] = False) -> None:
     """Turn the latest measurement into a decision and act on it (retrain, compare, promote)."""
-    with _open(directory) as project:
-        with _console().status("deciding..."):
-            cycle = project.learn(act=not dry_run)
+    with _open(directory) as project, _console().status("deciding..."):
+        cycle = project.learn(act=not dry_run)
     _cycle_output(cycle, as_json)
 
 
@@ -36,9 +35,8 @@ def cycle(
     """One turn of the loop: measure, then learn."""
     if last is not None and since is not None:
         _fail("give --last or --since, not both")
-    with _open(directory) as project:
-        with _console().status("measuring and deciding..."):
-            result = project.cycle(last=last, since=_parse_since(since), act=not dry_run)
+    with _open(directory) as project, _console().status("measuring and deciding..."):
+        result = project.cycle(last=last, since=_parse_since(since), act=not dry_run)
     _cycle_output(result, as_json)
 
 

@@ -101,11 +101,11 @@ def drift(
     as_json: JsonOption = False,
 ) -> None:
     """Drift of every shared column between two files, without a project."""
-    from leanloop.measure.drift import DriftOptions
+    from leanloop.measure.drift import DriftOptions, ThresholdMode
     from leanloop.measure.files import measure_files
 
     methods = _parse_methods(method or [])
-    options = DriftOptions(threshold_mode="calibrated" if calibrated else "fixed")
+    options = DriftOptions(threshold_mode=ThresholdMode.CALIBRATED if calibrated else ThresholdMode.FIXED)
     # Parquet is read one column at a time: files larger than memory are compared too.
     report = measure_files(reference, current, options=options, methods=methods, chunks=chunks,
                            with_quality=False).drift
