@@ -9,6 +9,7 @@ only this module changes.
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -188,7 +189,7 @@ def _distribution(name: str, kind: str, ref: pd.Series, cur: pd.Series) -> Distr
         # Values beyond the 0.5-99.5% range fall in the end bins rather than vanish.
         r = np.histogram(np.clip(ref.to_numpy(dtype=float), edges[0], edges[-1]), edges)[0]
         c = np.histogram(np.clip(cur.to_numpy(dtype=float), edges[0], edges[-1]), edges)[0]
-        bins = [f"{(a + b) / 2:.8g}" for a, b in zip(edges[:-1], edges[1:], strict=True)]
+        bins = [f"{(a + b) / 2:.8g}" for a, b in itertools.pairwise(edges)]
     else:
         ref, cur = ref.astype(str), cur.astype(str)
         counts = pd.concat([ref, cur]).value_counts()
