@@ -51,7 +51,7 @@ def split(frame: pd.DataFrame, *, target: str, task: str, test_size: float, time
     check_splittable(frame, target, task)
     if time_column:
         ordered = frame.sort_values(time_column, kind="stable")
-        cut = int(round(len(ordered) * (1 - test_size)))
+        cut = round(len(ordered) * (1 - test_size))
         return ordered.iloc[:cut], ordered.iloc[cut:]
     stratify = frame[target] if task == "classification" else None
     try:

@@ -60,8 +60,8 @@ class ClassRows:
         return self.k == 2
 
 
-def class_rows(y_true: Sequence[Any] | np.ndarray, y_pred: Sequence[Any] | np.ndarray, proba: np.ndarray | None,
-               classes: list[Any]) -> ClassRows:
+def class_rows(y_true: Sequence[Any] | np.ndarray, y_pred: Sequence[Any] | np.ndarray,
+               proba: np.ndarray | None, classes: list[Any]) -> ClassRows:
     """Codes of truth and prediction; labels compare as text, so ``1`` and ``"1"`` agree."""
     import numpy as np
 
@@ -85,8 +85,8 @@ def _text(label: Any) -> str:
     return str(label)
 
 
-def classification_metrics(y_true: Sequence[Any] | np.ndarray, y_pred: Sequence[Any] | np.ndarray, proba: np.ndarray | None,
-                           classes: list[Any]) -> dict[str, float]:
+def classification_metrics(y_true: Sequence[Any] | np.ndarray, y_pred: Sequence[Any] | np.ndarray,
+                           proba: np.ndarray | None, classes: list[Any]) -> dict[str, float]:
     """scikit-learn's classification metrics on these rows.
 
     ROC AUC is left out when the rows hold a single class (multiclass: when any class is

@@ -33,7 +33,8 @@ from datetime import datetime
 from enum import Enum
 from typing import Annotated, Any
 
-from typing_extensions import NotRequired, TypedDict
+from typing_extensions import TypedDict
+from typing import NotRequired
 
 from pydantic import (
     BaseModel,

@@ -46,8 +46,9 @@ def insert_shadow(conn: sa.Connection, rows: list[dict[str, Any]], dialect: str)
     from sqlalchemy.dialects import postgresql, sqlite
 
     s, keys = t.shadow_predictions, ["prediction_id", "model_version"]
-    statement: sa.Insert = (postgresql.insert(s).on_conflict_do_nothing(index_elements=keys)
-                            if dialect == "postgresql" else sqlite.insert(s).on_conflict_do_nothing(index_elements=keys))
+    statement: sa.Insert = (
+        postgresql.insert(s).on_conflict_do_nothing(index_elements=keys) if dialect == "postgresql"
+        else sqlite.insert(s).on_conflict_do_nothing(index_elements=keys))
     statement = statement.returning(s.c.prediction_id)
     return len(conn.execute(statement, rows).all())
 
