@@ -128,9 +128,9 @@ def test_failed_retrain_leaves_the_registry_as_it_was(project: Project, analysis
     # and nothing may be registered.
     project.config = project.config.model_copy(update={"policy": strict.model_copy(update={"min_labels": 501})})
     before = ([v.version for v in project.registry.versions()], project.store.aliases())
-    with pytest.raises(DataError, match="retraining needs at least 501"):
-        from leanloop.learn.retrain import retrain
+    from leanloop.learn.retrain import retrain
 
+    with pytest.raises(DataError, match="retraining needs at least 501"):
         retrain(project)
     assert ([v.version for v in project.registry.versions()], project.store.aliases()) == before
 

@@ -70,7 +70,7 @@ def test_empty_input_is_zero() -> None:
 
 
 def test_lengths_must_match() -> None:
-    with pytest.raises(ValueError, match="shorter|longer"):
+    with pytest.raises(ValueError, match=r"shorter|longer"):
         outcome_values([1, 0], [1], BINARY)
 
 

@@ -13,9 +13,9 @@ import sys
 
 
 def main() -> None:
-    import leanloop.cli  # noqa: F401 - imported for the children
-    import leanloop.serve.app  # noqa: F401
-    import leanloop.serve.logger  # noqa: F401
+    import leanloop.cli  # imported for the children
+    import leanloop.serve.app
+    import leanloop.serve.logger
     import pandas  # noqa: F401
     import skops.io  # noqa: F401
     import sklearn.ensemble  # noqa: F401
