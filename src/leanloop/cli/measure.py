@@ -40,10 +40,13 @@ def feedback(
 
 @handles_errors
 def measure(
-    last: Annotated[int | None, typer.Option(min=1, help="Measure the last N predictions (default: [measure] window_rows).")] = None,
-    since: Annotated[str | None, typer.Option(help="Measure predictions since this time (ISO 8601 or epoch seconds).")] = None,
+    last: Annotated[int | None, typer.Option(
+        min=1, help="Measure the last N predictions (default: [measure] window_rows).")] = None,
+    since: Annotated[str | None, typer.Option(
+        help="Measure predictions since this time (ISO 8601 or epoch seconds).")] = None,
     chunks: Annotated[int, typer.Option(min=0, help="Also measure the window in N time-ordered chunks.")] = 0,
-    period: Annotated[str | None, typer.Option(help="Also measure the window per time period (e.g. 1h, 1D, 7D).")] = None,
+    period: Annotated[str | None, typer.Option(
+        help="Also measure the window per time period (e.g. 1h, 1D, 7D).")] = None,
     directory: DirOption = Path("."),
     as_json: JsonOption = False,
 ) -> None:
@@ -68,7 +71,8 @@ def measure(
     if body["performance"].get("estimated"):
         bands = body["performance"]["estimated_intervals"]
         console.print("estimated on all rows ({}): {}".format(body["performance"]["estimation_method"], ", ".join(
-            f"{k} {v:.4f} [{bands[k]['lower']:.4f}, {bands[k]['upper']:.4f}]" for k, v in body["performance"]["estimated"].items())))
+            f"{k} {v:.4f} [{bands[k]['lower']:.4f}, {bands[k]['upper']:.4f}]"
+            for k, v in body["performance"]["estimated"].items())))
     console.print(f"KPIs: {body['kpis'] or 'no labelled rows yet'}")
     if body.get("segments"):
         console.print(_segments_table(body["segments"]))

@@ -61,9 +61,11 @@ def testset_export(
 @testset_app.command("prune")
 @handles_errors
 def testset_prune(
-    older_than: Annotated[float | None, typer.Option(min=0, help="Remove rows added more than this many days ago.")] = None,
+    older_than: Annotated[float | None, typer.Option(
+        min=0, help="Remove rows added more than this many days ago.")] = None,
     reason: Annotated[str | None, typer.Option(help=f"Remove rows kept for this reason: {_REASONS}.")] = None,
-    keep: Annotated[int | None, typer.Option(min=0, help="Of the rows selected (all if no other filter), keep the newest N.")] = None,
+    keep: Annotated[int | None, typer.Option(
+        min=0, help="Of the rows selected (all if no other filter), keep the newest N.")] = None,
     directory: DirOption = Path("."),
     as_json: JsonOption = False,
 ) -> None:
