@@ -60,10 +60,10 @@ def parse_period(period: str) -> BaseOffset:
 
     >>> parse_period("1D")
     <Day>
-    >>> parse_period("often")
+    >>> parse_period("often")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    leanloop.errors.InputError: period 'often' is not a time period; use a pandas offset alias such as '1h', '1D', '7D', 'W' or 'MS'
+    leanloop.errors.InputError: period 'often' is not a time period; use a pandas offset alias such as '1h', ...
     """
     import pandas as pd
 

@@ -122,7 +122,8 @@ def kpi_intervals(values: np.ndarray, name: str, options: BootstrapOptions) -> d
     if name not in found:
         return {}
     mean = found[name]
-    return {name: mean, f"{name}_total": Interval(value=float(values.sum()), lower=mean.lower * n, upper=mean.upper * n)}
+    total = Interval(value=float(values.sum()), lower=mean.lower * n, upper=mean.upper * n)
+    return {name: mean, f"{name}_total": total}
 
 
 def row_weights(frame: pd.DataFrame, config: KpiConfig) -> np.ndarray | None:

@@ -12,8 +12,9 @@ Examples
 --------
 >>> import numpy as np
 >>> m = classification_metrics([0, 1, 1, 0], [0, 1, 0, 0], np.array([[.9, .1], [.2, .8], [.6, .4], [.7, .3]]), [0, 1])
->>> {k: round(v, 4) for k, v in m.items()}
-{'accuracy': 0.75, 'precision': 1.0, 'recall': 0.5, 'f1': 0.6667, 'roc_auc': 1.0, 'log_loss': 0.4004, 'brier': 0.125, 'ece': 0.3}
+>>> {k: round(v, 4) for k, v in m.items()}  # doctest: +NORMALIZE_WHITESPACE
+{'accuracy': 0.75, 'precision': 1.0, 'recall': 0.5, 'f1': 0.6667, 'roc_auc': 1.0, 'log_loss': 0.4004,
+ 'brier': 0.125, 'ece': 0.3}
 >>> {k: round(v, 4) for k, v in regression_metrics([1.0, 2.0, 4.0], [1.5, 2.0, 3.0]).items()}
 {'mae': 0.5, 'rmse': 0.6455, 'mape': 0.25, 'r2': 0.7321}
 """
@@ -98,7 +99,8 @@ def classification_metrics(y_true: Sequence[Any] | np.ndarray, y_pred: Sequence[
     y_true = np.asarray(list(y_true))
     y_pred = np.asarray(list(y_pred))
     binary = len(classes) == 2
-    kwargs: dict[str, Any] = {"pos_label": classes[1], "average": "binary"} if binary else {"average": "macro", "labels": classes}
+    kwargs: dict[str, Any] = ({"pos_label": classes[1], "average": "binary"} if binary
+                              else {"average": "macro", "labels": classes})
     out = {
         "accuracy": float(skm.accuracy_score(y_true, y_pred)),
         "precision": float(skm.precision_score(y_true, y_pred, zero_division=0, **kwargs)),
