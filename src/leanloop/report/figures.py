@@ -49,7 +49,8 @@ def _marks(cycles: list[CycleView], events: list[EventView]) -> tuple[list[dict[
     return shapes, notes
 
 
-def _band_traces(x: list[str], bands: list[Any], name: str, color: str, dash: str | None = None) -> list[dict[str, Any]]:
+def _band_traces(x: list[str], bands: list[Any], name: str, color: str,
+                 dash: str | None = None) -> list[dict[str, Any]]:
     """A line with its interval as a filled band (upper then lower, filled between)."""
     lower = [b.lower if b is not None else None for b in bands]
     upper = [b.upper if b is not None else None for b in bands]

@@ -63,7 +63,8 @@ def _focus(c: CycleView, data: ReportData) -> list[str]:
     if flagged:
         out += _table(["feature", "check", "value", "reference", "threshold"],
                       [[q.feature, q.check, _num(q.value), _num(q.reference), _num(q.threshold)] for q in flagged])
-    out += ["## Labels", "", f"Coverage {_pct(c.coverage)}; delay p50 {_num(c.delay_p50)} s, p90 {_num(c.delay_p90)} s.", ""]
+    out += ["## Labels", "",
+            f"Coverage {_pct(c.coverage)}; delay p50 {_num(c.delay_p50)} s, p90 {_num(c.delay_p90)} s.", ""]
     if c.gate:
         out += [(f"## Champion {c.champion_before} against challenger {c.challenger}: "
                  f"{'promote' if c.gate_promote else 'keep the champion'}"), ""]
