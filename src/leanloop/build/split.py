@@ -33,7 +33,8 @@ def check_splittable(frame: pd.DataFrame, target: str, task: str) -> None:
         raise DataError(f"the data has {len(frame)} rows; a train/test split needs at least {MIN_ROWS}")
     counts = frame[target].value_counts()
     if len(counts) < 2:
-        raise DataError(f"target {target!r} has the single value {counts.index[0]!r} in every row; a model needs variation to learn")
+        raise DataError(f"target {target!r} has the single value {counts.index[0]!r} in every row; "
+                        "a model needs variation to learn")
     if task == "classification":
         rare = counts[counts < MIN_PER_CLASS]
         if len(rare):

@@ -51,7 +51,8 @@ from leanloop.schema import FeatureKind, Schema
 __all__ = ["row_model", "predict_request_model", "FeedbackItem", "FeedbackRequest", "PromoteRequest", "RollbackRequest",
            "ShadowRequest",
            "PredictionOut", "PredictResponse", "FeedbackResponse", "BodyError", "BodyProblem",
-           "parse_json", "parse_json_carefully", "complete_rows", "safe_text", "MAX_TEXT", "PREDICTION_ID", "ValueFlag", "ValueChecker"]
+           "parse_json", "parse_json_carefully", "complete_rows", "safe_text", "MAX_TEXT", "PREDICTION_ID", "ValueFlag",
+           "ValueChecker"]
 
 #: The longest text a feature value or label may hold.
 MAX_TEXT = 1000
@@ -180,10 +181,10 @@ def parse_json(body: bytes) -> Any:
 
     >>> parse_json(b'{"x": [1, 2.5, "a"]}')
     {'x': [1, 2.5, 'a']}
-    >>> parse_json(b'{"x": NaN}')
+    >>> parse_json(b'{"x": NaN}')  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    leanloop.serve.requests.BodyError: NaN is not a number JSON allows; send a finite number (or null where the field is nullable)
+    leanloop.serve.requests.BodyError: NaN is not a number JSON allows; send a finite number (or null where ...)
     """
     value = _fast_parse(body)
     return parse_json_carefully(body) if value is _SLOW else value

@@ -181,7 +181,8 @@ class SQLStore:
             with self.engine.begin() as conn:
                 conn.execute(t.predictions.insert(), rows)
         except IntegrityError as exc:
-            raise StoreError(f"a prediction id in this batch is already logged; nothing was written: {exc.orig}") from exc
+            raise StoreError(f"a prediction id in this batch is already logged; nothing was written: "
+                             f"{exc.orig}") from exc
         except OperationalError as exc:
             raise StoreError(f"could not log predictions: {exc.orig}") from exc
 
@@ -239,7 +240,8 @@ class SQLStore:
         """One logged prediction with its feedback, if any."""
         query = (
             sa.select(t.predictions, t.feedback.c.label, t.feedback.c.received_at)
-            .select_from(t.predictions.outerjoin(t.feedback, t.feedback.c.prediction_id == t.predictions.c.prediction_id))
+            .select_from(t.predictions.outerjoin(t.feedback,
+                                                 t.feedback.c.prediction_id == t.predictions.c.prediction_id))
             .where(t.predictions.c.prediction_id == prediction_id)
         )
         with self.engine.connect() as conn:
@@ -298,7 +300,8 @@ class SQLStore:
     def add_cycle(self, body: dict[str, Any], at: float) -> int:
         """Store a cycle in the ledger; returns its id."""
         with self.engine.begin() as conn:
-            return int(conn.execute(t.cycles.insert().values(created_at=at, body=body).returning(t.cycles.c.id)).scalar_one())
+            return int(conn.execute(t.cycles.insert().values(created_at=at, body=body)
+                                    .returning(t.cycles.c.id)).scalar_one())
 
     def update_cycle(self, cycle_id: int, body: dict[str, Any]) -> None:
         """Rewrite a cycle's body (its id is set once known)."""
