@@ -89,7 +89,8 @@ def test_an_old_style_config_still_works_and_says_what_moved(project_dir: Path) 
     path.write_text(tomlkit.dumps(raw), encoding="utf-8")
     code, out, err = run("history", "--json", "--dir", str(project_dir))
     assert code == 0 and json.loads(out) == []
-    assert "[policy] gate_resamples -> [gate] resamples" in err and "[policy] retrain_strategy -> [retrain] strategy" in err
+    assert "[policy] gate_resamples -> [gate] resamples" in err
+    assert "[policy] retrain_strategy -> [retrain] strategy" in err
 
 
 def _shell(failure: BaseException | None = None, allocate: bool = False) -> typer.Typer:

@@ -39,8 +39,9 @@ from leanloop.errors import ProjectError
 from leanloop.schema import Feature, Schema
 
 SECTIONS: dict[str, type[BaseModel]] = {
-    "data": DataConfig, "model": ModelConfig, "kpi": KpiConfig, "performance": PerformanceConfig, "measure": MeasureConfig,
-    "policy": PolicyConfig, "retrain": RetrainConfig, "gate": GateConfig, "serve": ServeConfig, "store": StoreConfig,
+    "data": DataConfig, "model": ModelConfig, "kpi": KpiConfig, "performance": PerformanceConfig,
+    "measure": MeasureConfig, "policy": PolicyConfig, "retrain": RetrainConfig, "gate": GateConfig,
+    "serve": ServeConfig, "store": StoreConfig,
     "quality": QualityConfig, "multivariate": MultivariateConfig, "stream": StreamConfig,
     "segments": SegmentsConfig, "testset": TestsetConfig,
 }

@@ -41,9 +41,11 @@ def serve_and_label(project: Project, frame: pd.DataFrame) -> list[dict]:
     with TestClient(create_app(project), headers=bearer(project)) as client:
         answers = []
         for start in range(0, len(frame), 500):
-            body = client.post("/predict", json={"rows": frame.iloc[start:start + 500][FEATURES].to_dict("records")}).json()
+            rows = frame.iloc[start:start + 500][FEATURES].to_dict("records")
+            body = client.post("/predict", json={"rows": rows}).json()
             answers += body["predictions"]
-        labels = [{"prediction_id": a["prediction_id"], "label": int(y)} for a, y in zip(answers, frame["repaid"], strict=True)]
+        labels = [{"prediction_id": a["prediction_id"], "label": int(y)}
+                  for a, y in zip(answers, frame["repaid"], strict=True)]
         assert client.post("/feedback", json={"feedback": labels}).status_code == 200
     return answers
 
@@ -95,7 +97,8 @@ def test_learn_decides_on_the_latest_measurement(project: Project, analysis_with
     assert cycle.challenger is None
 
 
-def test_running_server_picks_up_new_champion_without_restart(project: Project, analysis_with_truth: pd.DataFrame) -> None:
+def test_running_server_picks_up_new_champion_without_restart(project: Project,
+                                                              analysis_with_truth: pd.DataFrame) -> None:
     from leanloop.build.train import train_version
 
     rows = analysis_with_truth.iloc[:50][FEATURES].to_dict("records")

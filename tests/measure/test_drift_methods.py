@@ -34,7 +34,8 @@ def _run(method: DriftMethod, ref: object, cur: object, kind: str = "numeric", *
 # --- equal to scipy (statistic and p-value, 1e-9) ----------------------------------
 
 
-@pytest.mark.parametrize(("n", "m", "decimals"), [(300, 250, None), (40, 40, 0), (20_000, 15_000, 2), (12_000, 30_001, 1)])
+@pytest.mark.parametrize(("n", "m", "decimals"),
+                         [(300, 250, None), (40, 40, 0), (20_000, 15_000, 2), (12_000, 30_001, 1)])
 def test_ks_equals_scipy(n: int, m: int, decimals: int | None) -> None:
     ref, cur = _num(1, n, decimals=decimals), _num(2, m, 0.03, decimals)
     expected = stats.ks_2samp(ref, cur)

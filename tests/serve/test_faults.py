@@ -166,7 +166,8 @@ def test_kill_during_spool_replay_then_replay_exactly_once(zygote: Zygote, proje
         try:
             conn = sqlite3.connect(f"file:{database(project_copy)}?mode=ro", uri=True, timeout=5)
             try:
-                return conn.execute("SELECT count(*) FROM predictions WHERE prediction_id LIKE 'spooled-%'").fetchone()[0]
+                query = "SELECT count(*) FROM predictions WHERE prediction_id LIKE 'spooled-%'"
+                return conn.execute(query).fetchone()[0]
             finally:
                 conn.close()
         except sqlite3.OperationalError:
