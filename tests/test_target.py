@@ -13,6 +13,7 @@ from leanloop.config import Task
 from leanloop.errors import DataError, InputError
 from leanloop.target import MAX_CLASSES, check_label, infer_task, normalize_target
 
+
 def re_repr(value: object) -> str:
     return re.escape(repr(value))
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -12,7 +11,6 @@ from leanloop.learn.compare import GATE, compare, segments_no_regression
 from leanloop.learn.segment_gate import segment_gains
 from leanloop.project import Project
 from leanloop.scoring import model_input, score
-
 
 # Holm over the slices of at least 200 rows, the 50 largest.
 HOLM_200 = SegmentsConfig(min_support=200, top_k=50, correction=Correction.HOLM)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from leanloop.measure.evaluation import evaluate_scored
 from leanloop.config import DataConfig, KpiConfig, KpiOutcome
 from leanloop.measure.bootstrap import BootstrapOptions
+from leanloop.measure.evaluation import evaluate_scored
 from leanloop.measure.kpi import kpi_intervals
 from leanloop.scoring import Scored
 

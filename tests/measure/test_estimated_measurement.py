@@ -4,7 +4,6 @@ per chunk, and KPIs realized, estimated and over the baseline, with intervals.""
 
 from __future__ import annotations
 
-
 import pytest
 from fastapi.testclient import TestClient
 

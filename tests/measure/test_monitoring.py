@@ -7,9 +7,8 @@ import json
 
 import pandas as pd
 import pytest
-from typer.testing import CliRunner
-
 from fastapi.testclient import TestClient
+from typer.testing import CliRunner
 
 from leanloop.cli import _monitor_lines, app
 from leanloop.config import render_config

@@ -26,8 +26,7 @@ import pytest
 from leanloop.demo import free_port
 from leanloop.project import Project
 from leanloop.serve.spool import Spool
-from tests.serve.faults import (FEATURES, Load, Server, Zygote, check_sqlite, configure, restart_limit,
-                                spooled_bytes)
+from tests.serve.faults import FEATURES, Load, Server, Zygote, check_sqlite, configure, restart_limit, spooled_bytes
 
 pytestmark = [pytest.mark.e2e, pytest.mark.faults]
 

@@ -31,10 +31,7 @@ import json
 import re
 from datetime import datetime
 from enum import Enum
-from typing import Annotated, Any
-
-from typing_extensions import TypedDict
-from typing import NotRequired
+from typing import Annotated, Any, NotRequired
 
 from pydantic import (
     BaseModel,
@@ -45,6 +42,7 @@ from pydantic import (
     WrapValidator,
 )
 from pydantic_core import PydanticCustomError
+from typing_extensions import TypedDict
 
 from leanloop.schema import FeatureKind, Schema
 
