@@ -21,8 +21,18 @@ from typing import Any
 
 import pytest
 
-from bench.scenarios import Run, Scenario, Sizes, first_harm_batch, frozen_errors, make_scenarios, oracle_kpi, \
-    prepare, replay, with_frozen_split
+from bench.scenarios import (
+    Run,
+    Scenario,
+    Sizes,
+    first_harm_batch,
+    frozen_errors,
+    make_scenarios,
+    oracle_kpi,
+    prepare,
+    replay,
+    with_frozen_split,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

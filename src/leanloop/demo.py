@@ -18,7 +18,7 @@ import sys
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from leanloop.config import KpiConfig, render_config
 from leanloop.datasets import car_loan
@@ -140,7 +140,7 @@ def run_demo(directory: Path, *, rows: int = 50_000, cycle_every: int = 5000, ba
         analysis = analysis.sample(frac=1.0, random_state=shuffle_seed)
     analysis = analysis.reset_index(drop=True)
     truth = analysis.merge(data.analysis_targets, on="id", how="left")["repaid"].astype(int).tolist()
-    records = analysis[project.config.schema_.names].to_dict("records")
+    records = cast("list[dict[str, Any]]", analysis[project.config.schema_.names].to_dict("records"))
     served, cycles = _replay(project, directory, records, truth, batch=batch, label_delay=label_delay,
                              cycle_every=cycle_every, console=console, say=say, progress_bar=progress)
     loop_values = evaluate_served(served, truth, project)

@@ -45,7 +45,8 @@ def client(report_project: Project) -> Iterator[TestClient]:
 @pytest.fixture
 def predict_auth(report_project: Project) -> Iterator[None]:
     original = report_project.config
-    report_project.config = original.model_copy(update={"serve": original.serve.model_copy(update={"predict_auth": True})})
+    serve = original.serve.model_copy(update={"predict_auth": True})
+    report_project.config = original.model_copy(update={"serve": serve})
     try:
         yield
     finally:
@@ -148,7 +149,7 @@ def test_the_loop_gauges_match_the_newest_cycle(client: TestClient, report_proje
 
 
 def _expr_metrics(expr: str) -> set[str]:
-    return {n for n in re.findall(r"\b(leanloop_[a-z0-9_]+)", expr)}
+    return set(re.findall(r"\b(leanloop_[a-z0-9_]+)", expr))
 
 
 def test_the_grafana_dashboard_charts_only_metrics_the_server_exports(client: TestClient) -> None:

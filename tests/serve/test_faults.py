@@ -26,8 +26,7 @@ import pytest
 from leanloop.demo import free_port
 from leanloop.project import Project
 from leanloop.serve.spool import Spool
-from tests.serve.faults import (FEATURES, Load, Server, Zygote, check_sqlite, configure, restart_limit,
-                                spooled_bytes)
+from tests.serve.faults import FEATURES, Load, Server, Zygote, check_sqlite, configure, restart_limit, spooled_bytes
 
 pytestmark = [pytest.mark.e2e, pytest.mark.faults]
 
@@ -166,7 +165,8 @@ def test_kill_during_spool_replay_then_replay_exactly_once(zygote: Zygote, proje
         try:
             conn = sqlite3.connect(f"file:{database(project_copy)}?mode=ro", uri=True, timeout=5)
             try:
-                return conn.execute("SELECT count(*) FROM predictions WHERE prediction_id LIKE 'spooled-%'").fetchone()[0]
+                query = "SELECT count(*) FROM predictions WHERE prediction_id LIKE 'spooled-%'"
+                return conn.execute(query).fetchone()[0]
             finally:
                 conn.close()
         except sqlite3.OperationalError:

@@ -17,8 +17,8 @@ from rich.console import Console
 
 from leanloop.errors import InputError
 
-__all__ = ["app", "DirOption", "JsonOption", "Display", "FoldingConsole", "_console", "_display", "_progress", "_fail", "_print_json",
-           "_open", "_parse_since"]
+__all__ = ["app", "DirOption", "JsonOption", "Display", "FoldingConsole", "_console", "_display", "_progress",
+           "_fail", "_print_json", "_open", "_parse_since"]
 
 #: The width ``--wide`` draws tables at: wide enough that no cell folds.
 WIDE = 1000
@@ -36,7 +36,7 @@ class FoldingConsole(Console):
     """A console whose tables fold a cell that does not fit onto the next line instead of
     cutting it short ("retra…"): every number and word stays readable at 80 columns."""
 
-    def print(self, *objects: Any, **kwargs: Any) -> None:  # noqa: D102 - Console.print
+    def print(self, *objects: Any, **kwargs: Any) -> None:
         from rich.table import Table
 
         for item in objects:
@@ -61,7 +61,7 @@ def _show_version(value: bool) -> None:
         from leanloop import __version__
 
         sys.stdout.write(f"leanloop {__version__}\n")
-        raise typer.Exit()
+        raise typer.Exit
 
 
 @app.callback()
@@ -85,12 +85,13 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts
 def _display() -> Display:
     # Typer 0.2x runs commands in its own copy of click's context stack; older Typer in
     # click's. Reading the root context keeps the options off every command's signature.
-    try:
-        from typer._click.globals import get_current_context
-    except ImportError:
-        from click import get_current_context
+    import importlib
 
-    ctx = get_current_context(silent=True)
+    try:
+        globals_module = importlib.import_module("typer._click.globals")
+    except ImportError:
+        globals_module = importlib.import_module("click.globals")
+    ctx = globals_module.get_current_context(silent=True)
     found = ctx.find_root().obj if ctx is not None else None
     return found if isinstance(found, Display) else Display()
 
@@ -106,7 +107,7 @@ def _progress(description: str, total: int | None = None) -> Iterator[Callable[[
     # On stderr: a bar never mixes with the table or JSON a script reads from stdout.
     console = Console(stderr=True)
     if _display().quiet or not console.is_terminal:
-        yield lambda n=1: None
+        yield _no_progress
         return
     from rich.progress import BarColumn, Progress, SpinnerColumn, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
@@ -114,7 +115,15 @@ def _progress(description: str, total: int | None = None) -> Iterator[Callable[[
                *([TaskProgressColumn()] if total else []), TimeElapsedColumn()]
     with Progress(*columns, console=console, transient=True) as bar:
         task = bar.add_task(description, total=total)
-        yield lambda n=1: bar.advance(task, n)
+
+        def advance(n: int = 1) -> None:
+            bar.advance(task, n)
+
+        yield advance
+
+
+def _no_progress(n: int = 1) -> None:
+    """What ``_progress`` yields when no bar is drawn."""
 
 
 def _fail(message: str) -> NoReturn:

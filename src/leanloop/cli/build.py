@@ -62,10 +62,12 @@ def build(directory: DirOption = Path("."), as_json: JsonOption = False) -> None
 
 @handles_errors
 def adopt(
-    model: Annotated[Path, typer.Argument(help="Your fitted scikit-learn-compatible model (.skops; .pkl/.joblib with --trust).")],
+    model: Annotated[Path, typer.Argument(
+        help="Your fitted scikit-learn-compatible model (.skops; .pkl/.joblib with --trust).")],
     reference: Annotated[Path, typer.Option(help="Labelled reference data the model was trained on (CSV or Parquet).")],
     target: Annotated[str, typer.Option(help="Target column in the reference data.")],
-    trust: Annotated[bool, typer.Option(help="Allow pickle/joblib files and non-sklearn types. Only for files you made.")] = False,
+    trust: Annotated[bool, typer.Option(
+        help="Allow pickle/joblib files and non-sklearn types. Only for files you made.")] = False,
     task: Annotated[Task | None, typer.Option(help="Inferred from the target when not given.")] = None,
     time_column: Annotated[str | None, typer.Option(help="Column with event times.")] = None,
     id_column: Annotated[str | None, typer.Option(help="Column with row ids.")] = None,

@@ -15,7 +15,8 @@ __all__ = ["demo"]
 
 @handles_errors
 def demo(
-    directory: Annotated[Path, typer.Option("--dir", help="Folder for the demo project (must not hold one).")] = Path("leanloop-demo"),
+    directory: Annotated[Path, typer.Option(
+        "--dir", help="Folder for the demo project (must not hold one).")] = Path("leanloop-demo"),
     rows: Annotated[int, typer.Option(min=2000, max=50_000, help="Analysis rows to replay.")] = 50_000,
     cycle_every: Annotated[int, typer.Option(min=500, help="Run a cycle every N replayed rows.")] = 5000,
     shuffle_seed: Annotated[int | None, typer.Option(

@@ -10,8 +10,8 @@ from rich.table import Table
 
 from leanloop.cli._shared import DirOption, JsonOption, _console, _fail, _open, _parse_since, _print_json, _progress
 from leanloop.cli.errors import handles_errors
-from leanloop.times import iso
 from leanloop.cli.render import _cycle_output
+from leanloop.times import iso
 
 __all__ = ["learn", "cycle", "history"]
 
@@ -20,9 +20,8 @@ __all__ = ["learn", "cycle", "history"]
 def learn(directory: DirOption = Path("."), as_json: JsonOption = False,
           dry_run: Annotated[bool, typer.Option(help="Decide but do not retrain or promote.")] = False) -> None:
     """Turn the latest measurement into a decision and act on it (retrain, compare, promote)."""
-    with _open(directory) as project:
-        with _progress("deciding (and retraining if the policy says so)"):
-            cycle = project.learn(act=not dry_run)
+    with _open(directory) as project, _progress("deciding (and retraining if the policy says so)"):
+        cycle = project.learn(act=not dry_run)
     _cycle_output(cycle, as_json)
 
 
@@ -41,9 +40,8 @@ def cycle(
         typer.echo("another cycle is running (the server's loop or another 'leanloop cycle'); waiting for it "
                    "to finish...", err=True)
 
-    with _open(directory) as project:
-        with _progress("measuring, deciding (and retraining if the policy says so)"):
-            result = project.cycle(last=last, since=_parse_since(since), act=not dry_run, on_wait=waiting)
+    with _open(directory) as project, _progress("measuring, deciding (and retraining if the policy says so)"):
+        result = project.cycle(last=last, since=_parse_since(since), act=not dry_run, on_wait=waiting)
     _cycle_output(result, as_json)
 
 

@@ -40,10 +40,13 @@ def feedback(
 
 @handles_errors
 def measure(
-    last: Annotated[int | None, typer.Option(min=1, help="Measure the last N predictions (default: [measure] window_rows).")] = None,
-    since: Annotated[str | None, typer.Option(help="Measure predictions since this time (ISO 8601 or epoch seconds).")] = None,
+    last: Annotated[int | None, typer.Option(
+        min=1, help="Measure the last N predictions (default: [measure] window_rows).")] = None,
+    since: Annotated[str | None, typer.Option(
+        help="Measure predictions since this time (ISO 8601 or epoch seconds).")] = None,
     chunks: Annotated[int, typer.Option(min=0, help="Also measure the window in N time-ordered chunks.")] = 0,
-    period: Annotated[str | None, typer.Option(help="Also measure the window per time period (e.g. 1h, 1D, 7D).")] = None,
+    period: Annotated[str | None, typer.Option(
+        help="Also measure the window per time period (e.g. 1h, 1D, 7D).")] = None,
     directory: DirOption = Path("."),
     as_json: JsonOption = False,
 ) -> None:
@@ -70,7 +73,8 @@ def measure(
     if body["performance"].get("estimated"):
         bands = body["performance"]["estimated_intervals"]
         console.print("estimated on all rows ({}): {}".format(body["performance"]["estimation_method"], ", ".join(
-            f"{k} {v:.4f} [{bands[k]['lower']:.4f}, {bands[k]['upper']:.4f}]" for k, v in body["performance"]["estimated"].items())))
+            f"{k} {v:.4f} [{bands[k]['lower']:.4f}, {bands[k]['upper']:.4f}]"
+            for k, v in body["performance"]["estimated"].items())))
     console.print(f"KPIs: {body['kpis'] or 'no labelled rows yet'}")
     if body.get("segments"):
         console.print(_segments_table(body["segments"]))
@@ -105,11 +109,11 @@ def drift(
     as_json: JsonOption = False,
 ) -> None:
     """Drift of every shared column between two files, without a project."""
-    from leanloop.measure.drift import DriftOptions
+    from leanloop.measure.drift import DriftOptions, ThresholdMode
     from leanloop.measure.files import measure_files
 
     methods = _parse_methods(method or [])
-    options = DriftOptions(threshold_mode="calibrated" if calibrated else "fixed")
+    options = DriftOptions(threshold_mode=ThresholdMode.CALIBRATED if calibrated else ThresholdMode.FIXED)
     # Parquet is read one column at a time: files larger than memory are compared too.
     report = measure_files(reference, current, options=options, methods=methods, chunks=chunks,
                            with_quality=False).drift

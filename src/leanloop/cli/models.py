@@ -29,7 +29,7 @@ def models(directory: DirOption = Path("."), as_json: JsonOption = False) -> Non
     for v in data.versions:
         promoted = "\n".join(f"{at} ({by})" for at, by in zip(v.promoted_at, v.promoted_by, strict=True))
         metric = v.metrics.get(data.main_metric)
-        table.add_row(v.version, ", ".join(v.aliases), v.parent or "", v.source,
-                      "" if v.train_rows is None else f"{v.train_rows:,} rows", "" if metric is None else f"{metric:.4f}",
-                      v.created_at, promoted)
+        rows = "" if v.train_rows is None else f"{v.train_rows:,} rows"
+        table.add_row(v.version, ", ".join(v.aliases), v.parent or "", v.source, rows,
+                      "" if metric is None else f"{metric:.4f}", v.created_at, promoted)
     _console().print(table)

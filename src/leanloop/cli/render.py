@@ -82,7 +82,9 @@ def _drift_table(measurement: dict[str, Any]) -> Table:
                         f"{window['labelled']} labelled")
     for column in ("feature", "method", "statistic", "p-value", "threshold", "drifted", "n ref", "n cur"):
         table.add_column(column)
-    rows = list(measurement["drift"]) + ([measurement["prediction_drift"]] if measurement.get("prediction_drift") else [])
+    rows = list(measurement["drift"])
+    if measurement.get("prediction_drift"):
+        rows.append(measurement["prediction_drift"])
     for r in rows:
         table.add_row(r["feature"], r["method"], f"{r['statistic']:.4f}",
                       "" if r["p_value"] is None else f"{r['p_value']:.3g}", f"{r['threshold']:g}",

@@ -18,8 +18,8 @@ def report(
     directory: DirOption = Path("."),
     cycle: Annotated[int | None, typer.Option(help="Report this cycle (the timeline ends there).")] = None,
     last: Annotated[int | None, typer.Option(help="Show only the newest N cycles on the timeline.", min=1)] = None,
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="The file to write (default "
-                                                "report.html, report.md or report.json in the project folder).")] = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help=(
+        "The file to write (default report.html, report.md or report.json in the project folder)."))] = None,
     fmt: Annotated[str, typer.Option("--format", help="html (self-contained, works offline), md or json.")] = "html",
 ) -> None:
     """Write the loop's report: verdict, performance and KPI over time, drift, gate, lineage."""

@@ -50,9 +50,8 @@ def testset_export(
     as_json: JsonOption = False,
 ) -> None:
     """Write the enriched test set (provenance, features, label) to CSV or Parquet."""
-    with _open(directory) as project:
-        with _progress(f"exporting the enriched test set to {file.name}"):
-            written = project.export_testset(file)
+    with _open(directory) as project, _progress(f"exporting the enriched test set to {file.name}"):
+        written = project.export_testset(file)
     if as_json:
         _print_json({"exported": written, "file": str(file)})
     else:
@@ -62,9 +61,11 @@ def testset_export(
 @testset_app.command("prune")
 @handles_errors
 def testset_prune(
-    older_than: Annotated[float | None, typer.Option(min=0, help="Remove rows added more than this many days ago.")] = None,
+    older_than: Annotated[float | None, typer.Option(
+        min=0, help="Remove rows added more than this many days ago.")] = None,
     reason: Annotated[str | None, typer.Option(help=f"Remove rows kept for this reason: {_REASONS}.")] = None,
-    keep: Annotated[int | None, typer.Option(min=0, help="Of the rows selected (all if no other filter), keep the newest N.")] = None,
+    keep: Annotated[int | None, typer.Option(
+        min=0, help="Of the rows selected (all if no other filter), keep the newest N.")] = None,
     directory: DirOption = Path("."),
     as_json: JsonOption = False,
 ) -> None:

@@ -35,8 +35,8 @@ from leanloop.times import iso
 if TYPE_CHECKING:
     import pandas as pd
 
-    from leanloop.workspace import Workspace
     from leanloop.store import SQLStore
+    from leanloop.workspace import Workspace
 
 __all__ = ["TestsetRow", "Added", "cap_plan", "add_hard_cases", "reason_of", "rows", "prune", "export",
            "hard_case_frame"]

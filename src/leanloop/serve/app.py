@@ -85,7 +85,8 @@ def create_app(project: Project, *, token: str | None = FROM_PROJECT, own_proces
     app = FastAPI(title="leanloop", description="Predictions, logged durably; feedback joined to them.",
                   lifespan=runtime.lifespan)
     app.router.route_class = strict_json_route()
-    app.add_middleware(ShedWhenFull, batcher=runtime.batcher, on_reject=metrics.reject)  # inside BodyLimit: 413/415 first
+    # Inside BodyLimit: 413 and 415 come first.
+    app.add_middleware(ShedWhenFull, batcher=runtime.batcher, on_reject=metrics.reject)
     app.add_middleware(BodyLimit, max_bytes=serve.max_body_bytes, on_reject=metrics.reject,
                        read_timeout_s=serve.read_timeout_s)
     app.add_middleware(RequestMetrics, metrics=metrics)

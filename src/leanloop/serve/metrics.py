@@ -225,7 +225,8 @@ def _newest_cycle(body: dict[str, Any], family: Any) -> Any:
     drift = [d for d in m.get("drift", []) if d.get("statistic") is not None]
     primary = list({d["feature"]: d for d in reversed(drift)}.values())  # the first test per feature
     if primary:
-        yield _gauge(family, "leanloop_loop_drift_share", value=sum(bool(d.get("drifted")) for d in primary) / len(primary))
+        share = sum(bool(d.get("drifted")) for d in primary) / len(primary)
+        yield _gauge(family, "leanloop_loop_drift_share", value=share)
     statistic = _gauge(family, "leanloop_loop_feature_drift_statistic", ["feature", "method"])
     drifted = _gauge(family, "leanloop_loop_feature_drifted", ["feature"])
     for d in drift:
