@@ -10,12 +10,12 @@ from pydantic import BaseModel
 
 from leanloop.config import (
     CONFIG_FILE,
-    LoopConfig,
     Correction,
     DataConfig,
     GateConfig,
     KpiConfig,
     KpiOutcome,
+    LoopConfig,
     MeasureConfig,
     ModelConfig,
     MultivariateConfig,

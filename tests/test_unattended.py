@@ -244,7 +244,7 @@ class Receiver:
         outer = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 (the stdlib's name)
+            def do_POST(self) -> None:
                 outer.bodies.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
                 time.sleep(delay)
                 self.send_response(status)
@@ -290,7 +290,8 @@ def test_a_failing_cycle_is_recorded_alerted_and_the_next_one_runs(
         assert failed is not None and "Parquet" in (failed.error or "") and failed.stage == "measuring"
         assert failed.trigger is Trigger.ROWS and failed.decision.action.value == "wait"
         assert [r.rule for r in failed.decision.reasons if r.fired] == ["failed"] and not failed.interrupted
-        assert project.registry.champion().version == "v1" and [v.version for v in project.registry.versions()] == ["v1"]
+        assert project.registry.champion().version == "v1"
+        assert [v.version for v in project.registry.versions()] == ["v1"]
         # Posting never held the loop up: the cycle returned before the alert's outcome.
         assert runner.tick() is None  # nothing new to measure: not due
         wait_for(lambda: any(e["event"] == "alert" for e in events))

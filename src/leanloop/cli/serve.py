@@ -50,7 +50,8 @@ def serve(
     exit_zero_after_sigterm()
     http = uvicorn_http(project.config.serve.read_timeout_s)
     if workers == 1:
-        uvicorn.run(create_app(project, own_process=True, run_loop=not no_loop), host=host, port=port, log_level="warning", http=http)
+        uvicorn.run(create_app(project, own_process=True, run_loop=not no_loop), host=host, port=port,
+                    log_level="warning", http=http)
         return
     project.close()
     os.environ[PROJECT_ENV] = str(Path(directory).resolve())

@@ -36,6 +36,7 @@ from leanloop.config.enums import (
     ValuePolicy,
 )
 from leanloop.config.learn import GateConfig, PolicyConfig, RetrainConfig
+from leanloop.config.loop import LoopConfig
 from leanloop.config.measure import (
     DriftSettings,
     MeasureConfig,
@@ -46,7 +47,6 @@ from leanloop.config.measure import (
     StreamConfig,
     TestsetConfig,
 )
-from leanloop.config.loop import LoopConfig
 from leanloop.config.migration import migrate
 from leanloop.config.project import CONFIG_FILE, WORKSPACE_DIR, ProjectConfig, ProjectPaths, load_config
 from leanloop.config.render import render_config, render_reference

@@ -34,8 +34,8 @@ from leanloop.schedule import Trigger
 if TYPE_CHECKING:
     from leanloop.store import SQLStore
 
-__all__ = ["Cycle", "EventKind", "Stage", "LedgerEvent", "LedgerEntry", "parse", "reserve", "write", "entries", "cycles",
-           "entry", "history", "start", "progress", "running", "record_alert"]
+__all__ = ["Cycle", "EventKind", "Stage", "LedgerEvent", "LedgerEntry", "parse", "reserve", "write", "entries",
+           "cycles", "entry", "history", "start", "progress", "running", "record_alert"]
 
 
 #: What a :class:`LedgerEvent` records.
