@@ -21,7 +21,7 @@ demo: $(BIN)/.installed
 test: $(BIN)/.installed
 	OMP_NUM_THREADS=1 $(BIN)/python -m pytest
 
-# Benchmarks against the peers (see README, Benchmarks): SUITE=drift|cbpe|serve|feedback|cycle,
+# Benchmarks against the peers (see README, Benchmarks): SUITE=drift|cbpe|serve|feedback|cycle|scenarios,
 # SIZE=10M (drift rows per side), QUICK=1 (small everything). Not part of `make test`.
 bench: $(BIN)/.installed
 	$(BIN)/python -m bench $(if $(SUITE),--suite $(SUITE)) $(if $(SIZE),--size $(SIZE)) $(if $(QUICK),--quick)
