@@ -360,7 +360,7 @@ def _frozen_model(project: Project) -> Any:
 
 
 def _evaluate(project: Project, model: Any, rows: pd.DataFrame) -> Any:
-    from leanloop.build.evaluate import evaluate
+    from leanloop.measure.evaluation import evaluate
 
     frame = project.config.schema_.model_frame(rows, "scenario")
     return evaluate(model, frame, rows[TARGET].astype(int).tolist(), project.config.data, project.config.kpi)

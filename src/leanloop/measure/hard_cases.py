@@ -174,18 +174,21 @@ class WeakSpots:
 
 
 def weak_spots(config: ProjectConfig, *, reference: pd.DataFrame, window: pd.DataFrame,
-               drifted: list[str]) -> WeakSpots:
+               drifted: list[str], labelled: pd.DataFrame | None = None) -> WeakSpots:
     """Weak segments and hard cases of a logged ``window`` (rows as the store returns them)
-    against the ``reference`` training frame."""
+    against the ``reference`` training frame, found among ``labelled`` (the newest
+    labelled rows; default: the window's own labelled rows)."""
     import pandas as pd
 
     schema, data = config.schema_, config.data
     window = window.reset_index(drop=True)
-    labelled = window[window["label"].notna()].reset_index(drop=True)
+    if labelled is None:
+        labelled = window[window["label"].notna()]
+    labelled = labelled.reset_index(drop=True)
     if labelled.empty:
         return WeakSpots()
     every = schema.model_frame(pd.DataFrame(window["features"].tolist()), "logged predictions")
-    frame = every[window["label"].notna().to_numpy()].reset_index(drop=True)
+    frame = schema.model_frame(pd.DataFrame(labelled["features"].tolist()), "logged predictions")
     ref_frame = schema.model_frame(reference, "reference data")
     scored = logged_scored(labelled, data.task, data.classes)
     outcomes = row_outcomes(labelled["label"].tolist(), scored.labels, scored.probabilities, data, config.kpi)
