@@ -74,10 +74,10 @@ def _decide(ws: Workspace, measurement: Measurement, window: pd.DataFrame, model
 
 
 def _retrain_and_judge(ws: Workspace, cycle_id: int, champion: str, models: dict[str, tuple[Any, Any]],
-                       fields: dict[str, Any], durations: dict[str, float]) -> None:
+                       fields: dict[str, Any], durations: dict[str, float], focus_since: float | None = None) -> None:
     """Train a challenger, put it through the gate, and promote it or start its trial."""
     clock = time.perf_counter()
-    retrained = retrain(ws, cycle=cycle_id)
+    retrained = retrain(ws, cycle=cycle_id, focus_since=focus_since)
     durations["retrain"] = time.perf_counter() - clock
     version = retrained.challenger
     fields["challenger"] = version.version
@@ -95,6 +95,14 @@ def _retrain_and_judge(ws: Workspace, cycle_id: int, champion: str, models: dict
     elif comparison.promote:
         ws.registry.promote(version.version)
         fields["promoted"] = True
+
+
+def _harm_since(measurement: Measurement) -> float | None:
+    """When the labelled rows the harm was seen on start (the challenger learns mostly from them)."""
+    from datetime import datetime
+
+    window = measurement.labelled_window
+    return None if window is None or window.start is None else datetime.fromisoformat(window.start).timestamp()
 
 
 def run_cycle(ws: Workspace, *, last: int | None = None, since: float | None = None,
@@ -129,7 +137,8 @@ def run_cycle(ws: Workspace, *, last: int | None = None, since: float | None = N
             fields["testset"] = add_hard_cases(ws.store, measurement.hard_case_rows, cycle=cycle_id,
                                                max_rows=ws.config.testset.max_rows, at=started)
         if act and decision.action is Action.RETRAIN:
-            _retrain_and_judge(ws, cycle_id, champion_before, models, fields, durations)
+            _retrain_and_judge(ws, cycle_id, champion_before, models, fields, durations,
+                               focus_since=_harm_since(measurement))
         elif act and decision.action is Action.ROLLBACK:
             ws.registry.rollback()
             fields["rolled_back"] = True

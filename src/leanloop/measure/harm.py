@@ -34,7 +34,7 @@ from leanloop.measure.attribution import Attribution, BootstrapOptions, attribut
 from leanloop.measure.kpi import row_weights
 from leanloop.measure.logged import logged_scored
 from leanloop.measure.rows import row_outcomes
-from leanloop.scoring import model_input, score
+from leanloop.scoring import Scored, model_input, score
 
 if TYPE_CHECKING:
     import numpy as np
@@ -43,7 +43,7 @@ if TYPE_CHECKING:
     from leanloop.config import ProjectConfig
     from leanloop.registry import ModelVersion
 
-__all__ = ["kpi_attribution", "finding"]
+__all__ = ["score_holdout", "kpi_attribution", "finding"]
 
 
 def _kpi_values(config: ProjectConfig, frame: pd.DataFrame, truth: list[Any], labels: list[Any],
@@ -53,19 +53,28 @@ def _kpi_values(config: ProjectConfig, frame: pd.DataFrame, truth: list[Any], la
     return row_outcomes(truth, labels, proba, config.data, config.kpi, weights).kpi
 
 
-def kpi_attribution(config: ProjectConfig, champion: ModelVersion, model: Any, holdout: pd.DataFrame | None,
+def score_holdout(config: ProjectConfig, champion: ModelVersion, model: Any,
+                  holdout: pd.DataFrame | None) -> Scored | None:
+    """The champion's outputs on its ``holdout`` (None without one)."""
+    if holdout is None or holdout.empty:
+        return None
+    return score(model, model_input(config.schema_, holdout, champion.input_format, "holdout"),
+                 config.data.task.value)
+
+
+def kpi_attribution(config: ProjectConfig, holdout: pd.DataFrame | None, ref_scored: Scored | None,
                     labelled: pd.DataFrame) -> Attribution | None:
-    """The KPI change from the champion's ``holdout`` (its test data) to the ``labelled``
-    log rows, split into population and model (None without rows on either side)."""
+    """The KPI change from the champion's ``holdout`` (its test data, ``ref_scored`` its
+    outputs there) to the ``labelled`` log rows, split into population and model (None
+    without rows on either side)."""
     import pandas as pd
 
     from leanloop.target import normalize_target
 
-    if holdout is None or holdout.empty or labelled.empty or config.data.target not in holdout:
+    if (holdout is None or ref_scored is None or holdout.empty or labelled.empty
+            or config.data.target not in holdout):
         return None
     schema, task = config.schema_, config.data.task
-    ref_frame = model_input(schema, holdout, champion.input_format, "holdout")
-    ref_scored = score(model, ref_frame, task.value)
     ref_truth = normalize_target(holdout[config.data.target], task).tolist()
     ref_values = _kpi_values(config, schema.model_frame(holdout, "holdout"), ref_truth, ref_scored.labels,
                              ref_scored.probabilities)

@@ -18,7 +18,7 @@ from leanloop.measure.chunking import chunk_by_count, chunk_by_period
 from leanloop.measure.columnar import cached_reference_scored, reference_key
 from leanloop.measure.estimation.champion import fit_champion_estimator
 from leanloop.measure.hard_cases import weak_spots
-from leanloop.measure.harm import finding, kpi_attribution
+from leanloop.measure.harm import finding, kpi_attribution, score_holdout
 from leanloop.measure.labels import label_coverage, label_delay
 from leanloop.measure.logged import logged_scored
 from leanloop.measure.multivariate import PcaDrift
@@ -114,15 +114,20 @@ def measure_window(ws: Workspace, *, last: int | None = None, since: float | Non
     pca = _fit_pca(config, reference)
     estimator = fit_champion_estimator(ws, champion, model) if len(window) else None
 
+    holdout = _holdout(ws, champion.test_data)
+    holdout_scored = score_holdout(config, champion, model, holdout)
+
     def measure(piece: pd.DataFrame) -> Frames:
-        return measure_frames(config, reference, piece, reference_scored, baseline, pca, estimator)
+        return measure_frames(config, reference, piece, reference_scored, baseline, pca, estimator,
+                              outputs_reference=holdout_scored)
 
     labelled = _labelled_window(ws, window, last=last, since=since)
-    whole = measure_frames(config, reference, window, reference_scored, baseline, pca, estimator, labelled=labelled)
+    whole = measure_frames(config, reference, window, reference_scored, baseline, pca, estimator, labelled=labelled,
+                           outputs_reference=holdout_scored)
     drifted = sorted(whole.drifted)
     served = window["model_version"].value_counts().to_dict() if len(window) else {}
     spots = weak_spots(config, reference=reference, window=window, drifted=drifted, labelled=labelled)
-    split = kpi_attribution(config, champion, model, _holdout(ws, champion.test_data), labelled)
+    split = kpi_attribution(config, holdout, holdout_scored, labelled)
     start, end = _span(window)
     return Measurement(
         **{**whole.slice_fields(), "performance": whole.performance.model_copy(update={"reference": champion.metrics})},

@@ -43,7 +43,8 @@ class _Estimates:
 
 def measure_frames(config: ProjectConfig, reference: pd.DataFrame, window: pd.DataFrame,
                    reference_scored: Scored, baseline: Any, pca: Any = None,
-                   estimator: ChampionEstimator | None = None, labelled: pd.DataFrame | None = None) -> Frames:
+                   estimator: ChampionEstimator | None = None, labelled: pd.DataFrame | None = None,
+                   outputs_reference: Scored | None = None) -> Frames:
     """Drift, prediction drift, performance and KPIs of ``window`` against ``reference``
     (with data quality, multivariate, output and target drift; ``pca`` a fitted
     :class:`~leanloop.measure.multivariate.PcaDrift` to reuse), and estimated
@@ -51,7 +52,10 @@ def measure_frames(config: ProjectConfig, reference: pd.DataFrame, window: pd.Da
 
     With ``labelled`` (the newest labelled rows, wherever they fall in time) realized
     performance and KPIs are judged on those rows and the estimate on the window's rows
-    still without labels; without it, both on the window's own rows."""
+    still without labels; without it, both on the window's own rows. Prediction drift
+    compares the outputs with ``outputs_reference`` when given (the champion's outputs on
+    its holdout: on its own training rows a model is more confident than it will ever be
+    on new rows, and that gap alone fired the alarm on a stable period)."""
     import pandas as pd
 
     schema = config.schema_
@@ -63,7 +67,7 @@ def measure_frames(config: ProjectConfig, reference: pd.DataFrame, window: pd.Da
     report = drift_report(reference[schema.names], current, options=options, methods=config.measure.drift_methods,
                           schema=schema)
     scored = logged_scored(window, config.data.task, config.data.classes)
-    kind, ref_out = output_sample(reference_scored, config.data.task)
+    kind, ref_out = output_sample(outputs_reference or reference_scored, config.data.task)
     _, cur_out = output_sample(scored, config.data.task)
     test = ks_test if kind == "numeric" else chi_square_test
     common: dict[str, Any] = {
