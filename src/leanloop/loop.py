@@ -102,7 +102,10 @@ def _harm_since(measurement: Measurement) -> float | None:
     from datetime import datetime
 
     window = measurement.labelled_window
-    return None if window is None or window.start is None else datetime.fromisoformat(window.start).timestamp()
+    if window is None or window.start is None:
+        return None
+    # ISO text keeps microseconds: a microsecond earlier keeps the first row in
+    return datetime.fromisoformat(window.start).timestamp() - 1e-6
 
 
 def run_cycle(ws: Workspace, *, last: int | None = None, since: float | None = None,
@@ -124,7 +127,8 @@ def run_cycle(ws: Workspace, *, last: int | None = None, since: float | None = N
     window = ws.store.window(last=last, since=since)
     models = {champion_before: ws.registry.load(champion_before)}
     if measurement is None:
-        measurement = save_measurement(ws, measure_window(ws, window=window, loaded=models[champion_before]))
+        measurement = save_measurement(ws, measure_window(ws, last=last, since=since, window=window,
+                                                          loaded=models[champion_before]))
     durations["measure"] = time.perf_counter() - clock
 
     clock = time.perf_counter()

@@ -132,15 +132,20 @@ def _split_recent(config: ProjectConfig, production: pd.DataFrame, focus: np.nda
     return production.iloc[np.flatnonzero(keep)], production.iloc[held]
 
 
+#: Focus rows weigh this many times everything else together (3: three quarters of the
+#: weight): the population the challenger will serve comes first, and what it was built
+#: on before still keeps it from forgetting the rest (the gate checks the old holdout).
+_FOCUS_ODDS = 3.0
+
+
 def _focus_weights(weights: np.ndarray, focus: np.ndarray) -> np.ndarray:
-    """Weights under which the focus rows carry half the total: the population the
-    challenger will serve weighs as much as everything it was built on before."""
+    """Weights under which the focus rows carry ``_FOCUS_ODDS`` times the rest's."""
     rest = float(weights[~focus].sum())
     mine = float(weights[focus].sum())
     if mine <= 0 or rest <= 0:
         return weights
     scaled = weights.copy()
-    scaled[focus] = weights[focus] * rest / mine
+    scaled[focus] = weights[focus] * _FOCUS_ODDS * rest / mine
     return scaled
 
 
@@ -148,8 +153,8 @@ def retrain(ws: Workspace, *, cycle: int | None = None, focus_since: float | Non
     """Train and register a challenger; raises :class:`DataError` without enough labels.
 
     ``focus_since``: the time from which the labelled rows the harm was seen on were
-    logged (the measurement's labelled window): those rows carry half the training
-    weight and a seeded share of them judges the challenger.
+    logged (the measurement's labelled window): those rows carry three quarters of the
+    training weight and a seeded share of them judges the challenger.
 
     A failure at any step (training, evaluation, saving) registers nothing: the
     registry and its aliases stay as they were.
@@ -166,10 +171,10 @@ def retrain(ws: Workspace, *, cycle: int | None = None, focus_since: float | Non
             f"the log has {len(production)}; send more feedback first"
         )
     learn_rows, recent = _split_recent(config, production, _focus(ws, production, focus_since))
-    focus = _focus(ws, learn_rows, focus_since)
     # The enriched test set is held out so the gate judges both versions on unseen rows.
     held_out = learn_rows.index.isin([r["prediction_id"] for r in ws.store.testset_rows()])
     learn_rows = learn_rows[~held_out]
+    focus = _focus(ws, learn_rows, focus_since)
     if not champion.train_data or not champion.test_data:
         raise NotFoundError(f"the champion {champion.version} has no training or test data in the workspace; "
                             "rebuild or re-adopt it")
