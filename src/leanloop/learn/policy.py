@@ -11,16 +11,21 @@ The action follows from the rules that fired, in this order:
 3. ``pivot`` when the model no longer beats the trivial baseline by the margin
    (``baseline_margin``), or the last retrains did not bring the KPI back
    (``failed_retrains``): the approach needs a human, not another retrain;
-4. ``retrain`` when performance or the KPI fell (``metric_drop``, ``kpi_drop``; or
-   broad drift with ``retrain_on_drift``), unless the labels are too few to retrain
-   (``min_labels``), the last retrain is too recent (``cooldown``), the harm has not
-   lasted ``confirm_cycles`` cycles yet (``confirm``) or a challenger is still on trial in
-   shadow mode (``shadow_trial``, with ``shadow_before_promote``) — then ``wait``;
+4. ``retrain`` when performance fell (``metric_drop``) or the KPI fell by the model's
+   doing (``kpi_drop``: where the change was split into population and model, the
+   model's part must be beyond the tolerance too; or broad drift with
+   ``retrain_on_drift``), unless the labels are too few to retrain (``min_labels``), the
+   last retrain is too recent (``cooldown``), the harm has not lasted ``confirm_cycles``
+   cycles with new labels yet (``confirm``), no label arrived since the last cycle judged
+   these rows (``same_evidence``) or a challenger is still on trial in shadow mode
+   (``shadow_trial``, with ``shadow_before_promote``) — then ``wait``;
 5. ``wait`` when labels are too few to judge (``min_labels``, ``min_coverage``), saying
    how many more are needed — and, if the estimate says performance fell
    (``estimated_drop``), that labels are needed to retrain;
 6. else ``continue``. Drift without harm is not a reason to retrain: when the labels
-   show performance held, ``drift_without_harm`` fires and says so.
+   show performance held, ``drift_without_harm`` fires and says so. A KPI change the
+   population explains (``population``) is a finding, never an action, and never
+   counts toward a pivot.
 
 Examples
 --------
