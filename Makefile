@@ -18,7 +18,10 @@ demo: $(BIN)/.installed
 
 # One OpenMP thread per process: the suite trains many tiny gradient-boosting models and
 # runs servers beside pytest, where OpenMP's thread pools only fight over the two cores.
+# The linter and the type checker first: a finding fails `make test`, as a test would.
 test: $(BIN)/.installed
+	$(BIN)/ruff check src tests
+	$(BIN)/mypy src
 	OMP_NUM_THREADS=1 $(BIN)/python -m pytest
 
 # Benchmarks against the peers (see README, Benchmarks): SUITE=drift|cbpe|serve|feedback|cycle|scenarios,

@@ -267,7 +267,8 @@ def make_scenarios(data: CarLoan, sizes: Sizes, names: list[str] | None = None) 
     if not 0 < half < n:
         raise ValueError(f"change_share={sizes.change_share} leaves no rows before or after the change")
     if half > SHIFT_ROW or n - half > len(data.analysis) - SHIFT_ROW or n > len(held):
-        raise ValueError(f"rows={n} is too many: at most {min(2 * SHIFT_ROW, len(held))}")
+        raise ValueError(f"rows={n} is too many: at most {min(2 * SHIFT_ROW, len(held)):,} "
+                         f"(and {SHIFT_ROW:,} on either side of the change); pass fewer rows")
     made: dict[str, Scenario] = {}
     wanted = names or SCENARIOS
     if "concept" in wanted:
@@ -283,7 +284,8 @@ def make_scenarios(data: CarLoan, sizes: Sizes, names: list[str] | None = None) 
         pos = pool[pool[TARGET] == 1].iloc[:positives]
         neg = pool[pool[TARGET] == 0].iloc[: n - half - positives]
         if len(neg) < n - half - positives:
-            raise ValueError(f"rows={n} is too many for the prior scenario's negatives")
+            raise ValueError(f"rows={n} is too many for the prior scenario: its second half needs "
+                             f"{n - half - positives} held-out negatives, there are {len(neg)}; pass fewer rows")
         second = pd.concat([pos, neg]).sample(frac=1.0, random_state=sizes.seed)
         made["prior"] = Scenario("prior", pd.concat([first, second], ignore_index=True), half,
                                  f"held-out reference rows; positive share {share:.3f} -> "
@@ -294,7 +296,8 @@ def make_scenarios(data: CarLoan, sizes: Sizes, names: list[str] | None = None) 
         cut = float(held[DRIFT_COVARIATE].median())
         second = pool[pool[DRIFT_COVARIATE] > cut].iloc[: n - half]
         if len(second) < n - half:
-            raise ValueError(f"rows={n} is too many for the drift scenario")
+            raise ValueError(f"rows={n} is too many for the drift scenario: {len(second)} held-out rows have "
+                             f"{DRIFT_COVARIATE} > {cut:,.0f}, {n - half} needed; pass fewer rows")
         made["drift"] = Scenario("drift", pd.concat([first, second], ignore_index=True), half,
                                  f"held-out reference rows; from row {half:,} only {DRIFT_COVARIATE} > {cut:,.0f}")
     if "none" in wanted:
@@ -393,7 +396,7 @@ def with_frozen_split(project: Project, scenario: Scenario) -> Scenario:
 def oracle_kpi(project: Project, scenario: Scenario, seed: int = 0) -> tuple[float, float]:
     """(frozen, oracle) KPI totals over the scenario's rows (see the module docs).
 
-    Both are scored by :func:`leanloop.build.evaluate.evaluate`, the path that scores
+    Both are scored by :func:`leanloop.measure.evaluation.evaluate`, the path that scores
     a registered version; a served label rule that lives outside the fitted pipeline
     would have to be applied to the oracle's pipeline too. Trained on the post-change
     rows alone, the oracle can fall below the frozen model where the change does no

@@ -58,12 +58,12 @@ def test_testset_export_to_an_unwritable_path(project_dir: Path, tmp_path: Path,
 
 
 @pytest.mark.parametrize(("section", "key", "value", "says"), [
-    ("gate", "resamples", 1_000_000_000_000, "gate.resamples: Input should be less than or equal to 100000 "
-                                              "(allowed: 50 to 100,000)"),
-    ("measure", "calibration_rounds", 1_000_000_000, "measure.calibration_rounds: Input should be less than or "
-                                                     "equal to 10000 (allowed: 5 to 10,000)"),
-    ("policy", "main_metric", "precision", "policy.main_metric: Input should be 'accuracy', 'roc_auc', 'f1', "
-                                           "'mae' or 'rmse'"),
+    ("gate", "resamples", 1_000_000_000_000, ("gate.resamples: Input should be less than or equal to 100000 "
+                                              "(allowed: 50 to 100,000)")),
+    ("measure", "calibration_rounds", 1_000_000_000, ("measure.calibration_rounds: Input should be less than or "
+                                                      "equal to 10000 (allowed: 5 to 10,000)")),
+    ("policy", "main_metric", "precision", ("policy.main_metric: Input should be 'accuracy', 'roc_auc', 'f1', "
+                                            "'mae' or 'rmse'")),
 ])
 @pytest.mark.parametrize("command", [("cycle",), ("measure",), ("history", "--json")])
 def test_settings_that_would_exhaust_memory_or_fail_late_are_refused_by_every_command(
@@ -89,7 +89,8 @@ def test_an_old_style_config_still_works_and_says_what_moved(project_dir: Path) 
     path.write_text(tomlkit.dumps(raw), encoding="utf-8")
     code, out, err = run("history", "--json", "--dir", str(project_dir))
     assert code == 0 and json.loads(out) == []
-    assert "[policy] gate_resamples -> [gate] resamples" in err and "[policy] retrain_strategy -> [retrain] strategy" in err
+    assert "[policy] gate_resamples -> [gate] resamples" in err
+    assert "[policy] retrain_strategy -> [retrain] strategy" in err
 
 
 def _shell(failure: BaseException | None = None, allocate: bool = False) -> typer.Typer:
@@ -109,8 +110,8 @@ def _shell(failure: BaseException | None = None, allocate: bool = False) -> type
 
 @pytest.mark.parametrize(("kwargs", "says"), [
     ({"allocate": True}, "out of memory (Unable to allocate 4.00 EiB"),
-    ({"failure": ZeroDivisionError("division by zero")}, "unexpected ZeroDivisionError: division by zero; this is a "
-                                                         "bug in leanloop, please report it"),
+    ({"failure": ZeroDivisionError("division by zero")}, ("unexpected ZeroDivisionError: division by zero; this is "
+                                                          "a bug in leanloop, please report it")),
     ({"failure": PermissionError(13, "Permission denied", "/root/x.csv")}, "/root/x.csv: Permission denied; "),
 ])
 def test_the_one_handler_turns_any_failure_into_one_paragraph_and_exit_2(kwargs: dict[str, object], says: str) -> None:

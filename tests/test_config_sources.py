@@ -80,8 +80,8 @@ def test_a_new_file_loads_without_a_note(tmp_path: Path, caplog: pytest.LogCaptu
 
 @pytest.mark.parametrize(("policy", "pattern"), [
     ('main_metric = "precision"', r"policy\.main_metric: Input should be 'accuracy', 'roc_auc', 'f1', 'mae' or 'rmse'"),
-    ('main_metric = "mae"', r"policy\.main_metric = 'mae' is a regression metric but the task is classification; "
-                            r"use one of: accuracy, roc_auc, f1"),
+    ('main_metric = "mae"', (r"policy\.main_metric = 'mae' is a regression metric but the task is classification; "
+                             r"use one of: accuracy, roc_auc, f1")),
 ])
 def test_main_metric_is_checked_at_load(tmp_path: Path, policy: str, pattern: str) -> None:
     text = OLD_STYLE.split("[policy]")[0] + f"[policy]\n{policy}\n"
@@ -121,10 +121,10 @@ def test_every_count_and_size_field_has_an_upper_bound() -> None:
     unbounded = []
     for section, model in sections().items():
         for name, info in model.model_fields.items():
-            if info.annotation in (int, int | None) and "seed" not in name:
-                if not any(getattr(m, "le", None) is not None or getattr(m, "lt", None) is not None
-                           for m in info.metadata):
-                    unbounded.append(f"{section}.{name}")
+            bounded = any(getattr(m, "le", None) is not None or getattr(m, "lt", None) is not None
+                          for m in info.metadata)
+            if info.annotation in (int, int | None) and "seed" not in name and not bounded:
+                unbounded.append(f"{section}.{name}")
     assert unbounded == []
 
 

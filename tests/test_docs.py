@@ -42,7 +42,8 @@ def test_every_field_of_every_section_is_documented_and_every_documented_field_e
     model = _model(section)
     fields = [info.alias or name for name, info in model.model_fields.items()]
     assert _documented()[section] == fields
-    assert all(info.description for info in model.model_fields.values()), f"[{section}] has a field without a description"
+    assert all(info.description for info in model.model_fields.values()), \
+        f"[{section}] has a field without a description"
 
 
 def test_every_section_is_documented() -> None:

@@ -41,9 +41,11 @@ def serve_and_label(project: Project, frame: pd.DataFrame) -> list[dict]:
     with TestClient(create_app(project), headers=bearer(project)) as client:
         answers = []
         for start in range(0, len(frame), 500):
-            body = client.post("/predict", json={"rows": frame.iloc[start:start + 500][FEATURES].to_dict("records")}).json()
+            rows = frame.iloc[start:start + 500][FEATURES].to_dict("records")
+            body = client.post("/predict", json={"rows": rows}).json()
             answers += body["predictions"]
-        labels = [{"prediction_id": a["prediction_id"], "label": int(y)} for a, y in zip(answers, frame["repaid"], strict=True)]
+        labels = [{"prediction_id": a["prediction_id"], "label": int(y)}
+                  for a, y in zip(answers, frame["repaid"], strict=True)]
         assert client.post("/feedback", json={"feedback": labels}).status_code == 200
     return answers
 
@@ -95,7 +97,8 @@ def test_learn_decides_on_the_latest_measurement(project: Project, analysis_with
     assert cycle.challenger is None
 
 
-def test_running_server_picks_up_new_champion_without_restart(project: Project, analysis_with_truth: pd.DataFrame) -> None:
+def test_running_server_picks_up_new_champion_without_restart(project: Project,
+                                                              analysis_with_truth: pd.DataFrame) -> None:
     from leanloop.build.train import train_version
 
     rows = analysis_with_truth.iloc[:50][FEATURES].to_dict("records")
@@ -128,9 +131,9 @@ def test_failed_retrain_leaves_the_registry_as_it_was(project: Project, analysis
     # and nothing may be registered.
     project.config = project.config.model_copy(update={"policy": strict.model_copy(update={"min_labels": 501})})
     before = ([v.version for v in project.registry.versions()], project.store.aliases())
-    with pytest.raises(DataError, match="retraining needs at least 501"):
-        from leanloop.learn.retrain import retrain
+    from leanloop.learn.retrain import retrain
 
+    with pytest.raises(DataError, match="retraining needs at least 501"):
         retrain(project)
     assert ([v.version for v in project.registry.versions()], project.store.aliases()) == before
 

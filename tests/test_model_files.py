@@ -27,9 +27,9 @@ import numpy.lib.format
 import numpy.testing._private.utils as np_testing_utils
 import pandas as pd
 import pytest
-import skops.io as sio
 import sklearn.utils._testing as sk_testing
 import sklearn.utils.discovery as sk_discovery
+import skops.io as sio
 from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline

@@ -128,8 +128,8 @@ def test_custom_function_needs_trust(registry: Registry, data: tuple[np.ndarray,
     X, y = data
     model = make_pipeline(FunctionTransformer(double), LogisticRegression()).fit(X, y)
     registry.register(model, DummyClassifier().fit(X, y), **FIELDS)
-    with pytest.raises(ArtifactError, match=r"not on leanloop's allow-list of model types and functions: \[.*double'\]\. "
-                                            r".*load it with trust=True"):
+    with pytest.raises(ArtifactError, match=(r"not on leanloop's allow-list of model types and functions: "
+                                             r"\[.*double'\]\. .*load it with trust=True")):
         registry.load("v1")
     loaded, _ = registry.load("v1", trust=True)
     np.testing.assert_array_equal(loaded.predict(X), model.predict(X))
@@ -190,7 +190,8 @@ def test_untrusted_types_are_refused_listed_and_run_no_code(registry: Registry, 
     sentinel = tmp_path / "sentinel"
     X, y = data
     registry.register(Sentinel(str(sentinel)), DummyClassifier().fit(X, y), **FIELDS)
-    with pytest.raises(ArtifactError, match=r"not on leanloop's allow-list of model types and functions: \[.*Sentinel'\]"):
+    with pytest.raises(ArtifactError,
+                       match=r"not on leanloop's allow-list of model types and functions: \[.*Sentinel'\]"):
         registry.load("v1")
     assert not sentinel.exists()
     registry.load("v1", trust=True)  # the same file does run code once trusted: the test can see it
@@ -234,7 +235,8 @@ def test_disguised_pickle_in_the_registry_is_refused(registry: Registry, tmp_pat
     sentinel = tmp_path / "sentinel"
     path = registry.artifacts / record.artifact
     path.write_bytes(pickle.dumps(Explodes(sentinel)))
-    body = record.model_dump(mode="json", by_alias=True) | {"sha256": sha256_file(path)}  # hash matches: content decides
+    # The hash matches: the content decides.
+    body = record.model_dump(mode="json", by_alias=True) | {"sha256": sha256_file(path)}
     with registry.store.engine.begin() as conn:
         conn.execute(sa.update(tables.models).where(tables.models.c.version == "v1").values(body=body))
     with pytest.raises(ArtifactError, match="is not a skops file"):

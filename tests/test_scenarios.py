@@ -19,8 +19,18 @@ from typing import Any
 
 import pytest
 
-from bench.scenarios import Run, Scenario, Sizes, first_harm_batch, frozen_errors, make_scenarios, oracle_kpi, \
-    prepare, replay, with_frozen_split
+from bench.scenarios import (
+    Run,
+    Scenario,
+    Sizes,
+    first_harm_batch,
+    frozen_errors,
+    make_scenarios,
+    oracle_kpi,
+    prepare,
+    replay,
+    with_frozen_split,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -191,8 +201,9 @@ def _mentions_population(cycle: dict[str, Any]) -> bool:
 def test_prior_shift_is_a_population_finding_not_a_retrain(bench: Bench) -> None:
     run = bench.run("prior", 0)
     assert run.retrains == 0 and not set(run.actions) & {"retrain", "pivot"}, run.decisions
-    assert any(_mentions_population(c) for c in run.cycles[run.change_at // SIZES.batch_rows:])  # type: ignore[operator]
-    assert not any(_mentions_population(c) for c in run.cycles[:run.change_at // SIZES.batch_rows])  # type: ignore[operator]
+    change_batch = (run.change_at or 0) // SIZES.batch_rows
+    assert any(_mentions_population(c) for c in run.cycles[change_batch:])
+    assert not any(_mentions_population(c) for c in run.cycles[:change_batch])
 
 
 def test_no_change_no_retrain_no_drift_alarm(bench: Bench) -> None:

@@ -13,6 +13,7 @@ from leanloop.config import Task
 from leanloop.errors import DataError, InputError
 from leanloop.target import MAX_CLASSES, check_label, infer_task, normalize_target
 
+
 def re_repr(value: object) -> str:
     return re.escape(repr(value))
 
@@ -59,7 +60,8 @@ def test_regression_becomes_float() -> None:
 
 def test_missing_target_rows_are_counted_and_named() -> None:
     target = pd.Series([1.0, None, 0.0, None], index=[10, 11, 12, 13])
-    with pytest.raises(DataError, match=r"the target is missing in 2 rows \(e\.g\. rows \[11, 13\]\); drop or fill them"):
+    with pytest.raises(DataError,
+                       match=r"the target is missing in 2 rows \(e\.g\. rows \[11, 13\]\); drop or fill them"):
         normalize_target(target, Task.CLASSIFICATION)
 
 
@@ -113,5 +115,6 @@ def test_regression_label_becomes_float(value: float, expected: float) -> None:
 
 @pytest.mark.parametrize("value", ["3.5", None, True, math.nan, math.inf, -math.inf])
 def test_regression_label_must_be_finite_number(value: object) -> None:
-    with pytest.raises(InputError, match=rf"^row 7: label {re_repr(value)} must be a finite number for this regression"):
+    with pytest.raises(InputError,
+                       match=rf"^row 7: label {re_repr(value)} must be a finite number for this regression"):
         check_label(value, Task.REGRESSION, None, row=7)

@@ -18,7 +18,7 @@ import sys
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from leanloop.config import KpiConfig, render_config
 from leanloop.datasets import car_loan
@@ -102,8 +102,9 @@ def _configure(project: Project) -> Project:
 
 def run_demo(directory: Path, *, rows: int = 50_000, cycle_every: int = 5000, batch: int = 100,
              label_delay: int = 1500, shuffle_seed: int | None = None,
-             console: Console | None = None) -> dict[str, Any]:
-    """Run the demo in ``directory``; returns the summary (also printed to ``console``).
+             console: Console | None = None, progress: bool = True) -> dict[str, Any]:
+    """Run the demo in ``directory``; returns the summary (also printed to ``console``,
+    with a progress bar of the replay unless ``progress`` is False).
 
     With ``shuffle_seed`` the first ``rows`` analysis rows are replayed in a random
     (seeded) order instead of in time: a control with no change over time (with
@@ -134,9 +135,9 @@ def run_demo(directory: Path, *, rows: int = 50_000, cycle_every: int = 5000, ba
         analysis = analysis.sample(frac=1.0, random_state=shuffle_seed)
     analysis = analysis.reset_index(drop=True)
     truth = analysis.merge(data.analysis_targets, on="id", how="left")["repaid"].astype(int).tolist()
-    records = analysis[project.config.schema_.names].to_dict("records")
+    records = cast("list[dict[str, Any]]", analysis[project.config.schema_.names].to_dict("records"))
     served, cycles = _replay(project, directory, records, truth, batch=batch, label_delay=label_delay,
-                             cycle_every=cycle_every, console=console, say=say)
+                             cycle_every=cycle_every, console=console, say=say, progress_bar=progress)
     loop_values = evaluate_served(served, truth, project)
     model, _ = project.registry.load(v1.version)
     frozen = evaluate(model, project.config.schema_.model_frame(analysis, "analysis"), truth,
@@ -156,7 +157,7 @@ def run_demo(directory: Path, *, rows: int = 50_000, cycle_every: int = 5000, ba
 
 def _replay(project: Project, directory: Path, records: list[dict[str, Any]], truth: list[Any], *, batch: int,
             label_delay: int, cycle_every: int, console: Console | None,
-            say: Any) -> tuple[list[tuple[str, str, Any]], list[dict[str, Any]]]:
+            say: Any, progress_bar: bool = True) -> tuple[list[tuple[str, str, Any]], list[dict[str, Any]]]:
     """Serve ``records`` over HTTP in batches, send labels ``label_delay`` rows late and run
     a cycle every ``cycle_every`` rows; returns what was served and the cycles' JSON."""
     import httpx
@@ -171,7 +172,7 @@ def _replay(project: Project, directory: Path, records: list[dict[str, Any]], tr
     with running_server(directory, free_port()) as url, \
             httpx.Client(base_url=url, timeout=60.0, headers=headers) as client:
         say(f"serving at {url}; replaying {len(records)} analysis rows, labels {label_delay} rows late")
-        with Progress(disable=console is None, console=console, transient=True) as progress:
+        with Progress(disable=console is None or not progress_bar, console=console, transient=True) as progress:
             task = progress.add_task("replay", total=len(records))
             for start in range(0, len(records), batch):
                 response = client.post("/predict", json={"rows": records[start:start + batch]})

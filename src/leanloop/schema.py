@@ -156,9 +156,10 @@ def _coerce_column(column: pd.Series, feature: Feature, source: str) -> pd.Serie
         _raise_first_bad(column, bad, feature, "a number", source)
         return values.astype("float64")
     if feature.kind is FeatureKind.BOOLEAN:
+        # 1 and 0 (and 1.0, 0.0) find True and False: equal numbers hash alike.
         mapping = {True: True, False: False, "true": True, "false": False, "True": True,
-                   "False": False, 1: True, 0: False, "1": True, "0": False}
-        values = pd.Series(_distinct_map(column, lambda v: mapping.get(v, None), None), index=column.index)
+                   "False": False, "1": True, "0": False}
+        values = pd.Series(_distinct_map(column, lambda v: mapping.get(v), None), index=column.index)
         bad = values.isna() & column.notna()
         _raise_first_bad(column, bad, feature, "true or false", source)
         return values.astype("object")

@@ -11,10 +11,10 @@ Examples
 Traceback (most recent call last):
 ...
 leanloop.errors.InputError: row 4: label 'yes' is not one of the classes [0, 1]
->>> check_label("1", Task.CLASSIFICATION, [0, 1], row=5)
+>>> check_label("1", Task.CLASSIFICATION, [0, 1], row=5)  # doctest: +ELLIPSIS
 Traceback (most recent call last):
 ...
-leanloop.errors.InputError: row 5: label '1' is text, but the classes are numbers [0, 1]: send it as a number (1, not '1')
+leanloop.errors.InputError: row 5: label '1' is text, but the classes are numbers [0, 1]: send it as a number ...
 """
 
 from __future__ import annotations
@@ -54,7 +54,8 @@ def normalize_target(target: pd.Series, task: Task) -> pd.Series:
     target = target.infer_objects()  # labels read back from JSON arrive as object columns
     if target.isna().any():
         rows = target[target.isna()].index[:5].tolist()
-        raise DataError(f"the target is missing in {int(target.isna().sum())} rows (e.g. rows {rows}); drop or fill them")
+        raise DataError(f"the target is missing in {int(target.isna().sum())} rows (e.g. rows {rows}); "
+                        "drop or fill them")
     if task is Task.REGRESSION:
         if not pd.api.types.is_numeric_dtype(target) or pd.api.types.is_bool_dtype(target):
             raise DataError("a regression target must be numeric; use --task classification for labels")

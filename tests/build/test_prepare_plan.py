@@ -99,7 +99,8 @@ def _text_chain(**options: object) -> object:
 
 @pytest.mark.parametrize("transformer", [
     ColumnTransformer([("n", chain(SimpleImputer(strategy="median", add_indicator=True), StandardScaler()), ["x"])]),
-    ColumnTransformer([("n", chain(SimpleImputer(strategy="median"), StandardScaler()), ["x"])], remainder="passthrough"),
+    ColumnTransformer([("n", chain(SimpleImputer(strategy="median"), StandardScaler()), ["x"])],
+                      remainder="passthrough"),
     ColumnTransformer([("c", _text_chain(drop="first"), ["c"])]),
     ColumnTransformer([("c", _text_chain(handle_unknown="error"), ["c"])]),
     ColumnTransformer([("c", _text_chain(min_frequency=2, handle_unknown="infrequent_if_exist"), ["c"])]),

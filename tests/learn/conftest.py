@@ -8,6 +8,7 @@ import pytest
 
 from leanloop.config import render_config
 from leanloop.project import Project
+from tests.serve.test_shadow import built  # noqa: F401 - the shared v1 (champion) / v2 (weaker) project
 
 
 @pytest.fixture(scope="module")

@@ -182,8 +182,10 @@ def test_cooldown_and_confirmation_hold_a_retrain() -> None:
 
 
 def test_rollback_when_previous_is_significantly_better() -> None:
-    better = Previous(version="v1", champion_metric=0.80, previous_metric=0.86, gain_lower=0.02, gain_upper=0.09, rows=900)
-    noise = Previous(version="v1", champion_metric=0.80, previous_metric=0.81, gain_lower=-0.01, gain_upper=0.03, rows=900)
+    better = Previous(version="v1", champion_metric=0.80, previous_metric=0.86, gain_lower=0.02, gain_upper=0.09,
+                      rows=900)
+    noise = Previous(version="v1", champion_metric=0.80, previous_metric=0.81, gain_lower=-0.01, gain_upper=0.03,
+                     rows=900)
     decision = run(previous=better, realized=0.80)
     assert decision.action is Action.ROLLBACK
     assert "previous version v1 scores 0.8600" in rule(decision, "rollback").says

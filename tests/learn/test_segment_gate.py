@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -12,7 +11,6 @@ from leanloop.learn.compare import GATE, compare, segments_no_regression
 from leanloop.learn.segment_gate import segment_gains
 from leanloop.project import Project
 from leanloop.scoring import model_input, score
-
 
 # Holm over the slices of at least 200 rows, the 50 largest.
 HOLM_200 = SegmentsConfig(min_support=200, top_k=50, correction=Correction.HOLM)
@@ -35,7 +33,8 @@ def test_one_broken_segment_is_found_among_many_and_named() -> None:
     assert len(found) == 13 and [s.rows for s in found] == sorted((s.rows for s in found), reverse=True)
     # Holm never adjusts below the raw p-value; Bonferroni-style bound holds.
     assert all(s.p_value <= s.adjusted_p_value <= min(1.0, 13 * s.p_value) + 1e-12 for s in found)
-    uniform = segment_gains(frame, champion, champion + rng.normal(0.3, 1.0, n), segments=HOLM_200, gate=GateConfig(), seed=0)
+    uniform = segment_gains(frame, champion, champion + rng.normal(0.3, 1.0, n), segments=HOLM_200, gate=GateConfig(),
+                            seed=0)
     assert not any(s.regressed for s in uniform)
 
 

@@ -16,7 +16,6 @@ from leanloop.loop import Cycle, run_cycle
 from leanloop.project import Project
 from leanloop.serve import create_app
 from tests.serve.faults import FEATURES
-from tests.serve.test_shadow import built  # noqa: F401 - the shared v1 (champion) / v2 (weaker) project
 
 ROWS = 400
 

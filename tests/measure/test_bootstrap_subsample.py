@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from leanloop.measure.evaluation import evaluate_scored
 from leanloop.config import DataConfig, KpiConfig, KpiOutcome
 from leanloop.measure.bootstrap import BootstrapOptions
+from leanloop.measure.evaluation import evaluate_scored
 from leanloop.measure.kpi import kpi_intervals
 from leanloop.scoring import Scored
 
@@ -29,7 +29,8 @@ def test_subsampled_metric_intervals_agree_with_the_full_bootstrap_and_say_so() 
     p = np.clip(0.5 + (truth - 0.5) * rng.uniform(0, 0.6, n) + rng.normal(0, 0.2, n), 0.01, 0.99)
     scored = Scored(labels=(p > 0.5).astype(int).tolist(), probabilities=np.c_[1 - p, p], classes=[0, 1])
     data = DataConfig(path="d.csv", target="y", task="classification", classes=[0, 1])
-    kpi = KpiConfig(outcomes=[KpiOutcome(actual=1, predicted=1, value=1.0), KpiOutcome(actual=0, predicted=1, value=-2.0)])
+    kpi = KpiConfig(outcomes=[KpiOutcome(actual=1, predicted=1, value=1.0),
+                              KpiOutcome(actual=0, predicted=1, value=-2.0)])
     full = evaluate_scored(scored, truth.tolist(), data, kpi, intervals=BootstrapOptions(resamples=200))
     sub = evaluate_scored(scored, truth.tolist(), data, kpi, intervals=BootstrapOptions(resamples=200, max_rows=3000))
     assert full.bootstrap_rows is None and sub.bootstrap_rows == 3000
@@ -39,7 +40,8 @@ def test_subsampled_metric_intervals_agree_with_the_full_bootstrap_and_say_so() 
         b = sub.intervals.get(name) or sub.kpi_intervals[name]
         width = a.upper - a.lower
         assert b.value == a.value and b.lower <= b.value <= b.upper
-        assert b.lower == pytest.approx(a.lower, abs=0.25 * width) and b.upper == pytest.approx(a.upper, abs=0.25 * width)
+        assert b.lower == pytest.approx(a.lower, abs=0.25 * width)
+        assert b.upper == pytest.approx(a.upper, abs=0.25 * width)
 
 
 def test_cbpe_bands_from_a_subsample_agree_with_the_full_simulation() -> None:
@@ -48,7 +50,8 @@ def test_cbpe_bands_from_a_subsample_agree_with_the_full_simulation() -> None:
     rng = np.random.default_rng(5)
     p = rng.beta(2, 2, 12_000)
     proba = np.c_[1 - p, p]
-    kpi = KpiConfig(outcomes=[KpiOutcome(actual=1, predicted=1, value=1.0), KpiOutcome(actual=0, predicted=1, value=-2.0)])
+    kpi = KpiConfig(outcomes=[KpiOutcome(actual=1, predicted=1, value=1.0),
+                              KpiOutcome(actual=0, predicted=1, value=-2.0)])
     full = CBPE(classes=[0, 1], simulations=200, kpi=kpi, calibration=Calibration.NONE).fit(proba, [0, 1] * 6000)
     sub = CBPE(classes=[0, 1], simulations=200, kpi=kpi, calibration=Calibration.NONE, max_rows=3000).fit(
         proba, [0, 1] * 6000)

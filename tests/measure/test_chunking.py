@@ -17,7 +17,7 @@ def epoch(text: str) -> float:
 def test_count_chunks_cover_every_row_once_in_order() -> None:
     parts = chunk_by_count(103, 10)
     assert [len(p.positions) for p in parts] == [11, 11, 11] + [10] * 7
-    assert sum((p.positions.tolist() for p in parts), []) == list(range(103))
+    assert [i for p in parts for i in p.positions.tolist()] == list(range(103))
     assert len(chunk_by_count(3, 10)) == 3
 
 

@@ -4,7 +4,6 @@ per chunk, and KPIs realized, estimated and over the baseline, with intervals.""
 
 from __future__ import annotations
 
-
 import pytest
 from fastapi.testclient import TestClient
 
@@ -37,7 +36,8 @@ def measured(tmp_path_factory: pytest.TempPathFactory, car_loan_data) -> dict:
         with TestClient(create_app(project), headers=bearer(project)) as client:
             body = client.post("/predict", json={"rows": analysis[FEATURES].to_dict("records")}).json()
             ids = [p["prediction_id"] for p in body["predictions"]]
-            labels = [{"prediction_id": i, "label": int(y)} for i, y in zip(ids[::2], analysis["repaid"][::2], strict=True)]
+            labels = [{"prediction_id": i, "label": int(y)}
+                      for i, y in zip(ids[::2], analysis["repaid"][::2], strict=True)]
             assert client.post("/feedback", json={"feedback": labels}).status_code == 200
         return project.measure(last=600, chunks=3).to_json()
 

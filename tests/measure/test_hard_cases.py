@@ -26,7 +26,8 @@ def test_row_outcomes_match_scikit_learn() -> None:
     proba = np.column_stack([1 - proba1, proba1])
     truth = (rng.random(300) < proba1).astype(int).tolist()
     pred = (proba1 >= 0.5).astype(int).tolist()
-    kpi = KpiConfig(outcomes=[KpiOutcome(actual=1, predicted=1, value=3.0), KpiOutcome(actual=0, predicted=1, value=-7.0)])
+    kpi = KpiConfig(outcomes=[KpiOutcome(actual=1, predicted=1, value=3.0),
+                              KpiOutcome(actual=0, predicted=1, value=-7.0)])
     out = row_outcomes(truth, pred, proba, BINARY, kpi)
     assert out.loss.mean() == pytest.approx(log_loss(truth, proba, labels=[0, 1]), rel=1e-12)
     assert out.error.mean() == pytest.approx(np.mean(np.array(truth) != np.array(pred)))
@@ -128,7 +129,8 @@ def test_weak_spots_of_a_logged_window(task: str) -> None:
 
     schema = Schema(features=[Feature(name="c", kind="categorical"), Feature(name="x", kind="numeric")])
     data = DataConfig(path="d.csv", target="y", task=task, classes=[0, 1] if task == "classification" else None)
-    kpi = (KpiConfig(outcomes=[KpiOutcome(actual=1, predicted=1, value=1.0), KpiOutcome(actual=0, predicted=1, value=-1.0)])
+    kpi = (KpiConfig(outcomes=[KpiOutcome(actual=1, predicted=1, value=1.0),
+                               KpiOutcome(actual=0, predicted=1, value=-1.0)])
            if task == "classification" else KpiConfig())
     config = ProjectConfig(data=data, schema=schema, kpi=kpi)
     window, reference = logged_window(2000, seed=21, task=task)

@@ -70,7 +70,7 @@ def test_empty_input_is_zero() -> None:
 
 
 def test_lengths_must_match() -> None:
-    with pytest.raises(ValueError, match="shorter|longer"):
+    with pytest.raises(ValueError, match=r"shorter|longer"):
         outcome_values([1, 0], [1], BINARY)
 
 
@@ -138,7 +138,8 @@ def test_row_weights_from_a_column_and_their_errors() -> None:
 
 def test_config_rejects_a_cell_given_twice() -> None:
     with pytest.raises(ValidationError, match="more than one value"):
-        KpiConfig(outcomes=[KpiOutcome(actual=1, predicted=1, value=1.0), KpiOutcome(actual="1", predicted=1, value=2.0)])
+        KpiConfig(outcomes=[KpiOutcome(actual=1, predicted=1, value=1.0),
+                            KpiOutcome(actual="1", predicted=1, value=2.0)])
 
 
 def test_config_rejects_negative_costs_and_unknown_error_kind() -> None:
@@ -151,9 +152,10 @@ def test_config_rejects_negative_costs_and_unknown_error_kind() -> None:
 def test_project_config_checks_weight_column_and_outcome_labels() -> None:
     schema = Schema(features=[Feature(name="amount", kind="numeric")])
     data = DataConfig(path="d.csv", target="y", task="classification", classes=["no", "yes"])
-    ProjectConfig(data=data, schema=schema, kpi=KpiConfig(weight_column="amount",
-                                                           outcomes=[KpiOutcome(actual="yes", predicted="yes", value=1.0)]))
+    ProjectConfig(data=data, schema=schema, kpi=KpiConfig(
+        weight_column="amount", outcomes=[KpiOutcome(actual="yes", predicted="yes", value=1.0)]))
     with pytest.raises(ValidationError, match="weight_column 'loan' is not a feature"):
         ProjectConfig(data=data, schema=schema, kpi=KpiConfig(weight_column="loan"))
     with pytest.raises(ValidationError, match=r"labels \['maybe'\] that are not among data.classes"):
-        ProjectConfig(data=data, schema=schema, kpi=KpiConfig(outcomes=[KpiOutcome(actual="maybe", predicted="yes", value=1.0)]))
+        ProjectConfig(data=data, schema=schema,
+                      kpi=KpiConfig(outcomes=[KpiOutcome(actual="maybe", predicted="yes", value=1.0)]))

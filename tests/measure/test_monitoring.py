@@ -7,9 +7,8 @@ import json
 
 import pandas as pd
 import pytest
-from typer.testing import CliRunner
-
 from fastapi.testclient import TestClient
+from typer.testing import CliRunner
 
 from leanloop.cli import _monitor_lines, app
 from leanloop.config import render_config
@@ -25,7 +24,8 @@ def predict_and_label(project: Project, frame: pd.DataFrame) -> None:
     features = project.config.schema_.names
     with TestClient(create_app(project), headers=bearer(project)) as client:
         answers = client.post("/predict", json={"rows": frame[features].to_dict("records")}).json()["predictions"]
-        labels = [{"prediction_id": a["prediction_id"], "label": int(y)} for a, y in zip(answers, frame["repaid"], strict=True)]
+        labels = [{"prediction_id": a["prediction_id"], "label": int(y)}
+                  for a, y in zip(answers, frame["repaid"], strict=True)]
         assert client.post("/feedback", json={"feedback": labels}).status_code == 200
 
 
@@ -71,7 +71,8 @@ def test_measure_reports_quality_multivariate_outputs_target_and_stream(served: 
 
 def test_cli_measure_by_period(served: Project) -> None:
     runner = CliRunner()
-    result = runner.invoke(app, ["measure", "--last", "300", "--period", "1D", "--json", "--dir", str(served.paths.root)])
+    result = runner.invoke(app, ["measure", "--last", "300", "--period", "1D", "--json",
+                                 "--dir", str(served.paths.root)])
     assert result.exit_code == 0, result.stderr
     chunks = json.loads(result.stdout)["chunks"]
     assert sum(c["rows"] for c in chunks) == 300 and all(c["period"].endswith("T00:00:00+00:00") for c in chunks)

@@ -148,7 +148,8 @@ def test_multiclass_probability_metrics_equal_sklearn() -> None:
     predicted = proba.argmax(axis=1)
     out = classification_metrics(y_true.tolist(), np.array(classes)[predicted].tolist(), proba, classes)
     assert out["log_loss"] == pytest.approx(skm.log_loss(y_true, proba, labels=classes), abs=TOL)
-    assert out["brier"] == pytest.approx(skm.brier_score_loss(y_true, proba, labels=classes, scale_by_half=False), abs=TOL)
+    assert out["brier"] == pytest.approx(skm.brier_score_loss(y_true, proba, labels=classes, scale_by_half=False),
+                                         abs=TOL)
     assert out["ece"] == pytest.approx(_ece_by_hand(proba.max(axis=1), predicted == codes), abs=TOL)
 
 
@@ -178,7 +179,8 @@ def test_weighted_table_equals_sklearn_with_sample_weight(classes: list) -> None
         w = {"sample_weight": weights}
         truth, pred = rows.truth, rows.predicted
         assert table["accuracy"][b] == pytest.approx(skm.accuracy_score(truth, pred, **w), abs=TOL)
-        assert table["precision"][b] == pytest.approx(skm.precision_score(truth, pred, zero_division=0, **avg, **w), abs=TOL)
+        assert table["precision"][b] == pytest.approx(skm.precision_score(truth, pred, zero_division=0, **avg, **w),
+                                                      abs=TOL)
         assert table["recall"][b] == pytest.approx(skm.recall_score(truth, pred, zero_division=0, **avg, **w), abs=TOL)
         assert table["f1"][b] == pytest.approx(skm.f1_score(truth, pred, zero_division=0, **avg, **w), abs=TOL)
         auc = (skm.roc_auc_score(truth, proba[:, 1], **w) if k == 2 else

@@ -33,7 +33,8 @@ def test_a_rise_in_the_error_rate_is_found_on_the_loss_stream() -> None:
 def test_a_stationary_stream_raises_no_alarm() -> None:
     rng = np.random.default_rng(0)
     for values in (rng.normal(0.3, 0.1, 2000), (rng.random(2000) < 0.2).astype(float)):
-        assert [r.changes for r in detect_changes(values, signal=StreamSignal.PREDICTION, options=EVERY)] == [[], [], []]
+        found = detect_changes(values, signal=StreamSignal.PREDICTION, options=EVERY)
+        assert [r.changes for r in found] == [[], [], []]
 
 
 def test_changes_name_the_window_row_the_prediction_and_its_time() -> None:

@@ -19,7 +19,8 @@ from .conftest import ROW
 
 def rejected(client: TestClient, project: Project, body: object, status: int = 422, **kwargs: object) -> list[str]:
     before = project.store.count_predictions()
-    response = client.post("/predict", json=body, **kwargs) if "content" not in kwargs else client.post("/predict", **kwargs)
+    response = (client.post("/predict", json=body, **kwargs) if "content" not in kwargs
+                else client.post("/predict", **kwargs))
     assert response.status_code == status, response.text
     assert project.store.count_predictions() == before
     return response.json()["detail"]
@@ -42,7 +43,8 @@ def test_predict_answers_and_logs_each_row(client: TestClient, project: Project)
     ({**ROW, "car_value": "30000"}, "row 1, field 'car_value': Input should be a valid number"),
     ({k: v for k, v in ROW.items() if k != "salary_range"}, "row 1, field 'salary_range': Field required"),
     ({**ROW, "colour": "red"}, "row 1, field 'colour': Extra inputs are not permitted"),
-    ({**ROW, "repaid_loan_on_prev_car": "yes"}, "row 1, field 'repaid_loan_on_prev_car': Input should be a valid boolean"),
+    ({**ROW, "repaid_loan_on_prev_car": "yes"},
+     "row 1, field 'repaid_loan_on_prev_car': Input should be a valid boolean"),
     ({**ROW, "car_value": None}, "row 1, field 'car_value': Input should be a valid number"),
 ])
 def test_bad_row_rejects_the_whole_request_naming_row_and_field(client: TestClient, project: Project,
@@ -62,14 +64,16 @@ def test_non_finite_numbers_and_malformed_bodies(client: TestClient, project: Pr
 
 
 def test_too_many_rows_is_refused(project: Project) -> None:
-    limited = project.config.model_copy(update={"serve": project.config.serve.model_copy(update={"max_rows_per_request": 3})})
+    limited = project.config.model_copy(
+        update={"serve": project.config.serve.model_copy(update={"max_rows_per_request": 3})})
     project.config = limited
     try:
         with TestClient(create_app(project)) as small:
             detail = rejected(small, project, {"rows": [ROW] * 4})
             assert any("at most 3" in d for d in detail)
     finally:
-        project.config = limited.model_copy(update={"serve": limited.serve.model_copy(update={"max_rows_per_request": 10_000})})
+        project.config = limited.model_copy(
+            update={"serve": limited.serve.model_copy(update={"max_rows_per_request": 10_000})})
 
 
 def test_feedback_validation_and_counts(client: TestClient, project: Project) -> None:

@@ -146,7 +146,8 @@ def test_a_full_queue_sheds_before_the_body_is_parsed(project):
         batcher = client.app.state.batcher
         batcher.pending_rows = batcher.max_queue_rows  # as if 20,000 rows were waiting
         try:
-            shed = client.post("/predict", content=b'{"rows": [{"car_value": ', headers={"content-type": "application/json"})
+            shed = client.post("/predict", content=b'{"rows": [{"car_value": ',
+                               headers={"content-type": "application/json"})
         finally:
             batcher.pending_rows = 0
         assert shed.status_code == 503 and int(shed.headers["retry-after"]) >= 1
@@ -188,6 +189,7 @@ def test_a_date_time_feature_is_served_and_logged_as_the_pipeline_scores_it(tmp_
         outputs = answer.json()["predictions"]
         np.testing.assert_allclose([[o["probabilities"]["0"], o["probabilities"]["1"]] for o in outputs], expected,
                                    rtol=0, atol=1e-15)
-        logged = client.get(f"/predictions/{outputs[1]['prediction_id']}", headers={"Authorization": "Bearer " + "t" * 32})
+        logged = client.get(f"/predictions/{outputs[1]['prediction_id']}",
+                            headers={"Authorization": "Bearer " + "t" * 32})
         assert pd.Timestamp(logged.json()["features"]["signed"]) == pd.Timestamp("2024-01-09T23:30:00")
     project.close()

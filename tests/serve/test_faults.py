@@ -26,8 +26,7 @@ import pytest
 from leanloop.demo import free_port
 from leanloop.project import Project
 from leanloop.serve.spool import Spool
-from tests.serve.faults import (FEATURES, Load, Server, Zygote, check_sqlite, configure, restart_limit,
-                                spooled_bytes)
+from tests.serve.faults import FEATURES, Load, Server, Zygote, check_sqlite, configure, restart_limit, spooled_bytes
 
 pytestmark = [pytest.mark.e2e, pytest.mark.faults]
 
@@ -166,7 +165,8 @@ def test_kill_during_spool_replay_then_replay_exactly_once(zygote: Zygote, proje
         try:
             conn = sqlite3.connect(f"file:{database(project_copy)}?mode=ro", uri=True, timeout=5)
             try:
-                return conn.execute("SELECT count(*) FROM predictions WHERE prediction_id LIKE 'spooled-%'").fetchone()[0]
+                query = "SELECT count(*) FROM predictions WHERE prediction_id LIKE 'spooled-%'"
+                return conn.execute(query).fetchone()[0]
             finally:
                 conn.close()
         except sqlite3.OperationalError:
@@ -294,9 +294,26 @@ def test_disk_full_answers_507_then_recovers(built: Path, small_filesystem: Path
 # --- PostgreSQL stopped under load -------------------------------------------------------
 
 
+def kill_postgresql(server: Any) -> None:
+    """SIGKILL the postmaster and every backend: a crash, not a shutdown (the next start
+    runs PostgreSQL's crash recovery)."""
+    import psutil
+
+    postmaster = psutil.Process(int((Path(server.datadir) / "postmaster.pid").read_text().split()[0]))
+    processes = [postmaster, *postmaster.children(recursive=True)]
+    for process in processes:
+        process.kill()
+    psutil.wait_procs(processes, timeout=10)
+    # mirakuru still holds the pg_ctl it started and would take the server for running:
+    # forget it, so the next start() starts PostgreSQL (crash recovery) instead of returning.
+    server._clear_process()
+
+
 @pytest.mark.postgres
+@pytest.mark.parametrize("outage", ["stopped", "killed"])
 def test_postgresql_down_under_load_spools_then_drains(zygote: Zygote, project_copy: Path, rows: list[dict[str, Any]],
-                                                       postgresql_server: Any, postgresql_url: str) -> None:
+                                                       postgresql_server: Any, postgresql_url: str,
+                                                       outage: str) -> None:
     remote = on_postgresql(project_copy, postgresql_url)
     server = zygote.spawn(project_copy, free_port())
     server.wait_ready(status=("ready",))
@@ -304,7 +321,10 @@ def test_postgresql_down_under_load_spools_then_drains(zygote: Zygote, project_c
     load = Load(server.url, rows, clients=4, interval=0.08, max_seconds=120).start()
     load.wait_for(20)
     began = time.monotonic()
-    postgresql_server.stop()
+    if outage == "killed":
+        kill_postgresql(postgresql_server)
+    else:
+        postgresql_server.stop()
     try:
         during = len(load.acked)
         load.wait_for(during + 600)  # ~5 s of outage
@@ -334,7 +354,7 @@ def test_postgresql_down_under_load_spools_then_drains(zygote: Zygote, project_c
     log = server.log()
     assert log.count("the store is unavailable") == 1 and log.count("the spool is drained") == 1, log[-3000:]
     assert "Traceback" not in log, log[-3000:]
-    print(f"\nPostgreSQL down/up under load: {depth_at_return} records spooled, drained in {drained:.2f} s "
+    print(f"\nPostgreSQL {outage} under load: {depth_at_return} records spooled, drained in {drained:.2f} s "
           f"with {answered_while_draining} rows answered meanwhile; {rate:.0f} rows/s overall")
 
     check_postgresql(remote, load.acked)

@@ -83,7 +83,7 @@ def test_get_prediction_returns_the_record_and_its_feedback(client: TestClient) 
     assert record["features"] == {**ROW, "car_value": 30000.0, "loan_length": 12.0}
     assert record["prediction"] == answer["predictions"][0]["prediction"]
     assert record["probabilities"] == answer["predictions"][0]["probabilities"]
-    assert record["feedback"] is None and record["created_at"] > 0
+    assert record["feedback"] is None and record["created_at"].endswith("+00:00")
     assert client.post("/feedback", json={"feedback": [{"prediction_id": pid, "label": 1}]}).status_code == 200
     assert client.get(f"/predictions/{pid}").json()["feedback"]["label"] == 1
     assert client.get("/predictions/" + "0" * 32).status_code == 404

@@ -131,7 +131,7 @@ def test_failed_append_leaves_the_file_as_it_was(tmp_path: Path) -> None:
     old_handler = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     resource.setrlimit(resource.RLIMIT_FSIZE, (size + 50, old_limit[1]))
     try:
-        with pytest.raises(OSError):
+        with pytest.raises(OSError, match="File too large"):
             spool.append(records(1, 50))
     finally:
         resource.setrlimit(resource.RLIMIT_FSIZE, old_limit)
@@ -139,12 +139,12 @@ def test_failed_append_leaves_the_file_as_it_was(tmp_path: Path) -> None:
     assert spool._path.stat().st_size == size and spool.pending == 1
     spool.append(records(1, 1))
     assert [len(f) for f in scan(spool._path.read_bytes()).frames] == [1, 1]
-    with pytest.raises(BlockingIOError):  # held by its process while it lives
-        fd = os.open(spool._path, os.O_RDONLY)
-        try:
+    fd = os.open(spool._path, os.O_RDONLY)
+    try:
+        with pytest.raises(BlockingIOError):  # held by its process while it lives
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        finally:
-            os.close(fd)
+    finally:
+        os.close(fd)
     spool.close()
 
 

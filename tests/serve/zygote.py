@@ -13,14 +13,15 @@ import sys
 
 
 def main() -> None:
-    import leanloop.cli  # noqa: F401 - imported for the children
-    import leanloop.serve.app  # noqa: F401
-    import leanloop.serve.logger  # noqa: F401
-    import pandas  # noqa: F401
-    import skops.io  # noqa: F401
-    import sklearn.ensemble  # noqa: F401
-    import uvicorn  # noqa: F401
     import fastapi  # noqa: F401
+    import pandas  # noqa: F401
+    import sklearn.ensemble  # noqa: F401
+    import skops.io  # noqa: F401
+    import uvicorn  # noqa: F401
+
+    import leanloop.cli  # imported for the children
+    import leanloop.serve.app
+    import leanloop.serve.logger
 
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # children are reaped automatically
     print("ready", flush=True)

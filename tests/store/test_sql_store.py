@@ -134,7 +134,8 @@ def test_unknown_model_lists_known(store: SQLStore) -> None:
 
 def test_set_aliases_rejects_unknown_alias(store: SQLStore) -> None:
     store.add_model("v1", 1.0, {})
-    with pytest.raises(NotFoundError, match=r"unknown aliases \['best'\]; aliases are \['champion', 'challenger', 'previous', 'shadow'\]"):
+    with pytest.raises(NotFoundError, match=(r"unknown aliases \['best'\]; "
+                                             r"aliases are \['champion', 'challenger', 'previous', 'shadow'\]")):
         store.set_aliases({"champion": "v1", "best": "v1"}, at=1.0)
     assert store.aliases() == {}
 

@@ -8,6 +8,7 @@ project's metrics and KPIs, saved with skops and registered with its lineage.
 from leanloop.build.pipeline import make_baseline, make_pipeline
 from leanloop.build.split import split
 from leanloop.build.train import fit_pipeline, train_version
+
 # evaluation lives with the measurement (build reads it, measure never imports build)
 from leanloop.measure.evaluation import Evaluation, evaluate
 

@@ -165,7 +165,8 @@ def calibrate(model: Any, X: pd.DataFrame, y: Any, *, seed: int = 0, bins: int =
         log_loss_before=scores[CalibrationMethod.NONE.value], log_loss_after=scores[best.value],
         ece_before=expected_calibration_error(y, before, classes, bins),
         ece_after=expected_calibration_error(y, after, classes, bins),
-        reliability_before=reliability(y, before, classes, bins), reliability_after=reliability(y, after, classes, bins),
+        reliability_before=reliability(y, before, classes, bins),
+        reliability_after=reliability(y, after, classes, bins),
         candidates=scores,
     )
     return _fit(model, best, X, y), report

@@ -33,7 +33,8 @@ def check_splittable(frame: pd.DataFrame, target: str, task: str) -> None:
         raise DataError(f"the data has {len(frame)} rows; a train/test split needs at least {MIN_ROWS}")
     counts = frame[target].value_counts()
     if len(counts) < 2:
-        raise DataError(f"target {target!r} has the single value {counts.index[0]!r} in every row; a model needs variation to learn")
+        raise DataError(f"target {target!r} has the single value {counts.index[0]!r} in every row; "
+                        "a model needs variation to learn")
     if task == "classification":
         rare = counts[counts < MIN_PER_CLASS]
         if len(rare):
@@ -51,7 +52,7 @@ def split(frame: pd.DataFrame, *, target: str, task: str, test_size: float, time
     check_splittable(frame, target, task)
     if time_column:
         ordered = frame.sort_values(time_column, kind="stable")
-        cut = int(round(len(ordered) * (1 - test_size)))
+        cut = round(len(ordered) * (1 - test_size))
         return ordered.iloc[:cut], ordered.iloc[cut:]
     stratify = frame[target] if task == "classification" else None
     try:

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from leanloop.measure.evaluation import evaluate
 from leanloop.build.pipeline import MODEL_STEP, make_baseline, make_pipeline
 from leanloop.data import fingerprint
+from leanloop.measure.evaluation import evaluate
 from leanloop.scoring import InputFormat, model_input
 from leanloop.target import normalize_target
 

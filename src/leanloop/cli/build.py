@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from leanloop.cli._shared import DirOption, JsonOption, _console, _open, _print_json
+from leanloop.cli._shared import DirOption, JsonOption, _console, _open, _print_json, _progress
 from leanloop.cli.errors import handles_errors
 from leanloop.cli.render import _metrics_table, _version_row
 from leanloop.config import Task
@@ -44,14 +44,15 @@ def init(
         table.add_row(f.name, f.kind.value, detail, "yes" if f.nullable else "no")
     _console().print(table)
     _console().print("Next: edit [kpi] in leanloop.toml to your money values, then run 'leanloop build'. "
-                     "Write endpoints need the token 'leanloop token' prints (kept in .leanloop/token, mode 0600).")
+                     "Write endpoints need the token 'leanloop token' prints (kept in .leanloop/token, mode 0600).",
+                     markup=False, highlight=False)  # "[kpi]" is text, not a style tag
 
 
 @handles_errors
 def build(directory: DirOption = Path("."), as_json: JsonOption = False) -> None:
     """Split, fit the pipeline and the trivial baseline, register the version as champion."""
     with _open(directory) as project:
-        with _console().status("training the pipeline and the baseline..."):
+        with _progress("training the pipeline and the baseline"):
             version = project.build()
         if as_json:
             _print_json(_version_row(version) | {"kpi": version.kpi})
@@ -61,10 +62,12 @@ def build(directory: DirOption = Path("."), as_json: JsonOption = False) -> None
 
 @handles_errors
 def adopt(
-    model: Annotated[Path, typer.Argument(help="Your fitted scikit-learn-compatible model (.skops; .pkl/.joblib with --trust).")],
+    model: Annotated[Path, typer.Argument(
+        help="Your fitted scikit-learn-compatible model (.skops; .pkl/.joblib with --trust).")],
     reference: Annotated[Path, typer.Option(help="Labelled reference data the model was trained on (CSV or Parquet).")],
     target: Annotated[str, typer.Option(help="Target column in the reference data.")],
-    trust: Annotated[bool, typer.Option(help="Allow pickle/joblib files and non-sklearn types. Only for files you made.")] = False,
+    trust: Annotated[bool, typer.Option(
+        help="Allow pickle/joblib files and non-sklearn types. Only for files you made.")] = False,
     task: Annotated[Task | None, typer.Option(help="Inferred from the target when not given.")] = None,
     time_column: Annotated[str | None, typer.Option(help="Column with event times.")] = None,
     id_column: Annotated[str | None, typer.Option(help="Column with row ids.")] = None,

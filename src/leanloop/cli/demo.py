@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from leanloop.cli._shared import JsonOption, _console, _print_json
+from leanloop.cli._shared import JsonOption, _console, _display, _print_json
 from leanloop.cli.errors import handles_errors
 
 __all__ = ["demo"]
@@ -15,7 +15,8 @@ __all__ = ["demo"]
 
 @handles_errors
 def demo(
-    directory: Annotated[Path, typer.Option("--dir", help="Folder for the demo project (must not hold one).")] = Path("leanloop-demo"),
+    directory: Annotated[Path, typer.Option(
+        "--dir", help="Folder for the demo project (must not hold one).")] = Path("leanloop-demo"),
     rows: Annotated[int, typer.Option(min=2000, max=50_000, help="Analysis rows to replay.")] = 50_000,
     cycle_every: Annotated[int, typer.Option(min=500, help="Run a cycle every N replayed rows.")] = 5000,
     shuffle_seed: Annotated[int | None, typer.Option(
@@ -25,6 +26,7 @@ def demo(
     """The whole loop on NannyML's car-loan data: build, serve, replay, label late, cycle, compare."""
     from leanloop.demo import run_demo
 
-    summary = run_demo(directory, rows=rows, cycle_every=cycle_every, shuffle_seed=shuffle_seed, console=None if as_json else _console())
+    summary = run_demo(directory, rows=rows, cycle_every=cycle_every, shuffle_seed=shuffle_seed,
+                       console=None if as_json else _console(), progress=not _display().quiet)
     if as_json:
         _print_json(summary)

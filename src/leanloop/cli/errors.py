@@ -68,7 +68,7 @@ def handles_errors(func: F) -> F:
             return func(*args, **kwargs)
         except (typer.Exit, click.exceptions.Exit, click.ClickException, click.exceptions.Abort):
             raise  # click's own exits and usage errors already speak for themselves
-        except Exception as exc:  # noqa: BLE001 - the one place every failure is turned into a paragraph
+        except Exception as exc:  # the one place every failure is turned into a paragraph
             message, code = failure(exc)
             # Escaped: messages name config sections like "[gate]", which are not markup.
             Console(stderr=True).print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)

@@ -8,9 +8,10 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from leanloop.cli._shared import DirOption, JsonOption, _console, _fail, _open, _parse_since, _print_json
+from leanloop.cli._shared import DirOption, JsonOption, _console, _fail, _open, _parse_since, _print_json, _progress
 from leanloop.cli.errors import handles_errors
 from leanloop.cli.render import _cycle_output
+from leanloop.times import iso
 
 __all__ = ["learn", "cycle", "history"]
 
@@ -19,9 +20,8 @@ __all__ = ["learn", "cycle", "history"]
 def learn(directory: DirOption = Path("."), as_json: JsonOption = False,
           dry_run: Annotated[bool, typer.Option(help="Decide but do not retrain or promote.")] = False) -> None:
     """Turn the latest measurement into a decision and act on it (retrain, compare, promote)."""
-    with _open(directory) as project:
-        with _console().status("deciding..."):
-            cycle = project.learn(act=not dry_run)
+    with _open(directory) as project, _progress("deciding (and retraining if the policy says so)"):
+        cycle = project.learn(act=not dry_run)
     _cycle_output(cycle, as_json)
 
 
@@ -36,9 +36,8 @@ def cycle(
     """One turn of the loop: measure, then learn."""
     if last is not None and since is not None:
         _fail("give --last or --since, not both")
-    with _open(directory) as project:
-        with _console().status("measuring and deciding..."):
-            result = project.cycle(last=last, since=_parse_since(since), act=not dry_run)
+    with _open(directory) as project, _progress("measuring, deciding (and retraining if the policy says so)"):
+        result = project.cycle(last=last, since=_parse_since(since), act=not dry_run)
     _cycle_output(result, as_json)
 
 
@@ -55,18 +54,19 @@ def history(directory: DirOption = Path("."), as_json: JsonOption = False) -> No
         _print_json([e.to_json() for e in entries])
         return
     table = Table(title="cycles")
-    for column in ("cycle", "rows", "labelled", "drifted", metric, kpi_name, "decision", "champion", "seconds"):
+    for column in ("cycle", "started", "rows", "labelled", "drifted", metric, kpi_name, "decision", "champion",
+                   "seconds"):
         table.add_column(column)
     for e in entries:
         champions = f"{e.champion_before} -> {e.champion_after}"
         if not isinstance(e, Cycle):
             kind = e.kind + (f" {e.evidence['shadow']}" if "shadow" in e.evidence else "")
-            table.add_row(str(e.cycle), "", "", "", "", "", f"{kind} ({e.reason})", champions, "")
+            table.add_row(str(e.cycle), iso(e.created_at), "", "", "", "", "", f"{kind} ({e.reason})", champions, "")
             continue
         m = e.measurement
         value = m["performance"]["realized"].get(metric)
         kpi = m["kpis"].get(kpi_name)
-        table.add_row(str(e.cycle), str(m["window"]["rows"]), str(m["window"]["labelled"]),
+        table.add_row(str(e.cycle), iso(e.created_at), str(m["window"]["rows"]), str(m["window"]["labelled"]),
                       ", ".join(m["drifted_features"]) or "-", "" if value is None else f"{value:.4f}",
                       "" if kpi is None else f"{kpi:.4g}", e.decision.action.value, champions,
                       f"{e.durations.get('total', 0):.1f}")

@@ -60,7 +60,8 @@ def shadow(
     version: Annotated[str | None, typer.Argument(help="The version to score every request with too, e.g. v3.")] = None,
     stop: Annotated[bool, typer.Option("--stop", help="End shadow mode.")] = False,
     status: Annotated[bool, typer.Option(
-        "--status", help="Compare the shadow version (or VERSION) with the champion on the live rows both scored.")] = False,
+        "--status",
+        help="Compare the shadow version (or VERSION) with the champion on the live rows both scored.")] = False,
     directory: DirOption = Path("."),
     reason: Annotated[str, typer.Option(help="Why, for the ledger.")] = "manual",
     as_json: JsonOption = False,

@@ -8,9 +8,9 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from leanloop.cli._shared import DirOption, JsonOption, _console, _fail, _open, _parse_since, _print_json
+from leanloop.cli._shared import DirOption, JsonOption, _console, _fail, _open, _parse_since, _print_json, _progress
 from leanloop.cli.errors import handles_errors
-from leanloop.cli.render import _drift_table, _metrics_table, _monitor_lines, _segments_table
+from leanloop.cli.render import _chunks_tables, _drift_table, _metrics_table, _monitor_lines, _segments_table
 
 __all__ = ["feedback", "measure", "drift"]
 
@@ -40,10 +40,13 @@ def feedback(
 
 @handles_errors
 def measure(
-    last: Annotated[int | None, typer.Option(min=1, help="Measure the last N predictions (default: [measure] window_rows).")] = None,
-    since: Annotated[str | None, typer.Option(help="Measure predictions since this time (ISO 8601 or epoch seconds).")] = None,
+    last: Annotated[int | None, typer.Option(
+        min=1, help="Measure the last N predictions (default: [measure] window_rows).")] = None,
+    since: Annotated[str | None, typer.Option(
+        help="Measure predictions since this time (ISO 8601 or epoch seconds).")] = None,
     chunks: Annotated[int, typer.Option(min=0, help="Also measure the window in N time-ordered chunks.")] = 0,
-    period: Annotated[str | None, typer.Option(help="Also measure the window per time period (e.g. 1h, 1D, 7D).")] = None,
+    period: Annotated[str | None, typer.Option(
+        help="Also measure the window per time period (e.g. 1h, 1D, 7D).")] = None,
     directory: DirOption = Path("."),
     as_json: JsonOption = False,
 ) -> None:
@@ -53,7 +56,9 @@ def measure(
     if chunks and period:
         _fail("give --chunks or --period, not both")
     with _open(directory) as project:
-        result = project.measure(last=last, since=_parse_since(since), chunks=chunks, period=period)
+        with _progress("measuring the window" + (" and its chunks" if chunks or period else "")):
+            result = project.measure(last=last, since=_parse_since(since), chunks=chunks, period=period)
+        metric = project.config.policy.main_metric_for(project.config.data)
     body = result.to_json()
     if as_json:
         _print_json(body)
@@ -68,12 +73,15 @@ def measure(
     if body["performance"].get("estimated"):
         bands = body["performance"]["estimated_intervals"]
         console.print("estimated on all rows ({}): {}".format(body["performance"]["estimation_method"], ", ".join(
-            f"{k} {v:.4f} [{bands[k]['lower']:.4f}, {bands[k]['upper']:.4f}]" for k, v in body["performance"]["estimated"].items())))
+            f"{k} {v:.4f} [{bands[k]['lower']:.4f}, {bands[k]['upper']:.4f}]"
+            for k, v in body["performance"]["estimated"].items())))
     console.print(f"KPIs: {body['kpis'] or 'no labelled rows yet'}")
     if body.get("segments"):
         console.print(_segments_table(body["segments"]))
     if body.get("hard_cases"):
         console.print(f"hard cases: {body['hard_cases']}")
+    for table in _chunks_tables(body, metric):
+        console.print(table)
 
 
 def _parse_methods(pairs: list[str]) -> dict[str, Any]:
@@ -101,11 +109,11 @@ def drift(
     as_json: JsonOption = False,
 ) -> None:
     """Drift of every shared column between two files, without a project."""
-    from leanloop.measure.drift import DriftOptions
+    from leanloop.measure.drift import DriftOptions, ThresholdMode
     from leanloop.measure.files import measure_files
 
     methods = _parse_methods(method or [])
-    options = DriftOptions(threshold_mode="calibrated" if calibrated else "fixed")
+    options = DriftOptions(threshold_mode=ThresholdMode.CALIBRATED if calibrated else ThresholdMode.FIXED)
     # Parquet is read one column at a time: files larger than memory are compared too.
     report = measure_files(reference, current, options=options, methods=methods, chunks=chunks,
                            with_quality=False).drift

@@ -9,7 +9,56 @@ from rich.table import Table
 from leanloop.cli._shared import _console, _print_json
 
 __all__ = ["_version_row", "_metrics_table", "_drift_table", "_monitor_lines", "_segments_table", "_num",
-           "_cycle_output", "_event_output"]
+           "_cycle_output", "_event_output", "_chunks_tables", "sparkline"]
+
+_BARS = "▁▂▃▄▅▆▇█"
+
+
+def sparkline(values: list[float | None]) -> str:
+    """Values as a line of bars, lowest to highest (a gap where a value is missing).
+
+    Examples
+    --------
+    >>> sparkline([0.0, 0.5, 1.0, None])
+    '▁▅█ '
+    """
+    known = [v for v in values if v is not None]
+    if not known:
+        return " " * len(values)
+    low, high = min(known), max(known)
+    span = (high - low) or 1.0
+    return "".join(" " if v is None else _BARS[round((v - low) / span * (len(_BARS) - 1))] for v in values)
+
+
+def _chunks_tables(body: dict[str, Any], metric: str | None) -> list[Table]:
+    """The chunks of ``measure --chunks/--period``: one row per chunk, then one sparkline
+    of the drift statistic per feature across the chunks (drifted chunks marked ``!``)."""
+    chunks = body.get("chunks") or []
+    if not chunks:
+        return []
+    table = Table(title=f"{len(chunks)} chunks of the window")
+    for column in ("chunk", "from", "to", "rows", "labelled", f"{metric or 'metric'}", "estimated", "drifted"):
+        table.add_column(column, overflow="fold", justify="right" if column in ("rows", "labelled") else "left")
+    for i, chunk in enumerate(chunks):
+        perf = chunk.get("performance") or {}
+        drifted = sorted({d["feature"] for d in chunk.get("drift", []) if d.get("drifted")})
+        table.add_row(str(chunk.get("period") or i + 1), str(chunk.get("start") or ""), str(chunk.get("end") or ""),
+                      str(chunk["rows"]), str(chunk["labelled"]), _num((perf.get("realized") or {}).get(metric)),
+                      _num((perf.get("estimated") or {}).get(metric)), ", ".join(drifted) or "-")
+    lines = Table(title="drift statistic per feature across the chunks (! = drifted)")
+    for column in ("feature", "method", "chunks", "min", "max"):
+        lines.add_column(column, overflow="fold")
+    features = list(dict.fromkeys(d["feature"] for c in chunks for d in c.get("drift", [])))
+    for feature in features:
+        # The first result per feature and chunk is its primary test (a PSI may follow).
+        rows = [next((d for d in c.get("drift", []) if d["feature"] == feature), None) for c in chunks]
+        values = [None if r is None else r["statistic"] for r in rows]
+        marks = "".join("!" if r is not None and r.get("drifted") else " " for r in rows)
+        known = [v for v in values if v is not None]
+        method = next((r["method"] for r in rows if r is not None), "")
+        lines.add_row(feature, method, sparkline(values) + ("\n" + marks if marks.strip() else ""),
+                      _num(min(known)) if known else "", _num(max(known)) if known else "")
+    return [table, lines]
 
 
 def _version_row(version: Any) -> dict[str, Any]:
@@ -33,7 +82,9 @@ def _drift_table(measurement: dict[str, Any]) -> Table:
                         f"{window['labelled']} labelled")
     for column in ("feature", "method", "statistic", "p-value", "threshold", "drifted", "n ref", "n cur"):
         table.add_column(column)
-    rows = list(measurement["drift"]) + ([measurement["prediction_drift"]] if measurement.get("prediction_drift") else [])
+    rows = list(measurement["drift"])
+    if measurement.get("prediction_drift"):
+        rows.append(measurement["prediction_drift"])
     for r in rows:
         table.add_row(r["feature"], r["method"], f"{r['statistic']:.4f}",
                       "" if r["p_value"] is None else f"{r['p_value']:.3g}", f"{r['threshold']:g}",

@@ -57,7 +57,8 @@ def serve(
 
 @handles_errors
 def token(
-    new: Annotated[bool, typer.Option("--new", help="Make a new random token (replacing the old one; restart the server).")] = False,
+    new: Annotated[bool, typer.Option(
+        "--new", help="Make a new random token (replacing the old one; restart the server).")] = False,
     directory: DirOption = Path("."),
 ) -> None:
     """Print the project's bearer token (write endpoints need it: Authorization: Bearer TOKEN)."""

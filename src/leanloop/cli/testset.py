@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
-from leanloop.cli._shared import DirOption, JsonOption, _console, _open, _print_json
+from leanloop.cli._shared import DirOption, JsonOption, _console, _open, _print_json, _progress
 from leanloop.cli.errors import handles_errors
+from leanloop.times import iso
 
 __all__ = ["testset_app", "_REASONS"]
 
@@ -36,7 +36,7 @@ def testset_list(
     for column in ("prediction id", "added", "cycle", "reason", "detail", "model", "label", "prediction"):
         table.add_column(column)
     for r in found:
-        added = datetime.fromtimestamp(r.added_at).isoformat(timespec="seconds")
+        added = iso(r.added_at)
         table.add_row(r.prediction_id, added, "" if r.cycle is None else str(r.cycle), r.reason.value, r.detail,
                       r.model_version, str(r.label), str(r.prediction))
     _console().print(table)
@@ -50,7 +50,7 @@ def testset_export(
     as_json: JsonOption = False,
 ) -> None:
     """Write the enriched test set (provenance, features, label) to CSV or Parquet."""
-    with _open(directory) as project:
+    with _open(directory) as project, _progress(f"exporting the enriched test set to {file.name}"):
         written = project.export_testset(file)
     if as_json:
         _print_json({"exported": written, "file": str(file)})
@@ -61,9 +61,11 @@ def testset_export(
 @testset_app.command("prune")
 @handles_errors
 def testset_prune(
-    older_than: Annotated[float | None, typer.Option(min=0, help="Remove rows added more than this many days ago.")] = None,
+    older_than: Annotated[float | None, typer.Option(
+        min=0, help="Remove rows added more than this many days ago.")] = None,
     reason: Annotated[str | None, typer.Option(help=f"Remove rows kept for this reason: {_REASONS}.")] = None,
-    keep: Annotated[int | None, typer.Option(min=0, help="Of the rows selected (all if no other filter), keep the newest N.")] = None,
+    keep: Annotated[int | None, typer.Option(
+        min=0, help="Of the rows selected (all if no other filter), keep the newest N.")] = None,
     directory: DirOption = Path("."),
     as_json: JsonOption = False,
 ) -> None:

@@ -71,7 +71,8 @@ class KpiConfig(Section):
                                              description="Regression: cost per unit when the prediction is too high.")
     under_cost_per_unit: float | None = Field(None, ge=0.0,
                                               description="Regression: cost per unit when the prediction is too low.")
-    weight_column: str | None = Field(None, description="A feature multiplying each row's value (e.g. the loan amount).")
+    weight_column: str | None = Field(None,
+                                      description="A feature multiplying each row's value (e.g. the loan amount).")
 
     @field_validator("outcomes")
     @classmethod

@@ -32,15 +32,20 @@ class PolicyConfig(Section):
                           "(regression); default roc_auc (binary), accuracy (multiclass), mae.")
     max_metric_drop: float = Field(0.03, ge=0.0, description="Largest tolerated drop of the main metric (absolute).")
     max_kpi_drop: float = Field(0.1, ge=0.0, description="Largest tolerated KPI drop, as a share of the reference KPI.")
-    max_drift_share: float = Field(0.5, gt=0.0, le=1.0, description="Share of drifted features that fires the drift rule.")
+    max_drift_share: float = Field(0.5, gt=0.0, le=1.0,
+                                   description="Share of drifted features that fires the drift rule.")
     retrain_on_drift: bool = Field(False, description="Retrain on drift alone, without a performance drop.")
     min_coverage: float = Field(0.0, ge=0.0, le=1.0, description="Share of the window that must have labels.")
-    max_quality_breaches: int | None = Field(None, ge=0, le=MAX_SEGMENTS,
-                                             description="Data-quality breaches tolerated before waiting (none: informational only).")
+    max_quality_breaches: int | None = Field(
+        None, ge=0, le=MAX_SEGMENTS,
+        description="Data-quality breaches tolerated before waiting (none: informational only).")
     cooldown_cycles: int = Field(1, ge=0, le=MAX_CYCLES, description="Cycles after a retrain before the next one.")
-    confirm_cycles: int = Field(1, ge=1, le=MAX_CYCLES, description="Consecutive harmed cycles needed before retraining.")
-    rollback_margin: float = Field(0.0, ge=0.0, description="Roll back when the previous version beats the champion by more (CI lower end).")
-    pivot_baseline_margin: float = Field(0.0, description="Pivot when the model beats the trivial baseline by less than this.")
+    confirm_cycles: int = Field(1, ge=1, le=MAX_CYCLES,
+                                description="Consecutive harmed cycles needed before retraining.")
+    rollback_margin: float = Field(
+        0.0, ge=0.0, description="Roll back when the previous version beats the champion by more (CI lower end).")
+    pivot_baseline_margin: float = Field(
+        0.0, description="Pivot when the model beats the trivial baseline by less than this.")
     pivot_after_retrains: int = Field(3, ge=1, le=MAX_CYCLES,
                                       description="Retrains that failed to beat the baseline before a pivot.")
 
@@ -75,4 +80,5 @@ class GateConfig(Section):
     confidence: float = Field(0.95, gt=0.5, lt=1.0, description="Confidence level of the gate's intervals.")
     resamples: int = Field(500, ge=50, le=MAX_RESAMPLES, description="Bootstrap resamples of the gate's checks.")
     min_kpi_gain: float = Field(0.0, description="KPI lift per row a challenger must show.")
-    shadow_before_promote: bool = Field(False, description="Shadow a winning challenger on live traffic before promoting it.")
+    shadow_before_promote: bool = Field(False,
+                                        description="Shadow a winning challenger on live traffic before promoting it.")

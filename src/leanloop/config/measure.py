@@ -41,7 +41,8 @@ class DriftSettings(Section):
     psi_bins: int = Field(10, ge=2, le=MAX_BINS,
                           description="Quantile bins of the reference for numeric PSI, JS and Hellinger.")
     wasserstein_threshold: float = Field(0.1, gt=0.0, description="Wasserstein / reference std above this is drift.")
-    jensen_shannon_threshold: float = Field(0.1, gt=0.0, le=1.0, description="JS distance (base 2) above this is drift.")
+    jensen_shannon_threshold: float = Field(0.1, gt=0.0, le=1.0,
+                                            description="JS distance (base 2) above this is drift.")
     hellinger_threshold: float = Field(0.1, gt=0.0, le=1.0, description="Hellinger distance above this is drift.")
     l_infinity_threshold: float = Field(0.1, gt=0.0, le=1.0,
                                         description="Largest change of a category's share above this is drift.")
@@ -75,7 +76,8 @@ class QualityConfig(Section):
     """Data-quality checks of a window against the reference: each flags above its threshold."""
 
     max_missing_increase: float = Field(0.05, ge=0.0, le=1.0, description="Increase of a feature's missing rate.")
-    max_out_of_range_share: float = Field(0.01, ge=0.0, le=1.0, description="Share of values outside the reference range.")
+    max_out_of_range_share: float = Field(0.01, ge=0.0, le=1.0,
+                                          description="Share of values outside the reference range.")
     max_unseen_share: float = Field(0.0, ge=0.0, le=1.0, description="Share of categories the reference never had.")
     max_type_error_share: float = Field(0.0, ge=0.0, le=1.0, description="Share of values of the wrong type.")
     max_duplicate_increase: float = Field(0.05, ge=0.0, le=1.0, description="Increase of the duplicate-row share.")

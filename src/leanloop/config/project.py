@@ -107,7 +107,8 @@ class ProjectConfig(Section):
             known = {str(c) for c in self.data.classes}
             unknown = sorted({str(v) for o in self.kpi.outcomes for v in (o.actual, o.predicted)} - known)
             if unknown:
-                raise ValueError(f"kpi.outcomes name labels {unknown} that are not among data.classes {self.data.classes}")
+                raise ValueError(f"kpi.outcomes name labels {unknown} that are not among data.classes "
+                                 f"{self.data.classes}")
         return self
 
     def to_toml_dict(self) -> dict[str, Any]:

@@ -33,7 +33,8 @@ class ServeConfig(Section):
                                 description="Rows waiting beyond which requests get 503 + Retry-After.")
     commit_max_rows: int = Field(2048, ge=1, le=MAX_QUEUE_ROWS, description="Log rows per group-commit transaction.")
     commit_max_wait_ms: float = Field(2.0, ge=0.0, le=10_000.0, description="Pause gathering a group commit.")
-    model_refresh_seconds: float = Field(0.5, gt=0.0, le=3600.0, description="How often workers look for a new champion.")
+    model_refresh_seconds: float = Field(0.5, gt=0.0, le=3600.0,
+                                         description="How often workers look for a new champion.")
     shutdown_drain_seconds: float = Field(0.0, ge=0.0, le=3600.0,
                                           description="After SIGTERM, how long /ready says 503 before stopping.")
     shadow_queue_rows: int = Field(10_000, ge=1, le=MAX_QUEUE_ROWS, description="Rows waiting for the shadow model.")
@@ -59,7 +60,8 @@ class StoreConfig(Section):
                                               "(default: SQLite in .leanloop/store.db).")
     sqlite_synchronous: SqliteSync = Field(SqliteSync.FULL,
                                            description="FULL survives power loss; NORMAL only process crashes.")
-    spool_retry_seconds: float = Field(1.0, gt=0.0, le=3600.0, description="While the store is down, how often to retry.")
+    spool_retry_seconds: float = Field(1.0, gt=0.0, le=3600.0,
+                                       description="While the store is down, how often to retry.")
     commit_timeout_ms: int = Field(
         2000, ge=10, le=600_000,
         description="Longest a prediction-log commit may take (PostgreSQL statement and lock timeouts, SQLite "

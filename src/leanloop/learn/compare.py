@@ -267,7 +267,8 @@ def holdout_regression(judged: Judged) -> Check:
     return Check(
         check=f"holdout_{metric}_regression", champion=champ, challenger=chall, threshold=policy.max_metric_drop,
         passed=-gain.value <= policy.max_metric_drop, difference=gain.value, lower=gain.lower, upper=gain.upper,
-        says=f"{metric} on the champion's holdout {champ:.4f} -> {chall:.4f}; may lose at most {policy.max_metric_drop}")
+        says=f"{metric} on the champion's holdout {champ:.4f} -> {chall:.4f}; "
+             f"may lose at most {policy.max_metric_drop}")
 
 
 def beats_baseline(judged: Judged) -> Check:

@@ -33,8 +33,8 @@ from leanloop.learn.testset import Added
 if TYPE_CHECKING:
     from leanloop.store import SQLStore
 
-__all__ = ["Cycle", "EventKind", "LedgerEvent", "LedgerEntry", "parse", "reserve", "write", "entries", "cycles", "entry",
-           "history"]
+__all__ = ["Cycle", "EventKind", "LedgerEvent", "LedgerEntry", "parse", "reserve", "write", "entries", "cycles",
+           "entry", "history"]
 
 
 #: What a :class:`LedgerEvent` records.

@@ -162,4 +162,4 @@ def paired_difference(y: Any, first: Any, second: Any, *, statistic: Statistic, 
     tail = (1 - confidence) / 2
     lower, upper = (np.quantile(diffs, [tail, 1 - tail]) if len(diffs) else (float("nan"), float("nan")))
     return Interval(value=float(value), lower=float(lower), upper=float(upper), confidence=confidence,
-                    resamples=int(len(diffs)), rows=n)
+                    resamples=len(diffs), rows=n)

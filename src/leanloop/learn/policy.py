@@ -156,7 +156,7 @@ def _harm_rules(e: Evidence, policy: PolicyConfig) -> list[Rule]:
         rule="drift_share", value=e.drift_share, threshold=policy.max_drift_share,
         fired=e.drift_share > policy.max_drift_share,
         says=f"{e.drift_share:.0%} of features drifted{_names(e.drifted_features)} (limit {policy.max_drift_share:.0%}"
-             + ("; drift alone does not retrain unless retrain_on_drift is set)" if not policy.retrain_on_drift else ")"),
+             + (")" if policy.retrain_on_drift else "; drift alone does not retrain unless retrain_on_drift is set)"),
     )
     multivariate_rule = Rule(
         rule="multivariate_drift", value=None if e.multivariate_drift is None else float(e.multivariate_drift),
@@ -168,7 +168,8 @@ def _harm_rules(e: Evidence, policy: PolicyConfig) -> list[Rule]:
         rule="prediction_drift", value=None if e.prediction_drift is None else float(e.prediction_drift),
         threshold=None, fired=bool(e.prediction_drift),
         says=("the model's outputs moved" if e.prediction_drift
-              else "the model's outputs did not move" if e.prediction_drift is not None else "prediction drift not measured"),
+              else "the model's outputs did not move" if e.prediction_drift is not None
+              else "prediction drift not measured"),
     )
     return [metric_rule, estimated_rule, kpi_rule, _population_rule(e, policy, kpi_rule.fired and enough), drift_rule,
             multivariate_rule, prediction_rule]
@@ -248,8 +249,9 @@ def _learning_rules(e: Evidence, policy: PolicyConfig, harmed: bool) -> list[Rul
         Rule(rule="rollback", value=None if prev is None else prev.gain_lower, threshold=policy.rollback_margin,
              fired=prev is not None and prev.gain_lower > policy.rollback_margin,
              says=(f"previous version {prev.version} scores {prev.previous_metric:.4f} vs the champion's "
-                   f"{prev.champion_metric:.4f} on the same {prev.rows} rows (gain CI {prev.gain_lower:.4f}..{prev.gain_upper:.4f}; "
-                   f"roll back above {policy.rollback_margin})" if prev is not None else "no previous version to compare")),
+                   f"{prev.champion_metric:.4f} on the same {prev.rows} rows "
+                   f"(gain CI {prev.gain_lower:.4f}..{prev.gain_upper:.4f}; roll back above {policy.rollback_margin})"
+                   if prev is not None else "no previous version to compare")),
         Rule(rule="baseline_margin", value=gain, threshold=policy.pivot_baseline_margin,
              fired=gain is not None and e.labelled >= policy.min_labels and gain < policy.pivot_baseline_margin,
              says=(f"{e.metric} beats the trivial baseline ({e.baseline:.4f}) by {gain:.4f} "
@@ -258,7 +260,8 @@ def _learning_rules(e: Evidence, policy: PolicyConfig, harmed: bool) -> list[Rul
         Rule(rule="failed_retrains", value=e.history.failed_retrains, threshold=policy.pivot_after_retrains,
              fired=harmed and e.history.failed_retrains >= policy.pivot_after_retrains,
              says=f"{e.history.failed_retrains} retrain(s) since the KPI was last healthy did not bring it back "
-                  f"(pivot after {policy.pivot_after_retrains}: features, target framing or model family need a human)"),
+                  f"(pivot after {policy.pivot_after_retrains}: features, target framing or model family "
+                  "need a human)"),
         Rule(rule="shadow_trial", value=None, threshold=None, fired=harmed and e.shadow_trial is not None,
              says=(f"{e.shadow_trial} is on trial in shadow mode; its verdict on live traffic comes before another "
                    "retrain" if e.shadow_trial else "no challenger on trial in shadow mode")),

@@ -68,8 +68,8 @@ class ShadowReport(BaseModel):
         """The report as lines of text, checks like a test report."""
         agree = "" if self.agreement is None else f"; they agree on {self.agreement:.1%} of them"
         lines = [f"shadow {self.shadow} vs champion {self.champion}: {self.verdict.upper()}",
-                 f"  {self.rows_scored} rows shadow-scored, {self.rows_compared} answered by {self.champion}"
-                 f"{agree}; {self.rows_labelled} labelled",
+                 (f"  {self.rows_scored} rows shadow-scored, {self.rows_compared} answered by {self.champion}"
+                  f"{agree}; {self.rows_labelled} labelled"),
                  f"  {self.says}"]
         lines += [f"  [{'PASS' if c.passed else 'FAIL'}] {c.check}: {c.says}" for c in self.checks]
         return "\n".join(lines)
@@ -108,8 +108,9 @@ def shadow_report(ws: Workspace, version: str | None = None) -> ShadowReport:
     answered_by = {str(k): int(v) for k, v in everything["model_version"].value_counts().items()}
     pairs = everything[everything["model_version"] == champion].reset_index(drop=True)
     labelled = pairs[pairs["label"].notna()].reset_index(drop=True)
-    common = {"shadow": version, "champion": champion, "rows_scored": len(everything), "rows_compared": len(pairs),
-              "rows_labelled": len(labelled), "answered_by": answered_by, "agreement": _agreement(pairs, task)}
+    common: dict[str, Any] = {
+        "shadow": version, "champion": champion, "rows_scored": len(everything), "rows_compared": len(pairs),
+        "rows_labelled": len(labelled), "answered_by": answered_by, "agreement": _agreement(pairs, task)}
     if len(labelled) < policy.min_labels:
         says = (f"{len(labelled)} of the compared rows have labels; the comparison needs [policy] min_labels = "
                 f"{policy.min_labels}, {policy.min_labels - len(labelled)} more")

@@ -30,12 +30,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from leanloop.errors import InputError
 from leanloop.measure.hard_cases import HardCase, Reason
+from leanloop.times import iso
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from leanloop.workspace import Workspace
     from leanloop.store import SQLStore
+    from leanloop.workspace import Workspace
 
 __all__ = ["TestsetRow", "Added", "cap_plan", "add_hard_cases", "reason_of", "rows", "prune", "export",
            "hard_case_frame"]
@@ -174,7 +175,7 @@ def export(store: SQLStore, path: str | Path, *, target: str = "label") -> int:
     if path.suffix.lower() not in (".csv", ".parquet"):
         raise InputError(f"cannot export to {path.name!r}: the file name must end in .csv or .parquet")
     current = rows(store)
-    provenance = pd.DataFrame([{"prediction_id": r.prediction_id, "added_at": r.added_at, "cycle": r.cycle,
+    provenance = pd.DataFrame([{"prediction_id": r.prediction_id, "added_at": iso(r.added_at), "cycle": r.cycle,
                                 "reason": r.reason.value, "detail": r.detail, "model_version": r.model_version,
                                 "prediction": r.prediction} for r in current],
                               columns=["prediction_id", "added_at", "cycle", "reason", "detail", "model_version",

@@ -19,12 +19,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from leanloop.errors import InputError
 
 if TYPE_CHECKING:
     import numpy as np
+    import pandas as pd
+    from pandas.tseries.offsets import BaseOffset
 
 __all__ = ["ChunkSlice", "chunk_by_count", "chunk_by_period", "parse_period"]
 
@@ -53,15 +55,15 @@ def chunk_by_count(rows: int, chunks: int) -> list[ChunkSlice]:
     return [ChunkSlice(positions=part) for part in np.array_split(np.arange(rows), min(chunks, max(rows, 1)))]
 
 
-def parse_period(period: str) -> object:
+def parse_period(period: str) -> BaseOffset:
     """The pandas offset for ``period``; a clear error when it is not one.
 
     >>> parse_period("1D")
     <Day>
-    >>> parse_period("often")
+    >>> parse_period("often")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    leanloop.errors.InputError: period 'often' is not a time period; use a pandas offset alias such as '1h', '1D', '7D', 'W' or 'MS'
+    leanloop.errors.InputError: period 'often' is not a time period; use a pandas offset alias such as '1h', ...
     """
     import pandas as pd
 
@@ -85,8 +87,9 @@ def chunk_by_period(times: Sequence[float] | np.ndarray, period: str) -> list[Ch
     stamps = pd.to_datetime(np.asarray(times, dtype=float), unit="s", utc=True)
     positions = pd.Series(np.arange(len(stamps)), index=stamps)
     out = []
-    for start, group in positions.groupby(pd.Grouper(freq=offset, closed="left", label="left")):
+    for key, group in positions.groupby(pd.Grouper(freq=offset, closed="left", label="left")):
         if len(group):
+            start = cast("pd.Timestamp", key)  # a Grouper on a time index groups by bin start
             end = start + offset
             out.append(ChunkSlice(positions=np.sort(group.to_numpy()), label=start.isoformat(),
                                   bin_start=start.timestamp(), bin_end=end.timestamp()))

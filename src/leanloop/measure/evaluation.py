@@ -71,7 +71,7 @@ def evaluate_scored(scored: Scored, y: list[Any], data: DataConfig, kpi: KpiConf
     import numpy as np
 
     rows = None if intervals is None else subsample_rows(len(y), intervals)
-    if rows is not None:
+    if rows is not None and intervals is not None:
         full = evaluate_scored(scored, y, data, kpi, weights=weights)
         picked = Scored(labels=[scored.labels[i] for i in rows], classes=scored.classes,
                         probabilities=None if scored.probabilities is None else np.asarray(scored.probabilities)[rows])
@@ -101,8 +101,8 @@ def evaluate_scored(scored: Scored, y: list[Any], data: DataConfig, kpi: KpiConf
                         kpi_summary(values.tolist(), kpi.name), len(y))
     if intervals is None:
         return result
-    rows = class_rows(y, scored.labels, proba, classes)
-    return _with_intervals(result, lambda W: classification_table(W, rows), values, kpi.name, intervals)
+    coded = class_rows(y, scored.labels, proba, classes)
+    return _with_intervals(result, lambda W: classification_table(W, coded), values, kpi.name, intervals)
 
 
 def _with_intervals(result: Evaluation, table: Callable[[np.ndarray], dict[str, np.ndarray]], values: np.ndarray,

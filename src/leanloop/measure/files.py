@@ -17,8 +17,9 @@ Examples
 >>> import tempfile, pathlib, numpy as np, pandas as pd
 >>> folder = pathlib.Path(tempfile.mkdtemp())
 >>> rng = np.random.default_rng(0)
->>> pd.DataFrame({"age": rng.normal(40, 10, 2000), "city": rng.choice(["a", "b"], 2000)}).to_parquet(folder / "ref.parquet")
->>> pd.DataFrame({"age": rng.normal(45, 10, 2000), "city": rng.choice(["a", "b"], 2000)}).to_parquet(folder / "cur.parquet")
+>>> for name, mean in (("ref", 40), ("cur", 45)):
+...     frame = pd.DataFrame({"age": rng.normal(mean, 10, 2000), "city": rng.choice(["a", "b"], 2000)})
+...     frame.to_parquet(folder / f"{name}.parquet")
 >>> result = measure_files(folder / "ref.parquet", folder / "cur.parquet")
 >>> [(r.feature, r.method.value, r.drifted) for r in result.drift.features]
 [('age', 'wasserstein', True), ('city', 'jensen_shannon', False)]

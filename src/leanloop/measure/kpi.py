@@ -65,7 +65,7 @@ def _key(label: Any) -> str:
     return str(label)
 
 
-def regression_values(y_true: Sequence[float], y_pred: Sequence[float], config: KpiConfig,
+def regression_values(y_true: Sequence[float] | np.ndarray, y_pred: Sequence[float] | np.ndarray, config: KpiConfig,
                       weights: np.ndarray | None = None) -> np.ndarray:
     """Minus each row's cost of error: over- and under-predictions priced apart,
     absolute or squared error as configured, times the row's weight."""
@@ -122,7 +122,8 @@ def kpi_intervals(values: np.ndarray, name: str, options: BootstrapOptions) -> d
     if name not in found:
         return {}
     mean = found[name]
-    return {name: mean, f"{name}_total": Interval(value=float(values.sum()), lower=mean.lower * n, upper=mean.upper * n)}
+    total = Interval(value=float(values.sum()), lower=mean.lower * n, upper=mean.upper * n)
+    return {name: mean, f"{name}_total": total}
 
 
 def row_weights(frame: pd.DataFrame, config: KpiConfig) -> np.ndarray | None:

@@ -103,7 +103,8 @@ def target_drift(reference: Sequence[Any], current: Sequence[Any], task: Task,
         return None
     kind = FeatureKind.NUMERIC if task is Task.REGRESSION else FeatureKind.CATEGORICAL
     if kind is FeatureKind.NUMERIC:
-        reference, current = pd.to_numeric(pd.Series(list(reference))), pd.to_numeric(pd.Series(list(current)))
+        return _compare("target", pd.to_numeric(pd.Series(list(reference))), pd.to_numeric(pd.Series(list(current))),
+                        kind, options)
     return _compare("target", reference, current, kind, options)
 
 

@@ -12,8 +12,9 @@ Examples
 --------
 >>> import numpy as np
 >>> m = classification_metrics([0, 1, 1, 0], [0, 1, 0, 0], np.array([[.9, .1], [.2, .8], [.6, .4], [.7, .3]]), [0, 1])
->>> {k: round(v, 4) for k, v in m.items()}
-{'accuracy': 0.75, 'precision': 1.0, 'recall': 0.5, 'f1': 0.6667, 'roc_auc': 1.0, 'log_loss': 0.4004, 'brier': 0.125, 'ece': 0.3}
+>>> {k: round(v, 4) for k, v in m.items()}  # doctest: +NORMALIZE_WHITESPACE
+{'accuracy': 0.75, 'precision': 1.0, 'recall': 0.5, 'f1': 0.6667, 'roc_auc': 1.0, 'log_loss': 0.4004,
+ 'brier': 0.125, 'ece': 0.3}
 >>> {k: round(v, 4) for k, v in regression_metrics([1.0, 2.0, 4.0], [1.5, 2.0, 3.0]).items()}
 {'mae': 0.5, 'rmse': 0.6455, 'mape': 0.25, 'r2': 0.7321}
 """
@@ -60,14 +61,14 @@ class ClassRows:
         return self.k == 2
 
 
-def class_rows(y_true: Sequence[Any], y_pred: Sequence[Any], proba: np.ndarray | None,
-               classes: list[Any]) -> ClassRows:
+def class_rows(y_true: Sequence[Any] | np.ndarray, y_pred: Sequence[Any] | np.ndarray,
+               proba: np.ndarray | None, classes: list[Any]) -> ClassRows:
     """Codes of truth and prediction; labels compare as text, so ``1`` and ``"1"`` agree."""
     import numpy as np
 
     index = {str(c): i for i, c in enumerate(classes)}
 
-    def codes(values: Sequence[Any], what: str) -> np.ndarray:
+    def codes(values: Sequence[Any] | np.ndarray, what: str) -> np.ndarray:
         try:
             return np.array([index[_text(v)] for v in values], dtype=int)
         except KeyError as exc:
@@ -85,8 +86,8 @@ def _text(label: Any) -> str:
     return str(label)
 
 
-def classification_metrics(y_true: Sequence[Any], y_pred: Sequence[Any], proba: np.ndarray | None,
-                           classes: list[Any]) -> dict[str, float]:
+def classification_metrics(y_true: Sequence[Any] | np.ndarray, y_pred: Sequence[Any] | np.ndarray,
+                           proba: np.ndarray | None, classes: list[Any]) -> dict[str, float]:
     """scikit-learn's classification metrics on these rows.
 
     ROC AUC is left out when the rows hold a single class (multiclass: when any class is
@@ -98,7 +99,8 @@ def classification_metrics(y_true: Sequence[Any], y_pred: Sequence[Any], proba: 
     y_true = np.asarray(list(y_true))
     y_pred = np.asarray(list(y_pred))
     binary = len(classes) == 2
-    kwargs: dict[str, Any] = {"pos_label": classes[1], "average": "binary"} if binary else {"average": "macro", "labels": classes}
+    kwargs: dict[str, Any] = ({"pos_label": classes[1], "average": "binary"} if binary
+                              else {"average": "macro", "labels": classes})
     out = {
         "accuracy": float(skm.accuracy_score(y_true, y_pred)),
         "precision": float(skm.precision_score(y_true, y_pred, zero_division=0, **kwargs)),
@@ -108,6 +110,7 @@ def classification_metrics(y_true: Sequence[Any], y_pred: Sequence[Any], proba: 
     if proba is None:
         return out
     rows = class_rows(y_true, y_pred, proba, classes)
+    assert rows.proba is not None  # class_rows keeps the probabilities it is given
     labels = list(range(len(classes)))
     present = set(rows.truth.tolist())
     if binary and len(present) > 1:
@@ -165,7 +168,7 @@ def classification_table(W: np.ndarray, rows: ClassRows) -> dict[str, np.ndarray
     return out
 
 
-def regression_metrics(y_true: Sequence[float], y_pred: Sequence[float]) -> dict[str, float]:
+def regression_metrics(y_true: Sequence[float] | np.ndarray, y_pred: Sequence[float] | np.ndarray) -> dict[str, float]:
     """scikit-learn's MAE, RMSE, MAPE and R² (R² left out for fewer than two rows)."""
     import numpy as np
     from sklearn import metrics as skm

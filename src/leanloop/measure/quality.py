@@ -139,8 +139,8 @@ def _parse(column: pd.Series, kind: FeatureKind) -> tuple[pd.Series, np.ndarray]
     if kind is FeatureKind.DATETIME:
         if pd.api.types.is_datetime64_any_dtype(column):
             return column, np.zeros(len(column), dtype=bool)
-        parsed = pd.to_datetime(column, errors="coerce", utc=True, format="mixed")
-        return parsed, present & parsed.isna().to_numpy()
+        stamps = pd.to_datetime(column, errors="coerce", utc=True, format="mixed")
+        return stamps, present & stamps.isna().to_numpy()
     return column, np.zeros(len(column), dtype=bool)
 
 
@@ -324,5 +324,5 @@ def quality_report(reference: pd.DataFrame, current: pd.DataFrame, schema: Schem
             for name in hash_order(frame[[n for n in names if n in frame]]):
                 rows.add(frame[name])
         sides.append(rows)
-    results.append(duplicates_result(*sides, options))
+    results.append(duplicates_result(sides[0], sides[1], options))
     return assemble_quality(len(reference), len(current), results)

@@ -251,7 +251,8 @@ def find_segments(frame: pd.DataFrame, values: Any, *, config: SegmentsConfig,
         return []
     single_matrix = np.array(masks, dtype=float)
     single_gaps = gaps(single_matrix)
-    pair_masks, parents = [], []
+    pair_masks: list[np.ndarray] = []
+    parents: list[tuple[int, int]] = []
     order = sorted(range(len(singles)), key=lambda i: (-single_gaps[i], i))
     for i, j in itertools.combinations(order, 2):
         if len(pair_masks) >= config.max_pairs:

@@ -62,8 +62,10 @@ def plotly_script(mode: PlotlyMode = PlotlyMode.GZIP, url: str | None = None) ->
 STYLE = """
 :root { --fg:#1d2330; --muted:#5f6b7a; --line:#e3e7ee; --bg:#f6f8fb; --ok:#1a7f37; --bad:#c62828; --warn:#9a6700; }
 * { box-sizing: border-box; }
-body { margin:0; font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif; color:var(--fg); background:var(--bg); }
-header.top { background:#1d2330; color:#fff; padding:10px 16px; display:flex; flex-wrap:wrap; gap:8px 18px; align-items:baseline; }
+body { margin:0; font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;
+       color:var(--fg); background:var(--bg); }
+header.top { background:#1d2330; color:#fff; padding:10px 16px;
+             display:flex; flex-wrap:wrap; gap:8px 18px; align-items:baseline; }
 header.top h1 { font-size:18px; margin:0; }
 header.top nav { flex:1 1 auto; min-width:0; }
 header.top nav a { color:#cfe3ff; margin-right:12px; text-decoration:none; display:inline-block; }
@@ -73,7 +75,8 @@ section h2 { font-size:17px; margin:0 0 8px; }
 section h3 { font-size:15px; margin:14px 0 6px; }
 .muted { color:var(--muted); font-size:13px; }
 .verdict { border-left:6px solid var(--warn); }
-.verdict.continue { border-left-color:var(--ok); } .verdict.retrain, .verdict.rollback, .verdict.pivot { border-left-color:var(--bad); }
+.verdict.continue { border-left-color:var(--ok); }
+.verdict.retrain, .verdict.rollback, .verdict.pivot { border-left-color:var(--bad); }
 .action { font-size:22px; font-weight:700; text-transform:uppercase; letter-spacing:.5px; }
 .cards { display:grid; grid-template-columns:repeat(auto-fit,minmax(150px,1fr)); gap:8px; margin:8px 0; }
 .card { border:1px solid var(--line); border-radius:6px; padding:6px 10px; }
@@ -82,10 +85,12 @@ section h3 { font-size:15px; margin:14px 0 6px; }
 table { border-collapse:collapse; width:100%; font-size:13px; }
 th, td { text-align:left; padding:4px 8px; border-bottom:1px solid var(--line); vertical-align:top; }
 th { background:#f0f3f8; position:sticky; top:0; }
-th.sortable { cursor:pointer; user-select:none; white-space:nowrap; } th.sortable::after { content:" \\2195"; color:#99a; }
+th.sortable { cursor:pointer; user-select:none; white-space:nowrap; }
+th.sortable::after { content:" \\2195"; color:#99a; }
 td.num { text-align:right; font-variant-numeric:tabular-nums; white-space:nowrap; }
 tr.fired td, tr.drifted td, tr.failed td, tr.flagged td { background:#fff3f2; }
-.yes { color:var(--bad); font-weight:600; } .no { color:var(--ok); } .pass { color:var(--ok); font-weight:600; } .fail { color:var(--bad); font-weight:600; }
+.yes { color:var(--bad); font-weight:600; } .no { color:var(--ok); }
+.pass { color:var(--ok); font-weight:600; } .fail { color:var(--bad); font-weight:600; }
 .chart { width:100%; min-height:220px; }
 .grid2 { display:grid; grid-template-columns:repeat(auto-fit,minmax(340px,1fr)); gap:10px; }
 details summary { cursor:pointer; font-weight:600; margin:6px 0; }
@@ -94,7 +99,8 @@ details summary { cursor:pointer; font-weight:600; margin:6px 0; }
 @media (max-width:600px) { main { padding:6px; } section { padding:10px 8px; } .action { font-size:19px; }
   .grid2 { grid-template-columns:1fr; } table { font-size:12px; } th, td { padding:3px 5px; }
   /* Long explanations do not fit a phone's columns: each row becomes a small card. */
-  table.stack thead { display:none; } table.stack tr { display:block; border-bottom:1px solid var(--line); padding:4px 0; }
+  table.stack thead { display:none; }
+  table.stack tr { display:block; border-bottom:1px solid var(--line); padding:4px 0; }
   table.stack td { display:inline-block; border:none; padding:1px 6px 1px 0; } table.stack td.num { text-align:left; }
   table.stack td[data-label]::before { content:attr(data-label) ": "; color:var(--muted); }
   table.stack td.says { display:block; } table.stack td:empty { display:none; } }
@@ -134,7 +140,8 @@ function leanloopSortable() {
         var asc = th.getAttribute('data-dir') !== 'asc';
         table.querySelectorAll('th').forEach(function (h) { h.removeAttribute('data-dir'); });
         th.setAttribute('data-dir', asc ? 'asc' : 'desc');
-        function key(row) { var c = row.cells[col]; var v = c.getAttribute('data-sort'); v = v === null ? c.textContent.trim() : v;
+        function key(row) { var c = row.cells[col]; var v = c.getAttribute('data-sort');
+          v = v === null ? c.textContent.trim() : v;
           var n = parseFloat(v); return isNaN(n) ? v.toLowerCase() : n; }
         rows.sort(function (a, b) { var x = key(a), y = key(b);
           if (typeof x !== typeof y) { x = String(x); y = String(y); }

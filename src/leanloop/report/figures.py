@@ -49,18 +49,20 @@ def _marks(cycles: list[CycleView], events: list[EventView]) -> tuple[list[dict[
     return shapes, notes
 
 
-def _band_traces(x: list[str], bands: list[Any], name: str, color: str, dash: str | None = None) -> list[dict[str, Any]]:
+def _band_traces(x: list[str], bands: list[Any], name: str, color: str,
+                 dash: str | None = None) -> list[dict[str, Any]]:
     """A line with its interval as a filled band (upper then lower, filled between)."""
     lower = [b.lower if b is not None else None for b in bands]
     upper = [b.upper if b is not None else None for b in bands]
-    line = {"type": "scatter", "mode": "lines+markers", "name": name, "x": x,
+    line: dict[str, Any] = {"type": "scatter", "mode": "lines+markers", "name": name, "x": x,
             "y": [b.value if b is not None else None for b in bands], "line": {"color": color}}
     if dash:
         line["line"]["dash"] = dash
-    band = [{"type": "scatter", "mode": "lines", "x": x, "y": upper, "line": {"width": 0}, "showlegend": False,
-             "hoverinfo": "skip", "name": f"{name} upper"},
-            {"type": "scatter", "mode": "lines", "x": x, "y": lower, "line": {"width": 0}, "fill": "tonexty",
-             "fillcolor": _alpha(color), "name": f"{name} interval", "hoverinfo": "skip"}]
+    band: list[dict[str, Any]] = [
+        {"type": "scatter", "mode": "lines", "x": x, "y": upper, "line": {"width": 0}, "showlegend": False,
+         "hoverinfo": "skip", "name": f"{name} upper"},
+        {"type": "scatter", "mode": "lines", "x": x, "y": lower, "line": {"width": 0}, "fill": "tonexty",
+         "fillcolor": _alpha(color), "name": f"{name} interval", "hoverinfo": "skip"}]
     return [*band, line] if any(v is not None for v in lower) else [line]
 
 

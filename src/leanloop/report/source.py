@@ -9,6 +9,7 @@ only this module changes.
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -142,7 +143,8 @@ def _cycle(body: dict[str, Any], metric: str) -> CycleView:
         prediction_drift=_drift(m["prediction_drift"]) if m.get("prediction_drift") else None,
         output_drift=[_drift(d) for o in m.get("prediction_outputs") or [] for d in o.get("drift", [])[:1]],
         multivariate=_multivariate(m.get("multivariate")),
-        quality=[QualityRow(**{k: q.get(k) for k in QualityRow.model_fields} | {"feature": q.get("feature") or "(all rows)"})
+        quality=[QualityRow(**{k: q.get(k) for k in QualityRow.model_fields}
+                            | {"feature": q.get("feature") or "(all rows)"})
                  for q in (m.get("quality") or {}).get("results", [])],
         gate=[GateCheck(**{k: c.get(k) for k in GateCheck.model_fields} | {"says": c.get("says") or ""})
               for c in comparison.get("checks", [])],
@@ -188,16 +190,18 @@ def _distribution(name: str, kind: str, ref: pd.Series, cur: pd.Series) -> Distr
         # Values beyond the 0.5-99.5% range fall in the end bins rather than vanish.
         r = np.histogram(np.clip(ref.to_numpy(dtype=float), edges[0], edges[-1]), edges)[0]
         c = np.histogram(np.clip(cur.to_numpy(dtype=float), edges[0], edges[-1]), edges)[0]
-        bins = [f"{(a + b) / 2:.8g}" for a, b in zip(edges[:-1], edges[1:], strict=True)]
+        bins = [f"{(a + b) / 2:.8g}" for a, b in itertools.pairwise(edges)]
     else:
         ref, cur = ref.astype(str), cur.astype(str)
         counts = pd.concat([ref, cur]).value_counts()
         top = counts.index[:TOP_CATEGORIES].tolist()
-        r = np.array([(ref == v).sum() for v in top] + ([int((~ref.isin(top)).sum())] if len(counts) > len(top) else []))
-        c = np.array([(cur == v).sum() for v in top] + ([int((~cur.isin(top)).sum())] if len(counts) > len(top) else []))
+        other = len(counts) > len(top)
+        r = np.array([(ref == v).sum() for v in top] + ([int((~ref.isin(top)).sum())] if other else []))
+        c = np.array([(cur == v).sum() for v in top] + ([int((~cur.isin(top)).sum())] if other else []))
         bins = top + (["(other)"] if len(counts) > len(top) else [])
     return Distribution(feature=name, kind=kind, bins=bins,
-                        reference=(r / max(r.sum(), 1)).round(5).tolist(), current=(c / max(c.sum(), 1)).round(5).tolist(),
+                        reference=(r / max(r.sum(), 1)).round(5).tolist(),
+                        current=(c / max(c.sum(), 1)).round(5).tolist(),
                         n_reference=len(ref), n_current=len(cur))
 
 
@@ -207,7 +211,8 @@ def _versions(models: list[dict[str, Any]], aliases: dict[str, str], cycles: lis
         before, after = entry.get("champion_before"), entry.get("champion_after")
         if after and after != before:
             kind = entry.get("kind", "cycle")
-            by = f"cycle {entry['cycle']}" if kind == "cycle" else f"{kind} (entry {entry['cycle']}, {entry.get('reason', '')})"
+            by = (f"cycle {entry['cycle']}" if kind == "cycle"
+                  else f"{kind} (entry {entry['cycle']}, {entry.get('reason', '')})")
             # A cycle's time is when it started; its promotion happened when it ended.
             done = entry["created_at"] + float((entry.get("durations") or {}).get("total", 0.0))
             promoted.setdefault(after, []).append((iso(done) or "", by))

@@ -29,9 +29,9 @@ def _table(head: list[str], rows: list[list[Any]]) -> list[str]:
 
 def _focus(c: CycleView, data: ReportData) -> list[str]:
     out = [f"## Verdict: **{c.action}** (cycle {c.cycle}, {_short(c.at)})", "",
-           f"Champion {c.champion_before} → {c.champion_after}; challenger {c.challenger or 'none'}; "
-           f"trigger {c.trigger}; window {c.rows} rows, {c.labelled} labelled "
-           f"({_short(c.window_start)} → {_short(c.window_end)}).", ""]
+           (f"Champion {c.champion_before} → {c.champion_after}; challenger {c.challenger or 'none'}; "
+            f"trigger {c.trigger}; window {c.rows} rows, {c.labelled} labelled "
+            f"({_short(c.window_start)} → {_short(c.window_end)})."), ""]
     if c.error:
         out += [f"Error: {c.error}", ""]
     out += _table(["rule", "fired", "value", "threshold", "what it saw"],
@@ -63,10 +63,11 @@ def _focus(c: CycleView, data: ReportData) -> list[str]:
     if flagged:
         out += _table(["feature", "check", "value", "reference", "threshold"],
                       [[q.feature, q.check, _num(q.value), _num(q.reference), _num(q.threshold)] for q in flagged])
-    out += ["## Labels", "", f"Coverage {_pct(c.coverage)}; delay p50 {_num(c.delay_p50)} s, p90 {_num(c.delay_p90)} s.", ""]
+    out += ["## Labels", "",
+            f"Coverage {_pct(c.coverage)}; delay p50 {_num(c.delay_p50)} s, p90 {_num(c.delay_p90)} s.", ""]
     if c.gate:
-        out += [f"## Champion {c.champion_before} against challenger {c.challenger}: "
-                f"{'promote' if c.gate_promote else 'keep the champion'}", ""]
+        out += [(f"## Champion {c.champion_before} against challenger {c.challenger}: "
+                 f"{'promote' if c.gate_promote else 'keep the champion'}"), ""]
         out += _table(["check", "champion", "challenger", "difference", "p-value", "passed"],
                       [[g.check, _num(g.champion), _num(g.challenger),
                         _num(g.difference) + (f" ({_num(g.lower)}..{_num(g.upper)})" if g.lower is not None else ""),
@@ -83,8 +84,9 @@ def _focus(c: CycleView, data: ReportData) -> list[str]:
 
 def render_markdown(data: ReportData) -> str:
     """The report as Markdown: verdict, numbers, the cycle timeline and the lineage."""
-    out = [f"# leanloop report: {data.project}", "", f"Generated {_short(data.generated_at)}; champion "
-           f"{data.champion or 'none'}; {len(data.cycles)} cycles; main metric {data.main_metric}.", ""]
+    out = [f"# leanloop report: {data.project}", "",
+           (f"Generated {_short(data.generated_at)}; champion {data.champion or 'none'}; {len(data.cycles)} cycles; "
+            f"main metric {data.main_metric}."), ""]
     if data.focus is None:
         out += ["No finished cycle yet: run `leanloop cycle` once production has logged predictions.", ""]
     else:

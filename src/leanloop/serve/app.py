@@ -14,6 +14,7 @@ the routes by concern (:mod:`~leanloop.serve.routes`).
   counts (recorded, duplicates, updated, parked).
 - ``GET /predictions/{id}`` (token): the logged record and its feedback.
 - ``GET /health``, ``GET /models``, ``GET /models/{version}``, ``GET /metrics``.
+- ``GET /ui``: the read-only dashboard (:mod:`~leanloop.serve.routes.ui`).
 - ``POST /shadow`` ``{"version"}``, ``DELETE /shadow`` (token), ``GET /shadow``: shadow
   mode (:mod:`~leanloop.serve.shadow`): the version scores every request too, logged,
   never returned.
@@ -72,14 +73,15 @@ def create_app(project: Project, *, token: str | None = FROM_PROJECT, own_proces
 
     if token == FROM_PROJECT:
         token = resolve_token(project.paths.workspace)
-    runtime = ServerRuntime(project, own_process=own_process)
+    runtime = ServerRuntime(project, own_process=own_process, token=token)
     metrics, serve = runtime.metrics, runtime.serve
     auth = Depends(require_token(token, failures_per_minute=serve.auth_failures_per_minute))
 
     app = FastAPI(title="leanloop", description="Predictions, logged durably; feedback joined to them.",
                   lifespan=runtime.lifespan)
     app.router.route_class = strict_json_route()
-    app.add_middleware(ShedWhenFull, batcher=runtime.batcher, on_reject=metrics.reject)  # inside BodyLimit: 413/415 first
+    # Inside BodyLimit: 413 and 415 come first.
+    app.add_middleware(ShedWhenFull, batcher=runtime.batcher, on_reject=metrics.reject)
     app.add_middleware(BodyLimit, max_bytes=serve.max_body_bytes, on_reject=metrics.reject,
                        read_timeout_s=serve.read_timeout_s)
     app.add_middleware(RequestMetrics, metrics=metrics)

@@ -39,6 +39,7 @@ Examples
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -102,10 +103,8 @@ class MicroBatcher:
         while self._queue or self._finishing:
             await asyncio.sleep(0.001)
         self._worker.cancel()
-        try:
+        with contextlib.suppress(asyncio.CancelledError):
             await self._worker
-        except asyncio.CancelledError:
-            pass
         self._worker = None
 
     def refusal(self, rows: int) -> Overloaded | None:

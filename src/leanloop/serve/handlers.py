@@ -16,6 +16,8 @@ from leanloop.errors import InputError, LeanloopError, NotFoundError
 from leanloop.serve.requests import safe_text
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from fastapi import FastAPI
     from fastapi.responses import JSONResponse
     from starlette.requests import Request
@@ -54,7 +56,7 @@ def describe_validation_error(error: dict[str, Any]) -> str:
 
 
 def refuse(metrics: ServerMetrics, request: Request, status: int, reason: str, detail: list[str],
-           headers: dict[str, str] | None = None) -> JSONResponse:
+           headers: Mapping[str, str] | None = None) -> JSONResponse:
     """A refusal: counted by ``reason`` and remembered on the request for the access log."""
     from fastapi.responses import JSONResponse
 

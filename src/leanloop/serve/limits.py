@@ -23,8 +23,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
+from collections.abc import Awaitable, Callable, Coroutine, MutableMapping
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from starlette.exceptions import HTTPException
 
 __all__ = ["BodyLimit", "is_json_type", "strict_json_route"]
 
@@ -47,7 +50,7 @@ def is_json_type(content_type: bytes) -> bool:
     return not charset or charset.replace(" ", "") in ("charset=utf-8", "charset=utf8")
 
 
-def _too_large_error() -> type[Exception]:
+def _too_large_error() -> type[HTTPException]:
     from starlette.exceptions import HTTPException
 
     class _TooLarge(HTTPException):
@@ -56,7 +59,7 @@ def _too_large_error() -> type[Exception]:
     return _TooLarge
 
 
-def _body_timeout_error() -> type[Exception]:
+def _body_timeout_error() -> type[HTTPException]:
     from starlette.exceptions import HTTPException
 
     class _BodyTimeout(HTTPException):
@@ -162,6 +165,7 @@ def strict_json_route() -> type[Any]:
     """A FastAPI route class whose requests parse JSON with :func:`~leanloop.serve.requests.parse_json`."""
     from fastapi.routing import APIRoute
     from starlette.requests import Request
+    from starlette.responses import Response
 
     from leanloop.serve.requests import BodyError, parse_json
 
@@ -176,10 +180,10 @@ def strict_json_route() -> type[Any]:
             return self._json
 
     class StrictJSONRoute(APIRoute):
-        def get_route_handler(self) -> Callable[[Request], Awaitable[Any]]:
+        def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
             handler = super().get_route_handler()
 
-            async def strict(request: Request) -> Any:
+            async def strict(request: Request) -> Response:
                 return await handler(StrictJSONRequest(request.scope, request.receive))
 
             return strict

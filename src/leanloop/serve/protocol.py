@@ -41,7 +41,7 @@ class HeaderTimeoutProtocol(HttpToolsProtocol):
         self.header_timeout_s = float(os.environ.get(READ_TIMEOUT_ENV) or _DEFAULT_SECONDS)
         self._header_timer: asyncio.TimerHandle | None = None
 
-    def connection_made(self, transport: Any) -> None:  # type: ignore[override]
+    def connection_made(self, transport: Any) -> None:
         super().connection_made(transport)
         self._arm_header_timer()
 

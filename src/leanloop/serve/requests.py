@@ -31,9 +31,7 @@ import json
 import re
 from datetime import datetime
 from enum import Enum
-from typing import Annotated, Any
-
-from typing_extensions import NotRequired, TypedDict
+from typing import Annotated, Any, NotRequired
 
 from pydantic import (
     BaseModel,
@@ -44,13 +42,15 @@ from pydantic import (
     WrapValidator,
 )
 from pydantic_core import PydanticCustomError
+from typing_extensions import TypedDict
 
 from leanloop.schema import FeatureKind, Schema
 
 __all__ = ["row_model", "predict_request_model", "FeedbackItem", "FeedbackRequest", "PromoteRequest", "RollbackRequest",
            "ShadowRequest",
            "PredictionOut", "PredictResponse", "FeedbackResponse", "BodyError", "BodyProblem",
-           "parse_json", "parse_json_carefully", "complete_rows", "safe_text", "MAX_TEXT", "PREDICTION_ID", "ValueFlag", "ValueChecker"]
+           "parse_json", "parse_json_carefully", "complete_rows", "safe_text", "MAX_TEXT", "PREDICTION_ID", "ValueFlag",
+           "ValueChecker"]
 
 #: The longest text a feature value or label may hold.
 MAX_TEXT = 1000
@@ -179,10 +179,10 @@ def parse_json(body: bytes) -> Any:
 
     >>> parse_json(b'{"x": [1, 2.5, "a"]}')
     {'x': [1, 2.5, 'a']}
-    >>> parse_json(b'{"x": NaN}')
+    >>> parse_json(b'{"x": NaN}')  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    leanloop.serve.requests.BodyError: NaN is not a number JSON allows; send a finite number (or null where the field is nullable)
+    leanloop.serve.requests.BodyError: NaN is not a number JSON allows; send a finite number (or null where ...)
     """
     value = _fast_parse(body)
     return parse_json_carefully(body) if value is _SLOW else value
@@ -234,21 +234,26 @@ def row_model(schema: Schema) -> type[dict[str, Any]]:
             description += f"; known categories: {', '.join(feature.categories[:20])}"
         if feature.minimum is not None:
             description += f"; training range {feature.minimum:g} to {feature.maximum:g}"
-        annotation = Annotated[_TYPES[feature.kind], Field(description=description)]
+        annotation: Any = Annotated[_TYPES[feature.kind], Field(description=description)]
         fields[feature.name] = NotRequired[annotation | None] if feature.nullable else annotation
-    row = TypedDict("Row", fields)  # type: ignore[misc, operator]
-    row.__pydantic_config__ = ConfigDict(extra="forbid")  # type: ignore[attr-defined]
-    return row  # type: ignore[no-any-return]
+    row = _typed_dict("Row", fields)
+    row.__pydantic_config__ = ConfigDict(extra="forbid")
+    return row
 
 
 def predict_request_model(schema: Schema, max_rows: int) -> type[dict[str, Any]]:
     """``{"rows": [Row, ...]}`` with between 1 and ``max_rows`` rows, as a typed dict."""
     row = row_model(schema)
-    request = TypedDict("PredictRequest", {  # type: ignore[misc, operator]
-        "rows": Annotated[list[row], Field(min_length=1, max_length=max_rows)],  # type: ignore[valid-type]
-    })
-    request.__pydantic_config__ = ConfigDict(extra="forbid")  # type: ignore[attr-defined]
-    return request  # type: ignore[no-any-return]
+    rows: Any = Annotated[list[row], Field(min_length=1, max_length=max_rows)]  # type: ignore[valid-type]
+    request = _typed_dict("PredictRequest", {"rows": rows})
+    request.__pydantic_config__ = ConfigDict(extra="forbid")
+    return request
+
+
+def _typed_dict(name: str, fields: dict[str, Any]) -> Any:
+    """A typed dict class built at run time from the schema: a type no static checker can see."""
+    make: Any = TypedDict  # the functional form, called with fields known only at run time
+    return make(name, fields)
 
 
 def complete_rows(rows: list[dict[str, Any]], names: list[str]) -> list[dict[str, Any]]:

@@ -29,20 +29,21 @@ class ServerRuntime:
     """The parts of one app for ``project``, and their start and stop.
 
     ``own_process``: tune the process once the model is loaded (see
-    :func:`~leanloop.serve.app.create_app`).
+    :func:`~leanloop.serve.app.create_app`); ``token``: the project's token (None: none).
     """
 
-    def __init__(self, project: Project, *, own_process: bool = False) -> None:
+    def __init__(self, project: Project, *, own_process: bool = False, token: str | None = None) -> None:
         from leanloop.serve.batching import MicroBatcher
         from leanloop.serve.lifecycle import Readiness
         from leanloop.serve.logger import PredictionLogger, Spool
-        from leanloop.serve.metrics import ServerMetrics
+        from leanloop.serve.metrics import LoopGauges, ServerMetrics
         from leanloop.serve.models import ModelHolder
         from leanloop.serve.scorer import BatchScorer
         from leanloop.serve.shadow import ShadowScorer
 
         self.project = project
         self.own_process = own_process
+        self.token = token  # the dashboard checks its own cookie against it
         config = project.config
         self.serve = serve = config.serve
         self.schema = config.schema_
@@ -57,6 +58,7 @@ class ServerRuntime:
         self.shadow = ShadowScorer(project.paths.root, project.registry, max_queue_rows=serve.shadow_queue_rows,
                                    batch_wait_ms=serve.shadow_batch_wait_ms)
         self.metrics.registry.register(self.shadow.collector())
+        self.metrics.registry.register(LoopGauges(project.store.cycles, lambda: project.store.get_alias("champion")))
         self.scorer = BatchScorer(self.holder, self.schema, config.data.task.value, self.shadow)
         self.batcher = MicroBatcher(self.scorer, self.logger.log, max_batch_rows=serve.batch_max_rows,
                                     max_wait_ms=serve.batch_max_wait_ms, max_queue_rows=serve.queue_max_rows,

@@ -317,7 +317,7 @@ class Spool:
 
     def _orphan_files(self) -> list[tuple[Path, bytes, int]]:
         """Spool files no live process holds: locked by us now, with their bytes."""
-        found = []
+        found: list[tuple[Path, bytes, int]] = []
         if not self.folder.is_dir():
             return found
         held = {self._path, *(f.path for f in self._backlog)}

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import queue
 import threading
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -27,6 +26,7 @@ class StoreCall:
     do nothing" keeps them once); meanwhile further calls fail at once rather than queue
     behind it.
 
+    >>> import time
     >>> call = StoreCall("example", timeout_s=0.05)
     >>> call(lambda a, b: a + b, 1, 2)
     3

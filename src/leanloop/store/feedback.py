@@ -33,7 +33,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from operator import itemgetter
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import sqlalchemy as sa
 
@@ -41,6 +41,8 @@ from leanloop.store import tables as t
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator
+
+    from sqlalchemy.sql.compiler import SQLCompiler
 
 __all__ = ["FeedbackCounts", "record_feedback", "label_history", "count_parked"]
 
@@ -84,7 +86,7 @@ def _same(a: Any, b: Any) -> bool:
 def _json_dumper(conn: sa.Connection) -> Callable[[Any], Any]:
     """The label column's own bind processing for this dialect, once per distinct label."""
     label_type = t.feedback.c.label.type.dialect_impl(conn.dialect)
-    process = label_type.bind_processor(conn.dialect) or (lambda v: v)
+    process: Callable[[Any], Any] = label_type.bind_processor(conn.dialect) or _as_is
     cache: dict[tuple[type, Any], Any] = {}
 
     def dump(value: Any) -> Any:
@@ -96,7 +98,11 @@ def _json_dumper(conn: sa.Connection) -> Callable[[Any], Any]:
     return dump
 
 
-def _executemany(conn: sa.Connection, statement: sa.Executable, rows: list[dict[str, Any]]) -> None:
+def _as_is(value: Any) -> Any:
+    return value
+
+
+def _executemany(conn: sa.Connection, statement: sa.ClauseElement, rows: list[dict[str, Any]]) -> None:
     """Run ``statement`` once per row through the driver's ``executemany``.
 
     Hand-written because SQLAlchemy's per-row parameter processing costs several times
@@ -107,7 +113,7 @@ def _executemany(conn: sa.Connection, statement: sa.Executable, rows: list[dict[
     """
     if not rows:
         return
-    compiled = statement.compile(dialect=conn.dialect, column_keys=list(rows[0]))
+    compiled = cast("SQLCompiler", statement.compile(dialect=conn.dialect, column_keys=list(rows[0])))
     if compiled.positional:  # SQLite (qmark)
         keys = compiled.positiontup or []
         pick = itemgetter(*keys) if len(keys) > 1 else lambda r: tuple(r[k] for k in keys)
@@ -128,7 +134,7 @@ def record_feedback(conn: sa.Connection, items: Iterable[tuple[str, Any]], *, re
     ids = list(dict.fromkeys(pid for pid, _ in items))
     current: dict[str, Any] = {}
     logged: set[str] = set()
-    in_batch = sa.bindparam("ids", expanding=True)
+    in_batch: sa.BindParameter[str] = sa.bindparam("ids", expanding=True)
     labels_in_force = sa.select(t.feedback.c.prediction_id, t.feedback.c.label).where(
         t.feedback.c.prediction_id.in_(in_batch))
     logged_ids = sa.select(t.predictions.c.prediction_id).where(t.predictions.c.prediction_id.in_(in_batch))

@@ -43,13 +43,13 @@ PAIR_COLUMNS = ["prediction_id", "created_at", "model_version", "features", "pre
 
 def insert_shadow(conn: sa.Connection, rows: list[dict[str, Any]], dialect: str) -> int:
     """Insert shadow records, skipping any already written; returns how many were new."""
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    s = t.shadow_predictions
-    statement = (insert(s).on_conflict_do_nothing(index_elements=["prediction_id", "model_version"])
-                 .returning(s.c.prediction_id))
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    s, keys = t.shadow_predictions, ["prediction_id", "model_version"]
+    statement: sa.Insert = (
+        postgresql.insert(s).on_conflict_do_nothing(index_elements=keys) if dialect == "postgresql"
+        else sqlite.insert(s).on_conflict_do_nothing(index_elements=keys))
+    statement = statement.returning(s.c.prediction_id)
     return len(conn.execute(statement, rows).all())
 
 

@@ -36,6 +36,14 @@ from leanloop.config import SqliteSync
 from leanloop.errors import NotFoundError, StoreError
 from leanloop.store import tables as t
 from leanloop.store.feedback import FeedbackCounts, count_parked, label_history, record_feedback
+from leanloop.store.predictions import (
+    SQLITE_BUSY_MS,
+    log_postgresql,
+    log_sqlite,
+    postgresql_columns,
+    read_window,
+    sqlite_params,
+)
 from leanloop.store.shadow import count_shadow, insert_shadow, select_pairs
 from leanloop.store.write_lock import WriteLock
 
@@ -47,23 +55,6 @@ if TYPE_CHECKING:
 __all__ = ["SQLStore", "normalise_url"]
 
 _ALIASES = ("champion", "challenger", "previous", "shadow")
-#: ``log_predictions`` on SQLite: insert, skipping ids already logged; the count of rows
-#: inserted is the cursor's rowcount.
-_SQLITE_LOG = ("INSERT INTO predictions (prediction_id, created_at, model_version, features, prediction, "
-               "probabilities) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (prediction_id) DO NOTHING")
-#: ``log_predictions`` on PostgreSQL: the whole group in one statement, its columns as six
-#: binary array parameters (``%b``: no text-array quoting of the JSON values), inserted in
-#: the group's order (``WITH ORDINALITY ... ORDER BY``: ``seq`` follows the group and, of two
-#: records with one id, the first is kept), skipping ids already logged; the rowcount is the
-#: number of rows inserted.
-_POSTGRES_LOG = ("INSERT INTO predictions (prediction_id, created_at, model_version, features, prediction, "
-                 "probabilities) SELECT i, t, v, f, p, q FROM unnest(%b::text[], %b::float8[], %b::text[], "
-                 "%b::json[], %b::json[], %b::json[]) WITH ORDINALITY AS g(i, t, v, f, p, q, n) ORDER BY n "
-                 "ON CONFLICT (prediction_id) DO NOTHING")
-
-
-_POSTGRES_TIMEOUTS = ("SELECT set_config('statement_timeout', %s, true), set_config('lock_timeout', %s, true)")
-_SQLITE_BUSY_MS = 30000
 
 
 class SQLStore:
@@ -83,7 +74,7 @@ class SQLStore:
         database = self.engine.url.database
         on_file = self.engine.dialect.name == "sqlite" and database and database != ":memory:"
         #: SQLite prediction writers of several server processes queue here, not in SQLite's sleeps.
-        self._write_lock = WriteLock(Path(database) if on_file else None)
+        self._write_lock = WriteLock(Path(database) if database and on_file else None)
         if self.engine.dialect.name == "sqlite":
             sync = SqliteSync(sqlite_synchronous).value
 
@@ -92,7 +83,7 @@ class SQLStore:
                 cursor = dbapi_connection.cursor()
                 cursor.execute("PRAGMA journal_mode=WAL")
                 cursor.execute(f"PRAGMA synchronous={sync}")
-                cursor.execute(f"PRAGMA busy_timeout={_SQLITE_BUSY_MS}")
+                cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")
                 cursor.execute("PRAGMA foreign_keys=ON")
                 cursor.close()
 
@@ -190,7 +181,8 @@ class SQLStore:
             with self.engine.begin() as conn:
                 conn.execute(t.predictions.insert(), rows)
         except IntegrityError as exc:
-            raise StoreError(f"a prediction id in this batch is already logged; nothing was written: {exc.orig}") from exc
+            raise StoreError(f"a prediction id in this batch is already logged; nothing was written: "
+                             f"{exc.orig}") from exc
         except OperationalError as exc:
             raise StoreError(f"could not log predictions: {exc.orig}") from exc
 
@@ -208,45 +200,14 @@ class SQLStore:
         """
         if not rows:
             return 0
-        if self.dialect == "postgresql":
-            return self._log_predictions_postgresql(rows, timeout_ms)
-        return self._log_predictions_sqlite(rows, timeout_ms)
-
-    def _log_predictions_postgresql(self, rows: list[dict[str, Any]], timeout_ms: float | None = None) -> int:
-        # One statement over column arrays rather than SQLAlchemy's executemany with
-        # RETURNING: 1,000 rows cost ~5 ms of client CPU instead of ~40 (per-row parameter
-        # and JSON processing) and less server CPU than 1,000 pipelined inserts.
         try:
-            # float(): an array holds one type, and a time logged as an int would mix them.
-            columns = ([r["prediction_id"] for r in rows], [float(r["created_at"]) for r in rows],
-                       [r["model_version"] for r in rows], *_json_columns(rows))
-        except (TypeError, ValueError) as exc:
-            raise StoreError(f"could not log predictions: a record has a created_at that is not a number "
-                             f"or a value that is not JSON ({exc}); nothing was written") from exc
-        try:
-            with self.engine.begin() as conn:
-                if timeout_ms is not None:
-                    # For this transaction only: reads elsewhere (measure) may rightly take longer.
-                    conn.exec_driver_sql(_POSTGRES_TIMEOUTS, (str(int(timeout_ms)),) * 2)
-                return int(conn.exec_driver_sql(_POSTGRES_LOG, columns).rowcount)
-        except DBAPIError as exc:
-            raise StoreError(f"could not log predictions: {exc.orig}") from exc
-
-    def _log_predictions_sqlite(self, rows: list[dict[str, Any]], timeout_ms: float | None = None) -> int:
-        # One executemany with the JSON columns serialised here by orjson (None as 'null',
-        # as the JSON type stores it): SQLAlchemy's per-row parameter processing and
-        # json.dumps cost more than SQLite's insert itself for a 1,000-row group commit.
-        params = list(zip([r["prediction_id"] for r in rows], [r["created_at"] for r in rows],
-                          [r["model_version"] for r in rows], *_json_columns(rows), strict=True))
-        try:
+            if self.dialect == "postgresql":
+                columns = postgresql_columns(rows)
+                with self.engine.begin() as conn:
+                    return log_postgresql(conn, columns, timeout_ms)
+            params = sqlite_params(rows)
             with self._write_lock, self.engine.begin() as conn:
-                if timeout_ms is None:
-                    return int(conn.exec_driver_sql(_SQLITE_LOG, params).rowcount)
-                conn.exec_driver_sql(f"PRAGMA busy_timeout={int(timeout_ms)}")
-                try:
-                    return int(conn.exec_driver_sql(_SQLITE_LOG, params).rowcount)
-                finally:
-                    conn.exec_driver_sql(f"PRAGMA busy_timeout={_SQLITE_BUSY_MS}")
+                return log_sqlite(conn, params, timeout_ms)
         except DBAPIError as exc:
             raise StoreError(f"could not log predictions: {exc.orig}") from exc
 
@@ -279,7 +240,8 @@ class SQLStore:
         """One logged prediction with its feedback, if any."""
         query = (
             sa.select(t.predictions, t.feedback.c.label, t.feedback.c.received_at)
-            .select_from(t.predictions.outerjoin(t.feedback, t.feedback.c.prediction_id == t.predictions.c.prediction_id))
+            .select_from(t.predictions.outerjoin(t.feedback,
+                                                 t.feedback.c.prediction_id == t.predictions.c.prediction_id))
             .where(t.predictions.c.prediction_id == prediction_id)
         )
         with self.engine.connect() as conn:
@@ -317,51 +279,17 @@ class SQLStore:
     def window(self, *, last: int | None = None, since: float | None = None,
                until: float | None = None, labelled_only: bool = False) -> pd.DataFrame:
         """Logged predictions in a window, oldest first, with ``label`` joined (None if
-        absent); ``labelled_only`` keeps only rows whose label arrived.
-
-        The JSON columns are read as text and decoded here, column by column: SQLAlchemy's
-        per-value JSON processing cost about ten times the decoding itself on 100k rows.
-        """
-        import json
-
-        import pandas as pd
-
-        p, f = t.predictions, t.feedback
-        as_text = [sa.cast(c, sa.Text) for c in (p.c.features, p.c.prediction, p.c.probabilities, f.c.label)]
-        query = sa.select(
-            p.c.seq, p.c.prediction_id, p.c.created_at, p.c.model_version, *as_text, f.c.received_at,
-        ).select_from(p.outerjoin(f, f.c.prediction_id == p.c.prediction_id))
-        if since is not None:
-            query = query.where(p.c.created_at >= since)
-        if until is not None:
-            query = query.where(p.c.created_at < until)
-        if labelled_only:
-            query = query.where(f.c.label.is_not(None))
-        query = query.order_by(p.c.seq.desc())
-        if last is not None:
-            query = query.limit(last)
+        absent); ``labelled_only`` keeps only rows whose label arrived (see
+        :func:`leanloop.store.predictions.read_window`)."""
         with self.engine.connect() as conn:
-            rows = conn.execute(query).all()
-        rows = rows[::-1]
-        names = ["seq", "prediction_id", "created_at", "model_version", "features", "prediction", "probabilities",
-                 "label", "received_at"]
-        columns = dict(zip(names, map(list, zip(*rows, strict=True)), strict=True)) if rows else {n: [] for n in names}
-        for name in ("features", "prediction", "probabilities", "label"):
-            # One decode per column (a JSON array of the values) rather than one per value;
-            # SQL NULL (no label yet) and JSON null both read as None.
-            columns[name] = json.loads("[" + ",".join("null" if v is None else v for v in columns[name]) + "]")
-        # Object columns keep labels and outputs as logged (an int stays an int even
-        # when other rows have no label yet).
-        return pd.DataFrame({
-            c: pd.Series(columns[c], dtype="float64" if c in ("created_at", "received_at") else object)
-            for c in names[1:]
-        })
+            return read_window(conn, last=last, since=since, until=until, labelled_only=labelled_only)
 
     # -- measurements and cycles ----------------------------------------------------
     def add_measurement(self, body: dict[str, Any], at: float) -> int:
         """Store a measurement; returns its id."""
         with self.engine.begin() as conn:
-            return int(conn.execute(t.measurements.insert().values(created_at=at, body=body)).inserted_primary_key[0])
+            return int(conn.execute(t.measurements.insert().values(created_at=at, body=body)
+                                     .returning(t.measurements.c.id)).scalar_one())
 
     def latest_measurement(self) -> dict[str, Any] | None:
         """The most recent measurement's body, if any."""
@@ -372,7 +300,8 @@ class SQLStore:
     def add_cycle(self, body: dict[str, Any], at: float) -> int:
         """Store a cycle in the ledger; returns its id."""
         with self.engine.begin() as conn:
-            return int(conn.execute(t.cycles.insert().values(created_at=at, body=body)).inserted_primary_key[0])
+            return int(conn.execute(t.cycles.insert().values(created_at=at, body=body)
+                                    .returning(t.cycles.c.id)).scalar_one())
 
     def update_cycle(self, cycle_id: int, body: dict[str, Any]) -> None:
         """Rewrite a cycle's body (its id is set once known)."""
@@ -429,42 +358,6 @@ class SQLStore:
         if row is None:
             raise NotFoundError(f"cycle {cycle_id} does not exist; see 'leanloop history'")
         return dict(row.body)
-
-
-def _json_text(value: Any) -> str:
-    """``value`` as JSON text: orjson (NaN and infinities become null, as JSON has no
-    such numbers), or the standard library for what orjson refuses (integers beyond
-    64 bits).
-
-    >>> _json_text({"x": 1.5, "c": "€"}), _json_text(None), _json_text(2 ** 70)
-    ('{"x":1.5,"c":"€"}', 'null', '1180591620717411303424')
-    """
-    import orjson
-
-    try:
-        return orjson.dumps(value).decode()
-    except TypeError:  # orjson.JSONEncodeError
-        import json
-
-        return json.dumps(value)
-
-
-def _json_columns(rows: list[dict[str, Any]]) -> tuple[list[str], ...]:
-    """The records' features, predictions and probabilities as JSON text, column by column,
-    as :func:`_json_text` writes each value (orjson straight away; value by value, with
-    its fallback, only for a group orjson refuses).
-
-    >>> _json_columns([{"features": {"x": 1.0}, "prediction": "a", "probabilities": None},
-    ...                {"features": {"n": 2 ** 70}, "prediction": 1, "probabilities": {"1": 0.5}}])
-    (['{"x":1.0}', '{"n": 1180591620717411303424}'], ['"a"', '1'], ['null', '{"1":0.5}'])
-    """
-    import orjson
-
-    names, dumps = ("features", "prediction", "probabilities"), orjson.dumps
-    try:
-        return tuple([dumps(r[name]).decode() for r in rows] for name in names)
-    except TypeError:  # orjson.JSONEncodeError: integers beyond 64 bits
-        return tuple([_json_text(r[name]) for r in rows] for name in names)
 
 
 def normalise_url(url: str) -> str:

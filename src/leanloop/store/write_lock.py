@@ -40,9 +40,9 @@ class WriteLock:
         self._threads.acquire()
         try:
             fcntl = _fcntl() if self.path is not None else None
-            if fcntl is not None:
+            if fcntl is not None and self.path is not None:
                 if self._file is None:
-                    self._file = open(self.path, "ab")  # noqa: SIM115 (kept open: the lock lives on it)
+                    self._file = open(self.path, "ab")  # kept open: the lock lives on it
                 fcntl.flock(self._file, fcntl.LOCK_EX)
         except BaseException:
             self._threads.release()

@@ -82,7 +82,8 @@ def test_isotonic_calibration_corrects_overconfident_scores() -> None:
     pred = score(true_new).argmax(axis=1)
     expected_accuracy = np.where(pred == 1, true_new, 1 - true_new).mean()
     assert est.metrics["accuracy"].value == pytest.approx(expected_accuracy, abs=0.01)
-    uncalibrated = CBPE(classes=[0, 1], calibration=Calibration.NONE).fit(score(true_ref), labels).estimate(score(true_new))
+    uncalibrated = (CBPE(classes=[0, 1], calibration=Calibration.NONE).fit(score(true_ref), labels)
+                    .estimate(score(true_new)))
     assert abs(uncalibrated.metrics["accuracy"].value - expected_accuracy) > 0.05
 
 

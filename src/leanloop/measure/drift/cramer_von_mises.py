@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 from leanloop.measure.drift.result import DriftMethod, MethodSpec, Outcome
 from leanloop.measure.drift.samples import NumericSample
 

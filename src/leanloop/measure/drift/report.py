@@ -10,6 +10,7 @@ data serves the whole and every chunk.
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -267,7 +268,7 @@ def chunk_bounds(rows: int, chunks: int) -> list[tuple[int, int]]:
     edges = [0]
     for i in range(parts):
         edges.append(edges[-1] + size + (1 if i < extra else 0))
-    return [(a, b) if b > a else (0, 0) for a, b in zip(edges[:-1], edges[1:], strict=True)]
+    return [(a, b) if b > a else (0, 0) for a, b in itertools.pairwise(edges)]
 
 
 def judge_feature(feature: Feature, reference: Any, current: Any, *, method: DriftMethod | None,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from leanloop.config import DriftMethod, DriftSettings, MeasureConfig, ThresholdMode

@@ -243,4 +243,5 @@ class CBPE:
         from leanloop.errors import NotFittedError
 
         if not hasattr(self, "calibrators_"):
-            raise NotFittedError("this CBPE is not fitted yet; call fit(reference_probabilities, reference_labels) first")
+            raise NotFittedError("this CBPE is not fitted yet; "
+                                 "call fit(reference_probabilities, reference_labels) first")

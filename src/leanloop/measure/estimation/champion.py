@@ -36,7 +36,8 @@ class ChampionEstimator:
     estimator: CBPE | DLE
     reference_rows: int
 
-    def estimate(self, scored: Scored, features: pd.DataFrame, weights: np.ndarray | None) -> EstimatedPerformance | None:
+    def estimate(self, scored: Scored, features: pd.DataFrame,
+                 weights: np.ndarray | None) -> EstimatedPerformance | None:
         """Estimated performance of logged outputs (``features``: the model frame of the same rows)."""
         if isinstance(self.estimator, CBPE):
             if scored.probabilities is None:

@@ -119,7 +119,8 @@ class DLE:
         with threadpool_limits(limits=self.threads, user_api="openmp"):
             predicted = {name: np.maximum(model.predict(frame), 0.0) for name, model in self.models_.items()}
         for name, loss in predicted.items():
-            scale = np.ones(n) if weights is None or name != getattr(self.kpi, "name", None) else np.asarray(weights, float)
+            weighted = weights is not None and name == getattr(self.kpi, "name", None)
+            scale = np.asarray(weights, float) if weighted else np.ones(n)
             mean = float(np.mean(loss * scale))
             half = z * self.spread_[name] * float(np.sqrt(np.mean(scale**2))) * math.sqrt(1 / n + 1 / self.train_rows_)
             if name == "mae":
@@ -153,5 +154,6 @@ class DLE:
         for column, categories in self.categories_.items():
             coded = pd.Categorical(frame[column].astype(str).where(frame[column].notna()), categories=categories)
             # gradient boosting takes at most 255 categories; beyond that, category codes as numbers
-            frame[column] = coded if len(categories) <= 250 else pd.Series(coded.codes, dtype=float).where(coded.codes >= 0)
+            frame[column] = (coded if len(categories) <= 250
+                             else pd.Series(coded.codes, dtype=float).where(coded.codes >= 0))
         return frame

@@ -129,7 +129,8 @@ def domain_classifier(reference: pd.DataFrame, current: pd.DataFrame, schema: Sc
     # spinning threads made them 50x slower (seen here: 52 s against 0.9 s).
     with threadpool_limits(limits=1, user_api="openmp"):
         for k, (train, test) in enumerate(folds.split(X, y)):
-            model = HistGradientBoostingClassifier(max_iter=50, max_leaf_nodes=15, categorical_features=np.array(categorical),
+            model = HistGradientBoostingClassifier(max_iter=50, max_leaf_nodes=15,
+                                                   categorical_features=np.array(categorical),
                                                    early_stopping=False, random_state=options.seed)
             model.fit(X[train], y[train])
             aucs.append(float(roc_auc_score(y[test], model.predict_proba(X[test])[:, 1])))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from leanloop.serve.requests import PREDICTION_ID, FeedbackRequest, FeedbackResponse
+from leanloop.times import iso
 
 if TYPE_CHECKING:
     from fastapi import APIRouter
@@ -35,8 +36,8 @@ def router(runtime: ServerRuntime, auth: Any) -> APIRouter:
              summary="A logged prediction and its feedback, for audits (needs the token)")
     async def prediction(prediction_id: str = Path(pattern=PREDICTION_ID, max_length=64)) -> dict[str, Any]:
         row = await run_in_threadpool(project.store.get_prediction, prediction_id)
-        feedback = None if row.get("label") is None else {"label": row["label"], "received_at": row["received_at"]}
-        return {"prediction_id": row["prediction_id"], "created_at": row["created_at"],
+        feedback = None if row.get("label") is None else {"label": row["label"], "received_at": iso(row["received_at"])}
+        return {"prediction_id": row["prediction_id"], "created_at": iso(row["created_at"]),
                 "model_version": row["model_version"], "features": row["features"],
                 "prediction": row["prediction"], "probabilities": row["probabilities"], "feedback": feedback}
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from leanloop.times import iso
+
 if TYPE_CHECKING:
     from fastapi import APIRouter
 
@@ -63,5 +65,5 @@ def router(runtime: ServerRuntime, auth: Any) -> APIRouter:
 
 def version_summary(v: Any) -> dict[str, Any]:
     """The public fields of a registered version."""
-    return {"version": v.version, "created_at": v.created_at, "source": v.source, "parent": v.parent,
+    return {"version": v.version, "created_at": iso(v.created_at), "source": v.source, "parent": v.parent,
             "metrics": v.metrics, "baseline_metrics": v.baseline_metrics}
