@@ -35,7 +35,7 @@ POLICY = PolicyConfig(min_rows=100, min_labels=100)
 
 
 @pytest.fixture(scope="module")
-def project(tmp_path_factory: pytest.TempPathFactory, car_loan_data) -> Project:  # noqa: ANN001
+def project(tmp_path_factory: pytest.TempPathFactory, car_loan_data) -> Project:
     """A project built on the first 2,000 reference rows with a 10-iteration model."""
     root = tmp_path_factory.mktemp("decide")
     data = root / "loans.csv"
@@ -54,8 +54,8 @@ def project(tmp_path_factory: pytest.TempPathFactory, car_loan_data) -> Project:
 
 
 @pytest.mark.parametrize(("section", "line", "pattern"), [
-    ("measure", "labelled_window_rows = 200", r"measure\.labelled_window_rows = 200 can never hold the "
-                                              r"policy\.min_labels = 300"),
+    ("measure", "labelled_window_rows = 200",
+     r"measure\.labelled_window_rows = 200 can never hold the policy\.min_labels = 300"),
     ("measure", "labelled_max_age_days = -1", r"measure\.labelled_max_age_days: .*greater than or equal to 0"),
 ])
 def test_an_impossible_window_fails_at_load_with_the_key(tmp_path: Path, section: str, line: str,

@@ -13,7 +13,6 @@ first post-change batch's labels arrive before the last cycle.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 

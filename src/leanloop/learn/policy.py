@@ -146,7 +146,8 @@ def _harm_rules(e: Evidence, policy: PolicyConfig) -> list[Rule]:
     estimated = _drop(e.metric, e.reference, e.estimated)
     estimated_rule = Rule(
         rule="estimated_drop", value=estimated, threshold=policy.max_metric_drop,
-        fired=estimated is not None and estimated > policy.max_metric_drop and not (enough and _labels_cover(e, policy)),
+        fired=(estimated is not None and estimated > policy.max_metric_drop
+               and not (enough and _labels_cover(e, policy))),
         says=(f"estimated {e.metric} {e.estimated:.4f} vs reference {e.reference:.4f}: fell by {estimated:.4f} "
               f"while labels are missing; {max(policy.min_labels - e.labelled, 0)} more labels are needed to retrain"
               if estimated is not None else f"no estimate of {e.metric}"),
@@ -191,7 +192,8 @@ def _kpi_rule(e: Evidence, policy: PolicyConfig, enough: bool) -> Rule:
     if e.kpi_model is not None and e.kpi_model_upper is not None and tolerance is not None:
         model_harm = e.kpi_model < -tolerance and e.kpi_model_upper < 0
     says = (f"{e.kpi_name} per prediction {e.kpi:.4g} vs reference {e.reference_kpi:.4g}: fell by {kpi_drop:.1%} "
-            f"(retrain above {policy.max_kpi_drop:.0%})" if kpi_drop is not None else f"{e.kpi_name} unknown: no labelled rows")
+            f"(retrain above {policy.max_kpi_drop:.0%})" if kpi_drop is not None
+            else f"{e.kpi_name} unknown: no labelled rows")
     if model_harm is not None and kpi_drop is not None:
         says += (f"; the model's part {e.kpi_model:+.4g} per prediction (CI upper {e.kpi_model_upper:.4g}) "
                  + ("is harm the model is responsible for" if model_harm
@@ -213,7 +215,8 @@ def _population_rule(e: Evidence, policy: PolicyConfig, model_harmed: bool) -> R
         says = e.finding or f"business change: the population moved the KPI by {e.kpi_population:+.4g}; model unchanged"
         says += " (a population finding: not a reason to retrain, not counted toward a pivot)"
     elif e.kpi_population is not None:
-        says = f"population part of the KPI change {e.kpi_population:+.4g} per prediction (no population change beyond the tolerance)"
+        says = (f"population part of the KPI change {e.kpi_population:+.4g} per prediction "
+                "(no population change beyond the tolerance)")
     else:
         says = "population change not measured"
     return Rule(rule="population", value=e.kpi_population, threshold=tolerance, fired=fired, says=says)

@@ -82,7 +82,7 @@ def measure_frames(config: ProjectConfig, reference: pd.DataFrame, window: pd.Da
     common["estimated_kpis"] = {k: i.value for k, i in estimates.kpis.items()}
     common["estimated_kpi_intervals"] = estimates.kpis
     own = labelled is None
-    labelled = window[window["label"].notna()] if own else labelled.reset_index(drop=True)
+    labelled = window[window["label"].notna()] if labelled is None else labelled.reset_index(drop=True)
     if labelled.empty:
         return Frames(performance=Performance(estimated=estimates.values, estimated_intervals=estimates.bands,
                                               estimation_method=estimates.method, estimation_rows=estimates.rows),
