@@ -30,7 +30,7 @@ MEASUREMENT_KEYS = {"window", "champion", "served_by", "drift", "drifted_feature
                     "performance", "kpis", "baseline_kpis", "reference_kpis", "chunks", "kpi_intervals",
                     "baseline_kpi_intervals", "kpi_gain", "estimated_kpis", "estimated_kpi_intervals", "quality",
                     "multivariate", "prediction_outputs", "target_drift", "stream", "segments", "segment_rows",
-                    "hard_cases"}
+                    "hard_cases", "labelled_window", "kpi_attribution", "finding"}
 CHUNK_KEYS = {"start", "end", "rows", "labelled", "drift", "performance", "kpis", "kpi_intervals", "estimated_kpis",
               "estimated_kpi_intervals", "period", "quality", "multivariate", "prediction_outputs", "target_drift",
               "coverage", "label_delay"}

@@ -107,11 +107,12 @@ class _Progress:
 
 
 def _retrain_and_judge(ws: Workspace, cycle_id: int, champion: str, models: dict[str, tuple[Any, Any]],
-                       fields: dict[str, Any], durations: dict[str, float], stage: _Progress) -> None:
+                       fields: dict[str, Any], durations: dict[str, float], stage: _Progress,
+                       focus_since: float | None = None) -> None:
     """Train a challenger, put it through the gate, and promote it or start its trial."""
     stage("training")
     clock = time.perf_counter()
-    retrained = retrain(ws, cycle=cycle_id)
+    retrained = retrain(ws, cycle=cycle_id, focus_since=focus_since)
     durations["retrain"] = time.perf_counter() - clock
     version = retrained.challenger
     fields["challenger"] = version.version
@@ -165,6 +166,17 @@ def recover_interrupted(ws: Workspace) -> list[Cycle]:
         ledger.write(ws.store, cycle)
         recovered.append(cycle)
     return recovered
+
+
+def _harm_since(measurement: Measurement) -> float | None:
+    """When the labelled rows the harm was seen on start (the challenger learns mostly from them)."""
+    from datetime import datetime
+
+    window = measurement.labelled_window
+    if window is None or window.start is None:
+        return None
+    # ISO text keeps microseconds: a microsecond earlier keeps the first row in
+    return datetime.fromisoformat(window.start).timestamp() - 1e-6
 
 
 def run_cycle(ws: Workspace, *, last: int | None = None, since: float | None = None, act: bool = True,
@@ -236,7 +248,8 @@ def _locked_cycle(ws: Workspace, *, last: int | None = None, since: float | None
         window = ws.store.window(last=last, since=since)
         models = {champion_before: ws.registry.load(champion_before)}
         if measurement is None:
-            measurement = save_measurement(ws, measure_window(ws, window=window, loaded=models[champion_before]))
+            measurement = save_measurement(ws, measure_window(ws, last=last, since=since, window=window,
+                                                              loaded=models[champion_before]))
         durations["measure"] = time.perf_counter() - clock
 
         stage("deciding", measurement=measurement.to_json())
@@ -248,7 +261,8 @@ def _locked_cycle(ws: Workspace, *, last: int | None = None, since: float | None
             fields["testset"] = add_hard_cases(ws.store, measurement.hard_case_rows, cycle=cycle_id,
                                                max_rows=ws.config.testset.max_rows, at=started)
         if act and decision.action is Action.RETRAIN:
-            _retrain_and_judge(ws, cycle_id, champion_before, models, fields, durations, stage)
+            _retrain_and_judge(ws, cycle_id, champion_before, models, fields, durations, stage,
+                               focus_since=_harm_since(measurement))
         elif act and decision.action is Action.ROLLBACK:
             stage("promoting")
             ws.registry.rollback()

@@ -15,7 +15,8 @@ from leanloop.learn.policy import Action, Decision, Rule, decide
 POLICY = PolicyConfig(min_rows=100, min_labels=50, max_metric_drop=0.03, max_kpi_drop=0.1, max_drift_share=0.5,
                       cooldown_cycles=0)
 RULES = ["min_rows", "champion_rows", "min_labels", "min_coverage", "quality", "metric_drop", "estimated_drop",
-         "kpi_drop", "drift_share", "multivariate_drift", "prediction_drift", "cooldown", "confirm", "rollback",
+         "kpi_drop", "population", "drift_share", "multivariate_drift", "prediction_drift", "cooldown", "confirm",
+         "same_evidence", "rollback",
          "baseline_margin", "failed_retrains", "shadow_trial", "drift_without_harm"]
 
 

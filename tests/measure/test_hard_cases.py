@@ -49,12 +49,23 @@ def test_confident_errors_respect_the_threshold_and_come_first() -> None:
 
 def test_high_loss_rows_are_above_the_mean_and_capped_per_reason() -> None:
     loss = np.linspace(0.0, 1.0, 100)
-    out = outcomes(error=[0] * 100, loss=loss.tolist(), confidence=[0.6] * 100)
+    out = outcomes(error=[0] * 100, loss=loss.tolist(), confidence=[0.55] * 100)  # right, by a low margin
     picks = select_hard_cases(pd.DataFrame({"x": range(100)}), out, config=TestsetConfig(per_reason=10))
     assert [p.row for p in picks] == list(range(99, 89, -1))
     assert {p.reason for p in picks} == {Reason.HIGH_LOSS}
     everything = select_hard_cases(pd.DataFrame({"x": range(100)}), out, config=TestsetConfig(per_reason=1000))
     assert sorted(p.row for p in everything) == list(range(50, 100))
+
+
+def test_confident_right_predictions_are_never_hard_cases() -> None:
+    # issue 11: correct predictions with a log loss of 3e-5 were stored as hard cases
+    # because their loss was above a window mean that was smaller still
+    loss = np.array([3e-5, 1e-6, 2e-6, 0.9, 4e-5])
+    out = outcomes(error=[0, 0, 0, 0, 0], loss=loss.tolist(), confidence=[1.0, 1.0, 1.0, 0.55, 1.0])
+    picks = select_hard_cases(pd.DataFrame({"x": range(5)}), out, config=TestsetConfig())
+    assert [(p.row, p.reason) for p in picks] == [(3, Reason.HIGH_LOSS)]  # the low-margin one only
+    wrong = outcomes(error=[1, 0, 0, 0, 0], loss=[0.7, 1e-6, 2e-6, 1e-6, 1e-6], confidence=[0.51, 1, 1, 1, 1])
+    assert [p.row for p in select_hard_cases(pd.DataFrame({"x": range(5)}), wrong, config=TestsetConfig())] == [0]
 
 
 def test_weak_segment_and_drifted_region_rows() -> None:
@@ -63,7 +74,7 @@ def test_weak_segment_and_drifted_region_rows() -> None:
     frame = pd.DataFrame({"c": rng.choice(["a", "b", "c", "d"], n), "x": rng.normal(size=n)})
     weak = (frame["c"] == "d").to_numpy()
     loss = rng.exponential(1.0, n) + 1.5 * weak
-    out = outcomes(error=[0] * n, loss=loss.tolist(), confidence=[0.6] * n)
+    out = outcomes(error=[0] * n, loss=loss.tolist(), confidence=[0.55] * n)
     segments = find_segments(frame, -loss, config=SegmentsConfig())
     assert segments[0].segment == "c = d"
     reference = pd.DataFrame({"c": rng.choice(["a", "b", "c", "d"], n), "x": rng.normal(size=n) - 1.0})
@@ -118,12 +129,13 @@ def test_weak_spots_of_a_logged_window(task: str) -> None:
 
     schema = Schema(features=[Feature(name="c", kind="categorical"), Feature(name="x", kind="numeric")])
     data = DataConfig(path="d.csv", target="y", task=task, classes=[0, 1] if task == "classification" else None)
-    kpi = (KpiConfig(outcomes=[KpiOutcome(actual=1, predicted=1, value=1.0)]) if task == "classification"
-           else KpiConfig())
+    kpi = (KpiConfig(outcomes=[KpiOutcome(actual=1, predicted=1, value=1.0),
+                               KpiOutcome(actual=0, predicted=1, value=-1.0)])
+           if task == "classification" else KpiConfig())
     config = ProjectConfig(data=data, schema=schema, kpi=kpi)
     window, reference = logged_window(2000, seed=21, task=task)
     spots = weak_spots(config, reference=reference, window=window, drifted=["x"])
-    assert spots.segments[0].segment == "c = b" and spots.segments[0].metric == "net_value"
+    assert spots.segments[0].segment == "c = b" and spots.segments[0].metric == "net_value_regret"
     counts = spots.counts()
     assert list(counts) == ["confident_error", "high_loss", "weak_segment", "drifted_region"]
     assert sum(counts.values()) == len(spots.hard_cases) == len({c.prediction_id for c in spots.hard_cases})

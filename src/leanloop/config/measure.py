@@ -60,6 +60,13 @@ class MeasureConfig(DriftSettings):
     feature, e.g. age = "psi"."""
 
     window_rows: int = Field(5000, ge=10, le=MAX_ROWS, description="Rows in a window (the newest predictions).")
+    labelled_window_rows: int | None = Field(
+        None, ge=10, le=MAX_ROWS,
+        description="Labelled rows performance and KPIs are judged on: the newest rows that have labels, "
+                    "wherever they fall in time (none: as many as window_rows).")
+    labelled_max_age_days: float | None = Field(
+        None, ge=0.0, description="Labelled rows older than this many days (before the newest prediction) "
+                                  "are not judged on (none: any age).")
     reference_max_rows: int = Field(50_000, ge=100, le=MAX_ROWS, description="Rows of the reference data sampled.")
     drift_methods: dict[str, DriftMethod] = Field(default_factory=dict,
                                                   description="Drift method per feature, instead of the default.")
@@ -134,6 +141,9 @@ class TestsetConfig(Section):
     __test__ = False  # not a pytest test class despite its name
 
     confidence: float = Field(0.8, gt=0.5, le=1.0, description="A wrong prediction this confident is a hard case.")
+    low_margin: float = Field(0.6, gt=0.0, le=1.0,
+                              description="A right prediction whose class probability is below this is a hard "
+                                          "case (low margin); a confident right one never is.")
     per_reason: int = Field(100, ge=1, le=MAX_ROWS, description="Hard cases added per reason per cycle.")
     max_rows: int = Field(5000, ge=10, le=MAX_ROWS, description="Rows the enriched test set keeps (oldest go first).")
     min_rows: int = Field(30, ge=1, le=MAX_ROWS, description="Rows the gate needs before it judges on the test set.")

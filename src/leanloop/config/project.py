@@ -83,6 +83,15 @@ class ProjectConfig(Section):
         return self
 
     @model_validator(mode="after")
+    def _labelled_window_can_be_met(self) -> ProjectConfig:
+        rows = self.measure.labelled_window_rows
+        if rows is not None and rows < self.policy.min_labels:
+            raise ValueError(f"measure.labelled_window_rows = {rows} can never hold the policy.min_labels = "
+                             f"{self.policy.min_labels} labels a decision needs; raise measure.labelled_window_rows "
+                             "or lower policy.min_labels")
+        return self
+
+    @model_validator(mode="after")
     def _main_metric_fits_the_task(self) -> ProjectConfig:
         metric = self.policy.main_metric
         if metric is not None and metric.task is not self.data.task:

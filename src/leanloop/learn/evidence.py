@@ -37,6 +37,9 @@ class History(BaseModel):
     cycles_since_retrain: int | None = None
     harm_streak: int = 0
     failed_retrains: int = 0
+    #: when the newest label the last counted cycle judged on arrived: a cycle whose
+    #: labelled evidence is no newer adds no confirmation (None: no such cycle)
+    labels_until: float | None = None
 
 
 class Previous(BaseModel):
@@ -80,11 +83,33 @@ class Evidence(BaseModel):
     previous: Previous | None = None
     #: A challenger the loop put in shadow mode whose live verdict is still pending.
     shadow_trial: str | None = None
+    #: labelled rows inside the newest window (``labelled`` counts the labelled window,
+    #: wherever its rows fall in time); None: the same as ``labelled``
+    window_labelled: int | None = None
+    #: the KPI change per prediction the model is responsible for, and the mix's part,
+    #: with their intervals (:mod:`leanloop.measure.harm`); None when not measured
+    kpi_model: float | None = None
+    kpi_model_upper: float | None = None
+    kpi_population: float | None = None
+    kpi_population_lower: float | None = None
+    kpi_population_upper: float | None = None
+    #: the attribution in one sentence (a population change or model harm)
+    finding: str | None = None
+    #: when the newest label of the labelled window arrived (epoch seconds)
+    labels_until: float | None = None
 
     @property
     def coverage(self) -> float:
         """Share of the window's predictions whose labels arrived."""
-        return self.labelled / self.rows if self.rows else 0.0
+        labelled = self.labelled if self.window_labelled is None else self.window_labelled
+        return labelled / self.rows if self.rows else 0.0
+
+    @property
+    def new_evidence(self) -> bool:
+        """Whether labels arrived since the last cycle the ledger counted (always, when
+        either side does not say)."""
+        last = self.history.labels_until
+        return last is None or self.labels_until is None or self.labels_until > last
 
 
 def _interval(performance: Any, metric: str) -> tuple[float | None, float | None]:
@@ -120,10 +145,20 @@ def evidence_from(measurement: Measurement, config: ProjectConfig, *, history: H
     quality = getattr(measurement, "quality", None)
     breaches = [] if quality is None else list(getattr(quality, "breaches", []) or [])
     estimated_kpis = getattr(measurement, "estimated_kpis", None) or {}
+    labelled_window = getattr(measurement, "labelled_window", None)
+    split = getattr(measurement, "kpi_attribution", None)
     return Evidence(
         rows=measurement.window.rows,
         champion_rows=measurement.served_by.get(measurement.champion, 0),
-        labelled=measurement.window.labelled,
+        labelled=measurement.window.labelled if labelled_window is None else labelled_window.rows,
+        window_labelled=None if labelled_window is None else measurement.window.labelled,
+        labels_until=None if labelled_window is None else labelled_window.labels_until,
+        kpi_model=None if split is None else split.model.value,
+        kpi_model_upper=None if split is None else split.model.upper,
+        kpi_population=None if split is None else split.population.value,
+        kpi_population_lower=None if split is None else split.population.lower,
+        kpi_population_upper=None if split is None else split.population.upper,
+        finding=getattr(measurement, "finding", None),
         metric=metric,
         realized=performance.realized.get(metric),
         realized_lower=lower, realized_upper=upper,

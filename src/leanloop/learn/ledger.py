@@ -168,11 +168,13 @@ def entry(store: SQLStore, entry_id: int) -> Cycle | LedgerEvent:
 
 
 def history(ledger: list[Cycle]) -> History:
-    """What the ledger's cycles (oldest first) say for the policy.
+    """What the ledger's cycles (oldest first) say for the policy. Only cycles that
+    judged new labels count (see :func:`_fresh`): evidence is counted once.
 
     - ``cycles_since_retrain``: cycles since the last one that trained a challenger;
     - ``harm_streak``: how many of the latest cycles in a row saw a performance or KPI
-      drop (whatever they decided);
+      drop the model is responsible for (whatever they decided; a population change is
+      not harm and never counts toward a pivot);
     - ``failed_retrains``: retrains since the KPI was last healthy that did not bring it
       back (a rejected challenger, or a promoted one after which the KPI still fell).
 
@@ -181,13 +183,15 @@ def history(ledger: list[Cycle]) -> History:
     ...                                                        fired=True, says="")])
     >>> history([Cycle(cycle=1, created_at=0.0, measurement={}, decision=fired, champion_before="v1",
     ...                champion_after="v1", challenger="v2")])
-    History(cycles_since_retrain=0, harm_streak=1, failed_retrains=1)
+    History(cycles_since_retrain=0, harm_streak=1, failed_retrains=1, labels_until=None)
     """
+    fresh = _fresh(ledger)
     since: int | None = None
     streak = 0
     failed = 0
     streak_open = True
-    for position, cycle in enumerate(reversed(ledger)):
+    counted = [cycle for cycle, new in zip(ledger, fresh, strict=True) if new]
+    for position, cycle in enumerate(reversed(counted)):
         fired = {r.rule for r in cycle.decision.reasons if r.fired}
         harmed = bool(fired & {"metric_drop", "kpi_drop", "estimated_drop"})
         if since is None and cycle.challenger:
@@ -197,7 +201,31 @@ def history(ledger: list[Cycle]) -> History:
             failed += bool(cycle.challenger)
         else:
             streak_open = False
-    return History(cycles_since_retrain=since, harm_streak=streak, failed_retrains=failed)
+    until = [t for t in map(_labels_until, ledger) if t is not None]
+    return History(cycles_since_retrain=since, harm_streak=streak, failed_retrains=failed,
+                   labels_until=max(until) if until else None)
+
+
+def _labels_until(cycle: Cycle) -> float | None:
+    """When the newest label the cycle judged on arrived (None: not recorded)."""
+    window = cycle.measurement.get("labelled_window") or {}
+    value = window.get("labels_until")
+    return None if value is None else float(value)
+
+
+def _fresh(ledger: list[Cycle]) -> list[bool]:
+    """Per cycle (oldest first): did it judge labels newer than every earlier cycle's?
+    A cycle over the same labelled rows (``leanloop cycle`` run twice, no feedback in
+    between) is not new evidence: it counts toward no confirmation and no cooldown.
+    A cycle that trained a challenger always counts (the retrain happened)."""
+    newest: float | None = None
+    fresh = []
+    for cycle in ledger:
+        until = _labels_until(cycle)
+        fresh.append(until is None or newest is None or until > newest or bool(cycle.challenger))
+        if until is not None:
+            newest = until if newest is None else max(newest, until)
+    return fresh
 
 
 def start(store: SQLStore, at: float, running: dict[str, Any]) -> int:

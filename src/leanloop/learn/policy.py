@@ -11,16 +11,21 @@ The action follows from the rules that fired, in this order:
 3. ``pivot`` when the model no longer beats the trivial baseline by the margin
    (``baseline_margin``), or the last retrains did not bring the KPI back
    (``failed_retrains``): the approach needs a human, not another retrain;
-4. ``retrain`` when performance or the KPI fell (``metric_drop``, ``kpi_drop``; or
-   broad drift with ``retrain_on_drift``), unless the labels are too few to retrain
-   (``min_labels``), the last retrain is too recent (``cooldown``), the harm has not
-   lasted ``confirm_cycles`` cycles yet (``confirm``) or a challenger is still on trial in
-   shadow mode (``shadow_trial``, with ``shadow_before_promote``) — then ``wait``;
+4. ``retrain`` when performance fell (``metric_drop``) or the KPI fell by the model's
+   doing (``kpi_drop``: where the change was split into population and model, the
+   model's part must be beyond the tolerance too; or broad drift with
+   ``retrain_on_drift``), unless the labels are too few to retrain (``min_labels``), the
+   last retrain is too recent (``cooldown``), the harm has not lasted ``confirm_cycles``
+   cycles with new labels yet (``confirm``), no label arrived since the last cycle judged
+   these rows (``same_evidence``) or a challenger is still on trial in shadow mode
+   (``shadow_trial``, with ``shadow_before_promote``) — then ``wait``;
 5. ``wait`` when labels are too few to judge (``min_labels``, ``min_coverage``), saying
    how many more are needed — and, if the estimate says performance fell
    (``estimated_drop``), that labels are needed to retrain;
 6. else ``continue``. Drift without harm is not a reason to retrain: when the labels
-   show performance held, ``drift_without_harm`` fires and says so.
+   show performance held, ``drift_without_harm`` fires and says so. A KPI change the
+   population explains (``population``) is a finding, never an action, and never
+   counts toward a pivot.
 
 Examples
 --------
@@ -141,21 +146,13 @@ def _harm_rules(e: Evidence, policy: PolicyConfig) -> list[Rule]:
     estimated = _drop(e.metric, e.reference, e.estimated)
     estimated_rule = Rule(
         rule="estimated_drop", value=estimated, threshold=policy.max_metric_drop,
-        fired=estimated is not None and estimated > policy.max_metric_drop and not enough,
+        fired=(estimated is not None and estimated > policy.max_metric_drop
+               and not (enough and _labels_cover(e, policy))),
         says=(f"estimated {e.metric} {e.estimated:.4f} vs reference {e.reference:.4f}: fell by {estimated:.4f} "
               f"while labels are missing; {max(policy.min_labels - e.labelled, 0)} more labels are needed to retrain"
               if estimated is not None else f"no estimate of {e.metric}"),
     )
-    kpi_drop = None
-    if e.kpi is not None and e.reference_kpi is not None:
-        kpi_drop = (e.reference_kpi - e.kpi) / max(abs(e.reference_kpi), 1e-12)
-    kpi_rule = Rule(
-        rule="kpi_drop", value=kpi_drop, threshold=policy.max_kpi_drop,
-        fired=kpi_drop is not None and kpi_drop > policy.max_kpi_drop and enough,
-        says=(f"{e.kpi_name} per prediction {e.kpi:.4g} vs reference {e.reference_kpi:.4g}: fell by {kpi_drop:.1%} "
-              f"(retrain above {policy.max_kpi_drop:.0%})"
-              if kpi_drop is not None else f"{e.kpi_name} unknown: no labelled rows"),
-    )
+    kpi_rule = _kpi_rule(e, policy, enough)
     drift_rule = Rule(
         rule="drift_share", value=e.drift_share, threshold=policy.max_drift_share,
         fired=e.drift_share > policy.max_drift_share,
@@ -175,7 +172,60 @@ def _harm_rules(e: Evidence, policy: PolicyConfig) -> list[Rule]:
               else "the model's outputs did not move" if e.prediction_drift is not None
               else "prediction drift not measured"),
     )
-    return [metric_rule, estimated_rule, kpi_rule, drift_rule, multivariate_rule, prediction_rule]
+    return [metric_rule, estimated_rule, kpi_rule, _population_rule(e, policy, kpi_rule.fired and enough), drift_rule,
+            multivariate_rule, prediction_rule]
+
+
+def _kpi_tolerance(e: Evidence, policy: PolicyConfig) -> float | None:
+    """The KPI change per prediction tolerated (``max_kpi_drop`` of the reference KPI)."""
+    return None if e.reference_kpi is None else policy.max_kpi_drop * abs(e.reference_kpi)
+
+
+def _kpi_rule(e: Evidence, policy: PolicyConfig, enough: bool) -> Rule:
+    """The KPI fell beyond the tolerance, and (where the change was split) by the
+    model's doing: its own part below the tolerance with its interval below 0."""
+    kpi_drop = None
+    if e.kpi is not None and e.reference_kpi is not None:
+        kpi_drop = (e.reference_kpi - e.kpi) / max(abs(e.reference_kpi), 1e-12)
+    tolerance = _kpi_tolerance(e, policy)
+    model_harm = None
+    if e.kpi_model is not None and e.kpi_model_upper is not None and tolerance is not None:
+        model_harm = e.kpi_model < -tolerance and e.kpi_model_upper < 0
+    says = (f"{e.kpi_name} per prediction {e.kpi:.4g} vs reference {e.reference_kpi:.4g}: fell by {kpi_drop:.1%} "
+            f"(retrain above {policy.max_kpi_drop:.0%})" if kpi_drop is not None
+            else f"{e.kpi_name} unknown: no labelled rows")
+    if model_harm is not None and kpi_drop is not None:
+        says += (f"; the model's part {e.kpi_model:+.4g} per prediction (CI upper {e.kpi_model_upper:.4g}) "
+                 + ("is harm the model is responsible for" if model_harm
+                    else "is within the tolerance or the noise: the rest is the population"))
+    return Rule(rule="kpi_drop", value=kpi_drop, threshold=policy.max_kpi_drop,
+                fired=kpi_drop is not None and kpi_drop > policy.max_kpi_drop and enough and model_harm is not False,
+                says=says)
+
+
+def _population_rule(e: Evidence, policy: PolicyConfig, model_harmed: bool) -> Rule:
+    """A finding, never a reason to act: the population alone moved the KPI beyond the
+    tolerance, the model did not (e.g. fewer anomalies to catch)."""
+    tolerance = _kpi_tolerance(e, policy)
+    lower, upper = e.kpi_population_lower, e.kpi_population_upper
+    changed = (tolerance is not None and lower is not None and upper is not None
+               and (upper < -tolerance or lower > tolerance))
+    fired = changed and not model_harmed and e.labelled >= policy.min_labels
+    if fired:
+        says = e.finding or f"business change: the population moved the KPI by {e.kpi_population:+.4g}; model unchanged"
+        says += " (a population finding: not a reason to retrain, not counted toward a pivot)"
+    elif e.kpi_population is not None:
+        says = (f"population part of the KPI change {e.kpi_population:+.4g} per prediction "
+                "(no population change beyond the tolerance)")
+    else:
+        says = "population change not measured"
+    return Rule(rule="population", value=e.kpi_population, threshold=tolerance, fired=fired, says=says)
+
+
+def _labels_cover(e: Evidence, policy: PolicyConfig) -> bool:
+    """Whether the newest window itself has enough labels: else the labelled evidence is
+    older than what drift and the estimate see, and cannot contradict them."""
+    return e.window_labelled is None or e.window_labelled >= policy.min_labels
 
 
 def _names(features: list[str]) -> str:
@@ -184,7 +234,7 @@ def _names(features: list[str]) -> str:
 
 def _learning_rules(e: Evidence, policy: PolicyConfig, harmed: bool) -> list[Rule]:
     since = e.history.cycles_since_retrain
-    streak = e.history.harm_streak + (1 if harmed else 0)
+    streak = e.history.harm_streak + (1 if harmed and e.new_evidence else 0)
     prev = e.previous
     gain = _drop(e.metric, e.realized, e.baseline)  # how much better the model does than the baseline
     rules = [
@@ -195,6 +245,10 @@ def _learning_rules(e: Evidence, policy: PolicyConfig, harmed: bool) -> list[Rul
         Rule(rule="confirm", value=streak, threshold=policy.confirm_cycles,
              fired=harmed and streak < policy.confirm_cycles,
              says=f"harm seen in {streak} consecutive cycle(s) ({policy.confirm_cycles} needed before retraining)"),
+        Rule(rule="same_evidence", value=e.labels_until, threshold=e.history.labels_until,
+             fired=harmed and not e.new_evidence,
+             says=("no label arrived since the last cycle judged these rows: the same evidence confirms nothing "
+                   "and retrains nothing" if not e.new_evidence else "labels arrived since the last cycle")),
         Rule(rule="rollback", value=None if prev is None else prev.gain_lower, threshold=policy.rollback_margin,
              fired=prev is not None and prev.gain_lower > policy.rollback_margin,
              says=(f"previous version {prev.version} scores {prev.previous_metric:.4f} vs the champion's "
@@ -228,7 +282,8 @@ def decide(evidence: Evidence, policy: PolicyConfig) -> Decision:
     learning = _learning_rules(evidence, policy, harmed)
     fired |= {r.rule for r in learning if r.fired}
     drifted = bool(fired & {"drift_share", "multivariate_drift", "prediction_drift"}) or bool(evidence.drifted_features)
-    held = drifted and not harmed and evidence.labelled >= policy.min_labels and evidence.realized is not None
+    held = (drifted and not harmed and evidence.labelled >= policy.min_labels and evidence.realized is not None
+            and _labels_cover(evidence, policy))
     explained = Rule(
         rule="drift_without_harm", value=None, threshold=None, fired=held,
         says=(f"drift seen{_names(evidence.drifted_features)} but the labels show {evidence.metric} held: "
@@ -242,7 +297,8 @@ def decide(evidence: Evidence, policy: PolicyConfig) -> Decision:
     elif fired & {"baseline_margin", "failed_retrains"}:
         action = Action.PIVOT
     elif harmed:
-        action = Action.WAIT if fired & {"min_labels", "cooldown", "confirm", "shadow_trial"} else Action.RETRAIN
+        action = (Action.WAIT if fired & {"min_labels", "cooldown", "confirm", "shadow_trial", "same_evidence"}
+                  else Action.RETRAIN)
     elif fired & {"min_labels", "min_coverage", "estimated_drop"}:
         action = Action.WAIT
     else:

@@ -1,7 +1,10 @@
 """Hard cases: the labelled rows of a window worth keeping as tests for future models.
 
-Four rules, applied in this order; a row is kept once, under the first rule that picks
-it, and each rule keeps at most ``per_reason`` rows per window (highest loss first):
+Only the model's faults qualify: a wrong prediction, or a right one whose class
+probability is below ``[testset] low_margin`` (a confident right prediction is never a
+hard case, however far below the mean its loss). Four rules, applied in this order; a
+row is kept once, under the first rule that picks it, and each rule keeps at most
+``per_reason`` rows per window (highest loss first):
 
 1. ``confident_error``: a wrong label predicted with probability >= ``confidence``
    (classification with probabilities).
@@ -130,17 +133,20 @@ def select_hard_cases(frame: pd.DataFrame, outcomes: RowOutcomes, *, config: Tes
     ranked = confident[np.argsort(-loss[confident], kind="stable")][:limit]
     keep([int(r) for r in ranked], Reason.CONFIDENT_ERROR,
          lambda r: f"wrong with confidence {outcomes.confidence[r]:.3f}")
-    keep(_above_mean(np.arange(len(loss)), loss, taken, limit), Reason.HIGH_LOSS,
+    # Only the model's faults are hard cases: a wrong prediction, or a right one won by
+    # a low margin; a confident right prediction never is, however small the mean loss.
+    fault = (outcomes.error > 0) | (np.nan_to_num(outcomes.confidence, nan=1.0) < config.low_margin)
+    keep(_above_mean(np.flatnonzero(fault), loss, taken, limit), Reason.HIGH_LOSS,
          lambda r: f"{loss_name} {loss[r]:.4g} (window mean {loss.mean():.4g})")
     regions: list[tuple[np.ndarray, str]] = []
     for segment in segments or []:
-        regions.append((np.flatnonzero(segment_mask(segment, frame)), segment.segment))
+        regions.append((np.flatnonzero(segment_mask(segment, frame) & fault), segment.segment))
     _share(regions, loss, taken, limit, Reason.WEAK_SEGMENT, keep)
     regions = []
     for feature in drifted or []:
         found = _rising_bin(feature, frame, window_frame, reference, bins)
         if found is not None:
-            regions.append((np.flatnonzero(found[0].mask(frame)), found[1]))
+            regions.append((np.flatnonzero(found[0].mask(frame) & fault), found[1]))
     _share(regions, loss, taken, limit, Reason.DRIFTED_REGION, keep)
     return picks
 
@@ -174,24 +180,30 @@ class WeakSpots:
 
 
 def weak_spots(config: ProjectConfig, *, reference: pd.DataFrame, window: pd.DataFrame,
-               drifted: list[str]) -> WeakSpots:
+               drifted: list[str], labelled: pd.DataFrame | None = None) -> WeakSpots:
     """Weak segments and hard cases of a logged ``window`` (rows as the store returns them)
-    against the ``reference`` training frame."""
+    against the ``reference`` training frame, found among ``labelled`` (the newest
+    labelled rows; default: the window's own labelled rows)."""
     import pandas as pd
 
     schema, data = config.schema_, config.data
     window = window.reset_index(drop=True)
-    labelled = window[window["label"].notna()].reset_index(drop=True)
+    if labelled is None:
+        labelled = window[window["label"].notna()]
+    labelled = labelled.reset_index(drop=True)
     if labelled.empty:
         return WeakSpots()
     every = schema.model_frame(pd.DataFrame(window["features"].tolist()), "logged predictions")
-    frame = every[window["label"].notna().to_numpy()].reset_index(drop=True)
+    frame = schema.model_frame(pd.DataFrame(labelled["features"].tolist()), "logged predictions")
     ref_frame = schema.model_frame(reference, "reference data")
     scored = logged_scored(labelled, data.task, data.classes)
     outcomes = row_outcomes(labelled["label"].tolist(), scored.labels, scored.probabilities, data, config.kpi)
     regression = data.task is Task.REGRESSION
     if config.segments.metric is SegmentMetric.KPI:
-        values, binary, higher, name = outcomes.kpi, False, True, config.kpi.name
+        # What the model lost against perfect predictions on the same rows: a segment
+        # that simply has less to earn (no positives to catch) loses nothing there.
+        perfect = row_outcomes(labelled["label"].tolist(), labelled["label"].tolist(), None, data, config.kpi).kpi
+        values, binary, higher, name = perfect - outcomes.kpi, False, False, f"{config.kpi.name}_regret"
     else:
         values, binary, higher = outcomes.error, not regression, False
         name = "absolute_error" if regression else "error_rate"

@@ -18,6 +18,7 @@ from leanloop.measure.chunking import chunk_by_count, chunk_by_period
 from leanloop.measure.columnar import cached_reference_scored, reference_key
 from leanloop.measure.estimation.champion import fit_champion_estimator
 from leanloop.measure.hard_cases import weak_spots
+from leanloop.measure.harm import finding, kpi_attribution, score_holdout
 from leanloop.measure.labels import label_coverage, label_delay
 from leanloop.measure.logged import logged_scored
 from leanloop.measure.multivariate import PcaDrift
@@ -113,18 +114,28 @@ def measure_window(ws: Workspace, *, last: int | None = None, since: float | Non
     pca = _fit_pca(config, reference)
     estimator = fit_champion_estimator(ws, champion, model) if len(window) else None
 
-    def measure(piece: pd.DataFrame) -> Frames:
-        return measure_frames(config, reference, piece, reference_scored, baseline, pca, estimator)
+    holdout = _holdout(ws, champion.test_data)
+    holdout_scored = score_holdout(config, champion, model, holdout)
 
-    whole = measure(window)
+    def measure(piece: pd.DataFrame) -> Frames:
+        return measure_frames(config, reference, piece, reference_scored, baseline, pca, estimator,
+                              outputs_reference=holdout_scored)
+
+    labelled = _labelled_window(ws, window, last=last, since=since)
+    whole = measure_frames(config, reference, window, reference_scored, baseline, pca, estimator, labelled=labelled,
+                           outputs_reference=holdout_scored)
     drifted = sorted(whole.drifted)
     served = window["model_version"].value_counts().to_dict() if len(window) else {}
-    spots = weak_spots(config, reference=reference, window=window, drifted=drifted)
+    spots = weak_spots(config, reference=reference, window=window, drifted=drifted, labelled=labelled)
+    split = kpi_attribution(config, holdout, holdout_scored, labelled)
     start, end = _span(window)
     return Measurement(
         **{**whole.slice_fields(), "performance": whole.performance.model_copy(update={"reference": champion.metrics})},
-        window=Window(start=start, end=end, rows=len(window), labelled=whole.labelled,
+        window=Window(start=start, end=end, rows=len(window), labelled=int(window["label"].notna().sum()),
                       coverage=label_coverage(window), label_delay=label_delay(window)),
+        labelled_window=_labelled_record(window, labelled), kpi_attribution=split,
+        finding=finding(split, config.data.target,
+                        tolerance=0.0 if split is None else config.policy.max_kpi_drop * abs(split.reference)),
         champion=champion.version, served_by={str(k): int(v) for k, v in served.items()},
         drifted_features=drifted, prediction_drift=whole.prediction_drift, baseline_kpis=whole.baseline_kpis,
         reference_kpis={k: v for k, v in champion.kpi.items() if not k.startswith("baseline_")},
@@ -133,6 +144,43 @@ def measure_window(ws: Workspace, *, last: int | None = None, since: float | Non
         hard_case_rows=spots.hard_cases, baseline_kpi_intervals=whole.baseline_kpi_intervals,
         kpi_gain=whole.kpi_gain,
     )
+
+
+def _labelled_window(ws: Workspace, window: pd.DataFrame, *, last: int | None,
+                     since: float | None) -> pd.DataFrame:
+    """The newest labelled rows, wherever they fall in time: ``[measure]
+    labelled_window_rows`` of them (else as many as the window's rows), none older than
+    ``since`` or ``labelled_max_age_days`` before the newest prediction."""
+    options = ws.config.measure
+    if window.empty:
+        return window
+    oldest = since
+    if options.labelled_max_age_days is not None:
+        limit = float(window["created_at"].max()) - options.labelled_max_age_days * 86_400.0
+        oldest = limit if oldest is None else max(oldest, limit)
+    rows = options.labelled_window_rows or last or options.window_rows
+    return ws.store.window(last=rows, since=oldest, labelled_only=True).reset_index(drop=True)
+
+
+def _labelled_record(window: pd.DataFrame, labelled: pd.DataFrame) -> Window:
+    """The labelled window's span, size, label delay, age behind the newest prediction,
+    and when its newest label arrived."""
+    start, end = _span(labelled)
+    if labelled.empty:
+        return Window(start=None, end=None, rows=0, labelled=0)
+    age = float(window["created_at"].max()) - float(labelled["created_at"].max())
+    return Window(start=start, end=end, rows=len(labelled), labelled=len(labelled), coverage=1.0,
+                  label_delay=label_delay(labelled), age_seconds=max(age, 0.0),
+                  labels_until=float(labelled["received_at"].max()))
+
+
+def _holdout(ws: Workspace, test_data: str | None) -> pd.DataFrame | None:
+    """The champion's holdout (its reference metrics' rows), None when it has none."""
+    import pandas as pd
+
+    if not test_data or not (ws.paths.datasets / test_data).is_file():
+        return None
+    return pd.read_parquet(ws.paths.datasets / test_data)
 
 
 def _fit_pca(config: ProjectConfig, reference: pd.DataFrame) -> Any:

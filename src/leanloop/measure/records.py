@@ -19,6 +19,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from leanloop.measure.attribution import Attribution
 from leanloop.measure.bootstrap import Interval
 from leanloop.measure.drift import DriftResult
 from leanloop.measure.hard_cases import HardCase
@@ -43,6 +44,12 @@ class Window(BaseModel):
     labelled: int
     coverage: float | None = None
     label_delay: LabelDelay | None = None
+    #: seconds from this slice's newest row to the newest prediction (the labelled
+    #: window only: how old the labelled evidence is), else None
+    age_seconds: float | None = None
+    #: when the newest label of the slice arrived (epoch seconds; the labelled window
+    #: only: the ledger counts a cycle as new evidence only when this moved)
+    labels_until: float | None = None
 
 
 class Performance(BaseModel):
@@ -143,6 +150,14 @@ class Measurement(SliceResult):
     hard_cases: dict[str, int] = Field(default_factory=dict)
     #: The hard cases themselves, for the enriched test set (not in the JSON).
     hard_case_rows: list[HardCase] = Field(default_factory=list, exclude=True)
+    #: The newest labelled rows, wherever they fall in time, that performance, KPIs,
+    #: weak segments and hard cases were judged on (``[measure] labelled_window_rows``).
+    labelled_window: Window | None = None
+    #: The KPI change from the champion's holdout to the labelled window, split into
+    #: what the population did and what the model did (:mod:`leanloop.measure.attribution`).
+    kpi_attribution: Attribution | None = None
+    #: The attribution in one sentence: a population change, model harm, or neither.
+    finding: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The stable JSON shape (``chunks`` only when chunks were asked for)."""

@@ -43,11 +43,19 @@ class _Estimates:
 
 def measure_frames(config: ProjectConfig, reference: pd.DataFrame, window: pd.DataFrame,
                    reference_scored: Scored, baseline: Any, pca: Any = None,
-                   estimator: ChampionEstimator | None = None) -> Frames:
+                   estimator: ChampionEstimator | None = None, labelled: pd.DataFrame | None = None,
+                   outputs_reference: Scored | None = None) -> Frames:
     """Drift, prediction drift, performance and KPIs of ``window`` against ``reference``
     (with data quality, multivariate, output and target drift; ``pca`` a fitted
     :class:`~leanloop.measure.multivariate.PcaDrift` to reuse), and estimated
-    performance when an ``estimator`` is given."""
+    performance when an ``estimator`` is given.
+
+    With ``labelled`` (the newest labelled rows, wherever they fall in time) realized
+    performance and KPIs are judged on those rows and the estimate on the window's rows
+    still without labels; without it, both on the window's own rows. Prediction drift
+    compares the outputs with ``outputs_reference`` when given (the champion's outputs on
+    its holdout: on its own training rows a model is more confident than it will ever be
+    on new rows, and that gap alone fired the alarm on a stable period)."""
     import pandas as pd
 
     schema = config.schema_
@@ -59,7 +67,7 @@ def measure_frames(config: ProjectConfig, reference: pd.DataFrame, window: pd.Da
     report = drift_report(reference[schema.names], current, options=options, methods=config.measure.drift_methods,
                           schema=schema)
     scored = logged_scored(window, config.data.task, config.data.classes)
-    kind, ref_out = output_sample(reference_scored, config.data.task)
+    kind, ref_out = output_sample(outputs_reference or reference_scored, config.data.task)
     _, cur_out = output_sample(scored, config.data.task)
     test = ks_test if kind == "numeric" else chi_square_test
     common: dict[str, Any] = {
@@ -67,33 +75,39 @@ def measure_frames(config: ProjectConfig, reference: pd.DataFrame, window: pd.Da
         "prediction_drift": test(ref_out, cur_out, feature="prediction", kind=kind, alpha=options.alpha),
         **_monitor(config, reference, current, window, reference_scored, options, pca),
     }
-    estimates = _estimates(config, estimator, scored, current, window.index)
+    unlabelled = window.index[window["label"].isna().to_numpy()] if labelled is not None else window.index
+    rows = unlabelled if len(unlabelled) else window.index
+    estimates = _estimates(config, estimator, logged_scored(window.loc[rows], config.data.task, config.data.classes),
+                           current, rows)
     common["estimated_kpis"] = {k: i.value for k, i in estimates.kpis.items()}
     common["estimated_kpi_intervals"] = estimates.kpis
-    labelled = window[window["label"].notna()]
+    own = labelled is None
+    labelled = window[window["label"].notna()] if labelled is None else labelled.reset_index(drop=True)
     if labelled.empty:
         return Frames(performance=Performance(estimated=estimates.values, estimated_intervals=estimates.bands,
                                               estimation_method=estimates.method, estimation_rows=estimates.rows),
                       **common)
-    return _labelled(config, current, window, labelled, baseline, estimator, estimates, common)
+    features = (current.loc[labelled.index] if own
+                else schema.coerce(pd.DataFrame(labelled["features"].tolist()), "logged predictions"))
+    same = own and len(labelled) == len(window)
+    return _labelled(config, features, labelled, baseline, estimator, estimates, same, common)
 
 
-def _labelled(config: ProjectConfig, current: pd.DataFrame, window: pd.DataFrame, labelled: pd.DataFrame,
-              baseline: Any, estimator: ChampionEstimator | None, estimates: _Estimates,
-              common: dict[str, Any]) -> Frames:
-    """The slice's result when some rows carry labels: realized performance and KPIs
-    beside the baseline's, with bootstrap intervals and the estimation error."""
+def _labelled(config: ProjectConfig, features: pd.DataFrame, labelled: pd.DataFrame, baseline: Any,
+              estimator: ChampionEstimator | None, estimates: _Estimates, same: bool, common: dict[str, Any]) -> Frames:
+    """The slice's result when some rows carry labels (``features``: theirs, coerced):
+    realized performance and KPIs beside the baseline's, with bootstrap intervals and the
+    estimation error (``estimates``: the window's; ``same``: made on these very rows)."""
     truth = labelled["label"].tolist()
     resampling = BootstrapOptions(resamples=config.performance.bootstrap_resamples,
                                   confidence=config.performance.confidence, seed=config.model.seed,
                                   max_rows=config.performance.bootstrap_max_rows)
-    X = config.schema_.model_frame(current.loc[labelled.index], "logged predictions")
+    X = config.schema_.model_frame(features, "logged predictions")
     labelled_scored = logged_scored(labelled, config.data.task, config.data.classes)
     realized = evaluate_scored(labelled_scored, truth, config.data, config.kpi, weights=row_weights(X, config.kpi),
                                intervals=resampling)
     base = evaluate(baseline, X, truth, config.data, config.kpi, intervals=resampling)
-    on_labelled = estimates if len(labelled) == len(window) else _estimates(
-        config, estimator, labelled_scored, current, labelled.index)
+    on_labelled = estimates if same else _estimates(config, estimator, labelled_scored, features, features.index)
     performance = Performance(
         realized=realized.metrics, baseline=base.metrics, labelled=len(labelled), intervals=realized.intervals,
         baseline_intervals=base.intervals, estimated=estimates.values, estimated_intervals=estimates.bands,

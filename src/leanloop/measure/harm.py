@@ -1,0 +1,107 @@
+"""Model harm apart from population change, on a window's labelled rows.
+
+The KPI per prediction on the labelled window is compared with the champion's KPI on
+its own holdout (the rows its reference metrics come from, never trained on), and the
+change is split by :func:`leanloop.measure.attribution.attribute` (direct
+standardisation by the true class, or a quantile bin of the target for regression):
+
+- ``population``: what the champion would earn on the window's mix of outcomes if it
+  were as good in each class as on its holdout, minus what it earned there (fewer
+  anomalies to catch is a population change: the same model earns less);
+- ``model``: what it earned minus that expectation: the part it is responsible for.
+
+:func:`finding` puts the split in one sentence, a population change ("business change:
+fewer repaid = 1 (47% -> 23%); model unchanged") or model harm; the policy retrains
+only on the model's part.
+
+Examples
+--------
+>>> import numpy as np
+>>> from leanloop.measure.attribution import attribute, BootstrapOptions
+>>> ref = np.array([1] * 10 + [0] * 90); win = np.array([1] * 3 + [0] * 97)
+>>> split = attribute(ref, np.where(ref == 1, 100.0, 0.0), win, np.where(win == 1, 100.0, 0.0),
+...                   BootstrapOptions(resamples=200))
+>>> finding(split, "anomaly", tolerance=0.5)
+'business change: fewer anomaly = 1 (10.0% -> 3.0%); model unchanged (its part +0 per prediction, CI 0..0)'
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from leanloop.config import Task
+from leanloop.measure.attribution import Attribution, BootstrapOptions, attribute, truth_strata
+from leanloop.measure.kpi import row_weights
+from leanloop.measure.logged import logged_scored
+from leanloop.measure.rows import row_outcomes
+from leanloop.scoring import Scored, model_input, score
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+
+    from leanloop.config import ProjectConfig
+    from leanloop.registry import ModelVersion
+
+__all__ = ["score_holdout", "kpi_attribution", "finding"]
+
+
+def _kpi_values(config: ProjectConfig, frame: pd.DataFrame, truth: list[Any], labels: list[Any],
+                proba: Any) -> np.ndarray:
+    """Each row's KPI value (weighted by ``[kpi] weight_column`` where set)."""
+    weights = row_weights(frame, config.kpi)
+    return row_outcomes(truth, labels, proba, config.data, config.kpi, weights).kpi
+
+
+def score_holdout(config: ProjectConfig, champion: ModelVersion, model: Any,
+                  holdout: pd.DataFrame | None) -> Scored | None:
+    """The champion's outputs on its ``holdout`` (None without one)."""
+    if holdout is None or holdout.empty:
+        return None
+    return score(model, model_input(config.schema_, holdout, champion.input_format, "holdout"),
+                 config.data.task.value)
+
+
+def kpi_attribution(config: ProjectConfig, holdout: pd.DataFrame | None, ref_scored: Scored | None,
+                    labelled: pd.DataFrame) -> Attribution | None:
+    """The KPI change from the champion's ``holdout`` (its test data, ``ref_scored`` its
+    outputs there) to the ``labelled`` log rows, split into population and model (None
+    without rows on either side)."""
+    import pandas as pd
+
+    from leanloop.target import normalize_target
+
+    if (holdout is None or ref_scored is None or holdout.empty or labelled.empty
+            or config.data.target not in holdout):
+        return None
+    schema, task = config.schema_, config.data.task
+    ref_truth = normalize_target(holdout[config.data.target], task).tolist()
+    ref_values = _kpi_values(config, schema.model_frame(holdout, "holdout"), ref_truth, ref_scored.labels,
+                             ref_scored.probabilities)
+    win_frame = schema.model_frame(pd.DataFrame(labelled["features"].tolist()), "logged predictions")
+    win_scored = logged_scored(labelled, task, config.data.classes)
+    win_truth = labelled["label"].tolist()
+    win_values = _kpi_values(config, win_frame, win_truth, win_scored.labels, win_scored.probabilities)
+    ref_strata, win_strata = truth_strata(ref_truth, win_truth, continuous=task is Task.REGRESSION)
+    options = BootstrapOptions(resamples=config.performance.bootstrap_resamples,
+                               confidence=config.performance.confidence, seed=config.model.seed)
+    return attribute(ref_strata, ref_values, win_strata, win_values, options)
+
+
+def finding(split: Attribution | None, target: str, *, tolerance: float) -> str | None:
+    """The split in one sentence: model harm (its part significantly below ``-tolerance``
+    per prediction), a population change (the mix's part beyond ``tolerance``, the
+    model's not), or None when neither moved."""
+    if split is None:
+        return None
+    model = split.model
+    band = f"its part {model.value:+.4g} per prediction, CI {model.lower:.4g}..{model.upper:.4g}"
+    if model.value < -tolerance and model.upper < 0:
+        return f"model harm: the model earns less than it should on this mix ({band})"
+    if not split.population_changed(tolerance):
+        return None
+    moved = sorted(split.strata, key=lambda s: s.window_share - s.reference_share)
+    fewer = moved[0] if moved and moved[0].window_share < moved[0].reference_share else None
+    what = (f"fewer {target} = {fewer.stratum} ({fewer.reference_share:.1%} -> {fewer.window_share:.1%})"
+            if fewer is not None else f"the mix moved the KPI by {split.population.value:+.4g} per prediction")
+    return f"business change: {what}; model unchanged ({band})"

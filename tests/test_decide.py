@@ -1,0 +1,208 @@
+"""Issue 11: deciding right in real conditions.
+
+Labels later than the window (performance judged on the newest labelled rows wherever
+they fall, and how old they are), a window setting that can never be met refused at
+load, model harm told apart from a population change, evidence counted once, and a
+cycle killed mid-way leaving no half-made version.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from fastapi.testclient import TestClient
+
+from leanloop.config import CONFIG_FILE, PolicyConfig, load_config, render_config
+from leanloop.errors import ProjectError
+from leanloop.learn import ledger
+from leanloop.learn.evidence import Evidence, History
+from leanloop.learn.ledger import Cycle
+from leanloop.learn.policy import Action, Decision, Rule, decide
+from leanloop.project import Project
+from leanloop.serve import create_app
+from leanloop.serve.security import bearer
+
+FEATURES = ["car_value", "salary_range", "debt_to_income_ratio", "loan_length",
+            "repaid_loan_on_prev_car", "size_of_downpayment", "driver_tenure"]
+POLICY = PolicyConfig(min_rows=100, min_labels=100)
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory, car_loan_data) -> Project:
+    """A project built on the first 2,000 reference rows with a 10-iteration model."""
+    root = tmp_path_factory.mktemp("decide")
+    data = root / "loans.csv"
+    car_loan_data.reference.head(2000).to_csv(data, index=False)
+    created = Project.init(data, target="repaid", time_column="timestamp", id_column="id", root=root / "p")
+    config = created.config.model_copy(update={"model": created.config.model.model_copy(update={"max_iter": 10})})
+    created.paths.config.write_text(render_config(config), encoding="utf-8")
+    created.close()
+    built = Project(root / "p")
+    built.build()
+    yield built
+    built.close()
+
+
+# -- a window setting that cannot be met fails at load, naming the key -------------------
+
+
+@pytest.mark.parametrize(("section", "line", "pattern"), [
+    ("measure", "labelled_window_rows = 200",
+     r"measure\.labelled_window_rows = 200 can never hold the policy\.min_labels = 300"),
+    ("measure", "labelled_max_age_days = -1", r"measure\.labelled_max_age_days: .*greater than or equal to 0"),
+])
+def test_an_impossible_window_fails_at_load_with_the_key(tmp_path: Path, section: str, line: str,
+                                                         pattern: str) -> None:
+    from leanloop.config import DataConfig, ProjectConfig
+
+    config = ProjectConfig(data=DataConfig(path="d.csv", target="y", task="classification", classes=[0, 1]))
+    text = render_config(config).replace(f"[{section}]\n", f"[{section}]\n{line}\n", 1)
+    (tmp_path / CONFIG_FILE).write_text(text, encoding="utf-8")
+    with pytest.raises(ProjectError, match=pattern):
+        load_config(tmp_path)
+
+
+# -- labels later than the window ---------------------------------------------------------
+
+
+def _serve(project: Project, rows: pd.DataFrame, *, label: bool) -> list[dict]:
+    with TestClient(create_app(project), headers=bearer(project)) as client:
+        answers = []
+        for start in range(0, len(rows), 500):
+            part = rows.iloc[start:start + 500]
+            answers += client.post("/predict", json={"rows": part[FEATURES].to_dict("records")}).json()["predictions"]
+        if label:
+            feedback = [{"prediction_id": a["prediction_id"], "label": int(y)}
+                        for a, y in zip(answers, rows["repaid"], strict=True)]
+            assert client.post("/feedback", json={"feedback": feedback}).status_code == 200
+    return answers
+
+
+def test_labels_later_than_the_window_are_still_judged_on(project: Project,
+                                                          analysis_with_truth: pd.DataFrame) -> None:
+    labelled = analysis_with_truth.iloc[:1000]
+    _serve(project, labelled, label=True)
+    time.sleep(1.1)  # the labelled rows are older than the window by at least this much
+    _serve(project, analysis_with_truth.iloc[1000:1500], label=False)
+    measured = project.measure(last=500)
+    body = measured.to_json()
+    # the newest 500 rows have no labels; performance is judged on the newest labelled rows
+    assert body["window"]["rows"] == 500 and body["window"]["labelled"] == 0
+    window = body["labelled_window"]
+    assert window["rows"] == 500 == measured.performance.labelled
+    assert window["age_seconds"] >= 1.0 and window["start"] <= window["end"] < body["window"]["start"]
+    assert set(measured.performance.realized) >= {"accuracy", "roc_auc"}
+    # the estimate reads the newest rows, those still without labels
+    assert measured.performance.estimated and measured.performance.estimation_method
+    # the evidence counts the labels that exist, not only those inside the newest window
+    cycle = project.cycle(last=500, act=False)
+    min_labels = next(r for r in cycle.decision.reasons if r.rule == "min_labels")
+    assert min_labels.value == 500
+
+
+# -- model harm apart from population change -----------------------------------------------
+
+
+def _evidence(**overrides: object) -> Evidence:
+    args: dict = {"rows": 1000, "champion_rows": 1000, "labelled": 1000, "metric": "roc_auc", "realized": 0.95,
+                  "reference": 0.95, "baseline": 0.5, "kpi": 5.0, "reference_kpi": 10.0}
+    return Evidence(**{**args, **overrides})
+
+
+def test_a_kpi_drop_the_population_explains_is_a_finding_not_a_retrain() -> None:
+    finding = "business change: fewer anomaly = 1 (7.0% -> 2.6%); model unchanged"
+    evidence = _evidence(kpi_model=-0.1, kpi_model_upper=0.4, kpi_population=-4.9, kpi_population_lower=-5.5,
+                         kpi_population_upper=-4.3, finding=finding)
+    decision = decide(evidence, POLICY)
+    fired = {r.rule for r in decision.reasons if r.fired}
+    assert decision.action is Action.CONTINUE and "kpi_drop" not in fired and "population" in fired
+    assert next(r for r in decision.reasons if r.rule == "population").says.startswith(finding)
+    # the same KPI drop with the model responsible for it retrains
+    harmed = _evidence(kpi_model=-4.0, kpi_model_upper=-3.0, kpi_population=-1.0, kpi_population_lower=-1.5,
+                       kpi_population_upper=-0.5)
+    assert decide(harmed, POLICY).action is Action.RETRAIN
+    # a population change never counts toward a pivot, however many cycles it lasts
+    many = evidence.model_copy(update={"history": History(harm_streak=0, failed_retrains=5)})
+    assert decide(many, POLICY).action is Action.CONTINUE
+
+
+# -- evidence counted once ---------------------------------------------------------------
+
+
+def _cycle(number: int, labels_until: float, *, harmed: bool = True, challenger: str | None = None) -> Cycle:
+    rule = Rule(rule="kpi_drop", value=0.5, threshold=0.1, fired=harmed, says="")
+    return Cycle(cycle=number, created_at=float(number), decision=Decision(action=Action.WAIT, reasons=[rule]),
+                 measurement={"labelled_window": {"labels_until": labels_until}}, champion_before="v1",
+                 champion_after="v1", challenger=challenger)
+
+
+def test_a_cycle_over_the_same_rows_adds_no_confirmation() -> None:
+    once = ledger.history([_cycle(1, 100.0)])
+    twice = ledger.history([_cycle(1, 100.0), _cycle(2, 100.0), _cycle(3, 100.0)])
+    assert once.harm_streak == twice.harm_streak == 1 and twice.labels_until == 100.0
+    assert ledger.history([_cycle(1, 100.0), _cycle(2, 200.0)]).harm_streak == 2
+    # cooldown counts cycles with new labels since the retrain, not cycles
+    after = ledger.history([_cycle(1, 100.0, challenger="v2"), _cycle(2, 100.0), _cycle(3, 100.0)])
+    assert after.cycles_since_retrain == 0
+    policy = PolicyConfig(min_rows=100, min_labels=100, confirm_cycles=2, cooldown_cycles=0)
+    same = _evidence(labels_until=100.0, history=twice)
+    decision = decide(same, policy)
+    assert decision.action is Action.WAIT
+    assert {r.rule for r in decision.reasons if r.fired} >= {"kpi_drop", "confirm", "same_evidence"}
+    assert decide(_evidence(labels_until=300.0, history=twice), policy).action is Action.RETRAIN
+
+
+# -- a cycle killed mid-way -------------------------------------------------------------------
+
+_CYCLE = """
+import sys
+from leanloop.project import Project
+with Project(sys.argv[1]) as project:
+    project.cycle(last=3000)
+"""
+
+
+def test_a_cycle_killed_mid_way_leaves_no_half_made_version(tmp_path: Path, car_loan_csv: Path,
+                                                            analysis_with_truth: pd.DataFrame) -> None:
+    root = tmp_path / "p"
+    created = Project.init(car_loan_csv, target="repaid", time_column="timestamp", id_column="id", root=root)
+    config = created.config.model_copy(update={
+        "policy": created.config.policy.model_copy(update={"min_rows": 500, "min_labels": 300, "max_kpi_drop": 0.0,
+                                                           "max_metric_drop": 0.0}),
+        "model": created.config.model.model_copy(update={"max_iter": 400}),
+    })
+    created.paths.config.write_text(render_config(config), encoding="utf-8")
+    created.close()
+    with Project(root) as project:
+        project.build()
+        _serve(project, analysis_with_truth.iloc[30000:33000], label=True)  # after the shift: harm
+    child = subprocess.Popen([sys.executable, "-c", _CYCLE, str(root)], env={**os.environ, "OMP_NUM_THREADS": "1"})
+    try:
+        with Project(root) as watcher:
+            deadline = time.monotonic() + 120
+            # the cycle reserves its ledger entry just before it acts (retrains)
+            while not watcher.store.cycles() and time.monotonic() < deadline and child.poll() is None:
+                time.sleep(0.01)
+        time.sleep(0.3)  # into the retrain: the hard cases are stored, the challenger is being fitted
+        assert child.poll() is None, "the cycle ended before it could be killed"
+        os.kill(child.pid, signal.SIGKILL)
+    finally:
+        child.wait(timeout=30)
+    with Project(root) as project:
+        versions = project.registry.versions()
+        for version in versions:  # every registered version is whole: it loads, its hash checked
+            project.registry.load(version.version)
+        assert project.registry.champion().version == "v1"
+        assert ledger.cycles(project.store) == []  # no finished cycle until the next holder of the lock looks
+        cycle = project.cycle(last=3000)  # the next cycle runs normally, and records the killed one as interrupted
+        assert cycle.decision.action is Action.RETRAIN and cycle.challenger is not None
+        entries = ledger.cycles(project.store)
+        assert [c.cycle for c in entries] == [cycle.cycle - 1, cycle.cycle]
+        assert entries[0].interrupted and not entries[0].promoted and entries[0].challenger is None
