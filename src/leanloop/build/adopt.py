@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from leanloop.build.pipeline import make_baseline
+from leanloop.build.served import require_probabilities, served_model
 from leanloop.build.train import register_version
 from leanloop.config import load_config, render_config
 from leanloop.data import read_table, require_columns
@@ -74,6 +75,7 @@ def register_adopted(ws: Workspace, model: Any, reference: Path, *, trust: bool 
     schema to them, in ``leanloop.toml`` too.
     """
     require_predict(model, name)
+    require_probabilities(model, ws.config.kpi, ws.config.data.task.value)
     reference = Path(reference)
     frame = read_table(reference)
     require_columns(frame, [ws.config.data.target], reference.name, "target column")
@@ -91,7 +93,7 @@ def register_adopted(ws: Workspace, model: Any, reference: Path, *, trust: bool 
     y = normalize_target(frame[config.data.target], config.data.task)
     baseline = make_baseline(config.data.task).fit(config.schema_.model_frame(frame, reference.name), y)
     record = register_version(
-        ws, model, baseline, train=frame, test=frame, source="adopt", parent=ws.store.get_alias("champion"),
+        ws, served_model(model, config.kpi, config.data.task.value), baseline, train=frame, test=frame, source="adopt", parent=ws.store.get_alias("champion"),
         input_format=InputFormat.NATIVE, trusted=trust,
     )
     ws.registry.promote(record.version)

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from leanloop.label_rule import label_key, value_table
 from leanloop.measure.bootstrap import BootstrapOptions, Interval, bootstrap, rescaled, subsample_rows
 
 if TYPE_CHECKING:
@@ -39,15 +40,8 @@ __all__ = ["classification_kpis", "regression_kpis", "outcome_values", "outcome_
 
 
 def outcome_table(config: KpiConfig, classes: list[Any]) -> np.ndarray:
-    """``(k, k)`` values of each cell [actual, predicted] in class order."""
-    import numpy as np
-
-    table = np.full((len(classes), len(classes)), float(config.default_value))
-    index = {_key(c): i for i, c in enumerate(classes)}
-    for o in config.outcomes:
-        if _key(o.actual) in index and _key(o.predicted) in index:
-            table[index[_key(o.actual)], index[_key(o.predicted)]] = o.value
-    return table
+    """``(k, k)`` values of each cell [actual, predicted] in class order (:func:`leanloop.label_rule.value_table`)."""
+    return value_table(config, classes)
 
 
 def outcome_values(y_true: Sequence[Any], y_pred: Sequence[Any], config: KpiConfig,
@@ -59,10 +53,7 @@ def outcome_values(y_true: Sequence[Any], y_pred: Sequence[Any], config: KpiConf
 
 
 def _key(label: Any) -> str:
-    """Labels compare as text, with 1.0 read as 1 (a label column with gaps turns ints into floats)."""
-    if isinstance(label, float) and label.is_integer():
-        label = int(label)
-    return str(label)
+    return label_key(label)
 
 
 def regression_values(y_true: Sequence[float], y_pred: Sequence[float], config: KpiConfig,
