@@ -77,13 +77,13 @@ def fit_served(config: ProjectConfig, train: pd.DataFrame, sample_weight: np.nda
     if not calibrating:
         model, baseline = fit_pipeline(config, train, sample_weight)
         return Fitted(served_model(model, config.kpi, task.value), baseline)
+    X = config.schema_.model_frame(train, "training data")  # errors name rows of the whole table
     held = np.zeros(len(train), dtype=bool)
     held[np.random.default_rng(config.model.seed).permutation(len(train))[: int(len(train) * size)]] = True
     weights = None if sample_weight is None else np.asarray(sample_weight)[~held]
     model, baseline = fit_pipeline(config, train[~held], weights)
-    rows = train[held]
-    model, report = calibrate_model(model, config.schema_.model_frame(rows, "calibration rows"),
-                                    normalize_target(rows[config.data.target], task), seed=config.model.seed)
+    model, report = calibrate_model(model, X[held], normalize_target(train[config.data.target][held], task),
+                                    seed=config.model.seed)
     return Fitted(served_model(model, config.kpi, task.value), baseline, report)
 
 

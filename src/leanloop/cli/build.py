@@ -10,7 +10,7 @@ from rich.table import Table
 
 from leanloop.cli._shared import DirOption, JsonOption, _console, _open, _print_json
 from leanloop.cli.errors import handles_errors
-from leanloop.cli.render import _metrics_table, _version_row
+from leanloop.cli.render import _metrics_table, _serving, _serving_line, _version_row
 from leanloop.config import Task
 
 __all__ = ["init", "build", "adopt"]
@@ -54,9 +54,10 @@ def build(directory: DirOption = Path("."), as_json: JsonOption = False) -> None
         with _console().status("training the pipeline and the baseline..."):
             version = project.build()
         if as_json:
-            _print_json(_version_row(version) | {"kpi": version.kpi})
+            _print_json(_version_row(version) | {"kpi": version.kpi} | _serving(version))
             return
         _metrics_table(f"{version.version} registered as champion", version.metrics, version.baseline_metrics)
+        _console().print(_serving_line(version), markup=False, highlight=False)
 
 
 @handles_errors
@@ -77,7 +78,8 @@ def adopt(
     version = adopt_model(model, reference=reference, target=target, root=directory, trust=trust,
                           task=task, time_column=time_column, id_column=id_column)
     if as_json:
-        _print_json(_version_row(version))
+        _print_json(_version_row(version) | _serving(version))
         return
     _metrics_table(f"{version.version} adopted as champion (metrics on the reference data)",
                    version.metrics, version.baseline_metrics)
+    _console().print(_serving_line(version), markup=False, highlight=False)
