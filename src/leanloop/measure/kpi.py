@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from leanloop.label_rule import label_key, value_table
 from leanloop.measure.bootstrap import BootstrapOptions, Interval, bootstrap, rescaled, subsample_rows
+from leanloop.scoring import Scored, argmax_labels
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -35,7 +36,7 @@ if TYPE_CHECKING:
 
     from leanloop.config import KpiConfig
 
-__all__ = ["classification_kpis", "regression_kpis", "outcome_values", "outcome_table", "regression_values",
+__all__ = ["argmax_kpis", "classification_kpis", "regression_kpis", "outcome_values", "outcome_table", "regression_values",
            "kpi_summary", "kpi_intervals", "row_weights"]
 
 
@@ -80,6 +81,28 @@ def regression_kpis(y_true: Sequence[float], y_pred: Sequence[float], config: Kp
                     weights: np.ndarray | None = None) -> dict[str, float]:
     """Minus the cost of errors, per prediction and in total."""
     return kpi_summary(regression_values(y_true, y_pred, config, weights).tolist(), config.name)
+
+
+def argmax_kpis(scored: Scored, y_true: Sequence[Any], config: KpiConfig,
+                weights: np.ndarray | None = None) -> dict[str, float]:
+    """What argmax (the most probable class) would have earned on the same rows and the
+    same probabilities as the served answers: the money the label rule is worth is the
+    served KPI minus this. Empty without probabilities (regression, no ``predict_proba``).
+
+    >>> import numpy as np
+    >>> from leanloop.config import KpiConfig, KpiOutcome
+    >>> from leanloop.scoring import Scored
+    >>> cfg = KpiConfig(name="profit", outcomes=[KpiOutcome(actual=1, predicted=1, value=1000.0),
+    ...                                          KpiOutcome(actual=0, predicted=1, value=-5000.0)])
+    >>> served = Scored(labels=[0, 1], probabilities=np.array([[0.3, 0.7], [0.1, 0.9]]), classes=[0, 1])
+    >>> argmax_kpis(served, [0, 1], cfg)   # argmax would have lent to the first (a default)
+    {'profit': -2000.0, 'profit_total': -4000.0}
+    >>> classification_kpis([0, 1], served.labels, cfg)
+    {'profit': 500.0, 'profit_total': 1000.0}
+    """
+    if scored.probabilities is None or scored.classes is None:
+        return {}
+    return classification_kpis(y_true, argmax_labels(scored), config, weights)
 
 
 def kpi_summary(values: Sequence[float], name: str) -> dict[str, float]:
