@@ -25,6 +25,7 @@ from leanloop.learn.evidence import evidence_from
 from leanloop.learn.ledger import Cycle
 from leanloop.learn.policy import Action, Decision, decide
 from leanloop.learn.promotion import previous_evidence
+from leanloop.learn.recalibrate import recalibrate
 from leanloop.learn.retrain import retrain
 from leanloop.learn.shadow import judge_trial, loop_trial
 from leanloop.learn.testset import add_hard_cases
@@ -74,10 +75,10 @@ def _decide(ws: Workspace, measurement: Measurement, window: pd.DataFrame, model
 
 
 def _retrain_and_judge(ws: Workspace, cycle_id: int, champion: str, models: dict[str, tuple[Any, Any]],
-                       fields: dict[str, Any], durations: dict[str, float]) -> None:
-    """Train a challenger, put it through the gate, and promote it or start its trial."""
+                       fields: dict[str, Any], durations: dict[str, float], trainer: Any = retrain) -> None:
+    """Train (or recalibrate) a challenger, put it through the gate, and promote it or start its trial."""
     clock = time.perf_counter()
-    retrained = retrain(ws, cycle=cycle_id)
+    retrained = trainer(ws, cycle=cycle_id)
     durations["retrain"] = time.perf_counter() - clock
     version = retrained.challenger
     fields["challenger"] = version.version
@@ -130,6 +131,8 @@ def run_cycle(ws: Workspace, *, last: int | None = None, since: float | None = N
                                                max_rows=ws.config.testset.max_rows, at=started)
         if act and decision.action is Action.RETRAIN:
             _retrain_and_judge(ws, cycle_id, champion_before, models, fields, durations)
+        elif act and decision.action is Action.RECALIBRATE:
+            _retrain_and_judge(ws, cycle_id, champion_before, models, fields, durations, trainer=recalibrate)
         elif act and decision.action is Action.ROLLBACK:
             ws.registry.rollback()
             fields["rolled_back"] = True

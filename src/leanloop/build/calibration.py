@@ -229,6 +229,17 @@ class PriorShift:
     def classes_(self) -> Any:
         return self.estimator.classes_
 
+    def fit(self, X: Any = None, y: Any = None) -> PriorShift:
+        """Nothing to learn: the wrapped model is fitted and the priors are given."""
+        return self
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return True
+
+    def __sklearn_tags__(self) -> Any:
+        # the wrapped classifier's tags, so scikit-learn's calibration can wrap this one in turn
+        return self.estimator.__sklearn_tags__()
+
     def predict_proba(self, X: Any) -> np.ndarray:
         """The wrapped model's probabilities under the new priors."""
         import numpy as np

@@ -101,7 +101,8 @@ def register_version(ws: Workspace, model: Any, baseline: Any,
                      *, train: pd.DataFrame, test: pd.DataFrame, source: str, parent: str | None = None,
                      cycle: int | None = None, alias: str | None = None, rows: dict[str, int] | None = None,
                      input_format: InputFormat = InputFormat.ENCODED, trusted: bool = False,
-                     calibration: CalibrationReport | None = None) -> ModelVersion:
+                     calibration: CalibrationReport | None = None,
+                     recalibration: dict[str, Any] | None = None) -> ModelVersion:
     """Evaluate a fitted model and baseline on ``test``, save the frames, register the version.
 
     ``train`` becomes the version's drift reference. When ``test`` is ``train`` (an
@@ -131,7 +132,7 @@ def register_version(ws: Workspace, model: Any, baseline: Any,
             train_data=train_path.name, test_data=test_path.name,
             rows={"train": len(train), "test": len(test), **(rows or {})},
             input_format=input_format, trusted=trusted,
-            decision=served_rule(model), calibration=calibration,
+            decision=served_rule(model), calibration=calibration, recalibration=recalibration,
             quantile=_quantile(model) if config.data.task is Task.REGRESSION else None,
         )
     except BaseException:
