@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     import numpy as np
 
 __all__ = ["LabelRule", "expected_values", "serve_indices", "break_even", "check_value_table", "value_table",
-           "label_key", "ExpectedValueClassifier"]
+           "label_key", "argmax_equivalent", "ExpectedValueClassifier"]
 
 
 class LabelRule(str, Enum):
@@ -108,6 +108,28 @@ def check_value_table(values: np.ndarray, classes: list[object]) -> None:
                          f"({classes}), so the expected-value rule cannot choose a label: declare values that "
                          'differ by predicted class, or set [kpi] decision = "argmax"')
 
+
+
+def argmax_equivalent(values: np.ndarray) -> bool:
+    """True when the table serves what argmax serves: every right answer worth the same
+    ``a > 0`` more than a wrong one, up to a constant per actual class (an accuracy
+    table, as ``leanloop init`` writes). Such a version needs no probabilities.
+
+    >>> import numpy as np
+    >>> argmax_equivalent(np.eye(3)), argmax_equivalent(np.array([[3.0, 1.0], [-1.0, 1.0]]))
+    (True, True)
+    >>> argmax_equivalent(np.array([[0.0, -5000.0], [0.0, 1000.0]]))
+    False
+    """
+    import numpy as np
+
+    values = np.asarray(values, dtype=float)
+    k = len(values)
+    off = values[~np.eye(k, dtype=bool)].reshape(k, k - 1)
+    if not np.all(off == off[:, :1]):
+        return False
+    gain = np.diag(values) - off[:, 0]
+    return bool(np.all(gain == gain[0]) and gain[0] > 0)
 
 
 def label_key(label: Any) -> str:

@@ -30,14 +30,44 @@ from typing import TYPE_CHECKING, Any
 
 from leanloop.build.calibration import CalibrationReport, PriorShift, calibrate
 from leanloop.errors import InputError
-from leanloop.label_rule import ExpectedValueClassifier, LabelRule, check_value_table, label_key, value_table
+from leanloop.label_rule import (
+    ExpectedValueClassifier,
+    LabelRule,
+    argmax_equivalent,
+    check_value_table,
+    label_key,
+    value_table,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from leanloop.config import KpiConfig
 
-__all__ = ["served_model", "require_probabilities", "calibrate_model", "fitted_model", "served_rule"]
+__all__ = ["served_model", "require_probabilities", "calibrate_model", "fitted_model", "served_rule",
+           "decides_by_value"]
+
+
+def decides_by_value(kpi: KpiConfig, task: str, classes: list[Any]) -> bool:
+    """Whether the label served for ``classes`` follows the expected-value rule: asked
+    for (``[kpi] decision``, or outcomes declared) and different from argmax (an
+    accuracy table serves what argmax serves: no wrapper, no probabilities needed).
+
+    >>> from leanloop.config import KpiConfig, KpiOutcome
+    >>> accuracy = KpiConfig(outcomes=[KpiOutcome(actual=c, predicted=c, value=1.0) for c in (0, 1)])
+    >>> decides_by_value(accuracy, "classification", [0, 1])
+    False
+    """
+    if task == "regression" or kpi.rule is not LabelRule.EXPECTED_VALUE or not kpi.outcomes:
+        return False
+    return not argmax_equivalent(value_table(kpi, classes))
+
+
+def _classes(model: Any, kpi: KpiConfig) -> list[Any]:
+    """The model's classes as plain values (else the labels the outcomes name)."""
+    if hasattr(model, "classes_"):
+        return [c.item() if hasattr(c, "item") else c for c in model.classes_]
+    return sorted({label_key(v) for o in kpi.outcomes for v in (o.actual, o.predicted)})
 
 
 def require_probabilities(model: Any, kpi: KpiConfig, task: str) -> None:
@@ -45,15 +75,14 @@ def require_probabilities(model: Any, kpi: KpiConfig, task: str) -> None:
 
     >>> from sklearn.svm import LinearSVC
     >>> from leanloop.config import KpiConfig, KpiOutcome
-    >>> kpi = KpiConfig(outcomes=[KpiOutcome(actual=1, predicted=1, value=1.0)])
-    >>> require_probabilities(LinearSVC(), kpi, "classification")
+    >>> kpi = KpiConfig(outcomes=[KpiOutcome(actual=1, predicted=1, value=1.0),
+    ...                           KpiOutcome(actual=0, predicted=1, value=-2.0)])
+    >>> require_probabilities(LinearSVC().fit([[0], [1]], [0, 1]), kpi, "classification")
     Traceback (most recent call last):
     ...
     leanloop.errors.InputError: the model (LinearSVC) has no predict_proba, so the expected-value rule of [kpi] cannot weigh its outcomes; give it probabilities (e.g. CalibratedClassifierCV) or set [kpi] decision = "argmax" in leanloop.toml
     """
-    if task == "regression" or kpi.rule is not LabelRule.EXPECTED_VALUE or not kpi.outcomes:
-        return
-    if not hasattr(model, "predict_proba"):
+    if not hasattr(model, "predict_proba") and decides_by_value(kpi, task, _classes(model, kpi)):
         raise InputError(f"the model ({type(model).__name__}) has no predict_proba, so the expected-value rule of "
                          "[kpi] cannot weigh its outcomes; give it probabilities (e.g. CalibratedClassifierCV) or set "
                          '[kpi] decision = "argmax" in leanloop.toml')
@@ -67,7 +96,7 @@ def served_model(model: Any, kpi: KpiConfig, task: str) -> Any:
     if task == "regression" or kpi.rule is not LabelRule.EXPECTED_VALUE or not kpi.outcomes:
         return model
     require_probabilities(model, kpi, task)
-    classes = [c.item() if hasattr(c, "item") else c for c in model.classes_]
+    classes = _classes(model, kpi)
     known = {label_key(c) for c in classes}
     unknown = sorted({label_key(v) for o in kpi.outcomes for v in (o.actual, o.predicted)} - known)
     if unknown:
@@ -78,7 +107,7 @@ def served_model(model: Any, kpi: KpiConfig, task: str) -> Any:
         check_value_table(values, classes)
     except ValueError as exc:
         raise InputError(f"kpi.outcomes: {exc}") from None
-    return ExpectedValueClassifier(model, values)
+    return ExpectedValueClassifier(model, values) if not argmax_equivalent(values) else model
 
 
 def served_rule(model: Any) -> LabelRule:

@@ -13,9 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 from leanloop.build.calibration import CalibrationReport
 from leanloop.build.pipeline import MODEL_STEP, make_baseline, make_pipeline
-from leanloop.build.served import calibrate_model, served_model, served_rule
+from leanloop.build.served import calibrate_model, decides_by_value, served_model, served_rule
 from leanloop.config import Task
-from leanloop.label_rule import LabelRule
 from leanloop.measure.evaluation import evaluate
 from leanloop.data import fingerprint
 from leanloop.scoring import InputFormat, model_input
@@ -72,8 +71,10 @@ def fit_served(config: ProjectConfig, train: pd.DataFrame, sample_weight: np.nda
     import numpy as np
 
     task, size = config.data.task, config.model.calibration_size
-    calibrating = (task is Task.CLASSIFICATION and config.kpi.rule is LabelRule.EXPECTED_VALUE
-                   and bool(config.kpi.outcomes) and size > 0 and int(len(train) * size) >= _MIN_CALIBRATION_ROWS)
+    classes = (list(config.data.classes) if config.data.classes else
+               sorted(set(normalize_target(train[config.data.target], task).tolist()), key=str))
+    calibrating = (decides_by_value(config.kpi, task.value, classes)
+                   and size > 0 and int(len(train) * size) >= _MIN_CALIBRATION_ROWS)
     if not calibrating:
         model, baseline = fit_pipeline(config, train, sample_weight)
         return Fitted(served_model(model, config.kpi, task.value), baseline)
