@@ -78,4 +78,8 @@ def test_prior_shift_recalibrates_and_the_gate_promotes_only_a_gain(project: Pro
     # on these rows the prior correction earns more: fewer loans to a shrunken good class
     assert lift.challenger > lift.champion
     assert cycle.promoted and cycle.champion_after == challenger.version
-    assert "recalibrate" in project.explain(cycle.cycle).explain()
+    explained = project.explain(cycle.cycle).explain()
+    assert "recalibrated: the same fitted model" in explained
+    # the measurement shows the served rule's KPI beside argmax's on the same labelled rows
+    served, argmax = cycle.measurement["kpis"]["profit_total"], cycle.measurement["argmax_kpis"]["profit_total"]
+    assert f"{served:,.0f} under the served rule, {argmax:,.0f} with argmax" in explained
