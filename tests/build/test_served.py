@@ -175,3 +175,29 @@ def test_adopt_refuses_a_model_without_probabilities_under_expected_value(tmp_pa
     with pytest.raises(InputError, match=r'no predict_proba.*decision = "argmax"'):
         project.adopt(model_path, reference=reference)
     project.close()
+
+
+def test_adopt_calibrates_an_over_confident_naive_bayes_on_rows_it_did_not_learn_from(tmp_path: Path) -> None:
+    from sklearn.naive_bayes import GaussianNB
+
+    rng = np.random.default_rng(4)
+    base = noisy(4000, 4)
+    # four copies of the same signal: naive Bayes counts it four times and is over-confident
+    frame = base.assign(b=base["a"] + rng.normal(0, 0.1, 4000), c=base["a"] + rng.normal(0, 0.1, 4000),
+                        d=base["a"] + rng.normal(0, 0.1, 4000))
+    reference, held_out = tmp_path / "ref.csv", tmp_path / "held.csv"
+    frame.iloc[:2000].to_csv(reference, index=False)
+    frame.iloc[2000:].to_csv(held_out, index=False)
+    model_path = tmp_path / "nb.skops"
+    model_path.write_bytes(sio.dumps(GaussianNB().fit(frame.iloc[:2000][["a", "b", "c", "d"]], frame.iloc[:2000]["y"])))
+    root = tmp_path / "p"
+    adopt_model(model_path, reference=reference, target="y", root=root)
+    project = configure(root, kpi=KpiConfig(outcomes=[KpiOutcome(actual=1, predicted=1, value=1.0),
+                                                      KpiOutcome(actual=0, predicted=1, value=-2.0)]))
+    version = project.adopt(model_path, reference=reference, calibrate_on=held_out)
+    report = version.calibration
+    assert version.decision.value == "expected_value"
+    assert report is not None and report.method.value != "none" and report.ece_after < report.ece_before
+    model, _ = project.registry.load(version.version)  # the calibrated wrapper passes the allow-list
+    assert score(model, frame[["a", "b", "c", "d"]].head(5), "classification").probabilities.shape == (5, 2)
+    project.close()

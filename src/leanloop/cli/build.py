@@ -69,6 +69,8 @@ def adopt(
     task: Annotated[Task | None, typer.Option(help="Inferred from the target when not given.")] = None,
     time_column: Annotated[str | None, typer.Option(help="Column with event times.")] = None,
     id_column: Annotated[str | None, typer.Option(help="Column with row ids.")] = None,
+    calibrate_on: Annotated[Path | None, typer.Option(
+        help="Labelled rows the model did not learn from (CSV or Parquet): calibrate its probabilities on them.")] = None,
     directory: DirOption = Path("."),
     as_json: JsonOption = False,
 ) -> None:
@@ -76,7 +78,7 @@ def adopt(
     from leanloop.project import adopt_model
 
     version = adopt_model(model, reference=reference, target=target, root=directory, trust=trust,
-                          task=task, time_column=time_column, id_column=id_column)
+                          task=task, time_column=time_column, id_column=id_column, calibrate_on=calibrate_on)
     if as_json:
         _print_json(_version_row(version) | _serving(version))
         return
