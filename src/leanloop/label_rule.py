@@ -125,6 +125,8 @@ def argmax_equivalent(values: np.ndarray) -> bool:
 
     values = np.asarray(values, dtype=float)
     k = len(values)
+    if k < 2:
+        return True  # one class: nothing to choose
     off = values[~np.eye(k, dtype=bool)].reshape(k, k - 1)
     if not np.all(off == off[:, :1]):
         return False

@@ -201,3 +201,11 @@ def test_adopt_calibrates_an_over_confident_naive_bayes_on_rows_it_did_not_learn
     model, _ = project.registry.load(version.version)  # the calibrated wrapper passes the allow-list
     assert score(model, frame[["a", "b", "c", "d"]].head(5), "classification").probabilities.shape == (5, 2)
     project.close()
+
+
+def test_a_single_declared_cell_without_data_classes_loads() -> None:
+    from leanloop.config import DataConfig, ProjectConfig
+
+    config = ProjectConfig(data=DataConfig(path="d.csv", target="y", task="classification"),
+                           kpi=KpiConfig(outcomes=[KpiOutcome(actual=1, predicted=1, value=1.0)]))
+    assert config.kpi.rule.value == "expected_value"

@@ -65,7 +65,9 @@ def test_prior_shift_recalibrates_and_the_gate_promotes_only_a_gain(project: Pro
     assert challenger.source == "recalibrate" and challenger.parent == v1.version
     assert challenger.decision.value == "expected_value" and cycle.training["strategy"] == "recalibrate"
     recal = challenger.recalibration
-    assert recal is not None and recal["prior_correction"]
+    assert recal is not None and recal["chosen"] in {"prior_correction", "calibration"}
+    chosen_loss = min(recal["prior_correction_log_loss"], recal["calibration_log_loss"])
+    assert recal[f"{recal['chosen']}_log_loss"] == chosen_loss
     # EM saw the mix move from the probabilities alone (0.5 -> about 0.34 with this model; 0.25 true)
     assert recal["train_priors"][1] == pytest.approx(0.5, abs=0.03) and recal["new_priors"][1] < 0.4
     # the same fitted model underneath: the recalibrated version's reference is the champion's data
@@ -83,3 +85,17 @@ def test_prior_shift_recalibrates_and_the_gate_promotes_only_a_gain(project: Pro
     # the measurement shows the served rule's KPI beside argmax's on the same labelled rows
     served, argmax = cycle.measurement["kpis"]["profit_total"], cycle.measurement["argmax_kpis"]["profit_total"]
     assert f"{served:,.0f} under the served rule, {argmax:,.0f} with argmax" in explained
+
+
+def test_a_new_prior_correction_replaces_the_old_one() -> None:
+    from sklearn.dummy import DummyClassifier
+
+    from leanloop.learn.recalibrate import _corrected, with_priors
+
+    inner = DummyClassifier().fit([[0]] * 4, [0, 0, 1, 1])
+    once = with_priors(inner, np.array([0.5, 0.5]), np.array([0.7, 0.3]))
+    model, train, current = _corrected(once)
+    assert model is inner and train.tolist() == [0.5, 0.5] and current.tolist() == [0.7, 0.3]
+    twice = with_priors(model, train, np.array([0.9, 0.1]))
+    assert twice.estimator is inner  # one wrapper, not two
+    assert twice.predict_proba([[0]]).round(3).tolist() == [[0.9, 0.1]]

@@ -107,7 +107,10 @@ class ProjectConfig(Section):
         kpi = self.kpi
         if self.data.task is not Task.CLASSIFICATION or kpi.rule is not LabelRule.EXPECTED_VALUE or not kpi.outcomes:
             return self
+        # without data.classes only the labels the outcomes name are known (build checks the model's own)
         classes = list(self.data.classes or sorted({str(v) for o in kpi.outcomes for v in (o.actual, o.predicted)}))
+        if len(classes) < 2:
+            return self
         try:
             check_value_table(value_table(kpi, classes), classes)
         except ValueError as exc:
