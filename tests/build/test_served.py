@@ -209,3 +209,25 @@ def test_a_single_declared_cell_without_data_classes_loads() -> None:
     config = ProjectConfig(data=DataConfig(path="d.csv", target="y", task="classification"),
                            kpi=KpiConfig(outcomes=[KpiOutcome(actual=1, predicted=1, value=1.0)]))
     assert config.kpi.rule.value == "expected_value"
+
+
+def test_multiclass_text_labels_serve_the_label_worth_the_most() -> None:
+    from sklearn.linear_model import LogisticRegression
+
+    from leanloop.build.served import served_model
+
+    rng = np.random.default_rng(5)
+    X = pd.DataFrame({"x": rng.normal(size=600)})
+    y = np.where(X["x"] < -0.5, "low", np.where(X["x"] > 0.5, "high", "mid"))
+    model = LogisticRegression().fit(X, y)
+    # serving "high" when the truth is "low" is a disaster; "mid" is always safe
+    kpi = KpiConfig(outcomes=[KpiOutcome(actual=c, predicted=c, value=10.0) for c in ("low", "mid", "high")]
+                    + [KpiOutcome(actual="low", predicted="high", value=-1000.0),
+                       KpiOutcome(actual="high", predicted="low", value=-1000.0)])
+    served = score(served_model(model, kpi, "classification"), X, "classification")
+    proba = served.probabilities
+    values = np.array([[10.0 if a == p else (-1000.0 if {a, p} == {"low", "high"} else 0.0) for p in served.classes]
+                       for a in served.classes])
+    expected = [served.classes[i] for i in (proba @ values).argmax(axis=1)]
+    assert served.labels == expected
+    assert served.labels != [served.classes[i] for i in proba.argmax(axis=1)]  # the rule changed some answers
