@@ -59,7 +59,7 @@ def full_config() -> ProjectConfig:
             Feature(name="ok", kind="boolean"),
         ]),
         model=ModelConfig(test_size=0.25, seed=7, max_iter=50, learning_rate=0.2),
-        kpi=KpiConfig(name="profit", default_value=1.5, cost_per_unit_error=2.0, outcomes=[
+        kpi=KpiConfig(name="profit", default_value=1.5, decision="expected_value", cost_per_unit_error=2.0, outcomes=[
             KpiOutcome(actual=1, predicted=1, value=100.0), KpiOutcome(actual=0, predicted=1, value=-20.0)],
             error="squared", over_cost_per_unit=3.0, under_cost_per_unit=0.5, weight_column="age"),
         performance=PerformanceConfig(bootstrap_resamples=200, confidence=0.9, estimate=False),

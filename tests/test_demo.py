@@ -23,5 +23,8 @@ def test_demo_runs_the_loop_and_compares_with_frozen(tmp_path: Path, analysis_wi
     truth = analysis_with_truth["repaid"].head(2000)
     assert summary["kpi_frozen"] <= 1000 * int(truth.sum())  # never more than every repaid loan granted
     assert 0.9 < summary["accuracy_frozen"] <= 1.0
+    # the expected-value rule is served, and it earns more than argmax on the same probabilities
+    assert summary["decision"] == "expected_value"
+    assert summary["kpi_frozen"] > summary["kpi_frozen_argmax"]
     with pytest.raises(ProjectError, match="already holds a project"):
         run_demo(tmp_path / "demo", rows=2000)

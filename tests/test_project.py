@@ -27,11 +27,12 @@ NUMERIC = ["car_value", "debt_to_income_ratio", "loan_length", "driver_tenure", 
 #: What ``leanloop measure --json`` prints (``chunks`` only when chunks were asked for),
 #: pinned so that splitting or extending the records cannot rename or drop a key.
 MEASUREMENT_KEYS = {"window", "champion", "served_by", "drift", "drifted_features", "prediction_drift",
-                    "performance", "kpis", "baseline_kpis", "reference_kpis", "chunks", "kpi_intervals",
+                    "performance", "kpis", "argmax_kpis", "baseline_kpis", "reference_kpis", "chunks", "kpi_intervals",
                     "baseline_kpi_intervals", "kpi_gain", "estimated_kpis", "estimated_kpi_intervals", "quality",
                     "multivariate", "prediction_outputs", "target_drift", "stream", "segments", "segment_rows",
                     "hard_cases", "labelled_window", "kpi_attribution", "finding"}
-CHUNK_KEYS = {"start", "end", "rows", "labelled", "drift", "performance", "kpis", "kpi_intervals", "estimated_kpis",
+CHUNK_KEYS = {"start", "end", "rows", "labelled", "drift", "performance", "kpis", "argmax_kpis", "kpi_intervals",
+              "estimated_kpis",
               "estimated_kpi_intervals", "period", "quality", "multivariate", "prediction_outputs", "target_drift",
               "coverage", "label_delay"}
 PERFORMANCE_KEYS = {"realized", "baseline", "reference", "labelled", "intervals", "baseline_intervals", "estimated",

@@ -31,9 +31,18 @@ def test_loop_retrains_after_the_shift_only_and_beats_the_frozen_model(tmp_path:
     after = [d for d in decisions if d["served"] > SHIFT_AT]
     assert before and all(d["action"] != "retrain" for d in before)
     assert any(d["action"] == "retrain" for d in after)
-    assert summary["promotions"] >= 1
+    # Under the expected-value rule the first model already earns what the retrains offer:
+    # a challenger is promoted only when its KPI lift is significant, else the gate says so.
+    for d in after:
+        if d["challenger"] and not d["promoted"]:
+            lift = {c["check"]: c for c in d["checks"]}["recent_profit_lift"]
+            assert not lift["passed"] and lift["lower"] <= 0
     # The loop's KPI over the whole period is at least the frozen first model's.
     assert summary["kpi_with_loop"] >= summary["kpi_frozen"]
+    # The rule itself: the first model under the expected-value rule earns at least 25 % more
+    # than the same model serving argmax on the same 50,000 loans (16.58M against 12.87M).
+    assert summary["decision"] == "expected_value"
+    assert summary["kpi_frozen"] >= 1.25 * summary["kpi_frozen_argmax"]
     # No promoted model is worse than the champion it replaced on the rows it was judged on.
     for d in decisions:
         if d["promoted"]:

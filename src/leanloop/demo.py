@@ -6,7 +6,9 @@
    in time order as HTTP requests; labels arrive ``label_delay`` rows late.
 3. Every ``cycle_every`` rows run a cycle (measure, decide, maybe retrain and
    promote); the server hot-swaps the champion.
-4. Compare the KPI of what was served with the loop against the first model frozen.
+4. Compare the KPI of what was served with the loop against the first model frozen,
+   both under the version's label rule (expected value: lend only above p = 5/6), and
+   the first model's KPI under the rule against what argmax would have earned.
 """
 
 from __future__ import annotations
@@ -23,14 +25,17 @@ from typing import TYPE_CHECKING, Any, cast
 from leanloop.config import KpiConfig, render_config
 from leanloop.datasets import car_loan
 from leanloop.errors import LeanloopError, ProjectError
-from leanloop.measure.evaluation import evaluate, evaluate_scored
+from leanloop.measure.evaluation import evaluate_scored
+from leanloop.measure.kpi import argmax_kpis, row_weights
 from leanloop.measure.logged import logged_scored
 from leanloop.project import Project
+from leanloop.scoring import score
 from leanloop.serve.security import bearer
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
+    import pandas as pd
     from rich.console import Console
 
 __all__ = ["run_demo", "free_port", "running_server", "wait_healthy", "DEMO_KPI"]
@@ -145,9 +150,10 @@ def run_demo(directory: Path, *, rows: int = 50_000, cycle_every: int = 5000, ba
                              cycle_every=cycle_every, console=console, say=say, progress_bar=progress)
     loop_values = evaluate_served(served, truth, project)
     model, _ = project.registry.load(v1.version)
-    frozen = evaluate(model, project.config.schema_.model_frame(analysis, "analysis"), truth,
-                      project.config.data, project.config.kpi)
+    frozen, frozen_argmax = _frozen(project, model, analysis, truth)
     summary = _summary(project, served, cycles, loop_values, frozen, started)
+    summary["decision"] = v1.decision.value
+    summary["kpi_frozen_argmax"] = frozen_argmax.get(f"{kpi}_total")
     project.close()
     if console:
         gain = summary["kpi_with_loop"] - summary["kpi_frozen"]
@@ -155,9 +161,24 @@ def run_demo(directory: Path, *, rows: int = 50_000, cycle_every: int = 5000, ba
             f"{len(cycles)} cycles, {summary['promotions']} promotion(s); champion now {summary['champion']}")
         say(f"{kpi} over the analysis period: with the loop {summary['kpi_with_loop']:,.0f}, "
             f"first model frozen {summary['kpi_frozen']:,.0f} (difference {gain:+,.0f})")
+        if summary["kpi_frozen_argmax"] is not None and summary["decision"] == "expected_value":
+            rule_gain = summary["kpi_frozen"] - summary["kpi_frozen_argmax"]
+            say(f"the expected-value rule itself: the first model frozen earns {summary['kpi_frozen']:,.0f} under it, "
+                f"{summary['kpi_frozen_argmax']:,.0f} serving the most probable class (argmax): {rule_gain:+,.0f} "
+                f"({rule_gain / abs(summary['kpi_frozen_argmax']):+.1%})")
         say(f"accuracy with the loop {summary['accuracy_with_loop']:.4f}, frozen {summary['accuracy_frozen']:.4f}; "
             f"done in {summary['seconds']} s. Explore: leanloop history --dir {directory}")
     return summary
+
+
+def _frozen(project: Project, model: Any, analysis: pd.DataFrame, truth: list[Any]) -> tuple[Any, dict[str, float]]:
+    """The first model frozen on the analysis rows under its own rule, and what argmax
+    would have earned with the same probabilities."""
+    X = project.config.schema_.model_frame(analysis, "analysis")
+    scored = score(model, X, project.config.data.task.value)
+    weights = row_weights(X, project.config.kpi)
+    frozen = evaluate_scored(scored, truth, project.config.data, project.config.kpi, weights=weights)
+    return frozen, argmax_kpis(scored, truth, project.config.kpi, weights)
 
 
 def _replay(project: Project, directory: Path, records: list[dict[str, Any]], truth: list[Any], *, batch: int,

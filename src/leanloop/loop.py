@@ -39,6 +39,7 @@ from leanloop.learn.evidence import evidence_from
 from leanloop.learn.ledger import Cycle
 from leanloop.learn.policy import Action, Decision, Rule, decide
 from leanloop.learn.promotion import previous_evidence
+from leanloop.learn.recalibrate import recalibrate
 from leanloop.learn.retrain import retrain
 from leanloop.learn.shadow import judge_trial, loop_trial
 from leanloop.learn.testset import add_hard_cases
@@ -108,11 +109,12 @@ class _Progress:
 
 def _retrain_and_judge(ws: Workspace, cycle_id: int, champion: str, models: dict[str, tuple[Any, Any]],
                        fields: dict[str, Any], durations: dict[str, float], stage: _Progress,
-                       focus_since: float | None = None) -> None:
-    """Train a challenger, put it through the gate, and promote it or start its trial."""
+                       focus_since: float | None = None, recalibrating: bool = False) -> None:
+    """Train (or recalibrate) a challenger, put it through the gate, and promote it or start its trial."""
     stage("training")
     clock = time.perf_counter()
-    retrained = retrain(ws, cycle=cycle_id, focus_since=focus_since)
+    retrained = (recalibrate(ws, cycle=cycle_id) if recalibrating
+                 else retrain(ws, cycle=cycle_id, focus_since=focus_since))
     durations["retrain"] = time.perf_counter() - clock
     version = retrained.challenger
     fields["challenger"] = version.version
@@ -263,6 +265,8 @@ def _locked_cycle(ws: Workspace, *, last: int | None = None, since: float | None
         if act and decision.action is Action.RETRAIN:
             _retrain_and_judge(ws, cycle_id, champion_before, models, fields, durations, stage,
                                focus_since=_harm_since(measurement))
+        elif act and decision.action is Action.RECALIBRATE:
+            _retrain_and_judge(ws, cycle_id, champion_before, models, fields, durations, stage, recalibrating=True)
         elif act and decision.action is Action.ROLLBACK:
             stage("promoting")
             ws.registry.rollback()

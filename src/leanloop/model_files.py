@@ -82,7 +82,7 @@ ALLOWED_TYPES = frozenset({
     "sklearn.calibration._CalibratedClassifier", "sklearn.calibration._SigmoidCalibration",
     "sklearn.frozen._frozen.FrozenEstimator",
     # leanloop's own wrappers: arithmetic on the wrapped model's probabilities
-    "leanloop.build.calibration.PriorShift",
+    "leanloop.build.calibration.PriorShift", "leanloop.label_rule.ExpectedValueClassifier",
     "sklearn.neighbors._kd_tree.KDTree", "sklearn.neighbors._ball_tree.BallTree",
     *(f"sklearn.metrics._dist_metrics.{name}{bits}" for bits in ("64", "32") for name in (
         "EuclideanDistance", "SEuclideanDistance", "ManhattanDistance", "ChebyshevDistance",

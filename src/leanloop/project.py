@@ -187,11 +187,14 @@ class Project:
         self.registry.promote(version.version)
         return version
 
-    def adopt(self, model_path: str | Path, *, reference: str | Path, trust: bool = False) -> ModelVersion:
+    def adopt(self, model_path: str | Path, *, reference: str | Path, trust: bool = False,
+              calibrate_on: str | Path | None = None) -> ModelVersion:
         """Register a user's fitted model as champion, evaluated on the labelled ``reference``
-        table, which becomes its drift reference (see :mod:`leanloop.build.adopt`)."""
+        table, which becomes its drift reference (see :mod:`leanloop.build.adopt`);
+        ``calibrate_on``: labelled rows it did not learn from, to calibrate it on."""
         model = load_user_model(Path(model_path), trust=trust)
-        return register_adopted(self.workspace, model, Path(reference), trust=trust, name=Path(model_path).name)
+        return register_adopted(self.workspace, model, Path(reference), trust=trust, name=Path(model_path).name,
+                                calibrate_on=None if calibrate_on is None else Path(calibrate_on))
 
     def feedback(self, items: Iterable[tuple[Any, Any]], *, source: str = "python") -> FeedbackCounts:
         """Record ground-truth labels by prediction id; all or nothing.
@@ -303,7 +306,7 @@ class Project:
 
 def adopt_model(model_path: str | Path, *, reference: str | Path, target: str, root: str | Path,
                 trust: bool = False, task: Task | None = None, time_column: str | None = None,
-                id_column: str | None = None) -> ModelVersion:
+                id_column: str | None = None, calibrate_on: str | Path | None = None) -> ModelVersion:
     """Register a user's model in the project at ``root``, created from ``reference`` if
     absent (``leanloop adopt``); a project created here is removed again if adopting fails."""
     model_path, reference, root = Path(model_path), Path(reference), Path(root)
@@ -315,7 +318,8 @@ def adopt_model(model_path: str | Path, *, reference: str | Path, target: str, r
     try:
         if project.config.data.target != target:
             raise DataError(f"the project at {root} predicts {project.config.data.target!r}, not {target!r}")
-        return register_adopted(project.workspace, model, reference, trust=trust, name=model_path.name)
+        return register_adopted(project.workspace, model, reference, trust=trust, name=model_path.name,
+                                calibrate_on=None if calibrate_on is None else Path(calibrate_on))
     except BaseException:
         if created:  # leave no half-made project behind: the user can simply retry
             project.close()

@@ -36,7 +36,9 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from leanloop.build.calibration import CalibrationReport
 from leanloop.errors import ArtifactError, InputError, NotFoundError
+from leanloop.label_rule import LabelRule
 from leanloop.model_files import MAX_UNPACKED_BYTES, load_model_bytes
 from leanloop.scoring import InputFormat
 
@@ -98,6 +100,14 @@ class ModelVersion(BaseModel):
     rows: dict[str, int] = Field(default_factory=dict)
     input_format: InputFormat = InputFormat.ENCODED
     trusted: bool = False
+    #: the label a classifier serves: argmax, or expected_value under the [kpi] values
+    decision: LabelRule = LabelRule.ARGMAX
+    #: calibration on held-out rows when the version was built (before/after), if any
+    calibration: CalibrationReport | None = None
+    #: the quantile a regressor targets (asymmetric absolute costs), if any
+    quantile: float | None = None
+    #: for a recalibrated version: what was refitted (calibration, prior correction)
+    recalibration: dict[str, Any] | None = None
 
 
 def sha256_file(path: Path) -> str:

@@ -17,6 +17,7 @@ from enum import Enum
 from typing import TYPE_CHECKING, Any
 
 from leanloop.errors import InputError
+from leanloop.label_rule import ExpectedValueClassifier, LabelRule, serve_indices
 from leanloop.schema import FeatureKind, Schema
 
 if TYPE_CHECKING:
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
     from leanloop.build.prepare_plan import PreparePlan
 
 __all__ = ["Scored", "score", "to_python", "model_input", "rows_input", "rows_columns", "columns_frame",
-           "prepare_plan", "InputFormat"]
+           "prepare_plan", "InputFormat", "argmax_labels"]
 
 
 
@@ -212,12 +213,35 @@ def _frame(data: pd.DataFrame | dict[str, Any]) -> pd.DataFrame:
 
 def score(model: Any, frame: pd.DataFrame | dict[str, Any], task: str) -> Scored:
     """Score ``frame`` (already in model form, see :meth:`Schema.model_frame`), or the
-    columns :func:`rows_columns` encoded."""
+    columns :func:`rows_columns` encoded.
+
+    The one implementation of the served label: a version carrying the expected-value
+    rule (:class:`~leanloop.label_rule.ExpectedValueClassifier`) answers the label of
+    highest expected value under the probabilities of the same answer; any other
+    classifier answers its own ``predict``. ``/predict``, batch scoring, measurement,
+    the gate and the demo all come through here.
+
+    >>> import numpy as np, pandas as pd
+    >>> from sklearn.dummy import DummyClassifier
+    >>> from leanloop.label_rule import ExpectedValueClassifier
+    >>> inner = DummyClassifier().fit(pd.DataFrame({"x": [0] * 10}), [0] * 3 + [1] * 7)
+    >>> served = ExpectedValueClassifier(inner, np.array([[0.0, -5000.0], [0.0, 1000.0]]))
+    >>> score(inner, pd.DataFrame({"x": [1]}), "classification").labels
+    [1]
+    >>> score(served, pd.DataFrame({"x": [1]}), "classification").labels
+    [0]
+    """
+    values = None
+    if isinstance(model, ExpectedValueClassifier):
+        model, values = model.estimator, model.values
     try:
         final, data = _split_pipeline(model, frame)
         if task != "regression" and hasattr(final, "predict_proba"):
             proba = final.predict_proba(data)
             classes = [to_python(c) for c in model.classes_]
+            if values is not None:
+                raw = final.classes_[serve_indices(proba, values, LabelRule.EXPECTED_VALUE)]
+                return Scored(labels=_plain(raw), probabilities=proba, classes=classes)
             kind = f"{type(final).__module__}.{type(final).__qualname__}"
             raw = final.classes_[proba.argmax(axis=1)] if kind in _ARGMAX_CLASSIFIERS else final.predict(data)
             return Scored(labels=_plain(raw), probabilities=proba, classes=classes)
@@ -228,3 +252,19 @@ def score(model: Any, frame: pd.DataFrame | dict[str, Any], task: str) -> Scored
     if task == "regression":
         return Scored(labels=[float(v) for v in labels], probabilities=None, classes=None)
     return Scored(labels=labels, probabilities=None, classes=None)
+
+
+def argmax_labels(scored: Scored) -> list[Any]:
+    """The labels argmax would have served for the same answers (the most probable class):
+    what the expected-value rule is compared with. None where no probabilities exist.
+
+    >>> import numpy as np
+    >>> argmax_labels(Scored(labels=[0, 0], probabilities=np.array([[0.3, 0.7], [0.9, 0.1]]), classes=[0, 1]))
+    [1, 0]
+    """
+    if scored.probabilities is None or scored.classes is None:
+        return list(scored.labels)
+    import numpy as np
+
+    picked = np.argmax(np.asarray(scored.probabilities, dtype=float), axis=1)
+    return [scored.classes[i] for i in picked]

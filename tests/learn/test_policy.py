@@ -17,7 +17,7 @@ POLICY = PolicyConfig(min_rows=100, min_labels=50, max_metric_drop=0.03, max_kpi
 RULES = ["min_rows", "champion_rows", "min_labels", "min_coverage", "quality", "metric_drop", "estimated_drop",
          "kpi_drop", "population", "drift_share", "multivariate_drift", "prediction_drift", "cooldown", "confirm",
          "same_evidence", "rollback",
-         "baseline_margin", "failed_retrains", "shadow_trial", "drift_without_harm"]
+         "baseline_margin", "failed_retrains", "shadow_trial", "drift_without_harm", "recalibrate"]
 
 
 def run(policy: PolicyConfig = POLICY, **overrides: Any) -> Decision:
@@ -259,3 +259,35 @@ def test_decision_round_trips_through_json() -> None:
     assert dumped["action"] == "continue"
     assert set(dumped["reasons"][0]) == {"rule", "value", "threshold", "fired", "says"}
     assert "[FIRED] min_rows" in run(rows=5).explain()
+
+
+def prior_shift(**overrides: object) -> Evidence:
+    """A window whose class mix moved while the model still ranks as on reference, and the KPI fell."""
+    fields: dict[str, object] = {
+        "rows": 5000, "champion_rows": 5000, "labelled": 4000, "metric": "roc_auc", "realized": 0.91,
+        "realized_lower": 0.89, "realized_upper": 0.93, "reference": 0.91, "kpi": 40.0, "reference_kpi": 100.0,
+        "ranking": 0.91, "ranking_lower": 0.89, "ranking_upper": 0.93, "ranking_reference": 0.91,
+        "class_mix_shift": 0.25}
+    fields.update(overrides)
+    return Evidence(**fields)  # type: ignore[arg-type]
+
+
+def test_prior_shift_recalibrates_instead_of_retraining() -> None:
+    decision = decide(prior_shift(), PolicyConfig())
+    assert decision.action is Action.RECALIBRATE
+    assert {"kpi_drop", "recalibrate"} <= fired(decision)
+    says = rule(decision, "recalibrate").says
+    assert "still ranks as on reference" in says and "instead of retraining" in says
+
+
+def test_a_ranking_that_fell_retrains_not_recalibrates() -> None:
+    decision = decide(prior_shift(ranking=0.80, ranking_lower=0.78, ranking_upper=0.82), PolicyConfig())
+    assert decision.action is Action.RETRAIN
+    assert "the ranking fell" in rule(decision, "recalibrate").says
+
+
+def test_recalibration_needs_the_mix_to_move_and_can_be_turned_off() -> None:
+    assert decide(prior_shift(class_mix_shift=0.05), PolicyConfig()).action is Action.RETRAIN
+    assert decide(prior_shift(), PolicyConfig(max_class_mix_shift=None)).action is Action.RETRAIN
+    # too few labels: the rule waits like a retrain would
+    assert decide(prior_shift(labelled=100), PolicyConfig()).action is not Action.RECALIBRATE

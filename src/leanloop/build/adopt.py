@@ -15,13 +15,15 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from leanloop.build.calibration import CalibrationReport
 from leanloop.build.pipeline import make_baseline
+from leanloop.build.served import calibrate_model, require_probabilities, served_model
 from leanloop.build.train import register_version
 from leanloop.config import load_config, render_config
 from leanloop.data import read_table, require_columns
 from leanloop.errors import ArtifactError, DataError, InputError
 from leanloop.schema import Schema
-from leanloop.scoring import InputFormat
+from leanloop.scoring import InputFormat, model_input
 from leanloop.target import normalize_target
 
 if TYPE_CHECKING:
@@ -65,15 +67,33 @@ def require_predict(model: Any, name: str) -> None:
                          "adopt a fitted scikit-learn-compatible estimator or pipeline")
 
 
+def _calibrate_adopted(ws: Workspace, model: Any, path: Path) -> tuple[Any, CalibrationReport]:
+    """Calibrate an adopted classifier on the labelled table at ``path`` (native features)."""
+    config = ws.config
+    if config.data.task.value == "regression" or not hasattr(model, "predict_proba"):
+        raise InputError("--calibrate-on calibrates a classifier's probabilities: the model has none to calibrate; "
+                         "leave the option out")
+    frame = read_table(path)
+    require_columns(frame, [config.data.target], path.name, "target column")
+    X = model_input(config.schema_, frame, InputFormat.NATIVE, path.name)
+    return calibrate_model(model, X, normalize_target(frame[config.data.target], config.data.task),
+                           seed=config.model.seed)
+
+
 def register_adopted(ws: Workspace, model: Any, reference: Path, *, trust: bool = False,
-                     name: str = "the model file") -> ModelVersion:
+                     name: str = "the model file", calibrate_on: Path | None = None) -> ModelVersion:
     """Register a user's fitted ``model`` in ``ws``, evaluated on (and drifting against)
     the labelled ``reference`` table, and make it the champion.
+
+    ``calibrate_on``: a labelled table the model did not learn from; a classifier is
+    calibrated on it as ``build`` calibrates (:func:`leanloop.build.served.calibrate_model`;
+    the reference data cannot serve, the model learned from it).
 
     A model that names its features (``feature_names_in_``) narrows the project's
     schema to them, in ``leanloop.toml`` too.
     """
     require_predict(model, name)
+    require_probabilities(model, ws.config.kpi, ws.config.data.task.value)
     reference = Path(reference)
     frame = read_table(reference)
     require_columns(frame, [ws.config.data.target], reference.name, "target column")
@@ -90,8 +110,12 @@ def register_adopted(ws: Workspace, model: Any, reference: Path, *, trust: bool 
     config = ws.config
     y = normalize_target(frame[config.data.target], config.data.task)
     baseline = make_baseline(config.data.task).fit(config.schema_.model_frame(frame, reference.name), y)
+    calibration = None
+    if calibrate_on is not None:
+        model, calibration = _calibrate_adopted(ws, model, Path(calibrate_on))
     record = register_version(
-        ws, model, baseline, train=frame, test=frame, source="adopt", parent=ws.store.get_alias("champion"),
+        ws, served_model(model, config.kpi, config.data.task.value), baseline, calibration=calibration,
+        train=frame, test=frame, source="adopt", parent=ws.store.get_alias("champion"),
         input_format=InputFormat.NATIVE, trusted=trust,
     )
     ws.registry.promote(record.version)

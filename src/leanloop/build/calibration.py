@@ -120,7 +120,7 @@ def _log_loss(y: Any, probabilities: np.ndarray, classes: Any) -> float:
     return float(log_loss(y, probabilities, labels=list(classes)))
 
 
-def _fit(model: Any, method: CalibrationMethod, X: pd.DataFrame, y: Any) -> Any:
+def _fit(model: Any, method: CalibrationMethod, X: pd.DataFrame | np.ndarray, y: Any) -> Any:
     from sklearn.calibration import CalibratedClassifierCV
     from sklearn.frozen import FrozenEstimator
 
@@ -129,7 +129,12 @@ def _fit(model: Any, method: CalibrationMethod, X: pd.DataFrame, y: Any) -> Any:
     return CalibratedClassifierCV(FrozenEstimator(model), method=method.value).fit(X, y)
 
 
-def calibrate(model: Any, X: pd.DataFrame, y: Any, *, seed: int = 0, bins: int = 10,
+def _rows(X: Any, rows: np.ndarray) -> Any:
+    """Rows of a data frame or an array, by position."""
+    return X.iloc[rows] if hasattr(X, "iloc") else X[rows]
+
+
+def calibrate(model: Any, X: pd.DataFrame | np.ndarray, y: Any, *, seed: int = 0, bins: int = 10,
               methods: tuple[CalibrationMethod, ...] = tuple(CalibrationMethod)) -> tuple[Any, CalibrationReport]:
     """Recalibrate a fitted classifier on held-out rows ``X, y`` if that lowers log loss.
 
@@ -154,7 +159,7 @@ def calibrate(model: Any, X: pd.DataFrame, y: Any, *, seed: int = 0, bins: int =
             counts = np.unique(y[fit_rows], return_counts=True)[1]
             if len(counts) < len(classes) or counts.min() < 2:
                 break  # a calibrator needs every class in its half
-            proba[test_rows] = _fit(model, method, X.iloc[fit_rows], y[fit_rows]).predict_proba(X.iloc[test_rows])
+            proba[test_rows] = _fit(model, method, _rows(X, fit_rows), y[fit_rows]).predict_proba(_rows(X, test_rows))
         else:
             out_of_fold[method] = proba
     scores = {m.value: _log_loss(y, p, classes) for m, p in out_of_fold.items()}
@@ -224,6 +229,17 @@ class PriorShift:
     @property
     def classes_(self) -> Any:
         return self.estimator.classes_
+
+    def fit(self, X: Any = None, y: Any = None) -> PriorShift:
+        """Nothing to learn: the wrapped model is fitted and the priors are given."""
+        return self
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return True
+
+    def __sklearn_tags__(self) -> Any:
+        # the wrapped classifier's tags, so scikit-learn's calibration can wrap this one in turn
+        return self.estimator.__sklearn_tags__()
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """The wrapped model's probabilities under the new priors."""

@@ -32,8 +32,12 @@ __all__ = ["make_pipeline", "make_baseline", "MODEL_STEP"]
 MODEL_STEP = "model"
 
 
-def make_pipeline(schema: Schema, task: Task, config: ModelConfig) -> Pipeline:
-    """An unfitted pipeline for ``schema``; unseen categories are ignored, not errors."""
+def make_pipeline(schema: Schema, task: Task, config: ModelConfig, *, quantile: float | None = None) -> Pipeline:
+    """An unfitted pipeline for ``schema``; unseen categories are ignored, not errors.
+
+    A regression with ``quantile`` targets that quantile (scikit-learn's quantile loss):
+    under absolute costs that differ above and below, the prediction that costs least.
+    """
     import numpy as np
     from sklearn.compose import ColumnTransformer
     from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
@@ -57,8 +61,10 @@ def make_pipeline(schema: Schema, task: Task, config: ModelConfig) -> Pipeline:
             categorical,
         ))
     estimator_class = HistGradientBoostingRegressor if task is Task.REGRESSION else HistGradientBoostingClassifier
+    loss: dict[str, Any] = {} if quantile is None or task is not Task.REGRESSION else {"loss": "quantile",
+                                                                                    "quantile": quantile}
     estimator = estimator_class(
-        max_iter=config.max_iter, learning_rate=config.learning_rate, random_state=config.seed,
+        max_iter=config.max_iter, learning_rate=config.learning_rate, random_state=config.seed, **loss,
     )
     return Pipeline([("prepare", ColumnTransformer(transformers)), (MODEL_STEP, estimator)])
 

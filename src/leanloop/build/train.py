@@ -8,9 +8,13 @@ the same metrics, baseline, KPIs, fingerprint and lineage.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from leanloop.build.calibration import CalibrationReport
 from leanloop.build.pipeline import MODEL_STEP, make_baseline, make_pipeline
+from leanloop.build.served import calibrate_model, decides_by_value, served_model, served_rule
+from leanloop.config import Task
 from leanloop.data import fingerprint
 from leanloop.measure.evaluation import evaluate
 from leanloop.scoring import InputFormat, model_input
@@ -24,19 +28,64 @@ if TYPE_CHECKING:
     from leanloop.registry import ModelVersion
     from leanloop.workspace import Workspace
 
-__all__ = ["train_version", "register_version", "fit_pipeline"]
+__all__ = ["Fitted", "train_version", "register_version", "fit_pipeline", "fit_served"]
+
+#: Fewest held-out rows worth calibrating on (fewer: the model is served uncalibrated).
+_MIN_CALIBRATION_ROWS = 40
+
+
+def _quantile(model: Any) -> float | None:
+    """The quantile a regressor targets (scikit-learn's quantile loss), if any."""
+    final = model.steps[-1][1] if hasattr(model, "steps") else model
+    params = final.get_params() if hasattr(final, "get_params") else {}
+    return float(params["quantile"]) if params.get("loss") == "quantile" else None
+
+
+@dataclass(frozen=True)
+class Fitted:
+    """A version's model as it will serve, its baseline, and how it was calibrated."""
+
+    model: Any
+    baseline: Any
+    calibration: CalibrationReport | None = None
 
 
 def fit_pipeline(config: ProjectConfig, train: pd.DataFrame,
                  sample_weight: np.ndarray | None = None) -> tuple[Any, Any]:
-    """Fit the configured pipeline and the trivial baseline on ``train``."""
+    """Fit the configured pipeline and the trivial baseline on ``train`` (a regression
+    under asymmetric absolute costs targets the cost-optimal quantile, ``[kpi]``)."""
     X = config.schema_.model_frame(train, "training data")
     y = normalize_target(train[config.data.target], config.data.task)
-    model = make_pipeline(config.schema_, config.data.task, config.model)
+    quantile = config.kpi.quantile if config.data.task is Task.REGRESSION else None
+    model = make_pipeline(config.schema_, config.data.task, config.model, quantile=quantile)
     params = {} if sample_weight is None else {f"{MODEL_STEP}__sample_weight": sample_weight}
     model.fit(X, y, **params)
     baseline = make_baseline(config.data.task).fit(X, y)
     return model, baseline
+
+
+def fit_served(config: ProjectConfig, train: pd.DataFrame, sample_weight: np.ndarray | None = None) -> Fitted:
+    """:func:`fit_pipeline`, then, for a classifier under the expected-value rule, the
+    calibration on ``[model] calibration_size`` of the rows held out from fitting, and
+    the rule itself (:func:`leanloop.build.served.served_model`)."""
+    import numpy as np
+
+    task, size = config.data.task, config.model.calibration_size
+    classes = (list(config.data.classes) if config.data.classes else
+               sorted(set(normalize_target(train[config.data.target], task).tolist()), key=str))
+    calibrating = (decides_by_value(config.kpi, task.value, classes)
+                   and size > 0 and int(len(train) * size) >= _MIN_CALIBRATION_ROWS)
+    if not calibrating:
+        model, baseline = fit_pipeline(config, train, sample_weight)
+        return Fitted(served_model(model, config.kpi, task.value), baseline)
+    X = config.schema_.model_frame(train, "training data")  # errors name rows of the whole table
+    held = np.zeros(len(train), dtype=bool)
+    held[np.random.default_rng(config.model.seed).permutation(len(train))[: int(len(train) * size)]] = True
+    weights = None if sample_weight is None else np.asarray(sample_weight)[~held]
+    model, baseline = fit_pipeline(config, train[~held], weights)
+    model, report = calibrate_model(model, X[held], normalize_target(train[config.data.target][held], task),
+                                    seed=config.model.seed)
+    return Fitted(served_model(model, config.kpi, task.value), baseline, report)
 
 
 def train_version(ws: Workspace, *,
@@ -44,15 +93,17 @@ def train_version(ws: Workspace, *,
                   cycle: int | None = None, sample_weight: np.ndarray | None = None,
                   alias: str | None = "champion", rows: dict[str, int] | None = None) -> ModelVersion:
     """Fit on ``train``, then :func:`register_version` (evaluate on ``test``, save, register)."""
-    model, baseline = fit_pipeline(ws.config, train, sample_weight)
-    return register_version(ws, model, baseline, train=train, test=test, source=source,
-                            parent=parent, cycle=cycle, alias=alias, rows=rows)
+    fitted = fit_served(ws.config, train, sample_weight)
+    return register_version(ws, fitted.model, fitted.baseline, train=train, test=test, source=source,
+                            parent=parent, cycle=cycle, alias=alias, rows=rows, calibration=fitted.calibration)
 
 
 def register_version(ws: Workspace, model: Any, baseline: Any,
                      *, train: pd.DataFrame, test: pd.DataFrame, source: str, parent: str | None = None,
                      cycle: int | None = None, alias: str | None = None, rows: dict[str, int] | None = None,
-                     input_format: InputFormat = InputFormat.ENCODED, trusted: bool = False) -> ModelVersion:
+                     input_format: InputFormat = InputFormat.ENCODED, trusted: bool = False,
+                     calibration: CalibrationReport | None = None,
+                     recalibration: dict[str, Any] | None = None) -> ModelVersion:
     """Evaluate a fitted model and baseline on ``test``, save the frames, register the version.
 
     ``train`` becomes the version's drift reference. When ``test`` is ``train`` (an
@@ -82,6 +133,8 @@ def register_version(ws: Workspace, model: Any, baseline: Any,
             train_data=train_path.name, test_data=test_path.name,
             rows={"train": len(train), "test": len(test), **(rows or {})},
             input_format=input_format, trusted=trusted,
+            decision=served_rule(model), calibration=calibration, recalibration=recalibration,
+            quantile=_quantile(model) if config.data.task is Task.REGRESSION else None,
         )
     except BaseException:
         train_path.unlink(missing_ok=True)

@@ -10,7 +10,7 @@ from rich.table import Table
 
 from leanloop.cli._shared import DirOption, JsonOption, _console, _open, _print_json, _progress
 from leanloop.cli.errors import handles_errors
-from leanloop.cli.render import _metrics_table, _version_row
+from leanloop.cli.render import _metrics_table, _serving, _serving_line, _version_row
 from leanloop.config import Task
 
 __all__ = ["init", "build", "adopt"]
@@ -55,9 +55,10 @@ def build(directory: DirOption = Path("."), as_json: JsonOption = False) -> None
         with _progress("training the pipeline and the baseline"):
             version = project.build()
         if as_json:
-            _print_json(_version_row(version) | {"kpi": version.kpi})
+            _print_json(_version_row(version) | {"kpi": version.kpi} | _serving(version))
             return
         _metrics_table(f"{version.version} registered as champion", version.metrics, version.baseline_metrics)
+        _console().print(_serving_line(version), markup=False, highlight=False)
 
 
 @handles_errors
@@ -71,6 +72,9 @@ def adopt(
     task: Annotated[Task | None, typer.Option(help="Inferred from the target when not given.")] = None,
     time_column: Annotated[str | None, typer.Option(help="Column with event times.")] = None,
     id_column: Annotated[str | None, typer.Option(help="Column with row ids.")] = None,
+    calibrate_on: Annotated[Path | None, typer.Option(
+        help="Labelled rows the model did not learn from (CSV or Parquet): calibrate its probabilities "
+             "on them.")] = None,
     directory: DirOption = Path("."),
     as_json: JsonOption = False,
 ) -> None:
@@ -78,9 +82,10 @@ def adopt(
     from leanloop.project import adopt_model
 
     version = adopt_model(model, reference=reference, target=target, root=directory, trust=trust,
-                          task=task, time_column=time_column, id_column=id_column)
+                          task=task, time_column=time_column, id_column=id_column, calibrate_on=calibrate_on)
     if as_json:
-        _print_json(_version_row(version))
+        _print_json(_version_row(version) | _serving(version))
         return
     _metrics_table(f"{version.version} adopted as champion (metrics on the reference data)",
                    version.metrics, version.baseline_metrics)
+    _console().print(_serving_line(version), markup=False, highlight=False)

@@ -76,6 +76,8 @@ def measure(
             f"{k} {v:.4f} [{bands[k]['lower']:.4f}, {bands[k]['upper']:.4f}]"
             for k, v in body["performance"]["estimated"].items())))
     console.print(f"KPIs: {body['kpis'] or 'no labelled rows yet'}")
+    if body.get("argmax_kpis"):
+        console.print(f"argmax would have earned on the same rows: {body['argmax_kpis']}")
     if body.get("segments"):
         console.print(_segments_table(body["segments"]))
     if body.get("hard_cases"):

@@ -8,7 +8,8 @@ from rich.table import Table
 
 from leanloop.cli._shared import _console, _print_json
 
-__all__ = ["_version_row", "_metrics_table", "_drift_table", "_monitor_lines", "_segments_table", "_num",
+__all__ = ["_version_row", "_serving", "_serving_line", "_metrics_table", "_drift_table", "_monitor_lines",
+           "_segments_table", "_num",
            "_cycle_output", "_event_output", "_chunks_tables", "sparkline"]
 
 _BARS = "▁▂▃▄▅▆▇█"
@@ -63,6 +64,25 @@ def _chunks_tables(body: dict[str, Any], metric: str | None) -> list[Table]:
 
 def _version_row(version: Any) -> dict[str, Any]:
     return {"version": version.version, "metrics": version.metrics, "baseline_metrics": version.baseline_metrics}
+
+
+def _serving(version: Any) -> dict[str, Any]:
+    """How a version serves: its label rule, regression quantile, calibration before/after."""
+    calibration = version.calibration
+    return {"decision": version.decision.value, "quantile": version.quantile,
+            "calibration": None if calibration is None else calibration.model_dump(mode="json")}
+
+
+def _serving_line(version: Any) -> str:
+    """:func:`_serving` in one line of text."""
+    parts = [f"label rule: {version.decision.value}"]
+    if version.quantile is not None:
+        parts.append(f"regression targets the {version.quantile:.2f} quantile (asymmetric [kpi] costs)")
+    c = version.calibration
+    if c is not None:
+        parts.append(f"calibration: {c.method.value} on {c.rows} held-out rows, ECE {c.ece_before:.4f} -> "
+                     f"{c.ece_after:.4f}, log loss {c.log_loss_before:.4f} -> {c.log_loss_after:.4f}")
+    return "; ".join(parts)
 
 
 def _metrics_table(title: str, metrics: dict[str, float], baseline: dict[str, float]) -> None:

@@ -13,6 +13,7 @@ from pydantic import Field, field_validator
 from leanloop.config._base import Section
 from leanloop.config.enums import ErrorKind, Task
 from leanloop.config.limits import MAX_ITER
+from leanloop.label_rule import LabelRule
 
 __all__ = ["Label", "DataConfig", "ModelConfig", "KpiOutcome", "KpiConfig"]
 
@@ -42,6 +43,9 @@ class ModelConfig(Section):
     seed: int = Field(0, description="Seed of the split, the model and every resampling.")
     max_iter: int = Field(200, ge=1, le=MAX_ITER, description="Boosting iterations.")
     learning_rate: float = Field(0.1, gt=0.0, le=1.0, description="Boosting learning rate.")
+    calibration_size: float = Field(0.2, ge=0.0, lt=0.9, description=(
+        "Share of the training rows held out to calibrate a classifier's probabilities under the expected-value "
+        "rule (sigmoid, isotonic or none, by held-out log loss); 0 turns calibration off."))
 
 
 class KpiOutcome(Section):
@@ -73,6 +77,9 @@ class KpiConfig(Section):
                                               description="Regression: cost per unit when the prediction is too low.")
     weight_column: str | None = Field(None,
                                       description="A feature multiplying each row's value (e.g. the loan amount).")
+    decision: LabelRule | None = Field(None, description=(
+        "Classification: the label served, expected_value (worth the most under the outcome values and the "
+        "probabilities) or argmax (most probable); default expected_value when outcomes are declared."))
 
     @field_validator("outcomes")
     @classmethod
@@ -82,6 +89,30 @@ class KpiConfig(Section):
         if twice:
             raise ValueError(f"outcomes give (actual, predicted) cells {twice} more than one value; keep one each")
         return value
+
+    @property
+    def rule(self) -> LabelRule:
+        """The label rule in force: ``decision``, else expected_value when outcomes are declared.
+
+        >>> KpiConfig().rule.value, KpiConfig(outcomes=[KpiOutcome(actual=1, predicted=1, value=1.0)]).rule.value
+        ('argmax', 'expected_value')
+        """
+        if self.decision is not None:
+            return self.decision
+        return LabelRule.EXPECTED_VALUE if self.outcomes else LabelRule.ARGMAX
+
+    @property
+    def quantile(self) -> float | None:
+        """Regression: the quantile that costs least under asymmetric absolute costs,
+        ``under / (under + over)``; None when the costs are symmetric or squared.
+
+        >>> KpiConfig(over_cost_per_unit=1.0, under_cost_per_unit=4.0).quantile
+        0.8
+        """
+        over, under = self.over_cost, self.under_cost
+        if self.error is not ErrorKind.ABSOLUTE or over == under or over + under == 0:
+            return None
+        return under / (under + over)
 
     @property
     def over_cost(self) -> float:

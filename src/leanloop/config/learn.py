@@ -35,6 +35,9 @@ class PolicyConfig(Section):
     max_drift_share: float = Field(0.5, gt=0.0, le=1.0,
                                    description="Share of drifted features that fires the drift rule.")
     retrain_on_drift: bool = Field(False, description="Retrain on drift alone, without a performance drop.")
+    max_class_mix_shift: float | None = Field(0.1, gt=0.0, le=1.0, description=(
+        "Class mix change (total variation of the label shares) that, while the model still ranks as on "
+        "reference, recalibrates instead of retraining; unset: never recalibrate."))
     min_coverage: float = Field(0.0, ge=0.0, le=1.0, description="Share of the window that must have labels.")
     max_quality_breaches: int | None = Field(
         None, ge=0, le=MAX_SEGMENTS,

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from leanloop.config._base import Section
 from leanloop.config.data import DataConfig, KpiConfig, ModelConfig
-from leanloop.config.enums import Metric
+from leanloop.config.enums import Metric, Task
 from leanloop.config.learn import GateConfig, PolicyConfig, RetrainConfig
 from leanloop.config.loop import LoopConfig
 from leanloop.config.measure import (
@@ -34,6 +34,7 @@ from leanloop.config.measure import (
 from leanloop.config.migration import migrate
 from leanloop.config.runtime import ServeConfig, StoreConfig
 from leanloop.errors import ProjectError
+from leanloop.label_rule import LabelRule, check_value_table, value_table
 from leanloop.schema import Schema
 
 __all__ = ["CONFIG_FILE", "WORKSPACE_DIR", "ProjectConfig", "ProjectPaths", "load_config", "validation_problems"]
@@ -111,6 +112,21 @@ class ProjectConfig(Section):
             if unknown:
                 raise ValueError(f"kpi.outcomes name labels {unknown} that are not among data.classes "
                                  f"{self.data.classes}")
+        return self
+
+    @model_validator(mode="after")
+    def _value_table_can_choose(self) -> ProjectConfig:
+        kpi = self.kpi
+        if self.data.task is not Task.CLASSIFICATION or kpi.rule is not LabelRule.EXPECTED_VALUE or not kpi.outcomes:
+            return self
+        # without data.classes only the labels the outcomes name are known (build checks the model's own)
+        classes = list(self.data.classes or sorted({str(v) for o in kpi.outcomes for v in (o.actual, o.predicted)}))
+        if len(classes) < 2:
+            return self
+        try:
+            check_value_table(value_table(kpi, classes), classes)
+        except ValueError as exc:
+            raise ValueError(f"kpi.outcomes: {exc}") from None
         return self
 
     def to_toml_dict(self) -> dict[str, Any]:

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from leanloop.config import ProjectConfig
     from leanloop.measure.records import Measurement
 
-__all__ = ["History", "Previous", "Evidence", "evidence_from"]
+__all__ = ["History", "Previous", "Evidence", "evidence_from", "class_mix_shift"]
 
 
 class History(BaseModel):
@@ -97,6 +97,14 @@ class Evidence(BaseModel):
     finding: str | None = None
     #: when the newest label of the labelled window arrived (epoch seconds)
     labels_until: float | None = None
+    #: How well the champion ranks (ROC AUC, one-vs-rest for multiclass) on the labelled
+    #: rows, its interval, and on reference: what tells recalibration from retraining.
+    ranking: float | None = None
+    ranking_lower: float | None = None
+    ranking_upper: float | None = None
+    ranking_reference: float | None = None
+    #: How far the class mix of the labels moved from the reference (total variation, 0..1).
+    class_mix_shift: float | None = None
 
     @property
     def coverage(self) -> float:
@@ -147,6 +155,7 @@ def evidence_from(measurement: Measurement, config: ProjectConfig, *, history: H
     estimated_kpis = getattr(measurement, "estimated_kpis", None) or {}
     labelled_window = getattr(measurement, "labelled_window", None)
     split = getattr(measurement, "kpi_attribution", None)
+    mix = class_mix_shift(getattr(measurement, "target_drift", None))
     return Evidence(
         rows=measurement.window.rows,
         champion_rows=measurement.served_by.get(measurement.champion, 0),
@@ -176,5 +185,30 @@ def evidence_from(measurement: Measurement, config: ProjectConfig, *, history: H
         quality_breaches=breaches,
         history=history or History(),
         previous=previous,
-        shadow_trial=shadow_trial,
+        shadow_trial=shadow_trial, class_mix_shift=mix,
+        **_ranking(performance, config),
     )
+
+
+def _ranking(performance: Any, config: ProjectConfig) -> dict[str, Any]:
+    """The ranking metric (ROC AUC) of the measurement, its interval and reference value."""
+    if config.data.task.value == "regression":
+        return {}
+    lower, upper = _interval(performance, "roc_auc")
+    return {"ranking": performance.realized.get("roc_auc"), "ranking_lower": lower, "ranking_upper": upper,
+            "ranking_reference": performance.reference.get("roc_auc")}
+
+
+def class_mix_shift(target_drift: Any) -> float | None:
+    """Total variation between the reference and the current class shares of the labels.
+
+    >>> from leanloop.measure.outputs import OutputDrift, Share
+    >>> drift = OutputDrift(output="target", kind="categorical", drift=[],
+    ...                     shares={"0": Share(reference=0.5, current=0.75), "1": Share(reference=0.5, current=0.25)})
+    >>> class_mix_shift(drift)
+    0.25
+    """
+    shares = getattr(target_drift, "shares", None)
+    if not shares:
+        return None
+    return 0.5 * sum(abs(s.reference - s.current) for s in shares.values())

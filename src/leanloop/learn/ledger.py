@@ -91,6 +91,10 @@ class Cycle(BaseModel):
         if self.shadow is not None:
             parts.append(f"shadow trial of {self.shadow['shadow']}: {self.shadow['verdict']} ({self.shadow['says']})")
         parts.append(self.decision.explain())
+        parts += _rule_worth(self.measurement)
+        if self.training and self.training.get("strategy") == "recalibrate":
+            parts.append(f"{self.challenger} recalibrated: the same fitted model with a new prior correction and "
+                         "calibration (see the recalibrate rule above for why not a retrain)")
         if self.comparison is not None:
             parts.append(self.comparison.explain())
         if self.shadowed:
@@ -98,6 +102,14 @@ class Cycle(BaseModel):
         if self.error:
             parts.append(f"{'interrupted' if self.interrupted else 'error'}: {self.error}")
         return "\n".join(parts)
+
+
+def _rule_worth(measurement: dict[str, Any]) -> list[str]:
+    """The KPI under the served label rule beside what argmax would have earned on the same rows."""
+    served, argmax = measurement.get("kpis") or {}, measurement.get("argmax_kpis") or {}
+    totals = [k for k in argmax if k.endswith("_total") and k in served]
+    return [f"{k[:-6]}: {served[k]:,.0f} under the served rule, {argmax[k]:,.0f} with argmax on the same labelled rows "
+            f"({served[k] - argmax[k]:+,.0f})" for k in totals]
 
 
 class LedgerEvent(BaseModel):

@@ -11,7 +11,10 @@ The action follows from the rules that fired, in this order:
 3. ``pivot`` when the model no longer beats the trivial baseline by the margin
    (``baseline_margin``), or the last retrains did not bring the KPI back
    (``failed_retrains``): the approach needs a human, not another retrain;
-4. ``retrain`` when performance fell (``metric_drop``) or the KPI fell by the model's
+4. ``recalibrate`` when the model still ranks as on reference (ROC AUC) but the class
+   mix moved (``recalibrate``) and the metric did not fall: new calibration and prior
+   correction of the same fitted model, through the same gate;
+5. ``retrain`` when performance fell (``metric_drop``) or the KPI fell by the model's
    doing (``kpi_drop``: where the change was split into population and model, the
    model's part must be beyond the tolerance too; or broad drift with
    ``retrain_on_drift``), unless the labels are too few to retrain (``min_labels``), the
@@ -19,10 +22,10 @@ The action follows from the rules that fired, in this order:
    cycles with new labels yet (``confirm``), no label arrived since the last cycle judged
    these rows (``same_evidence``) or a challenger is still on trial in shadow mode
    (``shadow_trial``, with ``shadow_before_promote``) — then ``wait``;
-5. ``wait`` when labels are too few to judge (``min_labels``, ``min_coverage``), saying
+6. ``wait`` when labels are too few to judge (``min_labels``, ``min_coverage``), saying
    how many more are needed — and, if the estimate says performance fell
    (``estimated_drop``), that labels are needed to retrain;
-6. else ``continue``. Drift without harm is not a reason to retrain: when the labels
+7. else ``continue``. Drift without harm is not a reason to retrain: when the labels
    show performance held, ``drift_without_harm`` fires and says so. A KPI change the
    population explains (``population``) is a finding, never an action, and never
    counts toward a pivot.
@@ -50,7 +53,7 @@ from leanloop.config import PolicyConfig
 from leanloop.learn.evidence import Evidence
 from leanloop.measure.performance import higher_is_better
 
-__all__ = ["Action", "Rule", "Decision", "decide"]
+__all__ = ["Action", "Rule", "Decision", "decide", "recalibrate_rule"]
 
 
 class Action(str, Enum):
@@ -61,6 +64,8 @@ class Action(str, Enum):
     RETRAIN = "retrain"
     ROLLBACK = "rollback"
     PIVOT = "pivot"
+    #: refit calibration / prior correction of the same fitted model (:mod:`leanloop.learn.recalibrate`)
+    RECALIBRATE = "recalibrate"
 
 
 class Rule(BaseModel):
@@ -272,6 +277,39 @@ def _learning_rules(e: Evidence, policy: PolicyConfig, harmed: bool) -> list[Rul
     return rules
 
 
+def recalibrate_rule(e: Evidence, policy: PolicyConfig) -> Rule:
+    """``recalibrate``: the model still ranks as on reference (the reference ROC AUC is
+    not above the realized interval) but the class mix moved beyond
+    ``max_class_mix_shift``: the probabilities, not the model, are out of date. Refitting
+    the calibration and a prior correction takes seconds; a retrain would learn again
+    what the model still knows.
+
+    >>> from leanloop.config import PolicyConfig
+    >>> e = Evidence(rows=5000, champion_rows=5000, labelled=4000, metric="roc_auc", realized=0.9, reference=0.9,
+    ...              ranking=0.9, ranking_lower=0.88, ranking_upper=0.92, ranking_reference=0.9, class_mix_shift=0.25)
+    >>> recalibrate_rule(e, PolicyConfig()).fired
+    True
+    """
+    limit = policy.max_class_mix_shift
+    held = (e.ranking is not None and e.ranking_reference is not None
+            and (e.ranking_upper if e.ranking_upper is not None else e.ranking) >= e.ranking_reference)
+    moved = limit is not None and e.class_mix_shift is not None and e.class_mix_shift > limit
+    fired = held and moved and e.labelled >= policy.min_labels
+    if e.ranking is None or e.ranking_reference is None:
+        says = "ranking (roc_auc) not measured: no labelled rows with probabilities"
+    else:
+        band = (f" (CI {e.ranking_lower:.4f}..{e.ranking_upper:.4f})"
+                if e.ranking_lower is not None and e.ranking_upper is not None else "")
+        mix = "not measured" if e.class_mix_shift is None else f"{e.class_mix_shift:.1%}"
+        says = (f"roc_auc {e.ranking:.4f}{band} vs reference {e.ranking_reference:.4f}: "
+                + ("the model still ranks as on reference" if held else "the ranking fell (retrain, not recalibrate)")
+                + f"; class mix moved by {mix} (recalibrate above "
+                + ("never" if limit is None else f"{limit:.0%}") + ")"
+                + ("; refit calibration and prior correction on recent labelled rows instead of retraining"
+                   if fired else ""))
+    return Rule(rule="recalibrate", value=e.class_mix_shift, threshold=limit, fired=fired, says=says)
+
+
 def decide(evidence: Evidence, policy: PolicyConfig) -> Decision:
     """Apply the policy's rules to a window's evidence (see the module docs for the order)."""
     rules = _evidence_rules(evidence, policy)
@@ -289,13 +327,16 @@ def decide(evidence: Evidence, policy: PolicyConfig) -> Decision:
         says=(f"drift seen{_names(evidence.drifted_features)} but the labels show {evidence.metric} held: "
               "not a reason to retrain" if held else "no drift that the labels contradict"),
     )
-    reasons = [*rules, *harm, *learning, explained]
+    recalibrate = recalibrate_rule(evidence, policy)
+    reasons = [*rules, *harm, *learning, explained, recalibrate]
     if fired & {"min_rows", "champion_rows", "quality"}:
         action = Action.WAIT
     elif "rollback" in fired:
         action = Action.ROLLBACK
     elif fired & {"baseline_margin", "failed_retrains"}:
         action = Action.PIVOT
+    elif recalibrate.fired and "metric_drop" not in fired and "shadow_trial" not in fired:
+        action = Action.RECALIBRATE
     elif harmed:
         action = (Action.WAIT if fired & {"min_labels", "cooldown", "confirm", "shadow_trial", "same_evidence"}
                   else Action.RETRAIN)

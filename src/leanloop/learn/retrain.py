@@ -24,7 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from leanloop.build.train import fit_pipeline, register_version
+from leanloop.build.train import fit_served, register_version
 from leanloop.config import ProjectConfig, RetrainStrategy
 from leanloop.errors import DataError, NotFoundError
 
@@ -193,9 +193,10 @@ def retrain(ws: Workspace, *, cycle: int | None = None, focus_since: float | Non
     # The challenger's own test metrics come from the recent rows, so the policy later
     # compares its production performance with what it achieved on today's data,
     # not on a past period it no longer serves.
-    model, baseline = fit_pipeline(config, combined, weights)
+    fitted = fit_served(config, combined, weights)
+    model, baseline = fitted.model, fitted.baseline
     challenger = register_version(
-        ws, model, baseline, train=combined, test=recent, source="retrain",
+        ws, model, baseline, train=combined, test=recent, source="retrain", calibration=fitted.calibration,
         parent=champion.version, cycle=cycle, alias="challenger",
         rows={**counts, "recent_eval": len(recent), "testset_held_out": int(held_out.sum())},
     )

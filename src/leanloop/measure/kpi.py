@@ -24,7 +24,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from leanloop.label_rule import label_key, value_table
 from leanloop.measure.bootstrap import BootstrapOptions, Interval, bootstrap, rescaled, subsample_rows
+from leanloop.scoring import Scored, argmax_labels
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -34,20 +36,14 @@ if TYPE_CHECKING:
 
     from leanloop.config import KpiConfig
 
-__all__ = ["classification_kpis", "regression_kpis", "outcome_values", "outcome_table", "regression_values",
+__all__ = ["argmax_kpis", "classification_kpis", "regression_kpis", "outcome_values", "outcome_table",
+           "regression_values",
            "kpi_summary", "kpi_intervals", "row_weights"]
 
 
 def outcome_table(config: KpiConfig, classes: list[Any]) -> np.ndarray:
-    """``(k, k)`` values of each cell [actual, predicted] in class order."""
-    import numpy as np
-
-    table = np.full((len(classes), len(classes)), float(config.default_value))
-    index = {_key(c): i for i, c in enumerate(classes)}
-    for o in config.outcomes:
-        if _key(o.actual) in index and _key(o.predicted) in index:
-            table[index[_key(o.actual)], index[_key(o.predicted)]] = o.value
-    return table
+    """``(k, k)`` values of each cell [actual, predicted] in class order (:func:`leanloop.label_rule.value_table`)."""
+    return value_table(config, classes)
 
 
 def outcome_values(y_true: Sequence[Any], y_pred: Sequence[Any], config: KpiConfig,
@@ -59,10 +55,7 @@ def outcome_values(y_true: Sequence[Any], y_pred: Sequence[Any], config: KpiConf
 
 
 def _key(label: Any) -> str:
-    """Labels compare as text, with 1.0 read as 1 (a label column with gaps turns ints into floats)."""
-    if isinstance(label, float) and label.is_integer():
-        label = int(label)
-    return str(label)
+    return label_key(label)
 
 
 def regression_values(y_true: Sequence[float] | np.ndarray, y_pred: Sequence[float] | np.ndarray, config: KpiConfig,
@@ -89,6 +82,28 @@ def regression_kpis(y_true: Sequence[float], y_pred: Sequence[float], config: Kp
                     weights: np.ndarray | None = None) -> dict[str, float]:
     """Minus the cost of errors, per prediction and in total."""
     return kpi_summary(regression_values(y_true, y_pred, config, weights).tolist(), config.name)
+
+
+def argmax_kpis(scored: Scored, y_true: Sequence[Any], config: KpiConfig,
+                weights: np.ndarray | None = None) -> dict[str, float]:
+    """What argmax (the most probable class) would have earned on the same rows and the
+    same probabilities as the served answers: the money the label rule is worth is the
+    served KPI minus this. Empty without probabilities (regression, no ``predict_proba``).
+
+    >>> import numpy as np
+    >>> from leanloop.config import KpiConfig, KpiOutcome
+    >>> from leanloop.scoring import Scored
+    >>> cfg = KpiConfig(name="profit", outcomes=[KpiOutcome(actual=1, predicted=1, value=1000.0),
+    ...                                          KpiOutcome(actual=0, predicted=1, value=-5000.0)])
+    >>> served = Scored(labels=[0, 1], probabilities=np.array([[0.3, 0.7], [0.1, 0.9]]), classes=[0, 1])
+    >>> argmax_kpis(served, [0, 1], cfg)   # argmax would have lent to the first (a default)
+    {'profit': -2000.0, 'profit_total': -4000.0}
+    >>> classification_kpis([0, 1], served.labels, cfg)
+    {'profit': 500.0, 'profit_total': 1000.0}
+    """
+    if scored.probabilities is None or scored.classes is None:
+        return {}
+    return classification_kpis(y_true, argmax_labels(scored), config, weights)
 
 
 def kpi_summary(values: Sequence[float], name: str) -> dict[str, float]:

@@ -89,6 +89,9 @@ class SliceResult(BaseModel):
     performance: Performance = Field(default_factory=Performance)
     kpis: dict[str, float] = Field(default_factory=dict)
     kpi_intervals: dict[str, Interval] = Field(default_factory=dict)
+    #: what argmax would have earned on the same labelled rows (the served rule's worth is
+    #: ``kpis`` minus this); empty for regression or without probabilities
+    argmax_kpis: dict[str, float] = Field(default_factory=dict)
     #: KPIs estimated on all rows without labels (CBPE / DLE), and their bands
     estimated_kpis: dict[str, float] = Field(default_factory=dict)
     estimated_kpi_intervals: dict[str, Interval] = Field(default_factory=dict)

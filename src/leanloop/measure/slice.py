@@ -12,10 +12,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from leanloop.config import Task
 from leanloop.measure.bootstrap import BootstrapOptions, Interval
 from leanloop.measure.drift import DriftOptions, chi_square_test, drift_report, ks_test
 from leanloop.measure.evaluation import Evaluation, evaluate, evaluate_scored
-from leanloop.measure.kpi import kpi_intervals, row_weights
+from leanloop.measure.kpi import argmax_kpis, kpi_intervals, row_weights
 from leanloop.measure.logged import logged_scored, output_sample
 from leanloop.measure.multivariate import multivariate_drift
 from leanloop.measure.outputs import prediction_outputs, target_drift
@@ -104,8 +105,9 @@ def _labelled(config: ProjectConfig, features: pd.DataFrame, labelled: pd.DataFr
                                   max_rows=config.performance.bootstrap_max_rows)
     X = config.schema_.model_frame(features, "logged predictions")
     labelled_scored = logged_scored(labelled, config.data.task, config.data.classes)
-    realized = evaluate_scored(labelled_scored, truth, config.data, config.kpi, weights=row_weights(X, config.kpi),
-                               intervals=resampling)
+    weights = row_weights(X, config.kpi)
+    realized = evaluate_scored(labelled_scored, truth, config.data, config.kpi, weights=weights, intervals=resampling)
+    argmax = argmax_kpis(labelled_scored, truth, config.kpi, weights) if config.data.task is Task.CLASSIFICATION else {}
     base = evaluate(baseline, X, truth, config.data, config.kpi, intervals=resampling)
     on_labelled = estimates if same else _estimates(config, estimator, labelled_scored, features, features.index)
     performance = Performance(
@@ -113,7 +115,8 @@ def _labelled(config: ProjectConfig, features: pd.DataFrame, labelled: pd.DataFr
         baseline_intervals=base.intervals, estimated=estimates.values, estimated_intervals=estimates.bands,
         estimation_error={k: v - realized.metrics[k] for k, v in on_labelled.values.items() if k in realized.metrics},
         estimation_method=estimates.method, bootstrap_rows=realized.bootstrap_rows, estimation_rows=estimates.rows)
-    return Frames(performance=performance, kpis=realized.kpis, baseline_kpis=base.kpis, labelled=len(labelled),
+    return Frames(performance=performance, kpis=realized.kpis, argmax_kpis=argmax, baseline_kpis=base.kpis,
+                  labelled=len(labelled),
                   kpi_intervals=realized.kpi_intervals, baseline_kpi_intervals=base.kpi_intervals,
                   kpi_gain=_gain(realized, base, config.kpi.name, resampling), **common)
 

@@ -151,6 +151,8 @@ class CycleView(_Record):
     baseline_kpis: dict[str, Band]
     reference_kpis: dict[str, float]
     kpi_gain: dict[str, Band]
+    #: what argmax would have earned on the same labelled rows (the served rule's worth is the difference)
+    argmax_kpis: dict[str, float] = {}
     drift: list[DriftRow]
     drifted_features: list[str]
     prediction_drift: DriftRow | None

@@ -139,6 +139,7 @@ def _cycle(body: dict[str, Any], metric: str) -> CycleView:
         baseline_kpis=_bands(m.get("baseline_kpis", {}), m.get("baseline_kpi_intervals", {})),
         reference_kpis=m.get("reference_kpis", {}),
         kpi_gain={k: _band(v) for k, v in m.get("kpi_gain", {}).items()},
+        argmax_kpis=m.get("argmax_kpis", {}),
         drift=_primary(m.get("drift", [])), drifted_features=m.get("drifted_features", []),
         prediction_drift=_drift(m["prediction_drift"]) if m.get("prediction_drift") else None,
         output_drift=[_drift(d) for o in m.get("prediction_outputs") or [] for d in o.get("drift", [])[:1]],

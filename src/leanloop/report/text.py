@@ -42,9 +42,11 @@ def _focus(c: CycleView, data: ReportData) -> list[str]:
                     _band(c.baseline.get(n)), _num(c.reference.get(n))] for n in c.realized or c.estimated])
     if c.kpis:
         out += ["## KPI", ""]
-        out += _table(["KPI", "realized", "estimated", "baseline", "gain over baseline", "reference"],
+        out += _table(["KPI", "realized", "estimated", "baseline", "gain over baseline", "argmax on the same rows",
+                       "reference"],
                       [[n, _band(b), _band(c.estimated_kpis.get(n)), _band(c.baseline_kpis.get(n)),
-                        _band(c.kpi_gain.get(n)), _num(c.reference_kpis.get(n))] for n, b in c.kpis.items()])
+                        _band(c.kpi_gain.get(n)), _num(c.argmax_kpis.get(n)), _num(c.reference_kpis.get(n))]
+                       for n, b in c.kpis.items()])
     out += ["## Drift", "", f"{len(c.drifted_features)} of {len(c.drift)} features drifted.", ""]
     out += _table(["feature", "method", "statistic", "p-value", "threshold", "drifted"],
                   [[r.feature, r.method, _num(r.statistic), _num(r.p_value), _num(r.threshold),

@@ -1,0 +1,102 @@
+"""Recalibrate before retraining: a prior shift with the model unchanged."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from fastapi.testclient import TestClient
+
+from leanloop.config import KpiConfig, KpiOutcome, render_config
+from leanloop.project import Project
+from leanloop.serve import create_app
+from leanloop.serve.security import bearer
+
+FEATURES = ["x1", "x2"]
+
+
+def population(n: int, positive_share: float, seed: int) -> pd.DataFrame:
+    """Each class looks the same in every population; only the mix changes (a prior shift)."""
+    rng = np.random.default_rng(seed)
+    y = (rng.random(n) < positive_share).astype(int)
+    return pd.DataFrame({"x1": rng.normal(1.2 * y, 1.0), "x2": rng.normal(0.6 * y, 1.0), "y": y})
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Project:
+    data = tmp_path / "reference.csv"
+    population(4000, 0.5, seed=1).to_csv(data, index=False)
+    created = Project.init(data, target="y", root=tmp_path / "p")
+    config = created.config.model_copy(update={
+        "kpi": KpiConfig(name="profit", outcomes=[KpiOutcome(actual=1, predicted=1, value=1000.0),
+                                                  KpiOutcome(actual=0, predicted=1, value=-1500.0)]),
+        "policy": created.config.policy.model_copy(update={"min_rows": 500, "min_labels": 300}),
+        "model": created.config.model.model_copy(update={"max_iter": 30}),
+    })
+    created.paths.config.write_text(render_config(config), encoding="utf-8")
+    created.close()
+    project = Project(tmp_path / "p")
+    project.build()
+    yield project
+    project.close()
+
+
+def serve_and_label(project: Project, frame: pd.DataFrame) -> None:
+    with TestClient(create_app(project), headers=bearer(project)) as client:
+        answers = []
+        for start in range(0, len(frame), 500):
+            rows = frame.iloc[start:start + 500][FEATURES].to_dict("records")
+            answers += client.post("/predict", json={"rows": rows}).json()["predictions"]
+        labels = [{"prediction_id": a["prediction_id"], "label": int(y)}
+                  for a, y in zip(answers, frame["y"], strict=True)]
+        assert client.post("/feedback", json={"feedback": labels}).status_code == 200
+
+
+def test_prior_shift_recalibrates_and_the_gate_promotes_only_a_gain(project: Project) -> None:
+    v1 = project.registry.champion()
+    assert v1.decision.value == "expected_value"
+    serve_and_label(project, population(3000, 0.25, seed=2))  # the positive share halved
+    cycle = project.cycle(last=3000)
+    assert cycle.decision.action.value == "recalibrate", cycle.decision.explain()
+    says = next(r.says for r in cycle.decision.reasons if r.rule == "recalibrate")
+    assert "still ranks as on reference" in says and "instead of retraining" in says
+    challenger = project.registry.get(cycle.challenger)
+    assert challenger.source == "recalibrate" and challenger.parent == v1.version
+    assert challenger.decision.value == "expected_value" and cycle.training["strategy"] == "recalibrate"
+    recal = challenger.recalibration
+    assert recal is not None and recal["chosen"] in {"prior_correction", "calibration"}
+    chosen_loss = min(recal["prior_correction_log_loss"], recal["calibration_log_loss"])
+    assert recal[f"{recal['chosen']}_log_loss"] == chosen_loss
+    # EM saw the mix move from the probabilities alone (0.5 -> about 0.34 with this model; 0.25 true)
+    assert recal["train_priors"][1] == pytest.approx(0.5, abs=0.03) and recal["new_priors"][1] < 0.4
+    # the same fitted model underneath: the recalibrated version's reference is the champion's data
+    assert challenger.fingerprint == v1.fingerprint
+    checks = {c.check: c for c in cycle.comparison.checks}
+    lift = checks["recent_profit_lift"]
+    assert cycle.promoted == cycle.comparison.promote
+    if cycle.promoted:
+        assert lift.challenger >= lift.champion
+    # on these rows the prior correction earns more: fewer loans to a shrunken good class
+    assert lift.challenger > lift.champion
+    assert cycle.promoted and cycle.champion_after == challenger.version
+    explained = project.explain(cycle.cycle).explain()
+    assert "recalibrated: the same fitted model" in explained
+    # the measurement shows the served rule's KPI beside argmax's on the same labelled rows
+    served, argmax = cycle.measurement["kpis"]["profit_total"], cycle.measurement["argmax_kpis"]["profit_total"]
+    assert f"{served:,.0f} under the served rule, {argmax:,.0f} with argmax" in explained
+
+
+def test_a_new_prior_correction_replaces_the_old_one() -> None:
+    from sklearn.dummy import DummyClassifier
+
+    from leanloop.learn.recalibrate import _corrected, with_priors
+
+    inner = DummyClassifier().fit([[0]] * 4, [0, 0, 1, 1])
+    once = with_priors(inner, np.array([0.5, 0.5]), np.array([0.7, 0.3]))
+    model, train, current = _corrected(once)
+    assert model is inner and train.tolist() == [0.5, 0.5] and current.tolist() == [0.7, 0.3]
+    twice = with_priors(model, train, np.array([0.9, 0.1]))
+    assert twice.estimator is inner  # one wrapper, not two
+    assert twice.predict_proba([[0]]).round(3).tolist() == [[0.9, 0.1]]
