@@ -300,6 +300,7 @@ def test_a_failing_cycle_is_recorded_alerted_and_the_next_one_runs(
         if receiver is not None:
             assert receiver.bodies[0]["cycle"] == failed.cycle and receiver.bodies[0]["error"] == failed.error
             assert receiver.bodies[0]["champion_before"] == receiver.bodies[0]["champion_after"] == "v1"
+            assert receiver.bodies[0]["report"] == f"/ui/cycles/{failed.cycle}"  # its page on the dashboard
         recorded = ledger.entry(project.store, failed.cycle)
         assert recorded.alert is not None and recorded.alert["delivered"] is False  # type: ignore[union-attr]
         # The next cycle is tried on schedule, and runs once the file is repaired.

@@ -77,8 +77,10 @@ def alert_payload(cycle: Cycle) -> dict[str, Any]:
         "challenger": cycle.challenger, "promoted": cycle.promoted, "rolled_back": cycle.rolled_back,
         "trigger": None if cycle.trigger is None else cycle.trigger.value, "error": cycle.error,
         "created_at": cycle.created_at,
-        # No per-cycle report is served over HTTP yet; this is how to see it.
-        "report": f"leanloop report --cycle {cycle.cycle}",
+        # The cycle's page on the server's dashboard (a path: the server does not know the
+        # address its users reach it by), and the command that writes the same report offline.
+        "report": f"/ui/cycles/{cycle.cycle}",
+        "report_command": f"leanloop report --cycle {cycle.cycle}",
     }
 
 
