@@ -135,8 +135,9 @@ class Run:
 
     @property
     def retrains(self) -> int:
-        """Challengers trained (a retrain decision that produced one)."""
-        return sum(1 for c in self.cycles if c.get("challenger"))
+        """Challengers trained (a retrain decision that produced one; a recalibration of
+        the same fitted model is not a retrain)."""
+        return sum(1 for c in self.cycles if c.get("challenger") and c["decision"]["action"] == "retrain")
 
     @property
     def promotions(self) -> int:
@@ -144,7 +145,7 @@ class Run:
 
     @property
     def retrain_seconds(self) -> float:
-        """Seconds spent training challengers and judging them at the gate."""
+        """Seconds spent training (or recalibrating) challengers and judging them at the gate."""
         return sum(float(c.get("durations", {}).get(k, 0.0)) for c in self.cycles for k in ("retrain", "compare"))
 
     @property
@@ -370,11 +371,15 @@ def _evaluate(project: Project, model: Any, rows: pd.DataFrame) -> Any:
 
 
 def frozen_errors(project: Project, scenario: Scenario) -> list[int]:
-    """Each row's error (1 wrong, 0 right) under the frozen first model, in replay order."""
+    """Each row's error (1 wrong, 0 right) under the frozen first model, in replay order:
+    the model's own mistakes (the most probable class), whatever label rule serves it, so
+    harm is read the same under argmax and under the expected-value rule."""
+    from leanloop.build.served import fitted_model
     from leanloop.scoring import score
 
     frame = project.config.schema_.model_frame(scenario.rows, "scenario")
-    labels = score(_frozen_model(project), frame, project.config.data.task.value).labels
+    labels = score(fitted_model(_frozen_model(project), keep_calibration=True), frame,
+                   project.config.data.task.value).labels
     return [int(p != t) for p, t in zip(labels, scenario.rows[TARGET].astype(int).tolist(), strict=True)]
 
 
@@ -397,14 +402,15 @@ def oracle_kpi(project: Project, scenario: Scenario, seed: int = 0) -> tuple[flo
     """(frozen, oracle) KPI totals over the scenario's rows (see the module docs).
 
     Both are scored by :func:`leanloop.measure.evaluation.evaluate`, the path that scores
-    a registered version; a served label rule that lives outside the fitted pipeline
-    would have to be applied to the oracle's pipeline too. Trained on the post-change
+    a registered version, and serve the same label rule: the oracle's pipeline is wrapped
+    by :func:`leanloop.build.served.served_model` as a built version is. Trained on the post-change
     rows alone, the oracle can fall below the frozen model where the change does no
     harm (fewer rows, nothing new to learn): then there is no gain to keep.
     """
     import numpy as np
 
     from leanloop.build.pipeline import make_pipeline
+    from leanloop.build.served import served_model
 
     name = f"{project.config.kpi.name}_total"
     model = _frozen_model(project)
@@ -420,7 +426,8 @@ def oracle_kpi(project: Project, scenario: Scenario, seed: int = 0) -> tuple[flo
         train, test = after[folds != k], after[folds == k]
         pipeline = make_pipeline(schema, config.data.task, config.model)
         pipeline.fit(schema.model_frame(train, "oracle"), train[TARGET].astype(int).to_numpy())
-        total += _evaluate(project, pipeline, test).kpis[name]
+        served = served_model(pipeline, config.kpi, config.data.task.value)
+        total += _evaluate(project, served, test).kpis[name]
     return frozen, total
 
 

@@ -110,7 +110,8 @@ def test_every_row_is_served_logged_and_cycled(bench: Bench, name: str, delay: i
     assert run.rows == run.logged == sizes.rows
     assert len(run.cycles) == sizes.batches and [c["served"] for c in run.cycles] == [
         sizes.batch_rows * (b + 1) for b in range(sizes.batches)]
-    assert (run.retrain_seconds > 0) == (run.retrains > 0)
+    challengers = sum(1 for c in run.cycles if c.get("challenger"))  # retrained or recalibrated
+    assert (run.retrain_seconds > 0) == (challengers > 0)
     assert len(run.decisions.split()) == sizes.batches
     if run.promotions == 0:
         # what was served, read back from the log, is exactly the frozen model's outputs
@@ -207,6 +208,8 @@ def _mentions_population(cycle: dict[str, Any]) -> bool:
 
 
 def test_prior_shift_is_a_population_finding_not_a_retrain(bench: Bench) -> None:
+    """No retrain and no pivot; a recalibration (``k``: the same fitted model, new priors)
+    is the cheap answer the issue allows."""
     run = bench.run("prior", 0)
     assert run.retrains == 0 and not set(run.actions) & {"retrain", "pivot"}, run.decisions
     change_batch = (run.change_at or 0) // SIZES.batch_rows

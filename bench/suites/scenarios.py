@@ -17,8 +17,17 @@ import sys
 
 from bench.options import Options
 from bench.report import Table, write_json
-from bench.scenarios import SCENARIOS, Sizes, first_harm_batch, frozen_errors, make_scenarios, oracle_kpi, \
-    prepare, replay, with_frozen_split
+from bench.scenarios import (
+    SCENARIOS,
+    Sizes,
+    first_harm_batch,
+    frozen_errors,
+    make_scenarios,
+    oracle_kpi,
+    prepare,
+    replay,
+    with_frozen_split,
+)
 
 __all__ = ["run", "sizes_for", "DELAYS"]
 

@@ -41,8 +41,8 @@ app = FastAPI(lifespan=lifespan)
 @app.post("/predict")
 def predict(request: PredictRequest) -> dict[str, Any]:
     frame = pd.DataFrame(request.rows)
-    frame = frame[state["numeric"] + state["text"]].astype({c: "float64" for c in state["numeric"]} |
-                                                          {c: str for c in state["text"]})
+    frame = frame[state["numeric"] + state["text"]].astype(dict.fromkeys(state["numeric"], "float64") |
+                                                          dict.fromkeys(state["text"], str))
     probabilities = state["model"].predict_proba(frame)
     classes = state["classes"]
     return {"predictions": [{"prediction": classes[int(row.argmax())],
