@@ -26,6 +26,23 @@ def car_loan_csv(tmp_path: Path, car_loan_data: CarLoan) -> Path:
     return path
 
 
+def small_built_project(root: Path, car_loan_data: CarLoan) -> Any:
+    """A project built in ``root`` on the first 2,000 reference rows with a 10-iteration
+    model (callers close it)."""
+    from leanloop.config import render_config
+    from leanloop.project import Project
+
+    data = root / "loans.csv"
+    car_loan_data.reference.head(2000).to_csv(data, index=False)
+    created = Project.init(data, target="repaid", time_column="timestamp", id_column="id", root=root / "p")
+    config = created.config.model_copy(update={"model": created.config.model.model_copy(update={"max_iter": 10})})
+    created.paths.config.write_text(render_config(config), encoding="utf-8")
+    created.close()
+    built = Project(root / "p")
+    built.build()
+    return built
+
+
 @pytest.fixture
 def analysis_with_truth(car_loan_data: CarLoan) -> pd.DataFrame:
     """The analysis period in time order, with its delivered targets joined."""

@@ -28,6 +28,7 @@ from leanloop.learn.policy import Action, Decision, Rule, decide
 from leanloop.project import Project
 from leanloop.serve import create_app
 from leanloop.serve.security import bearer
+from tests.conftest import small_built_project
 
 FEATURES = ["car_value", "salary_range", "debt_to_income_ratio", "loan_length",
             "repaid_loan_on_prev_car", "size_of_downpayment", "driver_tenure"]
@@ -37,15 +38,7 @@ POLICY = PolicyConfig(min_rows=100, min_labels=100)
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory, car_loan_data) -> Project:
     """A project built on the first 2,000 reference rows with a 10-iteration model."""
-    root = tmp_path_factory.mktemp("decide")
-    data = root / "loans.csv"
-    car_loan_data.reference.head(2000).to_csv(data, index=False)
-    created = Project.init(data, target="repaid", time_column="timestamp", id_column="id", root=root / "p")
-    config = created.config.model_copy(update={"model": created.config.model.model_copy(update={"max_iter": 10})})
-    created.paths.config.write_text(render_config(config), encoding="utf-8")
-    created.close()
-    built = Project(root / "p")
-    built.build()
+    built = small_built_project(tmp_path_factory.mktemp("decide"), car_loan_data)
     yield built
     built.close()
 
