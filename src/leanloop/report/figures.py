@@ -73,18 +73,33 @@ def _alpha(color: str) -> str:
 
 def performance_chart(cycles: list[CycleView], events: list[EventView], metric: str) -> Chart:
     """Realized and estimated ``metric`` per cycle with their bands, the baseline and the reference."""
+    return _over_time(
+        cycles, events, chart_id="chart-performance", title=f"{metric} over time",
+        heading=f"{metric}: realized and estimated", unit=metric,
+        lines=([c.realized.get(metric) for c in cycles], [c.estimated.get(metric) for c in cycles],
+               [c.reference.get(metric) for c in cycles]),
+        names=(f"realized {metric}", f"estimated {metric}", "reference (champion's test set)"),
+        baseline=[c.baseline[metric].value if metric in c.baseline else None for c in cycles])
+
+
+def _over_time(cycles: list[CycleView], events: list[EventView], *, chart_id: str, title: str, heading: str,
+               unit: str, lines: tuple[list[Any], list[Any], list[float | None]],
+               names: tuple[str, str, str], baseline: list[float | None]) -> Chart:
+    """A value over the cycles: realized and estimated (with bands), the reference, the
+    trivial baseline (noted off the axis when drawing it would flatten the rest), and the
+    promotions and rollbacks marked."""
     x = [c.at for c in cycles]
-    traces = _band_traces(x, [c.realized.get(metric) for c in cycles], f"realized {metric}", BLUE)
-    traces += _band_traces(x, [c.estimated.get(metric) for c in cycles], f"estimated {metric}", ORANGE, "dash")
-    traces.append({"type": "scatter", "mode": "lines", "name": "reference (champion's test set)", "x": x,
-                   "y": [c.reference.get(metric) for c in cycles], "line": {"color": GREEN, "dash": "dashdot"}})
-    baseline = [c.baseline[metric].value if metric in c.baseline else None for c in cycles]
+    realized, estimated, reference = lines  # the first two are intervals (value, lower, upper)
+    traces = _band_traces(x, realized, names[0], BLUE)
+    traces += _band_traces(x, estimated, names[1], ORANGE, "dash")
+    traces.append({"type": "scatter", "mode": "lines", "name": names[2], "x": x, "y": reference,
+                   "line": {"color": GREEN, "dash": "dashdot"}})
     axis = _focus_range(traces, baseline)
     traces.append(_baseline_trace(x, baseline, axis))
     shapes, notes = _marks(cycles, events)
-    return Chart("chart-performance", f"{metric} over time", {
-        "data": traces, "layout": _layout(f"{metric}: realized and estimated", metric, shapes=shapes, annotations=notes,
-                                          yaxis={"title": {"text": metric}, **axis}),
+    return Chart(chart_id, title, {
+        "data": traces, "layout": _layout(heading, unit, shapes=shapes, annotations=notes,
+                                          yaxis={"title": {"text": unit}, **axis}),
     }, len(cycles))
 
 
@@ -113,19 +128,13 @@ def _baseline_trace(x: list[str], baseline: list[float | None], axis: dict[str, 
 
 def kpi_chart(cycles: list[CycleView], events: list[EventView], kpi: str) -> Chart:
     """The KPI per prediction, realized and estimated, with intervals, baseline and reference."""
-    x = [c.at for c in cycles]
-    traces = _band_traces(x, [c.kpis.get(kpi) for c in cycles], f"{kpi} (realized)", BLUE)
-    traces += _band_traces(x, [c.estimated_kpis.get(kpi) for c in cycles], f"{kpi} (estimated)", ORANGE, "dash")
-    traces.append({"type": "scatter", "mode": "lines", "name": "reference", "x": x,
-                   "y": [c.reference_kpis.get(kpi) for c in cycles], "line": {"color": GREEN, "dash": "dashdot"}})
-    baseline = [c.baseline_kpis[kpi].value if kpi in c.baseline_kpis else None for c in cycles]
-    axis = _focus_range(traces, baseline)
-    traces.append(_baseline_trace(x, baseline, axis))
-    shapes, notes = _marks(cycles, events)
-    return Chart("chart-kpi", f"{kpi} over time", {
-        "data": traces, "layout": _layout(f"KPI: {kpi} per prediction", kpi, shapes=shapes, annotations=notes,
-                                          yaxis={"title": {"text": kpi}, **axis}),
-    }, len(cycles))
+    return _over_time(
+        cycles, events, chart_id="chart-kpi", title=f"{kpi} over time", heading=f"KPI: {kpi} per prediction",
+        unit=kpi,
+        lines=([c.kpis.get(kpi) for c in cycles], [c.estimated_kpis.get(kpi) for c in cycles],
+               [c.reference_kpis.get(kpi) for c in cycles]),
+        names=(f"{kpi} (realized)", f"{kpi} (estimated)", "reference"),
+        baseline=[c.baseline_kpis[kpi].value if kpi in c.baseline_kpis else None for c in cycles])
 
 
 def drift_heatmap(cycles: list[CycleView]) -> Chart:
