@@ -86,7 +86,7 @@ def test_empty_window_has_columns(store: SQLStore) -> None:
     window = store.window(last=5)
     assert window.empty
     assert list(window.columns) == ["prediction_id", "created_at", "model_version", "features", "prediction",
-                                    "probabilities", "label", "received_at"]
+                                    "probabilities", "label", "received_at", "row_id", "event_at", "source"]
 
 
 # --- feedback -----------------------------------------------------------------------

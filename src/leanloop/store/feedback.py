@@ -9,6 +9,10 @@ batch logged late): there is no extra step. Per id:
 - a **conflicting** label replaces it: the label received last wins, and every label
   that took effect is kept in ``feedback_history`` with its arrival time and source.
 
+A key may also be the project's id of a row (a :class:`~leanloop.store.parked.RowId`):
+it joins the newest prediction carrying that id, or is parked by id until one is
+logged (:mod:`leanloop.store.parked` has the rule for reused ids).
+
 One call is one transaction, written with ``executemany`` in a few statements, so
 100,000 labels go in without a round trip per row.
 
@@ -20,10 +24,10 @@ Examples
 >>> t.metadata.create_all(engine)
 >>> with engine.begin() as conn:
 ...     record_feedback(conn, [("p1", 0), ("p2", 1), ("p1", 0)], received_at=5.0, source="api")
-FeedbackCounts(received=3, recorded=2, duplicates=1, updated=0, parked=2)
+FeedbackCounts(received=3, recorded=2, duplicates=1, updated=0, parked=2, reused=0)
 >>> with engine.begin() as conn:
 ...     record_feedback(conn, [("p1", 1)], received_at=6.0, source="file:labels.csv")
-FeedbackCounts(received=1, recorded=1, duplicates=0, updated=1, parked=1)
+FeedbackCounts(received=1, recorded=1, duplicates=0, updated=1, parked=1, reused=0)
 >>> with engine.connect() as conn:
 ...     [(h["label"], h["source"]) for h in label_history(conn, "p1")]
 [(0, 'api'), (1, 'file:labels.csv')]
@@ -38,16 +42,14 @@ from typing import TYPE_CHECKING, Any, cast
 import sqlalchemy as sa
 
 from leanloop.store import tables as t
+from leanloop.store.parked import RowId, chunks, park, pending, resolve
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Iterator
+    from collections.abc import Callable, Iterable
 
     from sqlalchemy.sql.compiler import SQLCompiler
 
-__all__ = ["FeedbackCounts", "record_feedback", "label_history", "count_parked"]
-
-#: Ids per ``IN (...)`` query: well under SQLite's and PostgreSQL's bound-parameter limits.
-CHUNK = 900
+__all__ = ["FeedbackCounts", "record_feedback", "label_history", "count_parked", "join_parked", "RowId"]
 
 _MISSING = object()
 
@@ -59,7 +61,8 @@ class FeedbackCounts:
     ``received`` items were sent; ``recorded`` of them took effect (a new label or a
     change) and ``duplicates`` repeated the label in force (``received = recorded +
     duplicates``); ``updated`` of the recorded ones replaced a different label; ``parked``
-    ids have no logged prediction yet and join when it arrives.
+    ids have no logged prediction yet and join when it arrives; ``reused`` labels sent by
+    the project's id found several predictions with it and joined the newest.
     """
 
     received: int = 0
@@ -67,15 +70,11 @@ class FeedbackCounts:
     duplicates: int = 0
     updated: int = 0
     parked: int = 0
+    reused: int = 0
 
     def to_json(self) -> dict[str, int]:
         """The stable JSON shape the API and ``leanloop feedback --json`` print."""
         return asdict(self)
-
-
-def _chunks(ids: list[str]) -> Iterator[list[str]]:
-    for start in range(0, len(ids), CHUNK):
-        yield ids[start:start + CHUNK]
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -124,11 +123,37 @@ def _executemany(conn: sa.Connection, statement: sa.ClauseElement, rows: list[di
 
 def record_feedback(conn: sa.Connection, items: Iterable[tuple[str, Any]], *, received_at: float,
                     source: str) -> FeedbackCounts:
-    """Apply ``(prediction_id, label)`` pairs in order on ``conn`` (the caller's transaction).
+    """Apply ``(key, label)`` pairs in order on ``conn`` (the caller's transaction); a key
+    is a prediction id or a :class:`RowId`.
 
     Labels must already be validated (see :func:`leanloop.target.check_label`).
     """
     items = list(items)
+    if not items:
+        return FeedbackCounts()
+    by_row = [key for key, _ in items if isinstance(key, RowId)]
+    newest, reused_ids = resolve(conn, by_row) if by_row else ({}, set())
+    direct: list[tuple[str, Any]] = []
+    waiting: list[tuple[str, Any]] = []
+    reused = 0
+    for key, label in items:
+        if isinstance(key, RowId):
+            if key not in newest:
+                waiting.append((str(key), label))
+                continue
+            reused += key in reused_ids
+            key = newest[key]
+        direct.append((str(key), label))
+    counts = _record(conn, direct, received_at=received_at, source=source)
+    recorded, duplicates, updated = park(conn, waiting, received_at=received_at, source=source)
+    return FeedbackCounts(received=len(items), recorded=counts.recorded + recorded,
+                          duplicates=counts.duplicates + duplicates, updated=counts.updated + updated,
+                          parked=counts.parked + len({i for i, _ in waiting}), reused=reused)
+
+
+def _record(conn: sa.Connection, items: list[tuple[str, Any]], *, received_at: float,
+            source: str) -> FeedbackCounts:
+    """:func:`record_feedback` for pairs keyed by prediction id."""
     if not items:
         return FeedbackCounts()
     ids = list(dict.fromkeys(pid for pid, _ in items))
@@ -138,7 +163,7 @@ def record_feedback(conn: sa.Connection, items: Iterable[tuple[str, Any]], *, re
     labels_in_force = sa.select(t.feedback.c.prediction_id, t.feedback.c.label).where(
         t.feedback.c.prediction_id.in_(in_batch))
     logged_ids = sa.select(t.predictions.c.prediction_id).where(t.predictions.c.prediction_id.in_(in_batch))
-    for chunk in _chunks(ids):
+    for chunk in chunks(ids):
         current.update(conn.execute(labels_in_force, {"ids": chunk}).all())
         logged.update(conn.execute(logged_ids, {"ids": chunk}).scalars())
 
@@ -180,8 +205,26 @@ def label_history(conn: sa.Connection, prediction_id: str) -> list[dict[str, Any
 
 
 def count_parked(conn: sa.Connection) -> int:
-    """Labels still waiting for their prediction to be logged."""
+    """Labels still waiting for their prediction to be logged (by prediction id or by the
+    project's id)."""
     f, p = t.feedback, t.predictions
     query = (sa.select(sa.func.count()).select_from(f.outerjoin(p, p.c.prediction_id == f.c.prediction_id))
              .where(p.c.prediction_id.is_(None)))
-    return int(conn.execute(query).scalar_one())
+    by_id = sa.select(sa.func.count()).select_from(t.parked_labels)
+    return int(conn.execute(query).scalar_one()) + int(conn.execute(by_id).scalar_one())
+
+
+def join_parked(conn: sa.Connection, row_ids: list[str] | None = None) -> int:
+    """Join the labels parked by id (of ``row_ids``, or all) whose prediction is logged
+    now, each to the first prediction logged with its id, with the time and source it
+    arrived with; returns how many joined."""
+    found = pending(conn, row_ids)
+    groups: dict[tuple[float, str], list[tuple[str, Any]]] = {}
+    for row in found:
+        groups.setdefault((row["received_at"], row["source"]), []).append((row["prediction_id"], row["label"]))
+    for (received_at, source), items in groups.items():
+        _record(conn, items, received_at=received_at, source=source)
+    table, ids = t.parked_labels, [row["row_id"] for row in found]
+    for chunk in chunks(ids):
+        conn.execute(table.delete().where(table.c.row_id.in_(chunk)))
+    return len(found)

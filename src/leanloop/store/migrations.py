@@ -63,10 +63,22 @@ def _index_model_version(op: Operations) -> None:
         op.create_index("ix_predictions_model_version", "predictions", ["model_version"])
 
 
+def _row_keys(op: Operations) -> None:
+    columns = {c["name"] for c in sa.inspect(op.get_bind()).get_columns("predictions")}
+    for column in (sa.Column("row_id", sa.String(255), nullable=True), sa.Column("event_at", sa.Float, nullable=True),
+                   sa.Column("source", sa.String(16), nullable=False, server_default="online")):
+        if column.name not in columns:
+            op.add_column("predictions", column)
+    # IF NOT EXISTS: SQLite's inspector does not list expression indexes.
+    op.execute("CREATE INDEX IF NOT EXISTS ix_predictions_row_id ON predictions (row_id)")
+    op.execute("CREATE INDEX IF NOT EXISTS ix_predictions_event_time ON predictions (coalesce(event_at, created_at))")
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "baseline: models, aliases, predictions, feedback, measurements, cycles", _baseline),
     Migration(2, "index predictions by model_version (rows served per version)", _index_model_version),
     Migration(3, "shadow_predictions: what a shadow version answered (created by create_all)", _baseline),
+    Migration(4, "predictions carry row_id, event_at and source; parked_labels (by create_all)", _row_keys),
 )
 LATEST = MIGRATIONS[-1].version
 

@@ -42,31 +42,32 @@ SQLITE_BUSY_MS = 30000
 #: ``log_predictions`` on SQLite: insert, skipping ids already logged; the count of rows
 #: inserted is the cursor's rowcount.
 _SQLITE_LOG = ("INSERT INTO predictions (prediction_id, created_at, model_version, features, prediction, "
-               "probabilities) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (prediction_id) DO NOTHING")
-#: ``log_predictions`` on PostgreSQL: the whole group in one statement, its columns as six
+               "probabilities, row_id, event_at, source) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+               "ON CONFLICT (prediction_id) DO NOTHING")
+#: ``log_predictions`` on PostgreSQL: the whole group in one statement, its columns as nine
 #: binary array parameters (``%b``: no text-array quoting of the JSON values), inserted in
 #: the group's order (``WITH ORDINALITY ... ORDER BY``: ``seq`` follows the group and, of two
 #: records with one id, the first is kept), skipping ids already logged; the rowcount is the
 #: number of rows inserted.
 _POSTGRES_LOG = ("INSERT INTO predictions (prediction_id, created_at, model_version, features, prediction, "
-                 "probabilities) SELECT i, t, v, f, p, q FROM unnest(%b::text[], %b::float8[], %b::text[], "
-                 "%b::json[], %b::json[], %b::json[]) WITH ORDINALITY AS g(i, t, v, f, p, q, n) ORDER BY n "
-                 "ON CONFLICT (prediction_id) DO NOTHING")
+                 "probabilities, row_id, event_at, source) SELECT i, t, v, f, p, q, r, e, s FROM unnest(%b::text[], "
+                 "%b::float8[], %b::text[], %b::json[], %b::json[], %b::json[], %b::text[], %b::float8[], %b::text[]) "
+                 "WITH ORDINALITY AS g(i, t, v, f, p, q, r, e, s, n) ORDER BY n ON CONFLICT (prediction_id) DO NOTHING")
 #: A commit's own statement and lock timeouts on PostgreSQL, for its transaction only.
 _POSTGRES_TIMEOUTS = ("SELECT set_config('statement_timeout', %s, true), set_config('lock_timeout', %s, true)")
 
 
 def postgresql_columns(rows: list[dict[str, Any]]) -> tuple[list[Any], ...]:
-    """The records as the six column arrays of the PostgreSQL insert.
+    """The records as the nine column arrays of the PostgreSQL insert.
 
     >>> postgresql_columns([{"prediction_id": "p1", "created_at": 1, "model_version": "v1",
-    ...     "features": {"x": 1.0}, "prediction": 1, "probabilities": None}])
-    (['p1'], [1.0], ['v1'], ['{"x":1.0}'], ['1'], ['null'])
+    ...     "features": {"x": 1.0}, "prediction": 1, "probabilities": None, "row_id": "L7"}])
+    (['p1'], [1.0], ['v1'], ['{"x":1.0}'], ['1'], ['null'], ['L7'], [None], ['online'])
     """
     try:
         # float(): an array holds one type, and a time logged as an int would mix them.
         return ([r["prediction_id"] for r in rows], [float(r["created_at"]) for r in rows],
-                [r["model_version"] for r in rows], *_json_columns(rows))
+                [r["model_version"] for r in rows], *_json_columns(rows), *_key_columns(rows))
     except (TypeError, ValueError) as exc:
         raise StoreError(f"could not log predictions: a record has a created_at that is not a number "
                          f"or a value that is not JSON ({exc}); nothing was written") from exc
@@ -87,14 +88,14 @@ def sqlite_params(rows: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
     """The records as the parameter tuples of the SQLite insert, JSON columns as text.
 
     >>> sqlite_params([{"prediction_id": "p1", "created_at": 1.0, "model_version": "v1",
-    ...     "features": {"x": 1.0}, "prediction": "a", "probabilities": None}])
-    [('p1', 1.0, 'v1', '{"x":1.0}', '"a"', 'null')]
+    ...     "features": {"x": 1.0}, "prediction": "a", "probabilities": None, "event_at": 0.5, "source": "batch"}])
+    [('p1', 1.0, 'v1', '{"x":1.0}', '"a"', 'null', None, 0.5, 'batch')]
     """
     # The JSON columns serialised here by orjson (None as 'null', as the JSON type stores
     # it): SQLAlchemy's per-row parameter processing and json.dumps cost more than
     # SQLite's insert itself for a 1,000-row group commit.
     return list(zip([r["prediction_id"] for r in rows], [r["created_at"] for r in rows],
-                    [r["model_version"] for r in rows], *_json_columns(rows), strict=True))
+                    [r["model_version"] for r in rows], *_json_columns(rows), *_key_columns(rows), strict=True))
 
 
 def log_sqlite(conn: sa.Connection, params: list[tuple[Any, ...]], timeout_ms: float | None) -> int:
@@ -112,9 +113,13 @@ def log_sqlite(conn: sa.Connection, params: list[tuple[Any, ...]], timeout_ms: f
 
 
 def read_window(conn: sa.Connection, *, last: int | None = None, since: float | None = None,
-                until: float | None = None, labelled_only: bool = False) -> pd.DataFrame:
+                until: float | None = None, labelled_only: bool = False, by_event: bool = False) -> pd.DataFrame:
     """Logged predictions in a window, oldest first, with ``label`` joined (None if
     absent); ``labelled_only`` keeps only rows whose label arrived.
+
+    ``by_event``: ``last``, ``since`` and ``until`` and the order go by each row's event
+    time (its arrival time when it carries none) instead of its arrival; ties keep the
+    order of arrival.
 
     The JSON columns are read as text and decoded here, column by column: SQLAlchemy's
     per-value JSON processing cost about ten times the decoding itself on 100k rows.
@@ -127,19 +132,21 @@ def read_window(conn: sa.Connection, *, last: int | None = None, since: float | 
     as_text = [sa.cast(c, sa.Text) for c in (p.c.features, p.c.prediction, p.c.probabilities, f.c.label)]
     query = sa.select(
         p.c.seq, p.c.prediction_id, p.c.created_at, p.c.model_version, *as_text, f.c.received_at,
+        p.c.row_id, p.c.event_at, p.c.source,
     ).select_from(p.outerjoin(f, f.c.prediction_id == p.c.prediction_id))
+    at = t.event_time() if by_event else p.c.created_at
     if since is not None:
-        query = query.where(p.c.created_at >= since)
+        query = query.where(at >= since)
     if until is not None:
-        query = query.where(p.c.created_at < until)
+        query = query.where(at < until)
     if labelled_only:
         query = query.where(f.c.label.is_not(None))
-    query = query.order_by(p.c.seq.desc())
+    query = query.order_by(at.desc(), p.c.seq.desc()) if by_event else query.order_by(p.c.seq.desc())
     if last is not None:
         query = query.limit(last)
     rows = conn.execute(query).all()[::-1]
     names = ["seq", "prediction_id", "created_at", "model_version", "features", "prediction", "probabilities",
-             "label", "received_at"]
+             "label", "received_at", "row_id", "event_at", "source"]
     columns = dict(zip(names, map(list, zip(*rows, strict=True)), strict=True)) if rows else {n: [] for n in names}
     for name in ("features", "prediction", "probabilities", "label"):
         # One decode per column (a JSON array of the values) rather than one per value;
@@ -148,9 +155,21 @@ def read_window(conn: sa.Connection, *, last: int | None = None, since: float | 
     # Object columns keep labels and outputs as logged (an int stays an int even
     # when other rows have no label yet).
     return pd.DataFrame({
-        c: pd.Series(columns[c], dtype="float64" if c in ("created_at", "received_at") else object)
+        c: pd.Series(columns[c], dtype="float64" if c in ("created_at", "received_at", "event_at") else object)
         for c in names[1:]
     })
+
+
+def _key_columns(rows: list[dict[str, Any]]) -> tuple[list[Any], ...]:
+    """The records' ``row_id``, ``event_at`` and ``source``: None, None and ``online``
+    when a record leaves them out (the keys batch scoring and the server pass).
+
+    >>> _key_columns([{"row_id": "a", "event_at": 3, "source": "batch"}, {}])
+    (['a', None], [3.0, None], ['batch', 'online'])
+    """
+    times = [r.get("event_at") for r in rows]
+    return ([r.get("row_id") for r in rows], [None if v is None else float(v) for v in times],
+            [r.get("source") or "online" for r in rows])
 
 
 def _json_text(value: Any) -> str:

@@ -18,7 +18,7 @@ Examples
 >>> store.count_predictions()
 1
 >>> store.add_feedback([("p1", 0), ("p2", 1)], received_at=2.0)
-FeedbackCounts(received=2, recorded=2, duplicates=0, updated=0, parked=1)
+FeedbackCounts(received=2, recorded=2, duplicates=0, updated=0, parked=1, reused=0)
 >>> store.window(last=10)[["prediction_id", "label"]].to_dict("records")
 [{'prediction_id': 'p1', 'label': 0}]
 >>> store.close()
@@ -35,7 +35,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from leanloop.config import SqliteSync
 from leanloop.errors import NotFoundError, StoreError
 from leanloop.store import tables as t
-from leanloop.store.feedback import FeedbackCounts, count_parked, label_history, record_feedback
+from leanloop.store.feedback import FeedbackCounts, count_parked, join_parked, label_history, record_feedback
 from leanloop.store.predictions import (
     SQLITE_BUSY_MS,
     log_postgresql,
@@ -44,6 +44,7 @@ from leanloop.store.predictions import (
     read_window,
     sqlite_params,
 )
+from leanloop.store.parked import pending
 from leanloop.store.shadow import count_shadow, insert_shadow, select_pairs
 from leanloop.store.write_lock import WriteLock
 
@@ -197,17 +198,28 @@ class SQLStore:
 
         ``timeout_ms`` bounds the commit on the database's side: PostgreSQL's statement
         and lock timeouts for this transaction, SQLite's busy timeout for this write.
+
+        Records may carry ``row_id``, ``event_at`` and ``source`` (None, None and
+        ``online`` when absent); labels parked by a ``row_id`` of the group join in the
+        same transaction (:mod:`leanloop.store.parked`).
         """
         if not rows:
             return 0
+        row_ids = [r["row_id"] for r in rows if r.get("row_id") is not None]
         try:
             if self.dialect == "postgresql":
                 columns = postgresql_columns(rows)
                 with self.engine.begin() as conn:
-                    return log_postgresql(conn, columns, timeout_ms)
+                    logged = log_postgresql(conn, columns, timeout_ms)
+                    if row_ids:
+                        join_parked(conn, row_ids)
+                    return logged
             params = sqlite_params(rows)
             with self._write_lock, self.engine.begin() as conn:
-                return log_sqlite(conn, params, timeout_ms)
+                logged = log_sqlite(conn, params, timeout_ms)
+                if row_ids:
+                    join_parked(conn, row_ids)
+                return logged
         except DBAPIError as exc:
             raise StoreError(f"could not log predictions: {exc.orig}") from exc
 
@@ -252,7 +264,8 @@ class SQLStore:
 
     def add_feedback(self, items: Iterable[tuple[str, Any]], received_at: float, *,
                      source: str = "python") -> FeedbackCounts:
-        """Record validated labels by prediction id in one transaction; see
+        """Record validated labels by prediction id (or by the project's id: a
+        :class:`~leanloop.store.parked.RowId` key) in one transaction; see
         :mod:`leanloop.store.feedback` for duplicates, conflicts and parked labels."""
         items = list(items)
         clash: IntegrityError | None = None
@@ -276,13 +289,26 @@ class SQLStore:
         with self.engine.connect() as conn:
             return count_parked(conn)
 
-    def window(self, *, last: int | None = None, since: float | None = None,
-               until: float | None = None, labelled_only: bool = False) -> pd.DataFrame:
+    def window(self, *, last: int | None = None, since: float | None = None, until: float | None = None,
+               labelled_only: bool = False, by_event: bool = False) -> pd.DataFrame:
         """Logged predictions in a window, oldest first, with ``label`` joined (None if
-        absent); ``labelled_only`` keeps only rows whose label arrived (see
-        :func:`leanloop.store.predictions.read_window`)."""
+        absent); ``labelled_only`` keeps only rows whose label arrived; ``by_event``: by
+        event time (see :func:`leanloop.store.predictions.read_window`).
+
+        Labels still parked by id whose prediction is logged join first: a label and its
+        prediction written at once on two connections may each miss the other."""
+        self.join_parked()
         with self.engine.connect() as conn:
-            return read_window(conn, last=last, since=since, until=until, labelled_only=labelled_only)
+            return read_window(conn, last=last, since=since, until=until, labelled_only=labelled_only,
+                               by_event=by_event)
+
+    def join_parked(self) -> int:
+        """Join labels parked by id whose prediction is logged now; returns how many."""
+        with self.engine.connect() as conn:
+            if not pending(conn, None):
+                return 0  # read only: no write transaction when nothing waits
+        with self.engine.begin() as conn:
+            return join_parked(conn)
 
     # -- measurements and cycles ----------------------------------------------------
     def add_measurement(self, body: dict[str, Any], at: float) -> int:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-__all__ = ["metadata", "models", "aliases", "predictions", "feedback", "feedback_history", "measurements", "cycles",
-           "testset", "shadow_predictions", "schema_version"]
+__all__ = ["metadata", "models", "aliases", "predictions", "feedback", "feedback_history", "parked_labels",
+           "measurements", "cycles", "testset", "shadow_predictions", "schema_version", "event_time"]
 
 metadata = sa.MetaData()
 
@@ -32,7 +32,22 @@ predictions = sa.Table(
     sa.Column("features", sa.JSON, nullable=False),
     sa.Column("prediction", sa.JSON, nullable=False),
     sa.Column("probabilities", sa.JSON, nullable=True),
+    # The caller's own id of the row (the project's id column, as text) and its event
+    # time (epoch seconds), when the row carried them; ``source``: online or batch.
+    sa.Column("row_id", sa.String(255), nullable=True, index=True),
+    sa.Column("event_at", sa.Float, nullable=True),
+    sa.Column("source", sa.String(16), nullable=False, server_default="online"),
 )
+
+
+def event_time(table: sa.Table = predictions) -> sa.ColumnElement[float]:
+    """A row's time when windows go by event time: its event time, else its arrival."""
+    return sa.func.coalesce(table.c.event_at, table.c.created_at)
+
+
+# ``event_at`` is indexed through the expression the event-time windows sort and filter
+# by (a plain index on it could serve neither their ORDER BY nor their range).
+sa.Index("ix_predictions_event_time", event_time())
 
 # The label in force per prediction id. No foreign key on purpose: a label may arrive
 # before its prediction is logged (it is parked) and joins when the prediction does.
@@ -49,6 +64,16 @@ feedback_history = sa.Table(
     "feedback_history", metadata,
     sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("prediction_id", sa.String(64), nullable=False, index=True),
+    sa.Column("label", sa.JSON, nullable=False),
+    sa.Column("received_at", sa.Float, nullable=False),
+    sa.Column("source", sa.String(255), nullable=False),
+)
+
+#: Labels sent by the project's id column whose prediction is not logged yet: each joins
+#: the first prediction logged with its id (:mod:`leanloop.store.parked`).
+parked_labels = sa.Table(
+    "parked_labels", metadata,
+    sa.Column("row_id", sa.String(255), primary_key=True),
     sa.Column("label", sa.JSON, nullable=False),
     sa.Column("received_at", sa.Float, nullable=False),
     sa.Column("source", sa.String(255), nullable=False),
