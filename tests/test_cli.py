@@ -100,7 +100,8 @@ def test_feedback_file_errors_and_measure_usage(project_dir: Path, tmp_path: Pat
     code, out, _ = run("feedback", str(labels), "--dir", str(project_dir))
     assert code == 0 and "recorded 1 of 1 labels: 0 updated, 0 duplicates, 1 parked" in one_paragraph(out)
     code, out, _ = run("feedback", str(labels), "--json", "--dir", str(project_dir))
-    assert code == 0 and json.loads(out) == {"received": 1, "recorded": 0, "duplicates": 1, "updated": 0, "parked": 0}
+    assert code == 0 and json.loads(out) == {"received": 1, "recorded": 0, "duplicates": 1, "updated": 0, "parked": 0,
+                                                      "reused": 0}
     pd.DataFrame({"prediction_id": ["nope", "x"], "label": [1, "maybe"]}).to_csv(labels, index=False)
     code, _, err = run("feedback", str(labels), "--dir", str(project_dir))
     assert code == 2 and "labels.csv: row 1: label 'maybe' is not one of the classes" in one_paragraph(err)

@@ -52,7 +52,7 @@ def full_config() -> ProjectConfig:
     """A config where every optional value is set and no value is a default."""
     return ProjectConfig(
         data=DataConfig(path="loans.csv", target="churn", task="classification", time_column="ts",
-                        id_column="id", classes=[0, 1]),
+                        id_column="id", id_type="integer", classes=[0, 1]),
         schema=Schema(features=[
             Feature(name="age", kind="numeric", nullable=True, minimum=18.0, maximum=99.5),
             Feature(name="city", kind="categorical", categories=["a", "b"]),
@@ -63,7 +63,7 @@ def full_config() -> ProjectConfig:
             KpiOutcome(actual=1, predicted=1, value=100.0), KpiOutcome(actual=0, predicted=1, value=-20.0)],
             error="squared", over_cost_per_unit=3.0, under_cost_per_unit=0.5, weight_column="age"),
         performance=PerformanceConfig(bootstrap_resamples=200, confidence=0.9, estimate=False),
-        measure=MeasureConfig(window_rows=100, labelled_window_rows=400, labelled_max_age_days=30.0,
+        measure=MeasureConfig(window_rows=100, time="event", labelled_window_rows=400, labelled_max_age_days=30.0,
                               alpha=0.01, psi_threshold=0.25, psi_bins=5, reference_max_rows=1000),
         policy=PolicyConfig(min_rows=10, min_labels=5, main_metric="f1", max_metric_drop=0.05,
                             max_kpi_drop=0.2, max_drift_share=0.4, retrain_on_drift=True, min_coverage=0.2,

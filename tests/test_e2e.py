@@ -56,7 +56,7 @@ def test_whole_loop_through_real_server(tmp_path: Path, car_loan_csv: Path, anal
         answers = send(client, before)
         labels = [{"prediction_id": a["prediction_id"], "label": int(y)}
                   for a, y in zip(answers, before["repaid"], strict=True)]
-        counts = {"received": 3000, "recorded": 3000, "duplicates": 0, "updated": 0, "parked": 0}
+        counts = {"received": 3000, "recorded": 3000, "duplicates": 0, "updated": 0, "parked": 0, "reused": 0}
         assert client.post("/feedback", json={"feedback": labels}).json() == counts
         unknown = client.post("/feedback", json={"feedback": [{"prediction_id": "nope", "label": 1}]})
         assert unknown.status_code == 200 and unknown.json()["parked"] == 1  # kept until "nope" is logged

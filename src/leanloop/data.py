@@ -27,8 +27,9 @@ _PARQUET = {".parquet", ".pq"}
 _CSV = {".csv", ".txt", ".tsv"}
 
 
-def read_table(path: str | Path) -> pd.DataFrame:
-    """Read a CSV or Parquet file into a frame.
+def read_table(path: str | Path, *, text_columns: list[str] | None = None) -> pd.DataFrame:
+    """Read a CSV or Parquet file into a frame (``text_columns`` of a CSV as text, as
+    written: ids such as ``007`` keep their zeros).
 
     Raises :class:`DataError` when the file is missing, of an unknown type, empty or
     malformed, saying which and how to fix it.
@@ -43,7 +44,8 @@ def read_table(path: str | Path) -> pd.DataFrame:
         if suffix in _PARQUET:
             frame = pd.read_parquet(path)
         elif suffix in _CSV:
-            frame = pd.read_csv(path, sep="\t" if suffix == ".tsv" else ",")
+            frame = pd.read_csv(path, sep="\t" if suffix == ".tsv" else ",",
+                                dtype=dict.fromkeys(text_columns, str) if text_columns else None)
         else:
             raise DataError(
                 f"cannot read {path.name!r}: expected a .csv or .parquet file, got {suffix or 'no extension'!r}"

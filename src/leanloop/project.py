@@ -36,6 +36,7 @@ from leanloop.learn.ledger import Cycle, LedgerEvent
 from leanloop.learn.shadow import ShadowReport, shadow_report
 from leanloop.loop import run_cycle, save_measurement
 from leanloop.measure.measurement import Measurement, measure_window
+from leanloop.row_keys import RowId, RowKeys, file_key, infer_id_type
 from leanloop.schema import infer_schema
 from leanloop.serve.security import TOKEN_FILE, generate_token
 from leanloop.target import check_label, csv_labels, infer_task, normalize_target
@@ -93,8 +94,8 @@ def init_config(frame: pd.DataFrame, *, path: str, target: str, task: Task | Non
     if task is Task.CLASSIFICATION:
         classes = sorted(labels.unique().tolist())
         kpi = KpiConfig(outcomes=[KpiOutcome(actual=c, predicted=c, value=1.0) for c in classes])
-    data = DataConfig(path=path, target=target, task=task, time_column=time_column,
-                      id_column=id_column, classes=classes)
+    data = DataConfig(path=path, target=target, task=task, time_column=time_column, id_column=id_column,
+                      id_type=infer_id_type(frame[id_column]) if id_column else None, classes=classes)
     return ProjectConfig(data=data, schema_=schema, kpi=kpi)
 
 
@@ -196,15 +197,19 @@ class Project:
         return register_adopted(self.workspace, model, Path(reference), trust=trust, name=Path(model_path).name,
                                 calibrate_on=None if calibrate_on is None else Path(calibrate_on))
 
-    def feedback(self, items: Iterable[tuple[Any, Any]], *, source: str = "python") -> FeedbackCounts:
-        """Record ground-truth labels by prediction id; all or nothing.
+    def feedback(self, items: Iterable[tuple[Any, Any]], *, source: str = "python",
+                 by_id: bool = False) -> FeedbackCounts:
+        """Record ground-truth labels by prediction id (``by_id``: by the project's id
+        column, or per item with a :class:`~leanloop.row_keys.RowId` key); all or nothing.
 
         Every label is checked against the target first: one of the wrong type raises
         :class:`~leanloop.errors.InputError` naming its row, and nothing is written.
         Duplicates change nothing, a conflicting label replaces the one in force (kept
         in the history), and a label for an id not logged yet is parked until its
-        prediction arrives (see :mod:`leanloop.store.feedback`).
+        prediction arrives (see :mod:`leanloop.store.feedback`; by id, the newest
+        prediction with the id wins: :mod:`leanloop.store.parked`).
         """
+        keys = RowKeys.of(self.config.data)
         task, classes = self.config.data.task, self.config.data.classes
         seen: dict[tuple[type, Any] | None, Any] = {}  # labels repeat: check each distinct one once
         checked = []
@@ -212,13 +217,19 @@ class Project:
             key = (type(label), label) if isinstance(label, (bool, int, float, str)) else None
             if key is None or key not in seen:
                 seen[key] = check_label(label, task, classes, row)
-            checked.append((str(pid), seen[key]))
+            checked.append((RowId(keys.id_text(pid, row)) if by_id else pid if isinstance(pid, str) else str(pid),
+                            seen[key]))
         return self.store.add_feedback(checked, received_at=time.time(), source=source)
 
-    def feedback_file(self, path: str | Path, *, id_column: str, label_column: str) -> FeedbackCounts:
-        """Labels from a CSV or Parquet file; a bad row is named and nothing is recorded."""
+    def feedback_file(self, path: str | Path, *, id_column: str | None, label_column: str) -> FeedbackCounts:
+        """Labels from a CSV or Parquet file; a bad row is named and nothing is recorded.
+
+        ``id_column``: the column naming each row's prediction, by prediction id or, when
+        it is the project's id column, by that id (None: ``prediction_id`` if the file
+        has it, else the project's id column)."""
         name = Path(path).name
-        frame = read_table(path)
+        frame = read_table(path, text_columns=[c for c in (id_column, self.config.data.id_column) if c])
+        id_column = id_column or file_key(frame, self.config.data.id_column, name)
         require_columns(frame, [id_column, label_column], name)
         if frame[id_column].isna().any():
             row = int(frame[id_column].isna().to_numpy().nonzero()[0][0])
@@ -226,7 +237,11 @@ class Project:
         labels = frame[label_column].tolist()
         if Path(path).suffix.lower() == ".csv":
             labels = csv_labels(labels)
-        items = zip(frame[id_column].astype(str).tolist(), labels, strict=True)
+        if id_column == self.config.data.id_column:
+            keys: list[str] = RowKeys.of(self.config.data).file_ids(frame[id_column].tolist(), source=name)
+        else:
+            keys = frame[id_column].astype(str).tolist()
+        items = zip(keys, labels, strict=True)
         try:
             return self.feedback(items, source=f"file:{name}")
         except InputError as exc:
@@ -234,11 +249,11 @@ class Project:
 
     def measure(self, *, last: int | None = None, since: float | None = None, chunks: int = 0,
                 period: str | None = None, save: bool = True, window: pd.DataFrame | None = None,
-                loaded: tuple[Any, Any] | None = None) -> Measurement:
+                loaded: tuple[Any, Any] | None = None, until: float | None = None) -> Measurement:
         """Measure a window of production against the champion's reference data
         (``window`` and ``loaded``: see :func:`~leanloop.measure.measurement.measure_window`)."""
         result = measure_window(self.workspace, last=last, since=since, chunks=chunks, period=period,
-                                window=window, loaded=loaded)
+                                window=window, loaded=loaded, until=until)
         return save_measurement(self.workspace, result) if save else result
 
     def cycle(self, *, last: int | None = None, since: float | None = None, act: bool = True,

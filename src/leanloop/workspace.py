@@ -22,11 +22,14 @@ Examples
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from leanloop.config import ProjectConfig, ProjectPaths, load_config
+from leanloop.config import ProjectConfig, ProjectPaths, TimeBasis, load_config
 from leanloop.registry import Registry
 from leanloop.store import SQLStore
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["Workspace"]
 
@@ -63,6 +66,22 @@ class Workspace:
     def data_path(self) -> Path:
         """The training table named in the config."""
         return (self.paths.root / self.config.data.path).resolve()
+
+    @property
+    def by_event(self) -> bool:
+        """Whether windows go by event time: ``[measure] time``, by default event when
+        ``[data] time_column`` is set."""
+        basis = self.config.measure.time
+        if basis is None:
+            return self.config.data.time_column is not None
+        return basis is TimeBasis.EVENT
+
+    def window(self, *, last: int | None = None, since: float | None = None, until: float | None = None,
+               labelled_only: bool = False) -> pd.DataFrame:
+        """Logged predictions in a window, by the project's time basis (:attr:`by_event`);
+        see :meth:`~leanloop.store.SQLStore.window`."""
+        return self.store.window(last=last, since=since, until=until, labelled_only=labelled_only,
+                                 by_event=self.by_event)
 
     def close(self) -> None:
         """Close the store (it reopens on next use)."""

@@ -92,9 +92,10 @@ def test_feedback_validation_and_counts(client: TestClient, project: Project) ->
         assert response.status_code == 200, response.text
         return response.json()
 
-    assert send((pid, 1), ("later", 0)) == {"received": 2, "recorded": 2, "duplicates": 0, "updated": 0, "parked": 1}
-    assert send((pid, 1)) == {"received": 1, "recorded": 0, "duplicates": 1, "updated": 0, "parked": 0}
-    assert send((pid, 0)) == {"received": 1, "recorded": 1, "duplicates": 0, "updated": 1, "parked": 0}
+    assert send((pid, 1), ("later", 0)) == {"received": 2, "recorded": 2, "duplicates": 0, "updated": 0, "parked": 1,
+                                         "reused": 0}
+    assert send((pid, 1)) == {"received": 1, "recorded": 0, "duplicates": 1, "updated": 0, "parked": 0, "reused": 0}
+    assert send((pid, 0)) == {"received": 1, "recorded": 1, "duplicates": 0, "updated": 1, "parked": 0, "reused": 0}
     assert project.store.get_prediction(pid)["label"] == 0  # the latest label wins
     assert [(h["label"], h["source"]) for h in project.store.label_history(pid)] == [(1, "api"), (0, "api")]
 
@@ -102,7 +103,7 @@ def test_feedback_validation_and_counts(client: TestClient, project: Project) ->
 def test_openapi_shows_the_real_features(client: TestClient) -> None:
     schema = client.get("/openapi.json").json()
     row = schema["components"]["schemas"]["Row"]
-    assert set(row["properties"]) == set(ROW)
+    assert set(row["properties"]) == {*ROW, "id", "timestamp"}  # the project's id and time columns, never features
     assert row["properties"]["car_value"]["type"] == "number"
 
 

@@ -144,7 +144,7 @@ def _open(directory: Path) -> Any:
     return Project(directory)
 
 
-def _parse_since(value: str | None) -> float | None:
+def _parse_since(value: str | None, option: str = "--since") -> float | None:
     if value is None:
         return None
     try:
@@ -154,7 +154,7 @@ def _parse_since(value: str | None) -> float | None:
     try:
         stamp = datetime.fromisoformat(value)
     except ValueError:
-        _fail(f"--since {value!r} is not a time; give ISO 8601 (2024-05-01T12:00:00+00:00) or epoch seconds")
+        _fail(f"{option} {value!r} is not a time; give ISO 8601 (2024-05-01T12:00:00+00:00) or epoch seconds")
     if stamp.tzinfo is None:
         from datetime import UTC
 

@@ -17,8 +17,10 @@ __all__ = ["feedback", "measure", "drift"]
 
 @handles_errors
 def feedback(
-    file: Annotated[Path, typer.Argument(help="CSV or Parquet with prediction ids and labels.")],
-    id_column: Annotated[str, typer.Option(help="Column holding the prediction id.")] = "prediction_id",
+    file: Annotated[Path, typer.Argument(help="CSV or Parquet with prediction ids (or your ids) and labels.")],
+    id_column: Annotated[str | None, typer.Option(help=(
+        "Column naming each row: prediction ids, or the project's id column to join by your own ids "
+        "(default: prediction_id if the file has it, else the project's id column)."))] = None,
     label_column: Annotated[str, typer.Option(help="Column holding the ground truth.")] = "label",
     directory: DirOption = Path("."),
     as_json: JsonOption = False,
@@ -27,7 +29,8 @@ def feedback(
 
     A repeated label changes nothing, a different one replaces it (the latest wins, the
     history keeps both), and a label whose prediction is not logged yet is parked until
-    it is.
+    it is. By your own id, a label joins the newest prediction with that id (counted as
+    reused when several carry it), or the first one logged after it.
     """
     with _open(directory) as project:
         counts = project.feedback_file(file, id_column=id_column, label_column=label_column)
@@ -35,7 +38,9 @@ def feedback(
         _print_json(counts.to_json())
     else:
         _console().print(f"recorded {counts.recorded} of {counts.received} labels: {counts.updated} updated, "
-                         f"{counts.duplicates} duplicates, {counts.parked} parked (prediction not logged yet)")
+                         f"{counts.duplicates} duplicates, {counts.parked} parked (prediction not logged yet)"
+                         + (f", {counts.reused} by an id several predictions carry (joined the newest)"
+                            if counts.reused else ""))
 
 
 @handles_errors
@@ -44,6 +49,8 @@ def measure(
         min=1, help="Measure the last N predictions (default: [measure] window_rows).")] = None,
     since: Annotated[str | None, typer.Option(
         help="Measure predictions since this time (ISO 8601 or epoch seconds).")] = None,
+    until: Annotated[str | None, typer.Option(
+        help="... and before this time (ISO 8601 or epoch seconds; event time under [measure] time = event).")] = None,
     chunks: Annotated[int, typer.Option(min=0, help="Also measure the window in N time-ordered chunks.")] = 0,
     period: Annotated[str | None, typer.Option(
         help="Also measure the window per time period (e.g. 1h, 1D, 7D).")] = None,
@@ -51,13 +58,14 @@ def measure(
     as_json: JsonOption = False,
 ) -> None:
     """Drift, data quality, multivariate and prediction drift, realized performance and KPIs of a window."""
-    if last is not None and since is not None:
-        _fail("give --last or --since, not both")
+    if last is not None and (since is not None or until is not None):
+        _fail("give --last or --since/--until, not both")
     if chunks and period:
         _fail("give --chunks or --period, not both")
     with _open(directory) as project:
         with _progress("measuring the window" + (" and its chunks" if chunks or period else "")):
-            result = project.measure(last=last, since=_parse_since(since), chunks=chunks, period=period)
+            result = project.measure(last=last, since=_parse_since(since), chunks=chunks, period=period,
+                                     until=_parse_since(until, "--until"))
         metric = project.config.policy.main_metric_for(project.config.data)
     body = result.to_json()
     if as_json:

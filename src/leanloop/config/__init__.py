@@ -26,6 +26,7 @@ from leanloop.config.enums import (
     Correction,
     DriftMethod,
     ErrorKind,
+    IdType,
     Metric,
     RetrainStrategy,
     SegmentMetric,
@@ -33,6 +34,7 @@ from leanloop.config.enums import (
     StreamDetectorKind,
     Task,
     ThresholdMode,
+    TimeBasis,
     ValuePolicy,
 )
 from leanloop.config.learn import GateConfig, PolicyConfig, RetrainConfig
@@ -57,6 +59,8 @@ __all__ = [
     "WORKSPACE_DIR",
     "Label",
     "Task",
+    "IdType",
+    "TimeBasis",
     "SqliteSync",
     "ValuePolicy",
     "DriftMethod",

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pydantic import Field, field_validator
 
 from leanloop.config._base import Section
-from leanloop.config.enums import ErrorKind, Task
+from leanloop.config.enums import ErrorKind, IdType, Task
 from leanloop.config.limits import MAX_ITER
 from leanloop.label_rule import LabelRule
 
@@ -26,8 +26,12 @@ class DataConfig(Section):
     path: str = Field(description="Training table, CSV or Parquet.")
     target: str = Field(description="Column the model predicts.")
     task: Task = Field(description="classification or regression.")
-    time_column: str | None = Field(None, description="Column with event times (split and windows by time).")
-    id_column: str | None = Field(None, description="Column with row ids (never a feature).")
+    time_column: str | None = Field(None, description=(
+        "Column with event times (split and windows by time); /predict rows may carry it."))
+    id_column: str | None = Field(None, description=(
+        "Column with row ids (never a feature); /predict rows may carry it, feedback may join by it."))
+    id_type: IdType | None = Field(None, description=(
+        "What the id column holds, integer or text (inferred at init; none: either); another type is refused."))
     classes: list[Label] | None = Field(None, description="Class labels in order (binary: the second is positive).")
 
     @property

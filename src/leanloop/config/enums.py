@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from enum import Enum, StrEnum
 
-__all__ = ["Task", "SqliteSync", "ValuePolicy", "DriftMethod", "ThresholdMode", "ErrorKind", "RetrainStrategy",
+__all__ = ["Task", "IdType", "TimeBasis",
+           "SqliteSync", "ValuePolicy", "DriftMethod", "ThresholdMode", "ErrorKind", "RetrainStrategy",
            "StreamDetectorKind", "Correction", "SegmentMetric", "Metric"]
 
 
@@ -19,6 +20,21 @@ class Task(str, Enum):
 
     CLASSIFICATION = "classification"
     REGRESSION = "regression"
+
+
+class IdType(str, Enum):
+    """What the project's id column holds: JSON integers, or text."""
+
+    INTEGER = "integer"
+    TEXT = "text"
+
+
+class TimeBasis(str, Enum):
+    """What a window's time is: each row's event time (its arrival when it carries
+    none), or its arrival at the server."""
+
+    EVENT = "event"
+    ARRIVAL = "arrival"
 
 
 class SqliteSync(str, Enum):

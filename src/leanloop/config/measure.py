@@ -15,7 +15,14 @@ from __future__ import annotations
 from pydantic import Field
 
 from leanloop.config._base import Section
-from leanloop.config.enums import Correction, DriftMethod, SegmentMetric, StreamDetectorKind, ThresholdMode
+from leanloop.config.enums import (
+    Correction,
+    DriftMethod,
+    SegmentMetric,
+    StreamDetectorKind,
+    ThresholdMode,
+    TimeBasis,
+)
 from leanloop.config.limits import MAX_BINS, MAX_ROUNDS, MAX_ROWS, MAX_SEGMENTS
 
 __all__ = ["DriftSettings", "PerformanceConfig", "MeasureConfig", "QualityConfig", "MultivariateConfig",
@@ -70,6 +77,10 @@ class MeasureConfig(DriftSettings):
     reference_max_rows: int = Field(50_000, ge=100, le=MAX_ROWS, description="Rows of the reference data sampled.")
     drift_methods: dict[str, DriftMethod] = Field(default_factory=dict,
                                                   description="Drift method per feature, instead of the default.")
+    time: TimeBasis | None = Field(None, description=(
+        "What windows, --since/--until, --period and chunks go by: event (each row's event time, its arrival "
+        "when it carries none; late events land in their own period) or arrival (none: event when [data] "
+        "time_column is set)."))
 
 
 class QualityConfig(Section):

@@ -36,28 +36,44 @@ if TYPE_CHECKING:
     from leanloop.workspace import Workspace
 
 __all__ = ["Window", "Performance", "SliceResult", "Chunk", "Measurement", "Frames", "measure_window",
-           "measure_frames", "logged_scored"]
+           "measure_frames", "logged_scored", "row_times"]
 
 
 def _iso(seconds: float | None) -> str | None:
     return None if seconds is None else datetime.fromtimestamp(float(seconds), UTC).isoformat()
 
 
-def _span(frame: pd.DataFrame) -> tuple[str | None, str | None]:
-    """First and last ``created_at`` of ``frame`` as ISO text (None when empty)."""
+def row_times(frame: pd.DataFrame, by_event: bool) -> pd.Series:
+    """Each row's time in epoch seconds: its event time where it carries one when
+    ``by_event``, else its arrival (``created_at``).
+
+    >>> import pandas as pd
+    >>> frame = pd.DataFrame({"created_at": [10.0, 20.0], "event_at": [1.0, None]})
+    >>> row_times(frame, True).tolist(), row_times(frame, False).tolist()
+    ([1.0, 20.0], [10.0, 20.0])
+    """
+    arrival = frame["created_at"].astype(float)
+    if not by_event or "event_at" not in frame:
+        return arrival
+    return frame["event_at"].astype(float).fillna(arrival)
+
+
+def _span(frame: pd.DataFrame, by_event: bool) -> tuple[str | None, str | None]:
+    """First and last time of ``frame``'s rows as ISO text (None when empty)."""
     if not len(frame):
         return None, None
-    return _iso(frame["created_at"].min()), _iso(frame["created_at"].max())
+    times = row_times(frame, by_event)
+    return _iso(times.min()), _iso(times.max())
 
 
-def _stream(config: ProjectConfig, window: pd.DataFrame) -> list[StreamResult] | None:
+def _stream(config: ProjectConfig, window: pd.DataFrame, by_event: bool) -> list[StreamResult] | None:
     """River detectors over the per-prediction loss (labelled rows) and the prediction stream."""
     import numpy as np
 
     if not config.stream.enabled or window.empty:
         return None
     task, classes = config.data.task, config.data.classes
-    ids, times = window["prediction_id"].tolist(), window["created_at"].to_numpy(dtype=float)
+    ids, times = window["prediction_id"].tolist(), row_times(window, by_event).to_numpy(dtype=float)
     results = detect_changes(prediction_signal(logged_scored(window, task, classes), task),
                              signal=StreamSignal.PREDICTION, ids=ids, times=times, options=config.stream)
     rows = np.flatnonzero(window["label"].notna().to_numpy())
@@ -70,9 +86,11 @@ def _stream(config: ProjectConfig, window: pd.DataFrame) -> list[StreamResult] |
     return results
 
 
-def _chunks(measure: Any, window: pd.DataFrame, chunks: int, period: str | None) -> list[Chunk] | None:
-    """Each chunk of ``window`` measured on its own (``measure``: a slice to its :class:`Frames`)."""
-    slices = (chunk_by_period(window["created_at"].to_numpy(dtype=float), period) if period
+def _chunks(measure: Any, window: pd.DataFrame, chunks: int, period: str | None,
+            by_event: bool) -> list[Chunk] | None:
+    """Each chunk of ``window`` measured on its own (``measure``: a slice to its :class:`Frames`);
+    periods by each row's time, so a late event lands in the period it happened in."""
+    slices = (chunk_by_period(row_times(window, by_event).to_numpy(dtype=float), period) if period
               else chunk_by_count(len(window), chunks) if chunks else None)
     if slices is None:
         return None
@@ -80,7 +98,7 @@ def _chunks(measure: Any, window: pd.DataFrame, chunks: int, period: str | None)
     for part in slices:
         piece = window.iloc[part.positions]
         result: Frames = measure(piece)
-        start, end = _span(piece)
+        start, end = _span(piece, by_event)
         found.append(Chunk(start=start, end=end, rows=len(piece), labelled=result.labelled, period=part.label,
                            coverage=label_coverage(piece), label_delay=label_delay(piece),
                            **result.slice_fields()))
@@ -89,20 +107,23 @@ def _chunks(measure: Any, window: pd.DataFrame, chunks: int, period: str | None)
 
 def measure_window(ws: Workspace, *, last: int | None = None, since: float | None = None,
                    chunks: int = 0, period: str | None = None, window: pd.DataFrame | None = None,
-                   loaded: tuple[Any, Any] | None = None) -> Measurement:
+                   loaded: tuple[Any, Any] | None = None, until: float | None = None) -> Measurement:
     """Measure the last ``last`` predictions (default: the configured window), or those
-    since ``since`` (epoch seconds), against the champion's training data; also per
-    chunk: ``chunks`` parts by count, or calendar bins of ``period`` (e.g. "1D").
+    since ``since`` (and before ``until``; epoch seconds), against the champion's training
+    data; also per chunk: ``chunks`` parts by count, or calendar bins of ``period`` (e.g.
+    "1D"). Times are event times when the project's windows go by them
+    (:attr:`~leanloop.workspace.Workspace.by_event`).
 
     A caller that already read the window from the store (``window``, as
     :meth:`~leanloop.store.SQLStore.window` returns it) or loaded the champion's
     ``(model, baseline)`` (``loaded``) passes them so they are not read again."""
     config = ws.config
     champion = ws.registry.champion()
-    if since is None and last is None:
+    if since is None and last is None and until is None:
         last = config.measure.window_rows
+    by_event = ws.by_event
     if window is None:
-        window = ws.store.window(last=last, since=since)
+        window = ws.window(last=last, since=since, until=until)
     window = window.reset_index(drop=True)
     reference = _reference(ws, champion.train_data, config.measure.reference_max_rows, config.model.seed)
     model, baseline = ws.registry.load(champion.version) if loaded is None else loaded
@@ -121,25 +142,25 @@ def measure_window(ws: Workspace, *, last: int | None = None, since: float | Non
         return measure_frames(config, reference, piece, reference_scored, baseline, pca, estimator,
                               outputs_reference=holdout_scored)
 
-    labelled = _labelled_window(ws, window, last=last, since=since)
+    labelled = _labelled_window(ws, window, last=last, since=since, until=until)
     whole = measure_frames(config, reference, window, reference_scored, baseline, pca, estimator, labelled=labelled,
                            outputs_reference=holdout_scored)
     drifted = sorted(whole.drifted)
     served = window["model_version"].value_counts().to_dict() if len(window) else {}
     spots = weak_spots(config, reference=reference, window=window, drifted=drifted, labelled=labelled)
     split = kpi_attribution(config, holdout, holdout_scored, labelled)
-    start, end = _span(window)
+    start, end = _span(window, by_event)
     return Measurement(
         **{**whole.slice_fields(), "performance": whole.performance.model_copy(update={"reference": champion.metrics})},
         window=Window(start=start, end=end, rows=len(window), labelled=int(window["label"].notna().sum()),
                       coverage=label_coverage(window), label_delay=label_delay(window)),
-        labelled_window=_labelled_record(window, labelled), kpi_attribution=split,
+        labelled_window=_labelled_record(window, labelled, by_event), kpi_attribution=split,
         finding=finding(split, config.data.target,
                         tolerance=0.0 if split is None else config.policy.max_kpi_drop * abs(split.reference)),
         champion=champion.version, served_by={str(k): int(v) for k, v in served.items()},
         drifted_features=drifted, prediction_drift=whole.prediction_drift, baseline_kpis=whole.baseline_kpis,
         reference_kpis={k: v for k, v in champion.kpi.items() if not k.startswith("baseline_")},
-        chunks=_chunks(measure, window, chunks, period), stream=_stream(config, window),
+        chunks=_chunks(measure, window, chunks, period, by_event), stream=_stream(config, window, by_event),
         segments=spots.segments, segment_rows=spots.segment_rows, hard_cases=spots.counts(),
         hard_case_rows=spots.hard_cases, baseline_kpi_intervals=whole.baseline_kpi_intervals,
         kpi_gain=whole.kpi_gain,
@@ -147,7 +168,7 @@ def measure_window(ws: Workspace, *, last: int | None = None, since: float | Non
 
 
 def _labelled_window(ws: Workspace, window: pd.DataFrame, *, last: int | None,
-                     since: float | None) -> pd.DataFrame:
+                     since: float | None, until: float | None = None) -> pd.DataFrame:
     """The newest labelled rows, wherever they fall in time: ``[measure]
     labelled_window_rows`` of them (else as many as the window's rows), none older than
     ``since`` or ``labelled_max_age_days`` before the newest prediction."""
@@ -156,19 +177,19 @@ def _labelled_window(ws: Workspace, window: pd.DataFrame, *, last: int | None,
         return window
     oldest = since
     if options.labelled_max_age_days is not None:
-        limit = float(window["created_at"].max()) - options.labelled_max_age_days * 86_400.0
+        limit = float(row_times(window, ws.by_event).max()) - options.labelled_max_age_days * 86_400.0
         oldest = limit if oldest is None else max(oldest, limit)
     rows = options.labelled_window_rows or last or options.window_rows
-    return ws.store.window(last=rows, since=oldest, labelled_only=True).reset_index(drop=True)
+    return ws.window(last=rows, since=oldest, until=until, labelled_only=True).reset_index(drop=True)
 
 
-def _labelled_record(window: pd.DataFrame, labelled: pd.DataFrame) -> Window:
+def _labelled_record(window: pd.DataFrame, labelled: pd.DataFrame, by_event: bool) -> Window:
     """The labelled window's span, size, label delay, age behind the newest prediction,
     and when its newest label arrived."""
-    start, end = _span(labelled)
+    start, end = _span(labelled, by_event)
     if labelled.empty:
         return Window(start=None, end=None, rows=0, labelled=0)
-    age = float(window["created_at"].max()) - float(labelled["created_at"].max())
+    age = float(row_times(window, by_event).max()) - float(row_times(labelled, by_event).max())
     return Window(start=start, end=end, rows=len(labelled), labelled=len(labelled), coverage=1.0,
                   label_delay=label_delay(labelled), age_seconds=max(age, 0.0),
                   labels_until=float(labelled["received_at"].max()))

@@ -166,7 +166,7 @@ def _distributions(project: Workspace, focus: CycleView, models: dict[str, dict[
     reference = pd.read_parquet(path)
     start, end = _epoch(focus.window_start), _epoch(focus.window_end)
     # The window's bounds are rounded to microseconds: widen by one so its edges stay in.
-    logged = project.store.window(since=start - 1e-3, until=end + 1e-3) if start and end else None
+    logged = project.window(since=start - 1e-3, until=end + 1e-3) if start and end else None
     if logged is None or logged.empty:
         return []
     logged = logged.tail(focus.rows)

@@ -42,7 +42,7 @@ import asyncio
 import contextlib
 import math
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sized
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,7 +51,8 @@ from leanloop.errors import LeanloopError
 __all__ = ["MicroBatcher", "Overloaded", "ScoreBatch", "ShedWhenFull"]
 
 #: ``score(groups) -> (version, outputs per group, log records of all rows)``; runs in a thread.
-ScoreBatch = Callable[[list[list[Any]]], tuple[str, list[list[dict[str, Any]]], list[dict[str, Any]]]]
+#: A group is one request's rows: any sized collection (the server's carries their ids and times too).
+ScoreBatch = Callable[[list[Any]], tuple[str, list[list[dict[str, Any]]], list[dict[str, Any]]]]
 
 
 class Overloaded(LeanloopError):
@@ -66,7 +67,7 @@ class Overloaded(LeanloopError):
 
 @dataclass
 class _Pending:
-    rows: list[Any]
+    rows: Sized
     future: asyncio.Future[tuple[str, list[dict[str, Any]]]]
 
 
@@ -118,7 +119,7 @@ class MicroBatcher:
                 "[serve] queue_max_rows); retry later", retry_after=retry)
         return None
 
-    async def submit(self, rows: list[Any]) -> tuple[str, list[dict[str, Any]]]:
+    async def submit(self, rows: Sized) -> tuple[str, list[dict[str, Any]]]:
         """Queue one request's rows; returns ``(version, outputs)`` once they are scored and logged."""
         refusal = self.refusal(len(rows))
         if refusal is not None:

@@ -50,7 +50,7 @@ __all__ = ["row_model", "predict_request_model", "FeedbackItem", "FeedbackReques
            "ShadowRequest",
            "PredictionOut", "PredictResponse", "FeedbackResponse", "BodyError", "BodyProblem",
            "parse_json", "parse_json_carefully", "complete_rows", "safe_text", "MAX_TEXT", "PREDICTION_ID", "ValueFlag",
-           "ValueChecker"]
+           "ValueChecker", "LabelValue", "typed_dict"]
 
 #: The longest text a feature value or label may hold.
 MAX_TEXT = 1000
@@ -220,8 +220,9 @@ _TYPES: dict[FeatureKind, Any] = {
 }
 
 
-def row_model(schema: Schema) -> type[dict[str, Any]]:
-    """A typed dict of one row: every feature by its own name, typed, extra fields forbidden.
+def row_model(schema: Schema, extra: dict[str, Any] | None = None) -> type[dict[str, Any]]:
+    """A typed dict of one row: every feature by its own name, typed, extra fields forbidden
+    (but ``extra``: more fields, the project's id and time columns).
 
     A typed dict, not a pydantic model: validation then yields plain dicts, with no model
     instance per row to build and dump again (a 1,000-row body validated in less than half
@@ -236,21 +237,21 @@ def row_model(schema: Schema) -> type[dict[str, Any]]:
             description += f"; training range {feature.minimum:g} to {feature.maximum:g}"
         annotation: Any = Annotated[_TYPES[feature.kind], Field(description=description)]
         fields[feature.name] = NotRequired[annotation | None] if feature.nullable else annotation
-    row = _typed_dict("Row", fields)
+    row = typed_dict("Row", {**fields, **(extra or {})})
     row.__pydantic_config__ = ConfigDict(extra="forbid")
     return row
 
 
-def predict_request_model(schema: Schema, max_rows: int) -> type[dict[str, Any]]:
+def predict_request_model(schema: Schema, max_rows: int, extra: dict[str, Any] | None = None) -> type[dict[str, Any]]:
     """``{"rows": [Row, ...]}`` with between 1 and ``max_rows`` rows, as a typed dict."""
-    row = row_model(schema)
+    row = row_model(schema, extra)
     rows: Any = Annotated[list[row], Field(min_length=1, max_length=max_rows)]  # type: ignore[valid-type]
-    request = _typed_dict("PredictRequest", {"rows": rows})
+    request = typed_dict("PredictRequest", {"rows": rows})
     request.__pydantic_config__ = ConfigDict(extra="forbid")
     return request
 
 
-def _typed_dict(name: str, fields: dict[str, Any]) -> Any:
+def typed_dict(name: str, fields: dict[str, Any]) -> Any:
     """A typed dict class built at run time from the schema: a type no static checker can see."""
     make: Any = TypedDict  # the functional form, called with fields known only at run time
     return make(name, fields)
@@ -288,6 +289,10 @@ def _label(value: Any) -> Any:
     raise ValueError(f"a label must be a boolean, a finite number or text of 1 to {MAX_TEXT} characters, got {shown}")
 
 
+#: A label as requests carry it: a boolean, a number or text (one message for the wrong type).
+LabelValue = Annotated[bool | int | float | Annotated[str, Field(max_length=1000)], WrapValidator(_scalar_label)]
+
+
 class FeedbackItem(BaseModel):
     """Ground truth for one prediction, logged already or not yet (then it is parked).
 
@@ -302,7 +307,7 @@ class FeedbackItem(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     prediction_id: Annotated[str, Field(pattern=PREDICTION_ID)]
-    label: Annotated[bool | int | float | Annotated[str, Field(max_length=1000)], WrapValidator(_scalar_label)]
+    label: LabelValue
 
 
 class RollbackRequest(BaseModel):
@@ -332,7 +337,9 @@ class FeedbackRequest(BaseModel):
 
 
 class PredictionOut(BaseModel):
-    """One answered row."""
+    """One answered row, with the project's id and time columns when the row carried them."""
+
+    model_config = ConfigDict(extra="allow")
 
     prediction_id: str
     prediction: Any
@@ -354,6 +361,8 @@ class FeedbackResponse(BaseModel):
     duplicates: int = Field(description="labels equal to the one in force; nothing changed")
     updated: int = Field(description="recorded labels that replaced a different one (the latest wins)")
     parked: int = Field(description="ids with no logged prediction yet; they join when it arrives")
+    reused: int = Field(0, description="labels by the project's id that several predictions carry: each joined "
+                                       "the newest")
 
 
 class ValueFlag(str, Enum):

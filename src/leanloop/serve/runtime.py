@@ -36,6 +36,7 @@ class ServerRuntime:
 
     def __init__(self, project: Project, *, own_process: bool = False, token: str | None = None,
                  run_loop: bool = False) -> None:
+        from leanloop.row_keys import RowKeys
         from leanloop.serve.batching import MicroBatcher
         from leanloop.serve.lifecycle import Readiness
         from leanloop.serve.logger import PredictionLogger, Spool
@@ -63,7 +64,8 @@ class ServerRuntime:
                                    batch_wait_ms=serve.shadow_batch_wait_ms)
         self.metrics.registry.register(self.shadow.collector())
         self.metrics.registry.register(LoopGauges(project.store.cycles, lambda: project.store.get_alias("champion")))
-        self.scorer = BatchScorer(self.holder, self.schema, config.data.task.value, self.shadow)
+        self.keys = RowKeys.of(config.data)
+        self.scorer = BatchScorer(self.holder, self.schema, config.data.task.value, self.shadow, self.keys)
         self.batcher = MicroBatcher(self.scorer, self.logger.log, max_batch_rows=serve.batch_max_rows,
                                     max_wait_ms=serve.batch_max_wait_ms, max_queue_rows=serve.queue_max_rows,
                                     observe=self.metrics.model_call)

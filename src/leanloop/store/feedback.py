@@ -41,8 +41,9 @@ from typing import TYPE_CHECKING, Any, cast
 
 import sqlalchemy as sa
 
+from leanloop.row_keys import RowId
 from leanloop.store import tables as t
-from leanloop.store.parked import RowId, chunks, park, pending, resolve
+from leanloop.store.parked import chunks, park, pending, resolve
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable

@@ -30,23 +30,17 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import sqlalchemy as sa
 
 from leanloop.store import tables as t
 
-__all__ = ["RowId", "resolve", "park", "pending", "chunks", "CHUNK"]
+__all__ = ["resolve", "park", "pending", "chunks", "CHUNK"]
 
 #: Ids per ``IN (...)`` query: well under SQLite's and PostgreSQL's bound-parameter limits.
 CHUNK = 900
-
-
-class RowId(str):
-    """A feedback key that is the project's id of a row (as text), not a prediction id."""
-
-    __slots__ = ()
 
 
 def chunks(ids: list[str]) -> Iterator[list[str]]:
@@ -55,7 +49,7 @@ def chunks(ids: list[str]) -> Iterator[list[str]]:
         yield ids[start:start + CHUNK]
 
 
-def resolve(conn: sa.Connection, row_ids: list[str]) -> tuple[dict[str, str], set[str]]:
+def resolve(conn: sa.Connection, row_ids: Sequence[str]) -> tuple[dict[str, str], set[str]]:
     """``(newest prediction id per row id, row ids that several predictions carry)``; ids
     no prediction carries are left out."""
     p = t.predictions

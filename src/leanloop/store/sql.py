@@ -36,6 +36,7 @@ from leanloop.config import SqliteSync
 from leanloop.errors import NotFoundError, StoreError
 from leanloop.store import tables as t
 from leanloop.store.feedback import FeedbackCounts, count_parked, join_parked, label_history, record_feedback
+from leanloop.store.parked import pending
 from leanloop.store.predictions import (
     SQLITE_BUSY_MS,
     log_postgresql,
@@ -44,7 +45,6 @@ from leanloop.store.predictions import (
     read_window,
     sqlite_params,
 )
-from leanloop.store.parked import pending
 from leanloop.store.shadow import count_shadow, insert_shadow, select_pairs
 from leanloop.store.write_lock import WriteLock
 

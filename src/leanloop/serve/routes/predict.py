@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from leanloop.errors import InputError
+from leanloop.serve.keys import key_fields, split_keys
 from leanloop.serve.requests import PredictResponse, ValueChecker, complete_rows, predict_request_model, safe_text
 
 if TYPE_CHECKING:
@@ -27,13 +28,15 @@ def router(runtime: ServerRuntime, auth: Any) -> APIRouter:
 
     serve, schema, metrics, batcher, logger = (runtime.serve, runtime.schema, runtime.metrics, runtime.batcher,
                                                runtime.logger)
-    PredictRequest = predict_request_model(schema, serve.max_rows_per_request)
+    keys = runtime.keys
+    PredictRequest = predict_request_model(schema, serve.max_rows_per_request, key_fields(keys))
     check_values = ValueChecker(schema)
     names = schema.names
     policies = {"unseen_category": serve.unseen_categories, "out_of_range": serve.out_of_range}
 
     async def predict(http: Any, body: Any) -> Response:
-        rows = complete_rows(body["rows"], names)
+        keyed = split_keys(body["rows"], keys)  # the id and time: checked, logged, answered, never scored
+        keyed.rows = rows = complete_rows(keyed.rows, names)
         flags = check_values(rows)
         refused = [f for f in flags if policies[f[2].value] is ValuePolicy.REJECT]
         if refused:
@@ -42,7 +45,7 @@ def router(runtime: ServerRuntime, auth: Any) -> APIRouter:
         for _, feature, flag in flags:
             metrics.flagged.labels(feature=feature, flag=flag.value).inc()
         logger.check_room()  # 503 + Retry-After while the spool is full and the store away
-        version, outputs = await batcher.submit(rows)
+        version, outputs = await batcher.submit(keyed)
         http.state.predictions = len(outputs)
         http.state.model_version = version
         # orjson: a 1,000-row answer encodes ~8x faster than with the standard library.
