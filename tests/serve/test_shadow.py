@@ -74,7 +74,7 @@ def test_shadow_scores_every_row_logs_it_and_never_returns_it(shadowed: Project,
     assert {a["model_version"] for a in answers} == {"v1"}
     outputs = [p for a in answers for p in a["predictions"]]
     assert all(set(p) == {"prediction_id", "prediction", "probabilities"} for p in outputs)  # the shadow stays out
-    assert f'leanloop_shadow_rows_total{{outcome="scored"}} {float(ROWS)}' in metrics
+    assert f'leanloop_shadow_rows_total{{outcome="scored",version="v2"}} {float(ROWS)}' in metrics
 
     # What was answered is v1's output; what was logged for the shadow is v2's, row for row.
     pairs = project.store.shadow_pairs("v2")
@@ -136,7 +136,7 @@ def test_shadow_endpoints_guard_and_refuse(shadowed: Project) -> None:
         assert anonymous.post("/shadow", json={"version": "v2"}).status_code == 401
         assert anonymous.delete("/shadow").status_code == 401
         assert anonymous.get("/shadow").json() == {"shadow": None, "worker": {
-            "version": None, "scored": 0, "dropped": 0, "failed": 0, "queued": 0}}
+            "version": None, "scored": 0, "dropped": 0, "failed": 0, "queued": 0, "missed": 0, "loading": None}}
     with TestClient(create_app(project), headers=bearer(project), raise_server_exceptions=False) as client:
         assert client.post("/shadow", json={"version": "../v2"}).status_code == 422
         missing = client.post("/shadow", json={"version": "v9"})

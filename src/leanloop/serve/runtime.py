@@ -38,6 +38,7 @@ class ServerRuntime:
                  run_loop: bool = False) -> None:
         from leanloop.row_keys import RowKeys
         from leanloop.serve.batching import MicroBatcher
+        from leanloop.serve.events import EventLog
         from leanloop.serve.lifecycle import Readiness
         from leanloop.serve.logger import PredictionLogger, Spool
         from leanloop.serve.loop_runner import LoopProcess
@@ -72,6 +73,7 @@ class ServerRuntime:
         self.schedule = config.loop.schedule(window_rows=config.measure.window_rows)
         self.loop = LoopProcess(project.paths.root, on_event=self._loop_event) \
             if run_loop and self.schedule.enabled else None
+        self.events = EventLog(project.store, project.paths.workspace)
         self._watcher: asyncio.Task[None] | None = None
         self._restore_sigterm: Any = None
 
@@ -90,6 +92,7 @@ class ServerRuntime:
 
             threadpool_limits(limits=1, user_api="blas")
             gc.freeze()  # no collect first: it would cost start-up time to free a few import cycles
+        self.events.start()
         self.shadow.start()
         self.logger.start()
         await self.batcher.start()
@@ -109,12 +112,14 @@ class ServerRuntime:
         await self.batcher.stop()
         self.shadow.stop()
         self.logger.stop()
+        self.events.close()
         if self._restore_sigterm is not None:
             self._restore_sigterm()
             self._restore_sigterm = None
 
     async def watch_champion(self) -> None:
-        """Pick up moves of the champion and shadow aliases, every ``model_refresh_seconds``."""
+        """Pick up moves of the champion and shadow aliases, and log new promotions,
+        rollbacks and shadow starts and stops, every ``model_refresh_seconds``."""
         from fastapi.concurrency import run_in_threadpool
 
         # Off the request path: a request finds the new version already loaded, and
@@ -126,6 +131,7 @@ class ServerRuntime:
             try:
                 await run_in_threadpool(self.holder.current)
                 await run_in_threadpool(self.shadow.refresh)
+                await run_in_threadpool(self.events.poll)
             except Exception as exc:  # the holder keeps serving; the next round retries
                 if not failing:
                     server_log.warning("could not refresh the champion and shadow aliases (%s: %s); retrying every "

@@ -16,6 +16,13 @@ saturated, the OS serves the workers first, the shadow's queue fills, and beyond
 (``leanloop_shadow_rows_total{outcome="dropped"}``). The caller never sees the
 shadow's output and never waits for it.
 
+Nothing is missed silently. Rows that arrive while the child still loads its version
+wait in its queue and are scored late, once it has loaded; rows it never scores (it
+refused its version, or was stopped with rows queued) are counted as ``missed``, rows
+over the queue's bound as ``dropped``. Counts are kept per version: a new shadow
+version starts from zero, and ``/metrics`` labels each count with its version. Each
+start and stop of a worker's shadow process is a JSON line in the server log.
+
 A shadow version that fails to load (a tampered file) is refused and logged; serving
 is unaffected. Shadow scoring stops when the alias is cleared or points at the version
 that answers (a promoted shadow). The comparison on live traffic is
@@ -41,6 +48,7 @@ if TYPE_CHECKING:
 __all__ = ["ShadowScorer", "ShadowStats"]
 
 log = logging.getLogger("leanloop.serve")
+server_log = logging.getLogger("leanloop.server")
 
 # Indices of the shared counters: rows scored, rows failed, rows queued, loaded (0/1/-1 refused).
 _SCORED, _FAILED, _QUEUED, _STATE = range(4)
@@ -48,13 +56,17 @@ _SCORED, _FAILED, _QUEUED, _STATE = range(4)
 
 @dataclass(frozen=True)
 class ShadowStats:
-    """What this worker's shadow scorer did since it started."""
+    """What this worker's shadow scorer did for the current shadow version: ``version``
+    once it is loaded and scoring, ``loading`` while its process starts (rows sent then
+    are queued and scored late)."""
 
     version: str | None
     scored: int
     dropped: int
     failed: int
     queued: int
+    missed: int = 0
+    loading: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -78,8 +90,9 @@ class ShadowScorer:
         self._counters: Any = None
         self._version: str | None = None
         self._refused: str | None = None
-        self.dropped = 0
-        self._done = [0, 0]  # scored, failed by children that have exited
+        #: Per version: rows scored, failed, dropped and missed, by children that have exited
+        #: and (dropped) by this worker.
+        self._counts: dict[str, dict[str, int]] = {}
 
     @property
     def version(self) -> str | None:
@@ -102,20 +115,32 @@ class ShadowScorer:
         if alias is not None:
             self._start_child(alias)
 
+    @property
+    def accepting(self) -> str | None:
+        """The version rows are queued for: loaded, or still loading (not refused)."""
+        if self._version is None or self._counters is None or self._counters[_STATE] == -1:
+            return None
+        return self._version
+
+    def _count(self, version: str, outcome: str, rows: int) -> None:
+        counts = self._counts.setdefault(version, dict.fromkeys(("scored", "failed", "dropped", "missed"), 0))
+        counts[outcome] += rows
+
     def offer(self, rows: list[dict[str, Any]], prediction_ids: list[str], serving: str, created_at: float) -> None:
         """Queue a batch the champion ``serving`` answered (the validated rows, as the
         request carried them); never blocks, never raises. The rows go as they are: the
-        child builds the frame, so the worker spends no time on it."""
-        version, counters = self.version, self._counters
+        child builds the frame, so the worker spends no time on it. While the child
+        loads, they wait for it."""
+        version, counters = self.accepting, self._counters
         if version is None or version == serving:
             return
         if counters[_QUEUED] + len(prediction_ids) > self.max_queue_rows:
-            self.dropped += len(prediction_ids)
+            self._count(version, "dropped", len(prediction_ids))
             return
         try:
             self._queue.put_nowait((rows, prediction_ids, created_at))
         except (queue.Full, ValueError, OSError):
-            self.dropped += len(prediction_ids)
+            self._count(version, "dropped", len(prediction_ids))
             return
         with counters.get_lock():
             counters[_QUEUED] += len(prediction_ids)
@@ -129,10 +154,24 @@ class ShadowScorer:
         self._stop_child(timeout)
 
     def stats(self) -> ShadowStats:
-        counters = self._counters
-        live = (0, 0, 0) if counters is None else (counters[_SCORED], counters[_FAILED], counters[_QUEUED])
-        return ShadowStats(version=self.version, scored=self._done[0] + live[0], dropped=self.dropped,
-                           failed=self._done[1] + live[1], queued=live[2])
+        """The current shadow version's counts (all zero when there is none)."""
+        counters, current = self._counters, self.accepting
+        live = (0, 0, 0) if counters is None or current is None else (
+            counters[_SCORED], counters[_FAILED], counters[_QUEUED])
+        done = self._counts.get(current or "", {})
+        return ShadowStats(version=self.version, scored=done.get("scored", 0) + live[0],
+                           dropped=done.get("dropped", 0), failed=done.get("failed", 0) + live[1], queued=live[2],
+                           missed=done.get("missed", 0), loading=current if self.version is None else None)
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        """Every version this worker shadowed, with its scored, failed, dropped and missed rows."""
+        found = {v: dict(c) for v, c in self._counts.items()}
+        current, counters = self.accepting, self._counters
+        if current is not None and counters is not None:
+            live = found.setdefault(current, dict.fromkeys(("scored", "failed", "dropped", "missed"), 0))
+            live["scored"] += counters[_SCORED]
+            live["failed"] += counters[_FAILED]
+        return found
 
     def _start_child(self, version: str) -> None:
         self._queue = self._context.Queue()
@@ -143,6 +182,8 @@ class ShadowScorer:
             args=(str(self.root), version, self.batch_wait, self._queue, self._counters))
         self._child.start()
         log.info("shadow mode: %s will score every request (logged, never returned)", version)
+        server_log.info("shadow_scorer_start", extra={"fields": {
+            "event": "shadow_scorer_start", "shadow": version, "pid": self._child.pid}})
 
     def _stop_child(self, timeout: float = 5.0) -> None:
         child, counters = self._child, self._counters
@@ -154,8 +195,12 @@ class ShadowScorer:
         if child.is_alive():
             child.terminate()
             child.join(timeout)
-        self._done[0] += counters[_SCORED]
-        self._done[1] += counters[_FAILED] + counters[_QUEUED]  # what it never got to
+        version = self._version or ""
+        self._count(version, "scored", counters[_SCORED])
+        self._count(version, "failed", counters[_FAILED])
+        self._count(version, "missed", counters[_QUEUED])  # queued, never scored: said, not lost silently
+        server_log.info("shadow_scorer_stop", extra={"fields": {"event": "shadow_scorer_stop", "shadow": version,
+                                                                **self._counts[version]}})
         self._child = self._queue = self._counters = None
         self._version = None
 
@@ -255,10 +300,11 @@ class _ShadowCollector:
         from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
         stats = self.scorer.stats()
-        rows = CounterMetricFamily("leanloop_shadow_rows", "Rows the shadow version scored, dropped or failed on",
-                                   labels=["outcome"])
-        for outcome in ("scored", "dropped", "failed"):
-            rows.add_metric([outcome], getattr(stats, outcome))
+        rows = CounterMetricFamily("leanloop_shadow_rows", "Rows each shadow version scored, dropped, failed on or "
+                                   "missed (queued, never scored)", labels=["outcome", "version"])
+        for version, counts in self.scorer.counts().items():
+            for outcome in ("scored", "dropped", "failed", "missed"):
+                rows.add_metric([outcome, version], counts[outcome])
         yield rows
         yield GaugeMetricFamily("leanloop_shadow_queue_rows", "Rows waiting for the shadow version",
                                 value=stats.queued)

@@ -334,6 +334,17 @@ class SQLStore:
         with self.engine.begin() as conn:
             conn.execute(t.cycles.update().where(t.cycles.c.id == cycle_id).values(body=body))
 
+    def ledger_after(self, after: int | None, *, newest: int | None = None) -> list[tuple[int, dict[str, Any]]]:
+        """``(id, body)`` of the ledger entries with an id above ``after`` (None: all),
+        oldest first (``newest``: only the newest N of them)."""
+        query = sa.select(t.cycles.c.id, t.cycles.c.body).order_by(t.cycles.c.id.desc())
+        if after is not None:
+            query = query.where(t.cycles.c.id > after)
+        if newest is not None:
+            query = query.limit(newest)
+        with self.engine.connect() as conn:
+            return [(int(r.id), dict(r.body)) for r in reversed(conn.execute(query).all())]
+
     def cycles(self, *, newest: int | None = None) -> list[dict[str, Any]]:
         """The ledger, oldest first (``newest``: only the newest N entries)."""
         query = sa.select(t.cycles.c.id, t.cycles.c.body).order_by(t.cycles.c.id.desc())
