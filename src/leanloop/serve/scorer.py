@@ -57,7 +57,7 @@ class BatchScorer:
                    for row, (i, label, proba) in zip(rows, outcomes, strict=True)]
         self._add_keys(groups, outputs, records)
         shadow = self.shadow
-        if shadow.accepting is not None and shadow.accepting != version:  # loaded, or loading: scored late
+        if shadow.wants(version):  # loaded, loading (scored late), or refused (counted as missed)
             shadow.offer(rows, ids, version, now)
         split, start = [], 0
         for group in groups:

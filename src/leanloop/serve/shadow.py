@@ -109,7 +109,10 @@ class ShadowScorer:
             log.error("shadow version %s refused; see the error above", self._version)
             self._stop_child()
         alias = self.registry.store.get_alias("shadow")
-        if alias == self._version or (alias is not None and alias == self._refused):
+        if alias is not None and alias == self._refused:
+            return
+        self._refused = None
+        if alias == self._version:
             return
         self._stop_child()
         if alias is not None:
@@ -122,6 +125,11 @@ class ShadowScorer:
             return None
         return self._version
 
+    def wants(self, serving: str) -> bool:
+        """Whether a batch ``serving`` answered concerns shadow mode (cheap: on the request path)."""
+        shadow = self._version or self._refused
+        return shadow is not None and shadow != serving
+
     def _count(self, version: str, outcome: str, rows: int) -> None:
         counts = self._counts.setdefault(version, dict.fromkeys(("scored", "failed", "dropped", "missed"), 0))
         counts[outcome] += rows
@@ -132,7 +140,12 @@ class ShadowScorer:
         child builds the frame, so the worker spends no time on it. While the child
         loads, they wait for it."""
         version, counters = self.accepting, self._counters
-        if version is None or version == serving:
+        if version is None:
+            refused = self._refused or self._version  # set while a refusal is not noticed yet
+            if refused is not None and refused != serving:
+                self._count(refused, "missed", len(prediction_ids))  # it cannot score them: said, not silent
+            return
+        if version == serving:
             return
         if counters[_QUEUED] + len(prediction_ids) > self.max_queue_rows:
             self._count(version, "dropped", len(prediction_ids))
@@ -166,11 +179,12 @@ class ShadowScorer:
     def counts(self) -> dict[str, dict[str, int]]:
         """Every version this worker shadowed, with its scored, failed, dropped and missed rows."""
         found = {v: dict(c) for v, c in self._counts.items()}
-        current, counters = self.accepting, self._counters
-        if current is not None and counters is not None:
+        current, counters = self._version, self._counters
+        if current is not None and counters is not None:  # the running child's, counted when it stops
             live = found.setdefault(current, dict.fromkeys(("scored", "failed", "dropped", "missed"), 0))
             live["scored"] += counters[_SCORED]
             live["failed"] += counters[_FAILED]
+            live["missed"] += counters[_QUEUED] if counters[_STATE] == -1 else 0  # refused: it never will
         return found
 
     def _start_child(self, version: str) -> None:
