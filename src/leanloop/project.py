@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from leanloop.batch import BatchOptions, BatchResult, predict_file, predict_frame
 from leanloop.build.adopt import load_user_model, register_adopted, require_predict
 from leanloop.build.split import check_splittable, split
 from leanloop.build.train import train_version
@@ -104,6 +105,11 @@ class Project:
 
     def __init__(self, root: str | Path = ".") -> None:
         self.workspace = Workspace.open(root)
+
+    @classmethod
+    def open(cls, root: str | Path = ".") -> Project:
+        """The project whose ``leanloop.toml`` is in ``root`` (for a notebook: ``Project.open("loans")``)."""
+        return cls(root)
 
     @classmethod
     def init(cls, data: str | Path, *, target: str, task: Task | None = None,
@@ -195,6 +201,21 @@ class Project:
         model = load_user_model(Path(model_path), trust=trust)
         return register_adopted(self.workspace, model, Path(reference), trust=trust, name=Path(model_path).name,
                                 calibrate_on=None if calibrate_on is None else Path(calibrate_on))
+
+    def predict(self, frame: pd.DataFrame, *, log: bool = True, version: str | None = None) -> pd.DataFrame:
+        """Score a data frame with the champion (or ``version``): ``prediction_id``,
+        ``prediction`` and ``probability_<class>`` per class, indexed like ``frame``.
+
+        The rows are judged as ``POST /predict`` judges them (a bad one raises
+        :class:`~leanloop.errors.InputError` naming its position and column) and, with
+        ``log``, logged as predictions (``source = "python"``) so labels can join them.
+        """
+        return predict_frame(self.workspace, frame, log=log, version=version)
+
+    def predict_file(self, path: str | Path, options: BatchOptions | None = None, *,
+                     progress: Callable[[int], None] | None = None) -> BatchResult:
+        """Score a CSV or Parquet file in chunks (``leanloop predict``; see :mod:`leanloop.batch.run`)."""
+        return predict_file(self.workspace, path, options, progress=progress)
 
     def feedback(self, items: Iterable[tuple[Any, Any]], *, source: str = "python") -> FeedbackCounts:
         """Record ground-truth labels by prediction id; all or nothing.
