@@ -32,6 +32,7 @@ from leanloop.config import (
 )
 from leanloop.data import read_table, require_columns
 from leanloop.errors import DataError, InputError, NotFoundError, ProjectError
+from leanloop.frames import FrameList
 from leanloop.learn import ledger, promotion, testset
 from leanloop.learn.ledger import Cycle, LedgerEvent
 from leanloop.learn.shadow import ShadowReport, shadow_report
@@ -301,18 +302,22 @@ class Project:
         on the live rows both scored."""
         return shadow_report(self.workspace, version)
 
-    def ledger(self) -> list[Cycle | LedgerEvent]:
-        """The ledger as typed entries, oldest first (cycles that never finished left out)."""
-        return ledger.entries(self.store)
+    def ledger(self) -> FrameList:
+        """The ledger as typed entries, oldest first (cycles that never finished left out);
+        a list, and ``.to_frame()`` gives one row per entry."""
+        return FrameList(ledger.entries(self.store), row=lambda e: ledger.entry_row(e.to_json()), title="ledger")
 
-    def history(self) -> list[dict[str, Any]]:
-        """The ledger as JSON, oldest first: what ``leanloop history --json`` prints."""
-        return [entry.to_json() for entry in self.ledger()]
+    def history(self) -> FrameList:
+        """The ledger as JSON, oldest first: what ``leanloop history --json`` prints; a
+        list, and ``.to_frame()`` gives one row per entry."""
+        return FrameList([entry.to_json() for entry in self.ledger()], row=ledger.entry_row, title="history")
 
     # -- the enriched test set ------------------------------------------------------
-    def testset(self, *, reason: Reason | str | None = None) -> list[TestsetRow]:
-        """The enriched test set of hard cases, newest first (optionally one reason)."""
-        return testset.rows(self.store, reason=reason)
+    def testset(self, *, reason: Reason | str | None = None) -> FrameList:
+        """The enriched test set of hard cases, newest first (optionally one reason): a list
+        of :class:`~leanloop.learn.testset.TestsetRow`, and ``.to_frame()`` flat, a feature per column."""
+        found: list[TestsetRow] = testset.rows(self.store, reason=reason)
+        return FrameList(found, row=lambda r: r.frame_row(), title="enriched test set")
 
     def export_testset(self, path: str | Path) -> int:
         """Write the enriched test set to CSV or Parquet; returns the rows written."""
