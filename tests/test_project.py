@@ -8,12 +8,11 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-
-import leanloop
 import skops.io as sio
 from fastapi.testclient import TestClient
 from sklearn.linear_model import LogisticRegression
 
+import leanloop
 from leanloop.batch import BatchOptions
 from leanloop.config import render_config
 from leanloop.errors import InputError, NotFoundError, ProjectError
@@ -234,7 +233,8 @@ def test_predict_scores_a_frame_logs_it_and_labels_join(tmp_path: Path, loans: P
         assert pd.read_parquet(result.output)["prediction"].tolist() == scored["prediction"].tolist()
 
 
-PUBLIC = {"init", "open", "predict", "predict_file", "workspace", "config", "paths", "store", "registry", "close", "data_path", "build", "adopt",
+PUBLIC = {"init", "open", "predict", "predict_file",
+          "workspace", "config", "paths", "store", "registry", "close", "data_path", "build", "adopt",
           "feedback", "feedback_file", "measure", "learn", "cycle", "explain", "ledger", "history", "promote",
           "rollback", "shadow", "stop_shadow", "shadow_report", "testset", "export_testset", "prune_testset"}
 

@@ -107,7 +107,8 @@ def test_skip_invalid_scores_the_rest_and_writes_bad_rows_to_the_rejects_file(pr
     code, out, _ = cli("predict", str(tmp_path / "day.parquet"), "-o", str(tmp_path / "out.csv"), "--skip-invalid",
                        "--chunk-rows", "600", "--json", "--dir", str(project.paths.root))
     result = json.loads(out)
-    assert code == 0 and (result["rows"], result["scored"], result["rejected"], result["logged"]) == (1500, 1497, 3, 1497)
+    counts = (result["rows"], result["scored"], result["rejected"], result["logged"])
+    assert code == 0 and counts == (1500, 1497, 3, 1497)
     scored = pd.read_csv(tmp_path / "out.csv")
     assert scored["row"].tolist() == [r for r in range(1500) if r not in (7, 901, 902)]
     rejects = pd.read_csv(result["rejects"])

@@ -98,7 +98,8 @@ class InputFile:
     def chunks(self, columns: list[str], *, text: list[str] | None = None) -> Iterator[pd.DataFrame]:
         """The file's ``columns`` ``chunk_rows`` rows at a time; ``text``: columns read as text."""
         try:
-            yield from (self._parquet(columns, text or []) if self.kind == "parquet" else self._csv(columns, text or []))
+            read = self._parquet if self.kind == "parquet" else self._csv
+            yield from read(columns, text or [])
         except (OSError, ValueError, UnicodeDecodeError) as exc:
             raise DataError(f"{self.path.name} could not be read to the end: {_first_line(exc)}") from exc
 
@@ -106,7 +107,7 @@ class InputFile:
         import pandas as pd
 
         with pd.read_csv(self.path, sep=_sep(self.kind), usecols=columns, chunksize=self.chunk_rows,
-                         dtype={c: str for c in text}) as reader:
+                         dtype=dict.fromkeys(text, str)) as reader:
             yield from reader
 
     def _parquet(self, columns: list[str], text: list[str]) -> Iterator[pd.DataFrame]:
@@ -174,7 +175,8 @@ class OutputFile:
             self._write_parquet(frame)
         else:
             if self._handle is None:
-                self._handle = open(self.temporary, "w", encoding="utf-8", newline="")
+                # Held open across chunks and closed by commit or on leaving the block.
+                self._handle = open(self.temporary, "w", encoding="utf-8", newline="")  # noqa: SIM115
             frame.to_csv(self._handle, header=self.rows == 0 and self._handle.tell() == 0, index=False,
                          sep=_sep(self.kind))
         self.rows += len(frame)

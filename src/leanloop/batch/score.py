@@ -78,7 +78,7 @@ class ChunkScorer:
     task: str
     classes: list[Any] | None
     serve: ServeConfig
-    input_format: InputFormat | str = InputFormat.ENCODED
+    input_format: InputFormat = InputFormat.ENCODED
     id_column: str | None = None
     time_column: str | None = None
     source: str = "batch"

@@ -17,7 +17,8 @@ __all__ = ["predict"]
 def predict(
     file: Annotated[Path, typer.Argument(help="Rows to score, CSV or Parquet (read in chunks: any size).")],
     output: Annotated[Path | None, typer.Option(
-        "--output", "-o", help="Where the predictions go, .csv or .parquet (default: FILE.predictions.<suffix>).")] = None,
+        "--output", "-o", help="Where the predictions go, .csv or .parquet (default: FILE.predictions.<suffix>)."),
+    ] = None,
     version: Annotated[str | None, typer.Option(help="Score with this version instead of the champion.")] = None,
     no_log: Annotated[bool, typer.Option("--no-log", help="Do not log the rows as predictions.")] = False,
     skip_invalid: Annotated[bool, typer.Option(

@@ -19,9 +19,9 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from leanloop.frames import Tabular
 from leanloop.measure.attribution import Attribution
 from leanloop.measure.bootstrap import Interval
-from leanloop.frames import Tabular
 from leanloop.measure.drift import DriftResult
 from leanloop.measure.drift.result import drift_frame
 from leanloop.measure.hard_cases import HardCase

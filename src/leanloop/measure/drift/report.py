@@ -21,6 +21,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from leanloop.errors import DataError, InputError
+from leanloop.frames import Tabular
 from leanloop.measure.drift.calibrate import ReferenceRows, calibrated_threshold
 from leanloop.measure.drift.engine import (
     SPECS,
@@ -30,7 +31,6 @@ from leanloop.measure.drift.engine import (
     default_method,
     summarise,
 )
-from leanloop.frames import Tabular
 from leanloop.measure.drift.result import DriftMethod, DriftOptions, DriftResult, ThresholdMode, drift_frame
 from leanloop.measure.drift.samples import CategoricalSample, NumericSample
 from leanloop.schema import Feature, FeatureKind, Schema, infer_schema
@@ -86,7 +86,8 @@ class DriftReport(Tabular, BaseModel):
 
     def frame_title(self) -> str:
         """Drifted features out of those compared."""
-        return f"drift: {len(self.drifted)} of {len(self.features)} features drifted ({', '.join(self.drifted) or 'none'})"
+        drifted = ", ".join(self.drifted) or "none"
+        return f"drift: {len(self.drifted)} of {len(self.features)} features drifted ({drifted})"
 
     @property
     def results(self) -> list[DriftResult]:
