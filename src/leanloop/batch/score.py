@@ -89,7 +89,7 @@ class ChunkScorer:
         prediction id and a log record (without, neither: an id nothing logged is useless)."""
         import time
 
-        from leanloop.serve.scorer import prediction_ids
+        from leanloop.ids import prediction_ids
 
         events, checked = self.judge(chunk, first_row=first_row)
         good = checked.frame
