@@ -143,26 +143,63 @@ def predict_file(ws: Workspace, path: str | Path, options: BatchOptions | None =
         _prejudge(scorer, source, columns, text)
     totals = {"rows": 0, "scored": 0, "rejected": 0, "logged": 0}
     flagged: dict[str, dict[str, int]] = {}
-    with _no_gc(), OutputFile(target) as out, _Rejects(rejects) as bad:
+    with _no_gc(), OutputFile(target) as out, _Rejects(rejects) as bad, _Logger(ws) as logger:
         for chunk in source.chunks(columns, text=text):
             done = scorer(chunk, first_row=totals["rows"], log=options.log)
             if done.problems and not options.skip_invalid:
                 raise _refusal(done.problems[0], path.name, int(done.bad.sum()) - 1)
             out.write(done.output)
             bad.write(chunk, done)
-            if done.records:
-                totals["logged"] += ws.store.log_predictions(done.records)
+            logger.log(done.records)
             _count(totals, flagged, chunk, done)
             if progress is not None:
                 progress(len(chunk))
         if totals["rows"] == 0:
             out.write(scorer(source_empty(columns), first_row=0, log=False).output)
+        totals["logged"] = logger.finish()
         bad.commit()
         out.commit()
     seconds = time.perf_counter() - started
     return BatchResult(input=str(path), output=str(target), rejects=None if rejects is None else str(rejects),
                        model_version=scorer.version, flagged=flagged, seconds=round(seconds, 3),
                        rows_per_second=round(totals["rows"] / seconds, 1) if seconds else 0.0, **totals)
+
+
+class _Logger:
+    """Logs each chunk's records on a thread of its own while the next chunk is read and
+    scored: SQLite's insert runs without the interpreter lock, so the two overlap (one
+    chunk in flight at most, so memory holds two chunks' records at the most)."""
+
+    def __init__(self, ws: Workspace) -> None:
+        self.ws = ws
+        self.pool: Any = None
+        self.pending: Any = None
+        self.logged = 0
+
+    def __enter__(self) -> _Logger:
+        from concurrent.futures import ThreadPoolExecutor
+
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="leanloop-batch-log")
+        return self
+
+    def log(self, records: list[dict[str, Any]]) -> None:
+        """Wait for the previous chunk's transaction, then start this one's."""
+        self._wait()
+        if records:
+            self.pending = self.pool.submit(self.ws.store.log_predictions, records)
+
+    def _wait(self) -> None:
+        if self.pending is not None:
+            pending, self.pending = self.pending, None
+            self.logged += pending.result()  # a store error surfaces here, before the output is renamed
+
+    def finish(self) -> int:
+        """Wait for the last transaction; the rows logged."""
+        self._wait()
+        return self.logged
+
+    def __exit__(self, *exc: Any) -> None:
+        self.pool.shutdown(wait=True)
 
 
 @contextmanager
