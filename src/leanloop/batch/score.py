@@ -114,18 +114,17 @@ class ChunkScorer:
         """The rows' event times (None without a time column) and the chunk judged by the
         API's rules, an unreadable time making its row bad too."""
         checked = check_chunk(chunk, self.schema, self.serve, first_row=first_row)
-        if not self._has(chunk, self.time_column):
+        column = self.time_column
+        if column is None or column not in chunk.columns:
             return None, checked
         import numpy as np
 
-        assert self.time_column is not None
-        seconds, bad = event_seconds(chunk[self.time_column].reset_index(drop=True), self.zones,
-                                     first_row=first_row)
+        seconds, bad = event_seconds(chunk[column].reset_index(drop=True), self.zones, first_row=first_row)
         if not bad:
             return seconds, checked
         mask = checked.bad.copy()
         mask[list(bad)] = True
-        problems = sorted([*checked.problems, *(Problem(row=first_row + p, column=self.time_column, problem=text)
+        problems = sorted([*checked.problems, *(Problem(row=first_row + p, column=column, problem=text)
                                                 for p, text in bad.items())], key=lambda p: p.row)
         newly = np.flatnonzero(~mask)
         # The good rows' frame lost the rows whose time is bad: keep those still good.
