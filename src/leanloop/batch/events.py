@@ -87,6 +87,11 @@ def row_ids(column: pd.Series) -> list[Any]:
     (a Parquet integer column with gaps reads as floats)."""
     import pandas as pd
 
+    if pd.api.types.is_integer_dtype(column):
+        return column.astype(str).tolist()
+    if pd.api.types.is_string_dtype(column) and not pd.api.types.is_object_dtype(column):
+        return column.astype(object).where(column.notna(), None).tolist()  # text already: no per-value call
+
     def text(value: Any) -> Any:
         if value is None or (isinstance(value, float) and pd.isna(value)):
             return None

@@ -93,8 +93,8 @@ class ChunkScorer:
 
         events, checked = self.judge(chunk, first_row=first_row)
         good = checked.frame
-        scored = score(self.model, model_input(self.schema, good, self.input_format, "the batch"), self.task) \
-            if len(good) else Scored(labels=[], probabilities=None, classes=self.classes)
+        scored = score(self.model, self._model_input(good), self.task) if len(good) \
+            else Scored(labels=[], probabilities=None, classes=self.classes)
         keep = (~checked.bad).nonzero()[0]
         identities = row_ids(chunk[self.id_column].iloc[keep]) if self._has(chunk, self.id_column) else None
         ids = prediction_ids(len(good)) if log else None
@@ -105,6 +105,32 @@ class ChunkScorer:
             source=self.source)
         return ScoredChunk(output=output, records=records, problems=checked.problems, bad=checked.bad,
                            flagged=checked.flagged)
+
+    def _model_input(self, good: pd.DataFrame) -> Any:
+        """The judged rows as the version wants them: leanloop's pipeline takes NumPy
+        columns (its compiled prepare step reads them as they are; a frame of pandas'
+        Arrow-backed text would send every chunk through scikit-learn's transformer),
+        an adopted model a frame of native types (:func:`~leanloop.scoring.model_input`)."""
+        if InputFormat(self.input_format) is InputFormat.NATIVE:
+            return model_input(self.schema, good, self.input_format, "the batch")
+        import numpy as np
+
+        columns: dict[str, Any] = {}
+        for feature in self.schema.features:
+            values = good[feature.name]
+            if feature.kind is FeatureKind.NUMERIC:
+                columns[feature.name] = values.to_numpy(dtype="float64", na_value=np.nan)
+            elif feature.kind is FeatureKind.DATETIME:
+                columns[feature.name] = (values - _EPOCH()).dt.total_seconds().to_numpy(dtype="float64",
+                                                                                          na_value=np.nan)
+            else:  # text, and booleans as the pipeline's "True" / "False" categories; missing as NaN
+                text = values.to_numpy(dtype=object)
+                present = np.fromiter((v is not None for v in text), dtype=bool, count=len(text))
+                out = np.full(len(text), np.nan, dtype=object)
+                out[present] = text[present] if feature.kind is FeatureKind.CATEGORICAL \
+                    else np.where(text[present].astype(bool), "True", "False")
+                columns[feature.name] = out
+        return columns
 
     @staticmethod
     def _has(chunk: pd.DataFrame, column: str | None) -> bool:
@@ -149,6 +175,12 @@ class ChunkScorer:
             for k, label in enumerate(classes):
                 columns[probability_column(label)] = np.asarray(probabilities[:, k], dtype="float64")
         return pd.DataFrame(columns)
+
+
+def _EPOCH() -> Any:
+    import pandas as pd
+
+    return pd.Timestamp(0, tz="UTC")
 
 
 def logged_features(frame: pd.DataFrame, schema: Schema) -> list[dict[str, Any]]:
