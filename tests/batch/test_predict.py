@@ -154,3 +154,25 @@ def test_the_cli_prints_a_summary_and_refuses_a_file_of_unknown_type(project, ro
     (tmp_path / "few.xlsx").write_text("x")
     code, _, err = cli("predict", str(tmp_path / "few.xlsx"), "--dir", str(project.paths.root))
     assert code == 2 and "name it .csv, .tsv or .parquet" in err
+
+
+def test_records_carry_the_id_as_text_the_event_time_and_the_source() -> None:
+    from sklearn.dummy import DummyClassifier
+
+    from leanloop.batch import ChunkScorer
+    from leanloop.config import ServeConfig
+    from leanloop.schema import Feature
+
+    schema = Schema(features=[Feature(name="x", kind="numeric", nullable=True)])
+    model = DummyClassifier().fit(pd.DataFrame({"x": [0.0, 1.0]}), [0, 1])
+    scorer = ChunkScorer(model=model, version="v3", schema=schema, task="classification", classes=[0, 1],
+                         serve=ServeConfig(), id_column="loan", time_column="at")
+    chunk = pd.DataFrame({"x": [1.0, None, 2.0], "loan": [17.0, None, 19.0],
+                          "at": ["2024-05-01T12:00:00+02:00", None, "1714557600"]})
+    done = scorer(chunk, first_row=0, log=True)
+    records = done.records
+    assert [r["row_id"] for r in records] == ["17", None, "19"]
+    assert [r["event_at"] for r in records] == [1714557600.0, None, 1714557600.0]
+    assert {r["source"] for r in records} == {"batch"} and {r["model_version"] for r in records} == {"v3"}
+    assert [r["features"] for r in records] == [{"x": 1.0}, {"x": None}, {"x": 2.0}]
+    assert done.output["prediction_id"].tolist() == [r["prediction_id"] for r in records]
