@@ -154,6 +154,9 @@ def test_the_cli_prints_a_summary_and_refuses_a_file_of_unknown_type(project, ro
     (tmp_path / "few.xlsx").write_text("x")
     code, _, err = cli("predict", str(tmp_path / "few.xlsx"), "--dir", str(project.paths.root))
     assert code == 2 and "name it .csv, .tsv or .parquet" in err
+    code, _, err = cli("predict", str(tmp_path / "few.csv"), "--chunk-rows", "20000000",
+                       "--dir", str(project.paths.root))
+    assert code == 2 and "--chunk-rows" in err
 
 
 def test_records_carry_the_id_as_text_the_event_time_and_the_source() -> None:

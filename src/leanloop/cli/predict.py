@@ -9,6 +9,7 @@ import typer
 
 from leanloop.cli._shared import DirOption, JsonOption, _console, _open, _print_json, _progress
 from leanloop.cli.errors import handles_errors
+from leanloop.config.limits import MAX_ROWS
 
 __all__ = ["predict"]
 
@@ -25,7 +26,8 @@ def predict(
         help="Write bad rows to a rejects file (--rejects) and score the rest, instead of stopping.")] = False,
     rejects: Annotated[Path | None, typer.Option(
         help="Where --skip-invalid writes bad rows (default: OUTPUT.rejects.csv).")] = None,
-    chunk_rows: Annotated[int, typer.Option(min=1, help="Rows read, scored and logged at a time.")] = 100_000,
+    chunk_rows: Annotated[int, typer.Option(min=1, max=MAX_ROWS, help="Rows read, scored and logged at a time.")
+                          ] = 100_000,
     directory: DirOption = Path("."),
     as_json: JsonOption = False,
 ) -> None:
