@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from leanloop.batch import BatchOptions, BatchResult, predict_file, predict_frame
 from leanloop.build.adopt import load_user_model, register_adopted, require_predict
 from leanloop.build.split import check_splittable, split
 from leanloop.build.train import train_version
@@ -31,6 +32,7 @@ from leanloop.config import (
 )
 from leanloop.data import read_table, require_columns
 from leanloop.errors import DataError, InputError, NotFoundError, ProjectError
+from leanloop.frames import FrameList
 from leanloop.learn import ledger, promotion, testset
 from leanloop.learn.ledger import Cycle, LedgerEvent
 from leanloop.learn.shadow import ShadowReport, shadow_report
@@ -105,6 +107,11 @@ class Project:
 
     def __init__(self, root: str | Path = ".") -> None:
         self.workspace = Workspace.open(root)
+
+    @classmethod
+    def open(cls, root: str | Path = ".") -> Project:
+        """The project whose ``leanloop.toml`` is in ``root`` (for a notebook: ``Project.open("loans")``)."""
+        return cls(root)
 
     @classmethod
     def init(cls, data: str | Path, *, target: str, task: Task | None = None,
@@ -196,6 +203,21 @@ class Project:
         model = load_user_model(Path(model_path), trust=trust)
         return register_adopted(self.workspace, model, Path(reference), trust=trust, name=Path(model_path).name,
                                 calibrate_on=None if calibrate_on is None else Path(calibrate_on))
+
+    def predict(self, frame: pd.DataFrame, *, log: bool = True, version: str | None = None) -> pd.DataFrame:
+        """Score a data frame with the champion (or ``version``): ``prediction_id``,
+        ``prediction`` and ``probability_<class>`` per class, indexed like ``frame``.
+
+        The rows are judged as ``POST /predict`` judges them (a bad one raises
+        :class:`~leanloop.errors.InputError` naming its position and column) and, with
+        ``log``, logged as predictions (``source = "python"``) so labels can join them.
+        """
+        return predict_frame(self.workspace, frame, log=log, version=version)
+
+    def predict_file(self, path: str | Path, options: BatchOptions | None = None, *,
+                     progress: Callable[[int], None] | None = None) -> BatchResult:
+        """Score a CSV or Parquet file in chunks (``leanloop predict``; see :mod:`leanloop.batch.run`)."""
+        return predict_file(self.workspace, path, options, progress=progress)
 
     def feedback(self, items: Iterable[tuple[Any, Any]], *, source: str = "python",
                  by_id: bool = False) -> FeedbackCounts:
@@ -295,18 +317,22 @@ class Project:
         on the live rows both scored."""
         return shadow_report(self.workspace, version)
 
-    def ledger(self) -> list[Cycle | LedgerEvent]:
-        """The ledger as typed entries, oldest first (cycles that never finished left out)."""
-        return ledger.entries(self.store)
+    def ledger(self) -> FrameList:
+        """The ledger as typed entries, oldest first (cycles that never finished left out);
+        a list, and ``.to_frame()`` gives one row per entry."""
+        return FrameList(ledger.entries(self.store), row=lambda e: ledger.entry_row(e.to_json()), title="ledger")
 
-    def history(self) -> list[dict[str, Any]]:
-        """The ledger as JSON, oldest first: what ``leanloop history --json`` prints."""
-        return [entry.to_json() for entry in self.ledger()]
+    def history(self) -> FrameList:
+        """The ledger as JSON, oldest first: what ``leanloop history --json`` prints; a
+        list, and ``.to_frame()`` gives one row per entry."""
+        return FrameList([entry.to_json() for entry in self.ledger()], row=ledger.entry_row, title="history")
 
     # -- the enriched test set ------------------------------------------------------
-    def testset(self, *, reason: Reason | str | None = None) -> list[TestsetRow]:
-        """The enriched test set of hard cases, newest first (optionally one reason)."""
-        return testset.rows(self.store, reason=reason)
+    def testset(self, *, reason: Reason | str | None = None) -> FrameList:
+        """The enriched test set of hard cases, newest first (optionally one reason): a list
+        of :class:`~leanloop.learn.testset.TestsetRow`, and ``.to_frame()`` flat, a feature per column."""
+        found: list[TestsetRow] = testset.rows(self.store, reason=reason)
+        return FrameList(found, row=lambda r: r.frame_row(), title="enriched test set")
 
     def export_testset(self, path: str | Path) -> int:
         """Write the enriched test set to CSV or Parquet; returns the rows written."""
