@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from leanloop.store import SQLStore
 from leanloop.store import tables as t
 from leanloop.store.migrations import LATEST, current_version
-from leanloop.store.parked import RowId
+from leanloop.row_keys import RowId
 
 
 def record(i: int, **keys: Any) -> dict[str, Any]:
