@@ -247,7 +247,7 @@ def _locked_cycle(ws: Workspace, *, last: int | None = None, since: float | None
         # and the gate all use them.
         if since is None and last is None:
             last = ws.config.measure.window_rows
-        window = ws.store.window(last=last, since=since)
+        window = ws.window(last=last, since=since)
         models = {champion_before: ws.registry.load(champion_before)}
         if measurement is None:
             measurement = save_measurement(ws, measure_window(ws, last=last, since=since, window=window,

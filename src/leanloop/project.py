@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from leanloop.archive.archiving import Archived, archive_log
 from leanloop.build.adopt import load_user_model, register_adopted, require_predict
 from leanloop.build.split import check_splittable, split
 from leanloop.build.train import train_version
@@ -287,6 +288,11 @@ class Project:
     def history(self) -> list[dict[str, Any]]:
         """The ledger as JSON, oldest first: what ``leanloop history --json`` prints."""
         return [entry.to_json() for entry in self.ledger()]
+
+    def export(self, *, to: str | Path | None = None, since: float | None = None) -> Archived:
+        """Export the log's new rows (and late labels) to the Parquet archive at ``to``
+        (default ``[store] archive_dir``), then apply ``[store] retention_days``."""
+        return archive_log(self.workspace, to=None if to is None else Path(to), since=since, now=time.time())
 
     # -- the enriched test set ------------------------------------------------------
     def testset(self, *, reason: Reason | str | None = None) -> list[TestsetRow]:

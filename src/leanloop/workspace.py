@@ -22,11 +22,15 @@ Examples
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from leanloop.archive.read import read_log
 from leanloop.config import ProjectConfig, ProjectPaths, load_config
 from leanloop.registry import Registry
 from leanloop.store import SQLStore
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["Workspace"]
 
@@ -59,6 +63,14 @@ class Workspace:
     def registry(self) -> Registry:
         """Model versions and aliases, over the store."""
         return Registry(self.store, self.paths.artifacts)
+
+    def window(self, *, last: int | None = None, since: float | None = None, until: float | None = None,
+               labelled_only: bool = False) -> pd.DataFrame:
+        """Logged predictions in a window, as :meth:`SQLStore.window` reads them, reaching
+        into the Parquet archive for rows retention deleted from the store
+        (:func:`leanloop.archive.read.read_log`)."""
+        return read_log(self.store, self.paths.archive(self.config.store), last=last, since=since, until=until,
+                        labelled_only=labelled_only)
 
     def data_path(self) -> Path:
         """The training table named in the config."""

@@ -56,7 +56,7 @@ def labelled_production(ws: Workspace) -> pd.DataFrame:
     oldest first, indexed by prediction id."""
     import pandas as pd
 
-    window = ws.store.window(labelled_only=True)
+    window = ws.window(labelled_only=True)
     target = ws.config.data.target
     if window.empty:
         return pd.DataFrame(columns=[*ws.config.schema_.names, target])
@@ -109,7 +109,7 @@ def _focus(ws: Workspace, production: pd.DataFrame, since: float | None) -> np.n
     """Which labelled production rows are the evidence of harm (logged from ``since`` on)."""
     if since is None:
         return None
-    ids = ws.store.window(since=since, labelled_only=True)["prediction_id"]
+    ids = ws.window(since=since, labelled_only=True)["prediction_id"]
     mask = production.index.isin(ids.tolist())
     return mask if 0 < mask.sum() < len(mask) else None
 

@@ -102,7 +102,7 @@ def measure_window(ws: Workspace, *, last: int | None = None, since: float | Non
     if since is None and last is None:
         last = config.measure.window_rows
     if window is None:
-        window = ws.store.window(last=last, since=since)
+        window = ws.window(last=last, since=since)
     window = window.reset_index(drop=True)
     reference = _reference(ws, champion.train_data, config.measure.reference_max_rows, config.model.seed)
     model, baseline = ws.registry.load(champion.version) if loaded is None else loaded
@@ -159,7 +159,7 @@ def _labelled_window(ws: Workspace, window: pd.DataFrame, *, last: int | None,
         limit = float(window["created_at"].max()) - options.labelled_max_age_days * 86_400.0
         oldest = limit if oldest is None else max(oldest, limit)
     rows = options.labelled_window_rows or last or options.window_rows
-    return ws.store.window(last=rows, since=oldest, labelled_only=True).reset_index(drop=True)
+    return ws.window(last=rows, since=oldest, labelled_only=True).reset_index(drop=True)
 
 
 def _labelled_record(window: pd.DataFrame, labelled: pd.DataFrame) -> Window:

@@ -1,0 +1,112 @@
+"""Reading the archive back, and the log as measurement reads it: the store, then the archive.
+
+:func:`read_log` is :meth:`SQLStore.window <leanloop.store.sql.SQLStore.window>` over the
+store and the archive together: rows retention deleted from the store are read from the
+archive's files, and come first (they are older than every row retention kept). Without
+an archive, or when the store alone fills the window, it costs one file check.
+
+Examples
+--------
+>>> import tempfile, pathlib
+>>> from leanloop.archive.columns import ColumnSpec
+>>> from leanloop.archive.export import export_log
+>>> from leanloop.schema import Feature, Schema
+>>> from leanloop.store.sql import SQLStore
+>>> folder = pathlib.Path(tempfile.mkdtemp())
+>>> store = SQLStore(f"sqlite:///{folder / 'p.db'}")
+>>> store.insert_predictions([{"prediction_id": f"p{i}", "created_at": float(i), "model_version": "v1",
+...     "features": {"x": i}, "prediction": 1, "probabilities": None} for i in range(4)])
+>>> spec = ColumnSpec.of(Schema(features=[Feature(name="x", kind="numeric")]), [0, 1])
+>>> _ = export_log(store, folder / "archive", spec)
+>>> with store.engine.begin() as conn:  # as retention would
+...     _ = conn.exec_driver_sql("DELETE FROM predictions WHERE seq <= 2")
+>>> read_log(store, folder / "archive", last=3)["prediction_id"].tolist()
+['p1', 'p2', 'p3']
+>>> read_log(store, folder / "archive", since=0.5, until=2.5)["features"].tolist()  # archived: numbers as float
+[{'x': 1.0}, {'x': 2}]
+>>> store.close()
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import sqlalchemy as sa
+
+from leanloop.archive.columns import to_frame
+from leanloop.archive.manifest import MANIFEST, ArchiveFile, load_manifest
+from leanloop.store import tables as t
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from leanloop.store.sql import SQLStore
+
+__all__ = ["read_archive", "read_log"]
+
+
+def read_archive(folder: Path, *, files: list[ArchiveFile] | None = None, since: float | None = None,
+                 until: float | None = None) -> pd.DataFrame:
+    """The archived rows (of ``files``, default all), by ``seq``, as window rows with ``seq``
+    and ``model_version``, created in ``[since, until)``."""
+    import pandas as pd
+    import pyarrow.parquet as pq
+
+    from leanloop.archive.export import day_of
+
+    folder = Path(folder)
+    files = load_manifest(folder).files if files is None else files
+    if since is not None:
+        first = day_of(pd.Series([since])).iloc[0]
+        files = [f for f in files if f.day >= first]
+    if until is not None:
+        last = day_of(pd.Series([until])).iloc[0]
+        files = [f for f in files if f.day <= last]
+    parts = [to_frame(pq.read_table(folder / f.path)).assign(model_version=f.model_version) for f in files]
+    if not parts:
+        return pd.DataFrame(columns=["seq", "prediction_id", "created_at", "model_version", "features", "prediction",
+                                     "probabilities", "label", "received_at"])
+    frame = pd.concat(parts, ignore_index=True).sort_values("seq", kind="stable")
+    keep = pd.Series(True, index=frame.index)
+    if since is not None:
+        keep &= frame["created_at"] >= since
+    if until is not None:
+        keep &= frame["created_at"] < until
+    return frame[keep].reset_index(drop=True)
+
+
+def read_log(store: SQLStore, folder: Path | None, *, last: int | None = None, since: float | None = None,
+             until: float | None = None, labelled_only: bool = False) -> pd.DataFrame:
+    """The window over the store and, where it reaches back past it, the archive in ``folder``."""
+    import pandas as pd
+
+    current = store.window(last=last, since=since, until=until, labelled_only=labelled_only)
+    if folder is None or not (Path(folder) / MANIFEST).is_file() or (last is not None and len(current) >= last):
+        return current
+    with store.engine.connect() as conn:
+        oldest = conn.execute(sa.select(sa.func.min(t.predictions.c.created_at))).scalar_one()
+    if oldest is not None and since is not None and since >= oldest:
+        return current  # retention deleted only rows older than every row it kept
+    archived = read_archive(Path(folder), since=since, until=until)
+    if labelled_only:
+        archived = archived[archived["label"].notna()]
+    archived = _only_archived(store, archived)
+    if last is not None:
+        archived = archived.iloc[max(len(archived) - (last - len(current)), 0):]
+    if archived.empty:
+        return current
+    columns = list(current.columns)
+    archived = archived.reindex(columns=columns)
+    return pd.concat([archived, current], ignore_index=True)[columns]
+
+
+def _only_archived(store: SQLStore, archived: pd.DataFrame) -> pd.DataFrame:
+    """The archived rows that are no longer in the store."""
+    if archived.empty:
+        return archived
+    p = t.predictions
+    low, high = int(archived["seq"].min()), int(archived["seq"].max())
+    with store.engine.connect() as conn:
+        kept = set(conn.execute(sa.select(p.c.seq).where(p.c.seq.between(low, high))).scalars())
+    return archived[~archived["seq"].isin(kept)].reset_index(drop=True)
