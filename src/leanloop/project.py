@@ -289,6 +289,11 @@ class Project:
         """The ledger as JSON, oldest first: what ``leanloop history --json`` prints."""
         return [entry.to_json() for entry in self.ledger()]
 
+    def window(self, *, last: int | None = None, since: float | None = None, until: float | None = None,
+               labelled_only: bool = False) -> pd.DataFrame:
+        """Logged predictions in a window, from the store and the archive (:meth:`Workspace.window`)."""
+        return self.workspace.window(last=last, since=since, until=until, labelled_only=labelled_only)
+
     def export(self, *, to: str | Path | None = None, since: float | None = None) -> Archived:
         """Export the log's new rows (and late labels) to the Parquet archive at ``to``
         (default ``[store] archive_dir``), then apply ``[store] retention_days``."""

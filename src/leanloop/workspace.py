@@ -28,6 +28,7 @@ from leanloop.archive.read import read_log
 from leanloop.config import ProjectConfig, ProjectPaths, load_config
 from leanloop.registry import Registry
 from leanloop.store import SQLStore
+from leanloop.store.features import feature_types
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -66,11 +67,12 @@ class Workspace:
 
     def window(self, *, last: int | None = None, since: float | None = None, until: float | None = None,
                labelled_only: bool = False) -> pd.DataFrame:
-        """Logged predictions in a window, as :meth:`SQLStore.window` reads them, reaching
-        into the Parquet archive for rows retention deleted from the store
-        (:func:`leanloop.archive.read.read_log`)."""
+        """Logged predictions in a window, as :meth:`SQLStore.window` reads them with
+        the features as typed columns (read them with
+        :func:`leanloop.store.features.feature_frame`), reaching into the Parquet archive
+        for rows retention deleted from the store (:func:`leanloop.archive.read.read_log`)."""
         return read_log(self.store, self.paths.archive(self.config.store), last=last, since=since, until=until,
-                        labelled_only=labelled_only)
+                        labelled_only=labelled_only, feature_types=feature_types(self.config.schema_))
 
     def data_path(self) -> Path:
         """The training table named in the config."""

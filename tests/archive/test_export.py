@@ -8,7 +8,6 @@ from pathlib import Path
 import pandas as pd
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
-import pytest
 
 from leanloop.archive import apply_retention, export_log, load_manifest, read_archive, read_log
 from leanloop.archive.columns import ColumnSpec

@@ -34,5 +34,5 @@ from leanloop.archive.manifest import ArchiveFile, Manifest, load_manifest
 from leanloop.archive.read import read_archive, read_log
 from leanloop.archive.retention import RetentionResult, apply_retention
 
-__all__ = ["ArchiveFile", "Archived", "archive_log", "ExportResult", "Manifest", "RetentionResult", "apply_retention", "export_log",
-           "load_manifest", "read_archive", "read_log"]
+__all__ = ["ArchiveFile", "Archived", "ExportResult", "Manifest", "RetentionResult", "apply_retention", "archive_log",
+           "export_log", "load_manifest", "read_archive", "read_log"]

@@ -32,7 +32,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from leanloop.schema import FeatureKind, Schema
+from leanloop.schema import Schema
+from leanloop.store.features import FEATURE, feature_types
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -40,7 +41,7 @@ if TYPE_CHECKING:
 
 __all__ = ["ColumnSpec", "to_table", "to_frame", "FEATURE", "PROBABILITY"]
 
-FEATURE, PROBABILITY = "features.", "probabilities."
+PROBABILITY = "probabilities."
 #: Field metadata marking a column stored as JSON text.
 _JSON = {b"leanloop": b"json"}
 
@@ -58,10 +59,9 @@ class ColumnSpec:
     @classmethod
     def of(cls, schema: Schema, classes: list[Any] | None) -> ColumnSpec:
         """The spec of a project: ``classes`` is None for a regression."""
-        kinds = {FeatureKind.NUMERIC: "float64", FeatureKind.BOOLEAN: "bool"}
         output = "float64" if classes is None else ("bool" if all(isinstance(c, bool) for c in classes) else
                                                     "int64" if all(isinstance(c, int) for c in classes) else "string")
-        return cls(features={f.name: kinds.get(f.kind, "string") for f in schema.features}, output=output,
+        return cls(features=feature_types(schema), output=output,
                    classes=[str(c) for c in classes or []], scalars=_scalar_types())
 
 
@@ -142,8 +142,9 @@ def to_table(frame: pd.DataFrame, spec: ColumnSpec, *, drop: tuple[str, ...] = (
     return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
 
 
-def to_frame(table: pa.Table) -> pd.DataFrame:
-    """An archived table back as window rows: dicts of features and probabilities."""
+def to_frame(table: pa.Table, *, flat: bool = False) -> pd.DataFrame:
+    """An archived table back as window rows: dicts of probabilities, and of features
+    unless ``flat`` (then their ``features.NAME`` columns, as a columnar window has them)."""
     import orjson
     import pandas as pd
 
@@ -154,7 +155,9 @@ def to_frame(table: pa.Table) -> pd.DataFrame:
         values = column.to_pylist()
         if field.metadata and field.metadata.get(b"leanloop") == b"json":
             values = [None if v is None else orjson.loads(v) for v in values]
-        if field.name.startswith(FEATURE):
+        if field.name.startswith(FEATURE) and flat:
+            columns[field.name] = column.to_pandas().to_numpy()
+        elif field.name.startswith(FEATURE):
             features[field.name[len(FEATURE):]] = values
             columns.setdefault("features", None)
         elif field.name.startswith(PROBABILITY):

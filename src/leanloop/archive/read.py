@@ -47,9 +47,10 @@ __all__ = ["read_archive", "read_log"]
 
 
 def read_archive(folder: Path, *, files: list[ArchiveFile] | None = None, since: float | None = None,
-                 until: float | None = None) -> pd.DataFrame:
+                 until: float | None = None, flat: bool = False) -> pd.DataFrame:
     """The archived rows (of ``files``, default all), by ``seq``, as window rows with ``seq``
-    and ``model_version``, created in ``[since, until)``."""
+    and ``model_version``, created in ``[since, until)``; ``flat``: features as their
+    ``features.NAME`` columns rather than a dict per row."""
     import pandas as pd
     import pyarrow.parquet as pq
 
@@ -63,7 +64,7 @@ def read_archive(folder: Path, *, files: list[ArchiveFile] | None = None, since:
     if until is not None:
         last = day_of(pd.Series([until])).iloc[0]
         files = [f for f in files if f.day <= last]
-    parts = [to_frame(pq.read_table(folder / f.path)).assign(model_version=f.model_version) for f in files]
+    parts = [to_frame(pq.read_table(folder / f.path), flat=flat).assign(model_version=f.model_version) for f in files]
     if not parts:
         return pd.DataFrame(columns=["seq", "prediction_id", "created_at", "model_version", "features", "prediction",
                                      "probabilities", "label", "received_at"])
@@ -77,18 +78,21 @@ def read_archive(folder: Path, *, files: list[ArchiveFile] | None = None, since:
 
 
 def read_log(store: SQLStore, folder: Path | None, *, last: int | None = None, since: float | None = None,
-             until: float | None = None, labelled_only: bool = False) -> pd.DataFrame:
-    """The window over the store and, where it reaches back past it, the archive in ``folder``."""
+             until: float | None = None, labelled_only: bool = False,
+             feature_types: dict[str, str] | None = None) -> pd.DataFrame:
+    """The window over the store and, where it reaches back past it, the archive in
+    ``folder``; ``feature_types``: the features as typed columns, as the store reads them."""
     import pandas as pd
 
-    current = store.window(last=last, since=since, until=until, labelled_only=labelled_only)
+    current = store.window(last=last, since=since, until=until, labelled_only=labelled_only,
+                           feature_types=feature_types)
     if folder is None or not (Path(folder) / MANIFEST).is_file() or (last is not None and len(current) >= last):
         return current
     with store.engine.connect() as conn:
         oldest = conn.execute(sa.select(sa.func.min(t.predictions.c.created_at))).scalar_one()
     if oldest is not None and since is not None and since >= oldest:
         return current  # retention deleted only rows older than every row it kept
-    archived = read_archive(Path(folder), since=since, until=until)
+    archived = read_archive(Path(folder), since=since, until=until, flat=feature_types is not None)
     if labelled_only:
         archived = archived[archived["label"].notna()]
     archived = _only_archived(store, archived)

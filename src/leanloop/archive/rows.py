@@ -14,8 +14,8 @@ Examples
 >>> _ = store.add_feedback([("p1", 0)], received_at=9.0)
 >>> with store.engine.connect() as conn:
 ...     frame = log_rows(conn, after=1, upto=3)
-...     frame[["seq", "prediction_id", "features", "label"]].to_dict("records")
-[{'seq': 2, 'prediction_id': 'p1', 'features': {'x': 1}, 'label': 0}, {'seq': 3, 'prediction_id': 'p2', 'features': {'x': 2}, 'label': None}]
+...     frame[["seq", "prediction_id", "features", "label"]].values.tolist()
+[[2, 'p1', {'x': 1}, 0], [3, 'p2', {'x': 2}, None]]
 >>> with store.engine.connect() as conn:
 ...     labels_in_force(conn, ["p1", "p9"]), label_marks(conn, after=0)
 ({'p1': (0, 9.0)}, (1, ['p1']))

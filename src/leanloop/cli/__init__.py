@@ -8,8 +8,8 @@ imported inside the commands so ``--help`` is instant.
 Modules by concern: ``_shared`` (the app, common options), ``errors`` (the handler),
 ``render`` (tables), and the commands: ``build`` (init, build, adopt), ``serve``
 (serve, token), ``measure`` (feedback, measure, drift), ``learn`` (learn, cycle,
-history), ``loop``, ``testset``, ``ledger`` (explain, promote, rollback, shadow), ``models``, ``report``, ``archive`` (export) and
-``demo``.
+history), ``loop``, ``testset``, ``ledger`` (explain, promote, rollback, shadow), ``models``, ``report``,
+``archive`` (export) and ``demo``.
 They are registered here, in the order ``--help`` lists them.
 """
 

@@ -277,12 +277,14 @@ class SQLStore:
             return count_parked(conn)
 
     def window(self, *, last: int | None = None, since: float | None = None,
-               until: float | None = None, labelled_only: bool = False) -> pd.DataFrame:
+               until: float | None = None, labelled_only: bool = False,
+               feature_types: dict[str, str] | None = None) -> pd.DataFrame:
         """Logged predictions in a window, oldest first, with ``label`` joined (None if
-        absent); ``labelled_only`` keeps only rows whose label arrived (see
-        :func:`leanloop.store.predictions.read_window`)."""
+        absent); ``labelled_only`` keeps only rows whose label arrived; ``feature_types``:
+        features as typed columns (see :func:`leanloop.store.predictions.read_window`)."""
         with self.engine.connect() as conn:
-            return read_window(conn, last=last, since=since, until=until, labelled_only=labelled_only)
+            return read_window(conn, last=last, since=since, until=until, labelled_only=labelled_only,
+                               feature_types=feature_types)
 
     # -- measurements and cycles ----------------------------------------------------
     def add_measurement(self, body: dict[str, Any], at: float) -> int:
