@@ -10,10 +10,10 @@ result is cached by size.
 
 from __future__ import annotations
 
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench.logged import cached_folder
 from bench.project import make_project
 
 __all__ = ["WindowLog", "window_log"]
@@ -39,11 +39,8 @@ def window_log(folder: Path, rows: int, *, seed: int = 17) -> WindowLog:
 
     folder = folder / f"window-{rows}"
     done = WindowLog(folder / "project", rows)
-    if (folder / "done").exists():
+    if cached_folder(folder):
         return done
-    if folder.exists():
-        shutil.rmtree(folder)
-    folder.mkdir(parents=True)
     print(f"[bench] writing {rows:,} logged predictions into a project store", flush=True)
     root = make_project(done.root)
     data = car_loan()
