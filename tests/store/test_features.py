@@ -34,5 +34,5 @@ def test_columnar_features_coerce_to_the_same_frame(store: SQLStore, values: lis
                                   SCHEMA.coerce(feature_frame(by_dicts), "log"))
     pd.testing.assert_frame_equal(columnar.drop(columns=[c for c in columnar if c.startswith("features.")]),
                                   by_dicts.drop(columns=["features"]))
-    assert feature_row(columnar.iloc[1])["x"] == 2.0 and list(feature_row(columnar.iloc[1])) == SCHEMA.names
+    assert feature_row(columnar.iloc[1])["x"] == values[1]["x"] and list(feature_row(columnar.iloc[1])) == SCHEMA.names
     assert feature_frame(columnar.iloc[1:]).index.tolist() == list(range(len(values) - 1))  # as a new frame's
