@@ -133,3 +133,14 @@ def test_the_window_reaches_into_the_archive(store: SQLStore, tmp_path: Path) ->
 
 WINDOWS = {"last": {"last": 15}, "all": {}, "since": {"since": 5.0}, "until": {"until": 2 * DAY + 3},
            "labelled": {"labelled_only": True, "last": 6}}
+
+
+def test_the_newest_archived_rows_across_interleaved_files(store: SQLStore, tmp_path: Path) -> None:
+    archive = tmp_path / "archive"
+    for i in range(12):  # two versions served side by side: their files' seq ranges interleave
+        log(store, i, 1, version=f"v{i % 2}")
+    log(store, 12, 1, day=3)
+    before = store.window(last=7)["prediction_id"].tolist()
+    export_log(store, archive, SPEC)
+    assert apply_retention(store, archive, days=1, now=3 * DAY).deleted == 12
+    assert read_log(store, archive, last=7)["prediction_id"].tolist() == before

@@ -92,17 +92,37 @@ def read_log(store: SQLStore, folder: Path | None, *, last: int | None = None, s
         oldest = conn.execute(sa.select(sa.func.min(t.predictions.c.created_at))).scalar_one()
     if oldest is not None and since is not None and since >= oldest:
         return current  # retention deleted only rows older than every row it kept
-    archived = read_archive(Path(folder), since=since, until=until, flat=feature_types is not None)
-    if labelled_only:
-        archived = archived[archived["label"].notna()]
-    archived = _only_archived(store, archived)
-    if last is not None:
-        archived = archived.iloc[max(len(archived) - (last - len(current)), 0):]
+    archived = _archived(store, Path(folder), None if last is None else last - len(current), since=since,
+                         until=until, labelled_only=labelled_only, flat=feature_types is not None)
     if archived.empty:
         return current
     columns = list(current.columns)
     archived = archived.reindex(columns=columns)
     return pd.concat([archived, current], ignore_index=True)[columns]
+
+
+def _archived(store: SQLStore, folder: Path, rows: int | None, *, since: float | None, until: float | None,
+              labelled_only: bool, flat: bool) -> pd.DataFrame:
+    """The newest ``rows`` (all when None) archived rows no longer in the store; the
+    files are read newest first, until no unread file can hold a row among the newest."""
+    import pandas as pd
+
+    files = sorted(load_manifest(folder).files, key=lambda f: f.max_seq, reverse=True)
+    step = len(files) if rows is None else 1
+    found: list[pd.DataFrame] = []
+    seqs: list[int] = []
+    while files and (rows is None or len(seqs) < rows or files[0].max_seq > sorted(seqs)[-rows]):
+        part, files = files[:step], files[step:]
+        frame = read_archive(folder, files=part, since=since, until=until, flat=flat)
+        if labelled_only:
+            frame = frame[frame["label"].notna()]
+        frame = _only_archived(store, frame)
+        found.append(frame)
+        seqs += frame["seq"].tolist()
+    if not found:
+        return read_archive(folder, files=[], flat=flat)
+    archived = pd.concat(found, ignore_index=True).sort_values("seq", kind="stable").reset_index(drop=True)
+    return archived if rows is None else archived.iloc[max(len(archived) - rows, 0):]
 
 
 def _only_archived(store: SQLStore, archived: pd.DataFrame) -> pd.DataFrame:
