@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     import pandas as pd
     import pyarrow as pa
 
-__all__ = ["ColumnSpec", "to_table", "to_frame", "FEATURE", "PROBABILITY"]
+__all__ = ["ColumnSpec", "to_table", "to_frame", "typed_column", "FEATURE", "PROBABILITY"]
 
 PROBABILITY = "probabilities."
 #: Field metadata marking a column stored as JSON text.
@@ -94,7 +94,9 @@ def _text(value: Any) -> str:
     return ("true" if value else "false") if isinstance(value, bool) else str(value)
 
 
-def _column(name: str, values: list[Any], kind: str | None) -> tuple[pa.Field, pa.Array]:
+def typed_column(name: str, values: list[Any], kind: str | None) -> tuple[pa.Field, pa.Array]:
+    """``values`` as the column ``name`` of Arrow type ``kind`` (None: inferred), or as
+    JSON text marked in the field's metadata when they do not fit."""
     import orjson
     import pyarrow as pa
 
@@ -129,16 +131,16 @@ def to_table(frame: pd.DataFrame, spec: ColumnSpec, *, drop: tuple[str, ...] = (
         if name == "features":
             keys = list(spec.features) + sorted({k for d in values if d for k in d} - set(spec.features))
             for key in keys:
-                add(_column(FEATURE + key, [None if d is None else d.get(key) for d in values],
+                add(typed_column(FEATURE + key, [None if d is None else d.get(key) for d in values],
                             spec.features.get(key)))
         elif name == "probabilities":
             keys = spec.classes + sorted({k for d in values if d for k in d} - set(spec.classes))
             for key in keys:
-                add(_column(PROBABILITY + key, [None if d is None else d.get(key) for d in values], "float64"))
+                add(typed_column(PROBABILITY + key, [None if d is None else d.get(key) for d in values], "float64"))
         elif name in ("prediction", "label"):
-            add(_column(name, values, spec.output))
+            add(typed_column(name, values, spec.output))
         else:
-            add(_column(name, values, spec.scalars.get(name)))
+            add(typed_column(name, values, spec.scalars.get(name)))
     return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
 
 

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict
 
-from leanloop.archive.columns import ColumnSpec, to_table
+from leanloop.archive.columns import ColumnSpec, to_table, typed_column
 from leanloop.archive.manifest import ArchiveFile, Manifest, load_manifest, save_manifest
 from leanloop.archive.rows import chunks, label_marks, labels_in_force, log_rows, max_seq
 
@@ -147,8 +147,6 @@ def _relabel(conn: sa.Connection, folder: Path, files: list[ArchiveFile], touche
     """Rewrite the archived files that hold rows of ``touched`` ids with their label in force."""
     import pyarrow.parquet as pq
 
-    from leanloop.archive.columns import _column
-
     if not touched or not files:
         return [], 0
     labels = labels_in_force(conn, touched)
@@ -163,7 +161,7 @@ def _relabel(conn: sa.Connection, folder: Path, files: list[ArchiveFile], touche
                 label[row], received[row] = labels[name]
                 changed += 1
         for column, values, kind in (("label", label, spec.output), ("received_at", received, "float64")):
-            field, array = _column(column, values, kind)
+            field, array = typed_column(column, values, kind)
             table = table.set_column(table.schema.get_field_index(column), field, array)
         _write_table(folder / entry.path, table)
     return list(by_file), changed
