@@ -77,7 +77,7 @@ def full_config() -> ProjectConfig:
         testset=TestsetConfig(confidence=0.9, low_margin=0.7, per_reason=10, max_rows=500, min_rows=50, alpha=0.01),
         serve=ServeConfig(max_rows_per_request=10, commit_max_rows=16, commit_max_wait_ms=5.0,
                           model_refresh_seconds=1.0),
-        store=StoreConfig(url="sqlite:///elsewhere.db", sqlite_synchronous=SqliteSync.NORMAL),
+        store=StoreConfig(url="sqlite:///elsewhere.db", sqlite_synchronous=SqliteSync.NORMAL, retention_days=30),
         loop=LoopConfig(every_rows=50, every="1h", webhook_url="http://127.0.0.1:9/hook", poll_seconds=2.0),
         quality=QualityConfig(max_missing_increase=0.1, max_out_of_range_share=0.02, max_unseen_share=0.01,
                               max_type_error_share=0.01, max_duplicate_increase=0.1),
@@ -136,7 +136,8 @@ def test_defaults_are_written_out() -> None:
     rendered = tomllib.loads(render_config(ProjectConfig(data=DataConfig(path="d.csv", target="y", task="regression"))))
     assert rendered["policy"]["min_rows"] == 1000
     assert rendered["measure"]["alpha"] == 0.05
-    assert rendered["store"] == {"sqlite_synchronous": "FULL", "spool_retry_seconds": 1.0, "commit_timeout_ms": 2000}
+    assert rendered["store"] == {"sqlite_synchronous": "FULL", "spool_retry_seconds": 1.0, "commit_timeout_ms": 2000,
+                                 "archive_dir": ".leanloop/archive"}
 
 
 # --- load_config errors -------------------------------------------------------------

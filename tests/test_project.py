@@ -167,6 +167,16 @@ def test_the_enriched_test_set(project: Project, tmp_path: Path) -> None:
     assert len(project.testset()) == 1
 
 
+def test_the_log_exported_and_read_back_as_a_window(project: Project, served: list[str], tmp_path: Path) -> None:
+    window = project.window(last=10)
+    assert window["prediction_id"].tolist() == served[-10:]
+    assert [c for c in window.columns if c.startswith("features.")] == [f"features.{n}" for n in FEATURES]
+    done = project.export(to=tmp_path / "archive")
+    assert done.retention is None and done.export.rows >= len(served)
+    assert project.export(to=tmp_path / "archive").export.rows == 0
+    assert set(served) <= set(pd.read_parquet(tmp_path / "archive")["prediction_id"])
+
+
 def test_promote_rollback_and_shadow_are_ledger_events(project: Project) -> None:
     before = len(project.ledger())
     v2 = project.build()
@@ -236,7 +246,8 @@ def test_predict_scores_a_frame_logs_it_and_labels_join(tmp_path: Path, loans: P
 PUBLIC = {"init", "open", "predict", "predict_file",
           "workspace", "config", "paths", "store", "registry", "close", "data_path", "build", "adopt",
           "feedback", "feedback_file", "measure", "learn", "cycle", "explain", "ledger", "history", "promote",
-          "rollback", "shadow", "stop_shadow", "shadow_report", "testset", "export_testset", "prune_testset"}
+          "rollback", "shadow", "stop_shadow", "shadow_report", "testset", "export_testset", "prune_testset",
+          "window", "export"}
 
 
 def test_every_public_method_is_called_in_this_module() -> None:

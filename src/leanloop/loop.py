@@ -46,6 +46,7 @@ from leanloop.learn.testset import add_hard_cases
 from leanloop.loop_state import rows_and_seconds
 from leanloop.measure.measurement import measure_window
 from leanloop.schedule import Schedule, Trigger
+from leanloop.store.features import feature_frame
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -73,7 +74,7 @@ def _window_labelled(ws: Workspace, window: pd.DataFrame) -> pd.DataFrame:
     window = window[window["label"].notna()]
     if window.empty:
         return pd.DataFrame(columns=[*config.schema_.names, config.data.target])
-    features = config.schema_.coerce(pd.DataFrame(window["features"].tolist()), "logged predictions")
+    features = config.schema_.coerce(feature_frame(window), "logged predictions")
     return features.assign(**{config.data.target: window["label"].to_numpy()})
 
 

@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from leanloop.archive.archiving import Archived, archive_log
 from leanloop.batch import BatchOptions, BatchResult, predict_file, predict_frame
 from leanloop.build.adopt import load_user_model, register_adopted, require_predict
 from leanloop.build.split import check_splittable, split
@@ -326,6 +327,16 @@ class Project:
         """The ledger as JSON, oldest first: what ``leanloop history --json`` prints; a
         list, and ``.to_frame()`` gives one row per entry."""
         return FrameList([entry.to_json() for entry in self.ledger()], row=ledger.entry_row, title="history")
+
+    def window(self, *, last: int | None = None, since: float | None = None, until: float | None = None,
+               labelled_only: bool = False) -> pd.DataFrame:
+        """Logged predictions in a window, from the store and the archive (:meth:`Workspace.window`)."""
+        return self.workspace.window(last=last, since=since, until=until, labelled_only=labelled_only)
+
+    def export(self, *, to: str | Path | None = None, since: float | None = None) -> Archived:
+        """Export the log's new rows (and late labels) to the Parquet archive at ``to``
+        (default ``[store] archive_dir``), then apply ``[store] retention_days``."""
+        return archive_log(self.workspace, to=None if to is None else Path(to), since=since, now=time.time())
 
     # -- the enriched test set ------------------------------------------------------
     def testset(self, *, reason: Reason | str | None = None) -> FrameList:

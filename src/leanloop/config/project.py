@@ -175,6 +175,10 @@ class ProjectPaths(BaseModel):
         """Where prediction records wait while the store is unavailable."""
         return self.workspace / "spool"
 
+    def archive(self, store: StoreConfig) -> Path:
+        """The configured Parquet archive of the prediction log."""
+        return (self.root / store.archive_dir).resolve()
+
     def store_url(self, store: StoreConfig) -> str:
         """The configured store URL, or the workspace's SQLite file."""
         return store.url or f"sqlite:///{self.database}"

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from leanloop.build.train import fit_served, register_version
 from leanloop.config import ProjectConfig, RetrainStrategy
 from leanloop.errors import DataError, NotFoundError
+from leanloop.store.features import feature_frame
 
 if TYPE_CHECKING:
     import numpy as np
@@ -60,7 +61,7 @@ def labelled_production(ws: Workspace) -> pd.DataFrame:
     target = ws.config.data.target
     if window.empty:
         return pd.DataFrame(columns=[*ws.config.schema_.names, target])
-    features = pd.DataFrame(window["features"].tolist(), index=pd.Index(window["prediction_id"], name="prediction_id"))
+    features = feature_frame(window).set_axis(pd.Index(window["prediction_id"], name="prediction_id"))
     features = ws.config.schema_.coerce(features, "logged predictions")
     return features.assign(**{target: window["label"].to_numpy()})
 

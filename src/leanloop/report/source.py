@@ -31,6 +31,7 @@ from leanloop.report.records import (
     SegmentRow,
     VersionView,
 )
+from leanloop.store.features import feature_frame
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -170,7 +171,7 @@ def _distributions(project: Workspace, focus: CycleView, models: dict[str, dict[
     if logged is None or logged.empty:
         return []
     logged = logged.tail(focus.rows)
-    current = pd.DataFrame(logged["features"].tolist())
+    current = feature_frame(logged)
     kinds = {row.feature: row.kind for row in focus.drift}
     return [_distribution(name, kinds.get(name, "numeric"), reference[name], current[name])
             for name in project.config.schema_.names if name in reference and name in current]
