@@ -175,6 +175,6 @@ def to_frame(table: pa.Table, *, flat: bool = False) -> pd.DataFrame:
         pairs = [[(k, p) for k, p in zip(probabilities, v, strict=True) if p is not None]
                  for v in zip(*probabilities.values(), strict=True)]
         columns["probabilities"] = [dict(p) if p else None for p in pairs]
-    return pd.DataFrame({name: pd.Series(values, dtype="float64" if name in ("created_at", "received_at")
+    return pd.DataFrame({name: pd.Series(values, dtype="float64" if name in ("created_at", "received_at", "event_at")
                                          else None if name == "seq" else object)
                          for name, values in columns.items()})
