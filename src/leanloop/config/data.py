@@ -29,6 +29,9 @@ class DataConfig(Section):
     time_column: str | None = Field(None, description="Column with event times (split and windows by time).")
     id_column: str | None = Field(None, description="Column with row ids (never a feature).")
     classes: list[Label] | None = Field(None, description="Class labels in order (binary: the second is positive).")
+    coerce: list[str] = Field(default_factory=list, description=(
+        "Columns of numbers or date-times whose few stray values in the training table are read as missing "
+        "('leanloop init --coerce' writes it; a column mostly not numbers stays an error)."))
 
     @property
     def excluded(self) -> list[str]:
