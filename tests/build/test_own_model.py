@@ -117,3 +117,18 @@ def test_an_estimator_without_sample_weights_is_refitted_unweighted_and_says_so(
         assert challenger.estimator == "Pipeline(StandardScaler, KNeighborsClassifier)"
         assert [w.kind for w in challenger.warnings if w.kind is WarningKind.UNWEIGHTED] == [WarningKind.UNWEIGHTED]
         assert "KNeighborsClassifier" in challenger.warnings[0].message
+
+
+class _Threshold:
+    """A model that predicts but is no scikit-learn estimator (no get_params)."""
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        return (X.iloc[:, 0] > 0).to_numpy().astype(int)
+
+
+def test_a_model_that_cannot_be_cloned_names_the_fix() -> None:
+    from leanloop.build.own_model import refit_own
+    from leanloop.errors import ProjectError
+
+    with pytest.raises(ProjectError, match=r'cannot be cloned .*retrain_model = "leanloop"'):
+        refit_own(_Threshold(), pd.DataFrame({"x": [0.0, 1.0]}), [0, 1])

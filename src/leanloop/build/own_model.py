@@ -30,6 +30,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from leanloop.build.calibration import PriorShift
+from leanloop.errors import ProjectError
 from leanloop.label_rule import ExpectedValueClassifier
 
 if TYPE_CHECKING:
@@ -85,12 +86,19 @@ def describe(model: Any) -> str:
 def refit_own(model: Any, X: pd.DataFrame, y: Any, sample_weight: Any = None) -> tuple[Any, bool]:
     """Fit a clone of the user's estimator under ``model`` on ``X, y``; returns it and
     whether ``sample_weight`` was applied (False when none was given or the estimator's
-    ``fit``, in a pipeline its final step's, takes none)."""
+    ``fit``, in a pipeline its final step's, takes none). An estimator that cannot be
+    cloned raises :class:`~leanloop.errors.ProjectError` naming the fix."""
     from sklearn.base import clone
     from sklearn.pipeline import Pipeline
     from sklearn.utils.validation import has_fit_parameter
 
-    estimator = clone(own_estimator(model))
+    try:
+        estimator = clone(own_estimator(model))
+    except (TypeError, RuntimeError) as exc:
+        raise ProjectError(
+            f"the adopted model ({describe(model)}) cannot be cloned to retrain it ({exc}); give it scikit-learn's "
+            'get_params/set_params, or set [policy] retrain_model = "leanloop" in leanloop.toml to retrain '
+            "with leanloop's pipeline") from exc
     params: dict[str, Any] = {}
     if sample_weight is not None:
         if isinstance(estimator, Pipeline):
