@@ -11,7 +11,6 @@ import numpy as np
 import pandas as pd
 import pytest
 import skops.io as sio
-from fastapi.testclient import TestClient
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import make_pipeline
@@ -22,8 +21,7 @@ from leanloop.build.own_model import own_estimator
 from leanloop.config import ModelKind
 from leanloop.learn.retrain import retrain
 from leanloop.project import Project, adopt_model
-from leanloop.serve import create_app
-from leanloop.serve.security import bearer
+from tests.measure.test_monitoring import predict_and_label
 
 NUMERIC = ["car_value", "debt_to_income_ratio", "loan_length", "driver_tenure", "repaid_loan_on_prev_car"]
 
@@ -50,11 +48,7 @@ def _adopt(model: Any, root: Path, tables: dict[str, Path], **options: Any) -> P
 def _serve_labelled(project: Project, car_loan_data: Any, rows: int = 600) -> None:
     frame = car_loan_data.analysis.merge(car_loan_data.analysis_targets, on="id").sort_values(
         "timestamp", kind="stable").head(rows)
-    with TestClient(create_app(project), headers=bearer(project)) as client:
-        answers = client.post("/predict", json={"rows": frame[NUMERIC].to_dict("records")}).json()["predictions"]
-        labels = [{"prediction_id": a["prediction_id"], "label": int(y)}
-                  for a, y in zip(answers, frame["repaid"], strict=True)]
-        assert client.post("/feedback", json={"feedback": labels}).status_code == 200
+    predict_and_label(project, frame)
 
 
 @pytest.fixture(scope="module")
