@@ -100,3 +100,23 @@ def test_init_coerce_reads_them_as_missing_and_build_reads_the_table_the_same_wa
     code, out, err = run(*args[:-1], str(tmp_path / "q"))
     assert code == 0, err
     assert "coerced: column 'car_value' holds numbers but for 1 value: '4O' (row 7); read as missing (1 value)" in out
+
+
+def test_adopt_creating_a_project_stops_on_strays_too_and_coerces_the_reference(typo_csv: Path,
+                                                                               tmp_path: Path) -> None:
+    import skops.io as sio
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    numeric = ["car_value", "debt_to_income_ratio", "loan_length"]
+    frame = pd.read_csv(typo_csv)
+    frame["car_value"] = pd.to_numeric(frame["car_value"], errors="coerce")
+    model = HistGradientBoostingClassifier(max_iter=10).fit(frame[numeric], frame["repaid"])
+    sio.dump(model, tmp_path / "model.skops")
+    adopt = ["adopt", str(tmp_path / "model.skops"), "--reference", str(typo_csv), "--target", "repaid",
+             "--time-column", "timestamp", "--id-column", "id"]
+    code, _, err = run(*adopt, "--dir", str(tmp_path / "a"))
+    assert code == 2 and "'4O' (row 7)" in err and not (tmp_path / "a" / "leanloop.toml").exists()
+    code, out, err = run(*adopt, "--coerce", "--dir", str(tmp_path / "b"), "--json")
+    assert code == 0, err
+    expected = (model.predict(frame[numeric]) == frame["repaid"]).mean()
+    assert json.loads(out)["metrics"]["accuracy"] == pytest.approx(expected)
