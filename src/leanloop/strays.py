@@ -38,6 +38,8 @@ __all__ = ["StrayColumn", "find_strays", "coerce_strays", "strays_error", "examp
 STRAY_SHARE = 0.05
 #: Stray values a message shows (the count says how many more there are).
 _SHOWN = 5
+#: What pandas infers for a column of text, or of text and numbers ("mixed" may hold other things too).
+_TEXT_AND_NUMBERS = {"string", "mixed-integer", "mixed-integer-float", "mixed"}
 #: What a date-time written as text looks like (the schema's own test, see :mod:`leanloop.schema`).
 _DATE_TEXT = r"[\d\-/:. T+Z]{8,}"
 
@@ -80,29 +82,47 @@ def _is_text_or_number(value: Any) -> bool:
     return isinstance(value, (str, int, float)) and not isinstance(value, bool)
 
 
-def _stray_mask(column: pd.Series) -> tuple[FeatureKind, pd.Series] | None:
-    """The kind a column would have without its stray values, and where they are."""
+def _not_dates(values: pd.Series) -> pd.Series:
+    """Where text ``values`` are not date-times. Each distinct value is parsed once: by the
+    format of the first (vectorised), and only what that leaves by dateutil's guessing."""
     import warnings
 
     import pandas as pd
 
+    distinct = pd.Series(values.unique())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "could not infer format": the mixed pass below decides
+        left = distinct[pd.to_datetime(distinct, errors="coerce", utc=True).isna()]
+        if not left.empty:
+            left = left[pd.to_datetime(left, errors="coerce", utc=True, format="mixed").isna()]
+    return values.isin(set(left))
+
+
+def _stray_mask(column: pd.Series) -> tuple[FeatureKind, pd.Series] | None:
+    """The kind a column would have without its stray values, and where they are."""
+    import pandas as pd
+
     present = column.notna()
     values = column[present]
-    if values.empty or not values.map(_is_text_or_number).all():
+    inferred = pd.api.types.infer_dtype(values, skipna=True)  # in C: a text column is not mapped value by value
+    if values.empty or inferred not in _TEXT_AND_NUMBERS or (
+            inferred == "mixed" and not values.map(_is_text_or_number).all()):
         return None
     allowed = max(1, int(STRAY_SHARE * len(values)))
-    numbers = pd.to_numeric(values, errors="coerce")
-    candidates: list[tuple[FeatureKind, pd.Series]] = [(FeatureKind.NUMERIC, numbers.isna())]
-    if values.map(lambda v: isinstance(v, str)).all():
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            dates = pd.to_datetime(values, errors="coerce", format="mixed")
-        candidates.append((FeatureKind.DATETIME, dates.isna() | ~values.str.fullmatch(_DATE_TEXT)))
-    for kind, bad in candidates:
-        count = int(bad.sum())
-        if 0 < count <= allowed and 2 * count < len(values):
-            return kind, (present & bad.reindex(column.index, fill_value=False)).astype(bool)
-    return None
+
+    def few(bad: pd.Series) -> bool:
+        return 0 < int(bad.sum()) <= allowed and 2 * int(bad.sum()) < len(values)
+
+    bad = pd.to_numeric(values, errors="coerce").isna()
+    kind = FeatureKind.NUMERIC
+    if not few(bad) and inferred == "string":
+        bad = ~values.str.fullmatch(_DATE_TEXT).astype(bool)
+        # the cheap test first: parsing is worth it only where nearly every value looks like a date
+        bad = bad | _not_dates(values) if int(bad.sum()) <= allowed else bad
+        kind = FeatureKind.DATETIME
+    if not few(bad):
+        return None
+    return kind, (present & bad.reindex(column.index, fill_value=False)).astype(bool)
 
 
 def find_strays(frame: pd.DataFrame, exclude: list[str] | None = None) -> list[StrayColumn]:
@@ -141,6 +161,8 @@ def coerce_strays(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     strays are returned as they are; so is a column no longer mostly numbers or dates."""
     import pandas as pd
 
+    if not columns:
+        return frame
     out = frame.copy()
     for name in columns:
         if name not in out.columns or not _holds_text(out[name]):
