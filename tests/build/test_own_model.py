@@ -46,9 +46,10 @@ def _adopt(model: Any, root: Path, tables: dict[str, Path], **options: Any) -> P
 
 
 def _serve_labelled(project: Project, car_loan_data: Any, rows: int = 600) -> None:
+    """Send ``rows`` labelled rows from after the analysis period's shift."""
     frame = car_loan_data.analysis.merge(car_loan_data.analysis_targets, on="id").sort_values(
-        "timestamp", kind="stable").head(rows)
-    predict_and_label(project, frame)
+        "timestamp", kind="stable")
+    predict_and_label(project, frame.iloc[30000:30000 + rows])
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +77,15 @@ def test_adopt_measures_reference_metrics_on_the_holdout(forest: tuple[Project, 
 def test_retrain_refits_a_clone_of_the_adopted_estimator(forest: tuple[Project, Any],
                                                          tables: dict[str, Path]) -> None:
     project, model = forest
-    challenger = retrain(project.workspace).challenger
+    # A cycle that must retrain (any drift does): the ledger's lineage says which model it fitted.
+    policy = project.config.policy.model_copy(update={"min_rows": 100, "retrain_on_drift": True,
+                                                      "max_drift_share": 0.01})
+    project.config = project.config.model_copy(update={"policy": policy})
+    cycle = project.cycle(last=600)
+    assert cycle.decision.action.value == "retrain" and cycle.error is None
+    assert cycle.training is not None
+    assert (cycle.training["model_kind"], cycle.training["estimator"]) == ("own", "RandomForestClassifier")
+    challenger = project.registry.get(cycle.challenger or "")
     assert (challenger.model_kind, challenger.estimator, challenger.input_format) == (
         ModelKind.OWN, "RandomForestClassifier", "native")
     assert challenger.parent == "v1" and challenger.rows["production"] > 0

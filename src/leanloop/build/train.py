@@ -74,9 +74,12 @@ def fit_own(config: ProjectConfig, estimator: Any, train: pd.DataFrame,
     could not be applied."""
     X = model_input(config.schema_, train, InputFormat.NATIVE, "training data")
     y = normalize_target(train[config.data.target], config.data.task)
+    import numpy as np
+
     model, weighted = refit_own(estimator, X, y, sample_weight)
     baseline = make_baseline(config.data.task).fit(config.schema_.model_frame(train, "training data"), y)
-    ignored = sample_weight is not None and not weighted
+    # equal weights (the expanding strategy) lose nothing when they are not applied
+    ignored = sample_weight is not None and not weighted and float(np.ptp(sample_weight)) > 0
     return model, baseline, (unweighted(describe(model)),) if ignored else ()
 
 
