@@ -120,7 +120,8 @@ def _retrain_and_judge(ws: Workspace, cycle_id: int, champion: str, models: dict
     version = retrained.challenger
     fields["challenger"] = version.version
     fields["training"] = {"strategy": retrained.strategy, "rows": version.rows,
-                          "fingerprint": version.fingerprint, "parent": version.parent}
+                          "fingerprint": version.fingerprint, "parent": version.parent,
+                          "model_kind": version.model_kind.value, "estimator": version.estimator}
     stage("comparing", challenger=version.version)
     clock = time.perf_counter()
     models[version.version] = (retrained.model, retrained.baseline)

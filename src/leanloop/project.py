@@ -42,6 +42,7 @@ from leanloop.measure.measurement import Measurement, measure_window
 from leanloop.row_keys import RowId, RowKeys, file_key, infer_id_type
 from leanloop.schema import infer_schema
 from leanloop.serve.security import TOKEN_FILE, generate_token
+from leanloop.strays import StrayColumn, coerce_strays, find_strays, strays_error
 from leanloop.target import check_label, csv_labels, infer_task, normalize_target
 from leanloop.workspace import Workspace
 
@@ -61,8 +62,12 @@ __all__ = ["Project", "adopt_model", "init_config"]
 
 def init_config(frame: pd.DataFrame, *, path: str, target: str, task: Task | None = None,
                 time_column: str | None = None, id_column: str | None = None,
-                source: str = "the data") -> ProjectConfig:
+                source: str = "the data", coerce: bool = False) -> ProjectConfig:
     """Infer a project's config from its training frame, refusing unusable data.
+
+    A column of numbers or date-times but for a few stray values stops it, naming them
+    (:mod:`leanloop.strays`); with ``coerce`` they are read as missing values and the
+    column is listed in ``[data] coerce``.
 
     Examples
     --------
@@ -91,14 +96,19 @@ def init_config(frame: pd.DataFrame, *, path: str, target: str, task: Task | Non
     labels = normalize_target(frame[target], task)
     check_splittable(frame.assign(**{target: labels}), target, task.value)
     excluded = [c for c in (target, time_column, id_column) if c]
-    schema = infer_schema(frame, exclude=excluded)
+    strays = find_strays(frame, exclude=excluded)
+    if strays and not coerce:
+        raise DataError(strays_error(strays, source))
+    coerced = [s.column for s in strays]
+    schema = infer_schema(coerce_strays(frame, coerced), exclude=excluded)
     classes = None
     kpi = KpiConfig()
     if task is Task.CLASSIFICATION:
         classes = sorted(labels.unique().tolist())
         kpi = KpiConfig(outcomes=[KpiOutcome(actual=c, predicted=c, value=1.0) for c in classes])
     data = DataConfig(path=path, target=target, task=task, time_column=time_column, id_column=id_column,
-                      id_type=infer_id_type(frame[id_column]) if id_column else None, classes=classes)
+                      id_type=infer_id_type(frame[id_column]) if id_column else None, classes=classes,
+                      coerce=coerced)
     return ProjectConfig(data=data, schema_=schema, kpi=kpi)
 
 
@@ -108,6 +118,8 @@ class Project:
 
     def __init__(self, root: str | Path = ".") -> None:
         self.workspace = Workspace.open(root)
+        #: the columns whose stray values ``init(coerce=True)`` read as missing (none when opened)
+        self.coerced: list[StrayColumn] = []
 
     @classmethod
     def open(cls, root: str | Path = ".") -> Project:
@@ -117,8 +129,10 @@ class Project:
     @classmethod
     def init(cls, data: str | Path, *, target: str, task: Task | None = None,
              time_column: str | None = None, id_column: str | None = None,
-             root: str | Path = ".") -> Project:
-        """Create ``leanloop.toml`` and the workspace in ``root`` from a data file."""
+             root: str | Path = ".", coerce: bool = False) -> Project:
+        """Create ``leanloop.toml`` and the workspace in ``root`` from a data file; a column
+        of numbers or date-times but for a few stray values stops it unless ``coerce``
+        (see :func:`init_config`), and the columns coerced are in ``coerced``."""
         root = Path(root).resolve()
         if (root / CONFIG_FILE).exists():
             raise ProjectError(
@@ -132,7 +146,7 @@ class Project:
         except ValueError:
             relative = str(data)
         config = init_config(frame, path=relative, target=target, task=task,
-                             time_column=time_column, id_column=id_column, source=data.name)
+                             time_column=time_column, id_column=id_column, source=data.name, coerce=coerce)
         root.mkdir(parents=True, exist_ok=True)
         paths = ProjectPaths(root=root)
         paths.workspace.mkdir(exist_ok=True)
@@ -141,7 +155,9 @@ class Project:
         tmp = paths.config.with_suffix(".toml.tmp")
         tmp.write_text(render_config(config), encoding="utf-8")
         os.replace(tmp, paths.config)
-        return cls(root)
+        project = cls(root)
+        project.coerced = find_strays(frame[config.data.coerce])
+        return project
 
     # -- shared parts: the workspace's ------------------------------------------------
     @property
@@ -185,7 +201,7 @@ class Project:
     # -- the loop's verbs -----------------------------------------------------------
     def build(self) -> ModelVersion:
         """Split, fit the pipeline and the baseline, register ``v1`` (or the next) as champion."""
-        frame = read_table(self.data_path())
+        frame = coerce_strays(read_table(self.data_path()), self.config.data.coerce)
         columns = self.config.schema_.names + self.config.data.excluded
         require_columns(frame, columns, self.data_path().name)
         train, test = split(frame, target=self.config.data.target, task=self.config.data.task.value,
@@ -358,20 +374,24 @@ class Project:
 
 def adopt_model(model_path: str | Path, *, reference: str | Path, target: str, root: str | Path,
                 trust: bool = False, task: Task | None = None, time_column: str | None = None,
-                id_column: str | None = None, calibrate_on: str | Path | None = None) -> ModelVersion:
+                id_column: str | None = None, calibrate_on: str | Path | None = None,
+                holdout: str | Path | None = None, coerce: bool = False) -> ModelVersion:
     """Register a user's model in the project at ``root``, created from ``reference`` if
-    absent (``leanloop adopt``); a project created here is removed again if adopting fails."""
+    absent (``leanloop adopt``; ``coerce`` as :meth:`Project.init`); a project created here
+    is removed again if adopting fails. ``holdout``: labelled rows the model did not learn
+    from, its reference metrics are measured on (see :func:`register_adopted`)."""
     model_path, reference, root = Path(model_path), Path(reference), Path(root)
     model = load_user_model(model_path, trust=trust)
     require_predict(model, model_path.name)
     created = not (root / CONFIG_FILE).exists()
     project = Project.init(reference, target=target, task=task, time_column=time_column,
-                           id_column=id_column, root=root) if created else Project(root)
+                           id_column=id_column, root=root, coerce=coerce) if created else Project(root)
     try:
         if project.config.data.target != target:
             raise DataError(f"the project at {root} predicts {project.config.data.target!r}, not {target!r}")
         return register_adopted(project.workspace, model, reference, trust=trust, name=model_path.name,
-                                calibrate_on=None if calibrate_on is None else Path(calibrate_on))
+                                calibrate_on=None if calibrate_on is None else Path(calibrate_on),
+                                holdout=None if holdout is None else Path(holdout))
     except BaseException:
         if created:  # leave no half-made project behind: the user can simply retry
             project.close()

@@ -116,17 +116,31 @@ def drift(
     chunks: Annotated[int, typer.Option(min=0, help="Also compare N consecutive chunks of CURRENT.")] = 0,
     method: Annotated[list[str] | None, typer.Option(help="FEATURE=METHOD, e.g. age=psi (repeatable).")] = None,
     calibrated: Annotated[bool, typer.Option(help="Thresholds calibrated on reference chunks.")] = False,
+    exclude: Annotated[list[str] | None, typer.Option(
+        help="A column to leave out (repeatable), e.g. --exclude signup_date.")] = None,
+    directory: Annotated[Path, typer.Option(
+        "--dir", help="A project folder: its id and time columns are left out too (when it has "
+                      "leanloop.toml).")] = Path("."),
     as_json: JsonOption = False,
 ) -> None:
-    """Drift of every shared column between two files, without a project."""
+    """Drift of every shared column between two files, without a project.
+
+    Columns left out (--exclude, and the id and time columns of the project in --dir,
+    by default the current folder) are listed as skipped and count in no share.
+    """
+    from leanloop.config import CONFIG_FILE, load_config
     from leanloop.measure.drift import DriftOptions, ThresholdMode
     from leanloop.measure.files import measure_files
 
     methods = _parse_methods(method or [])
     options = DriftOptions(threshold_mode=ThresholdMode.CALIBRATED if calibrated else ThresholdMode.FIXED)
+    project: dict[str, str] = {}
+    if (directory / CONFIG_FILE).is_file():
+        data = load_config(directory).data
+        project = {c: role for c, role in ((data.id_column, "id column"), (data.time_column, "time column")) if c}
     # Parquet is read one column at a time: files larger than memory are compared too.
     report = measure_files(reference, current, options=options, methods=methods, chunks=chunks,
-                           with_quality=False).drift
+                           with_quality=False, exclude=exclude, project_columns=project).drift
     body = report.to_json()
     if as_json:
         _print_json(body)

@@ -227,6 +227,8 @@ def _versions(models: list[dict[str, Any]], aliases: dict[str, str], cycles: lis
             steps = [(iso(body["created_at"]) or "", body["source"])]
         out.append(VersionView(
             version=name, parent=body.get("parent"), source=body.get("source", ""),
+            model_kind=body.get("model_kind") or ("own" if body.get("input_format") == "native" else "leanloop"),
+            estimator=body.get("estimator"),
             created_at=iso(body["created_at"]) or "", cycle=body.get("cycle"), train_data=body.get("train_data"),
             train_rows=rows.get("train"), fingerprint=body.get("fingerprint", ""), metrics=body.get("metrics", {}),
             aliases=sorted(a for a, v in aliases.items() if v == name),
