@@ -53,7 +53,7 @@ if TYPE_CHECKING:
 
     from leanloop.workspace import Workspace
 
-__all__ = ["MlflowRecord", "log_pending", "record_path", "read_record"]
+__all__ = ["MlflowRecord", "log_pending", "log_now", "record_path", "read_record"]
 
 log = logging.getLogger("leanloop.mlflow")
 
@@ -106,12 +106,12 @@ def _destination(ws: Workspace) -> tuple[str, str]:
 
 
 @contextlib.contextmanager
-def _exclusive(ws: Workspace) -> Iterator[bool]:
-    """Hold the lock file beside the record, without waiting; yields whether it was taken."""
+def _exclusive(ws: Workspace, *, wait: bool) -> Iterator[bool]:
+    """Hold the lock file beside the record (waiting for it, or not); yields whether it was taken."""
     ws.paths.workspace.mkdir(parents=True, exist_ok=True)
     with open(ws.paths.workspace / "mlflow.lock", "a+b") as handle:
         try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
         except BlockingIOError:
             yield False
             return
@@ -249,9 +249,9 @@ def _write(ws: Workspace, record: MlflowRecord) -> None:
     os.replace(tmp, path)
 
 
-def log_pending(ws: Workspace) -> MlflowRecord | None:
+def log_pending(ws: Workspace, *, wait: bool = False) -> MlflowRecord | None:
     """Log to MLflow every version and cycle not logged yet; ``None`` when ``[mlflow]
-    tracking_uri`` is not set or another process is logging now.
+    tracking_uri`` is not set, or another process is logging now (unless ``wait``).
 
     Never raises for MLflow's sake: a failure is warned about, recorded (``error``,
     ``pending``) and retried at the next call.
@@ -259,16 +259,33 @@ def log_pending(ws: Workspace) -> MlflowRecord | None:
     if not ws.config.mlflow.enabled:
         return None
     uri, name = _destination(ws)
-    with _exclusive(ws) as mine:
-        if not mine:
-            return None
-        previous = read_record(ws)
-        if previous is None or (previous.tracking_uri, previous.experiment) != (shown_uri(uri), name):
-            previous = MlflowRecord(tracking_uri=shown_uri(uri), experiment=name)  # a new destination: log it all
-        record = _attempt(ws, previous, _items(ws), uri)
-        _write(ws, record)
+    try:
+        with _exclusive(ws, wait=wait) as mine:
+            if not mine:
+                return None
+            previous = read_record(ws)
+            if previous is None or (previous.tracking_uri, previous.experiment) != (shown_uri(uri), name):
+                previous = MlflowRecord(tracking_uri=shown_uri(uri), experiment=name)  # a new destination: all of it
+            record = _attempt(ws, previous, _items(ws), uri)
+            _write(ws, record)
+    except OSError as exc:  # the lock or the record could not be written: MLflow waits, the loop goes on
+        log.warning("could not keep the MLflow record in %s: %s; nothing was logged to MLflow this time",
+                    ws.paths.workspace, exc)
+        return None
     if record.error is not None:
         log.warning("could not log to MLflow at %s (experiment %r): %s. %d item(s) wait and are logged on the next "
                     "build or cycle, or by 'leanloop mlflow'", record.tracking_uri, name, record.error,
                     len(record.pending))
+    return record
+
+
+def log_now(ws: Workspace) -> MlflowRecord:
+    """:func:`log_pending`, waiting for another process that is logging (``leanloop mlflow``);
+    a project without ``[mlflow] tracking_uri`` is an error that says how to set it."""
+    if not ws.config.mlflow.enabled:
+        raise ProjectError(f"no MLflow to log to: set tracking_uri under [mlflow] in {ws.paths.config} "
+                           "(e.g. tracking_uri = \"http://mlflow.internal:5000\")")
+    record = log_pending(ws, wait=True)
+    if record is None:
+        raise ProjectError(f"could not keep the MLflow record in {ws.paths.workspace}; check that you may write there")
     return record
