@@ -249,7 +249,7 @@ def _write(ws: Workspace, record: MlflowRecord) -> None:
     os.replace(tmp, path)
 
 
-def log_pending(ws: Workspace, *, wait: bool = False) -> MlflowRecord | None:
+def log_pending(ws: Workspace, *, wait: bool = False, warn: bool = True) -> MlflowRecord | None:
     """Log to MLflow every version and cycle not logged yet; ``None`` when ``[mlflow]
     tracking_uri`` is not set, or another process is logging now (unless ``wait``).
 
@@ -272,7 +272,7 @@ def log_pending(ws: Workspace, *, wait: bool = False) -> MlflowRecord | None:
         log.warning("could not keep the MLflow record in %s: %s; nothing was logged to MLflow this time",
                     ws.paths.workspace, exc)
         return None
-    if record.error is not None:
+    if record.error is not None and warn:
         log.warning("could not log to MLflow at %s (experiment %r): %s. %d item(s) wait and are logged on the next "
                     "build or cycle, or by 'leanloop mlflow'", record.tracking_uri, name, record.error,
                     len(record.pending))
@@ -285,7 +285,7 @@ def log_now(ws: Workspace) -> MlflowRecord:
     if not ws.config.mlflow.enabled:
         raise ProjectError(f"no MLflow to log to: set tracking_uri under [mlflow] in {ws.paths.config} "
                            "(e.g. tracking_uri = \"http://mlflow.internal:5000\")")
-    record = log_pending(ws, wait=True)
+    record = log_pending(ws, wait=True, warn=False)  # the caller reports the error itself
     if record is None:
         raise ProjectError(f"could not keep the MLflow record in {ws.paths.workspace}; check that you may write there")
     return record
