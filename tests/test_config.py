@@ -17,6 +17,7 @@ from leanloop.config import (
     KpiOutcome,
     LoopConfig,
     MeasureConfig,
+    MlflowConfig,
     ModelConfig,
     MultivariateConfig,
     PerformanceConfig,
@@ -44,7 +45,7 @@ SECTIONS: dict[str, type[BaseModel]] = {
     "measure": MeasureConfig, "policy": PolicyConfig, "retrain": RetrainConfig, "gate": GateConfig,
     "serve": ServeConfig, "store": StoreConfig,
     "quality": QualityConfig, "multivariate": MultivariateConfig, "stream": StreamConfig,
-    "segments": SegmentsConfig, "testset": TestsetConfig, "loop": LoopConfig,
+    "segments": SegmentsConfig, "testset": TestsetConfig, "loop": LoopConfig, "mlflow": MlflowConfig,
 }
 
 
@@ -79,6 +80,7 @@ def full_config() -> ProjectConfig:
                           model_refresh_seconds=1.0),
         store=StoreConfig(url="sqlite:///elsewhere.db", sqlite_synchronous=SqliteSync.NORMAL, retention_days=30),
         loop=LoopConfig(every_rows=50, every="1h", webhook_url="http://127.0.0.1:9/hook", poll_seconds=2.0),
+        mlflow=MlflowConfig(tracking_uri="http://127.0.0.1:9", experiment="loans", timeout_seconds=3),
         quality=QualityConfig(max_missing_increase=0.1, max_out_of_range_share=0.02, max_unseen_share=0.01,
                               max_type_error_share=0.01, max_duplicate_increase=0.1),
         multivariate=MultivariateConfig(enabled=False, auc_threshold=0.6, folds=3, max_rows=2000, top_features=3,

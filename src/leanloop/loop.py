@@ -22,7 +22,8 @@ when a process dies mid-cycle the next holder of the lock records that cycle as
 ``interrupted`` at its stage (:func:`recover_interrupted`). The registry writes a
 version's files before its record and moves aliases in one transaction, so such a
 death leaves no half-registered version and no alias on a missing artifact. A cycle
-that raises is recorded with its ``error`` (and raised).
+that raises is recorded with its ``error`` (and raised). After a cycle, with ``[mlflow]
+tracking_uri`` set, what is not in MLflow yet is logged there (:mod:`leanloop.integrations`).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from leanloop.integrations.mlflow_tracking import log_pending
 from leanloop.leader import cycle_lock
 from leanloop.learn import ledger
 from leanloop.learn.compare import compare
@@ -200,10 +202,12 @@ def run_cycle(ws: Workspace, *, last: int | None = None, since: float | None = N
                 on_wait()
             lock.acquire(wait=float("inf"))
         recover_interrupted(ws)
-        return _locked_cycle(ws, last=last, since=since, act=act, measurement=measurement, trigger=trigger,
-                             on_stage=on_stage)
+        cycle = _locked_cycle(ws, last=last, since=since, act=act, measurement=measurement, trigger=trigger,
+                              on_stage=on_stage)
     finally:
         lock.close()
+    log_pending(ws)  # after the lock: MLflow, slow or away, never holds the next cycle up
+    return cycle
 
 
 def try_cycle(ws: Workspace, schedule: Schedule, *, now: float | None = None,
@@ -211,6 +215,14 @@ def try_cycle(ws: Workspace, schedule: Schedule, *, now: float | None = None,
     """The unattended loop's turn: if the cycle lock is free and a cycle is due (checked
     again under the lock: another process may just have run one), run it. ``None``
     when nothing ran. A cycle that fails is recorded (its ``error``) and returned."""
+    cycle = _try_locked(ws, schedule, now=now, on_stage=on_stage)
+    if cycle is not None:
+        log_pending(ws)
+    return cycle
+
+
+def _try_locked(ws: Workspace, schedule: Schedule, *, now: float | None, on_stage: StageHook | None) -> Cycle | None:
+    """:func:`try_cycle`'s turn under the cycle lock."""
     lock = cycle_lock(ws.store.engine)
     try:
         if not lock.acquire():

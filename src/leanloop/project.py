@@ -34,6 +34,7 @@ from leanloop.config import (
 from leanloop.data import read_table, require_columns
 from leanloop.errors import DataError, InputError, NotFoundError, ProjectError
 from leanloop.frames import FrameList
+from leanloop.integrations.mlflow_tracking import log_pending
 from leanloop.learn import ledger, promotion, testset
 from leanloop.learn.ledger import Cycle, LedgerEvent
 from leanloop.learn.shadow import ShadowReport, shadow_report
@@ -210,6 +211,7 @@ class Project:
         current = self.store.get_alias("champion")
         version = train_version(self.workspace, train=train, test=test, source="build", parent=current, alias=None)
         self.registry.promote(version.version)
+        log_pending(self.workspace)
         return version
 
     def adopt(self, model_path: str | Path, *, reference: str | Path, trust: bool = False,
@@ -218,8 +220,10 @@ class Project:
         table, which becomes its drift reference (see :mod:`leanloop.build.adopt`);
         ``calibrate_on``: labelled rows it did not learn from, to calibrate it on."""
         model = load_user_model(Path(model_path), trust=trust)
-        return register_adopted(self.workspace, model, Path(reference), trust=trust, name=Path(model_path).name,
-                                calibrate_on=None if calibrate_on is None else Path(calibrate_on))
+        version = register_adopted(self.workspace, model, Path(reference), trust=trust, name=Path(model_path).name,
+                                   calibrate_on=None if calibrate_on is None else Path(calibrate_on))
+        log_pending(self.workspace)
+        return version
 
     def predict(self, frame: pd.DataFrame, *, log: bool = True, version: str | None = None) -> pd.DataFrame:
         """Score a data frame with the champion (or ``version``): ``prediction_id``,
@@ -389,9 +393,9 @@ def adopt_model(model_path: str | Path, *, reference: str | Path, target: str, r
     try:
         if project.config.data.target != target:
             raise DataError(f"the project at {root} predicts {project.config.data.target!r}, not {target!r}")
-        return register_adopted(project.workspace, model, reference, trust=trust, name=model_path.name,
-                                calibrate_on=None if calibrate_on is None else Path(calibrate_on),
-                                holdout=None if holdout is None else Path(holdout))
+        version = register_adopted(project.workspace, model, reference, trust=trust, name=model_path.name,
+                                   calibrate_on=None if calibrate_on is None else Path(calibrate_on),
+                                   holdout=None if holdout is None else Path(holdout))
     except BaseException:
         if created:  # leave no half-made project behind: the user can simply retry
             project.close()
@@ -400,3 +404,8 @@ def adopt_model(model_path: str | Path, *, reference: str | Path, target: str, r
         raise
     finally:
         project.close()
+    try:  # the version is in: MLflow can only add to it, never undo it
+        log_pending(project.workspace)
+    finally:
+        project.close()
+    return version

@@ -27,6 +27,7 @@ from leanloop.build.train import register_version
 from leanloop.config import load_config, render_config
 from leanloop.data import read_table, require_columns
 from leanloop.errors import ArtifactError, DataError, InputError
+from leanloop.integrations.mlflow_model import is_mlflow_model, load_mlflow_model
 from leanloop.schema import Schema
 from leanloop.scoring import InputFormat, model_input
 from leanloop.strays import coerce_strays
@@ -44,10 +45,16 @@ _PICKLES = {".pkl", ".pickle", ".joblib"}
 
 
 def load_user_model(path: Path, *, trust: bool) -> Any:
-    """Read a user's model file: skops safely, pickle/joblib only with ``trust``."""
+    """Read a user's model file: skops safely, pickle/joblib only with ``trust``; an MLflow
+    model folder by the same rules (:mod:`leanloop.integrations.mlflow_model`)."""
     from leanloop.model_files import load_model_bytes
 
     path = Path(path)
+    if is_mlflow_model(path):
+        return load_mlflow_model(path, trust=trust)
+    if path.is_dir():
+        raise InputError(f"{str(path)!r} is a folder without an MLmodel file; give a model file or an MLflow "
+                         "model folder")
     if not path.is_file():
         raise InputError(f"model file {str(path)!r} does not exist; check the path")
     suffix = path.suffix.lower()
@@ -65,7 +72,8 @@ def load_user_model(path: Path, *, trust: bool) -> Any:
         warnings.warn(f"loading {path.name} with pickle because --trust was given; only do this for files you made",
                       stacklevel=2)
         return joblib.load(path)
-    raise InputError(f"cannot read model file {path.name!r}: expected .skops (or .pkl/.joblib with --trust)")
+    raise InputError(f"cannot read model file {path.name!r}: expected .skops (or .pkl/.joblib with --trust) "
+                     "or an MLflow model folder")
 
 
 def require_predict(model: Any, name: str) -> None:

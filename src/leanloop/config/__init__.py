@@ -8,8 +8,8 @@ retraining, promotion gate, server, store). It is written with commented default
 Each setting is declared once, with its bounds and a ``Field(description=...)`` that
 feeds the comments of ``leanloop.toml`` and the README's reference
 (:mod:`leanloop.config.render`). Modules by concern: ``enums`` (the modes),
-``limits`` (upper bounds from what fits in memory), ``data``, ``measure``, ``learn``
-and ``runtime`` (the sections), ``project`` (the whole file and its loading) and
+``limits`` (upper bounds from what fits in memory), ``data``, ``measure``, ``learn``,
+``runtime``, ``loop`` and ``mlflow`` (the sections), ``project`` (the whole file and its loading) and
 ``migration`` (old keys moved to their new place).
 
 Examples
@@ -51,6 +51,7 @@ from leanloop.config.measure import (
     TestsetConfig,
 )
 from leanloop.config.migration import migrate
+from leanloop.config.mlflow import MlflowConfig
 from leanloop.config.project import CONFIG_FILE, WORKSPACE_DIR, ProjectConfig, ProjectPaths, load_config
 from leanloop.config.render import render_config, render_reference
 from leanloop.config.runtime import ServeConfig, StoreConfig
@@ -90,6 +91,7 @@ __all__ = [
     "TestsetConfig",
     "ServeConfig",
     "LoopConfig",
+    "MlflowConfig",
     "StoreConfig",
     "ProjectConfig",
     "ProjectPaths",

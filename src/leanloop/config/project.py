@@ -32,6 +32,7 @@ from leanloop.config.measure import (
     TestsetConfig,
 )
 from leanloop.config.migration import migrate
+from leanloop.config.mlflow import MlflowConfig
 from leanloop.config.runtime import ServeConfig, StoreConfig
 from leanloop.errors import ProjectError
 from leanloop.label_rule import LabelRule, check_value_table, value_table
@@ -65,6 +66,7 @@ class ProjectConfig(Section):
     serve: ServeConfig = Field(default_factory=ServeConfig)
     store: StoreConfig = Field(default_factory=StoreConfig)
     loop: LoopConfig = Field(default_factory=LoopConfig)
+    mlflow: MlflowConfig = Field(default_factory=MlflowConfig)
 
     @field_validator("schema_")
     @classmethod
