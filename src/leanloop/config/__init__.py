@@ -35,6 +35,7 @@ from leanloop.config.enums import (
     ThresholdMode,
     ValuePolicy,
 )
+from leanloop.config.engine import EngineConfig, EngineKind
 from leanloop.config.learn import GateConfig, PolicyConfig, RetrainConfig
 from leanloop.config.loop import LoopConfig
 from leanloop.config.measure import (
@@ -85,6 +86,8 @@ __all__ = [
     "ServeConfig",
     "LoopConfig",
     "StoreConfig",
+    "EngineConfig",
+    "EngineKind",
     "ProjectConfig",
     "ProjectPaths",
     "load_config",

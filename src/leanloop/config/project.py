@@ -32,6 +32,7 @@ from leanloop.config.measure import (
     TestsetConfig,
 )
 from leanloop.config.migration import migrate
+from leanloop.config.engine import EngineConfig
 from leanloop.config.runtime import ServeConfig, StoreConfig
 from leanloop.errors import ProjectError
 from leanloop.label_rule import LabelRule, check_value_table, value_table
@@ -64,6 +65,7 @@ class ProjectConfig(Section):
     testset: TestsetConfig = Field(default_factory=TestsetConfig)
     serve: ServeConfig = Field(default_factory=ServeConfig)
     store: StoreConfig = Field(default_factory=StoreConfig)
+    engine: EngineConfig = Field(default_factory=EngineConfig)
     loop: LoopConfig = Field(default_factory=LoopConfig)
 
     @field_validator("schema_")
