@@ -11,8 +11,8 @@ from rich.table import Table
 from leanloop.cli._shared import DirOption, JsonOption, _console, _fail, _open, _parse_since, _print_json, _progress
 from leanloop.cli.engine import EngineOption, SchedulerOption, WorkersOption, engine_config
 from leanloop.cli.errors import handles_errors
-from leanloop.config.engine import EngineConfig, EngineKind
 from leanloop.cli.render import _chunks_tables, _drift_table, _metrics_table, _monitor_lines, _segments_table
+from leanloop.config.engine import EngineConfig, EngineKind
 
 __all__ = ["feedback", "measure", "drift"]
 

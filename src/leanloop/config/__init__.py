@@ -22,6 +22,7 @@ Examples
 from __future__ import annotations
 
 from leanloop.config.data import DataConfig, KpiConfig, KpiOutcome, Label, ModelConfig
+from leanloop.config.engine import EngineConfig, EngineKind
 from leanloop.config.enums import (
     Correction,
     DriftMethod,
@@ -35,7 +36,6 @@ from leanloop.config.enums import (
     ThresholdMode,
     ValuePolicy,
 )
-from leanloop.config.engine import EngineConfig, EngineKind
 from leanloop.config.learn import GateConfig, PolicyConfig, RetrainConfig
 from leanloop.config.loop import LoopConfig
 from leanloop.config.measure import (

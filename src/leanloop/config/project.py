@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from leanloop.config._base import Section
 from leanloop.config.data import DataConfig, KpiConfig, ModelConfig
+from leanloop.config.engine import EngineConfig
 from leanloop.config.enums import Metric, Task
 from leanloop.config.learn import GateConfig, PolicyConfig, RetrainConfig
 from leanloop.config.loop import LoopConfig
@@ -32,7 +33,6 @@ from leanloop.config.measure import (
     TestsetConfig,
 )
 from leanloop.config.migration import migrate
-from leanloop.config.engine import EngineConfig
 from leanloop.config.runtime import ServeConfig, StoreConfig
 from leanloop.errors import ProjectError
 from leanloop.label_rule import LabelRule, check_value_table, value_table

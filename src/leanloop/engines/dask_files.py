@@ -127,7 +127,7 @@ class _Job:
             return FileMeasurement(drift=drift)
         results = [r for f in self.checked for r in done[f.name][1]]
         sides = [self._duplicates(side) for side in (self.ref, self.cur)]
-        results.append(duplicates_result(*sides, self.quality))
+        results.append(duplicates_result(sides[0], sides[1], self.quality))
         return FileMeasurement(drift=drift, quality=assemble_quality(sides[0].rows, sides[1].rows, results))
 
     def _one(self, name: str) -> tuple[Judged | None, list[QualityResult]]:
@@ -178,7 +178,7 @@ class _Job:
         return merge_parts(self._gather(tasks, f"column {name!r} of {side.path}"))
 
     def _rows(self, side: _Side) -> int:
-        return int(sum(self._gather([p for p in side.frame.map_partitions(len).to_delayed()], f"rows of {side.path}")))
+        return int(sum(self._gather(list(side.frame.map_partitions(len).to_delayed()), f"rows of {side.path}")))
 
     def _duplicates(self, side: _Side) -> DuplicateRows:
         import dask

@@ -80,7 +80,7 @@ def merge_samples(parts: list[Sample]) -> Sample:
     for part in parts[1:]:
         assert isinstance(whole, CategoricalSample) and isinstance(part, CategoricalSample)
         whole = whole.merge(part)
-    return whole  # type: ignore[no-any-return]
+    return whole
 
 
 def merge_parts(parts: list[ColumnPart]) -> ColumnPart:

@@ -41,7 +41,8 @@ if TYPE_CHECKING:
     import pandas as pd
 
 __all__ = ["QualityCheck", "QualityResult", "QualityReport", "ColumnTally", "assemble_quality", "column_tally",
-           "duplicates_result", "feature_checks", "frame_features", "tally_checks", "hash_order", "missing_result", "quality_report", "range_results", "type_errors_result"]
+           "duplicates_result", "feature_checks", "frame_features", "tally_checks", "hash_order", "missing_result",
+           "quality_report", "range_results", "type_errors_result"]
 
 _MAX_EXAMPLES = 5
 _BOOLEAN_WORDS = [True, False, "true", "false", "True", "False", 1, 0, "1", "0"]
@@ -271,15 +272,16 @@ def column_tally(kind: FeatureKind, column: pd.Series, *, values: np.ndarray | N
     parsed, bad = _parse(column, kind)
     n_bad = int(bad.sum())
     examples = [repr(v) for v in column[bad].head(_MAX_EXAMPLES).tolist()] if n_bad else []
-    base = {"rows": len(column), "missing": int(column.isna().sum()), "bad": n_bad, "examples": examples}
+    rows, missing = len(column), int(column.isna().sum())
     if kind is FeatureKind.NUMERIC:
         if values is None:
             # Unparsable values became NaN: like missing ones, they are never out of range.
             values = parsed.to_numpy(dtype=float)
             values = np.sort(values[~np.isnan(values)])
-        return ColumnTally(**base, values=values)
+        return ColumnTally(rows, missing, n_bad, examples, values=values)
     counts = _counts(parsed)
-    return ColumnTally(**base, counts=counts, good_counts=_counts(parsed[~bad]) if n_bad else counts)
+    return ColumnTally(rows, missing, n_bad, examples, counts=counts,
+                       good_counts=_counts(parsed[~bad]) if n_bad else counts)
 
 
 def tally_checks(feature: Feature, ref: ColumnTally, cur: ColumnTally, options: QualityConfig) -> list[QualityResult]:
