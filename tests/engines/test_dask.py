@@ -186,3 +186,28 @@ def test_a_worker_killed_mid_job_completes_once_or_leaves_nothing(tmp_path: Path
         return
     scored = pd.read_parquet(tmp_path / "scored")
     assert outcome["rows"] == len(frame) and scored["id"].is_unique and len(scored) == len(frame)
+
+
+def test_the_drift_command_runs_on_a_scheduler_and_refuses_folders_locally(tmp_path: Path, dask_client: Any) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from leanloop.cli import app
+
+    rng = np.random.default_rng(5)
+    reference, current = _frame(rng, 3_000, 0.0), _frame(rng, 3_000, 3.0)
+    reference.to_parquet(tmp_path / "reference.parquet", index=False)
+    current.to_parquet(tmp_path / "current.parquet", index=False)
+    folder = _write_parts(current, tmp_path / "current", parts=3)
+    runner = CliRunner()
+
+    local = runner.invoke(app, ["drift", str(tmp_path / "reference.parquet"), str(tmp_path / "current.parquet"),
+                                "--json"])
+    on_dask = runner.invoke(app, ["drift", str(tmp_path / "reference.parquet"), str(folder), "--json",
+                                  "--scheduler", dask_client.scheduler.address])
+    refused = runner.invoke(app, ["drift", str(tmp_path / "reference.parquet"), str(folder)])
+
+    assert local.exit_code == 0 and on_dask.exit_code == 0, on_dask.output
+    _assert_same(json.loads(local.stdout), json.loads(on_dask.stdout))
+    assert refused.exit_code == 2 and "add --engine dask" in refused.output
