@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 import threading
 import time
 from pathlib import Path
@@ -160,7 +161,7 @@ def test_a_worker_killed_mid_job_completes_once_or_leaves_nothing(tmp_path: Path
     import cloudpickle
 
     model, schema, frame, folder = _scoring_case(tmp_path)
-    cloudpickle.register_pickle_by_value(__import__(__name__))  # the workers cannot import the tests
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])  # the workers cannot import the tests
     pids = list(dask_client.run(os.getpid).values())
     outcome: dict[str, Any] = {}
 
