@@ -12,6 +12,7 @@ from leanloop.config import (
     CONFIG_FILE,
     Correction,
     DataConfig,
+    EngineConfig,
     GateConfig,
     KpiConfig,
     KpiOutcome,
@@ -46,6 +47,7 @@ SECTIONS: dict[str, type[BaseModel]] = {
     "serve": ServeConfig, "store": StoreConfig,
     "quality": QualityConfig, "multivariate": MultivariateConfig, "stream": StreamConfig,
     "segments": SegmentsConfig, "testset": TestsetConfig, "loop": LoopConfig, "mlflow": MlflowConfig,
+    "engine": EngineConfig,
 }
 
 
@@ -79,6 +81,7 @@ def full_config() -> ProjectConfig:
         serve=ServeConfig(max_rows_per_request=10, commit_max_rows=16, commit_max_wait_ms=5.0,
                           model_refresh_seconds=1.0),
         store=StoreConfig(url="sqlite:///elsewhere.db", sqlite_synchronous=SqliteSync.NORMAL, retention_days=30),
+        engine=EngineConfig(kind="dask", scheduler="tcp://127.0.0.1:8786", workers=4, memory_limit="2GB"),
         loop=LoopConfig(every_rows=50, every="1h", webhook_url="http://127.0.0.1:9/hook", poll_seconds=2.0),
         mlflow=MlflowConfig(tracking_uri="http://127.0.0.1:9", experiment="loans", timeout_seconds=3),
         quality=QualityConfig(max_missing_increase=0.1, max_out_of_range_share=0.02, max_unseen_share=0.01,

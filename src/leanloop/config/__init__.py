@@ -22,6 +22,7 @@ Examples
 from __future__ import annotations
 
 from leanloop.config.data import DataConfig, KpiConfig, KpiOutcome, Label, ModelConfig
+from leanloop.config.engine import EngineConfig, EngineKind
 from leanloop.config.enums import (
     Correction,
     DriftMethod,
@@ -93,6 +94,8 @@ __all__ = [
     "LoopConfig",
     "MlflowConfig",
     "StoreConfig",
+    "EngineConfig",
+    "EngineKind",
     "ProjectConfig",
     "ProjectPaths",
     "load_config",

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from leanloop.config._base import Section
 from leanloop.config.data import DataConfig, KpiConfig, ModelConfig
+from leanloop.config.engine import EngineConfig
 from leanloop.config.enums import Metric, Task
 from leanloop.config.learn import GateConfig, PolicyConfig, RetrainConfig
 from leanloop.config.loop import LoopConfig
@@ -65,6 +66,7 @@ class ProjectConfig(Section):
     testset: TestsetConfig = Field(default_factory=TestsetConfig)
     serve: ServeConfig = Field(default_factory=ServeConfig)
     store: StoreConfig = Field(default_factory=StoreConfig)
+    engine: EngineConfig = Field(default_factory=EngineConfig)
     loop: LoopConfig = Field(default_factory=LoopConfig)
     mlflow: MlflowConfig = Field(default_factory=MlflowConfig)
 
