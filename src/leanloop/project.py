@@ -264,15 +264,19 @@ class Project:
                             seen[key]))
         return self.store.add_feedback(checked, received_at=time.time(), source=source)
 
-    def feedback_file(self, path: str | Path, *, id_column: str | None, label_column: str) -> FeedbackCounts:
+    def feedback_file(self, path: str | Path, *, id_column: str | None = None, label_column: str,
+                      row_id_column: str | None = None) -> FeedbackCounts:
         """Labels from a CSV or Parquet file; a bad row is named and nothing is recorded.
 
-        ``id_column``: the column naming each row's prediction, by prediction id or, when
-        it is the project's id column, by that id (None: ``prediction_id`` if the file
-        has it, else the project's id column)."""
+        ``id_column`` holds prediction ids; ``row_id_column`` the project's own ids
+        (joined by :mod:`leanloop.store.parked`'s rule); neither: ``prediction_id`` if the
+        file has it, else the project's id column."""
         name = Path(path).name
-        frame = read_table(path, text_columns=[c for c in (id_column, self.config.data.id_column) if c])
-        id_column = id_column or file_key(frame, self.config.data.id_column, name)
+        frame = read_table(path, text_columns=[c for c in (id_column, row_id_column, self.config.data.id_column) if c])
+        if id_column is None and row_id_column is None:
+            key = file_key(frame, self.config.data.id_column, name)
+            id_column, row_id_column = (key, None) if key == "prediction_id" else (None, key)
+        id_column = row_id_column or id_column or "prediction_id"
         require_columns(frame, [id_column, label_column], name)
         if frame[id_column].isna().any():
             row = int(frame[id_column].isna().to_numpy().nonzero()[0][0])
@@ -280,7 +284,7 @@ class Project:
         labels = frame[label_column].tolist()
         if Path(path).suffix.lower() == ".csv":
             labels = csv_labels(labels)
-        if id_column == self.config.data.id_column:
+        if row_id_column:
             keys: list[str] = RowKeys.of(self.config.data).file_ids(frame[id_column].tolist(), source=name)
         else:
             keys = frame[id_column].astype(str).tolist()

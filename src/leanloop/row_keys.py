@@ -20,8 +20,8 @@ Examples
 >>> keys = RowKeys(id_column="loan", id_type=IdType.INTEGER, time_column="at")
 >>> keys.ids([7, 8])
 ['7', '8']
->>> event_seconds(["2024-05-01T00:00:00Z", 1714521600, None], field="at")
-[1714521600.0, 1714521600.0, None]
+>>> event_seconds(["2024-05-01T00:00:00Z", 1714521600, None, float("nan")], field="at")
+[1714521600.0, 1714521600.0, None, None]
 >>> event_seconds(["2024-05-01T00:00:00+00:00", "2024-05-01T02:00:00"], field="at")  # doctest: +ELLIPSIS
 Traceback (most recent call last):
 ...
@@ -119,7 +119,7 @@ def event_seconds(values: list[Any], *, field: str, first_row: int = 0) -> list[
     naive: list[tuple[int, Any]] = []
     for k, value in enumerate(values):
         row = first_row + k
-        if value is None:
+        if value is None or value != value:  # NaN and NaT: a file's empty cell
             seconds.append(None)
             continue
         stamp = _moment(value, row, field)

@@ -21,8 +21,10 @@ __all__ = ["feedback", "measure", "drift"]
 def feedback(
     file: Annotated[Path, typer.Argument(help="CSV or Parquet with prediction ids (or your ids) and labels.")],
     id_column: Annotated[str | None, typer.Option(help=(
-        "Column naming each row: prediction ids, or the project's id column to join by your own ids "
-        "(default: prediction_id if the file has it, else the project's id column)."))] = None,
+        "Column holding the prediction id (default: prediction_id if the file has it, else your own ids "
+        "in the project's id column)."))] = None,
+    row_id_column: Annotated[str | None, typer.Option(help="Column holding your own ids instead (the ids "
+                                                      "/predict rows carried in the project's id column).")] = None,
     label_column: Annotated[str, typer.Option(help="Column holding the ground truth.")] = "label",
     directory: DirOption = Path("."),
     as_json: JsonOption = False,
@@ -35,7 +37,10 @@ def feedback(
     reused when several carry it), or the first one logged after it.
     """
     with _open(directory) as project:
-        counts = project.feedback_file(file, id_column=id_column, label_column=label_column)
+        if id_column and row_id_column:
+            _fail("give --id-column or --row-id-column, not both")
+        counts = project.feedback_file(file, id_column=id_column, label_column=label_column,
+                                       row_id_column=row_id_column)
     if as_json:
         _print_json(counts.to_json())
     else:
