@@ -36,3 +36,19 @@ def test_columnar_features_coerce_to_the_same_frame(store: SQLStore, values: lis
                                   by_dicts.drop(columns=["features"]))
     assert feature_row(columnar.iloc[1])["x"] == values[1]["x"] and list(feature_row(columnar.iloc[1])) == SCHEMA.names
     assert feature_frame(columnar.iloc[1:]).index.tolist() == list(range(len(values) - 1))  # as a new frame's
+
+
+def test_a_window_read_in_steps_equals_one_read_whole(store: SQLStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    from leanloop.store import predictions
+
+    store.log_predictions(rows([{"x": float(i), "c": "a", "ok": True, "t": None} for i in range(7)]))
+    store.add_feedback([("p1", 1), ("p5", 0)], received_at=9.0)
+    whole = {kind: store.window(**kwargs) for kind, kwargs in READS.items()}
+    monkeypatch.setattr(predictions, "_STEP", 2)
+    for kind, kwargs in READS.items():
+        pd.testing.assert_frame_equal(store.window(**kwargs), whole[kind])
+    assert store.window(last=5)["prediction_id"].tolist() == ["p2", "p3", "p4", "p5", "p6"]
+
+
+READS = {"all": {}, "last": {"last": 5}, "labelled": {"labelled_only": True},
+         "columnar": {"last": 3, "feature_types": feature_types(SCHEMA)}}

@@ -33,6 +33,8 @@ from leanloop.store import tables as t
 from leanloop.store.features import decode_features
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     import pandas as pd
 
 __all__ = ["SQLITE_BUSY_MS", "log_postgresql", "log_sqlite", "postgresql_columns", "read_window",
@@ -146,9 +148,28 @@ def read_window(conn: sa.Connection, *, last: int | None = None, since: float | 
     query = query.order_by(at.desc(), p.c.seq.desc()) if by_event else query.order_by(p.c.seq.desc())
     if last is not None:
         query = query.limit(last)
-    rows = conn.execute(query).all()[::-1]
-    names = ["seq", "prediction_id", "created_at", "model_version", "features", "prediction", "probabilities",
-             "label", "received_at", "row_id", "event_at", "source"]
+    result = conn.execute(query)
+    parts = []
+    # Step by step, newest first: each step's JSON text is decoded and dropped before the
+    # next is fetched, so a 1M-row window never holds all of its text and its rows' tuples at once.
+    while rows := result.fetchmany(_STEP):
+        parts.append(_decoded(rows[::-1], feature_types))
+    if not parts:
+        return _decoded([], feature_types)
+    return pd.concat(parts[::-1], ignore_index=True) if len(parts) > 1 else parts[0]
+
+
+#: Rows fetched and decoded per step of :func:`read_window`.
+_STEP = 100_000
+_NAMES = ["seq", "prediction_id", "created_at", "model_version", "features", "prediction", "probabilities", "label",
+          "received_at", "row_id", "event_at", "source"]
+
+
+def _decoded(rows: Sequence[Any], feature_types: dict[str, str] | None) -> pd.DataFrame:
+    """Window rows (oldest first) as :func:`read_window`'s frame."""
+    import pandas as pd
+
+    names = _NAMES
     columns = dict(zip(names, map(list, zip(*rows, strict=True)), strict=True)) if rows else {n: [] for n in names}
     flat = {} if feature_types is None else decode_features(columns.pop("features"), feature_types)
     for name in ("features", "prediction", "probabilities", "label"):
