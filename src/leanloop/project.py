@@ -174,6 +174,16 @@ class Project:
         """The training table named in the config."""
         return self.workspace.data_path()
 
+    @property
+    def by_event(self) -> bool:
+        """Whether windows go by event time (``[measure] time``)."""
+        return self.workspace.by_event
+
+    def window(self, *, last: int | None = None, since: float | None = None, until: float | None = None,
+               labelled_only: bool = False) -> pd.DataFrame:
+        """Logged predictions in a window, by the project's time basis, with their labels."""
+        return self.workspace.window(last=last, since=since, until=until, labelled_only=labelled_only)
+
     # -- the loop's verbs -----------------------------------------------------------
     def build(self) -> ModelVersion:
         """Split, fit the pipeline and the baseline, register ``v1`` (or the next) as champion."""
