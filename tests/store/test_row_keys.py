@@ -8,10 +8,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from leanloop.row_keys import RowId
 from leanloop.store import SQLStore
 from leanloop.store import tables as t
 from leanloop.store.migrations import LATEST, current_version
-from leanloop.store.parked import RowId
 
 
 def record(i: int, **keys: Any) -> dict[str, Any]:
