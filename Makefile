@@ -24,7 +24,7 @@ test: $(BIN)/.installed
 	$(BIN)/mypy src
 	OMP_NUM_THREADS=1 $(BIN)/python -m pytest
 
-# Benchmarks against the peers (see README, Benchmarks): SUITE=drift|cbpe|serve|feedback|cycle|scenarios,
+# Benchmarks against the peers (see README, Benchmarks): SUITE=drift|cbpe|serve|feedback|cycle|scenarios|batch|window|scale,
 # SIZE=10M (drift rows per side), QUICK=1 (small everything). Not part of `make test`.
 bench: $(BIN)/.installed
 	$(BIN)/python -m bench $(if $(SUITE),--suite $(SUITE)) $(if $(SIZE),--size $(SIZE)) $(if $(QUICK),--quick)

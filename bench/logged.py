@@ -15,7 +15,7 @@ from pathlib import Path
 
 from bench.project import make_project, server, token
 
-__all__ = ["LoggedProject", "logged_project", "copy_project"]
+__all__ = ["LoggedProject", "logged_project", "copy_project", "cached_folder"]
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,17 @@ def copy_project(source: Path, target: Path) -> Path:
     return target
 
 
+def cached_folder(folder: Path) -> bool:
+    """True when ``folder`` holds a finished result (its ``done`` file); else ``folder``
+    is made empty, to be filled and marked ``done``."""
+    if (folder / "done").exists():
+        return True
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    return False
+
+
 def logged_project(folder: Path, rows: int) -> LoggedProject:
     import httpx
     import pandas as pd
@@ -43,11 +54,8 @@ def logged_project(folder: Path, rows: int) -> LoggedProject:
 
     folder = folder / f"logged-{rows}"
     done = LoggedProject(folder / "project", folder / "labels.parquet", rows)
-    if (folder / "done").exists():
+    if cached_folder(folder):
         return done
-    if folder.exists():
-        shutil.rmtree(folder)
-    folder.mkdir(parents=True)
     print(f"[bench] logging {rows:,} predictions through leanloop serve", flush=True)
     root = make_project(done.root)
     data = car_loan()

@@ -12,7 +12,7 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
-__all__ = ["cli", "make_project", "set_config", "token", "server", "wait_healthy"]
+__all__ = ["cli", "fresh_project", "make_project", "set_config", "token", "server", "wait_healthy"]
 
 
 def cli(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -53,6 +53,15 @@ def make_project(root: Path, *, config: dict[tuple[str, str], Any] | None = None
     if done.returncode:
         raise RuntimeError(f"leanloop build failed: {done.stderr[-1000:]}")
     return root
+
+
+def fresh_project(folder: Path, suite: str) -> Path:
+    """An empty ``folder`` for a suite, with a built project in ``folder/project``."""
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    print(f"[bench] {suite}: leanloop init + build on the car-loan reference period", flush=True)
+    return make_project(folder / "project")
 
 
 def token(root: Path) -> str | None:

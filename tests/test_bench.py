@@ -56,3 +56,15 @@ def test_measured_run_reads_the_last_json_line_and_the_childs_peak_memory() -> N
 def test_bench_doctests(module: object) -> None:
     failures, _ = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)  # type: ignore[arg-type]
     assert failures == 0
+
+
+def test_the_batch_file_is_seeded_written_in_groups_and_ids_are_unique(tmp_path: Path) -> None:
+    from bench.suites import batch
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    first = pd.read_parquet(batch.generate(2500, tmp_path / "a", group=1000))
+    again = pd.read_parquet(batch.generate(2500, tmp_path / "b", group=1000))
+    pd.testing.assert_frame_equal(first, again)
+    assert first["id"].tolist() == list(range(2500)) and "repaid" not in first.columns
+    assert first["car_value"].nunique() > 1000  # drawn across the analysis period, not one row repeated

@@ -14,8 +14,8 @@ from typer.testing import CliRunner
 
 from leanloop.cli import app
 
-COMMANDS = ["init", "build", "adopt", "serve", "token", "feedback", "measure", "learn", "cycle", "history", "explain",
-            "promote", "rollback", "shadow", "testset", "models", "report", "demo"]
+COMMANDS = ["init", "build", "adopt", "serve", "token", "predict", "feedback", "measure", "learn", "cycle", "history",
+            "explain", "promote", "rollback", "shadow", "testset", "models", "report", "demo"]
 README = Path(__file__).resolve().parents[1] / "README.md"
 
 

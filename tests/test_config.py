@@ -12,11 +12,13 @@ from leanloop.config import (
     CONFIG_FILE,
     Correction,
     DataConfig,
+    EngineConfig,
     GateConfig,
     KpiConfig,
     KpiOutcome,
     LoopConfig,
     MeasureConfig,
+    MlflowConfig,
     ModelConfig,
     MultivariateConfig,
     PerformanceConfig,
@@ -44,7 +46,8 @@ SECTIONS: dict[str, type[BaseModel]] = {
     "measure": MeasureConfig, "policy": PolicyConfig, "retrain": RetrainConfig, "gate": GateConfig,
     "serve": ServeConfig, "store": StoreConfig,
     "quality": QualityConfig, "multivariate": MultivariateConfig, "stream": StreamConfig,
-    "segments": SegmentsConfig, "testset": TestsetConfig, "loop": LoopConfig,
+    "segments": SegmentsConfig, "testset": TestsetConfig, "loop": LoopConfig, "mlflow": MlflowConfig,
+    "engine": EngineConfig,
 }
 
 
@@ -77,8 +80,10 @@ def full_config() -> ProjectConfig:
         testset=TestsetConfig(confidence=0.9, low_margin=0.7, per_reason=10, max_rows=500, min_rows=50, alpha=0.01),
         serve=ServeConfig(max_rows_per_request=10, commit_max_rows=16, commit_max_wait_ms=5.0,
                           model_refresh_seconds=1.0),
-        store=StoreConfig(url="sqlite:///elsewhere.db", sqlite_synchronous=SqliteSync.NORMAL),
+        store=StoreConfig(url="sqlite:///elsewhere.db", sqlite_synchronous=SqliteSync.NORMAL, retention_days=30),
+        engine=EngineConfig(kind="dask", scheduler="tcp://127.0.0.1:8786", workers=4, memory_limit="2GB"),
         loop=LoopConfig(every_rows=50, every="1h", webhook_url="http://127.0.0.1:9/hook", poll_seconds=2.0),
+        mlflow=MlflowConfig(tracking_uri="http://127.0.0.1:9", experiment="loans", timeout_seconds=3),
         quality=QualityConfig(max_missing_increase=0.1, max_out_of_range_share=0.02, max_unseen_share=0.01,
                               max_type_error_share=0.01, max_duplicate_increase=0.1),
         multivariate=MultivariateConfig(enabled=False, auc_threshold=0.6, folds=3, max_rows=2000, top_features=3,
@@ -136,7 +141,8 @@ def test_defaults_are_written_out() -> None:
     rendered = tomllib.loads(render_config(ProjectConfig(data=DataConfig(path="d.csv", target="y", task="regression"))))
     assert rendered["policy"]["min_rows"] == 1000
     assert rendered["measure"]["alpha"] == 0.05
-    assert rendered["store"] == {"sqlite_synchronous": "FULL", "spool_retry_seconds": 1.0, "commit_timeout_ms": 2000}
+    assert rendered["store"] == {"sqlite_synchronous": "FULL", "spool_retry_seconds": 1.0, "commit_timeout_ms": 2000,
+                                 "archive_dir": ".leanloop/archive"}
 
 
 # --- load_config errors -------------------------------------------------------------

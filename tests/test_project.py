@@ -12,9 +12,12 @@ import skops.io as sio
 from fastapi.testclient import TestClient
 from sklearn.linear_model import LogisticRegression
 
+import leanloop
+from leanloop.batch import BatchOptions
 from leanloop.config import render_config
 from leanloop.errors import InputError, NotFoundError, ProjectError
 from leanloop.learn.ledger import Cycle, LedgerEvent
+from leanloop.measure.measurement import Measurement
 from leanloop.project import Project
 from leanloop.serve import create_app
 from leanloop.serve.security import bearer
@@ -130,6 +133,30 @@ def test_measure_learn_cycle_and_the_ledger(project: Project, served: list[str])
         project.explain(99)
 
 
+def test_results_show_as_data_frames_in_a_notebook(project: Project, loans: Path) -> None:
+    measured = Measurement.model_validate(project.store.latest_measurement())
+    frame = measured.to_frame()
+    assert frame["feature"].tolist() == [r.feature for r in measured.drift]
+    assert frame["drifted"].tolist() == [r.drifted for r in measured.drift]
+    assert measured._repr_html_().startswith(f"<p><b>measurement of {measured.window.rows} rows")
+    cycle = project.ledger()[-1]
+    row = cycle.to_frame().iloc[0]
+    assert (row["entry"], row["kind"], row["action"]) == (cycle.cycle, "cycle", cycle.decision.action.value)
+    assert f"ledger entry {cycle.cycle}: cycle" in cycle._repr_html_()
+    history = project.history().to_frame()
+    assert history["entry"].tolist() == [e["cycle"] for e in project.history()]
+    assert "<b>history</b>" in project.history()._repr_html_()
+    hard = project.testset()
+    table = hard.to_frame()
+    assert table["prediction_id"].tolist() == [r.prediction_id for r in hard]
+    assert table["car_value"].tolist() == [r.features["car_value"] for r in hard]
+    assert "enriched test set" in hard._repr_html_()
+    reference = pd.read_csv(loans)
+    report = leanloop.drift(reference, reference.assign(car_value=reference["car_value"] * 1.5))
+    assert "car_value" in report.drifted and "<b>drift: " in report._repr_html_()
+    assert report.to_frame().query("feature == 'car_value'")["drifted"].all()
+
+
 def test_the_enriched_test_set(project: Project, tmp_path: Path) -> None:
     found = project.testset()
     assert found, "the cycle copied the window's hard cases"
@@ -139,6 +166,16 @@ def test_the_enriched_test_set(project: Project, tmp_path: Path) -> None:
     assert len(pd.read_csv(tmp_path / "hard.csv")) == len(found)
     assert project.prune_testset(keep=1) == len(found) - 1
     assert len(project.testset()) == 1
+
+
+def test_the_log_exported_and_read_back_as_a_window(project: Project, served: list[str], tmp_path: Path) -> None:
+    window = project.window(last=10)
+    assert window["prediction_id"].tolist() == served[-10:]
+    assert [c for c in window.columns if c.startswith("features.")] == [f"features.{n}" for n in FEATURES]
+    done = project.export(to=tmp_path / "archive")
+    assert done.retention is None and done.export.rows >= len(served)
+    assert project.export(to=tmp_path / "archive").export.rows == 0
+    assert set(served) <= set(pd.read_parquet(tmp_path / "archive")["prediction_id"])
 
 
 def test_promote_rollback_and_shadow_are_ledger_events(project: Project) -> None:
@@ -182,10 +219,36 @@ def test_adopt_from_python_makes_the_model_champion(tmp_path: Path, loans: Path)
         assert reopened.registry.champion().version == "v3"
 
 
-PUBLIC = {"init", "workspace", "config", "paths", "store", "registry", "close", "data_path", "build", "adopt",
+def test_predict_scores_a_frame_logs_it_and_labels_join(tmp_path: Path, loans: Path, car_loan_data) -> None:
+    with _init(tmp_path / "p", loans) as created:
+        created.build()
+    rows = car_loan_data.analysis.head(300).set_index("id", drop=False)
+    with Project.open(tmp_path / "p") as project:
+        before = project.store.count_predictions()
+        scored = project.predict(rows)
+        assert list(scored.columns) == ["prediction_id", "prediction", "probability_0", "probability_1"]
+        assert scored.index.equals(rows.index) and project.store.count_predictions() == before + 300
+        quiet = project.predict(rows, log=False)
+        assert quiet["prediction_id"].isna().all() and project.store.count_predictions() == before + 300
+        pd.testing.assert_frame_equal(quiet.drop(columns="prediction_id"), scored.drop(columns="prediction_id"))
+        counts = project.feedback(zip(scored["prediction_id"], [1] * 300, strict=True))
+        assert (counts.recorded, counts.parked) == (300, 0)
+        assert project.measure(last=300).window.labelled == 300
+        with pytest.raises(InputError, match=r"row 2, column 'loan_length': must be a number, got 'long'"):
+            project.predict(rows.astype({"loan_length": object}).assign(
+                loan_length=[10, 20, "long"] + [10] * 297), log=True)
+        assert project.store.count_predictions() == before + 300
+        rows.to_parquet(tmp_path / "rows.parquet")
+        result = project.predict_file(tmp_path / "rows.parquet", BatchOptions(log=False))
+        assert (result.scored, result.logged) == (300, 0)
+        assert pd.read_parquet(result.output)["prediction"].tolist() == scored["prediction"].tolist()
+
+
+PUBLIC = {"init", "open", "predict", "predict_file",
+          "workspace", "config", "paths", "store", "registry", "close", "data_path", "build", "adopt",
           "feedback", "feedback_file", "measure", "learn", "cycle", "explain", "ledger", "history", "promote",
           "rollback", "shadow", "stop_shadow", "shadow_report", "testset", "export_testset", "prune_testset",
-          "window", "by_event"}
+          "window", "export", "by_event"}
 
 
 def test_every_public_method_is_called_in_this_module() -> None:

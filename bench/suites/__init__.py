@@ -4,4 +4,4 @@ from __future__ import annotations
 
 __all__ = ["SUITES"]
 
-SUITES = ["drift", "cbpe", "serve", "feedback", "cycle", "scenarios"]
+SUITES = ["drift", "cbpe", "serve", "feedback", "cycle", "scenarios", "batch", "window", "scale"]

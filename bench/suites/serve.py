@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import statistics
 import subprocess
@@ -33,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.options import Options
-from bench.project import make_project, server, set_config, token
+from bench.project import fresh_project, make_project, server, set_config, token
 from bench.report import Table, fmt, ratio, write_json
 from bench.runner import run_measured
 
@@ -96,11 +95,7 @@ def run(options: Options) -> list[Table]:
     from leanloop.demo import free_port
 
     folder = options.data / "serve"
-    if folder.exists():
-        shutil.rmtree(folder)
-    folder.mkdir(parents=True)
-    print("[bench] serve: leanloop init + build on the car-loan reference period", flush=True)
-    root = make_project(folder / "project")
+    root = fresh_project(folder, "serve")
     from leanloop.project import Project
 
     with Project(root) as project:

@@ -22,6 +22,7 @@ __all__ = [
     "NotFittedError",
     "StoreError",
     "StorageFullError",
+    "EngineError",
 ]
 
 
@@ -82,3 +83,9 @@ class StorageFullError(StoreError):
     """
 
     http_status = 507
+
+
+class EngineError(LeanloopError):
+    """The Dask engine is not installed, its cluster cannot be reached, or a job on it failed."""
+
+    http_status = 503

@@ -22,7 +22,8 @@ when a process dies mid-cycle the next holder of the lock records that cycle as
 ``interrupted`` at its stage (:func:`recover_interrupted`). The registry writes a
 version's files before its record and moves aliases in one transaction, so such a
 death leaves no half-registered version and no alias on a missing artifact. A cycle
-that raises is recorded with its ``error`` (and raised).
+that raises is recorded with its ``error`` (and raised). After a cycle, with ``[mlflow]
+tracking_uri`` set, what is not in MLflow yet is logged there (:mod:`leanloop.integrations`).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from leanloop.integrations.mlflow_tracking import log_pending
 from leanloop.leader import cycle_lock
 from leanloop.learn import ledger
 from leanloop.learn.compare import compare
@@ -46,6 +48,7 @@ from leanloop.learn.testset import add_hard_cases
 from leanloop.loop_state import rows_and_seconds
 from leanloop.measure.measurement import measure_window
 from leanloop.schedule import Schedule, Trigger
+from leanloop.store.features import feature_frame
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -73,7 +76,7 @@ def _window_labelled(ws: Workspace, window: pd.DataFrame) -> pd.DataFrame:
     window = window[window["label"].notna()]
     if window.empty:
         return pd.DataFrame(columns=[*config.schema_.names, config.data.target])
-    features = config.schema_.coerce(pd.DataFrame(window["features"].tolist()), "logged predictions")
+    features = config.schema_.coerce(feature_frame(window), "logged predictions")
     return features.assign(**{config.data.target: window["label"].to_numpy()})
 
 
@@ -119,7 +122,8 @@ def _retrain_and_judge(ws: Workspace, cycle_id: int, champion: str, models: dict
     version = retrained.challenger
     fields["challenger"] = version.version
     fields["training"] = {"strategy": retrained.strategy, "rows": version.rows,
-                          "fingerprint": version.fingerprint, "parent": version.parent}
+                          "fingerprint": version.fingerprint, "parent": version.parent,
+                          "model_kind": version.model_kind.value, "estimator": version.estimator}
     stage("comparing", challenger=version.version)
     clock = time.perf_counter()
     models[version.version] = (retrained.model, retrained.baseline)
@@ -198,10 +202,12 @@ def run_cycle(ws: Workspace, *, last: int | None = None, since: float | None = N
                 on_wait()
             lock.acquire(wait=float("inf"))
         recover_interrupted(ws)
-        return _locked_cycle(ws, last=last, since=since, act=act, measurement=measurement, trigger=trigger,
-                             on_stage=on_stage)
+        cycle = _locked_cycle(ws, last=last, since=since, act=act, measurement=measurement, trigger=trigger,
+                              on_stage=on_stage)
     finally:
         lock.close()
+    log_pending(ws)  # after the lock: MLflow, slow or away, never holds the next cycle up
+    return cycle
 
 
 def try_cycle(ws: Workspace, schedule: Schedule, *, now: float | None = None,
@@ -209,6 +215,14 @@ def try_cycle(ws: Workspace, schedule: Schedule, *, now: float | None = None,
     """The unattended loop's turn: if the cycle lock is free and a cycle is due (checked
     again under the lock: another process may just have run one), run it. ``None``
     when nothing ran. A cycle that fails is recorded (its ``error``) and returned."""
+    cycle = _try_locked(ws, schedule, now=now, on_stage=on_stage)
+    if cycle is not None:
+        log_pending(ws)
+    return cycle
+
+
+def _try_locked(ws: Workspace, schedule: Schedule, *, now: float | None, on_stage: StageHook | None) -> Cycle | None:
+    """:func:`try_cycle`'s turn under the cycle lock."""
     lock = cycle_lock(ws.store.engine)
     try:
         if not lock.acquire():

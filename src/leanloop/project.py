@@ -16,6 +16,8 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from leanloop.archive.archiving import Archived, archive_log
+from leanloop.batch import BatchOptions, BatchResult, predict_file, predict_frame
 from leanloop.build.adopt import load_user_model, register_adopted, require_predict
 from leanloop.build.split import check_splittable, split
 from leanloop.build.train import train_version
@@ -31,6 +33,8 @@ from leanloop.config import (
 )
 from leanloop.data import read_table, require_columns
 from leanloop.errors import DataError, InputError, NotFoundError, ProjectError
+from leanloop.frames import FrameList
+from leanloop.integrations.mlflow_tracking import log_pending
 from leanloop.learn import ledger, promotion, testset
 from leanloop.learn.ledger import Cycle, LedgerEvent
 from leanloop.learn.shadow import ShadowReport, shadow_report
@@ -39,6 +43,7 @@ from leanloop.measure.measurement import Measurement, measure_window
 from leanloop.row_keys import RowId, RowKeys, file_key, infer_id_type
 from leanloop.schema import infer_schema
 from leanloop.serve.security import TOKEN_FILE, generate_token
+from leanloop.strays import StrayColumn, coerce_strays, find_strays, strays_error
 from leanloop.target import check_label, csv_labels, infer_task, normalize_target
 from leanloop.workspace import Workspace
 
@@ -58,8 +63,12 @@ __all__ = ["Project", "adopt_model", "init_config"]
 
 def init_config(frame: pd.DataFrame, *, path: str, target: str, task: Task | None = None,
                 time_column: str | None = None, id_column: str | None = None,
-                source: str = "the data") -> ProjectConfig:
+                source: str = "the data", coerce: bool = False) -> ProjectConfig:
     """Infer a project's config from its training frame, refusing unusable data.
+
+    A column of numbers or date-times but for a few stray values stops it, naming them
+    (:mod:`leanloop.strays`); with ``coerce`` they are read as missing values and the
+    column is listed in ``[data] coerce``.
 
     Examples
     --------
@@ -88,14 +97,19 @@ def init_config(frame: pd.DataFrame, *, path: str, target: str, task: Task | Non
     labels = normalize_target(frame[target], task)
     check_splittable(frame.assign(**{target: labels}), target, task.value)
     excluded = [c for c in (target, time_column, id_column) if c]
-    schema = infer_schema(frame, exclude=excluded)
+    strays = find_strays(frame, exclude=excluded)
+    if strays and not coerce:
+        raise DataError(strays_error(strays, source))
+    coerced = [s.column for s in strays]
+    schema = infer_schema(coerce_strays(frame, coerced), exclude=excluded)
     classes = None
     kpi = KpiConfig()
     if task is Task.CLASSIFICATION:
         classes = sorted(labels.unique().tolist())
         kpi = KpiConfig(outcomes=[KpiOutcome(actual=c, predicted=c, value=1.0) for c in classes])
     data = DataConfig(path=path, target=target, task=task, time_column=time_column, id_column=id_column,
-                      id_type=infer_id_type(frame[id_column]) if id_column else None, classes=classes)
+                      id_type=infer_id_type(frame[id_column]) if id_column else None, classes=classes,
+                      coerce=coerced)
     return ProjectConfig(data=data, schema_=schema, kpi=kpi)
 
 
@@ -105,12 +119,21 @@ class Project:
 
     def __init__(self, root: str | Path = ".") -> None:
         self.workspace = Workspace.open(root)
+        #: the columns whose stray values ``init(coerce=True)`` read as missing (none when opened)
+        self.coerced: list[StrayColumn] = []
+
+    @classmethod
+    def open(cls, root: str | Path = ".") -> Project:
+        """The project whose ``leanloop.toml`` is in ``root`` (for a notebook: ``Project.open("loans")``)."""
+        return cls(root)
 
     @classmethod
     def init(cls, data: str | Path, *, target: str, task: Task | None = None,
              time_column: str | None = None, id_column: str | None = None,
-             root: str | Path = ".") -> Project:
-        """Create ``leanloop.toml`` and the workspace in ``root`` from a data file."""
+             root: str | Path = ".", coerce: bool = False) -> Project:
+        """Create ``leanloop.toml`` and the workspace in ``root`` from a data file; a column
+        of numbers or date-times but for a few stray values stops it unless ``coerce``
+        (see :func:`init_config`), and the columns coerced are in ``coerced``."""
         root = Path(root).resolve()
         if (root / CONFIG_FILE).exists():
             raise ProjectError(
@@ -124,7 +147,7 @@ class Project:
         except ValueError:
             relative = str(data)
         config = init_config(frame, path=relative, target=target, task=task,
-                             time_column=time_column, id_column=id_column, source=data.name)
+                             time_column=time_column, id_column=id_column, source=data.name, coerce=coerce)
         root.mkdir(parents=True, exist_ok=True)
         paths = ProjectPaths(root=root)
         paths.workspace.mkdir(exist_ok=True)
@@ -133,7 +156,9 @@ class Project:
         tmp = paths.config.with_suffix(".toml.tmp")
         tmp.write_text(render_config(config), encoding="utf-8")
         os.replace(tmp, paths.config)
-        return cls(root)
+        project = cls(root)
+        project.coerced = find_strays(frame[config.data.coerce])
+        return project
 
     # -- shared parts: the workspace's ------------------------------------------------
     @property
@@ -179,15 +204,10 @@ class Project:
         """Whether windows go by event time (``[measure] time``)."""
         return self.workspace.by_event
 
-    def window(self, *, last: int | None = None, since: float | None = None, until: float | None = None,
-               labelled_only: bool = False) -> pd.DataFrame:
-        """Logged predictions in a window, by the project's time basis, with their labels."""
-        return self.workspace.window(last=last, since=since, until=until, labelled_only=labelled_only)
-
     # -- the loop's verbs -----------------------------------------------------------
     def build(self) -> ModelVersion:
         """Split, fit the pipeline and the baseline, register ``v1`` (or the next) as champion."""
-        frame = read_table(self.data_path())
+        frame = coerce_strays(read_table(self.data_path()), self.config.data.coerce)
         columns = self.config.schema_.names + self.config.data.excluded
         require_columns(frame, columns, self.data_path().name)
         train, test = split(frame, target=self.config.data.target, task=self.config.data.task.value,
@@ -196,6 +216,7 @@ class Project:
         current = self.store.get_alias("champion")
         version = train_version(self.workspace, train=train, test=test, source="build", parent=current, alias=None)
         self.registry.promote(version.version)
+        log_pending(self.workspace)
         return version
 
     def adopt(self, model_path: str | Path, *, reference: str | Path, trust: bool = False,
@@ -204,8 +225,25 @@ class Project:
         table, which becomes its drift reference (see :mod:`leanloop.build.adopt`);
         ``calibrate_on``: labelled rows it did not learn from, to calibrate it on."""
         model = load_user_model(Path(model_path), trust=trust)
-        return register_adopted(self.workspace, model, Path(reference), trust=trust, name=Path(model_path).name,
-                                calibrate_on=None if calibrate_on is None else Path(calibrate_on))
+        version = register_adopted(self.workspace, model, Path(reference), trust=trust, name=Path(model_path).name,
+                                   calibrate_on=None if calibrate_on is None else Path(calibrate_on))
+        log_pending(self.workspace)
+        return version
+
+    def predict(self, frame: pd.DataFrame, *, log: bool = True, version: str | None = None) -> pd.DataFrame:
+        """Score a data frame with the champion (or ``version``): ``prediction_id``,
+        ``prediction`` and ``probability_<class>`` per class, indexed like ``frame``.
+
+        The rows are judged as ``POST /predict`` judges them (a bad one raises
+        :class:`~leanloop.errors.InputError` naming its position and column) and, with
+        ``log``, logged as predictions (``source = "python"``) so labels can join them.
+        """
+        return predict_frame(self.workspace, frame, log=log, version=version)
+
+    def predict_file(self, path: str | Path, options: BatchOptions | None = None, *,
+                     progress: Callable[[int], None] | None = None) -> BatchResult:
+        """Score a CSV or Parquet file in chunks (``leanloop predict``; see :mod:`leanloop.batch.run`)."""
+        return predict_file(self.workspace, path, options, progress=progress)
 
     def feedback(self, items: Iterable[tuple[Any, Any]], *, source: str = "python",
                  by_id: bool = False) -> FeedbackCounts:
@@ -309,18 +347,32 @@ class Project:
         on the live rows both scored."""
         return shadow_report(self.workspace, version)
 
-    def ledger(self) -> list[Cycle | LedgerEvent]:
-        """The ledger as typed entries, oldest first (cycles that never finished left out)."""
-        return ledger.entries(self.store)
+    def ledger(self) -> FrameList:
+        """The ledger as typed entries, oldest first (cycles that never finished left out);
+        a list, and ``.to_frame()`` gives one row per entry."""
+        return FrameList(ledger.entries(self.store), row=lambda e: ledger.entry_row(e.to_json()), title="ledger")
 
-    def history(self) -> list[dict[str, Any]]:
-        """The ledger as JSON, oldest first: what ``leanloop history --json`` prints."""
-        return [entry.to_json() for entry in self.ledger()]
+    def history(self) -> FrameList:
+        """The ledger as JSON, oldest first: what ``leanloop history --json`` prints; a
+        list, and ``.to_frame()`` gives one row per entry."""
+        return FrameList([entry.to_json() for entry in self.ledger()], row=ledger.entry_row, title="history")
+
+    def window(self, *, last: int | None = None, since: float | None = None, until: float | None = None,
+               labelled_only: bool = False) -> pd.DataFrame:
+        """Logged predictions in a window, from the store and the archive (:meth:`Workspace.window`)."""
+        return self.workspace.window(last=last, since=since, until=until, labelled_only=labelled_only)
+
+    def export(self, *, to: str | Path | None = None, since: float | None = None) -> Archived:
+        """Export the log's new rows (and late labels) to the Parquet archive at ``to``
+        (default ``[store] archive_dir``), then apply ``[store] retention_days``."""
+        return archive_log(self.workspace, to=None if to is None else Path(to), since=since, now=time.time())
 
     # -- the enriched test set ------------------------------------------------------
-    def testset(self, *, reason: Reason | str | None = None) -> list[TestsetRow]:
-        """The enriched test set of hard cases, newest first (optionally one reason)."""
-        return testset.rows(self.store, reason=reason)
+    def testset(self, *, reason: Reason | str | None = None) -> FrameList:
+        """The enriched test set of hard cases, newest first (optionally one reason): a list
+        of :class:`~leanloop.learn.testset.TestsetRow`, and ``.to_frame()`` flat, a feature per column."""
+        found: list[TestsetRow] = testset.rows(self.store, reason=reason)
+        return FrameList(found, row=lambda r: r.frame_row(), title="enriched test set")
 
     def export_testset(self, path: str | Path) -> int:
         """Write the enriched test set to CSV or Parquet; returns the rows written."""
@@ -335,20 +387,24 @@ class Project:
 
 def adopt_model(model_path: str | Path, *, reference: str | Path, target: str, root: str | Path,
                 trust: bool = False, task: Task | None = None, time_column: str | None = None,
-                id_column: str | None = None, calibrate_on: str | Path | None = None) -> ModelVersion:
+                id_column: str | None = None, calibrate_on: str | Path | None = None,
+                holdout: str | Path | None = None, coerce: bool = False) -> ModelVersion:
     """Register a user's model in the project at ``root``, created from ``reference`` if
-    absent (``leanloop adopt``); a project created here is removed again if adopting fails."""
+    absent (``leanloop adopt``; ``coerce`` as :meth:`Project.init`); a project created here
+    is removed again if adopting fails. ``holdout``: labelled rows the model did not learn
+    from, its reference metrics are measured on (see :func:`register_adopted`)."""
     model_path, reference, root = Path(model_path), Path(reference), Path(root)
     model = load_user_model(model_path, trust=trust)
     require_predict(model, model_path.name)
     created = not (root / CONFIG_FILE).exists()
     project = Project.init(reference, target=target, task=task, time_column=time_column,
-                           id_column=id_column, root=root) if created else Project(root)
+                           id_column=id_column, root=root, coerce=coerce) if created else Project(root)
     try:
         if project.config.data.target != target:
             raise DataError(f"the project at {root} predicts {project.config.data.target!r}, not {target!r}")
-        return register_adopted(project.workspace, model, reference, trust=trust, name=model_path.name,
-                                calibrate_on=None if calibrate_on is None else Path(calibrate_on))
+        version = register_adopted(project.workspace, model, reference, trust=trust, name=model_path.name,
+                                   calibrate_on=None if calibrate_on is None else Path(calibrate_on),
+                                   holdout=None if holdout is None else Path(holdout))
     except BaseException:
         if created:  # leave no half-made project behind: the user can simply retry
             project.close()
@@ -357,3 +413,8 @@ def adopt_model(model_path: str | Path, *, reference: str | Path, target: str, r
         raise
     finally:
         project.close()
+    try:  # the version is in: MLflow can only add to it, never undo it
+        log_pending(project.workspace)
+    finally:
+        project.close()
+    return version

@@ -34,9 +34,11 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from leanloop.build.calibration import CalibrationReport
+from leanloop.build.checks import VersionWarning
+from leanloop.config.enums import ModelKind
 from leanloop.errors import ArtifactError, InputError, NotFoundError
 from leanloop.label_rule import LabelRule
 from leanloop.model_files import MAX_UNPACKED_BYTES, load_model_bytes
@@ -108,6 +110,20 @@ class ModelVersion(BaseModel):
     quantile: float | None = None
     #: for a recalibrated version: what was refitted (calibration, prior correction)
     recalibration: dict[str, Any] | None = None
+    #: whose estimator this is: the user's own (adopted, or its clone refitted) or leanloop's pipeline
+    model_kind: ModelKind = ModelKind.LEANLOOP
+    #: the estimator's class (a pipeline's steps), e.g. RandomForestClassifier
+    estimator: str | None = None
+    #: what deserves a second look (below the baseline, optimistic reference metrics, ...)
+    warnings: list[VersionWarning] = Field(default_factory=list)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _kind_of_older_records(cls, data: Any) -> Any:
+        # Records from before model_kind: only an adopted (own) model takes native input.
+        if isinstance(data, dict) and "model_kind" not in data and data.get("input_format") == "native":
+            return {**data, "model_kind": ModelKind.OWN}
+        return data
 
 
 def sha256_file(path: Path) -> str:

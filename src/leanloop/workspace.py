@@ -24,9 +24,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from leanloop.archive.read import read_log
 from leanloop.config import ProjectConfig, ProjectPaths, TimeBasis, load_config
 from leanloop.registry import Registry
 from leanloop.store import SQLStore
+from leanloop.store.features import feature_types
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -63,6 +65,17 @@ class Workspace:
         """Model versions and aliases, over the store."""
         return Registry(self.store, self.paths.artifacts)
 
+    def window(self, *, last: int | None = None, since: float | None = None, until: float | None = None,
+               labelled_only: bool = False) -> pd.DataFrame:
+        """Logged predictions in a window, as :meth:`SQLStore.window` reads them with
+        the features as typed columns (read them with
+        :func:`leanloop.store.features.feature_frame`), reaching into the Parquet archive
+        for rows retention deleted from the store (:func:`leanloop.archive.read.read_log`),
+        by the project's time basis (:attr:`by_event`)."""
+        return read_log(self.store, self.paths.archive(self.config.store), last=last, since=since, until=until,
+                        labelled_only=labelled_only, feature_types=feature_types(self.config.schema_),
+                        by_event=self.by_event)
+
     def data_path(self) -> Path:
         """The training table named in the config."""
         return (self.paths.root / self.config.data.path).resolve()
@@ -75,13 +88,6 @@ class Workspace:
         if basis is None:
             return self.config.data.time_column is not None
         return basis is TimeBasis.EVENT
-
-    def window(self, *, last: int | None = None, since: float | None = None, until: float | None = None,
-               labelled_only: bool = False) -> pd.DataFrame:
-        """Logged predictions in a window, by the project's time basis (:attr:`by_event`);
-        see :meth:`~leanloop.store.SQLStore.window`."""
-        return self.store.window(last=last, since=since, until=until, labelled_only=labelled_only,
-                                 by_event=self.by_event)
 
     def close(self) -> None:
         """Close the store (it reopens on next use)."""

@@ -49,7 +49,7 @@ def on_trial(built: Path, tmp_path: Path, car_loan_data, champion: str, challeng
 
 def test_a_better_challenger_on_trial_is_promoted_by_the_next_cycle(built, tmp_path, car_loan_data) -> None:
     project = on_trial(built, tmp_path, car_loan_data, champion="v2", challenger="v1")
-    cycle = run_cycle(project)
+    cycle = run_cycle(project.workspace)
     assert cycle.shadow is not None and cycle.shadow["verdict"] == "promote"
     assert [c["check"] for c in cycle.shadow["checks"]] == ["live_net_value_lift", "live_roc_auc_no_regression"]
     assert cycle.promoted and (cycle.champion_before, cycle.champion_after) == ("v2", "v1")
@@ -60,11 +60,11 @@ def test_a_better_challenger_on_trial_is_promoted_by_the_next_cycle(built, tmp_p
 
 def test_a_worse_challenger_on_trial_is_dropped_and_the_champion_stays(built, tmp_path, car_loan_data) -> None:
     project = on_trial(built, tmp_path, car_loan_data, champion="v1", challenger="v2")
-    cycle = run_cycle(project)
+    cycle = run_cycle(project.workspace)
     assert cycle.shadow is not None and cycle.shadow["verdict"] == "reject"
     assert not cycle.promoted and cycle.champion_after == "v1"
     assert "shadow" not in project.store.aliases()
-    assert run_cycle(project).shadow is None  # judged once; the trial is over
+    assert run_cycle(project.workspace).shadow is None  # judged once; the trial is over
     project.close()
 
 
@@ -73,7 +73,7 @@ def test_a_person_s_shadow_is_not_judged_by_the_loop(built, tmp_path) -> None:
     shutil.copytree(built, root)
     project = Project(root)
     project.shadow("v2")  # v1 is the champion
-    assert run_cycle(project).shadow is None
+    assert run_cycle(project.workspace).shadow is None
     assert project.store.aliases()["shadow"] == "v2"
     project.close()
 

@@ -12,9 +12,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from leanloop.build.calibration import CalibrationReport
+from leanloop.build.checks import VersionWarning, below_baseline, unweighted
+from leanloop.build.own_model import describe, refit_own
 from leanloop.build.pipeline import MODEL_STEP, make_baseline, make_pipeline
 from leanloop.build.served import calibrate_model, decides_by_value, served_model, served_rule
-from leanloop.config import Task
+from leanloop.config import ModelKind, Task
 from leanloop.data import fingerprint
 from leanloop.measure.evaluation import evaluate
 from leanloop.scoring import InputFormat, model_input
@@ -28,7 +30,7 @@ if TYPE_CHECKING:
     from leanloop.registry import ModelVersion
     from leanloop.workspace import Workspace
 
-__all__ = ["Fitted", "train_version", "register_version", "fit_pipeline", "fit_served"]
+__all__ = ["Fitted", "train_version", "register_version", "fit_pipeline", "fit_own", "fit_served"]
 
 #: Fewest held-out rows worth calibrating on (fewer: the model is served uncalibrated).
 _MIN_CALIBRATION_ROWS = 40
@@ -48,6 +50,7 @@ class Fitted:
     model: Any
     baseline: Any
     calibration: CalibrationReport | None = None
+    warnings: tuple[VersionWarning, ...] = ()
 
 
 def fit_pipeline(config: ProjectConfig, train: pd.DataFrame,
@@ -64,11 +67,34 @@ def fit_pipeline(config: ProjectConfig, train: pd.DataFrame,
     return model, baseline
 
 
-def fit_served(config: ProjectConfig, train: pd.DataFrame, sample_weight: np.ndarray | None = None) -> Fitted:
-    """:func:`fit_pipeline`, then, for a classifier under the expected-value rule, the
-    calibration on ``[model] calibration_size`` of the rows held out from fitting, and
-    the rule itself (:func:`leanloop.build.served.served_model`)."""
+def fit_own(config: ProjectConfig, estimator: Any, train: pd.DataFrame,
+            sample_weight: np.ndarray | None = None) -> tuple[Any, Any, tuple[VersionWarning, ...]]:
+    """Fit a clone of the user's ``estimator`` (:func:`leanloop.build.own_model.refit_own`) on
+    ``train`` in its native input types, and the trivial baseline; warns when the weights
+    could not be applied."""
+    X = model_input(config.schema_, train, InputFormat.NATIVE, "training data")
+    y = normalize_target(train[config.data.target], config.data.task)
     import numpy as np
+
+    model, weighted = refit_own(estimator, X, y, sample_weight)
+    baseline = make_baseline(config.data.task).fit(config.schema_.model_frame(train, "training data"), y)
+    # equal weights (the expanding strategy) lose nothing when they are not applied
+    ignored = sample_weight is not None and not weighted and float(np.ptp(sample_weight)) > 0
+    return model, baseline, (unweighted(describe(model)),) if ignored else ()
+
+
+def fit_served(config: ProjectConfig, train: pd.DataFrame, sample_weight: np.ndarray | None = None,
+               estimator: Any = None) -> Fitted:
+    """:func:`fit_pipeline` (or, given the user's ``estimator``, :func:`fit_own`), then,
+    for a classifier under the expected-value rule, the calibration on
+    ``[model] calibration_size`` of the rows held out from fitting, and the rule itself
+    (:func:`leanloop.build.served.served_model`)."""
+    import numpy as np
+
+    def fit(rows: pd.DataFrame, weights: np.ndarray | None) -> tuple[Any, Any, tuple[VersionWarning, ...]]:
+        if estimator is not None:
+            return fit_own(config, estimator, rows, weights)
+        return (*fit_pipeline(config, rows, weights), ())
 
     task, size = config.data.task, config.model.calibration_size
     classes = (list(config.data.classes) if config.data.classes else
@@ -76,16 +102,17 @@ def fit_served(config: ProjectConfig, train: pd.DataFrame, sample_weight: np.nda
     calibrating = (decides_by_value(config.kpi, task.value, classes)
                    and size > 0 and int(len(train) * size) >= _MIN_CALIBRATION_ROWS)
     if not calibrating:
-        model, baseline = fit_pipeline(config, train, sample_weight)
-        return Fitted(served_model(model, config.kpi, task.value), baseline)
-    X = config.schema_.model_frame(train, "training data")  # errors name rows of the whole table
+        model, baseline, warned = fit(train, sample_weight)
+        return Fitted(served_model(model, config.kpi, task.value), baseline, warnings=warned)
+    input_format = InputFormat.ENCODED if estimator is None else InputFormat.NATIVE
+    X = model_input(config.schema_, train, input_format, "training data")  # errors name rows of the whole table
     held = np.zeros(len(train), dtype=bool)
     held[np.random.default_rng(config.model.seed).permutation(len(train))[: int(len(train) * size)]] = True
     weights = None if sample_weight is None else np.asarray(sample_weight)[~held]
-    model, baseline = fit_pipeline(config, train[~held], weights)
+    model, baseline, warned = fit(train[~held], weights)
     model, report = calibrate_model(model, X[held], normalize_target(train[config.data.target][held], task),
                                     seed=config.model.seed)
-    return Fitted(served_model(model, config.kpi, task.value), baseline, report)
+    return Fitted(served_model(model, config.kpi, task.value), baseline, report, warned)
 
 
 def train_version(ws: Workspace, *,
@@ -95,7 +122,8 @@ def train_version(ws: Workspace, *,
     """Fit on ``train``, then :func:`register_version` (evaluate on ``test``, save, register)."""
     fitted = fit_served(ws.config, train, sample_weight)
     return register_version(ws, fitted.model, fitted.baseline, train=train, test=test, source=source,
-                            parent=parent, cycle=cycle, alias=alias, rows=rows, calibration=fitted.calibration)
+                            parent=parent, cycle=cycle, alias=alias, rows=rows, calibration=fitted.calibration,
+                            warnings=fitted.warnings)
 
 
 def register_version(ws: Workspace, model: Any, baseline: Any,
@@ -103,18 +131,23 @@ def register_version(ws: Workspace, model: Any, baseline: Any,
                      cycle: int | None = None, alias: str | None = None, rows: dict[str, int] | None = None,
                      input_format: InputFormat = InputFormat.ENCODED, trusted: bool = False,
                      calibration: CalibrationReport | None = None,
-                     recalibration: dict[str, Any] | None = None) -> ModelVersion:
+                     recalibration: dict[str, Any] | None = None,
+                     warnings: tuple[VersionWarning, ...] = ()) -> ModelVersion:
     """Evaluate a fitted model and baseline on ``test``, save the frames, register the version.
 
     ``train`` becomes the version's drift reference. When ``test`` is ``train`` (an
     adopted model judged on its reference data) the frame is saved once. Nothing is
     registered when any step fails; the frames written for a failed version are removed.
+    A model in native input is the user's own (:data:`ModelKind.OWN`); one that does not
+    beat the baseline on the main metric is registered with a ``below_baseline`` warning.
     """
     config, paths, registry = ws.config, ws.paths, ws.registry
     y_test = normalize_target(test[config.data.target], config.data.task).tolist()
     X_model = model_input(config.schema_, test, input_format, "test data")
     result = evaluate(model, X_model, y_test, config.data, config.kpi)
     base = evaluate(baseline, config.schema_.model_frame(test, "test data"), y_test, config.data, config.kpi)
+    metric = config.policy.main_metric_for(config.data)
+    weak = below_baseline(metric, model=result.metrics.get(metric), baseline=base.metrics.get(metric))
 
     version = registry.next_version()
     paths.datasets.mkdir(parents=True, exist_ok=True)
@@ -135,6 +168,8 @@ def register_version(ws: Workspace, model: Any, baseline: Any,
             input_format=input_format, trusted=trusted,
             decision=served_rule(model), calibration=calibration, recalibration=recalibration,
             quantile=_quantile(model) if config.data.task is Task.REGRESSION else None,
+            model_kind=ModelKind.OWN if InputFormat(input_format) is InputFormat.NATIVE else ModelKind.LEANLOOP,
+            estimator=describe(model), warnings=[*warnings, *([weak] if weak else [])],
         )
     except BaseException:
         train_path.unlink(missing_ok=True)

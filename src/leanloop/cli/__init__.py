@@ -8,14 +8,14 @@ imported inside the commands so ``--help`` is instant.
 Modules by concern: ``_shared`` (the app, common options), ``errors`` (the handler),
 ``render`` (tables), and the commands: ``build`` (init, build, adopt), ``serve``
 (serve, token), ``measure`` (feedback, measure, drift), ``learn`` (learn, cycle,
-history), ``loop``, ``testset``, ``ledger`` (explain, promote, rollback, shadow), ``models``, ``report`` and
-``demo``.
+history), ``loop``, ``predict`` (batch scoring), ``testset``, ``ledger`` (explain, promote, rollback,
+shadow), ``models``, ``report``, ``archive`` (export), ``demo`` and ``tracking`` (mlflow).
 They are registered here, in the order ``--help`` lists them.
 """
 
 from __future__ import annotations
 
-from leanloop.cli import build, demo, learn, ledger, loop, measure, models, report, serve
+from leanloop.cli import archive, build, demo, learn, ledger, loop, measure, models, predict, report, serve, tracking
 from leanloop.cli._shared import app
 from leanloop.cli.errors import handles_errors
 from leanloop.cli.render import _monitor_lines
@@ -23,9 +23,11 @@ from leanloop.cli.testset import _REASONS, testset_app
 
 __all__ = ["app", "main", "handles_errors", "testset_app", "_REASONS", "_monitor_lines"]
 
-for _command in (build.init, build.build, build.adopt, serve.serve, serve.token, measure.feedback, measure.measure,
+for _command in (build.init, build.build, build.adopt, serve.serve, serve.token, predict.predict, measure.feedback,
+                 measure.measure,
                  measure.drift, learn.learn, learn.cycle, loop.loop, learn.history, ledger.explain, ledger.promote,
-                 ledger.rollback, ledger.shadow, models.models, report.report, demo.demo):
+                 ledger.rollback, ledger.shadow, models.models, report.report, archive.export, demo.demo,
+                 tracking.mlflow):
     app.command()(_command)
 app.add_typer(testset_app, name="testset")
 

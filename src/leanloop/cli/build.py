@@ -10,10 +10,14 @@ from rich.table import Table
 
 from leanloop.cli._shared import DirOption, JsonOption, _console, _open, _print_json, _progress
 from leanloop.cli.errors import handles_errors
-from leanloop.cli.render import _metrics_table, _serving, _serving_line, _version_row
+from leanloop.cli.render import _lineage, _metrics_table, _print_warnings, _serving, _serving_line, _version_row
 from leanloop.config import Task
 
 __all__ = ["init", "build", "adopt"]
+
+CoerceOption = Annotated[bool, typer.Option(
+    help="Read the few stray values of a column of numbers or date-times (a typo like '4O') as missing "
+         "values; without it, init stops and names them.")]
 
 
 @handles_errors
@@ -23,19 +27,28 @@ def init(
     task: Annotated[Task | None, typer.Option(help="Inferred from the target when not given.")] = None,
     time_column: Annotated[str | None, typer.Option(help="Column with event times (split by time).")] = None,
     id_column: Annotated[str | None, typer.Option(help="Column with row ids (never a feature).")] = None,
+    coerce: CoerceOption = False,
     directory: DirOption = Path("."),
     as_json: JsonOption = False,
 ) -> None:
-    """Infer the schema and task from DATA and write leanloop.toml plus the workspace."""
+    """Infer the schema and task from DATA and write leanloop.toml plus the workspace.
+
+    A column of numbers or date-times but for a few stray values (a typo like '4O')
+    stops init, naming their rows and values, unless --coerce reads them as missing.
+    """
     from leanloop.project import Project
 
     project = Project.init(data, target=target, task=task,
-                           time_column=time_column, id_column=id_column, root=directory)
+                           time_column=time_column, id_column=id_column, root=directory, coerce=coerce)
     cfg = project.config
     if as_json:
         _print_json({"config": str(project.paths.config), "task": cfg.data.task.value,
-                     "features": cfg.schema_.model_dump(mode="json")["features"]})
+                     "features": cfg.schema_.model_dump(mode="json")["features"],
+                     "coerced": [s.model_dump(mode="json") for s in project.coerced]})
         return
+    for stray in project.coerced:
+        _console().print(f"coerced: {stray.describe()}; read as missing ({stray.count} value"
+                         f"{'' if stray.count == 1 else 's'})", markup=False, highlight=False)
     table = Table(title=f"{project.paths.config} ({cfg.data.task.value}, target {cfg.data.target!r})")
     for column in ("feature", "kind", "range / categories", "nullable"):
         table.add_column(column)
@@ -55,10 +68,11 @@ def build(directory: DirOption = Path("."), as_json: JsonOption = False) -> None
         with _progress("training the pipeline and the baseline"):
             version = project.build()
         if as_json:
-            _print_json(_version_row(version) | {"kpi": version.kpi} | _serving(version))
+            _print_json(_version_row(version) | {"kpi": version.kpi} | _serving(version) | _lineage(version))
             return
         _metrics_table(f"{version.version} registered as champion", version.metrics, version.baseline_metrics)
         _console().print(_serving_line(version), markup=False, highlight=False)
+        _print_warnings(version.warnings)
 
 
 @handles_errors
@@ -75,17 +89,28 @@ def adopt(
     calibrate_on: Annotated[Path | None, typer.Option(
         help="Labelled rows the model did not learn from (CSV or Parquet): calibrate its probabilities "
              "on them.")] = None,
+    holdout: Annotated[Path | None, typer.Option(
+        help="Labelled rows the model did not learn from (CSV or Parquet): its reference metrics are "
+             "measured on them (without: on the reference data, which is optimistic).")] = None,
+    coerce: CoerceOption = False,
     directory: DirOption = Path("."),
     as_json: JsonOption = False,
 ) -> None:
-    """Register your own fitted model so the loop (serve, measure, learn) works for it."""
+    """Register your own fitted model so the loop (serve, measure, learn) works for it.
+
+    Retraining refits a clone of your estimator on the new rows (unless [policy]
+    retrain_model = "leanloop").
+    """
     from leanloop.project import adopt_model
 
     version = adopt_model(model, reference=reference, target=target, root=directory, trust=trust,
-                          task=task, time_column=time_column, id_column=id_column, calibrate_on=calibrate_on)
+                          task=task, time_column=time_column, id_column=id_column, calibrate_on=calibrate_on,
+                          holdout=holdout, coerce=coerce)
     if as_json:
-        _print_json(_version_row(version) | _serving(version))
+        _print_json(_version_row(version) | _serving(version) | _lineage(version))
         return
-    _metrics_table(f"{version.version} adopted as champion (metrics on the reference data)",
+    rows = "the holdout" if holdout is not None else "the reference data"
+    _metrics_table(f"{version.version} adopted as champion ({version.estimator}; metrics on {rows})",
                    version.metrics, version.baseline_metrics)
     _console().print(_serving_line(version), markup=False, highlight=False)
+    _print_warnings(version.warnings)

@@ -9,8 +9,10 @@ import typer
 from rich.table import Table
 
 from leanloop.cli._shared import DirOption, JsonOption, _console, _fail, _open, _parse_since, _print_json, _progress
+from leanloop.cli.engine import EngineOption, SchedulerOption, WorkersOption, engine_config
 from leanloop.cli.errors import handles_errors
 from leanloop.cli.render import _chunks_tables, _drift_table, _metrics_table, _monitor_lines, _segments_table
+from leanloop.config.engine import EngineConfig, EngineKind
 
 __all__ = ["feedback", "measure", "drift"]
 
@@ -116,27 +118,62 @@ def _parse_methods(pairs: list[str]) -> dict[str, Any]:
 
 @handles_errors
 def drift(
-    reference: Annotated[Path, typer.Argument(help="Reference data, CSV or Parquet.")],
-    current: Annotated[Path, typer.Argument(help="Current data to compare, CSV or Parquet.")],
+    reference: Annotated[str, typer.Argument(
+        help="Reference data: CSV or Parquet file; with --engine dask also a Parquet folder or fsspec URL.")],
+    current: Annotated[str, typer.Argument(help="Current data to compare, as REFERENCE.")],
     chunks: Annotated[int, typer.Option(min=0, help="Also compare N consecutive chunks of CURRENT.")] = 0,
     method: Annotated[list[str] | None, typer.Option(help="FEATURE=METHOD, e.g. age=psi (repeatable).")] = None,
     calibrated: Annotated[bool, typer.Option(help="Thresholds calibrated on reference chunks.")] = False,
+    exclude: Annotated[list[str] | None, typer.Option(
+        help="A column to leave out (repeatable), e.g. --exclude signup_date.")] = None,
+    directory: Annotated[Path, typer.Option(
+        "--dir", help="A project folder: its id and time columns are left out too (when it has "
+                      "leanloop.toml).")] = Path("."),
+    engine: EngineOption = None,
+    scheduler: SchedulerOption = None,
+    workers: WorkersOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Drift of every shared column between two files, without a project."""
+    """Drift of every shared column between two files, without a project.
+
+    Columns left out (--exclude, and the id and time columns of the project in --dir,
+    by default the current folder) are listed as skipped and count in no share.
+    """
+    from leanloop.config import CONFIG_FILE, load_config
     from leanloop.measure.drift import DriftOptions, ThresholdMode
-    from leanloop.measure.files import measure_files
 
     methods = _parse_methods(method or [])
     options = DriftOptions(threshold_mode=ThresholdMode.CALIBRATED if calibrated else ThresholdMode.FIXED)
-    # Parquet is read one column at a time: files larger than memory are compared too.
-    report = measure_files(reference, current, options=options, methods=methods, chunks=chunks,
-                           with_quality=False).drift
+    project: dict[str, str] = {}
+    if (directory / CONFIG_FILE).is_file():
+        data = load_config(directory).data
+        project = {c: role for c, role in ((data.id_column, "id column"), (data.time_column, "time column")) if c}
+    chosen = engine_config(EngineConfig(), engine, scheduler, workers)
+    if chosen.kind is EngineKind.DASK:
+        from leanloop.engines import dask_client
+        from leanloop.engines.dask_files import measure_parquet
+
+        if chunks:
+            _fail("--chunks reads the current rows in order on one machine: drop it or use --engine local")
+        if exclude:
+            _fail("--exclude is applied by the local engine only: drop it or use --engine local")
+        with _progress("measuring drift on Dask"), dask_client(chosen) as client:
+            report = measure_parquet(reference, current, client=client, options=options, methods=methods,
+                                     with_quality=False).drift
+    else:
+        from leanloop.measure.files import measure_files
+
+        for path in (reference, current):
+            if "://" in path or Path(path).is_dir():
+                _fail(f"{path} is a folder or URL: the Dask engine reads those; add --engine dask")
+        # Parquet is read one column at a time: files larger than memory are compared too.
+        report = measure_files(reference, current, options=options, methods=methods, chunks=chunks,
+                               with_quality=False, exclude=exclude, project_columns=project).drift
     body = report.to_json()
     if as_json:
         _print_json(body)
         return
-    table = Table(title=f"drift: {current.name} vs {reference.name}")
+    table = Table(title=f"drift: {Path(current).name} vs {Path(reference).name}")
     for column in ("feature", "method", "statistic", "p-value", "threshold", "drifted", "n ref", "n cur", "note"):
         table.add_column(column)
     for r in report.results:

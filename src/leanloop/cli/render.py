@@ -8,7 +8,8 @@ from rich.table import Table
 
 from leanloop.cli._shared import _console, _print_json
 
-__all__ = ["_version_row", "_serving", "_serving_line", "_metrics_table", "_drift_table", "_monitor_lines",
+__all__ = ["_version_row", "_serving", "_serving_line", "_lineage", "_print_warnings", "_metrics_table",
+           "_drift_table", "_monitor_lines",
            "_segments_table", "_num",
            "_cycle_output", "_event_output", "_chunks_tables", "sparkline"]
 
@@ -71,6 +72,22 @@ def _serving(version: Any) -> dict[str, Any]:
     calibration = version.calibration
     return {"decision": version.decision.value, "quantile": version.quantile,
             "calibration": None if calibration is None else calibration.model_dump(mode="json")}
+
+
+def _lineage(version: Any) -> dict[str, Any]:
+    """Whose estimator a version is, which one, and what it is warned about."""
+    return {"model_kind": version.model_kind.value, "estimator": version.estimator,
+            "warnings": [w.model_dump(mode="json") for w in version.warnings]}
+
+
+def _print_warnings(warnings: list[Any]) -> None:
+    """Each warning loudly, on stderr (stdout keeps the table or JSON a script reads)."""
+    from rich.console import Console
+    from rich.text import Text
+
+    console = Console(stderr=True)
+    for warning in warnings:
+        console.print(Text.assemble(("WARNING: ", "bold red"), (warning.message, "bold")))
 
 
 def _serving_line(version: Any) -> str:

@@ -8,8 +8,8 @@ retraining, promotion gate, server, store). It is written with commented default
 Each setting is declared once, with its bounds and a ``Field(description=...)`` that
 feeds the comments of ``leanloop.toml`` and the README's reference
 (:mod:`leanloop.config.render`). Modules by concern: ``enums`` (the modes),
-``limits`` (upper bounds from what fits in memory), ``data``, ``measure``, ``learn``
-and ``runtime`` (the sections), ``project`` (the whole file and its loading) and
+``limits`` (upper bounds from what fits in memory), ``data``, ``measure``, ``learn``,
+``runtime``, ``loop`` and ``mlflow`` (the sections), ``project`` (the whole file and its loading) and
 ``migration`` (old keys moved to their new place).
 
 Examples
@@ -22,12 +22,14 @@ Examples
 from __future__ import annotations
 
 from leanloop.config.data import DataConfig, KpiConfig, KpiOutcome, Label, ModelConfig
+from leanloop.config.engine import EngineConfig, EngineKind
 from leanloop.config.enums import (
     Correction,
     DriftMethod,
     ErrorKind,
     IdType,
     Metric,
+    ModelKind,
     RetrainStrategy,
     SegmentMetric,
     SqliteSync,
@@ -50,6 +52,7 @@ from leanloop.config.measure import (
     TestsetConfig,
 )
 from leanloop.config.migration import migrate
+from leanloop.config.mlflow import MlflowConfig
 from leanloop.config.project import CONFIG_FILE, WORKSPACE_DIR, ProjectConfig, ProjectPaths, load_config
 from leanloop.config.render import render_config, render_reference
 from leanloop.config.runtime import ServeConfig, StoreConfig
@@ -80,6 +83,7 @@ __all__ = [
     "StreamConfig",
     "PolicyConfig",
     "RetrainStrategy",
+    "ModelKind",
     "RetrainConfig",
     "GateConfig",
     "Correction",
@@ -88,7 +92,10 @@ __all__ = [
     "TestsetConfig",
     "ServeConfig",
     "LoopConfig",
+    "MlflowConfig",
     "StoreConfig",
+    "EngineConfig",
+    "EngineKind",
     "ProjectConfig",
     "ProjectPaths",
     "load_config",

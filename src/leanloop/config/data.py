@@ -33,6 +33,9 @@ class DataConfig(Section):
     id_type: IdType | None = Field(None, description=(
         "What the id column holds, integer or text (inferred at init; none: either); another type is refused."))
     classes: list[Label] | None = Field(None, description="Class labels in order (binary: the second is positive).")
+    coerce: list[str] = Field(default_factory=list, description=(
+        "Columns of numbers or date-times whose few stray values in the training table are read as missing "
+        "('leanloop init --coerce' writes it; a column mostly not numbers stays an error)."))
 
     @property
     def excluded(self) -> list[str]:

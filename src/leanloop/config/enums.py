@@ -12,7 +12,7 @@ from enum import Enum, StrEnum
 
 __all__ = ["Task", "IdType", "TimeBasis",
            "SqliteSync", "ValuePolicy", "DriftMethod", "ThresholdMode", "ErrorKind", "RetrainStrategy",
-           "StreamDetectorKind", "Correction", "SegmentMetric", "Metric"]
+           "ModelKind", "StreamDetectorKind", "Correction", "SegmentMetric", "Metric"]
 
 
 class Task(str, Enum):
@@ -100,6 +100,14 @@ class RetrainStrategy(str, Enum):
     REFERENCE_PLUS_RECENT = "reference_plus_recent"
     EXPANDING = "expanding"
     SLIDING = "sliding"
+
+
+class ModelKind(str, Enum):
+    """Whose estimator a version is: leanloop's pipeline, or the user's own (adopted,
+    or a clone of the adopted estimator refitted by a retrain)."""
+
+    OWN = "own"
+    LEANLOOP = "leanloop"
 
 
 class StreamDetectorKind(str, Enum):

@@ -15,7 +15,7 @@ from pydantic import Field
 
 from leanloop.config._base import Section
 from leanloop.config.data import DataConfig
-from leanloop.config.enums import Metric, RetrainStrategy, Task
+from leanloop.config.enums import Metric, ModelKind, RetrainStrategy, Task
 from leanloop.config.limits import MAX_CYCLES, MAX_RESAMPLES, MAX_ROWS, MAX_SEGMENTS
 
 __all__ = ["PolicyConfig", "RetrainConfig", "GateConfig"]
@@ -51,6 +51,9 @@ class PolicyConfig(Section):
         0.0, description="Pivot when the model beats the trivial baseline by less than this.")
     pivot_after_retrains: int = Field(3, ge=1, le=MAX_CYCLES,
                                       description="Retrains that failed to beat the baseline before a pivot.")
+    retrain_model: ModelKind = Field(ModelKind.OWN, description=(
+        "The model a retrain fits: own (a clone of the champion's estimator, so an adopted model stays the "
+        "user's own, refitted on the new rows) or leanloop (leanloop's pipeline, also for an adopted model)."))
 
     def main_metric_for(self, data: DataConfig) -> str:
         """The metric the policy watches: configured, else ROC AUC (binary), accuracy

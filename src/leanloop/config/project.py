@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from leanloop.config._base import Section
 from leanloop.config.data import DataConfig, KpiConfig, ModelConfig
+from leanloop.config.engine import EngineConfig
 from leanloop.config.enums import Metric, Task
 from leanloop.config.learn import GateConfig, PolicyConfig, RetrainConfig
 from leanloop.config.loop import LoopConfig
@@ -32,6 +33,7 @@ from leanloop.config.measure import (
     TestsetConfig,
 )
 from leanloop.config.migration import migrate
+from leanloop.config.mlflow import MlflowConfig
 from leanloop.config.runtime import ServeConfig, StoreConfig
 from leanloop.errors import ProjectError
 from leanloop.label_rule import LabelRule, check_value_table, value_table
@@ -64,7 +66,9 @@ class ProjectConfig(Section):
     testset: TestsetConfig = Field(default_factory=TestsetConfig)
     serve: ServeConfig = Field(default_factory=ServeConfig)
     store: StoreConfig = Field(default_factory=StoreConfig)
+    engine: EngineConfig = Field(default_factory=EngineConfig)
     loop: LoopConfig = Field(default_factory=LoopConfig)
+    mlflow: MlflowConfig = Field(default_factory=MlflowConfig)
 
     @field_validator("schema_")
     @classmethod
@@ -174,6 +178,10 @@ class ProjectPaths(BaseModel):
     def spool(self) -> Path:
         """Where prediction records wait while the store is unavailable."""
         return self.workspace / "spool"
+
+    def archive(self, store: StoreConfig) -> Path:
+        """The configured Parquet archive of the prediction log."""
+        return (self.root / store.archive_dir).resolve()
 
     def store_url(self, store: StoreConfig) -> str:
         """The configured store URL, or the workspace's SQLite file."""

@@ -66,3 +66,11 @@ class StoreConfig(Section):
         2000, ge=10, le=600_000,
         description="Longest a prediction-log commit may take (PostgreSQL statement and lock timeouts, SQLite "
                     "busy timeout); a slower one sends the group to the spool and the server reports degraded.")
+    archive_dir: str = Field(
+        ".leanloop/archive",
+        description="Where `leanloop export` writes the Parquet archive of the log by default, and where retention "
+                    "archives rows before deleting them (relative to the project folder).")
+    retention_days: float | None = Field(
+        None, gt=0.0, le=36_500.0,
+        description="Keep this many days of predictions in the store; older rows are archived to archive_dir and "
+                    "then deleted by `leanloop export` (none: keep every row).")

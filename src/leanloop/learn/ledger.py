@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from leanloop.errors import NotFoundError
+from leanloop.frames import Tabular
 from leanloop.learn.compare import Comparison
 from leanloop.learn.evidence import History
 from leanloop.learn.policy import Decision
@@ -32,10 +33,12 @@ from leanloop.learn.testset import Added
 from leanloop.schedule import Trigger
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from leanloop.store import SQLStore
 
 __all__ = ["Cycle", "EventKind", "Stage", "LedgerEvent", "LedgerEntry", "parse", "reserve", "write", "entries",
-           "cycles", "entry", "history", "start", "progress", "running", "record_alert"]
+           "cycles", "entry", "entry_row", "history", "start", "progress", "running", "record_alert"]
 
 
 #: What a :class:`LedgerEvent` records.
@@ -45,7 +48,46 @@ EventKind = Literal["promote", "rollback", "shadow", "shadow_stop"]
 Stage = Literal["measuring", "deciding", "training", "comparing", "promoting"]
 
 
-class Cycle(BaseModel):
+class _Entry(Tabular):
+    """What every ledger entry shows in a notebook: its one row of :func:`entry_row`."""
+
+    def to_json(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def to_frame(self) -> pd.DataFrame:
+        """The entry as one row (:func:`entry_row`)."""
+        import pandas as pd
+
+        return pd.DataFrame([entry_row(self.to_json())])
+
+    def frame_title(self) -> str:
+        """``ledger entry N: kind``."""
+        body = self.to_json()
+        return f"ledger entry {body['cycle']}: {body['kind']}"
+
+
+def entry_row(body: dict[str, Any]) -> dict[str, Any]:
+    """A ledger entry's JSON (``leanloop history --json``) as one summary row: id, time,
+    kind, the decision (a cycle) or the reason (an event), the champion before and after,
+    the challenger and what became of it, the window's rows and drifted features.
+
+    >>> entry_row({"kind": "rollback", "cycle": 3, "created_at": 0.0, "champion_before": "v2",
+    ...            "champion_after": "v1", "reason": "manual"})["action"]
+    'rollback (manual)'
+    """
+    from leanloop.times import iso
+
+    measurement = body.get("measurement") or {}
+    decision = body.get("decision") or {}
+    return {"entry": body.get("cycle"), "created_at": iso(body.get("created_at")), "kind": body.get("kind", "cycle"),
+            "action": decision.get("action") or f"{body.get('kind')} ({body.get('reason')})",
+            "champion_before": body.get("champion_before"), "champion_after": body.get("champion_after"),
+            "challenger": body.get("challenger"), "promoted": bool(body.get("promoted")),
+            "rows": (measurement.get("window") or {}).get("rows"),
+            "drifted": ", ".join(measurement.get("drifted_features") or [])}
+
+
+class Cycle(_Entry, BaseModel):
     """A turn of the loop; ``to_json`` is what ``leanloop cycle --json`` prints."""
 
     model_config = ConfigDict(frozen=True)
@@ -112,7 +154,7 @@ def _rule_worth(measurement: dict[str, Any]) -> list[str]:
             f"({served[k] - argmax[k]:+,.0f})" for k in totals]
 
 
-class LedgerEvent(BaseModel):
+class LedgerEvent(_Entry, BaseModel):
     """A change of champion outside a cycle's own gate (manual promote or rollback), or
     the start or stop of shadow mode (``shadow``, ``shadow_stop``; the version is in
     ``evidence["shadow"]``)."""

@@ -17,6 +17,12 @@ The rows the cap dropped are counted (``capped``).
 The challenger's recorded test metrics are those on the recent rows (the population
 it will serve); it is registered as ``challenger`` with lineage to its parent and
 cycle, and compared with the champion on the recent rows and the champion's holdout.
+
+**Which model.** A champion that is the user's own model (adopted) is retrained as
+itself: a clone of its estimator, same class and hyper-parameters, is fitted on the
+rows above (:mod:`leanloop.build.own_model`), unless ``[policy] retrain_model =
+"leanloop"`` asks for leanloop's pipeline; the version's ``model_kind`` and
+``estimator`` say which.
 """
 
 from __future__ import annotations
@@ -25,8 +31,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from leanloop.build.train import fit_served, register_version
-from leanloop.config import ProjectConfig, RetrainStrategy
+from leanloop.config import ModelKind, ProjectConfig, RetrainStrategy
 from leanloop.errors import DataError, NotFoundError
+from leanloop.scoring import InputFormat
+from leanloop.store.features import feature_frame
 
 if TYPE_CHECKING:
     import numpy as np
@@ -60,7 +68,7 @@ def labelled_production(ws: Workspace) -> pd.DataFrame:
     target = ws.config.data.target
     if window.empty:
         return pd.DataFrame(columns=[*ws.config.schema_.names, target])
-    features = pd.DataFrame(window["features"].tolist(), index=pd.Index(window["prediction_id"], name="prediction_id"))
+    features = feature_frame(window).set_axis(pd.Index(window["prediction_id"], name="prediction_id"))
     features = ws.config.schema_.coerce(features, "logged predictions")
     return features.assign(**{target: window["label"].to_numpy()})
 
@@ -193,11 +201,13 @@ def retrain(ws: Workspace, *, cycle: int | None = None, focus_since: float | Non
     # The challenger's own test metrics come from the recent rows, so the policy later
     # compares its production performance with what it achieved on today's data,
     # not on a past period it no longer serves.
-    fitted = fit_served(config, combined, weights)
+    own = champion.model_kind is ModelKind.OWN and config.policy.retrain_model is ModelKind.OWN
+    fitted = fit_served(config, combined, weights, estimator=ws.registry.load(champion.version)[0] if own else None)
     model, baseline = fitted.model, fitted.baseline
     challenger = register_version(
         ws, model, baseline, train=combined, test=recent, source="retrain", calibration=fitted.calibration,
-        parent=champion.version, cycle=cycle, alias="challenger",
+        parent=champion.version, cycle=cycle, alias="challenger", warnings=fitted.warnings,
+        input_format=InputFormat.NATIVE if own else InputFormat.ENCODED, trusted=own and champion.trusted,
         rows={**counts, "recent_eval": len(recent), "testset_held_out": int(held_out.sum())},
     )
     return Retrained(challenger=challenger, recent=recent.reset_index(drop=True), holdout=holdout,

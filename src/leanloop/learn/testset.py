@@ -59,6 +59,12 @@ class TestsetRow(BaseModel):
     label: Any
     prediction: Any
 
+    def frame_row(self) -> dict[str, Any]:
+        """The row flat, for a data frame: provenance, label, prediction, then each feature."""
+        return {"prediction_id": self.prediction_id, "added_at": iso(self.added_at), "cycle": self.cycle,
+                "reason": self.reason.value, "detail": self.detail, "model_version": self.model_version,
+                "label": self.label, "prediction": self.prediction, **self.features}
+
 
 class Added(BaseModel):
     """What one addition did: new rows by reason, duplicates skipped, rows the cap removed."""

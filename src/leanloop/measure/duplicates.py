@@ -28,8 +28,9 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import numpy as np
+    import pandas as pd
 
-__all__ = ["DuplicateRows"]
+__all__ = ["DuplicateRows", "row_hashes"]
 
 # An odd 64-bit multiplier (FNV-1a's prime) mixes each column's hash into the row's.
 _MIX = 0x100000001B3
@@ -57,13 +58,18 @@ class DuplicateRows:
         series = column if isinstance(column, pd.Series) else pd.Series(column)
         if self._index is not None:
             series = series.iloc[self._index]
-        hashed = pd.util.hash_pandas_object(series, index=False).to_numpy()
-        previous = self._hashes if self._hashes is not None else np.zeros(hashed.size, dtype=np.uint64)
-        with np.errstate(over="ignore"):
-            combined = (previous ^ hashed) * np.uint64(_MIX)
+        previous = self._hashes if self._hashes is not None else np.zeros(len(series), dtype=np.uint64)
+        combined = _combine(previous, series)
         tied = _repeated(combined)
         index = np.arange(self.rows) if self._index is None else self._index
         self._index, self._hashes = index[tied], combined[tied]
+
+    @classmethod
+    def of_hashes(cls, hashes: np.ndarray) -> DuplicateRows:
+        """The count over rows hashed elsewhere: :func:`row_hashes` of a table's parts, joined."""
+        rows = cls(int(hashes.size))
+        rows._columns, rows._hashes = 1, hashes
+        return rows
 
     @property
     def count(self) -> int:
@@ -78,6 +84,34 @@ class DuplicateRows:
     def share(self) -> float:
         """:attr:`count` over the rows (0 for an empty table)."""
         return self.count / self.rows if self.rows else 0.0
+
+
+def _combine(previous: np.ndarray, column: pd.Series) -> np.ndarray:
+    """Each row's hash over the columns so far, extended by ``column``."""
+    import numpy as np
+    import pandas as pd
+
+    hashed = pd.util.hash_pandas_object(column, index=False).to_numpy()
+    with np.errstate(over="ignore"):
+        return (previous ^ hashed) * np.uint64(_MIX)
+
+
+def row_hashes(frame: pd.DataFrame) -> np.ndarray:
+    """Each row's hash over every column of ``frame``, as :class:`DuplicateRows` builds it:
+    parts of one table hashed apart (on Dask workers) and counted together by
+    :meth:`DuplicateRows.of_hashes`.
+
+    >>> import numpy as np, pandas as pd
+    >>> a, b = pd.DataFrame({"x": [1.0, 2.0]}), pd.DataFrame({"x": [1.0, 3.0]})
+    >>> DuplicateRows.of_hashes(np.concatenate([row_hashes(a), row_hashes(b)])).count
+    1
+    """
+    import numpy as np
+
+    hashes = np.zeros(len(frame), dtype=np.uint64)
+    for name in frame.columns:
+        hashes = _combine(hashes, frame[name])
+    return hashes
 
 
 def _repeated(hashes: np.ndarray) -> np.ndarray:

@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict
 
 from leanloop.config import QualityConfig
-from leanloop.errors import DataError
+from leanloop.errors import DataError, InputError
 from leanloop.measure.drift.report import (
     DriftReport,
     Judged,
@@ -164,19 +164,25 @@ def measure_files(
     schema: Schema | None = None,
     workers: int | None = None,
     with_quality: bool = True,
+    exclude: list[str] | None = None,
+    project_columns: dict[str, str] | None = None,
 ) -> FileMeasurement:
     """Drift (as :func:`~leanloop.measure.drift.drift_report`) and data quality (as
     :func:`~leanloop.measure.quality.quality_report`) of ``current`` against ``reference``.
 
     Parquet files are read one column at a time by ``workers`` threads (default: up to
     two, one per core); CSV files are read whole. ``with_quality=False`` measures drift only.
+    ``exclude``: columns left out; ``project_columns``: a project's id and time columns
+    and their roles, left out where a file has them. Either is listed under the drift
+    report's ``skipped`` with the reason, and counts in no share.
 
     Raises
     ------
     DataError
         If a file is missing or unreadable.
     InputError
-        As :func:`~leanloop.measure.drift.drift_report` documents.
+        If ``exclude`` names a column neither file has, or as
+        :func:`~leanloop.measure.drift.drift_report` documents.
     """
     from leanloop.data import read_table
 
@@ -184,9 +190,16 @@ def measure_files(
     ref_file, cur_file = _open(reference), _open(current)
     if ref_file is None or cur_file is None:
         ref_frame, cur_frame = read_table(reference), read_table(current)
+        out = _left_out(list(ref_frame.columns), list(cur_frame.columns), exclude, project_columns)
+        ref_frame, cur_frame = ref_frame.drop(columns=list(out), errors="ignore"), cur_frame.drop(
+            columns=list(out), errors="ignore")
         return FileMeasurement(
-            drift=drift_report(ref_frame, cur_frame, options=options, methods=methods, chunks=chunks, schema=schema),
+            drift=_skipping(drift_report(ref_frame, cur_frame, options=options, methods=methods, chunks=chunks,
+                                         schema=schema), out),
             quality=quality_report(ref_frame, cur_frame, schema=schema, options=quality) if with_quality else None)
+    out = _left_out(ref_file.names, cur_file.names, exclude, project_columns)
+    ref_file.names = [n for n in ref_file.names if n not in out]
+    cur_file.names = [n for n in cur_file.names if n not in out]
     if ref_file.rows == 0 or cur_file.rows == 0:
         empty = ref_file if ref_file.rows == 0 else cur_file
         raise DataError(f"{empty.path.name} has a header but no data rows")
@@ -195,7 +208,36 @@ def measure_files(
                    schema=schema, with_quality=with_quality)
     with ThreadPoolExecutor(max_workers=workers or min(2, os.cpu_count() or 1)) as pool:
         done = {name: (judged, checks) for name, judged, checks in pool.map(job.one, job.order)}
-    return job.result(done)
+    result = job.result(done)
+    return result.model_copy(update={"drift": _skipping(result.drift, out)})
+
+
+def _left_out(reference: list[str], current: list[str], exclude: list[str] | None,
+              project_columns: dict[str, str] | None) -> dict[str, str]:
+    """The columns to leave out, each with the reason; an excluded column neither file has is an error.
+
+    >>> _left_out(["a", "id"], ["a", "id"], ["a"], {"id": "id column", "ts": "time column"})
+    {'a': 'excluded', 'id': "the project's id column"}
+    >>> _left_out(["a"], ["a"], ["b"], None)
+    Traceback (most recent call last):
+    ...
+    leanloop.errors.InputError: cannot exclude column 'b': neither file has it; the columns are ['a']
+    """
+    present = list(dict.fromkeys([*reference, *current]))
+    out: dict[str, str] = {}
+    for name in exclude or []:
+        if name not in present:
+            raise InputError(f"cannot exclude column {name!r}: neither file has it; the columns are {present[:50]}")
+        out[name] = "excluded"
+    for name, role in (project_columns or {}).items():
+        if name in present and name not in out:
+            out[name] = f"the project's {role}"
+    return out
+
+
+def _skipping(report: DriftReport, out: dict[str, str]) -> DriftReport:
+    """``report`` with the columns left out listed under ``skipped``."""
+    return report.model_copy(update={"skipped": {**report.skipped, **out}}) if out else report
 
 
 class _FileJob:

@@ -42,6 +42,7 @@ from leanloop.config import ProjectConfig, SegmentMetric, Task, TestsetConfig
 from leanloop.measure.logged import logged_scored
 from leanloop.measure.rows import RowOutcomes, row_outcomes
 from leanloop.measure.segments import Segment, find_segments, segment_mask, single_slices
+from leanloop.store.features import feature_frame, feature_row
 
 if TYPE_CHECKING:
     import numpy as np
@@ -184,7 +185,6 @@ def weak_spots(config: ProjectConfig, *, reference: pd.DataFrame, window: pd.Dat
     """Weak segments and hard cases of a logged ``window`` (rows as the store returns them)
     against the ``reference`` training frame, found among ``labelled`` (the newest
     labelled rows; default: the window's own labelled rows)."""
-    import pandas as pd
 
     schema, data = config.schema_, config.data
     window = window.reset_index(drop=True)
@@ -193,8 +193,8 @@ def weak_spots(config: ProjectConfig, *, reference: pd.DataFrame, window: pd.Dat
     labelled = labelled.reset_index(drop=True)
     if labelled.empty:
         return WeakSpots()
-    every = schema.model_frame(pd.DataFrame(window["features"].tolist()), "logged predictions")
-    frame = schema.model_frame(pd.DataFrame(labelled["features"].tolist()), "logged predictions")
+    every = schema.model_frame(feature_frame(window), "logged predictions")
+    frame = schema.model_frame(feature_frame(labelled), "logged predictions")
     ref_frame = schema.model_frame(reference, "reference data")
     scored = logged_scored(labelled, data.task, data.classes)
     outcomes = row_outcomes(labelled["label"].tolist(), scored.labels, scored.probabilities, data, config.kpi)
@@ -224,7 +224,7 @@ def weak_spots(config: ProjectConfig, *, reference: pd.DataFrame, window: pd.Dat
     cases = [
         HardCase(prediction_id=str(row["prediction_id"]), reason=p.reason, detail=p.detail,
                  loss=float(outcomes.loss[p.row]), model_version=str(row["model_version"]),
-                 features=dict(row["features"]), label=row["label"], prediction=row["prediction"])
+                 features=feature_row(row), label=row["label"], prediction=row["prediction"])
         for p in picks for row in [labelled.iloc[p.row]]
     ]
     return WeakSpots(segments=segments, hard_cases=cases, segment_rows=None if sample is None else len(sample))

@@ -35,6 +35,7 @@ from leanloop.measure.kpi import row_weights
 from leanloop.measure.logged import logged_scored
 from leanloop.measure.rows import row_outcomes
 from leanloop.scoring import Scored, model_input, score
+from leanloop.store.features import feature_frame
 
 if TYPE_CHECKING:
     import numpy as np
@@ -67,7 +68,6 @@ def kpi_attribution(config: ProjectConfig, holdout: pd.DataFrame | None, ref_sco
     """The KPI change from the champion's ``holdout`` (its test data, ``ref_scored`` its
     outputs there) to the ``labelled`` log rows, split into population and model (None
     without rows on either side)."""
-    import pandas as pd
 
     from leanloop.target import normalize_target
 
@@ -78,7 +78,7 @@ def kpi_attribution(config: ProjectConfig, holdout: pd.DataFrame | None, ref_sco
     ref_truth = normalize_target(holdout[config.data.target], task).tolist()
     ref_values = _kpi_values(config, schema.model_frame(holdout, "holdout"), ref_truth, ref_scored.labels,
                              ref_scored.probabilities)
-    win_frame = schema.model_frame(pd.DataFrame(labelled["features"].tolist()), "logged predictions")
+    win_frame = schema.model_frame(feature_frame(labelled), "logged predictions")
     win_scored = logged_scored(labelled, task, config.data.classes)
     win_truth = labelled["label"].tolist()
     win_values = _kpi_values(config, win_frame, win_truth, win_scored.labels, win_scored.probabilities)

@@ -50,7 +50,16 @@ def outcome_values(y_true: Sequence[Any], y_pred: Sequence[Any], config: KpiConf
                    weights: np.ndarray | None = None) -> list[float]:
     """The value of each row's outcome (times its weight); undeclared cells are worth ``default_value``."""
     table = {(_key(o.actual), _key(o.predicted)): o.value for o in config.outcomes}
-    values = [table.get((_key(a), _key(p)), config.default_value) for a, p in zip(y_true, y_pred, strict=True)]
+    # One value per distinct (actual, predicted) pair, by type and value (True is not 1):
+    # label_key per row cost 5 s of a 100k-row measurement.
+    seen: dict[tuple[type, Any, type, Any], float] = {}
+    values = []
+    for a, p in zip(y_true, y_pred, strict=True):
+        pair = (a.__class__, a, p.__class__, p)
+        value = seen.get(pair)
+        if value is None:
+            value = seen[pair] = table.get((_key(a), _key(p)), config.default_value)
+        values.append(value)
     return values if weights is None else [v * float(w) for v, w in zip(values, weights, strict=True)]
 
 

@@ -180,6 +180,13 @@ def _labelled_window(ws: Workspace, window: pd.DataFrame, *, last: int | None,
         limit = float(row_times(window, ws.by_event).max()) - options.labelled_max_age_days * 86_400.0
         oldest = limit if oldest is None else max(oldest, limit)
     rows = options.labelled_window_rows or last or options.window_rows
+    # The newest labelled rows are the window's own when it holds enough of them (or
+    # holds every row since ``since``): the log is not read a second time.
+    labelled = window["label"].notna().to_numpy(copy=True)
+    if oldest is not None:
+        labelled &= row_times(window, ws.by_event).to_numpy(dtype=float) >= oldest
+    if labelled.sum() >= rows or (last is None and since is not None):
+        return window[labelled].iloc[-rows:].reset_index(drop=True)
     return ws.window(last=rows, since=oldest, until=until, labelled_only=True).reset_index(drop=True)
 
 

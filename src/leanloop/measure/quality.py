@@ -26,6 +26,7 @@ Examples
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
@@ -39,8 +40,9 @@ if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
 
-__all__ = ["QualityCheck", "QualityResult", "QualityReport", "assemble_quality", "duplicates_result", "feature_checks",
-           "frame_features", "hash_order", "missing_result", "quality_report", "range_results", "type_errors_result"]
+__all__ = ["QualityCheck", "QualityResult", "QualityReport", "ColumnTally", "assemble_quality", "column_tally",
+           "duplicates_result", "feature_checks", "frame_features", "tally_checks", "hash_order", "missing_result",
+           "quality_report", "range_results", "type_errors_result"]
 
 _MAX_EXAMPLES = 5
 _BOOLEAN_WORDS = [True, False, "true", "false", "True", "False", 1, 0, "1", "0"]
@@ -219,27 +221,79 @@ def _constant_result(name: str, ref_constant: bool, cur_constant: bool, n_cur: i
                          flagged=cur_constant and not ref_constant, count=n_cur if cur_constant else 0)
 
 
-def feature_checks(feature: Feature, ref: pd.Series, cur: pd.Series,
-                   options: QualityConfig) -> list[QualityResult]:
-    """Every per-feature check of :func:`quality_report` on one column of each side."""
+@dataclass(frozen=True)
+class ColumnTally:
+    """What the per-feature checks read from one side of one column. Tallies of
+    consecutive parts of a column merge exactly into the tally of the whole (the Dask
+    engine tallies partitions on its workers and merges them).
+
+    ``values``: the readable numbers, sorted (numeric features); ``counts`` and
+    ``good_counts``: category counts as text of all values and of the readable ones
+    (other kinds); ``examples``: the first unreadable values, in row order.
+
+    >>> import pandas as pd
+    >>> a = column_tally(FeatureKind.NUMERIC, pd.Series([3.0, None]))
+    >>> b = column_tally(FeatureKind.NUMERIC, pd.Series(["1", "x"]))
+    >>> whole = a.merge(b)
+    >>> whole.rows, whole.missing, whole.bad, whole.examples, whole.values.tolist()
+    (4, 1, 1, ["'x'"], [1.0, 3.0])
+    """
+
+    rows: int
+    missing: int
+    bad: int
+    examples: list[str]
+    values: np.ndarray | None = None
+    counts: pd.Series | None = None
+    good_counts: pd.Series | None = None
+
+    def merge(self, other: ColumnTally) -> ColumnTally:
+        """The tally of this part followed by ``other``."""
+        import numpy as np
+
+        def add(a: pd.Series | None, b: pd.Series | None) -> pd.Series | None:
+            return None if a is None or b is None else a.add(b, fill_value=0).astype("int64").sort_index()
+
+        values = None
+        if self.values is not None and other.values is not None:
+            # Two sorted runs: the stable sort (timsort) merges them in linear time.
+            values = np.sort(np.concatenate([self.values, other.values]), kind="stable")
+        return ColumnTally(rows=self.rows + other.rows, missing=self.missing + other.missing,
+                           bad=self.bad + other.bad, examples=(self.examples + other.examples)[:_MAX_EXAMPLES],
+                           values=values, counts=add(self.counts, other.counts),
+                           good_counts=add(self.good_counts, other.good_counts))
+
+
+def column_tally(kind: FeatureKind, column: pd.Series, *, values: np.ndarray | None = None) -> ColumnTally:
+    """The tally of one side of one column read as ``kind`` (``values``: its non-missing
+    numbers already sorted, for a column of plain numbers)."""
     import numpy as np
 
-    name = feature.name
-    cur_missing = int(cur.isna().sum())
-    out = [missing_result(name, len(ref), int(ref.isna().sum()), len(cur), cur_missing, options)]
-    ref_parsed, _ = _parse(ref, feature.kind)
-    cur_parsed, bad = _parse(cur, feature.kind)
+    parsed, bad = _parse(column, kind)
     n_bad = int(bad.sum())
-    out.append(type_errors_result(name, n_bad, len(cur) - cur_missing,
-                                  [repr(v) for v in cur[bad].head(_MAX_EXAMPLES).tolist()], options))
-    if feature.kind is FeatureKind.NUMERIC:
-        ref_values = ref_parsed.to_numpy(dtype=float)
-        cur_values = cur_parsed.to_numpy(dtype=float)
-        # Unparsable values became NaN: like missing ones, they are never out of range.
-        out.extend(range_results(name, ref_values[~np.isnan(ref_values)], cur_values[~np.isnan(cur_values)],
-                                 options))
+    examples = [repr(v) for v in column[bad].head(_MAX_EXAMPLES).tolist()] if n_bad else []
+    rows, missing = len(column), int(column.isna().sum())
+    if kind is FeatureKind.NUMERIC:
+        if values is None:
+            # Unparsable values became NaN: like missing ones, they are never out of range.
+            values = parsed.to_numpy(dtype=float)
+            values = np.sort(values[~np.isnan(values)])
+        return ColumnTally(rows, missing, n_bad, examples, values=values)
+    counts = _counts(parsed)
+    return ColumnTally(rows, missing, n_bad, examples, counts=counts,
+                       good_counts=_counts(parsed[~bad]) if n_bad else counts)
+
+
+def tally_checks(feature: Feature, ref: ColumnTally, cur: ColumnTally, options: QualityConfig) -> list[QualityResult]:
+    """Every per-feature check of :func:`quality_report` from each side's tally."""
+    name = feature.name
+    out = [missing_result(name, ref.rows, ref.missing, cur.rows, cur.missing, options),
+           type_errors_result(name, cur.bad, cur.rows - cur.missing, cur.examples, options)]
+    if ref.values is not None and cur.values is not None:
+        out.extend(range_results(name, ref.values, cur.values, options, ordered=True))
         return out
-    ref_counts, cur_counts = _counts(ref_parsed), _counts(cur_parsed[~bad] if n_bad else cur_parsed)
+    assert ref.counts is not None and cur.good_counts is not None
+    ref_counts, cur_counts = ref.counts, cur.good_counts
     if feature.kind in (FeatureKind.CATEGORICAL, FeatureKind.BOOLEAN):
         unseen = cur_counts[~cur_counts.index.isin(ref_counts.index)].sort_values(ascending=False)
         count = int(unseen.sum())
@@ -247,8 +301,14 @@ def feature_checks(feature: Feature, ref: pd.Series, cur: pd.Series,
         out.append(QualityResult(feature=name, check=QualityCheck.UNSEEN, value=share, reference=0.0,
                                  threshold=options.max_unseen_share, flagged=share > options.max_unseen_share,
                                  count=count, examples=[str(v) for v in unseen.index[:_MAX_EXAMPLES]]))
-    out.append(_constant_result(name, len(ref_counts) == 1, len(cur_counts) == 1, n_cur=len(cur)))
+    out.append(_constant_result(name, len(ref_counts) == 1, len(cur_counts) == 1, n_cur=cur.rows))
     return out
+
+
+def feature_checks(feature: Feature, ref: pd.Series, cur: pd.Series,
+                   options: QualityConfig) -> list[QualityResult]:
+    """Every per-feature check of :func:`quality_report` on one column of each side."""
+    return tally_checks(feature, column_tally(feature.kind, ref), column_tally(feature.kind, cur), options)
 
 
 def hash_order(frame: pd.DataFrame) -> list[str]:

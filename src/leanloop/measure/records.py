@@ -15,13 +15,15 @@ Examples
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from leanloop.frames import Tabular
 from leanloop.measure.attribution import Attribution
 from leanloop.measure.bootstrap import Interval
 from leanloop.measure.drift import DriftResult
+from leanloop.measure.drift.result import drift_frame
 from leanloop.measure.hard_cases import HardCase
 from leanloop.measure.labels import LabelDelay
 from leanloop.measure.multivariate import MultivariateResult
@@ -29,6 +31,9 @@ from leanloop.measure.outputs import OutputDrift
 from leanloop.measure.quality import QualityReport
 from leanloop.measure.segments import Segment
 from leanloop.measure.stream import StreamResult
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["Window", "Performance", "SliceResult", "Frames", "Chunk", "Measurement"]
 
@@ -129,8 +134,8 @@ class Chunk(SliceResult):
     label_delay: LabelDelay | None = None
 
 
-class Measurement(SliceResult):
-    """What one window of production looked like."""
+class Measurement(Tabular, SliceResult):
+    """What one window of production looked like; as a frame, drift per feature."""
 
     window: Window
     champion: str
@@ -165,6 +170,16 @@ class Measurement(SliceResult):
     def to_json(self) -> dict[str, Any]:
         """The stable JSON shape (``chunks`` only when chunks were asked for)."""
         return self.model_dump(mode="json", exclude_none=False, exclude={"chunks"} if self.chunks is None else set())
+
+    def to_frame(self) -> pd.DataFrame:
+        """Each feature's drift result, one row each (the rest is in :meth:`to_json`)."""
+        return drift_frame(self.drift)
+
+    def frame_title(self) -> str:
+        """The window, the champion, what drifted and the realized metrics."""
+        realized = ", ".join(f"{k} {v:.4g}" for k, v in self.performance.realized.items())
+        return (f"measurement of {self.window.rows} rows ({self.window.labelled} labelled) served by {self.champion}: "
+                f"drifted {', '.join(self.drifted_features) or 'none'}" + (f"; {realized}" if realized else ""))
 
     @property
     def drift_share(self) -> float:

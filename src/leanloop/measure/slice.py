@@ -22,6 +22,7 @@ from leanloop.measure.multivariate import multivariate_drift
 from leanloop.measure.outputs import prediction_outputs, target_drift
 from leanloop.measure.quality import quality_report
 from leanloop.measure.records import Frames, Performance
+from leanloop.store.features import feature_frame
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -57,14 +58,13 @@ def measure_frames(config: ProjectConfig, reference: pd.DataFrame, window: pd.Da
     compares the outputs with ``outputs_reference`` when given (the champion's outputs on
     its holdout: on its own training rows a model is more confident than it will ever be
     on new rows, and that gap alone fired the alarm on a stable period)."""
-    import pandas as pd
 
     schema = config.schema_
     options = DriftOptions.from_config(config.measure, seed=config.model.seed)
     if window.empty:
         return Frames()
     window = window.reset_index(drop=True)
-    current = schema.coerce(pd.DataFrame(window["features"].tolist()), "logged predictions")
+    current = schema.coerce(feature_frame(window), "logged predictions")
     report = drift_report(reference[schema.names], current, options=options, methods=config.measure.drift_methods,
                           schema=schema)
     scored = logged_scored(window, config.data.task, config.data.classes)
@@ -89,7 +89,7 @@ def measure_frames(config: ProjectConfig, reference: pd.DataFrame, window: pd.Da
                                               estimation_method=estimates.method, estimation_rows=estimates.rows),
                       **common)
     features = (current.loc[labelled.index] if own
-                else schema.coerce(pd.DataFrame(labelled["features"].tolist()), "logged predictions"))
+                else schema.coerce(feature_frame(labelled), "logged predictions"))
     same = own and len(labelled) == len(window)
     return _labelled(config, features, labelled, baseline, estimator, estimates, same, common)
 

@@ -183,6 +183,9 @@ class VersionView(_Record):
     version: str
     parent: str | None
     source: str
+    #: the user's own estimator (adopted, or its clone refitted) or leanloop's pipeline, and its class
+    model_kind: str = "leanloop"
+    estimator: str | None = None
     created_at: str
     cycle: int | None
     train_data: str | None

@@ -31,6 +31,7 @@ from leanloop.report.records import (
     SegmentRow,
     VersionView,
 )
+from leanloop.store.features import feature_frame
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -170,7 +171,7 @@ def _distributions(project: Workspace, focus: CycleView, models: dict[str, dict[
     if logged is None or logged.empty:
         return []
     logged = logged.tail(focus.rows)
-    current = pd.DataFrame(logged["features"].tolist())
+    current = feature_frame(logged)
     kinds = {row.feature: row.kind for row in focus.drift}
     return [_distribution(name, kinds.get(name, "numeric"), reference[name], current[name])
             for name in project.config.schema_.names if name in reference and name in current]
@@ -226,6 +227,8 @@ def _versions(models: list[dict[str, Any]], aliases: dict[str, str], cycles: lis
             steps = [(iso(body["created_at"]) or "", body["source"])]
         out.append(VersionView(
             version=name, parent=body.get("parent"), source=body.get("source", ""),
+            model_kind=body.get("model_kind") or ("own" if body.get("input_format") == "native" else "leanloop"),
+            estimator=body.get("estimator"),
             created_at=iso(body["created_at"]) or "", cycle=body.get("cycle"), train_data=body.get("train_data"),
             train_rows=rows.get("train"), fingerprint=body.get("fingerprint", ""), metrics=body.get("metrics", {}),
             aliases=sorted(a for a, v in aliases.items() if v == name),

@@ -30,6 +30,7 @@ import sqlalchemy as sa
 
 from leanloop.errors import StoreError
 from leanloop.store import tables as t
+from leanloop.store.features import decode_features
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -113,9 +114,12 @@ def log_sqlite(conn: sa.Connection, params: list[tuple[Any, ...]], timeout_ms: f
 
 
 def read_window(conn: sa.Connection, *, last: int | None = None, since: float | None = None,
-                until: float | None = None, labelled_only: bool = False, by_event: bool = False) -> pd.DataFrame:
+                until: float | None = None, labelled_only: bool = False, by_event: bool = False,
+                feature_types: dict[str, str] | None = None) -> pd.DataFrame:
     """Logged predictions in a window, oldest first, with ``label`` joined (None if
-    absent); ``labelled_only`` keeps only rows whose label arrived.
+    absent); ``labelled_only`` keeps only rows whose label arrived. With
+    ``feature_types``, the features come as one typed column per feature
+    (:func:`leanloop.store.features.decode_features`) instead of a dict per row.
 
     ``by_event``: ``last``, ``since`` and ``until`` and the order go by each row's event
     time (its arrival time when it carries none) instead of its arrival; ties keep the
@@ -124,8 +128,6 @@ def read_window(conn: sa.Connection, *, last: int | None = None, since: float | 
     The JSON columns are read as text and decoded here, column by column: SQLAlchemy's
     per-value JSON processing cost about ten times the decoding itself on 100k rows.
     """
-    import json
-
     import pandas as pd
 
     p, f = t.predictions, t.feedback
@@ -148,16 +150,35 @@ def read_window(conn: sa.Connection, *, last: int | None = None, since: float | 
     names = ["seq", "prediction_id", "created_at", "model_version", "features", "prediction", "probabilities",
              "label", "received_at", "row_id", "event_at", "source"]
     columns = dict(zip(names, map(list, zip(*rows, strict=True)), strict=True)) if rows else {n: [] for n in names}
+    flat = {} if feature_types is None else decode_features(columns.pop("features"), feature_types)
     for name in ("features", "prediction", "probabilities", "label"):
         # One decode per column (a JSON array of the values) rather than one per value;
-        # SQL NULL (no label yet) and JSON null both read as None.
-        columns[name] = json.loads("[" + ",".join("null" if v is None else v for v in columns[name]) + "]")
+        # SQL NULL (no label yet) and JSON null both read as None. orjson: 2-3x json's speed.
+        if name in columns:
+            columns[name] = _loads("[" + ",".join("null" if v is None else v for v in columns[name]) + "]")
     # Object columns keep labels and outputs as logged (an int stays an int even
     # when other rows have no label yet).
     return pd.DataFrame({
-        c: pd.Series(columns[c], dtype="float64" if c in ("created_at", "received_at", "event_at") else object)
-        for c in names[1:]
-    })
+        **{c: pd.Series(columns[c], dtype="float64" if c in ("created_at", "received_at", "event_at") else object)
+           for c in names[1:] if c in columns},
+        **flat})
+
+
+def _loads(text: str) -> Any:
+    """JSON text decoded by orjson, or by the standard library for what orjson refuses
+    (``NaN``, which ``json.dumps`` wrote into rows logged before the log used orjson).
+
+    >>> _loads("[1, null]"), _loads("[NaN]")
+    ([1, None], [nan])
+    """
+    import orjson
+
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        import json
+
+        return json.loads(text)
 
 
 def _key_columns(rows: list[dict[str, Any]]) -> tuple[list[Any], ...]:

@@ -290,17 +290,19 @@ class SQLStore:
             return count_parked(conn)
 
     def window(self, *, last: int | None = None, since: float | None = None, until: float | None = None,
-               labelled_only: bool = False, by_event: bool = False) -> pd.DataFrame:
+               labelled_only: bool = False, by_event: bool = False,
+               feature_types: dict[str, str] | None = None) -> pd.DataFrame:
         """Logged predictions in a window, oldest first, with ``label`` joined (None if
         absent); ``labelled_only`` keeps only rows whose label arrived; ``by_event``: by
-        event time (see :func:`leanloop.store.predictions.read_window`).
+        event time; ``feature_types``: features as typed columns (see
+        :func:`leanloop.store.predictions.read_window`).
 
         Labels still parked by id whose prediction is logged join first: a label and its
         prediction written at once on two connections may each miss the other."""
         self.join_parked()
         with self.engine.connect() as conn:
             return read_window(conn, last=last, since=since, until=until, labelled_only=labelled_only,
-                               by_event=by_event)
+                               by_event=by_event, feature_types=feature_types)
 
     def join_parked(self) -> int:
         """Join labels parked by id whose prediction is logged now; returns how many."""

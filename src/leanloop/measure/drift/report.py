@@ -21,6 +21,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from leanloop.errors import DataError, InputError
+from leanloop.frames import Tabular
 from leanloop.measure.drift.calibrate import ReferenceRows, calibrated_threshold
 from leanloop.measure.drift.engine import (
     SPECS,
@@ -30,7 +31,7 @@ from leanloop.measure.drift.engine import (
     default_method,
     summarise,
 )
-from leanloop.measure.drift.result import DriftMethod, DriftOptions, DriftResult, ThresholdMode
+from leanloop.measure.drift.result import DriftMethod, DriftOptions, DriftResult, ThresholdMode, drift_frame
 from leanloop.measure.drift.samples import CategoricalSample, NumericSample
 from leanloop.schema import Feature, FeatureKind, Schema, infer_schema
 
@@ -55,7 +56,7 @@ class DriftChunk(BaseModel):
     drifted: list[str]
 
 
-class DriftReport(BaseModel):
+class DriftReport(Tabular, BaseModel):
     """Per-feature drift between a reference and a current frame.
 
     ``features`` holds one primary result per compared feature (schema order);
@@ -78,6 +79,15 @@ class DriftReport(BaseModel):
     def to_json(self) -> dict[str, Any]:
         """The stable JSON shape (``chunks`` only when chunks were asked for)."""
         return self.model_dump(mode="json", exclude={"chunks"} if self.chunks is None else set())
+
+    def to_frame(self) -> pd.DataFrame:
+        """Every result (each feature's primary one, then its PSI), one row each."""
+        return drift_frame(self.results)
+
+    def frame_title(self) -> str:
+        """Drifted features out of those compared."""
+        drifted = ", ".join(self.drifted) or "none"
+        return f"drift: {len(self.drifted)} of {len(self.features)} features drifted ({drifted})"
 
     @property
     def results(self) -> list[DriftResult]:

@@ -9,12 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from leanloop.config import DriftMethod, DriftSettings, MeasureConfig, ThresholdMode
 
-__all__ = ["DriftMethod", "DriftOptions", "DriftResult", "MethodSpec", "Outcome", "ThresholdMode"]
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["DriftMethod", "DriftOptions", "DriftResult", "MethodSpec", "Outcome", "ThresholdMode", "drift_frame"]
 
 
 class DriftOptions(DriftSettings):
@@ -89,6 +93,14 @@ class DriftResult(BaseModel):
     threshold_mode: ThresholdMode = ThresholdMode.FIXED
     unseen: list[str] | None = None
     vanished: list[str] | None = None
+
+
+def drift_frame(results: list[DriftResult]) -> pd.DataFrame:
+    """One row per result: feature, kind, method, statistic, p-value, threshold, drifted, sizes."""
+    import pandas as pd
+
+    columns = ["feature", "kind", "method", "statistic", "p_value", "threshold", "drifted", "n_reference", "n_current"]
+    return pd.DataFrame([r.model_dump(mode="json", include=set(columns)) for r in results], columns=columns)
 
 
 #: What a method computes from two summaries: (statistic, p-value or None).

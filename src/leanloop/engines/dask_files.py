@@ -1,0 +1,206 @@
+"""Drift and data quality of two Parquet datasets on a Dask cluster.
+
+The same measurement as :func:`~leanloop.measure.files.measure_files`, with the same
+numbers: each worker summarises its partitions of one column
+(:func:`~leanloop.engines.parts.column_part`: sorted values or a frequency table, and
+the quality tally), the client merges the parts exactly and runs the local engine's
+code on the merged summaries (:func:`~leanloop.measure.drift.report.judge_feature`,
+:func:`~leanloop.measure.quality.tally_checks`). Columns go one or two at a time, so
+a worker holds only its partitions of the column at hand: a dataset larger than a
+worker's memory is measured. Duplicate rows are counted on 64-bit row hashes that the
+workers compute per partition. A path may be a file, a folder of Parquet files or an
+fsspec URL (``s3://...`` when the user installs that filesystem package).
+
+Fixed thresholds only, and no chunks: calibration and chunks read the rows in order
+on one machine (``--engine local``).
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any
+
+from leanloop.config import QualityConfig
+from leanloop.engines.parts import ColumnPart, column_part, merge_parts
+from leanloop.errors import DataError, EngineError, InputError
+from leanloop.measure.drift.report import Judged, assemble, judge_feature, plan_features
+from leanloop.measure.drift.result import DriftMethod, DriftOptions, ThresholdMode
+from leanloop.measure.duplicates import DuplicateRows, row_hashes
+from leanloop.measure.files import FileMeasurement
+from leanloop.measure.quality import QualityResult, assemble_quality, duplicates_result, frame_features, tally_checks
+from leanloop.schema import Feature, FeatureKind, Schema
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from distributed import Client
+
+__all__ = ["measure_parquet"]
+
+#: Reference rows read to infer each column's kind when no schema is given (as the local engine).
+_SAMPLE_ROWS = 10_000
+#: Columns measured at once: the client holds each one's merged summaries (8 bytes a value).
+_COLUMNS_AT_ONCE = 2
+
+
+class _Side:
+    """One side (reference or current): a Parquet dataset read lazily by Dask."""
+
+    def __init__(self, path: Any, side: str) -> None:
+        import dask.dataframe as dd
+        import pyarrow as pa
+
+        self.path, self.side = str(path), side
+        try:
+            self.frame = dd.read_parquet(self.path)
+        except (OSError, ValueError, pa.ArrowException) as err:
+            raise DataError(f"{self.path} is not a readable Parquet file or folder: {err}") from err
+        self.names = [str(c) for c in self.frame.columns]
+        self._sample: pd.DataFrame | None = None
+
+    def sample(self, names: list[str]) -> pd.DataFrame:
+        """The first rows (up to 10,000) of ``names``."""
+        if self._sample is None:
+            self._sample = self.frame.head(_SAMPLE_ROWS, npartitions=min(4, self.frame.npartitions),
+                                           compute=True).reset_index(drop=True)
+        return self._sample[names]
+
+
+def measure_parquet(
+    reference: Any,
+    current: Any,
+    *,
+    client: Client,
+    options: DriftOptions | None = None,
+    quality: QualityConfig | None = None,
+    methods: dict[str, DriftMethod] | None = None,
+    schema: Schema | None = None,
+    with_quality: bool = True,
+) -> FileMeasurement:
+    """Drift and data quality of ``current`` against ``reference`` (Parquet files,
+    folders or fsspec URLs) on the cluster of ``client``; the same result as
+    :func:`~leanloop.measure.files.measure_files` on the same data.
+
+    Raises
+    ------
+    DataError
+        If a dataset is missing, unreadable or empty.
+    InputError
+        As :func:`~leanloop.measure.drift.drift_report` documents, or for calibrated thresholds.
+    EngineError
+        If the cluster lost workers more often than Dask retries a task.
+    """
+    options, quality = options or DriftOptions(), quality or QualityConfig()
+    if options.threshold_mode is not ThresholdMode.FIXED:
+        raise InputError("the Dask engine measures with fixed thresholds; calibrated thresholds read the "
+                         "reference rows in order on one machine: run with --engine local")
+    job = _Job(_Side(reference, "reference"), _Side(current, "current"), client=client, options=options,
+               quality=quality, methods=methods, schema=schema, with_quality=with_quality)
+    return job.run()
+
+
+class _Job:
+    """One measurement: the plan, then each column measured on the cluster."""
+
+    def __init__(self, ref: _Side, cur: _Side, *, client: Client, options: DriftOptions, quality: QualityConfig,
+                 methods: dict[str, DriftMethod] | None, schema: Schema | None, with_quality: bool) -> None:
+        self.ref, self.cur, self.client = ref, cur, client
+        self.options, self.quality, self.with_quality = options, quality, with_quality
+        for side in (ref, cur):
+            if side.sample(side.names).empty:
+                raise DataError(f"{side.path} has columns but no data rows")
+        self.features, self.chosen, self.skipped = plan_features(
+            ref.names, cur.names, ref.sample, schema=schema, methods=methods, options=options, chunks=0)
+        self.checked = frame_features(ref.sample(ref.names), schema) if with_quality else []
+        self.drifting = {f.name: f for f in self.features}
+        self.by_name = {f.name: f for f in self.checked}
+        self.order = list({f.name: f for f in [*self.checked, *self.features]})
+
+    def run(self) -> FileMeasurement:
+        """Measure every column, count duplicates, assemble the reports."""
+        with ThreadPoolExecutor(max_workers=_COLUMNS_AT_ONCE) as pool:
+            done = dict(zip(self.order, pool.map(self._one, self.order), strict=True))
+        drift = assemble(self.features, [done[f.name][0] for f in self.features],  # type: ignore[misc]
+                         bounds=[(0, 0)], chunks=0, skipped=self.skipped,
+                         only_reference=[n for n in self.ref.names if n not in self.cur.names],
+                         only_current=[n for n in self.cur.names if n not in self.ref.names])
+        if not self.with_quality:
+            return FileMeasurement(drift=drift)
+        results = [r for f in self.checked for r in done[f.name][1]]
+        sides = [self._duplicates(side) for side in (self.ref, self.cur)]
+        results.append(duplicates_result(sides[0], sides[1], self.quality))
+        return FileMeasurement(drift=drift, quality=assemble_quality(sides[0].rows, sides[1].rows, results))
+
+    def _one(self, name: str) -> tuple[Judged | None, list[QualityResult]]:
+        feature, checked = self.drifting.get(name), self.by_name.get(name)
+        parts = self._parts(name, feature, checked)
+        judged = None
+        if feature is not None:
+            ref, cur = parts["reference", "drift"].sample, parts["current", "drift"].sample
+            assert ref is not None and cur is not None
+            judged = judge_feature(feature, ref, cur, method=self.chosen.get(name), options=self.options,
+                                   bounds=[(0, cur.n)], chunks=0)
+        checks: list[QualityResult] = []
+        if checked is not None:
+            ref_tally, cur_tally = parts["reference", "quality"].tally, parts["current", "quality"].tally
+            assert ref_tally is not None and cur_tally is not None
+            checks = tally_checks(checked, ref_tally, cur_tally, self.quality)
+        return judged, checks
+
+    def _parts(self, name: str, feature: Feature | None,
+               checked: Feature | None) -> dict[tuple[str, str], ColumnPart]:
+        """Each side's merged summaries of ``name``: one pass when drift and quality read
+        it as the same kind, two otherwise."""
+        wanted: list[tuple[FeatureKind, bool, bool]] = []
+        if feature is not None and checked is not None and feature.kind is checked.kind:
+            wanted.append((feature.kind, True, True))
+        else:
+            wanted += [(feature.kind, True, False)] if feature is not None else []
+            wanted += [(checked.kind, False, True)] if checked is not None else []
+        out: dict[tuple[str, str], ColumnPart] = {}
+        for side in (self.ref, self.cur):
+            for kind, drift, quality in wanted:
+                part = self._column(side, name, kind, drift=drift, quality=quality)
+                if drift:
+                    out[side.side, "drift"] = part
+                if quality:
+                    out[side.side, "quality"] = part
+        return out
+
+    def _column(self, side: _Side, name: str, kind: FeatureKind, *, drift: bool, quality: bool) -> ColumnPart:
+        import dask
+        import pandas as pd
+
+        if name not in side.names:  # only quality reads a column one side lacks: all missing there
+            rows = self._rows(side)
+            return column_part(pd.Series([None] * rows, dtype=object), kind, name=name, drift=False, quality=True)
+        tasks = [dask.delayed(column_part)(p, kind, name=name, drift=drift, quality=quality, side=side.side)
+                 for p in side.frame[name].to_delayed()]
+        return merge_parts(self._gather(tasks, f"column {name!r} of {side.path}"))
+
+    def _rows(self, side: _Side) -> int:
+        return int(sum(self._gather(list(side.frame.map_partitions(len).to_delayed()), f"rows of {side.path}")))
+
+    def _duplicates(self, side: _Side) -> DuplicateRows:
+        import dask
+        import numpy as np
+
+        names = [f.name for f in self.checked if f.name in side.names]
+        if not names:
+            return DuplicateRows(self._rows(side))
+        tasks = [dask.delayed(row_hashes)(p) for p in side.frame[names].to_delayed()]
+        return DuplicateRows.of_hashes(np.concatenate(self._gather(tasks, f"row hashes of {side.path}")))
+
+    def _gather(self, tasks: list[Any], what: str) -> list[Any]:
+        """Run ``tasks`` on the cluster; a task that killed workers past Dask's retries
+        becomes a clear error."""
+        from distributed.scheduler import KilledWorker
+
+        futures = self.client.compute(tasks)
+        try:
+            return list(self.client.gather(futures))
+        except KilledWorker as err:
+            raise EngineError(f"the Dask workers died while reading the {what} (more often than Dask retries a "
+                              f"task: {err}); nothing was written. Check the workers' memory limit and logs, "
+                              "then run again") from err
+        finally:
+            del futures
