@@ -111,6 +111,7 @@ def test_labels_from_python_and_from_a_file(project: Project, served: list[str],
 def test_measure_learn_cycle_and_the_ledger(project: Project, served: list[str]) -> None:
     measured = project.measure(last=600, chunks=2)
     body = measured.to_json()
+    assert project.by_event and project.window(last=600, labelled_only=True)["label"].notna().sum() == 600
     assert set(body) == MEASUREMENT_KEYS and set(body["performance"]) == PERFORMANCE_KEYS
     assert [set(c) for c in body["chunks"]] == [CHUNK_KEYS, CHUNK_KEYS]
     assert body["window"]["rows"] == 600 and body["window"]["labelled"] == 600
@@ -247,7 +248,7 @@ PUBLIC = {"init", "open", "predict", "predict_file",
           "workspace", "config", "paths", "store", "registry", "close", "data_path", "build", "adopt",
           "feedback", "feedback_file", "measure", "learn", "cycle", "explain", "ledger", "history", "promote",
           "rollback", "shadow", "stop_shadow", "shadow_report", "testset", "export_testset", "prune_testset",
-          "window", "export"}
+          "window", "export", "by_event"}
 
 
 def test_every_public_method_is_called_in_this_module() -> None:

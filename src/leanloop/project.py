@@ -199,6 +199,11 @@ class Project:
         """The training table named in the config."""
         return self.workspace.data_path()
 
+    @property
+    def by_event(self) -> bool:
+        """Whether windows go by event time (``[measure] time``)."""
+        return self.workspace.by_event
+
     # -- the loop's verbs -----------------------------------------------------------
     def build(self) -> ModelVersion:
         """Split, fit the pipeline and the baseline, register ``v1`` (or the next) as champion."""

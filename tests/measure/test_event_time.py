@@ -48,6 +48,7 @@ def test_replayed_days_bin_by_event_time_and_a_late_event_keeps_its_day(tmp_path
     assert by_event.window.start == "2024-05-01T00:00:00+00:00"
     day_two = project.measure(since=START + DAY, until=START + 2 * DAY, save=False)
     assert day_two.window.rows == 100
+    assert project.by_event and project.window(last=1)["event_at"].tolist() == [START + 2 * DAY + 299]
 
     with lean(project, time=TimeBasis.ARRIVAL) as by_arrival:
         assert len(by_arrival.measure(last=301, period="1D", save=False).chunks or []) == 1  # all arrived today
