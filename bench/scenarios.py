@@ -40,6 +40,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from leanloop.datasets import SHIFT_ROW
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -47,11 +49,9 @@ if TYPE_CHECKING:
     from leanloop.project import Project
 
 __all__ = ["SCENARIOS", "Scenario", "Sizes", "Run", "FrozenError", "make_scenarios", "prepare", "replay",
-           "oracle_kpi", "frozen_errors", "with_frozen_split", "decision_string", "gain_kept", "first_harm_batch"]
+           "oracle_kpi", "frozen_errors", "with_frozen_split", "decision_string", "first_harm_batch"]
 
 TARGET = "repaid"
-#: Row of the time-ordered analysis period where the car-loan data's shift starts.
-SHIFT_ROW = 25_000
 #: The covariate that selects the second half of the ``drift`` scenario: higher car values
 #: drift the features but the first model errs less on them (0.045 against 0.072 below the
 #: median on held-out reference rows), at the same positive share.
@@ -159,55 +159,7 @@ class Run:
         return None
 
     @property
-    def gain_kept(self) -> float | None:
-        return gain_kept(self.kpi_loop, self.kpi_frozen, self.kpi_oracle)
-
-    def fired(self, rule: str) -> list[int]:
-        """Indexes of the cycles whose decision had ``rule`` fire."""
-        return [i for i, c in enumerate(self.cycles)
-                if any(r["rule"] == rule and r["fired"] for r in c["decision"]["reasons"])]
-
-    def to_json(self) -> dict[str, Any]:
-        return {"scenario": self.scenario, "label_delay": self.label_delay, "rows": self.rows,
-                "batch_rows": self.batch_rows, "change_at": self.change_at, "kpi": self.kpi_name,
-                "kpi_loop": self.kpi_loop, "kpi_frozen": self.kpi_frozen, "kpi_oracle": self.kpi_oracle,
-                "logged": self.logged,
-                "gain_kept": self.gain_kept, "decisions": self.decisions, "retrains": self.retrains,
-                "promotions": self.promotions, "retrain_seconds": round(self.retrain_seconds, 3),
-                "rows_to_promotion": self.rows_to_promotion, "seconds": round(self.seconds, 1),
-                "cycles": [{k: c.get(k) for k in ("served", "cycle", "decision", "challenger", "promoted",
-                                                  "durations", "champion_after")} for c in self.cycles]}
-
-
-def decision_string(cycles: list[dict[str, Any]]) -> str:
-    """The cycles' actions as letters (``c`` continue, ``w`` wait, ``r`` retrain, ``b`` rollback,
-    ``p`` pivot, ``k`` recalibrate), upper case where the cycle promoted a challenger.
-
-    >>> decision_string([{"decision": {"action": "wait"}}, {"decision": {"action": "retrain"}, "promoted": True},
-    ...                  {"decision": {"action": "continue"}}])
-    'w R c'
-    """
-    letters = []
-    for c in cycles:
-        action = c["decision"]["action"]
-        letter = LETTERS.get(action, action[:1])
-        letters.append(letter.upper() if c.get("promoted") else letter)
-    return " ".join(letters)
-
-
-def gain_kept(loop: float, frozen: float, oracle: float) -> float | None:
-    """The share of the oracle's KPI gain over the frozen model that the loop kept:
-    ``(loop - frozen) / (oracle - frozen)``; None when the oracle gains nothing.
-
-    >>> gain_kept(150.0, 100.0, 200.0), gain_kept(1.0, 2.0, 2.0)
-    (0.5, None)
-    """
-    if oracle - frozen <= 0:
-        return None
-    return (loop - frozen) / (oracle - frozen)
-
-
-def first_harm_batch(errors: list[int], batch_rows: int, before: int, *, z: float = 1.645) -> int | None:
+    def first_harm_batch(errors: list[int], batch_rows: int, before: int, *, z: float = 1.645) -> int | None:
     """The first batch whose error count is significantly above the error rate of the
     first ``before`` batches (one-sided two-proportion z-test at ``z``); None if none is.
 
@@ -399,36 +351,13 @@ def with_frozen_split(project: Project, scenario: Scenario) -> Scenario:
 
 
 def oracle_kpi(project: Project, scenario: Scenario, seed: int = 0) -> tuple[float, float]:
-    """(frozen, oracle) KPI totals over the scenario's rows (see the module docs).
+    """(frozen, oracle) KPI totals over the scenario's rows
+    (:func:`leanloop.learn.oracle.yardsticks`, the same yardsticks the demo prints)."""
+    from leanloop.learn.oracle import yardsticks
 
-    Both are scored by :func:`leanloop.measure.evaluation.evaluate`, the path that scores
-    a registered version, and serve the same label rule: the oracle's pipeline is wrapped
-    by :func:`leanloop.build.served.served_model` as a built version is. Trained on the post-change
-    rows alone, the oracle can fall below the frozen model where the change does no
-    harm (fewer rows, nothing new to learn): then there is no gain to keep.
-    """
-    import numpy as np
-
-    from leanloop.build.pipeline import make_pipeline
-    from leanloop.build.served import served_model
-
-    name = f"{project.config.kpi.name}_total"
-    model = _frozen_model(project)
-    frozen = _evaluate(project, model, scenario.rows).kpis[name]
-    if scenario.change_at is None:
-        return frozen, frozen
-    before = scenario.rows.iloc[: scenario.change_at]
-    after = scenario.rows.iloc[scenario.change_at:].reset_index(drop=True)
-    total = _evaluate(project, model, before).kpis[name] if len(before) else 0.0
-    folds = np.random.default_rng(seed).permutation(len(after)) % 2
-    schema, config = project.config.schema_, project.config
-    for k in (0, 1):
-        train, test = after[folds != k], after[folds == k]
-        pipeline = make_pipeline(schema, config.data.task, config.model)
-        pipeline.fit(schema.model_frame(train, "oracle"), train[TARGET].astype(int).to_numpy())
-        served = served_model(pipeline, config.kpi, config.data.task.value)
-        total += _evaluate(project, served, test).kpis[name]
-    return frozen, total
+    rows = scenario.rows.assign(**{TARGET: scenario.rows[TARGET].astype(int)})
+    found = yardsticks(project.config, _frozen_model(project), rows, scenario.change_at, seed=seed)
+    return found.frozen, found.oracle
 
 
 def replay(template: Path, directory: Path, scenario: Scenario, *, batches: int, label_delay: int,

@@ -291,3 +291,24 @@ def test_recalibration_needs_the_mix_to_move_and_can_be_turned_off() -> None:
     assert decide(prior_shift(), PolicyConfig(max_class_mix_shift=None)).action is Action.RETRAIN
     # too few labels: the rule waits like a retrain would
     assert decide(prior_shift(labelled=100), PolicyConfig()).action is not Action.RECALIBRATE
+
+
+def lost_calibration(**overrides: object) -> Evidence:
+    """The mix did not move; the probabilities lost calibration (ECE against the holdout)."""
+    return prior_shift(**{"class_mix_shift": 0.01, "kpi": 95.0, "calibration_error": 0.11,
+                          "calibration_reference": 0.02, "calibration_shift": 0.08,
+                          "calibration_shift_lower": 0.05, **overrides})
+
+
+def test_lost_calibration_recalibrates_while_the_ranking_holds() -> None:
+    decision = decide(lost_calibration(), PolicyConfig())
+    assert decision.action is Action.RECALIBRATE, decision.explain()
+    says = rule(decision, "recalibrate").says
+    assert "ECE 0.1100 vs 0.0200" in says and "instead of retraining" in says
+    # within the noise (the interval's lower end below the limit), or the rule turned off: no action
+    assert decide(lost_calibration(calibration_shift_lower=0.01), PolicyConfig()).action is Action.CONTINUE
+    assert decide(lost_calibration(), PolicyConfig(max_calibration_shift=None)).action is Action.CONTINUE
+    # the ranking fell too: the model, not only its probabilities, is out of date
+    fell = decide(lost_calibration(ranking=0.80, ranking_lower=0.78, ranking_upper=0.82, realized=0.80,
+                                   realized_lower=0.78, realized_upper=0.82), PolicyConfig())
+    assert fell.action is Action.RETRAIN

@@ -105,6 +105,12 @@ class Evidence(BaseModel):
     ranking_reference: float | None = None
     #: How far the class mix of the labels moved from the reference (total variation, 0..1).
     class_mix_shift: float | None = None
+    #: The served probabilities' ECE on the labelled rows, the champion's on its holdout,
+    #: and the ECE gained (window minus reference at the window's size) with its lower end.
+    calibration_error: float | None = None
+    calibration_reference: float | None = None
+    calibration_shift: float | None = None
+    calibration_shift_lower: float | None = None
 
     @property
     def coverage(self) -> float:
@@ -186,8 +192,16 @@ def evidence_from(measurement: Measurement, config: ProjectConfig, *, history: H
         history=history or History(),
         previous=previous,
         shadow_trial=shadow_trial, class_mix_shift=mix,
-        **_ranking(performance, config),
+        **_ranking(performance, config), **_calibration(getattr(measurement, "calibration", None)),
     )
+
+
+def _calibration(found: Any) -> dict[str, Any]:
+    """The measurement's calibration figures (:class:`~leanloop.measure.calibration.CalibrationShift`)."""
+    if found is None:
+        return {}
+    return {"calibration_error": found.window.value, "calibration_reference": found.reference,
+            "calibration_shift": found.shift.value, "calibration_shift_lower": found.shift.lower}
 
 
 def _ranking(performance: Any, config: ProjectConfig) -> dict[str, Any]:

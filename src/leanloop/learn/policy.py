@@ -12,7 +12,8 @@ The action follows from the rules that fired, in this order:
    (``baseline_margin``), or the last retrains did not bring the KPI back
    (``failed_retrains``): the approach needs a human, not another retrain;
 4. ``recalibrate`` when the model still ranks as on reference (ROC AUC) but the class
-   mix moved (``recalibrate``) and the metric did not fall: new calibration and prior
+   mix moved or the probabilities lost calibration (ECE against the holdout, with its
+   interval; ``recalibrate``) and the metric did not fall: new calibration and prior
    correction of the same fitted model, through the same gate;
 5. ``retrain`` when performance fell (``metric_drop``) or the KPI fell by the model's
    doing (``kpi_drop``: where the change was split into population and model, the
@@ -277,24 +278,42 @@ def _learning_rules(e: Evidence, policy: PolicyConfig, harmed: bool) -> list[Rul
     return rules
 
 
+def _calibration_moved(e: Evidence, policy: PolicyConfig) -> tuple[bool, str]:
+    """Whether the served probabilities lost calibration beyond ``max_calibration_shift``
+    (the lower end of the ECE gained over the champion's holdout), and what that says."""
+    limit = policy.max_calibration_shift
+    if e.calibration_shift is None or e.calibration_shift_lower is None:
+        return False, "calibration not measured"
+    moved = limit is not None and e.calibration_shift_lower > limit
+    return moved, (f"ECE {e.calibration_error:.4f} vs {e.calibration_reference:.4f} on the holdout: gained "
+                   f"{e.calibration_shift:+.4f} (CI lower {e.calibration_shift_lower:+.4f}; recalibrate above "
+                   + ("never" if limit is None else f"{limit:.3g}") + ")")
+
+
 def recalibrate_rule(e: Evidence, policy: PolicyConfig) -> Rule:
     """``recalibrate``: the model still ranks as on reference (the reference ROC AUC is
     not above the realized interval) but the class mix moved beyond
-    ``max_class_mix_shift``: the probabilities, not the model, are out of date. Refitting
-    the calibration and a prior correction takes seconds; a retrain would learn again
-    what the model still knows.
+    ``max_class_mix_shift`` or its probabilities lost calibration beyond
+    ``max_calibration_shift`` (ECE gained over the holdout, lower end of the interval):
+    the probabilities, not the model, are out of date. Refitting the calibration and a
+    prior correction takes seconds; a retrain would learn again what the model still knows.
 
     >>> from leanloop.config import PolicyConfig
     >>> e = Evidence(rows=5000, champion_rows=5000, labelled=4000, metric="roc_auc", realized=0.9, reference=0.9,
     ...              ranking=0.9, ranking_lower=0.88, ranking_upper=0.92, ranking_reference=0.9, class_mix_shift=0.25)
     >>> recalibrate_rule(e, PolicyConfig()).fired
     True
+    >>> e = e.model_copy(update={"class_mix_shift": 0.0, "calibration_error": 0.12, "calibration_reference": 0.02,
+    ...                          "calibration_shift": 0.1, "calibration_shift_lower": 0.07})
+    >>> recalibrate_rule(e, PolicyConfig()).fired
+    True
     """
     limit = policy.max_class_mix_shift
     held = (e.ranking is not None and e.ranking_reference is not None
             and (e.ranking_upper if e.ranking_upper is not None else e.ranking) >= e.ranking_reference)
-    moved = limit is not None and e.class_mix_shift is not None and e.class_mix_shift > limit
-    fired = held and moved and e.labelled >= policy.min_labels
+    mixed = limit is not None and e.class_mix_shift is not None and e.class_mix_shift > limit
+    calibration_moved, calibration_says = _calibration_moved(e, policy)
+    fired = held and (mixed or calibration_moved) and e.labelled >= policy.min_labels
     if e.ranking is None or e.ranking_reference is None:
         says = "ranking (roc_auc) not measured: no labelled rows with probabilities"
     else:
@@ -304,7 +323,7 @@ def recalibrate_rule(e: Evidence, policy: PolicyConfig) -> Rule:
         says = (f"roc_auc {e.ranking:.4f}{band} vs reference {e.ranking_reference:.4f}: "
                 + ("the model still ranks as on reference" if held else "the ranking fell (retrain, not recalibrate)")
                 + f"; class mix moved by {mix} (recalibrate above "
-                + ("never" if limit is None else f"{limit:.0%}") + ")"
+                + ("never" if limit is None else f"{limit:.0%}") + f"); {calibration_says}"
                 + ("; refit calibration and prior correction on recent labelled rows instead of retraining"
                    if fired else ""))
     return Rule(rule="recalibrate", value=e.class_mix_shift, threshold=limit, fired=fired, says=says)

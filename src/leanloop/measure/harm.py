@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from leanloop.config import Task
 from leanloop.measure.attribution import Attribution, BootstrapOptions, attribute, truth_strata
+from leanloop.measure.calibration import CalibrationShift, calibration_shift
 from leanloop.measure.kpi import row_weights
 from leanloop.measure.logged import logged_scored
 from leanloop.measure.rows import row_outcomes
@@ -43,7 +44,7 @@ if TYPE_CHECKING:
     from leanloop.config import ProjectConfig
     from leanloop.registry import ModelVersion
 
-__all__ = ["score_holdout", "kpi_attribution", "finding"]
+__all__ = ["score_holdout", "kpi_attribution", "calibration_against_holdout", "finding"]
 
 
 def _kpi_values(config: ProjectConfig, frame: pd.DataFrame, truth: list[Any], labels: list[Any],
@@ -86,6 +87,31 @@ def kpi_attribution(config: ProjectConfig, holdout: pd.DataFrame | None, ref_sco
     options = BootstrapOptions(resamples=config.performance.bootstrap_resamples,
                                confidence=config.performance.confidence, seed=config.model.seed)
     return attribute(ref_strata, ref_values, win_strata, win_values, options)
+
+
+def calibration_against_holdout(config: ProjectConfig, holdout: pd.DataFrame | None, ref_scored: Scored | None,
+                                labelled: pd.DataFrame) -> CalibrationShift | None:
+    """The served probabilities' calibration on the ``labelled`` log rows against the
+    champion's on its ``holdout`` (:func:`~leanloop.measure.calibration.calibration_shift`);
+    None for regression, or without probabilities or rows on either side."""
+    from leanloop.target import normalize_target
+
+    if (config.data.task is Task.REGRESSION or holdout is None or ref_scored is None or labelled.empty
+            or ref_scored.probabilities is None or config.data.target not in holdout):
+        return None
+    win_scored = logged_scored(labelled, config.data.task, config.data.classes)
+    if win_scored.probabilities is None or win_scored.classes is None:
+        return None
+    # the holdout's columns in the logged class order, so one class list serves both sides
+    ref_names, win_names = [str(c) for c in ref_scored.classes or []], [str(c) for c in win_scored.classes]
+    if not set(win_names) <= set(ref_names):
+        return None
+    order = [ref_names.index(c) for c in win_names]
+    options = BootstrapOptions(resamples=config.performance.bootstrap_resamples,
+                               confidence=config.performance.confidence, seed=config.model.seed)
+    return calibration_shift(normalize_target(holdout[config.data.target], config.data.task).tolist(),
+                             ref_scored.probabilities[:, order], labelled["label"].tolist(),
+                             win_scored.probabilities, win_names, options=options)
 
 
 def finding(split: Attribution | None, target: str, *, tolerance: float) -> str | None:

@@ -18,7 +18,7 @@ from leanloop.measure.chunking import chunk_by_count, chunk_by_period
 from leanloop.measure.columnar import cached_reference_scored, reference_key
 from leanloop.measure.estimation.champion import fit_champion_estimator
 from leanloop.measure.hard_cases import weak_spots
-from leanloop.measure.harm import finding, kpi_attribution, score_holdout
+from leanloop.measure.harm import calibration_against_holdout, finding, kpi_attribution, score_holdout
 from leanloop.measure.labels import label_coverage, label_delay
 from leanloop.measure.logged import logged_scored
 from leanloop.measure.multivariate import PcaDrift
@@ -134,6 +134,8 @@ def measure_window(ws: Workspace, *, last: int | None = None, since: float | Non
         window=Window(start=start, end=end, rows=len(window), labelled=int(window["label"].notna().sum()),
                       coverage=label_coverage(window), label_delay=label_delay(window)),
         labelled_window=_labelled_record(window, labelled), kpi_attribution=split,
+        calibration=calibration_against_holdout(config, holdout, holdout_scored, labelled),
+        label_rule=champion.decision.value,
         finding=finding(split, config.data.target,
                         tolerance=0.0 if split is None else config.policy.max_kpi_drop * abs(split.reference)),
         champion=champion.version, served_by={str(k): int(v) for k, v in served.items()},

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from leanloop.measure.attribution import Attribution
 from leanloop.measure.bootstrap import Interval
+from leanloop.measure.calibration import CalibrationShift
 from leanloop.measure.drift import DriftResult
 from leanloop.measure.hard_cases import HardCase
 from leanloop.measure.labels import LabelDelay
@@ -161,6 +162,11 @@ class Measurement(SliceResult):
     kpi_attribution: Attribution | None = None
     #: The attribution in one sentence: a population change, model harm, or neither.
     finding: str | None = None
+    #: The served probabilities' calibration (ECE) on the labelled window against the
+    #: champion's on its holdout (:mod:`leanloop.measure.calibration`); None for regression.
+    calibration: CalibrationShift | None = None
+    #: The label rule the champion serves with (``argmax`` or ``expected_value``).
+    label_rule: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The stable JSON shape (``chunks`` only when chunks were asked for)."""
