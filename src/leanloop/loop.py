@@ -77,11 +77,15 @@ def _window_labelled(ws: Workspace, window: pd.DataFrame) -> pd.DataFrame:
     return features.assign(**{config.data.target: window["label"].to_numpy()})
 
 
+def _past(ws: Workspace) -> list[Cycle]:
+    """The ledger's cycles, less those interrupted or failed before measuring (they saw nothing)."""
+    return [c for c in ledger.cycles(ws.store) if not (c.error and not c.measurement)]
+
+
 def _decide(ws: Workspace, measurement: Measurement, window: pd.DataFrame, models: dict[str, tuple[Any, Any]],
             act: bool, fields: dict[str, Any]) -> Decision:
     """Judge the loop's shadow trial (when acting), gather the evidence, decide."""
-    # Cycles that were interrupted or failed before measuring saw nothing: no evidence.
-    past = [c for c in ledger.cycles(ws.store) if not (c.error and not c.measurement)]
+    past = _past(ws)
     trial = loop_trial(ws, past)
     if trial is not None and act:
         report = judge_trial(ws, trial)
@@ -89,7 +93,8 @@ def _decide(ws: Workspace, measurement: Measurement, window: pd.DataFrame, model
         fields["promoted"] = report.verdict == "promote"
         trial = trial if report.verdict == "wait" else None
     previous = previous_evidence(ws, _window_labelled(ws, window), models=models)
-    evidence = evidence_from(measurement, ws.config, history=ledger.history(past), previous=previous,
+    history = ledger.history(past, min_new_labels=ws.config.policy.min_labels)
+    evidence = evidence_from(measurement, ws.config, history=history, previous=previous,
                              shadow_trial=trial)
     return decide(evidence, ws.config.policy)
 
@@ -250,8 +255,10 @@ def _locked_cycle(ws: Workspace, *, last: int | None = None, since: float | None
         window = ws.store.window(last=last, since=since)
         models = {champion_before: ws.registry.load(champion_before)}
         if measurement is None:
+            # labels that arrived after the last counted cycle are this one's new evidence
+            counted = ledger.history(_past(ws), min_new_labels=ws.config.policy.min_labels).labels_until
             measurement = save_measurement(ws, measure_window(ws, last=last, since=since, window=window,
-                                                              loaded=models[champion_before]))
+                                                              loaded=models[champion_before], labels_after=counted))
         durations["measure"] = time.perf_counter() - clock
 
         stage("deciding", measurement=measurement.to_json())

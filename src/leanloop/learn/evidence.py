@@ -97,6 +97,9 @@ class Evidence(BaseModel):
     finding: str | None = None
     #: when the newest label of the labelled window arrived (epoch seconds)
     labels_until: float | None = None
+    #: labels of the labelled window that arrived after the last cycle that counted
+    #: (None: not measured; then any newer label counts)
+    new_labels: int | None = None
     #: How well the champion ranks (ROC AUC, one-vs-rest for multiclass) on the labelled
     #: rows, its interval, and on reference: what tells recalibration from retraining.
     ranking: float | None = None
@@ -124,6 +127,17 @@ class Evidence(BaseModel):
         either side does not say)."""
         last = self.history.labels_until
         return last is None or self.labels_until is None or self.labels_until > last
+
+    def fresh(self, min_labels: int) -> bool:
+        """Whether this window is evidence of its own: labels arrived since the last
+        counted cycle and, where counted, at least ``min_labels`` of them (a window that
+        overlaps the last one counts only its new rows).
+
+        >>> e = Evidence(rows=5000, champion_rows=5000, labelled=4000, metric="roc_auc", new_labels=200)
+        >>> e.fresh(300), e.fresh(100)
+        (False, True)
+        """
+        return self.new_evidence and (self.new_labels is None or self.new_labels >= min_labels)
 
 
 def _interval(performance: Any, metric: str) -> tuple[float | None, float | None]:
@@ -168,6 +182,7 @@ def evidence_from(measurement: Measurement, config: ProjectConfig, *, history: H
         labelled=measurement.window.labelled if labelled_window is None else labelled_window.rows,
         window_labelled=None if labelled_window is None else measurement.window.labelled,
         labels_until=None if labelled_window is None else labelled_window.labels_until,
+        new_labels=None if labelled_window is None else labelled_window.new_labels,
         kpi_model=None if split is None else split.model.value,
         kpi_model_upper=None if split is None else split.model.upper,
         kpi_population=None if split is None else split.population.value,

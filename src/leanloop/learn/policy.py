@@ -240,7 +240,8 @@ def _names(features: list[str]) -> str:
 
 def _learning_rules(e: Evidence, policy: PolicyConfig, harmed: bool) -> list[Rule]:
     since = e.history.cycles_since_retrain
-    streak = e.history.harm_streak + (1 if harmed and e.new_evidence else 0)
+    fresh = e.fresh(policy.min_labels)
+    streak = e.history.harm_streak + (1 if harmed and fresh else 0)
     prev = e.previous
     gain = _drop(e.metric, e.realized, e.baseline)  # how much better the model does than the baseline
     rules = [
@@ -251,10 +252,13 @@ def _learning_rules(e: Evidence, policy: PolicyConfig, harmed: bool) -> list[Rul
         Rule(rule="confirm", value=streak, threshold=policy.confirm_cycles,
              fired=harmed and streak < policy.confirm_cycles,
              says=f"harm seen in {streak} consecutive cycle(s) ({policy.confirm_cycles} needed before retraining)"),
-        Rule(rule="same_evidence", value=e.labels_until, threshold=e.history.labels_until,
-             fired=harmed and not e.new_evidence,
+        Rule(rule="same_evidence", value=e.new_labels, threshold=policy.min_labels,
+             fired=harmed and not fresh,
              says=("no label arrived since the last cycle judged these rows: the same evidence confirms nothing "
-                   "and retrains nothing" if not e.new_evidence else "labels arrived since the last cycle")),
+                   "and retrains nothing" if not e.new_evidence
+                   else f"only {e.new_labels} label(s) arrived since the last cycle that counted ({policy.min_labels} "
+                        "needed): overlapping rows confirm nothing twice" if not fresh
+                   else "labels arrived since the last cycle")),
         Rule(rule="rollback", value=None if prev is None else prev.gain_lower, threshold=policy.rollback_margin,
              fired=prev is not None and prev.gain_lower > policy.rollback_margin,
              says=(f"previous version {prev.version} scores {prev.previous_metric:.4f} vs the champion's "

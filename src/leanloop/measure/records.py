@@ -51,6 +51,9 @@ class Window(BaseModel):
     #: when the newest label of the slice arrived (epoch seconds; the labelled window
     #: only: the ledger counts a cycle as new evidence only when this moved)
     labels_until: float | None = None
+    #: labelled rows of the slice whose label arrived after ``labels_after`` (the last
+    #: cycle that counted as evidence; the labelled window only): only these confirm
+    new_labels: int | None = None
 
 
 class Performance(BaseModel):
@@ -162,6 +165,9 @@ class Measurement(SliceResult):
     kpi_attribution: Attribution | None = None
     #: The attribution in one sentence: a population change, model harm, or neither.
     finding: str | None = None
+    #: The accuracy change from the champion's holdout to the labelled window (the
+    #: served label right or wrong), split like the KPI's; None for regression.
+    accuracy_attribution: Attribution | None = None
     #: The served probabilities' calibration (ECE) on the labelled window against the
     #: champion's on its holdout (:mod:`leanloop.measure.calibration`); None for regression.
     calibration: CalibrationShift | None = None
