@@ -219,3 +219,17 @@ def test_a_cycle_killed_mid_way_leaves_no_half_made_version(tmp_path: Path, car_
         entries = ledger.cycles(project.store)
         assert [c.cycle for c in entries] == [cycle.cycle - 1, cycle.cycle]
         assert entries[0].interrupted and not entries[0].promoted and entries[0].challenger is None
+
+
+def test_the_adaptation_follows_the_last_promoted_challenger() -> None:
+    rule = Rule(rule="kpi_drop", value=0.5, threshold=0.1, fired=True, says="")
+    training = {"focus_since": 50.0, "rows": {"focus": 1050}}
+    promoted = Cycle(cycle=1, created_at=1.0, decision=Decision(action=Action.RETRAIN, reasons=[rule]),
+                     measurement={}, champion_before="v1", champion_after="v2", challenger="v2", promoted=True,
+                     training=training)
+    found = ledger.history([promoted])
+    assert (found.adapting_since, found.adapting_rows) == (50.0, 1050)
+    rejected = promoted.model_copy(update={"cycle": 2, "challenger": "v3", "promoted": False})
+    assert ledger.history([promoted, rejected]).adapting_rows is None  # a rejected successor ends it
+    recalibrated = promoted.model_copy(update={"cycle": 2, "challenger": "v3", "training": {"strategy": "recalibrate"}})
+    assert ledger.history([promoted, recalibrated]).adapting_rows is None

@@ -94,8 +94,11 @@ def _decide(ws: Workspace, measurement: Measurement, window: pd.DataFrame, model
         trial = trial if report.verdict == "wait" else None
     previous = previous_evidence(ws, _window_labelled(ws, window), models=models)
     history = ledger.history(past, min_new_labels=ws.config.policy.min_labels)
-    evidence = evidence_from(measurement, ws.config, history=history, previous=previous,
+    adapt_rows = (None if history.adapting_since is None
+                  else len(ws.store.window(since=history.adapting_since, labelled_only=True)))
+    evidence = evidence_from(measurement, ws.config, history=history, previous=previous, adapt_rows=adapt_rows,
                              shadow_trial=trial)
+    fields["focus_since"] = history.adapting_since
     return decide(evidence, ws.config.policy)
 
 
@@ -124,7 +127,7 @@ def _retrain_and_judge(ws: Workspace, cycle_id: int, champion: str, models: dict
     version = retrained.challenger
     fields["challenger"] = version.version
     fields["training"] = {"strategy": retrained.strategy, "rows": version.rows,
-                          "fingerprint": version.fingerprint, "parent": version.parent}
+                          "fingerprint": version.fingerprint, "parent": version.parent, "focus_since": focus_since}
     stage("comparing", challenger=version.version)
     clock = time.perf_counter()
     models[version.version] = (retrained.model, retrained.baseline)
@@ -173,6 +176,10 @@ def recover_interrupted(ws: Workspace) -> list[Cycle]:
         ledger.write(ws.store, cycle)
         recovered.append(cycle)
     return recovered
+
+
+def _harmed(decision: Decision) -> bool:
+    return any(r.fired and r.rule in {"metric_drop", "kpi_drop"} for r in decision.reasons)
 
 
 def _harm_since(measurement: Measurement) -> float | None:
@@ -269,9 +276,12 @@ def _locked_cycle(ws: Workspace, *, last: int | None = None, since: float | None
         if act:
             fields["testset"] = add_hard_cases(ws.store, measurement.hard_case_rows, cycle=cycle_id,
                                                max_rows=ws.config.testset.max_rows, at=started)
+        adapting = fields.pop("focus_since", None)
         if act and decision.action is Action.RETRAIN:
+            # on harm the challenger focuses on the rows it was seen on; adapting, on every row since the change
+            adapt = any(r.rule == "adapt" and r.fired for r in decision.reasons) and not _harmed(decision)
             _retrain_and_judge(ws, cycle_id, champion_before, models, fields, durations, stage,
-                               focus_since=_harm_since(measurement))
+                               focus_since=adapting if adapt else _harm_since(measurement))
         elif act and decision.action is Action.RECALIBRATE:
             _retrain_and_judge(ws, cycle_id, champion_before, models, fields, durations, stage, recalibrating=True)
         elif act and decision.action is Action.ROLLBACK:

@@ -40,6 +40,11 @@ class History(BaseModel):
     #: when the newest label the last counted cycle judged on arrived: a cycle whose
     #: labelled evidence is no newer adds no confirmation (None: no such cycle)
     labels_until: float | None = None
+    #: the last challenger was promoted after learning from the rows logged since
+    #: ``adapting_since`` (the change it answered), ``adapting_rows`` of them: more such
+    #: rows teach a better one (None: no adaptation under way)
+    adapting_since: float | None = None
+    adapting_rows: int | None = None
 
 
 class Previous(BaseModel):
@@ -100,6 +105,8 @@ class Evidence(BaseModel):
     #: labels of the labelled window that arrived after the last cycle that counted
     #: (None: not measured; then any newer label counts)
     new_labels: int | None = None
+    #: labelled rows logged since ``history.adapting_since`` (None: no adaptation under way)
+    adapt_rows: int | None = None
     #: How well the champion ranks (ROC AUC, one-vs-rest for multiclass) on the labelled
     #: rows, its interval, and on reference: what tells recalibration from retraining.
     ranking: float | None = None
@@ -160,7 +167,8 @@ def _flag(value: Any) -> bool | None:
 
 
 def evidence_from(measurement: Measurement, config: ProjectConfig, *, history: History | None = None,
-                  previous: Previous | None = None, shadow_trial: str | None = None) -> Evidence:
+                  previous: Previous | None = None, shadow_trial: str | None = None,
+                  adapt_rows: int | None = None) -> Evidence:
     """The :class:`Evidence` of ``measurement`` for the project's policy."""
     metric = config.policy.main_metric_for(config.data)
     kpi_name = config.kpi.name
@@ -206,7 +214,7 @@ def evidence_from(measurement: Measurement, config: ProjectConfig, *, history: H
         quality_breaches=breaches,
         history=history or History(),
         previous=previous,
-        shadow_trial=shadow_trial, class_mix_shift=mix,
+        shadow_trial=shadow_trial, class_mix_shift=mix, adapt_rows=adapt_rows,
         **_ranking(performance, config), **_calibration(getattr(measurement, "calibration", None)),
     )
 

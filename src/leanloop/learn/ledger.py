@@ -205,9 +205,10 @@ def history(ledger: list[Cycle], *, min_new_labels: int = 1) -> History:
     >>> from leanloop.learn.policy import Action, Rule
     >>> fired = Decision(action=Action.RETRAIN, reasons=[Rule(rule="kpi_drop", value=None, threshold=None,
     ...                                                        fired=True, says="")])
-    >>> history([Cycle(cycle=1, created_at=0.0, measurement={}, decision=fired, champion_before="v1",
-    ...                champion_after="v1", challenger="v2")])
-    History(cycles_since_retrain=0, harm_streak=1, failed_retrains=1, labels_until=None)
+    >>> found = history([Cycle(cycle=1, created_at=0.0, measurement={}, decision=fired, champion_before="v1",
+    ...                        champion_after="v1", challenger="v2")])
+    >>> found.cycles_since_retrain, found.harm_streak, found.failed_retrains, found.adapting_rows
+    (0, 1, 1, None)
     """
     fresh = _fresh(ledger, min_new_labels)
     since: int | None = None
@@ -228,7 +229,18 @@ def history(ledger: list[Cycle], *, min_new_labels: int = 1) -> History:
     # the labels the last counted cycles judged: a later window's labels count from there
     until = [t for t in map(_labels_until, counted) if t is not None]
     return History(cycles_since_retrain=since, harm_streak=streak, failed_retrains=failed,
-                   labels_until=max(until) if until else None)
+                   labels_until=max(until) if until else None, **_adapting(ledger))
+
+
+def _adapting(ledger: list[Cycle]) -> dict[str, Any]:
+    """The adaptation under way: the last challenger trained was promoted and learned
+    from the rows since a change (its training's ``focus_since``, ``rows.focus``)."""
+    last = next((c for c in reversed(ledger) if c.challenger), None)
+    training = (last.training or {}) if last is not None else {}
+    since, rows = training.get("focus_since"), (training.get("rows") or {}).get("focus")
+    if last is None or not last.promoted or since is None or rows is None:
+        return {}
+    return {"adapting_since": float(since), "adapting_rows": int(rows)}
 
 
 def _labels_until(cycle: Cycle) -> float | None:

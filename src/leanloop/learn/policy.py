@@ -26,7 +26,10 @@ The action follows from the rules that fired, in this order:
 6. ``wait`` when labels are too few to judge (``min_labels``, ``min_coverage``), saying
    how many more are needed — and, if the estimate says performance fell
    (``estimated_drop``), that labels are needed to retrain;
-7. else ``continue``. Drift without harm is not a reason to retrain: when the labels
+7. ``retrain`` when a champion that answered a change learned it from few rows and
+   ``ADAPT_GROWTH`` times as many are labelled now (``adapt``): its successor learns
+   the new population from all of them, through the same gate;
+8. else ``continue``. Drift without harm is not a reason to retrain: when the labels
    show performance held, ``drift_without_harm`` fires and says so. A KPI change the
    population explains (``population``) is a finding, never an action, and never
    counts toward a pivot.
@@ -54,7 +57,7 @@ from leanloop.config import PolicyConfig
 from leanloop.learn.evidence import Evidence
 from leanloop.measure.performance import higher_is_better
 
-__all__ = ["Action", "Rule", "Decision", "decide", "recalibrate_rule"]
+__all__ = ["Action", "Rule", "Decision", "decide", "recalibrate_rule", "adapt_rule", "ADAPT_GROWTH"]
 
 
 class Action(str, Enum):
@@ -333,6 +336,36 @@ def recalibrate_rule(e: Evidence, policy: PolicyConfig) -> Rule:
     return Rule(rule="recalibrate", value=e.class_mix_shift, threshold=limit, fired=fired, says=says)
 
 
+#: A promoted challenger that learned from the rows since a change is retrained once this
+#: many times as many such rows are labelled: its successor learns the new population
+#: from more of it (the loop's first answer to a change learns from one window).
+ADAPT_GROWTH = 2.0
+
+
+def adapt_rule(e: Evidence, policy: PolicyConfig) -> Rule:
+    """``adapt``: the champion answered a change from few of its rows (``history.adapting_rows``);
+    now ``ADAPT_GROWTH`` times as many are labelled, so a challenger learning from all
+    of them is worth its compute (the gate still judges it; one it rejects ends the
+    adaptation). Counts only fresh evidence and waits out the cooldown.
+
+    >>> from leanloop.config import PolicyConfig
+    >>> e = Evidence(rows=1500, champion_rows=1500, labelled=1500, metric="roc_auc", adapt_rows=3000,
+    ...              history=History(cycles_since_retrain=1, adapting_since=0.0, adapting_rows=1050))
+    >>> adapt_rule(e, PolicyConfig()).fired
+    True
+    """
+    learned, since = e.history.adapting_rows, e.history.cycles_since_retrain
+    if learned is None or e.adapt_rows is None:
+        return Rule(rule="adapt", value=None, threshold=None, fired=False, says="no adaptation to a change under way")
+    needed = ADAPT_GROWTH * learned
+    cooled = since is None or since >= policy.cooldown_cycles
+    fired = e.adapt_rows >= needed and cooled and e.fresh(policy.min_labels)
+    return Rule(rule="adapt", value=e.adapt_rows, threshold=needed, fired=fired,
+                says=(f"the champion learned the changed population from {learned} rows; {e.adapt_rows} are labelled "
+                      f"now (retrain at {needed:.0f}" + ("" if cooled else ", after the cooldown") + ")"
+                      + ("; a challenger learns from all of them" if fired else "")))
+
+
 def decide(evidence: Evidence, policy: PolicyConfig) -> Decision:
     """Apply the policy's rules to a window's evidence (see the module docs for the order)."""
     rules = _evidence_rules(evidence, policy)
@@ -351,7 +384,8 @@ def decide(evidence: Evidence, policy: PolicyConfig) -> Decision:
               "not a reason to retrain" if held else "no drift that the labels contradict"),
     )
     recalibrate = recalibrate_rule(evidence, policy)
-    reasons = [*rules, *harm, *learning, explained, recalibrate]
+    adapt = adapt_rule(evidence, policy)
+    reasons = [*rules, *harm, *learning, explained, recalibrate, adapt]
     if fired & {"min_rows", "champion_rows", "quality"}:
         action = Action.WAIT
     elif "rollback" in fired:
@@ -365,6 +399,8 @@ def decide(evidence: Evidence, policy: PolicyConfig) -> Decision:
                   else Action.RETRAIN)
     elif fired & {"min_labels", "min_coverage", "estimated_drop"}:
         action = Action.WAIT
+    elif adapt.fired and "shadow_trial" not in fired:
+        action = Action.RETRAIN
     else:
         action = Action.CONTINUE
     return Decision(action=action, reasons=reasons)

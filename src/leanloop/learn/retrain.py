@@ -198,7 +198,8 @@ def retrain(ws: Workspace, *, cycle: int | None = None, focus_since: float | Non
     challenger = register_version(
         ws, model, baseline, train=combined, test=recent, source="retrain", calibration=fitted.calibration,
         parent=champion.version, cycle=cycle, alias="challenger",
-        rows={**counts, "recent_eval": len(recent), "testset_held_out": int(held_out.sum())},
+        rows={**counts, "recent_eval": len(recent), "testset_held_out": int(held_out.sum()),
+              **({} if focus is None else {"focus": int(focus.sum())})},
     )
     return Retrained(challenger=challenger, recent=recent.reset_index(drop=True), holdout=holdout,
                      strategy=config.retrain.strategy.value, model=model, baseline=baseline)
