@@ -159,7 +159,45 @@ class Run:
         return None
 
     @property
-    def first_harm_batch(errors: list[int], batch_rows: int, before: int, *, z: float = 1.645) -> int | None:
+    def gain_kept(self) -> float | None:
+        from leanloop.learn.oracle import gain_kept
+
+        return gain_kept(self.kpi_loop, self.kpi_frozen, self.kpi_oracle)
+
+    def fired(self, rule: str) -> list[int]:
+        """Indexes of the cycles whose decision had ``rule`` fire."""
+        return [i for i, c in enumerate(self.cycles)
+                if any(r["rule"] == rule and r["fired"] for r in c["decision"]["reasons"])]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"scenario": self.scenario, "label_delay": self.label_delay, "rows": self.rows,
+                "batch_rows": self.batch_rows, "change_at": self.change_at, "kpi": self.kpi_name,
+                "kpi_loop": self.kpi_loop, "kpi_frozen": self.kpi_frozen, "kpi_oracle": self.kpi_oracle,
+                "logged": self.logged,
+                "gain_kept": self.gain_kept, "decisions": self.decisions, "retrains": self.retrains,
+                "promotions": self.promotions, "retrain_seconds": round(self.retrain_seconds, 3),
+                "rows_to_promotion": self.rows_to_promotion, "seconds": round(self.seconds, 1),
+                "cycles": [{k: c.get(k) for k in ("served", "cycle", "decision", "challenger", "promoted",
+                                                  "durations", "champion_after")} for c in self.cycles]}
+
+
+def decision_string(cycles: list[dict[str, Any]]) -> str:
+    """The cycles' actions as letters (``c`` continue, ``w`` wait, ``r`` retrain, ``b`` rollback,
+    ``p`` pivot, ``k`` recalibrate), upper case where the cycle promoted a challenger.
+
+    >>> decision_string([{"decision": {"action": "wait"}}, {"decision": {"action": "retrain"}, "promoted": True},
+    ...                  {"decision": {"action": "continue"}}])
+    'w R c'
+    """
+    letters = []
+    for c in cycles:
+        action = c["decision"]["action"]
+        letter = LETTERS.get(action, action[:1])
+        letters.append(letter.upper() if c.get("promoted") else letter)
+    return " ".join(letters)
+
+
+def first_harm_batch(errors: list[int], batch_rows: int, before: int, *, z: float = 1.645) -> int | None:
     """The first batch whose error count is significantly above the error rate of the
     first ``before`` batches (one-sided two-proportion z-test at ``z``); None if none is.
 
