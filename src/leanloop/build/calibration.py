@@ -22,10 +22,6 @@ probabilities they weigh. Three tools:
 Examples
 --------
 >>> import numpy as np
->>> y = np.array([0, 0, 1, 1])
->>> proba = np.array([[0.9, 0.1], [0.6, 0.4], [0.3, 0.7], [0.2, 0.8]])
->>> round(expected_calibration_error(y, proba, bins=2), 4)  # all right, 75 % sure on average
-0.25
 >>> train = np.array([0.5, 0.5])
 >>> adjusted = adjust_priors(np.array([[0.5, 0.5]]), train, np.array([0.8, 0.2]))
 >>> adjusted.round(2).tolist()

@@ -35,15 +35,12 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict
 
-from leanloop.measure.bootstrap import BootstrapOptions, Interval, bootstrap_counts, percentile_interval
+from leanloop.measure.bootstrap import BLOCK_CELLS, BootstrapOptions, Interval, bootstrap_counts, percentile_interval
 
 if TYPE_CHECKING:
     import numpy as np
 
 __all__ = ["ReliabilityBin", "CalibrationShift", "reliability", "expected_calibration_error", "calibration_shift"]
-
-#: Most cells of one resample block (rows x resamples).
-_BLOCK_CELLS = 4_000_000
 
 
 class ReliabilityBin(BaseModel):
@@ -134,17 +131,12 @@ def _ece_draws(gaps: np.ndarray, draws: int, size: int, rng: np.random.Generator
     import numpy as np
 
     n = len(gaps)
-    block = max(1, _BLOCK_CELLS // max(n, size))
+    block = max(1, BLOCK_CELLS // max(n, size))
     found: list[np.ndarray] = []
     done = 0
     while done < draws:
         count = min(block, draws - done)
-        if size == n:
-            weights = bootstrap_counts(n, count, rng)
-        else:  # m-out-of-n: ``size`` draws from ``n`` rows
-            picks = np.minimum((rng.random((count, size)) * n).astype(np.int64), n - 1)
-            offsets = (np.arange(count) * n)[:, None]
-            weights = np.bincount((picks + offsets).ravel(), minlength=count * n).reshape(count, n).astype(float)
+        weights = bootstrap_counts(n, count, rng, size)
         found.append(np.abs(weights @ gaps).sum(axis=1) / weights.sum(axis=1))
         done += count
     return np.concatenate(found)
