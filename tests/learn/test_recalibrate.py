@@ -125,6 +125,9 @@ def test_lost_calibration_recalibrates_with_the_class_mix_unchanged(project: Pro
     assert cycle.decision.action.value == "recalibrate", cycle.decision.explain()
     assert "still ranks as on reference" in rule.says and "ECE" in rule.says
     assert project.registry.get(cycle.challenger).source == "recalibrate"
+    told = project.explain(cycle.cycle).explain()
+    assert f"{cycle.champion_before} serves the expected_value label rule" in told
+    assert "accuracy" in told and "the mix's part" in told and "the model's" in told
 
 
 def test_same_population_keeps_its_calibration(project: Project) -> None:

@@ -116,10 +116,13 @@ def _accuracy_split(measurement: dict[str, Any]) -> list[str]:
 
 
 def _rule_worth(measurement: dict[str, Any]) -> list[str]:
-    """The KPI under the served label rule beside what argmax would have earned on the same rows."""
+    """The champion's label rule, and the KPI under it beside what argmax would have
+    earned on the same labelled rows."""
     served, argmax = measurement.get("kpis") or {}, measurement.get("argmax_kpis") or {}
     totals = [k for k in argmax if k.endswith("_total") and k in served]
-    return [f"{k[:-6]}: {served[k]:,.0f} under the served rule, {argmax[k]:,.0f} with argmax on the same labelled rows "
+    rule = measurement.get("label_rule")
+    said = [] if rule is None else [f"{measurement.get('champion')} serves the {rule} label rule"]
+    return said + [f"{k[:-6]}: {served[k]:,.0f} under the served rule, {argmax[k]:,.0f} with argmax on the same labelled rows "
             f"({served[k] - argmax[k]:+,.0f})" for k in totals]
 
 
