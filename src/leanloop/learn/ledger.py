@@ -122,8 +122,8 @@ def _rule_worth(measurement: dict[str, Any]) -> list[str]:
     totals = [k for k in argmax if k.endswith("_total") and k in served]
     rule = measurement.get("label_rule")
     said = [] if rule is None else [f"{measurement.get('champion')} serves the {rule} label rule"]
-    return said + [f"{k[:-6]}: {served[k]:,.0f} under the served rule, {argmax[k]:,.0f} with argmax on the same labelled rows "
-            f"({served[k] - argmax[k]:+,.0f})" for k in totals]
+    return said + [f"{k[:-6]}: {served[k]:,.0f} under the served rule, {argmax[k]:,.0f} with argmax on the same "
+                   f"labelled rows ({served[k] - argmax[k]:+,.0f})" for k in totals]
 
 
 class LedgerEvent(BaseModel):
