@@ -83,8 +83,9 @@ def _past(ws: Workspace) -> list[Cycle]:
 
 
 def _decide(ws: Workspace, measurement: Measurement, window: pd.DataFrame, models: dict[str, tuple[Any, Any]],
-            act: bool, fields: dict[str, Any]) -> Decision:
-    """Judge the loop's shadow trial (when acting), gather the evidence, decide."""
+            act: bool, fields: dict[str, Any]) -> tuple[Decision, float | None]:
+    """Judge the loop's shadow trial (when acting), gather the evidence, decide; with the
+    decision, since when the adaptation under way learns (None: none under way)."""
     past = _past(ws)
     trial = loop_trial(ws, past)
     if trial is not None and act:
@@ -98,8 +99,7 @@ def _decide(ws: Workspace, measurement: Measurement, window: pd.DataFrame, model
                   else len(ws.store.window(since=history.adapting_since, labelled_only=True)))
     evidence = evidence_from(measurement, ws.config, history=history, previous=previous, adapt_rows=adapt_rows,
                              shadow_trial=trial)
-    fields["focus_since"] = history.adapting_since
-    return decide(evidence, ws.config.policy)
+    return decide(evidence, ws.config.policy), history.adapting_since
 
 
 class _Progress:
@@ -270,13 +270,12 @@ def _locked_cycle(ws: Workspace, *, last: int | None = None, since: float | None
 
         stage("deciding", measurement=measurement.to_json())
         clock = time.perf_counter()
-        decision = _decide(ws, measurement, window, models, act, fields)
+        decision, adapting = _decide(ws, measurement, window, models, act, fields)
         durations["decide"] = time.perf_counter() - clock
         stage("deciding", decision=decision.model_dump(mode="json"))
         if act:
             fields["testset"] = add_hard_cases(ws.store, measurement.hard_case_rows, cycle=cycle_id,
                                                max_rows=ws.config.testset.max_rows, at=started)
-        adapting = fields.pop("focus_since", None)
         if act and decision.action is Action.RETRAIN:
             # on harm the challenger focuses on the rows it was seen on; adapting, on every row since the change
             adapt = any(r.rule == "adapt" and r.fired for r in decision.reasons) and not _harmed(decision)
