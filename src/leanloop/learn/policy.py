@@ -349,6 +349,7 @@ def adapt_rule(e: Evidence, policy: PolicyConfig) -> Rule:
     adaptation). Counts only fresh evidence and waits out the cooldown.
 
     >>> from leanloop.config import PolicyConfig
+    >>> from leanloop.learn.evidence import History
     >>> e = Evidence(rows=1500, champion_rows=1500, labelled=1500, metric="roc_auc", adapt_rows=3000,
     ...              history=History(cycles_since_retrain=1, adapting_since=0.0, adapting_rows=1050))
     >>> adapt_rule(e, PolicyConfig()).fired
