@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
@@ -233,3 +234,16 @@ def test_the_adaptation_follows_the_last_promoted_challenger() -> None:
     assert ledger.history([promoted, rejected]).adapting_rows is None  # a rejected successor ends it
     recalibrated = promoted.model_copy(update={"cycle": 2, "challenger": "v3", "training": {"strategy": "recalibrate"}})
     assert ledger.history([promoted, recalibrated]).adapting_rows is None
+
+
+def test_a_lasting_harm_is_learnt_from_every_window_of_its_streak() -> None:
+    def harmed(number: int, start: str, *, fired: bool = True) -> Cycle:
+        cycle = _cycle(number, 100.0 * number, harmed=fired)
+        window = {**cycle.measurement["labelled_window"], "start": start}
+        return cycle.model_copy(update={"measurement": {"labelled_window": window}})
+
+    streak = [harmed(1, "2026-01-01T00:00:00+00:00", fired=False), harmed(2, "2026-01-02T00:00:00+00:00"),
+              harmed(3, "2026-01-03T00:00:00+00:00")]
+    found = ledger.history(streak)
+    assert found.harm_streak == 2 and found.harm_since == datetime(2026, 1, 2, tzinfo=UTC).timestamp()
+    assert ledger.history(streak[:1]).harm_since is None  # no harm, nothing to learn from

@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 from leanloop.leader import cycle_lock
 from leanloop.learn import ledger
 from leanloop.learn.compare import compare
-from leanloop.learn.evidence import evidence_from
+from leanloop.learn.evidence import History, evidence_from
 from leanloop.learn.ledger import Cycle
 from leanloop.learn.policy import Action, Decision, Rule, decide
 from leanloop.learn.promotion import previous_evidence
@@ -83,9 +83,9 @@ def _past(ws: Workspace) -> list[Cycle]:
 
 
 def _decide(ws: Workspace, measurement: Measurement, window: pd.DataFrame, models: dict[str, tuple[Any, Any]],
-            act: bool, fields: dict[str, Any]) -> tuple[Decision, float | None]:
+            act: bool, fields: dict[str, Any]) -> tuple[Decision, History]:
     """Judge the loop's shadow trial (when acting), gather the evidence, decide; with the
-    decision, since when the adaptation under way learns (None: none under way)."""
+    decision, the history it was taken on."""
     past = _past(ws)
     trial = loop_trial(ws, past)
     if trial is not None and act:
@@ -99,7 +99,7 @@ def _decide(ws: Workspace, measurement: Measurement, window: pd.DataFrame, model
                   else len(ws.store.window(since=history.adapting_since, labelled_only=True)))
     evidence = evidence_from(measurement, ws.config, history=history, previous=previous, adapt_rows=adapt_rows,
                              shadow_trial=trial)
-    return decide(evidence, ws.config.policy), history.adapting_since
+    return decide(evidence, ws.config.policy), history
 
 
 class _Progress:
@@ -182,15 +182,17 @@ def _harmed(decision: Decision) -> bool:
     return any(r.fired and r.rule in {"metric_drop", "kpi_drop"} for r in decision.reasons)
 
 
-def _harm_since(measurement: Measurement) -> float | None:
-    """When the labelled rows the harm was seen on start (the challenger learns mostly from them)."""
+def _harm_since(measurement: Measurement, history: History) -> float | None:
+    """When the labelled rows the harm was seen on start, in this cycle's window or, when
+    the harm has lasted, in the first window of its streak (the challenger learns mostly from them)."""
     from datetime import datetime
 
     window = measurement.labelled_window
     if window is None or window.start is None:
-        return None
+        return history.harm_since
     # ISO text keeps microseconds: a microsecond earlier keeps the first row in
-    return datetime.fromisoformat(window.start).timestamp() - 1e-6
+    start = datetime.fromisoformat(window.start).timestamp() - 1e-6
+    return start if history.harm_since is None else min(start, history.harm_since - 1e-6)
 
 
 def run_cycle(ws: Workspace, *, last: int | None = None, since: float | None = None, act: bool = True,
@@ -270,7 +272,7 @@ def _locked_cycle(ws: Workspace, *, last: int | None = None, since: float | None
 
         stage("deciding", measurement=measurement.to_json())
         clock = time.perf_counter()
-        decision, adapting = _decide(ws, measurement, window, models, act, fields)
+        decision, history = _decide(ws, measurement, window, models, act, fields)
         durations["decide"] = time.perf_counter() - clock
         stage("deciding", decision=decision.model_dump(mode="json"))
         if act:
@@ -280,7 +282,7 @@ def _locked_cycle(ws: Workspace, *, last: int | None = None, since: float | None
             # on harm the challenger focuses on the rows it was seen on; adapting, on every row since the change
             adapt = any(r.rule == "adapt" and r.fired for r in decision.reasons) and not _harmed(decision)
             _retrain_and_judge(ws, cycle_id, champion_before, models, fields, durations, stage,
-                               focus_since=adapting if adapt else _harm_since(measurement))
+                               focus_since=history.adapting_since if adapt else _harm_since(measurement, history))
         elif act and decision.action is Action.RECALIBRATE:
             _retrain_and_judge(ws, cycle_id, champion_before, models, fields, durations, stage, recalibrating=True)
         elif act and decision.action is Action.ROLLBACK:

@@ -45,6 +45,9 @@ class History(BaseModel):
     #: rows teach a better one (None: no adaptation under way)
     adapting_since: float | None = None
     adapting_rows: int | None = None
+    #: when the labelled rows of the first cycle of the current harm streak start: a
+    #: retrain on lasting harm learns from every row the harm was seen on
+    harm_since: float | None = None
 
 
 class Previous(BaseModel):

@@ -218,6 +218,7 @@ def history(ledger: list[Cycle], *, min_new_labels: int = 1) -> History:
     streak = 0
     failed = 0
     streak_open = True
+    harm_since: float | None = None
     counted = [cycle for cycle, new in zip(ledger, fresh, strict=True) if new]
     for position, cycle in enumerate(reversed(counted)):
         fired = {r.rule for r in cycle.decision.reasons if r.fired}
@@ -227,12 +228,22 @@ def history(ledger: list[Cycle], *, min_new_labels: int = 1) -> History:
         if streak_open and harmed:
             streak += 1
             failed += bool(cycle.challenger)
+            harm_since = _window_start(cycle) or harm_since
         else:
             streak_open = False
     # the labels the last counted cycles judged: a later window's labels count from there
     until = [t for t in map(_labels_until, counted) if t is not None]
     return History(cycles_since_retrain=since, harm_streak=streak, failed_retrains=failed,
-                   labels_until=max(until) if until else None, **_adapting(ledger))
+                   labels_until=max(until) if until else None, harm_since=harm_since if streak else None,
+                   **_adapting(ledger))
+
+
+def _window_start(cycle: Cycle) -> float | None:
+    """When the first row of the labelled window the cycle judged was logged (epoch seconds)."""
+    from datetime import datetime
+
+    start = (cycle.measurement.get("labelled_window") or {}).get("start")
+    return None if start is None else datetime.fromisoformat(start).timestamp()
 
 
 def _adapting(ledger: list[Cycle]) -> dict[str, Any]:
