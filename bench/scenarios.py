@@ -40,6 +40,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from leanloop.datasets import SHIFT_ROW
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -47,11 +49,9 @@ if TYPE_CHECKING:
     from leanloop.project import Project
 
 __all__ = ["SCENARIOS", "Scenario", "Sizes", "Run", "FrozenError", "make_scenarios", "prepare", "replay",
-           "oracle_kpi", "frozen_errors", "with_frozen_split", "decision_string", "gain_kept", "first_harm_batch"]
+           "oracle_kpi", "frozen_errors", "with_frozen_split", "decision_string", "first_harm_batch"]
 
 TARGET = "repaid"
-#: Row of the time-ordered analysis period where the car-loan data's shift starts.
-SHIFT_ROW = 25_000
 #: The covariate that selects the second half of the ``drift`` scenario: higher car values
 #: drift the features but the first model errs less on them (0.045 against 0.072 below the
 #: median on held-out reference rows), at the same positive share.
@@ -160,6 +160,8 @@ class Run:
 
     @property
     def gain_kept(self) -> float | None:
+        from leanloop.learn.oracle import gain_kept
+
         return gain_kept(self.kpi_loop, self.kpi_frozen, self.kpi_oracle)
 
     def fired(self, rule: str) -> list[int]:
@@ -193,18 +195,6 @@ def decision_string(cycles: list[dict[str, Any]]) -> str:
         letter = LETTERS.get(action, action[:1])
         letters.append(letter.upper() if c.get("promoted") else letter)
     return " ".join(letters)
-
-
-def gain_kept(loop: float, frozen: float, oracle: float) -> float | None:
-    """The share of the oracle's KPI gain over the frozen model that the loop kept:
-    ``(loop - frozen) / (oracle - frozen)``; None when the oracle gains nothing.
-
-    >>> gain_kept(150.0, 100.0, 200.0), gain_kept(1.0, 2.0, 2.0)
-    (0.5, None)
-    """
-    if oracle - frozen <= 0:
-        return None
-    return (loop - frozen) / (oracle - frozen)
 
 
 def first_harm_batch(errors: list[int], batch_rows: int, before: int, *, z: float = 1.645) -> int | None:
@@ -399,36 +389,13 @@ def with_frozen_split(project: Project, scenario: Scenario) -> Scenario:
 
 
 def oracle_kpi(project: Project, scenario: Scenario, seed: int = 0) -> tuple[float, float]:
-    """(frozen, oracle) KPI totals over the scenario's rows (see the module docs).
+    """(frozen, oracle) KPI totals over the scenario's rows
+    (:func:`leanloop.learn.oracle.yardsticks`, the same yardsticks the demo prints)."""
+    from leanloop.learn.oracle import yardsticks
 
-    Both are scored by :func:`leanloop.measure.evaluation.evaluate`, the path that scores
-    a registered version, and serve the same label rule: the oracle's pipeline is wrapped
-    by :func:`leanloop.build.served.served_model` as a built version is. Trained on the post-change
-    rows alone, the oracle can fall below the frozen model where the change does no
-    harm (fewer rows, nothing new to learn): then there is no gain to keep.
-    """
-    import numpy as np
-
-    from leanloop.build.pipeline import make_pipeline
-    from leanloop.build.served import served_model
-
-    name = f"{project.config.kpi.name}_total"
-    model = _frozen_model(project)
-    frozen = _evaluate(project, model, scenario.rows).kpis[name]
-    if scenario.change_at is None:
-        return frozen, frozen
-    before = scenario.rows.iloc[: scenario.change_at]
-    after = scenario.rows.iloc[scenario.change_at:].reset_index(drop=True)
-    total = _evaluate(project, model, before).kpis[name] if len(before) else 0.0
-    folds = np.random.default_rng(seed).permutation(len(after)) % 2
-    schema, config = project.config.schema_, project.config
-    for k in (0, 1):
-        train, test = after[folds != k], after[folds == k]
-        pipeline = make_pipeline(schema, config.data.task, config.model)
-        pipeline.fit(schema.model_frame(train, "oracle"), train[TARGET].astype(int).to_numpy())
-        served = served_model(pipeline, config.kpi, config.data.task.value)
-        total += _evaluate(project, served, test).kpis[name]
-    return frozen, total
+    rows = scenario.rows.assign(**{TARGET: scenario.rows[TARGET].astype(int)})
+    found = yardsticks(project.config, _frozen_model(project), rows, scenario.change_at, seed=seed)
+    return found.frozen, found.oracle
 
 
 def replay(template: Path, directory: Path, scenario: Scenario, *, batches: int, label_delay: int,

@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
@@ -129,10 +130,12 @@ def test_a_kpi_drop_the_population_explains_is_a_finding_not_a_retrain() -> None
 # -- evidence counted once ---------------------------------------------------------------
 
 
-def _cycle(number: int, labels_until: float, *, harmed: bool = True, challenger: str | None = None) -> Cycle:
+def _cycle(number: int, labels_until: float, *, harmed: bool = True, challenger: str | None = None,
+           new_labels: int | None = None) -> Cycle:
     rule = Rule(rule="kpi_drop", value=0.5, threshold=0.1, fired=harmed, says="")
+    window = {"labels_until": labels_until, "new_labels": new_labels}
     return Cycle(cycle=number, created_at=float(number), decision=Decision(action=Action.WAIT, reasons=[rule]),
-                 measurement={"labelled_window": {"labels_until": labels_until}}, champion_before="v1",
+                 measurement={"labelled_window": window}, champion_before="v1",
                  champion_after="v1", challenger=challenger)
 
 
@@ -150,6 +153,24 @@ def test_a_cycle_over_the_same_rows_adds_no_confirmation() -> None:
     assert decision.action is Action.WAIT
     assert {r.rule for r in decision.reasons if r.fired} >= {"kpi_drop", "confirm", "same_evidence"}
     assert decide(_evidence(labels_until=300.0, history=twice), policy).action is Action.RETRAIN
+
+
+def test_an_overlapping_window_counts_only_its_new_rows() -> None:
+    """Windows of 1,000 labelled rows, 100 new labels each: one window's worth of new
+    rows takes ten cycles, so ten cycles confirm once, not ten times."""
+    cycles = [_cycle(1, 100.0, new_labels=1000), *(_cycle(n, 100.0 + n, new_labels=100) for n in range(2, 5))]
+    found = ledger.history(cycles, min_new_labels=300)
+    assert found.harm_streak == 1 and found.labels_until == 100.0  # cycles 2-4 add 100 each: not yet
+    # their labels accumulate: measured from the last counted cycle, cycle 5 brings 400
+    found = ledger.history([*cycles, _cycle(5, 105.0, new_labels=400)], min_new_labels=300)
+    assert found.harm_streak == 2 and found.labels_until == 105.0
+    # the policy: a window with too few new labels confirms nothing and retrains nothing
+    policy = PolicyConfig(min_rows=100, min_labels=300, confirm_cycles=2, cooldown_cycles=0)
+    history = ledger.history(cycles, min_new_labels=300)
+    few = decide(_evidence(labels_until=110.0, new_labels=200, history=history), policy)
+    assert few.action is Action.WAIT and "only 200 label(s) arrived" in next(
+        r.says for r in few.reasons if r.rule == "same_evidence")
+    assert decide(_evidence(labels_until=110.0, new_labels=400, history=history), policy).action is Action.RETRAIN
 
 
 # -- a cycle killed mid-way -------------------------------------------------------------------
@@ -199,3 +220,30 @@ def test_a_cycle_killed_mid_way_leaves_no_half_made_version(tmp_path: Path, car_
         entries = ledger.cycles(project.store)
         assert [c.cycle for c in entries] == [cycle.cycle - 1, cycle.cycle]
         assert entries[0].interrupted and not entries[0].promoted and entries[0].challenger is None
+
+
+def test_the_adaptation_follows_the_last_promoted_challenger() -> None:
+    rule = Rule(rule="kpi_drop", value=0.5, threshold=0.1, fired=True, says="")
+    training = {"focus_since": 50.0, "rows": {"focus": 1050}}
+    promoted = Cycle(cycle=1, created_at=1.0, decision=Decision(action=Action.RETRAIN, reasons=[rule]),
+                     measurement={}, champion_before="v1", champion_after="v2", challenger="v2", promoted=True,
+                     training=training)
+    found = ledger.history([promoted])
+    assert (found.adapting_since, found.adapting_rows) == (50.0, 1050)
+    rejected = promoted.model_copy(update={"cycle": 2, "challenger": "v3", "promoted": False})
+    assert ledger.history([promoted, rejected]).adapting_rows is None  # a rejected successor ends it
+    recalibrated = promoted.model_copy(update={"cycle": 2, "challenger": "v3", "training": {"strategy": "recalibrate"}})
+    assert ledger.history([promoted, recalibrated]).adapting_rows is None
+
+
+def test_a_lasting_harm_is_learnt_from_every_window_of_its_streak() -> None:
+    def harmed(number: int, start: str, *, fired: bool = True) -> Cycle:
+        cycle = _cycle(number, 100.0 * number, harmed=fired)
+        window = {**cycle.measurement["labelled_window"], "start": start}
+        return cycle.model_copy(update={"measurement": {"labelled_window": window}})
+
+    streak = [harmed(1, "2026-01-01T00:00:00+00:00", fired=False), harmed(2, "2026-01-02T00:00:00+00:00"),
+              harmed(3, "2026-01-03T00:00:00+00:00")]
+    found = ledger.history(streak)
+    assert found.harm_streak == 2 and found.harm_since == datetime(2026, 1, 2, tzinfo=UTC).timestamp()
+    assert ledger.history(streak[:1]).harm_since is None  # no harm, nothing to learn from

@@ -33,7 +33,9 @@ MEASUREMENT_KEYS = {"window", "champion", "served_by", "drift", "drifted_feature
                     "performance", "kpis", "argmax_kpis", "baseline_kpis", "reference_kpis", "chunks", "kpi_intervals",
                     "baseline_kpi_intervals", "kpi_gain", "estimated_kpis", "estimated_kpi_intervals", "quality",
                     "multivariate", "prediction_outputs", "target_drift", "stream", "segments", "segment_rows",
-                    "hard_cases", "labelled_window", "kpi_attribution", "finding"}
+                    "hard_cases", "labelled_window", "kpi_attribution", "finding", "calibration",
+                    "accuracy_attribution",
+                    "label_rule"}
 CHUNK_KEYS = {"start", "end", "rows", "labelled", "drift", "performance", "kpis", "argmax_kpis", "kpi_intervals",
               "estimated_kpis",
               "estimated_kpi_intervals", "period", "quality", "multivariate", "prediction_outputs", "target_drift",

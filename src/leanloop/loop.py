@@ -37,7 +37,7 @@ from leanloop.integrations.mlflow_tracking import log_pending
 from leanloop.leader import cycle_lock
 from leanloop.learn import ledger
 from leanloop.learn.compare import compare
-from leanloop.learn.evidence import evidence_from
+from leanloop.learn.evidence import History, evidence_from
 from leanloop.learn.ledger import Cycle
 from leanloop.learn.policy import Action, Decision, Rule, decide
 from leanloop.learn.promotion import previous_evidence
@@ -80,11 +80,16 @@ def _window_labelled(ws: Workspace, window: pd.DataFrame) -> pd.DataFrame:
     return features.assign(**{config.data.target: window["label"].to_numpy()})
 
 
+def _past(ws: Workspace) -> list[Cycle]:
+    """The ledger's cycles, less those interrupted or failed before measuring (they saw nothing)."""
+    return [c for c in ledger.cycles(ws.store) if not (c.error and not c.measurement)]
+
+
 def _decide(ws: Workspace, measurement: Measurement, window: pd.DataFrame, models: dict[str, tuple[Any, Any]],
-            act: bool, fields: dict[str, Any]) -> Decision:
-    """Judge the loop's shadow trial (when acting), gather the evidence, decide."""
-    # Cycles that were interrupted or failed before measuring saw nothing: no evidence.
-    past = [c for c in ledger.cycles(ws.store) if not (c.error and not c.measurement)]
+            act: bool, fields: dict[str, Any]) -> tuple[Decision, History]:
+    """Judge the loop's shadow trial (when acting), gather the evidence, decide; with the
+    decision, the history it was taken on."""
+    past = _past(ws)
     trial = loop_trial(ws, past)
     if trial is not None and act:
         report = judge_trial(ws, trial)
@@ -92,9 +97,12 @@ def _decide(ws: Workspace, measurement: Measurement, window: pd.DataFrame, model
         fields["promoted"] = report.verdict == "promote"
         trial = trial if report.verdict == "wait" else None
     previous = previous_evidence(ws, _window_labelled(ws, window), models=models)
-    evidence = evidence_from(measurement, ws.config, history=ledger.history(past), previous=previous,
+    history = ledger.history(past, min_new_labels=ws.config.policy.min_labels)
+    adapt_rows = (None if history.adapting_since is None
+                  else len(ws.store.window(since=history.adapting_since, labelled_only=True)))
+    evidence = evidence_from(measurement, ws.config, history=history, previous=previous, adapt_rows=adapt_rows,
                              shadow_trial=trial)
-    return decide(evidence, ws.config.policy)
+    return decide(evidence, ws.config.policy), history
 
 
 class _Progress:
@@ -123,7 +131,8 @@ def _retrain_and_judge(ws: Workspace, cycle_id: int, champion: str, models: dict
     fields["challenger"] = version.version
     fields["training"] = {"strategy": retrained.strategy, "rows": version.rows,
                           "fingerprint": version.fingerprint, "parent": version.parent,
-                          "model_kind": version.model_kind.value, "estimator": version.estimator}
+                          "model_kind": version.model_kind.value, "estimator": version.estimator,
+                          "focus_since": focus_since}
     stage("comparing", challenger=version.version)
     clock = time.perf_counter()
     models[version.version] = (retrained.model, retrained.baseline)
@@ -174,15 +183,21 @@ def recover_interrupted(ws: Workspace) -> list[Cycle]:
     return recovered
 
 
-def _harm_since(measurement: Measurement) -> float | None:
-    """When the labelled rows the harm was seen on start (the challenger learns mostly from them)."""
+def _harmed(decision: Decision) -> bool:
+    return any(r.fired and r.rule in {"metric_drop", "kpi_drop"} for r in decision.reasons)
+
+
+def _harm_since(measurement: Measurement, history: History) -> float | None:
+    """When the labelled rows the harm was seen on start, in this cycle's window or, when
+    the harm has lasted, in the first window of its streak (the challenger learns mostly from them)."""
     from datetime import datetime
 
     window = measurement.labelled_window
     if window is None or window.start is None:
-        return None
+        return history.harm_since
     # ISO text keeps microseconds: a microsecond earlier keeps the first row in
-    return datetime.fromisoformat(window.start).timestamp() - 1e-6
+    start = datetime.fromisoformat(window.start).timestamp() - 1e-6
+    return start if history.harm_since is None else min(start, history.harm_since - 1e-6)
 
 
 def run_cycle(ws: Workspace, *, last: int | None = None, since: float | None = None, act: bool = True,
@@ -264,21 +279,25 @@ def _locked_cycle(ws: Workspace, *, last: int | None = None, since: float | None
         window = ws.window(last=last, since=since)
         models = {champion_before: ws.registry.load(champion_before)}
         if measurement is None:
+            # labels that arrived after the last counted cycle are this one's new evidence
+            counted = ledger.history(_past(ws), min_new_labels=ws.config.policy.min_labels).labels_until
             measurement = save_measurement(ws, measure_window(ws, last=last, since=since, window=window,
-                                                              loaded=models[champion_before]))
+                                                              loaded=models[champion_before], labels_after=counted))
         durations["measure"] = time.perf_counter() - clock
 
         stage("deciding", measurement=measurement.to_json())
         clock = time.perf_counter()
-        decision = _decide(ws, measurement, window, models, act, fields)
+        decision, history = _decide(ws, measurement, window, models, act, fields)
         durations["decide"] = time.perf_counter() - clock
         stage("deciding", decision=decision.model_dump(mode="json"))
         if act:
             fields["testset"] = add_hard_cases(ws.store, measurement.hard_case_rows, cycle=cycle_id,
                                                max_rows=ws.config.testset.max_rows, at=started)
         if act and decision.action is Action.RETRAIN:
+            # on harm the challenger focuses on the rows it was seen on; adapting, on every row since the change
+            adapt = any(r.rule == "adapt" and r.fired for r in decision.reasons) and not _harmed(decision)
             _retrain_and_judge(ws, cycle_id, champion_before, models, fields, durations, stage,
-                               focus_since=_harm_since(measurement))
+                               focus_since=history.adapting_since if adapt else _harm_since(measurement, history))
         elif act and decision.action is Action.RECALIBRATE:
             _retrain_and_judge(ws, cycle_id, champion_before, models, fields, durations, stage, recalibrating=True)
         elif act and decision.action is Action.ROLLBACK:

@@ -17,7 +17,7 @@ POLICY = PolicyConfig(min_rows=100, min_labels=50, max_metric_drop=0.03, max_kpi
 RULES = ["min_rows", "champion_rows", "min_labels", "min_coverage", "quality", "metric_drop", "estimated_drop",
          "kpi_drop", "population", "drift_share", "multivariate_drift", "prediction_drift", "cooldown", "confirm",
          "same_evidence", "rollback",
-         "baseline_margin", "failed_retrains", "shadow_trial", "drift_without_harm", "recalibrate"]
+         "baseline_margin", "failed_retrains", "shadow_trial", "drift_without_harm", "recalibrate", "adapt"]
 
 
 def run(policy: PolicyConfig = POLICY, **overrides: Any) -> Decision:
@@ -291,3 +291,48 @@ def test_recalibration_needs_the_mix_to_move_and_can_be_turned_off() -> None:
     assert decide(prior_shift(), PolicyConfig(max_class_mix_shift=None)).action is Action.RETRAIN
     # too few labels: the rule waits like a retrain would
     assert decide(prior_shift(labelled=100), PolicyConfig()).action is not Action.RECALIBRATE
+
+
+def lost_calibration(**overrides: object) -> Evidence:
+    """The mix did not move; the probabilities lost calibration (ECE against the holdout)."""
+    return prior_shift(**{"class_mix_shift": 0.01, "kpi": 95.0, "calibration_error": 0.11,
+                          "calibration_reference": 0.02, "calibration_shift": 0.08,
+                          "calibration_shift_lower": 0.05, **overrides})
+
+
+def test_lost_calibration_recalibrates_while_the_ranking_holds() -> None:
+    decision = decide(lost_calibration(), PolicyConfig())
+    assert decision.action is Action.RECALIBRATE, decision.explain()
+    says = rule(decision, "recalibrate").says
+    assert "ECE 0.1100 vs 0.0200" in says and "instead of retraining" in says
+    # within the noise (the interval's lower end below the limit), or the rule turned off: no action
+    assert decide(lost_calibration(calibration_shift_lower=0.01), PolicyConfig()).action is Action.CONTINUE
+    assert decide(lost_calibration(), PolicyConfig(max_calibration_shift=None)).action is Action.CONTINUE
+    # the ranking fell too: the model, not only its probabilities, is out of date
+    fell = decide(lost_calibration(ranking=0.80, ranking_lower=0.78, ranking_upper=0.82, realized=0.80,
+                                   realized_lower=0.78, realized_upper=0.82), PolicyConfig())
+    assert fell.action is Action.RETRAIN
+
+
+def adapting(**overrides: object) -> Evidence:
+    """A healthy window after a champion answered a change from 1,000 of its rows."""
+    fields: dict[str, object] = {
+        "rows": 1500, "champion_rows": 1500, "labelled": 1500, "metric": "roc_auc", "realized": 0.9,
+        "reference": 0.9, "adapt_rows": 2500,
+        "history": History(cycles_since_retrain=1, adapting_since=0.0, adapting_rows=1000)}
+    fields.update(overrides)
+    return Evidence(**fields)  # type: ignore[arg-type]
+
+
+def test_a_champion_that_answered_a_change_from_few_rows_is_retrained_as_they_grow() -> None:
+    policy = PolicyConfig(min_labels=300)
+    decision = decide(adapting(), policy)
+    assert decision.action is Action.RETRAIN and fired(decision) == {"adapt"}
+    assert "learned the changed population from 1000 rows; 2500 are labelled" in rule(decision, "adapt").says
+    # not yet twice as many rows, inside the cooldown, or no adaptation under way: nothing to do
+    assert decide(adapting(adapt_rows=1900), policy).action is Action.CONTINUE
+    assert decide(adapting(history=History(cycles_since_retrain=0, adapting_since=0.0, adapting_rows=1000)),
+                  PolicyConfig(min_labels=300, cooldown_cycles=1)).action is Action.CONTINUE
+    assert decide(adapting(adapt_rows=None, history=History()), policy).action is Action.CONTINUE
+    # an overlapping window without enough new labels is no new evidence to act on
+    assert decide(adapting(new_labels=100), policy).action is Action.CONTINUE

@@ -24,6 +24,16 @@ def population(n: int, positive_share: float, seed: int) -> pd.DataFrame:
     return pd.DataFrame({"x1": rng.normal(1.2 * y, 1.0), "x2": rng.normal(0.6 * y, 1.0), "y": y})
 
 
+def sharper(frame: pd.DataFrame, factor: float, seed: int) -> pd.DataFrame:
+    """The same rows, relabelled from the reference's true log odds times ``factor``:
+    the order of the rows by risk is unchanged (the model ranks as well or better), the
+    class mix stays near 50/50, but outcomes are surer than the model's probabilities say."""
+    log_odds = 1.2 * frame["x1"] + 0.6 * frame["x2"] - 0.9  # the exact posterior of :func:`population` at 50/50
+    rng = np.random.default_rng(seed)
+    y = (rng.random(len(frame)) < 1 / (1 + np.exp(-factor * log_odds))).astype(int)
+    return frame.assign(y=y)
+
+
 @pytest.fixture
 def project(tmp_path: Path) -> Project:
     data = tmp_path / "reference.csv"
@@ -100,3 +110,29 @@ def test_a_new_prior_correction_replaces_the_old_one() -> None:
     twice = with_priors(model, train, np.array([0.9, 0.1]))
     assert twice.estimator is inner  # one wrapper, not two
     assert twice.predict_proba([[0]]).round(3).tolist() == [[0.9, 0.1]]
+
+
+def test_lost_calibration_recalibrates_with_the_class_mix_unchanged(project: Project) -> None:
+    """Outcomes grow surer, the mix stays 50/50: ranking holds (it even improves) and only
+    the calibration measured on the labelled window says the probabilities are off."""
+    serve_and_label(project, sharper(population(3000, 0.5, seed=3), 3.0, seed=3))
+    cycle = project.cycle(last=3000)
+    calibration = cycle.measurement["calibration"]
+    assert calibration["window_rows"] == 3000 and calibration["reliability"]
+    assert calibration["shift"]["lower"] > project.config.policy.max_calibration_shift
+    rule = next(r for r in cycle.decision.reasons if r.rule == "recalibrate")
+    assert rule.value is not None and rule.value < project.config.policy.max_class_mix_shift  # not the mix
+    assert cycle.decision.action.value == "recalibrate", cycle.decision.explain()
+    assert "still ranks as on reference" in rule.says and "ECE" in rule.says
+    assert project.registry.get(cycle.challenger).source == "recalibrate"
+    told = project.explain(cycle.cycle).explain()
+    assert f"{cycle.champion_before} serves the expected_value label rule" in told
+    assert "accuracy" in told and "the mix's part" in told and "the model's" in told
+
+
+def test_same_population_keeps_its_calibration(project: Project) -> None:
+    serve_and_label(project, population(3000, 0.5, seed=4))
+    cycle = project.cycle(last=3000)
+    calibration = cycle.measurement["calibration"]
+    assert calibration["shift"]["lower"] < project.config.policy.max_calibration_shift
+    assert cycle.decision.action.value == "continue", cycle.decision.explain()

@@ -64,3 +64,17 @@ def test_every_strategy_is_capped_keeping_the_newest_production_rows() -> None:
     rows, _, counts = training_rows(_project(strategy="sliding", window_rows=300, max_rows=200),
                                     production, reference)
     assert rows["x"].tolist() == list(np.arange(200.0, 400.0)) and counts["capped"] == 100
+
+
+def test_the_gate_rows_are_drawn_from_focus_rows_the_champion_never_saw() -> None:
+    from leanloop.learn.retrain import _split_recent
+
+    production = pd.DataFrame({"x": np.arange(100.0)})
+    focus = np.arange(100) >= 40                    # the rows since the change
+    unseen = np.arange(100) >= 60                   # logged after the champion was made
+    learn, recent = _split_recent(_project(), production, focus, unseen)
+    assert len(recent) == int(60 * 0.3) and recent["x"].min() >= 60
+    assert len(learn) + len(recent) == 100
+    # too few unseen rows: drawn from all the focus rows, as before
+    learn, recent = _split_recent(_project(), production, focus, np.arange(100) >= 95)
+    assert len(recent) == 18 and recent["x"].min() >= 40

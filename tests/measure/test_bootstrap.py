@@ -33,7 +33,7 @@ def test_blocks_give_the_same_intervals_as_one_matrix(monkeypatch: pytest.Monkey
 
     values = np.random.default_rng(1).normal(size=100)
     whole = bootstrap(mean_table(values), 100, BootstrapOptions(resamples=120, seed=3))
-    monkeypatch.setattr(module, "_BLOCK_CELLS", 1000)   # 10 resamples per block
+    monkeypatch.setattr(module, "BLOCK_CELLS", 1000)   # 10 resamples per block
     blocked = bootstrap(mean_table(values), 100, BootstrapOptions(resamples=120, seed=3))["mean"]
     # the same resamples; only the matrix product's rounding may differ
     assert (blocked.lower, blocked.upper) == pytest.approx((whole["mean"].lower, whole["mean"].upper), abs=1e-12)

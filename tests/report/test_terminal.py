@@ -41,6 +41,7 @@ def test_models_lists_versions_with_lineage_and_iso_times(report_project: Projec
         assert v["aliases"] == sorted(a for a, name in aliases.items() if name == v["version"])
         assert ISO_UTC.match(v["created_at"]) and all(ISO_UTC.match(at) for at in v["promoted_at"])
         assert datetime.fromisoformat(v["created_at"]).timestamp() == int(stored[v["version"]]["created_at"])
+        assert v["label_rule"] == (stored[v["version"]].get("decision") or "argmax")
     champion = next(v for v in body["versions"] if "champion" in v["aliases"])
     assert champion["promoted_by"], "the champion was promoted by a cycle or by hand"
     code, out, _ = run("models", "--dir", root)

@@ -5,7 +5,8 @@ probabilities they weigh. Three tools:
 
 - :func:`reliability` and :func:`expected_calibration_error`: the top-label
   reliability table (per confidence bin: mean confidence, accuracy, rows) and its
-  weighted gap, the ECE;
+  weighted gap, the ECE (from :mod:`leanloop.measure.calibration`, which the
+  measurement of a window uses too);
 - :func:`calibrate`: scikit-learn's ``CalibratedClassifierCV`` over the *frozen*
   fitted model (``FrozenEstimator``), sigmoid or isotonic, chosen by held-out log loss,
   or none when neither helps. The choice is cross-fitted (each half of the held-out
@@ -21,10 +22,6 @@ probabilities they weigh. Three tools:
 Examples
 --------
 >>> import numpy as np
->>> y = np.array([0, 0, 1, 1])
->>> proba = np.array([[0.9, 0.1], [0.6, 0.4], [0.3, 0.7], [0.2, 0.8]])
->>> round(expected_calibration_error(y, proba, bins=2), 4)  # all right, 75 % sure on average
-0.25
 >>> train = np.array([0.5, 0.5])
 >>> adjusted = adjust_priors(np.array([[0.5, 0.5]]), train, np.array([0.8, 0.2]))
 >>> adjusted.round(2).tolist()
@@ -37,6 +34,9 @@ from enum import Enum
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict
+
+# one calibration measure for build and the measurement of a window (measure/ imports no build/)
+from leanloop.measure.calibration import ReliabilityBin, expected_calibration_error, reliability
 
 if TYPE_CHECKING:
     import numpy as np
@@ -54,18 +54,6 @@ class CalibrationMethod(str, Enum):
     ISOTONIC = "isotonic"
 
 
-class ReliabilityBin(BaseModel):
-    """One confidence bin: mean top-label confidence, share correct, rows."""
-
-    model_config = ConfigDict(frozen=True)
-
-    lower: float
-    upper: float
-    confidence: float
-    accuracy: float
-    rows: int
-
-
 class CalibrationReport(BaseModel):
     """Calibration before and after, on held-out rows, and the method chosen."""
 
@@ -81,37 +69,6 @@ class CalibrationReport(BaseModel):
     reliability_after: list[ReliabilityBin]
     #: cross-fitted held-out log loss of each candidate method (what chose ``method``)
     candidates: dict[str, float]
-
-
-def reliability(y_true: Any, probabilities: np.ndarray, classes: Any = None, bins: int = 10) -> list[ReliabilityBin]:
-    """The top-label reliability table: rows binned by their highest probability.
-
-    ``classes`` is the column order of ``probabilities`` (default ``0..k-1``); empty
-    bins are left out.
-    """
-    import numpy as np
-
-    probabilities = np.asarray(probabilities, dtype=float)
-    classes = np.arange(probabilities.shape[1]) if classes is None else np.asarray(classes)
-    confidence = probabilities.max(axis=1)
-    correct = classes[probabilities.argmax(axis=1)] == np.asarray(y_true)
-    edges = np.linspace(0.0, 1.0, bins + 1)
-    which = np.clip(np.searchsorted(edges, confidence, side="left") - 1, 0, bins - 1)
-    table = []
-    for b in range(bins):
-        mask = which == b
-        if mask.any():
-            table.append(ReliabilityBin(lower=float(edges[b]), upper=float(edges[b + 1]),
-                                        confidence=float(confidence[mask].mean()),
-                                        accuracy=float(correct[mask].mean()), rows=int(mask.sum())))
-    return table
-
-
-def expected_calibration_error(y_true: Any, probabilities: np.ndarray, classes: Any = None, bins: int = 10) -> float:
-    """ECE: the rows-weighted mean gap between confidence and accuracy over the bins."""
-    table = reliability(y_true, probabilities, classes, bins)
-    rows = sum(b.rows for b in table)
-    return sum(b.rows * abs(b.confidence - b.accuracy) for b in table) / rows if rows else 0.0
 
 
 def _log_loss(y: Any, probabilities: np.ndarray, classes: Any) -> float:

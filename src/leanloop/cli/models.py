@@ -25,8 +25,8 @@ def models(directory: DirOption = Path("."), as_json: JsonOption = False) -> Non
         _print_json({"main_metric": data.main_metric, "versions": [v.model_dump(mode="json") for v in data.versions]})
         return
     table = Table(title=f"model versions (main metric: {data.main_metric})")
-    for column in ("version", "aliases", "parent", "source", "model", "trained on", data.main_metric, "created",
-                   "promoted"):
+    for column in ("version", "aliases", "parent", "source", "model", "trained on", data.main_metric, "label rule",
+                   "created", "promoted"):
         table.add_column(column, overflow="fold")
     for v in data.versions:
         promoted = "\n".join(f"{at} ({by})" for at, by in zip(v.promoted_at, v.promoted_by, strict=True))
@@ -34,5 +34,5 @@ def models(directory: DirOption = Path("."), as_json: JsonOption = False) -> Non
         rows = "" if v.train_rows is None else f"{v.train_rows:,} rows"
         model = v.model_kind if v.estimator is None else f"{v.model_kind}: {v.estimator}"
         table.add_row(v.version, ", ".join(v.aliases), v.parent or "", v.source, model, rows,
-                      "" if metric is None else f"{metric:.4f}", v.created_at, promoted)
+                      "" if metric is None else f"{metric:.4f}", v.label_rule, v.created_at, promoted)
     _console().print(table)

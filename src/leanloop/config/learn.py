@@ -38,6 +38,9 @@ class PolicyConfig(Section):
     max_class_mix_shift: float | None = Field(0.1, gt=0.0, le=1.0, description=(
         "Class mix change (total variation of the label shares) that, while the model still ranks as on "
         "reference, recalibrates instead of retraining; unset: never recalibrate."))
+    max_calibration_shift: float | None = Field(0.03, gt=0.0, le=1.0, description=(
+        "Calibration error (ECE) gained over the champion's holdout, lower end of its interval, that, while the "
+        "model still ranks as on reference, recalibrates instead of retraining; unset: not on calibration."))
     min_coverage: float = Field(0.0, ge=0.0, le=1.0, description="Share of the window that must have labels.")
     max_quality_breaches: int | None = Field(
         None, ge=0, le=MAX_SEGMENTS,

@@ -23,7 +23,10 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["CarLoan", "car_loan"]
+__all__ = ["CarLoan", "car_loan", "SHIFT_ROW"]
+
+#: Row of the time-ordered analysis period where the car-loan data's shift starts.
+SHIFT_ROW = 25_000
 
 
 @dataclass(frozen=True)

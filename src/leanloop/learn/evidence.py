@@ -40,6 +40,14 @@ class History(BaseModel):
     #: when the newest label the last counted cycle judged on arrived: a cycle whose
     #: labelled evidence is no newer adds no confirmation (None: no such cycle)
     labels_until: float | None = None
+    #: the last challenger was promoted after learning from the rows logged since
+    #: ``adapting_since`` (the change it answered), ``adapting_rows`` of them: more such
+    #: rows teach a better one (None: no adaptation under way)
+    adapting_since: float | None = None
+    adapting_rows: int | None = None
+    #: when the labelled rows of the first cycle of the current harm streak start: a
+    #: retrain on lasting harm learns from every row the harm was seen on
+    harm_since: float | None = None
 
 
 class Previous(BaseModel):
@@ -97,6 +105,11 @@ class Evidence(BaseModel):
     finding: str | None = None
     #: when the newest label of the labelled window arrived (epoch seconds)
     labels_until: float | None = None
+    #: labels of the labelled window that arrived after the last cycle that counted
+    #: (None: not measured; then any newer label counts)
+    new_labels: int | None = None
+    #: labelled rows logged since ``history.adapting_since`` (None: no adaptation under way)
+    adapt_rows: int | None = None
     #: How well the champion ranks (ROC AUC, one-vs-rest for multiclass) on the labelled
     #: rows, its interval, and on reference: what tells recalibration from retraining.
     ranking: float | None = None
@@ -105,6 +118,12 @@ class Evidence(BaseModel):
     ranking_reference: float | None = None
     #: How far the class mix of the labels moved from the reference (total variation, 0..1).
     class_mix_shift: float | None = None
+    #: The served probabilities' ECE on the labelled rows, the champion's on its holdout,
+    #: and the ECE gained (window minus reference at the window's size) with its lower end.
+    calibration_error: float | None = None
+    calibration_reference: float | None = None
+    calibration_shift: float | None = None
+    calibration_shift_lower: float | None = None
 
     @property
     def coverage(self) -> float:
@@ -118,6 +137,17 @@ class Evidence(BaseModel):
         either side does not say)."""
         last = self.history.labels_until
         return last is None or self.labels_until is None or self.labels_until > last
+
+    def fresh(self, min_labels: int) -> bool:
+        """Whether this window is evidence of its own: labels arrived since the last
+        counted cycle and, where counted, at least ``min_labels`` of them (a window that
+        overlaps the last one counts only its new rows).
+
+        >>> e = Evidence(rows=5000, champion_rows=5000, labelled=4000, metric="roc_auc", new_labels=200)
+        >>> e.fresh(300), e.fresh(100)
+        (False, True)
+        """
+        return self.new_evidence and (self.new_labels is None or self.new_labels >= min_labels)
 
 
 def _interval(performance: Any, metric: str) -> tuple[float | None, float | None]:
@@ -140,7 +170,8 @@ def _flag(value: Any) -> bool | None:
 
 
 def evidence_from(measurement: Measurement, config: ProjectConfig, *, history: History | None = None,
-                  previous: Previous | None = None, shadow_trial: str | None = None) -> Evidence:
+                  previous: Previous | None = None, shadow_trial: str | None = None,
+                  adapt_rows: int | None = None) -> Evidence:
     """The :class:`Evidence` of ``measurement`` for the project's policy."""
     metric = config.policy.main_metric_for(config.data)
     kpi_name = config.kpi.name
@@ -162,6 +193,7 @@ def evidence_from(measurement: Measurement, config: ProjectConfig, *, history: H
         labelled=measurement.window.labelled if labelled_window is None else labelled_window.rows,
         window_labelled=None if labelled_window is None else measurement.window.labelled,
         labels_until=None if labelled_window is None else labelled_window.labels_until,
+        new_labels=None if labelled_window is None else labelled_window.new_labels,
         kpi_model=None if split is None else split.model.value,
         kpi_model_upper=None if split is None else split.model.upper,
         kpi_population=None if split is None else split.population.value,
@@ -185,9 +217,17 @@ def evidence_from(measurement: Measurement, config: ProjectConfig, *, history: H
         quality_breaches=breaches,
         history=history or History(),
         previous=previous,
-        shadow_trial=shadow_trial, class_mix_shift=mix,
-        **_ranking(performance, config),
+        shadow_trial=shadow_trial, class_mix_shift=mix, adapt_rows=adapt_rows,
+        **_ranking(performance, config), **_calibration(getattr(measurement, "calibration", None)),
     )
+
+
+def _calibration(found: Any) -> dict[str, Any]:
+    """The measurement's calibration figures (:class:`~leanloop.measure.calibration.CalibrationShift`)."""
+    if found is None:
+        return {}
+    return {"calibration_error": found.window.value, "calibration_reference": found.reference,
+            "calibration_shift": found.shift.value, "calibration_shift_lower": found.shift.lower}
 
 
 def _ranking(performance: Any, config: ProjectConfig) -> dict[str, Any]:

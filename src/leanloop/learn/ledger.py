@@ -133,7 +133,7 @@ class Cycle(_Entry, BaseModel):
         if self.shadow is not None:
             parts.append(f"shadow trial of {self.shadow['shadow']}: {self.shadow['verdict']} ({self.shadow['says']})")
         parts.append(self.decision.explain())
-        parts += _rule_worth(self.measurement)
+        parts += _rule_worth(self.measurement) + _accuracy_split(self.measurement)
         if self.training and self.training.get("strategy") == "recalibrate":
             parts.append(f"{self.challenger} recalibrated: the same fitted model with a new prior correction and "
                          "calibration (see the recalibrate rule above for why not a retrain)")
@@ -146,12 +146,26 @@ class Cycle(_Entry, BaseModel):
         return "\n".join(parts)
 
 
+def _accuracy_split(measurement: dict[str, Any]) -> list[str]:
+    """The accuracy change from the holdout split into what the mix and what the model did."""
+    split = measurement.get("accuracy_attribution")
+    if not split:
+        return []
+    population, model = split["population"], split["model"]
+    return [(f"accuracy {split['realized']:.4f} vs {split['reference']:.4f} on the holdout: the mix's part "
+            f"{population['value']:+.4f} (CI {population['lower']:+.4f}..{population['upper']:+.4f}), the model's "
+            f"{model['value']:+.4f} (CI {model['lower']:+.4f}..{model['upper']:+.4f})")]
+
+
 def _rule_worth(measurement: dict[str, Any]) -> list[str]:
-    """The KPI under the served label rule beside what argmax would have earned on the same rows."""
+    """The champion's label rule, and the KPI under it beside what argmax would have
+    earned on the same labelled rows."""
     served, argmax = measurement.get("kpis") or {}, measurement.get("argmax_kpis") or {}
     totals = [k for k in argmax if k.endswith("_total") and k in served]
-    return [f"{k[:-6]}: {served[k]:,.0f} under the served rule, {argmax[k]:,.0f} with argmax on the same labelled rows "
-            f"({served[k] - argmax[k]:+,.0f})" for k in totals]
+    rule = measurement.get("label_rule")
+    said = [] if rule is None else [f"{measurement.get('champion')} serves the {rule} label rule"]
+    return said + [f"{k[:-6]}: {served[k]:,.0f} under the served rule, {argmax[k]:,.0f} with argmax on the same "
+                   f"labelled rows ({served[k] - argmax[k]:+,.0f})" for k in totals]
 
 
 class LedgerEvent(_Entry, BaseModel):
@@ -221,9 +235,10 @@ def entry(store: SQLStore, entry_id: int) -> Cycle | LedgerEvent:
     return found
 
 
-def history(ledger: list[Cycle]) -> History:
+def history(ledger: list[Cycle], *, min_new_labels: int = 1) -> History:
     """What the ledger's cycles (oldest first) say for the policy. Only cycles that
-    judged new labels count (see :func:`_fresh`): evidence is counted once.
+    judged new labels count (see :func:`_fresh`; at least ``min_new_labels`` of them where
+    the cycle recorded how many): evidence is counted once.
 
     - ``cycles_since_retrain``: cycles since the last one that trained a challenger;
     - ``harm_streak``: how many of the latest cycles in a row saw a performance or KPI
@@ -235,15 +250,17 @@ def history(ledger: list[Cycle]) -> History:
     >>> from leanloop.learn.policy import Action, Rule
     >>> fired = Decision(action=Action.RETRAIN, reasons=[Rule(rule="kpi_drop", value=None, threshold=None,
     ...                                                        fired=True, says="")])
-    >>> history([Cycle(cycle=1, created_at=0.0, measurement={}, decision=fired, champion_before="v1",
-    ...                champion_after="v1", challenger="v2")])
-    History(cycles_since_retrain=0, harm_streak=1, failed_retrains=1, labels_until=None)
+    >>> found = history([Cycle(cycle=1, created_at=0.0, measurement={}, decision=fired, champion_before="v1",
+    ...                        champion_after="v1", challenger="v2")])
+    >>> found.cycles_since_retrain, found.harm_streak, found.failed_retrains, found.adapting_rows
+    (0, 1, 1, None)
     """
-    fresh = _fresh(ledger)
+    fresh = _fresh(ledger, min_new_labels)
     since: int | None = None
     streak = 0
     failed = 0
     streak_open = True
+    harm_since: float | None = None
     counted = [cycle for cycle, new in zip(ledger, fresh, strict=True) if new]
     for position, cycle in enumerate(reversed(counted)):
         fired = {r.rule for r in cycle.decision.reasons if r.fired}
@@ -253,11 +270,33 @@ def history(ledger: list[Cycle]) -> History:
         if streak_open and harmed:
             streak += 1
             failed += bool(cycle.challenger)
+            harm_since = _window_start(cycle) or harm_since
         else:
             streak_open = False
-    until = [t for t in map(_labels_until, ledger) if t is not None]
+    # the labels the last counted cycles judged: a later window's labels count from there
+    until = [t for t in map(_labels_until, counted) if t is not None]
     return History(cycles_since_retrain=since, harm_streak=streak, failed_retrains=failed,
-                   labels_until=max(until) if until else None)
+                   labels_until=max(until) if until else None, harm_since=harm_since if streak else None,
+                   **_adapting(ledger))
+
+
+def _window_start(cycle: Cycle) -> float | None:
+    """When the first row of the labelled window the cycle judged was logged (epoch seconds)."""
+    from datetime import datetime
+
+    start = (cycle.measurement.get("labelled_window") or {}).get("start")
+    return None if start is None else datetime.fromisoformat(start).timestamp()
+
+
+def _adapting(ledger: list[Cycle]) -> dict[str, Any]:
+    """The adaptation under way: the last challenger trained was promoted and learned
+    from the rows since a change (its training's ``focus_since``, ``rows.focus``)."""
+    last = next((c for c in reversed(ledger) if c.challenger), None)
+    training = (last.training or {}) if last is not None else {}
+    since, rows = training.get("focus_since"), (training.get("rows") or {}).get("focus")
+    if last is None or not last.promoted or since is None or rows is None:
+        return {}
+    return {"adapting_since": float(since), "adapting_rows": int(rows)}
 
 
 def _labels_until(cycle: Cycle) -> float | None:
@@ -267,17 +306,23 @@ def _labels_until(cycle: Cycle) -> float | None:
     return None if value is None else float(value)
 
 
-def _fresh(ledger: list[Cycle]) -> list[bool]:
-    """Per cycle (oldest first): did it judge labels newer than every earlier cycle's?
+def _fresh(ledger: list[Cycle], min_new_labels: int = 1) -> list[bool]:
+    """Per cycle (oldest first): did it judge labels newer than every earlier counted
+    cycle's, and (where it recorded ``new_labels``) at least ``min_new_labels`` of them?
     A cycle over the same labelled rows (``leanloop cycle`` run twice, no feedback in
-    between) is not new evidence: it counts toward no confirmation and no cooldown.
-    A cycle that trained a challenger always counts (the retrain happened)."""
+    between), or over rows that overlap the last counted cycle's but for a few new
+    labels, is not new evidence: it counts toward no confirmation and no cooldown, and
+    its few new labels count with the next cycle's. A cycle that trained a challenger
+    always counts (the retrain happened)."""
     newest: float | None = None
     fresh = []
     for cycle in ledger:
         until = _labels_until(cycle)
-        fresh.append(until is None or newest is None or until > newest or bool(cycle.challenger))
-        if until is not None:
+        new = (cycle.measurement.get("labelled_window") or {}).get("new_labels")
+        enough = new is None or new >= min_new_labels
+        counts = until is None or newest is None or (until > newest and enough) or bool(cycle.challenger)
+        fresh.append(counts)
+        if counts and until is not None:
             newest = until if newest is None else max(newest, until)
     return fresh
 

@@ -12,7 +12,8 @@ The action follows from the rules that fired, in this order:
    (``baseline_margin``), or the last retrains did not bring the KPI back
    (``failed_retrains``): the approach needs a human, not another retrain;
 4. ``recalibrate`` when the model still ranks as on reference (ROC AUC) but the class
-   mix moved (``recalibrate``) and the metric did not fall: new calibration and prior
+   mix moved or the probabilities lost calibration (ECE against the holdout, with its
+   interval; ``recalibrate``) and the metric did not fall: new calibration and prior
    correction of the same fitted model, through the same gate;
 5. ``retrain`` when performance fell (``metric_drop``) or the KPI fell by the model's
    doing (``kpi_drop``: where the change was split into population and model, the
@@ -25,7 +26,10 @@ The action follows from the rules that fired, in this order:
 6. ``wait`` when labels are too few to judge (``min_labels``, ``min_coverage``), saying
    how many more are needed — and, if the estimate says performance fell
    (``estimated_drop``), that labels are needed to retrain;
-7. else ``continue``. Drift without harm is not a reason to retrain: when the labels
+7. ``retrain`` when a champion that answered a change learned it from few rows and
+   ``ADAPT_GROWTH`` times as many are labelled now (``adapt``): its successor learns
+   the new population from all of them, through the same gate;
+8. else ``continue``. Drift without harm is not a reason to retrain: when the labels
    show performance held, ``drift_without_harm`` fires and says so. A KPI change the
    population explains (``population``) is a finding, never an action, and never
    counts toward a pivot.
@@ -53,7 +57,7 @@ from leanloop.config import PolicyConfig
 from leanloop.learn.evidence import Evidence
 from leanloop.measure.performance import higher_is_better
 
-__all__ = ["Action", "Rule", "Decision", "decide", "recalibrate_rule"]
+__all__ = ["Action", "Rule", "Decision", "decide", "recalibrate_rule", "adapt_rule", "ADAPT_GROWTH"]
 
 
 class Action(str, Enum):
@@ -239,7 +243,8 @@ def _names(features: list[str]) -> str:
 
 def _learning_rules(e: Evidence, policy: PolicyConfig, harmed: bool) -> list[Rule]:
     since = e.history.cycles_since_retrain
-    streak = e.history.harm_streak + (1 if harmed and e.new_evidence else 0)
+    fresh = e.fresh(policy.min_labels)
+    streak = e.history.harm_streak + (1 if harmed and fresh else 0)
     prev = e.previous
     gain = _drop(e.metric, e.realized, e.baseline)  # how much better the model does than the baseline
     rules = [
@@ -250,10 +255,13 @@ def _learning_rules(e: Evidence, policy: PolicyConfig, harmed: bool) -> list[Rul
         Rule(rule="confirm", value=streak, threshold=policy.confirm_cycles,
              fired=harmed and streak < policy.confirm_cycles,
              says=f"harm seen in {streak} consecutive cycle(s) ({policy.confirm_cycles} needed before retraining)"),
-        Rule(rule="same_evidence", value=e.labels_until, threshold=e.history.labels_until,
-             fired=harmed and not e.new_evidence,
+        Rule(rule="same_evidence", value=e.new_labels, threshold=policy.min_labels,
+             fired=harmed and not fresh,
              says=("no label arrived since the last cycle judged these rows: the same evidence confirms nothing "
-                   "and retrains nothing" if not e.new_evidence else "labels arrived since the last cycle")),
+                   "and retrains nothing" if not e.new_evidence
+                   else f"only {e.new_labels} label(s) arrived since the last cycle that counted ({policy.min_labels} "
+                        "needed): overlapping rows confirm nothing twice" if not fresh
+                   else "labels arrived since the last cycle")),
         Rule(rule="rollback", value=None if prev is None else prev.gain_lower, threshold=policy.rollback_margin,
              fired=prev is not None and prev.gain_lower > policy.rollback_margin,
              says=(f"previous version {prev.version} scores {prev.previous_metric:.4f} vs the champion's "
@@ -277,24 +285,42 @@ def _learning_rules(e: Evidence, policy: PolicyConfig, harmed: bool) -> list[Rul
     return rules
 
 
+def _calibration_moved(e: Evidence, policy: PolicyConfig) -> tuple[bool, str]:
+    """Whether the served probabilities lost calibration beyond ``max_calibration_shift``
+    (the lower end of the ECE gained over the champion's holdout), and what that says."""
+    limit = policy.max_calibration_shift
+    if e.calibration_shift is None or e.calibration_shift_lower is None:
+        return False, "calibration not measured"
+    moved = limit is not None and e.calibration_shift_lower > limit
+    return moved, (f"ECE {e.calibration_error:.4f} vs {e.calibration_reference:.4f} on the holdout: gained "
+                   f"{e.calibration_shift:+.4f} (CI lower {e.calibration_shift_lower:+.4f}; recalibrate above "
+                   + ("never" if limit is None else f"{limit:.3g}") + ")")
+
+
 def recalibrate_rule(e: Evidence, policy: PolicyConfig) -> Rule:
     """``recalibrate``: the model still ranks as on reference (the reference ROC AUC is
     not above the realized interval) but the class mix moved beyond
-    ``max_class_mix_shift``: the probabilities, not the model, are out of date. Refitting
-    the calibration and a prior correction takes seconds; a retrain would learn again
-    what the model still knows.
+    ``max_class_mix_shift`` or its probabilities lost calibration beyond
+    ``max_calibration_shift`` (ECE gained over the holdout, lower end of the interval):
+    the probabilities, not the model, are out of date. Refitting the calibration and a
+    prior correction takes seconds; a retrain would learn again what the model still knows.
 
     >>> from leanloop.config import PolicyConfig
     >>> e = Evidence(rows=5000, champion_rows=5000, labelled=4000, metric="roc_auc", realized=0.9, reference=0.9,
     ...              ranking=0.9, ranking_lower=0.88, ranking_upper=0.92, ranking_reference=0.9, class_mix_shift=0.25)
     >>> recalibrate_rule(e, PolicyConfig()).fired
     True
+    >>> e = e.model_copy(update={"class_mix_shift": 0.0, "calibration_error": 0.12, "calibration_reference": 0.02,
+    ...                          "calibration_shift": 0.1, "calibration_shift_lower": 0.07})
+    >>> recalibrate_rule(e, PolicyConfig()).fired
+    True
     """
     limit = policy.max_class_mix_shift
     held = (e.ranking is not None and e.ranking_reference is not None
             and (e.ranking_upper if e.ranking_upper is not None else e.ranking) >= e.ranking_reference)
-    moved = limit is not None and e.class_mix_shift is not None and e.class_mix_shift > limit
-    fired = held and moved and e.labelled >= policy.min_labels
+    mixed = limit is not None and e.class_mix_shift is not None and e.class_mix_shift > limit
+    calibration_moved, calibration_says = _calibration_moved(e, policy)
+    fired = held and (mixed or calibration_moved) and e.labelled >= policy.min_labels
     if e.ranking is None or e.ranking_reference is None:
         says = "ranking (roc_auc) not measured: no labelled rows with probabilities"
     else:
@@ -304,10 +330,41 @@ def recalibrate_rule(e: Evidence, policy: PolicyConfig) -> Rule:
         says = (f"roc_auc {e.ranking:.4f}{band} vs reference {e.ranking_reference:.4f}: "
                 + ("the model still ranks as on reference" if held else "the ranking fell (retrain, not recalibrate)")
                 + f"; class mix moved by {mix} (recalibrate above "
-                + ("never" if limit is None else f"{limit:.0%}") + ")"
+                + ("never" if limit is None else f"{limit:.0%}") + f"); {calibration_says}"
                 + ("; refit calibration and prior correction on recent labelled rows instead of retraining"
                    if fired else ""))
     return Rule(rule="recalibrate", value=e.class_mix_shift, threshold=limit, fired=fired, says=says)
+
+
+#: A promoted challenger that learned from the rows since a change is retrained once this
+#: many times as many such rows are labelled: its successor learns the new population
+#: from more of it (the loop's first answer to a change learns from one window).
+ADAPT_GROWTH = 2.0
+
+
+def adapt_rule(e: Evidence, policy: PolicyConfig) -> Rule:
+    """``adapt``: the champion answered a change from few of its rows (``history.adapting_rows``);
+    now ``ADAPT_GROWTH`` times as many are labelled, so a challenger learning from all
+    of them is worth its compute (the gate still judges it; one it rejects ends the
+    adaptation). Counts only fresh evidence and waits out the cooldown.
+
+    >>> from leanloop.config import PolicyConfig
+    >>> from leanloop.learn.evidence import History
+    >>> e = Evidence(rows=1500, champion_rows=1500, labelled=1500, metric="roc_auc", adapt_rows=3000,
+    ...              history=History(cycles_since_retrain=1, adapting_since=0.0, adapting_rows=1050))
+    >>> adapt_rule(e, PolicyConfig()).fired
+    True
+    """
+    learned, since = e.history.adapting_rows, e.history.cycles_since_retrain
+    if learned is None or e.adapt_rows is None:
+        return Rule(rule="adapt", value=None, threshold=None, fired=False, says="no adaptation to a change under way")
+    needed = ADAPT_GROWTH * learned
+    cooled = since is None or since >= policy.cooldown_cycles
+    fired = e.adapt_rows >= needed and cooled and e.fresh(policy.min_labels)
+    return Rule(rule="adapt", value=e.adapt_rows, threshold=needed, fired=fired,
+                says=(f"the champion learned the changed population from {learned} rows; {e.adapt_rows} are labelled "
+                      f"now (retrain at {needed:.0f}" + ("" if cooled else ", after the cooldown") + ")"
+                      + ("; a challenger learns from all of them" if fired else "")))
 
 
 def decide(evidence: Evidence, policy: PolicyConfig) -> Decision:
@@ -328,7 +385,8 @@ def decide(evidence: Evidence, policy: PolicyConfig) -> Decision:
               "not a reason to retrain" if held else "no drift that the labels contradict"),
     )
     recalibrate = recalibrate_rule(evidence, policy)
-    reasons = [*rules, *harm, *learning, explained, recalibrate]
+    adapt = adapt_rule(evidence, policy)
+    reasons = [*rules, *harm, *learning, explained, recalibrate, adapt]
     if fired & {"min_rows", "champion_rows", "quality"}:
         action = Action.WAIT
     elif "rollback" in fired:
@@ -342,6 +400,8 @@ def decide(evidence: Evidence, policy: PolicyConfig) -> Decision:
                   else Action.RETRAIN)
     elif fired & {"min_labels", "min_coverage", "estimated_drop"}:
         action = Action.WAIT
+    elif adapt.fired and "shadow_trial" not in fired:
+        action = Action.RETRAIN
     else:
         action = Action.CONTINUE
     return Decision(action=action, reasons=reasons)

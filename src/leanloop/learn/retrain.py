@@ -123,18 +123,23 @@ def _focus(ws: Workspace, production: pd.DataFrame, since: float | None) -> np.n
 
 
 def _split_recent(config: ProjectConfig, production: pd.DataFrame, focus: np.ndarray | None,
-                  ) -> tuple[pd.DataFrame, pd.DataFrame]:
+                  unseen: np.ndarray | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Learn rows and the recent rows that judge the challenger: the newest
     ``recent_eval_share`` by time; with a ``focus`` (the rows the harm was seen on), a
-    seeded share of those rows instead, so that the challenger also learns from them."""
+    seeded share of those rows instead, so that the challenger also learns from them,
+    drawn from the focus rows logged after the champion was made (``unseen``) where they
+    suffice: a champion that learned from some focus rows would be judged on its own
+    training rows otherwise."""
     import numpy as np
 
     if focus is None:
         cut = int(len(production) * (1 - config.retrain.recent_eval_share))
         return production.iloc[:cut], production.iloc[cut:]
     rows = np.flatnonzero(focus)
+    size = int(len(rows) * config.retrain.recent_eval_share)
+    fresh = rows if unseen is None else np.flatnonzero(focus & unseen)
     rng = np.random.default_rng(config.model.seed)
-    held = np.sort(rng.choice(rows, int(len(rows) * config.retrain.recent_eval_share), replace=False))
+    held = np.sort(rng.choice(fresh if len(fresh) >= size else rows, size, replace=False))
     keep = np.ones(len(production), dtype=bool)
     keep[held] = False
     return production.iloc[np.flatnonzero(keep)], production.iloc[held]
@@ -179,7 +184,9 @@ def retrain(ws: Workspace, *, cycle: int | None = None, focus_since: float | Non
             f"retraining needs at least {config.policy.min_labels} labelled production rows, "
             f"the log has {len(production)}; send more feedback first"
         )
-    learn_rows, recent = _split_recent(config, production, _focus(ws, production, focus_since))
+    # rows logged after the champion was made: it never learned from them (None: all or none were)
+    unseen = _focus(ws, production, champion.created_at)
+    learn_rows, recent = _split_recent(config, production, _focus(ws, production, focus_since), unseen)
     # The enriched test set is held out so the gate judges both versions on unseen rows.
     held_out = learn_rows.index.isin([r["prediction_id"] for r in ws.store.testset_rows()])
     learn_rows = learn_rows[~held_out]
@@ -208,7 +215,8 @@ def retrain(ws: Workspace, *, cycle: int | None = None, focus_since: float | Non
         ws, model, baseline, train=combined, test=recent, source="retrain", calibration=fitted.calibration,
         parent=champion.version, cycle=cycle, alias="challenger", warnings=fitted.warnings,
         input_format=InputFormat.NATIVE if own else InputFormat.ENCODED, trusted=own and champion.trusted,
-        rows={**counts, "recent_eval": len(recent), "testset_held_out": int(held_out.sum())},
+        rows={**counts, "recent_eval": len(recent), "testset_held_out": int(held_out.sum()),
+              **({} if focus is None else {"focus": int(focus.sum())})},
     )
     return Retrained(challenger=challenger, recent=recent.reset_index(drop=True), holdout=holdout,
                      strategy=config.retrain.strategy.value, model=model, baseline=baseline)

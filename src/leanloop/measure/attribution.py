@@ -45,15 +45,12 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict
 
-from leanloop.measure.bootstrap import BootstrapOptions, Interval, bootstrap_counts, percentile_interval
+from leanloop.measure.bootstrap import BLOCK_CELLS, BootstrapOptions, Interval, bootstrap_counts, percentile_interval
 
 if TYPE_CHECKING:
     import numpy as np
 
 __all__ = ["Stratum", "Attribution", "attribute", "truth_strata", "BootstrapOptions"]
-
-#: Most cells of one resample block (rows x resamples).
-_BLOCK_CELLS = 4_000_000
 
 
 class Stratum(BaseModel):
@@ -164,7 +161,7 @@ def attribute(reference_strata: Any, reference_values: Any, window_strata: Any, 
     reference, realized, expected = (float(v[0]) for v in _split(ref_point, win_point, fallback))
 
     rng = np.random.default_rng(options.seed)
-    block = max(1, _BLOCK_CELLS // max(len(ref_values), len(win_values)))
+    block = max(1, BLOCK_CELLS // max(len(ref_values), len(win_values)))
     draws: list[np.ndarray] = []
     done = 0
     while done < options.resamples:

@@ -33,10 +33,10 @@ if TYPE_CHECKING:
     import numpy as np
 
 __all__ = ["Interval", "BootstrapOptions", "bootstrap", "bootstrap_counts", "percentile_interval", "subsample_rows",
-           "rescaled"]
+           "rescaled", "BLOCK_CELLS"]
 
 #: Most cells of a count matrix built at once; larger runs go block by block.
-_BLOCK_CELLS = 4_000_000
+BLOCK_CELLS = 4_000_000
 
 
 class Interval(BaseModel):
@@ -89,13 +89,14 @@ def rescaled(value: float, sub: Interval, m: int, n: int) -> Interval:
                     upper=max(value, value + scale * (sub.upper - sub.value)))
 
 
-def bootstrap_counts(n: int, resamples: int, rng: np.random.Generator) -> np.ndarray:
-    """``(resamples, n)`` counts: how often each of ``n`` rows is drawn, ``n`` draws each."""
+def bootstrap_counts(n: int, resamples: int, rng: np.random.Generator, size: int | None = None) -> np.ndarray:
+    """``(resamples, n)`` counts: how often each of ``n`` rows is drawn, ``size`` draws
+    each (default ``n``; fewer: an m-out-of-n bootstrap)."""
     import numpy as np
 
     # uniform doubles rather than rng.integers: one double per draw with no buffered
     # bits, so drawing block by block gives the same resamples as drawing at once
-    draws = np.minimum((rng.random((resamples, n)) * n).astype(np.int64), n - 1)
+    draws = np.minimum((rng.random((resamples, n if size is None else size)) * n).astype(np.int64), n - 1)
     offsets = (np.arange(resamples) * n)[:, None]
     return np.bincount((draws + offsets).ravel(), minlength=resamples * n).reshape(resamples, n).astype(float)
 
@@ -128,7 +129,7 @@ def bootstrap(table: Callable[[np.ndarray], dict[str, np.ndarray]], n: int,
         return {}
     points = {name: float(v[0]) for name, v in table(np.ones((1, n))).items()}
     rng = np.random.default_rng(options.seed)
-    block = max(1, _BLOCK_CELLS // n)
+    block = max(1, BLOCK_CELLS // n)
     samples: dict[str, list[np.ndarray]] = {name: [] for name in points}
     done = 0
     while done < options.resamples:

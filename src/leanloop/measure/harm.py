@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from leanloop.config import Task
 from leanloop.measure.attribution import Attribution, BootstrapOptions, attribute, truth_strata
+from leanloop.measure.calibration import CalibrationShift, calibration_shift
 from leanloop.measure.kpi import row_weights
 from leanloop.measure.logged import logged_scored
 from leanloop.measure.rows import row_outcomes
@@ -44,7 +45,7 @@ if TYPE_CHECKING:
     from leanloop.config import ProjectConfig
     from leanloop.registry import ModelVersion
 
-__all__ = ["score_holdout", "kpi_attribution", "finding"]
+__all__ = ["score_holdout", "kpi_attribution", "accuracy_attribution", "calibration_against_holdout", "finding"]
 
 
 def _kpi_values(config: ProjectConfig, frame: pd.DataFrame, truth: list[Any], labels: list[Any],
@@ -86,6 +87,63 @@ def kpi_attribution(config: ProjectConfig, holdout: pd.DataFrame | None, ref_sco
     options = BootstrapOptions(resamples=config.performance.bootstrap_resamples,
                                confidence=config.performance.confidence, seed=config.model.seed)
     return attribute(ref_strata, ref_values, win_strata, win_values, options)
+
+
+def accuracy_attribution(config: ProjectConfig, holdout: pd.DataFrame | None, ref_scored: Scored | None,
+                         labelled: pd.DataFrame) -> Attribution | None:
+    """The accuracy change (1 per row served right, 0 wrong) from the champion's
+    ``holdout`` to the ``labelled`` log rows, split like the KPI's: a mix with more rows
+    of a harder class lowers accuracy without the model getting worse (None for
+    regression, or without rows on either side).
+
+    >>> import pandas as pd
+    >>> from leanloop.config import DataConfig, ProjectConfig
+    >>> from leanloop.scoring import Scored
+    >>> config = ProjectConfig(data=DataConfig(path="d.csv", target="y", task="classification", classes=[0, 1]))
+    >>> holdout = pd.DataFrame({"y": [1] * 50 + [0] * 50})           # right on every 1, on 4 in 5 of the 0s
+    >>> ref = Scored(labels=[1] * 50 + [0] * 40 + [1] * 10, probabilities=None, classes=[0, 1])
+    >>> window = pd.DataFrame({"label": [1] * 20 + [0] * 80, "prediction": [1] * 20 + [0] * 64 + [1] * 16})
+    >>> split = accuracy_attribution(config, holdout, ref, window)   # more 0s now, each class as before
+    >>> split.reference, split.realized, round(split.population.value, 4), abs(round(split.model.value, 4))
+    (0.9, 0.84, -0.06, 0.0)
+    """
+    from leanloop.target import normalize_target
+
+    if (config.data.task is Task.REGRESSION or holdout is None or ref_scored is None or holdout.empty
+            or labelled.empty or config.data.target not in holdout):
+        return None
+    ref_truth = [str(v) for v in normalize_target(holdout[config.data.target], config.data.task)]
+    ref_right = [float(str(p) == t) for p, t in zip(ref_scored.labels, ref_truth, strict=True)]
+    win_truth = [str(v) for v in labelled["label"]]
+    win_right = [float(str(p) == t) for p, t in zip(labelled["prediction"], win_truth, strict=True)]
+    options = BootstrapOptions(resamples=config.performance.bootstrap_resamples,
+                               confidence=config.performance.confidence, seed=config.model.seed)
+    return attribute(ref_truth, ref_right, win_truth, win_right, options)
+
+
+def calibration_against_holdout(config: ProjectConfig, holdout: pd.DataFrame | None, ref_scored: Scored | None,
+                                labelled: pd.DataFrame) -> CalibrationShift | None:
+    """The served probabilities' calibration on the ``labelled`` log rows against the
+    champion's on its ``holdout`` (:func:`~leanloop.measure.calibration.calibration_shift`);
+    None for regression, or without probabilities or rows on either side."""
+    from leanloop.target import normalize_target
+
+    if (config.data.task is Task.REGRESSION or holdout is None or ref_scored is None or labelled.empty
+            or ref_scored.probabilities is None or config.data.target not in holdout):
+        return None
+    win_scored = logged_scored(labelled, config.data.task, config.data.classes)
+    if win_scored.probabilities is None or win_scored.classes is None:
+        return None
+    # the holdout's columns in the logged class order, so one class list serves both sides
+    ref_names, win_names = [str(c) for c in ref_scored.classes or []], [str(c) for c in win_scored.classes]
+    if not set(win_names) <= set(ref_names):
+        return None
+    order = [ref_names.index(c) for c in win_names]
+    options = BootstrapOptions(resamples=config.performance.bootstrap_resamples,
+                               confidence=config.performance.confidence, seed=config.model.seed)
+    return calibration_shift(normalize_target(holdout[config.data.target], config.data.task).tolist(),
+                             ref_scored.probabilities[:, order], labelled["label"].tolist(),
+                             win_scored.probabilities, win_names, options=options)
 
 
 def finding(split: Attribution | None, target: str, *, tolerance: float) -> str | None:

@@ -18,7 +18,13 @@ from leanloop.measure.chunking import chunk_by_count, chunk_by_period
 from leanloop.measure.columnar import cached_reference_scored, reference_key
 from leanloop.measure.estimation.champion import fit_champion_estimator
 from leanloop.measure.hard_cases import weak_spots
-from leanloop.measure.harm import finding, kpi_attribution, score_holdout
+from leanloop.measure.harm import (
+    accuracy_attribution,
+    calibration_against_holdout,
+    finding,
+    kpi_attribution,
+    score_holdout,
+)
 from leanloop.measure.labels import label_coverage, label_delay
 from leanloop.measure.logged import logged_scored
 from leanloop.measure.multivariate import PcaDrift
@@ -107,7 +113,8 @@ def _chunks(measure: Any, window: pd.DataFrame, chunks: int, period: str | None,
 
 def measure_window(ws: Workspace, *, last: int | None = None, since: float | None = None,
                    chunks: int = 0, period: str | None = None, window: pd.DataFrame | None = None,
-                   loaded: tuple[Any, Any] | None = None, until: float | None = None) -> Measurement:
+                   loaded: tuple[Any, Any] | None = None, until: float | None = None,
+                   labels_after: float | None = None) -> Measurement:
     """Measure the last ``last`` predictions (default: the configured window), or those
     since ``since`` (and before ``until``; epoch seconds), against the champion's training
     data; also per chunk: ``chunks`` parts by count, or calendar bins of ``period`` (e.g.
@@ -116,7 +123,9 @@ def measure_window(ws: Workspace, *, last: int | None = None, since: float | Non
 
     A caller that already read the window from the store (``window``, as
     :meth:`~leanloop.store.SQLStore.window` returns it) or loaded the champion's
-    ``(model, baseline)`` (``loaded``) passes them so they are not read again."""
+    ``(model, baseline)`` (``loaded``) passes them so they are not read again.
+    ``labels_after`` (epoch seconds): labels that arrived later are the labelled
+    window's ``new_labels`` (the loop passes when the last cycle that counted judged)."""
     config = ws.config
     champion = ws.registry.champion()
     if since is None and last is None and until is None:
@@ -154,7 +163,10 @@ def measure_window(ws: Workspace, *, last: int | None = None, since: float | Non
         **{**whole.slice_fields(), "performance": whole.performance.model_copy(update={"reference": champion.metrics})},
         window=Window(start=start, end=end, rows=len(window), labelled=int(window["label"].notna().sum()),
                       coverage=label_coverage(window), label_delay=label_delay(window)),
-        labelled_window=_labelled_record(window, labelled, by_event), kpi_attribution=split,
+        labelled_window=_labelled_record(window, labelled, by_event, labels_after), kpi_attribution=split,
+        calibration=calibration_against_holdout(config, holdout, holdout_scored, labelled),
+        accuracy_attribution=accuracy_attribution(config, holdout, holdout_scored, labelled),
+        label_rule=champion.decision.value,
         finding=finding(split, config.data.target,
                         tolerance=0.0 if split is None else config.policy.max_kpi_drop * abs(split.reference)),
         champion=champion.version, served_by={str(k): int(v) for k, v in served.items()},
@@ -190,16 +202,19 @@ def _labelled_window(ws: Workspace, window: pd.DataFrame, *, last: int | None,
     return ws.window(last=rows, since=oldest, until=until, labelled_only=True).reset_index(drop=True)
 
 
-def _labelled_record(window: pd.DataFrame, labelled: pd.DataFrame, by_event: bool) -> Window:
+def _labelled_record(window: pd.DataFrame, labelled: pd.DataFrame, by_event: bool,
+                     labels_after: float | None) -> Window:
     """The labelled window's span, size, label delay, age behind the newest prediction,
-    and when its newest label arrived."""
+    when its newest label arrived, and how many of its labels arrived after ``labels_after``."""
     start, end = _span(labelled, by_event)
     if labelled.empty:
         return Window(start=None, end=None, rows=0, labelled=0)
     age = float(row_times(window, by_event).max()) - float(row_times(labelled, by_event).max())
     return Window(start=start, end=end, rows=len(labelled), labelled=len(labelled), coverage=1.0,
                   label_delay=label_delay(labelled), age_seconds=max(age, 0.0),
-                  labels_until=float(labelled["received_at"].max()))
+                  labels_until=float(labelled["received_at"].max()),
+                  new_labels=len(labelled) if labels_after is None
+                  else int((labelled["received_at"].astype(float) > labels_after).sum()))
 
 
 def _holdout(ws: Workspace, test_data: str | None) -> pd.DataFrame | None:

@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from leanloop.frames import Tabular
 from leanloop.measure.attribution import Attribution
 from leanloop.measure.bootstrap import Interval
+from leanloop.measure.calibration import CalibrationShift
 from leanloop.measure.drift import DriftResult
 from leanloop.measure.drift.result import drift_frame
 from leanloop.measure.hard_cases import HardCase
@@ -55,6 +56,9 @@ class Window(BaseModel):
     #: when the newest label of the slice arrived (epoch seconds; the labelled window
     #: only: the ledger counts a cycle as new evidence only when this moved)
     labels_until: float | None = None
+    #: labelled rows of the slice whose label arrived after ``labels_after`` (the last
+    #: cycle that counted as evidence; the labelled window only): only these confirm
+    new_labels: int | None = None
 
 
 class Performance(BaseModel):
@@ -166,6 +170,14 @@ class Measurement(Tabular, SliceResult):
     kpi_attribution: Attribution | None = None
     #: The attribution in one sentence: a population change, model harm, or neither.
     finding: str | None = None
+    #: The accuracy change from the champion's holdout to the labelled window (the
+    #: served label right or wrong), split like the KPI's; None for regression.
+    accuracy_attribution: Attribution | None = None
+    #: The served probabilities' calibration (ECE) on the labelled window against the
+    #: champion's on its holdout (:mod:`leanloop.measure.calibration`); None for regression.
+    calibration: CalibrationShift | None = None
+    #: The label rule the champion serves with (``argmax`` or ``expected_value``).
+    label_rule: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The stable JSON shape (``chunks`` only when chunks were asked for)."""

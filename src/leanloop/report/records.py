@@ -195,6 +195,8 @@ class VersionView(_Record):
     aliases: list[str]
     promoted_at: list[str]
     promoted_by: list[str]
+    #: the label rule it serves with (``argmax``, ``expected_value``)
+    label_rule: str = "argmax"
 
 
 class Distribution(_Record):

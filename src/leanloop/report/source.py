@@ -233,6 +233,7 @@ def _versions(models: list[dict[str, Any]], aliases: dict[str, str], cycles: lis
             train_rows=rows.get("train"), fingerprint=body.get("fingerprint", ""), metrics=body.get("metrics", {}),
             aliases=sorted(a for a, v in aliases.items() if v == name),
             promoted_at=[s[0] for s in steps], promoted_by=[s[1] for s in steps],
+            label_rule=body.get("decision") or "argmax",
         ))
     return out
 
