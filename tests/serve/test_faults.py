@@ -26,7 +26,18 @@ import pytest
 from leanloop.demo import free_port
 from leanloop.project import Project
 from leanloop.serve.spool import Spool
-from tests.serve.faults import FEATURES, Load, Server, Zygote, check_sqlite, configure, restart_limit, spooled_bytes
+from tests.serve.faults import (
+    FEATURES,
+    Load,
+    Server,
+    Zygote,
+    check_postgresql,
+    check_sqlite,
+    configure,
+    on_postgresql,
+    restart_limit,
+    spooled_bytes,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.faults]
 
@@ -358,40 +369,6 @@ def test_postgresql_down_under_load_spools_then_drains(zygote: Zygote, project_c
           f"with {answered_while_draining} rows answered meanwhile; {rate:.0f} rows/s overall")
 
     check_postgresql(remote, load.acked)
-
-
-def on_postgresql(root: Path, url: str, **store: Any) -> Any:
-    """Move the project's registry to the PostgreSQL database at ``url`` and point the
-    project at it; returns that store (for the checks)."""
-    import sqlalchemy as sa
-
-    from leanloop.store import SQLStore
-    from leanloop.store import tables as t
-
-    local, remote = SQLStore(f"sqlite:///{database(root)}"), SQLStore(url)
-    with local.engine.connect() as conn:
-        for row in conn.execute(sa.select(t.models).order_by(t.models.c.created_at)):
-            remote.add_model(row.version, row.created_at, row.body)
-    remote.set_aliases(local.aliases(), at=time.time())
-    local.close()
-    configure(root, store={"url": url, **store})
-    return remote
-
-
-def check_postgresql(remote: Any, acked: dict[str, str]) -> None:
-    """Every acknowledged prediction is in the store once, with the version that answered it."""
-    import sqlalchemy as sa
-
-    from leanloop.store import tables as t
-
-    with remote.engine.connect() as conn:
-        logged = dict(conn.execute(sa.select(t.predictions.c.prediction_id, t.predictions.c.model_version)).all())
-        count = conn.execute(sa.select(sa.func.count()).select_from(t.predictions)).scalar_one()
-    remote.close()
-    assert count == len(logged), "a prediction id is logged twice"
-    missing = [i for i in acked if i not in logged]
-    assert not missing, f"{len(missing)} acknowledged predictions are not in the store"
-    assert all(logged[i] == v for i, v in acked.items())
 
 
 @pytest.mark.postgres
