@@ -32,6 +32,24 @@ def configure(root: Path, **sections: dict[str, Any]) -> None:
     path.write_text(tomlkit.dumps(document), encoding="utf-8")
 
 
+def two_versions(root: Path, car_loan_data: Any, **sections: dict[str, Any]) -> Path:
+    """A small project made in ``root`` (1,500 car-loan rows, a 10-iteration model, the
+    config ``sections``) and built twice: v1 champion, v2 registered."""
+    from leanloop.project import Project
+
+    root.mkdir()
+    data = root / "loans.csv"
+    car_loan_data.reference.head(1500).to_csv(data, index=False)
+    Project.init(data, target="repaid", id_column="id", time_column="timestamp", root=root).close()
+    configure(root, model={"max_iter": 10}, **sections)
+    project = Project(root)
+    project.build()
+    project.build()
+    project.registry.promote("v1")
+    project.close()
+    return root
+
+
 class Server:
     """``leanloop serve`` in a subprocess on a loopback port (``--no-loop`` unless ``loop``)."""
 

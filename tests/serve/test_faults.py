@@ -37,6 +37,7 @@ from tests.serve.faults import (
     on_postgresql,
     restart_limit,
     spooled_bytes,
+    two_versions,
 )
 
 pytestmark = [pytest.mark.e2e, pytest.mark.faults]
@@ -45,20 +46,9 @@ pytestmark = [pytest.mark.e2e, pytest.mark.faults]
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory, car_loan_data: Any) -> Path:
     """A small project built once (v1 champion, v2 registered), copied by every test."""
-    root = tmp_path_factory.mktemp("faults") / "base"
-    root.mkdir()
-    data = root / "loans.csv"
-    car_loan_data.reference.head(1500).to_csv(data, index=False)
-    project = Project.init(data, target="repaid", id_column="id", time_column="timestamp", root=root)
-    configure(root, model={"max_iter": 10},
-              serve={"commit_max_wait_ms": 2.0, "model_refresh_seconds": 0.1},
-              store={"spool_retry_seconds": 0.2})
-    project = Project(root)
-    project.build()
-    project.build()
-    project.registry.promote("v1")
-    project.close()
-    return root
+    return two_versions(tmp_path_factory.mktemp("faults") / "base", car_loan_data,
+                        serve={"commit_max_wait_ms": 2.0, "model_refresh_seconds": 0.1},
+                        store={"spool_retry_seconds": 0.2})
 
 
 @pytest.fixture(scope="module")

@@ -23,9 +23,8 @@ import httpx
 import pytest
 
 from leanloop.demo import free_port
-from leanloop.project import Project
 from leanloop.serve.security import resolve_token
-from tests.serve.faults import FEATURES, Load, Server, check_postgresql, configure, on_postgresql
+from tests.serve.faults import FEATURES, Load, Server, check_postgresql, configure, on_postgresql, two_versions
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres]
 
@@ -37,19 +36,9 @@ SWITCH_SECONDS = 2.0
 def built(tmp_path_factory: pytest.TempPathFactory, car_loan_data: Any) -> Path:
     """A small project (v1 champion, v2 registered) whose loop runs but is never due, polling
     the aliases every 30 s and trying the loop lock every 0.2 s."""
-    root = tmp_path_factory.mktemp("hosts") / "base"
-    root.mkdir()
-    data = root / "loans.csv"
-    car_loan_data.reference.head(1500).to_csv(data, index=False)
-    project = Project.init(data, target="repaid", id_column="id", time_column="timestamp", root=root)
-    configure(root, model={"max_iter": 10}, serve={"commit_max_wait_ms": 2.0, "model_refresh_seconds": 30.0},
-              loop={"every_rows": 10_000_000, "poll_seconds": 0.2})
-    project = Project(root)
-    project.build()
-    project.build()
-    project.registry.promote("v1")
-    project.close()
-    return root
+    return two_versions(tmp_path_factory.mktemp("hosts") / "base", car_loan_data,
+                        serve={"commit_max_wait_ms": 2.0, "model_refresh_seconds": 30.0},
+                        loop={"every_rows": 10_000_000, "poll_seconds": 0.2})
 
 
 @pytest.fixture(scope="module")
@@ -128,11 +117,10 @@ def test_a_move_on_one_server_reaches_both_within_two_seconds_and_a_killed_stand
     for load in running:
         load.wait_for(20)
     token = resolve_token(servers[0].root / ".leanloop", environ={})
-    began = time.monotonic()
     promoted = httpx.post(f"{servers[0].url}/promote", json={"version": "v2", "reason": "test"},
                           headers={"Authorization": f"Bearer {token}"}, timeout=10.0)
     assert promoted.status_code == 200, promoted.text
-    promotion = seconds_until_serving(servers, "v2", rows[0], began)
+    promotion = seconds_until_serving(servers, "v2", rows[0], time.monotonic())
     subprocess.run([sys.executable, "-m", "leanloop.cli", "rollback", "--dir", str(servers[1].root)], check=True,
                    capture_output=True)
     began = time.monotonic()
