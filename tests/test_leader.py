@@ -14,7 +14,7 @@ import pytest
 import sqlalchemy as sa
 
 from leanloop.errors import ProjectError
-from leanloop.leader import AdvisoryCycleLock, FileCycleLock, cycle_lock
+from leanloop.leader import AdvisoryCycleLock, FileCycleLock, cycle_lock, loop_lock
 
 HOLDER = """
 import sys, time
@@ -81,3 +81,53 @@ def test_the_lock_of_each_store_kind(tmp_path: Path) -> None:
     assert isinstance(cycle_lock(sa.create_engine("postgresql+psycopg://u@127.0.0.1:1/db")), AdvisoryCycleLock)
     with pytest.raises(ProjectError, match="no cycle lock for a sqlite store"):
         cycle_lock(sa.create_engine("sqlite://"))
+
+
+# --- the loop lock: which server runs the unattended loop ---------------------------
+
+
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def test_the_loop_lock_has_one_holder_apart_from_the_cycle_lock(backend: str, tmp_path: Path,
+                                                                request: pytest.FixtureRequest) -> None:
+    from leanloop.serve.leadership import LoopLeader
+
+    url = f"sqlite:///{tmp_path / 'store.db'}" if backend == "sqlite" else request.getfixturevalue("postgresql_url")
+    engines = sa.create_engine(url), sa.create_engine(url)
+    heard: list[tuple[str, bool]] = []
+    first = LoopLeader(loop_lock(engines[0]), on_change=lambda held: heard.append(("first", held)))
+    second = LoopLeader(loop_lock(engines[1]), on_change=lambda held: heard.append(("second", held)),
+                        retry_seconds=0.05)
+    cycle = cycle_lock(engines[1])
+    try:
+        assert first.check() and not second.check() and first.check()
+        assert cycle.acquire()  # the loop's holder and a cycle are two locks
+        cycle.release()
+        second.start()  # a survivor trying every 50 ms
+        first.lock.close()  # the holder's server died
+        deadline = time.monotonic() + 5
+        while not second.leading and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert second.leading and not first.check()
+        assert heard == [("first", True), ("second", True), ("first", False)]
+    finally:
+        first.close(), second.close(), cycle.close()
+        for engine in engines:
+            engine.dispose()
+
+
+@pytest.mark.postgres
+def test_an_advisory_lock_whose_connection_died_is_not_held(postgresql_url: str) -> None:
+    engine = sa.create_engine(postgresql_url)
+    lock = loop_lock(engine)
+    try:
+        assert lock.acquire() and lock.holds()
+        assert isinstance(lock, AdvisoryCycleLock) and lock._connection is not None
+        pid = lock._connection.execute(sa.text("select pg_backend_pid()")).scalar()
+        lock._connection.commit()
+        with engine.connect() as conn:  # the database ends that session, as a restart would
+            conn.execute(sa.text("select pg_terminate_backend(:pid)"), {"pid": pid})
+        assert not lock.holds()
+        assert lock.acquire()  # a new connection takes it again
+    finally:
+        lock.close()
+        engine.dispose()

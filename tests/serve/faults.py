@@ -32,21 +32,40 @@ def configure(root: Path, **sections: dict[str, Any]) -> None:
     path.write_text(tomlkit.dumps(document), encoding="utf-8")
 
 
-class Server:
-    """``leanloop serve`` in a subprocess on a loopback port."""
+def two_versions(root: Path, car_loan_data: Any, **sections: dict[str, Any]) -> Path:
+    """A small project made in ``root`` (1,500 car-loan rows, a 10-iteration model, the
+    config ``sections``) and built twice: v1 champion, v2 registered."""
+    from leanloop.project import Project
 
-    def __init__(self, root: Path, port: int, workers: int = 1) -> None:
+    root.mkdir()
+    data = root / "loans.csv"
+    car_loan_data.reference.head(1500).to_csv(data, index=False)
+    Project.init(data, target="repaid", id_column="id", time_column="timestamp", root=root).close()
+    configure(root, model={"max_iter": 10}, **sections)
+    project = Project(root)
+    project.build()
+    project.build()
+    project.registry.promote("v1")
+    project.close()
+    return root
+
+
+class Server:
+    """``leanloop serve`` in a subprocess on a loopback port (``--no-loop`` unless ``loop``)."""
+
+    def __init__(self, root: Path, port: int, workers: int = 1, loop: bool = False) -> None:
         self.root = root
         self.url = f"http://127.0.0.1:{port}"
         self.port = port
         self.workers = workers
+        self.loop = loop
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> Server:
         log = open(self.root / "server.log", "ab")  # noqa: SIM115 - the child keeps it
         self.process = subprocess.Popen(
             [sys.executable, "-m", "leanloop.cli", "serve", "--port", str(self.port), "--dir", str(self.root),
-             "--workers", str(self.workers), "--no-loop"],
+             "--workers", str(self.workers), *([] if self.loop else ["--no-loop"])],
             stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"},
             start_new_session=self.workers > 1,  # the workers are killed with their supervisor, as a group
         )
@@ -228,6 +247,40 @@ def check_sqlite(database: Path, acked: dict[str, str]) -> dict[str, str]:
     assert not missing, f"{len(missing)} acknowledged predictions are not in the store, e.g. {missing[:3]}"
     assert all(logged[i] == v for i, v in acked.items())
     return logged
+
+
+def on_postgresql(root: Path, url: str, **store: Any) -> Any:
+    """Move the project's registry to the PostgreSQL database at ``url`` and point the
+    project at it; returns that store (for the checks)."""
+    import sqlalchemy as sa
+
+    from leanloop.store import SQLStore
+    from leanloop.store import tables as t
+
+    local, remote = SQLStore(f"sqlite:///{root / '.leanloop' / 'store.db'}"), SQLStore(url)
+    with local.engine.connect() as conn:
+        for row in conn.execute(sa.select(t.models).order_by(t.models.c.created_at)):
+            remote.add_model(row.version, row.created_at, row.body)
+    remote.set_aliases(local.aliases(), at=time.time())
+    local.close()
+    configure(root, store={"url": url, **store})
+    return remote
+
+
+def check_postgresql(remote: Any, acked: dict[str, str]) -> None:
+    """Every acknowledged prediction is in the store once, with the version that answered it."""
+    import sqlalchemy as sa
+
+    from leanloop.store import tables as t
+
+    with remote.engine.connect() as conn:
+        logged = dict(conn.execute(sa.select(t.predictions.c.prediction_id, t.predictions.c.model_version)).all())
+        count = conn.execute(sa.select(sa.func.count()).select_from(t.predictions)).scalar_one()
+    remote.close()
+    assert count == len(logged), "a prediction id is logged twice"
+    missing = [i for i in acked if i not in logged]
+    assert not missing, f"{len(missing)} acknowledged predictions are not in the store"
+    assert all(logged[i] == v for i, v in acked.items())
 
 
 def spooled_bytes(root: Path) -> int:

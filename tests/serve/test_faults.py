@@ -26,7 +26,19 @@ import pytest
 from leanloop.demo import free_port
 from leanloop.project import Project
 from leanloop.serve.spool import Spool
-from tests.serve.faults import FEATURES, Load, Server, Zygote, check_sqlite, configure, restart_limit, spooled_bytes
+from tests.serve.faults import (
+    FEATURES,
+    Load,
+    Server,
+    Zygote,
+    check_postgresql,
+    check_sqlite,
+    configure,
+    on_postgresql,
+    restart_limit,
+    spooled_bytes,
+    two_versions,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.faults]
 
@@ -34,20 +46,9 @@ pytestmark = [pytest.mark.e2e, pytest.mark.faults]
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory, car_loan_data: Any) -> Path:
     """A small project built once (v1 champion, v2 registered), copied by every test."""
-    root = tmp_path_factory.mktemp("faults") / "base"
-    root.mkdir()
-    data = root / "loans.csv"
-    car_loan_data.reference.head(1500).to_csv(data, index=False)
-    project = Project.init(data, target="repaid", id_column="id", time_column="timestamp", root=root)
-    configure(root, model={"max_iter": 10},
-              serve={"commit_max_wait_ms": 2.0, "model_refresh_seconds": 0.1},
-              store={"spool_retry_seconds": 0.2})
-    project = Project(root)
-    project.build()
-    project.build()
-    project.registry.promote("v1")
-    project.close()
-    return root
+    return two_versions(tmp_path_factory.mktemp("faults") / "base", car_loan_data,
+                        serve={"commit_max_wait_ms": 2.0, "model_refresh_seconds": 0.1},
+                        store={"spool_retry_seconds": 0.2})
 
 
 @pytest.fixture(scope="module")
@@ -358,40 +359,6 @@ def test_postgresql_down_under_load_spools_then_drains(zygote: Zygote, project_c
           f"with {answered_while_draining} rows answered meanwhile; {rate:.0f} rows/s overall")
 
     check_postgresql(remote, load.acked)
-
-
-def on_postgresql(root: Path, url: str, **store: Any) -> Any:
-    """Move the project's registry to the PostgreSQL database at ``url`` and point the
-    project at it; returns that store (for the checks)."""
-    import sqlalchemy as sa
-
-    from leanloop.store import SQLStore
-    from leanloop.store import tables as t
-
-    local, remote = SQLStore(f"sqlite:///{database(root)}"), SQLStore(url)
-    with local.engine.connect() as conn:
-        for row in conn.execute(sa.select(t.models).order_by(t.models.c.created_at)):
-            remote.add_model(row.version, row.created_at, row.body)
-    remote.set_aliases(local.aliases(), at=time.time())
-    local.close()
-    configure(root, store={"url": url, **store})
-    return remote
-
-
-def check_postgresql(remote: Any, acked: dict[str, str]) -> None:
-    """Every acknowledged prediction is in the store once, with the version that answered it."""
-    import sqlalchemy as sa
-
-    from leanloop.store import tables as t
-
-    with remote.engine.connect() as conn:
-        logged = dict(conn.execute(sa.select(t.predictions.c.prediction_id, t.predictions.c.model_version)).all())
-        count = conn.execute(sa.select(sa.func.count()).select_from(t.predictions)).scalar_one()
-    remote.close()
-    assert count == len(logged), "a prediction id is logged twice"
-    missing = [i for i in acked if i not in logged]
-    assert not missing, f"{len(missing)} acknowledged predictions are not in the store"
-    assert all(logged[i] == v for i, v in acked.items())
 
 
 @pytest.mark.postgres

@@ -35,7 +35,8 @@ class LoopConfig(Section):
     """The unattended loop: 'leanloop serve' runs a cycle after every_rows new predictions and/or
     every duration (one cycle at a time across workers and servers), in a process of its own at
     low priority, and posts decisions other than continue (and failed cycles) to webhook_url.
-    'leanloop serve --no-loop' turns it off for one server."""
+    Of several servers sharing a store, the one holding the loop lock runs it; the others take
+    over when it dies. 'leanloop serve --no-loop' turns it off for one server."""
 
     every_rows: int | None = Field(
         None, ge=0, le=MAX_ROWS,
@@ -47,7 +48,8 @@ class LoopConfig(Section):
         None, description="http(s) URL that gets each decision other than continue, and each failed cycle, "
                           "as JSON (retried with backoff; the outcome is in the ledger).")
     poll_seconds: float = Field(1.0, gt=0.0, le=3600.0,
-                                description="How often the loop process checks whether a cycle is due.")
+                                description="How often the loop process checks whether a cycle is due, and a "
+                                            "server without the loop lock tries to take it.")
 
     @field_validator("every")
     @classmethod

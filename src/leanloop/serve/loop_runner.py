@@ -7,8 +7,9 @@ free, runs it (:func:`leanloop.loop.try_cycle`). Cycles never run in a process t
 answers requests, so measuring and retraining take no time from answers but what the
 OS gives a niced process; SQLite in WAL mode lets them read while the server writes.
 A promotion moves the ``champion`` alias, which every worker's champion watcher picks
-up, as it does a manual one. With several workers or servers each has a loop process;
-the cycle lock lets one run a cycle at a time, and the others find it no longer due.
+up, as it does a manual one. With several workers or servers, only the one holding
+the loop lock runs a loop process (:mod:`~leanloop.serve.leadership`); the cycle lock
+keeps its cycles apart from a manual ``leanloop cycle``.
 
 The loop process ends with its server: on Linux the kernel kills it when its parent
 dies (``PR_SET_PDEATHSIG``), elsewhere it notices its parent is gone within a poll.

@@ -3,7 +3,8 @@
 :class:`ServerRuntime` is the composition root of the HTTP service: the model holder,
 the durable prediction logger, the micro-batcher with its :class:`BatchScorer`, the
 shadow scorer, readiness and metrics. Its :meth:`~ServerRuntime.lifespan` starts
-them (and the champion watcher) when the app starts and stops them in reverse order.
+them (and the champion watcher, woken by the alias listener of a PostgreSQL store)
+when the app starts and stops them in reverse order.
 Routes receive the runtime and read the parts they need from it.
 """
 
@@ -12,8 +13,14 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import os
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
+
+from leanloop.leader import loop_lock
+from leanloop.serve.leadership import LoopLeader
+from leanloop.serve.status import ServerStatus
+from leanloop.store.notify import listener_for
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -74,8 +81,15 @@ class ServerRuntime:
         self.loop = LoopProcess(project.paths.root, on_event=self._loop_event) \
             if run_loop and self.schedule.enabled else None
         self.events = EventLog(project.store, project.paths.workspace)
+        # The loop process runs only while this server holds the loop lock.
+        self.leader = None if self.loop is None else LoopLeader(
+            loop_lock(project.store.engine), on_change=self._lead, retry_seconds=config.loop.poll_seconds)
         self._watcher: asyncio.Task[None] | None = None
         self._restore_sigterm: Any = None
+        # Set (from the listener's thread) when another server announces an alias move.
+        self._aliases_moved: asyncio.Event | None = None
+        self._event_loop: asyncio.AbstractEventLoop | None = None
+        self.listener = listener_for(project.store.engine, on_change=self._on_alias_notice)
 
     async def start(self) -> None:
         """Load the champion, tune the process if it is the server's own, start the parts."""
@@ -96,16 +110,22 @@ class ServerRuntime:
         self.shadow.start()
         self.logger.start()
         await self.batcher.start()
-        self._watcher = asyncio.get_running_loop().create_task(self.watch_champion())
-        if self.loop is not None:
-            self.loop.start()
+        self._event_loop = asyncio.get_running_loop()
+        self._aliases_moved = asyncio.Event()
+        self._watcher = self._event_loop.create_task(self.watch_champion())
+        if self.listener is not None:
+            self.listener.start()
+        if self.leader is not None:
+            self.leader.start()
         self._restore_sigterm = on_sigterm(self.readiness.stop, drain_seconds=self.serve.shutdown_drain_seconds)
 
     async def stop(self) -> None:
         """Report stopping, then stop the parts: queued requests are scored and logged first."""
         self.readiness.stop()
-        if self.loop is not None:
-            self.loop.stop()
+        if self.leader is not None:
+            self.leader.close()  # stops the loop process, then frees the loop lock
+        if self.listener is not None:
+            self.listener.stop()
         if self._watcher is not None:
             self._watcher.cancel()
             self._watcher = None
@@ -118,8 +138,9 @@ class ServerRuntime:
             self._restore_sigterm = None
 
     async def watch_champion(self) -> None:
-        """Pick up moves of the champion and shadow aliases, and log new promotions,
-        rollbacks and shadow starts and stops, every ``model_refresh_seconds``."""
+        """Pick up moves of the champion and shadow aliases (when another server announces
+        one on PostgreSQL, else every ``model_refresh_seconds``), and log new promotions,
+        rollbacks and shadow starts and stops."""
         from fastapi.concurrency import run_in_threadpool
 
         # Off the request path: a request finds the new version already loaded, and
@@ -127,9 +148,9 @@ class ServerRuntime:
         # and one when it works again, not one per round.
         failing = False
         while True:
-            await asyncio.sleep(self.serve.model_refresh_seconds)
+            announced = await self._wait_for_move()
             try:
-                await run_in_threadpool(self.holder.current)
+                await run_in_threadpool(self.holder.reload if announced else self.holder.current)
                 await run_in_threadpool(self.shadow.refresh)
                 await run_in_threadpool(self.events.poll)
             except Exception as exc:  # the holder keeps serving; the next round retries
@@ -141,6 +162,39 @@ class ServerRuntime:
                 if failing:
                     server_log.warning("the champion and shadow aliases are refreshed again")
                 failing = False
+
+    async def _wait_for_move(self) -> bool:
+        """Sleep ``model_refresh_seconds`` or until an alias move is announced; whether one was."""
+        assert self._aliases_moved is not None
+        try:
+            await asyncio.wait_for(self._aliases_moved.wait(), self.serve.model_refresh_seconds)
+        except TimeoutError:
+            return False
+        self._aliases_moved.clear()
+        return True
+
+    def _on_alias_notice(self) -> None:
+        """The listener heard an alias move (in its own thread): wake the watcher."""
+        moved, loop = self._aliases_moved, self._event_loop
+        if moved is not None and loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(moved.set)
+
+    def status(self) -> ServerStatus:
+        """``GET /status``: what this server serves, and whether it runs the loop."""
+        return ServerStatus(model_version=self.holder.version, shadow_version=self.shadow.stats().version,
+                            pid=os.getpid(), loop_enabled=self.leader is not None,
+                            holds_loop_lock=self.leader is not None and self.leader.leading,
+                            runs_loop=self.loop is not None and self.loop.alive,
+                            alias_updates="listening" if self.listener is not None and self.listener.listening
+                            else "polling", model_refresh_seconds=self.serve.model_refresh_seconds)
+
+    def _lead(self, held: bool) -> None:
+        """Start the loop process when this server takes the loop lock; stop it when it loses it."""
+        assert self.loop is not None
+        if held:
+            self.loop.start()
+        else:
+            self.loop.stop()
 
     def _loop_event(self, event: dict[str, Any]) -> None:
         """What the loop process reports: failed alerts are counted in ``/metrics``."""

@@ -36,6 +36,7 @@ from leanloop.config import SqliteSync
 from leanloop.errors import NotFoundError, StoreError
 from leanloop.store import tables as t
 from leanloop.store.feedback import FeedbackCounts, count_parked, join_parked, label_history, record_feedback
+from leanloop.store.notify import announce
 from leanloop.store.parked import pending
 from leanloop.store.predictions import (
     SQLITE_BUSY_MS,
@@ -159,6 +160,7 @@ class SQLStore:
         with self.engine.begin() as conn:
             row = conn.execute(t.aliases.delete().where(t.aliases.c.alias == alias)
                                .returning(t.aliases.c.version)).first()
+            announce(conn, [alias])
         return None if row is None else str(row.version)
 
     @staticmethod
@@ -172,6 +174,7 @@ class SQLStore:
         for alias, version in mapping.items():
             conn.execute(t.aliases.delete().where(t.aliases.c.alias == alias))
             conn.execute(t.aliases.insert().values(alias=alias, version=version, updated_at=at))
+        announce(conn, list(mapping))  # every server re-reads the aliases once this commits
 
     # -- predictions and feedback ---------------------------------------------------
     def insert_predictions(self, rows: list[dict[str, Any]]) -> None:

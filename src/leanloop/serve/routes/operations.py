@@ -1,4 +1,4 @@
-"""Operations: ``/health``, ``/ready``, ``/metrics``, ``/models``, ``/models/{version}`` and ``/loop``."""
+"""Operations: ``/health``, ``/ready``, ``/metrics``, ``/models``, ``/models/{version}``, ``/status`` and ``/loop``."""
 
 from __future__ import annotations
 
@@ -59,6 +59,10 @@ def router(runtime: ServerRuntime, auth: Any) -> APIRouter:
     @api.get("/models/{version}", summary="One registered version")
     async def model(version: str) -> dict[str, Any]:
         return version_summary(await run_in_threadpool(project.registry.get, version))
+
+    @api.get("/status", summary="This server: the version it serves, whether it runs the loop (holds the loop lock)")
+    async def status() -> dict[str, Any]:
+        return runtime.status().to_json()
 
     @api.get("/loop", summary="The unattended loop: schedule, rows since the last cycle, running and last cycle")
     async def loop() -> dict[str, Any]:
