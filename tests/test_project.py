@@ -219,6 +219,13 @@ def test_adopt_from_python_makes_the_model_champion(tmp_path: Path, loans: Path)
         again = reopened.adopt(tmp_path / "model.skops", reference=loans)
         assert (again.version, again.parent) == ("v3", "v2")
         assert reopened.registry.champion().version == "v3"
+        assert [w.kind.value for w in again.warnings] == ["optimistic_reference"]
+        held = frame.sample(400, random_state=3)
+        held.to_csv(tmp_path / "held.csv", index=False)
+        measured = reopened.adopt(tmp_path / "model.skops", reference=loans, holdout=tmp_path / "held.csv")
+        expected = (model.predict(held[NUMERIC]) == held["repaid"]).mean()
+        assert measured.metrics["accuracy"] == pytest.approx(expected, abs=1e-12)
+        assert "optimistic_reference" not in [w.kind.value for w in measured.warnings]
 
 
 def test_predict_scores_a_frame_logs_it_and_labels_join(tmp_path: Path, loans: Path, car_loan_data) -> None:

@@ -220,13 +220,15 @@ class Project:
         return version
 
     def adopt(self, model_path: str | Path, *, reference: str | Path, trust: bool = False,
-              calibrate_on: str | Path | None = None) -> ModelVersion:
+              calibrate_on: str | Path | None = None, holdout: str | Path | None = None) -> ModelVersion:
         """Register a user's fitted model as champion, evaluated on the labelled ``reference``
         table, which becomes its drift reference (see :mod:`leanloop.build.adopt`);
-        ``calibrate_on``: labelled rows it did not learn from, to calibrate it on."""
+        ``calibrate_on``: labelled rows it did not learn from, to calibrate it on;
+        ``holdout``: labelled rows it did not learn from, its reference metrics are measured on."""
         model = load_user_model(Path(model_path), trust=trust)
         version = register_adopted(self.workspace, model, Path(reference), trust=trust, name=Path(model_path).name,
-                                   calibrate_on=None if calibrate_on is None else Path(calibrate_on))
+                                   calibrate_on=None if calibrate_on is None else Path(calibrate_on),
+                                   holdout=None if holdout is None else Path(holdout))
         log_pending(self.workspace)
         return version
 
