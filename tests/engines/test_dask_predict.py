@@ -1,0 +1,90 @@
+"""Contract: ``leanloop predict --engine dask`` scores and logs a Parquet folder exactly as
+the local engine scores and logs the same rows as one file (the session's real cluster)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from leanloop.batch import BatchOptions, predict_file
+from leanloop.engines.dask_batch import predict_dask
+from leanloop.errors import DataError
+from tests.conftest import small_built_project
+
+pytestmark = pytest.mark.dask
+
+#: What differs between two runs by design: ids, log times and log order are per run.
+_PER_RUN = ("prediction_id", "created_at", "seq")
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory, car_loan_data) -> Iterator:
+    built = small_built_project(tmp_path_factory.mktemp("dask-predict"), car_loan_data)
+    yield built
+    built.close()
+
+
+@pytest.fixture(scope="module")
+def rows(car_loan_data) -> pd.DataFrame:
+    """1,200 rows with ids and zoned times; one row with an unseen category, one with a bad number."""
+    frame = car_loan_data.analysis.head(1200).reset_index(drop=True)
+    frame["timestamp"] = pd.to_datetime(frame["timestamp"]).dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return frame
+
+
+def _folder(frame: pd.DataFrame, folder: Path, parts: int) -> Path:
+    folder.mkdir()
+    for i, part in enumerate(np.array_split(np.arange(len(frame)), parts)):
+        frame.iloc[part].to_parquet(folder / f"part-{i:02d}.parquet", index=False)
+    return folder
+
+
+def _logged(project, ids: pd.Series) -> list[dict[str, Any]]:
+    records = [project.store.get_prediction(i) for i in ids]
+    return [{k: v for k, v in r.items() if k not in _PER_RUN} for r in records]
+
+
+def test_dask_scoring_equals_local_scoring_row_for_row_and_logs_the_same_rows(project, rows, dask_client,
+                                                                               tmp_path: Path) -> None:
+    single = tmp_path / "day.parquet"
+    rows.to_parquet(single, index=False)
+    folder = _folder(rows, tmp_path / "day", parts=4)
+    before = project.store.count_predictions()
+    local = predict_file(project.workspace, single, BatchOptions(chunk_rows=500))
+    seen: list[int] = []
+    remote = predict_dask(project.workspace, folder, BatchOptions(output=tmp_path / "dask.parquet"),
+                          client=dask_client, progress=seen.append)
+    assert remote.model_dump(exclude={"input", "output", "seconds", "rows_per_second"}) == \
+        local.model_dump(exclude={"input", "output", "seconds", "rows_per_second"})
+    assert remote.logged == remote.rows == 1200 and sum(seen) == 1200 and len(seen) == 4
+    assert project.store.count_predictions() == before + 2400
+    ours, theirs = pd.read_parquet(tmp_path / "dask.parquet"), pd.read_parquet(local.output)
+    pd.testing.assert_frame_equal(ours.drop(columns="prediction_id"), theirs.drop(columns="prediction_id"))
+    assert ours["prediction_id"].is_unique and not set(ours["prediction_id"]) & set(theirs["prediction_id"])
+    assert _logged(project, ours["prediction_id"]) == _logged(project, theirs["prediction_id"])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dask.parquet", "day", "day.parquet",
+                                                          "day.predictions.parquet"]
+
+
+def test_a_bad_row_in_a_later_partition_stops_the_run_as_locally_with_nothing_written_or_logged(
+        project, rows, dask_client, tmp_path: Path) -> None:
+    frame = rows.head(300).copy()
+    frame["timestamp"] = frame["timestamp"].astype(object)
+    frame.loc[250, "timestamp"] = "2024-01-01T00:00:00"  # no zone, where the file's first time has one
+    single = tmp_path / "bad.parquet"
+    frame.to_parquet(single, index=False)
+    folder = _folder(frame, tmp_path / "bad", parts=3)
+    before = project.store.count_predictions()
+    with pytest.raises(DataError) as local:
+        predict_file(project.workspace, single, BatchOptions())
+    with pytest.raises(DataError) as remote:
+        predict_dask(project.workspace, folder, BatchOptions(output=tmp_path / "out.parquet"), client=dask_client)
+    assert str(remote.value).replace("bad:", "") == str(local.value).replace("bad.parquet:", "")
+    assert "row 250, column 'timestamp'" in str(remote.value)
+    assert project.store.count_predictions() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad", "bad.parquet"]
