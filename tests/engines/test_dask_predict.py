@@ -88,3 +88,28 @@ def test_a_bad_row_in_a_later_partition_stops_the_run_as_locally_with_nothing_wr
     assert "row 250, column 'timestamp'" in str(remote.value)
     assert project.store.count_predictions() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad", "bad.parquet"]
+
+
+def test_the_predict_command_on_a_scheduler_sets_bad_rows_aside_as_locally(project, rows, dask_client,
+                                                                           tmp_path: Path) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from leanloop.cli import app
+
+    frame = rows.head(400).copy()
+    frame["car_value"] = frame["car_value"].astype(str)
+    frame.loc[[30, 350], "car_value"] = "lots"
+    frame.to_parquet(tmp_path / "mixed.parquet", index=False)
+    folder = _folder(frame, tmp_path / "mixed", parts=2)
+    runner = CliRunner()
+    common = ["--skip-invalid", "--no-log", "--json", "--dir", str(project.paths.root)]
+    local = runner.invoke(app, ["predict", str(tmp_path / "mixed.parquet"), *common])
+    remote = runner.invoke(app, ["predict", str(folder), *common, "--scheduler", dask_client.scheduler.address])
+    assert local.exit_code == 0 and remote.exit_code == 0, remote.output
+    ours, theirs = json.loads(remote.stdout), json.loads(local.stdout)
+    assert (ours["rows"], ours["scored"], ours["rejected"], ours["logged"]) == (400, 398, 2, 0)
+    assert ours["output"] == str(tmp_path / "mixed.predictions.parquet")
+    pd.testing.assert_frame_equal(pd.read_parquet(ours["output"]), pd.read_parquet(theirs["output"]))
+    pd.testing.assert_frame_equal(pd.read_csv(ours["rejects"]), pd.read_csv(theirs["rejects"]))
