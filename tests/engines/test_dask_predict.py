@@ -3,7 +3,13 @@ the local engine scores and logs the same rows as one file (the session's real c
 
 from __future__ import annotations
 
+import os
+import signal
+import sys
+import threading
+import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -113,3 +119,55 @@ def test_the_predict_command_on_a_scheduler_sets_bad_rows_aside_as_locally(proje
     assert ours["output"] == str(tmp_path / "mixed.predictions.parquet")
     pd.testing.assert_frame_equal(pd.read_parquet(ours["output"]), pd.read_parquet(theirs["output"]))
     pd.testing.assert_frame_equal(pd.read_csv(ours["rejects"]), pd.read_csv(theirs["rejects"]))
+
+
+class _SlowModel:
+    """The champion, a little slow: the job is still scoring when a worker is killed."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner, self.classes_ = inner, inner.classes_
+
+    def predict_proba(self, data: Any) -> Any:
+        time.sleep(0.4)
+        return self.inner.predict_proba(data)
+
+    def predict(self, data: Any) -> Any:
+        return self.inner.predict(data)
+
+
+def test_a_worker_killed_mid_job_logs_every_row_once_or_nothing(project, rows, dask_client, tmp_path: Path) -> None:
+    import cloudpickle
+
+    from leanloop.batch.run import chunk_scorer
+
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])  # the workers cannot import the tests
+    scorer = chunk_scorer(project.workspace)
+    slow = replace(scorer, model=_SlowModel(scorer.model))
+    folder = _folder(rows, tmp_path / "day", parts=6)
+    before = project.store.count_predictions()
+    pids = list(dask_client.run(os.getpid).values())
+    outcome: dict[str, Any] = {}
+
+    def job() -> None:
+        try:
+            outcome["result"] = predict_dask(project.workspace, folder, BatchOptions(output=tmp_path / "out.parquet"),
+                                             client=dask_client, scorer=slow)
+        except Exception as err:  # the outcome is asserted below
+            outcome["error"] = err
+
+    thread = threading.Thread(target=job)
+    thread.start()
+    time.sleep(1.2)
+    os.kill(pids[0], signal.SIGKILL)
+    thread.join(timeout=120)
+    dask_client.wait_for_workers(2, timeout=60)  # the nanny restarts it for the tests after
+
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".out")] == []
+    if "error" in outcome:
+        assert "nothing was written or logged" in str(outcome["error"])
+        assert project.store.count_predictions() == before and not (tmp_path / "out.parquet").exists()
+        return
+    out = pd.read_parquet(tmp_path / "out.parquet")
+    assert outcome["result"].logged == len(out) == 1200 and out["prediction_id"].is_unique
+    assert project.store.count_predictions() == before + 1200
+    assert out["row"].tolist() == list(range(1200))

@@ -174,9 +174,10 @@ def _prejudge(cluster: _Cluster, *, refuse: bool) -> Zones:
 
 
 def predict_dask(ws: Workspace, path: str | Path, options: BatchOptions | None = None, *, client: Client,
-                 progress: Callable[[int], None] | None = None) -> BatchResult:
+                 progress: Callable[[int], None] | None = None, scorer: ChunkScorer | None = None) -> BatchResult:
     """Score the Parquet file or folder at ``path`` on the cluster of ``client``: the
-    local engine's result (see the module).
+    local engine's result (see the module). ``scorer``: the rows' scorer, when not the
+    project's champion (or ``options.version``) as :func:`~leanloop.batch.run.chunk_scorer` makes it.
 
     Raises
     ------
@@ -189,7 +190,7 @@ def predict_dask(ws: Workspace, path: str | Path, options: BatchOptions | None =
     started = time.perf_counter()
     path = Path(path)
     target, rejects = output_paths(path, options)
-    scorer = chunk_scorer(ws, options.version)
+    scorer = scorer or chunk_scorer(ws, options.version)
     cluster = _Cluster(client, path, scorer, options.chunk_rows)
     habit = _prejudge(cluster, refuse=options.log and not options.skip_invalid)
     totals = {"rows": 0, "scored": 0, "rejected": 0, "logged": 0}
