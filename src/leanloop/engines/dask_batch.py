@@ -118,8 +118,9 @@ class _Cluster:
         # Sent once to every worker: each task reads the worker's copy of the model.
         [self.shared] = client.scatter([scorer], broadcast=True, hash=False)
 
-    def gather(self, tasks: list[Any], what: str) -> list[Any]:
-        """Run ``tasks``; a task that killed workers past Dask's retries becomes a clear error."""
+    def gather(self, tasks: list[Any], what: str, left: str = "nothing was written or logged") -> list[Any]:
+        """Run ``tasks``; a task that killed workers past Dask's retries becomes a clear
+        error that says what the run ``left``."""
         from distributed.scheduler import KilledWorker
 
         futures = self.client.compute(tasks)
@@ -127,8 +128,8 @@ class _Cluster:
             return list(self.client.gather(futures))
         except KilledWorker as err:
             raise EngineError(f"the Dask workers died while {what} of {self.path} was computed (more often than "
-                              f"Dask retries a task: {err}); nothing was written or logged. Check the workers' "
-                              "memory limit and logs, then run again") from err
+                              f"Dask retries a task: {err}); {left}. Check the workers' memory limit and logs, "
+                              "then run again") from err
 
     def judge(self, zones: dict[int, Zones]) -> dict[int, tuple[Zones, list[Problem], int]]:
         """The partitions numbered in ``zones`` judged, each starting from its zone habit there."""
@@ -146,7 +147,9 @@ class _Cluster:
         tasks = [dask.delayed(_score_part, pure=False)(p, self.shared, self.text, start, zones, log)
                  for p, start in zip(self.parts, self.offsets, strict=True)]
         for begin in range(0, len(tasks), window):
-            yield from self.gather(tasks[begin:begin + window], "the scoring")
+            left = "nothing was written or logged" if begin == 0 or not log else \
+                f"no output was written; the {self.offsets[begin]:,} rows scored before stay logged"
+            yield from self.gather(tasks[begin:begin + window], "the scoring", left)
 
 
 def _habit(results: list[tuple[Zones, list[Problem], int]]) -> Zones:
