@@ -35,8 +35,8 @@ if TYPE_CHECKING:
 
     from leanloop.workspace import Workspace
 
-__all__ = ["BatchOptions", "BatchResult", "BatchLogger", "Rejects", "add_counts", "chunk_scorer", "default_output",
-           "no_gc", "output_paths", "predict_file", "predict_frame", "read_columns", "refusal"]
+__all__ = ["BatchOptions", "BatchResult", "BatchLogger", "Rejects", "add_counts", "batch_result", "chunk_scorer",
+           "default_output", "no_gc", "output_paths", "predict_file", "predict_frame", "read_columns", "refusal"]
 
 
 class BatchOptions(BaseModel):
@@ -168,9 +168,15 @@ def predict_file(ws: Workspace, path: str | Path, options: BatchOptions | None =
         totals["logged"] = logger.finish()
         bad.commit()
         out.commit()
+    return batch_result(path, target, rejects, scorer.version, totals, flagged, started=started)
+
+
+def batch_result(path: Path, target: Path, rejects: Path | None, version: str, totals: dict[str, int],
+                 flagged: dict[str, dict[str, int]], *, started: float) -> BatchResult:
+    """The summary of a run that began at ``started`` (``time.perf_counter``)."""
     seconds = time.perf_counter() - started
     return BatchResult(input=str(path), output=str(target), rejects=None if rejects is None else str(rejects),
-                       model_version=scorer.version, flagged=flagged, seconds=round(seconds, 3),
+                       model_version=version, flagged=flagged, seconds=round(seconds, 3),
                        rows_per_second=round(totals["rows"] / seconds, 1) if seconds else 0.0, **totals)
 
 

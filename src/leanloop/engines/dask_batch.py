@@ -37,9 +37,9 @@ from leanloop.batch.files import InputFile, OutputFile, file_kind, table_as_read
 from leanloop.batch.run import (
     BatchLogger,
     BatchOptions,
-    BatchResult,
     Rejects,
     add_counts,
+    batch_result,
     chunk_scorer,
     no_gc,
     output_paths,
@@ -55,6 +55,7 @@ if TYPE_CHECKING:
     import pandas as pd
     from distributed import Client
 
+    from leanloop.batch.run import BatchResult
     from leanloop.workspace import Workspace
 
 __all__ = ["partition_offsets", "predict_dask"]
@@ -177,7 +178,8 @@ def _prejudge(cluster: _Cluster, *, refuse: bool) -> Zones:
 
 
 def predict_dask(ws: Workspace, path: str | Path, options: BatchOptions | None = None, *, client: Client,
-                 progress: Callable[[int], None] | None = None, scorer: ChunkScorer | None = None) -> BatchResult:
+                 progress: Callable[[int], None] | None = None,
+                 scorer: ChunkScorer | None = None) -> BatchResult:
     """Score the Parquet file or folder at ``path`` on the cluster of ``client``: the
     local engine's result (see the module). ``scorer``: the rows' scorer, when not the
     project's champion (or ``options.version``) as :func:`~leanloop.batch.run.chunk_scorer` makes it.
@@ -213,7 +215,4 @@ def predict_dask(ws: Workspace, path: str | Path, options: BatchOptions | None =
         totals["logged"] = logger.finish()
         bad.commit()
         out.commit()
-    seconds = time.perf_counter() - started
-    return BatchResult(input=str(path), output=str(target), rejects=None if rejects is None else str(rejects),
-                       model_version=scorer.version, flagged=flagged, seconds=round(seconds, 3),
-                       rows_per_second=round(totals["rows"] / seconds, 1) if seconds else 0.0, **totals)
+    return batch_result(path, target, rejects, scorer.version, totals, flagged, started=started)
