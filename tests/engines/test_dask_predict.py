@@ -119,6 +119,10 @@ def test_the_predict_command_on_a_scheduler_sets_bad_rows_aside_as_locally(proje
     assert ours["output"] == str(tmp_path / "mixed.predictions.parquet")
     pd.testing.assert_frame_equal(pd.read_parquet(ours["output"]), pd.read_parquet(theirs["output"]))
     pd.testing.assert_frame_equal(pd.read_csv(ours["rejects"]), pd.read_csv(theirs["rejects"]))
+    url = runner.invoke(app, ["predict", folder.as_uri(), "-o", str(tmp_path / "url.parquet"), *common,
+                              "--scheduler", dask_client.scheduler.address])
+    assert url.exit_code == 0, url.output
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "url.parquet"), pd.read_parquet(theirs["output"]))
 
 
 class _SlowModel:

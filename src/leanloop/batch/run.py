@@ -171,7 +171,7 @@ def predict_file(ws: Workspace, path: str | Path, options: BatchOptions | None =
     return batch_result(path, target, rejects, scorer.version, totals, flagged, started=started)
 
 
-def batch_result(path: Path, target: Path, rejects: Path | None, version: str, totals: dict[str, int],
+def batch_result(path: str | Path, target: Path, rejects: Path | None, version: str, totals: dict[str, int],
                  flagged: dict[str, dict[str, int]], *, started: float) -> BatchResult:
     """The summary of a run that began at ``started`` (``time.perf_counter``)."""
     seconds = time.perf_counter() - started

@@ -17,8 +17,9 @@ __all__ = ["predict"]
 
 @handles_errors
 def predict(
-    file: Annotated[Path, typer.Argument(
-        help="Rows to score, CSV or Parquet (read in chunks: any size); with --engine dask a Parquet file or folder.")],
+    file: Annotated[str, typer.Argument(
+        help="Rows to score, CSV or Parquet (read in chunks: any size); with --engine dask a Parquet file or folder, "
+             "or an fsspec URL (with -o).")],
     output: Annotated[Path | None, typer.Option(
         "--output", "-o", help="Where the predictions go, .csv or .parquet (default: FILE.predictions.<suffix>)."),
     ] = None,
@@ -50,9 +51,10 @@ def predict(
                            rejects=rejects, chunk_rows=chunk_rows)
     with _open(directory) as project:
         chosen = engine_config(project.config.engine, engine, scheduler, workers)
-        total = _rows(file) if file.is_file() else None
-        with _progress(f"scoring {file.name}", total=total) as advance:
-            result = project.predict_file(file, options, progress=advance, engine=chosen)
+        source = file if "://" in file else Path(file)  # a URL is read through fsspec, as written
+        total = _rows(source) if isinstance(source, Path) and source.is_file() else None
+        with _progress(f"scoring {Path(file).name}", total=total) as advance:
+            result = project.predict_file(source, options, progress=advance, engine=chosen)
     if as_json:
         _print_json(result.to_json())
         return

@@ -65,6 +65,11 @@ __all__ = ["partition_offsets", "predict_dask"]
 _IN_FLIGHT_PER_WORKER = 2
 
 
+def _is_url(source: str) -> bool:
+    """``s3://bucket/day/``, ``file:///data/day``: read through fsspec, not checked here."""
+    return "://" in source
+
+
 def partition_offsets(lengths: list[int]) -> list[int]:
     """The first row of each partition (rows count from 0 across the file)."""
     return [0, *accumulate(lengths)][: len(lengths)]
@@ -96,21 +101,22 @@ def _score_part(part: pd.DataFrame, scorer: ChunkScorer, text: list[str], first_
 class _Cluster:
     """The data and the scorer on the cluster, and the tasks run on them."""
 
-    def __init__(self, client: Client, path: Path, scorer: ChunkScorer, chunk_rows: int) -> None:
+    def __init__(self, client: Client, source: str, scorer: ChunkScorer, chunk_rows: int) -> None:
         import dask
         import dask.dataframe as dd
         import pyarrow as pa
 
-        self.client, self.path, self.scorer = client, path, scorer
-        if not path.exists():
-            raise DataError(f"input {str(path)!r} does not exist; check the path")
-        if path.is_file() and file_kind(path) != "parquet":
+        path = Path(source.rstrip("/"))  # a URL's last part names it in messages
+        self.client, self.source, self.path, self.scorer = client, source, path, scorer
+        if not _is_url(source) and not path.exists():
+            raise DataError(f"input {source!r} does not exist; check the path")
+        if not _is_url(source) and path.is_file() and file_kind(path) != "parquet":
             raise InputError(f"the Dask engine reads Parquet files and folders, not {path.name}: convert it to "
                              "Parquet, or run with --engine local")
         try:
-            data = dd.read_parquet(str(path), dtype_backend="pyarrow")
+            data = dd.read_parquet(source, dtype_backend="pyarrow")
         except (OSError, ValueError, pa.ArrowException) as err:
-            raise DataError(f"{path} is not a readable Parquet file or folder: {err}") from err
+            raise DataError(f"{source} is not a readable Parquet file or folder: {err}") from err
         self.columns, self.text = read_columns(scorer, InputFile(path, "parquet", [str(c) for c in data.columns],
                                                                  chunk_rows))
         self.parts = data[self.columns].to_delayed()
@@ -128,7 +134,7 @@ class _Cluster:
         try:
             return list(self.client.gather(futures))
         except KilledWorker as err:
-            raise EngineError(f"the Dask workers died while {what} of {self.path} was computed (more often than "
+            raise EngineError(f"the Dask workers died while {what} of {self.source} was computed (more often than "
                               f"Dask retries a task: {err}); {left}. Check the workers' memory limit and logs, "
                               "then run again") from err
 
@@ -180,7 +186,7 @@ def _prejudge(cluster: _Cluster, *, refuse: bool) -> Zones:
 def predict_dask(ws: Workspace, path: str | Path, options: BatchOptions | None = None, *, client: Client,
                  progress: Callable[[int], None] | None = None,
                  scorer: ChunkScorer | None = None) -> BatchResult:
-    """Score the Parquet file or folder at ``path`` on the cluster of ``client``: the
+    """Score the Parquet file or folder (or fsspec URL) at ``path`` on the cluster of ``client``: the
     local engine's result (see the module). ``scorer``: the rows' scorer, when not the
     project's champion (or ``options.version``) as :func:`~leanloop.batch.run.chunk_scorer` makes it.
 
@@ -193,10 +199,14 @@ def predict_dask(ws: Workspace, path: str | Path, options: BatchOptions | None =
     """
     options = options or BatchOptions()
     started = time.perf_counter()
-    path = Path(path)
+    source = str(path)
+    if _is_url(source) and options.output is None:
+        raise InputError(f"give -o/--output for {source}: the output is written on this machine, and a URL "
+                         "has no folder here to write it beside")
+    path = Path(source)
     target, rejects = output_paths(path, options)
     scorer = scorer or chunk_scorer(ws, options.version)
-    cluster = _Cluster(client, path, scorer, options.chunk_rows)
+    cluster = _Cluster(client, source, scorer, options.chunk_rows)
     habit = _prejudge(cluster, refuse=options.log and not options.skip_invalid)
     totals = {"rows": 0, "scored": 0, "rejected": 0, "logged": 0}
     flagged: dict[str, dict[str, int]] = {}
@@ -215,4 +225,4 @@ def predict_dask(ws: Workspace, path: str | Path, options: BatchOptions | None =
         totals["logged"] = logger.finish()
         bad.commit()
         out.commit()
-    return batch_result(path, target, rejects, scorer.version, totals, flagged, started=started)
+    return batch_result(source, target, rejects, scorer.version, totals, flagged, started=started)
