@@ -24,6 +24,8 @@ from leanloop.build.train import train_version
 from leanloop.config import (
     CONFIG_FILE,
     DataConfig,
+    EngineConfig,
+    EngineKind,
     KpiConfig,
     KpiOutcome,
     ProjectConfig,
@@ -243,8 +245,17 @@ class Project:
         return predict_frame(self.workspace, frame, log=log, version=version)
 
     def predict_file(self, path: str | Path, options: BatchOptions | None = None, *,
-                     progress: Callable[[int], None] | None = None) -> BatchResult:
-        """Score a CSV or Parquet file in chunks (``leanloop predict``; see :mod:`leanloop.batch.run`)."""
+                     progress: Callable[[int], None] | None = None, engine: EngineConfig | None = None) -> BatchResult:
+        """Score a CSV or Parquet file in chunks (``leanloop predict``; see :mod:`leanloop.batch.run`),
+        or a Parquet file or folder on a Dask cluster when ``engine`` (default: ``[engine]``) says
+        so (:mod:`leanloop.engines.dask_batch`)."""
+        chosen = engine or self.workspace.config.engine
+        if chosen.kind is EngineKind.DASK:
+            from leanloop.engines import dask_client
+            from leanloop.engines.dask_batch import predict_dask
+
+            with dask_client(chosen) as client:
+                return predict_dask(self.workspace, path, options, client=client, progress=progress)
         return predict_file(self.workspace, path, options, progress=progress)
 
     def feedback(self, items: Iterable[tuple[Any, Any]], *, source: str = "python",

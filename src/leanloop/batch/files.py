@@ -37,7 +37,7 @@ from leanloop.errors import DataError, InputError
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["InputFile", "OutputFile", "file_kind"]
+__all__ = ["InputFile", "OutputFile", "file_kind", "table_as_read"]
 
 _KINDS = {".csv": "csv", ".txt": "csv", ".tsv": "tsv", ".parquet": "parquet", ".pq": "parquet"}
 
@@ -115,12 +115,20 @@ class InputFile:
         import pyarrow.parquet as pq
 
         for batch in pq.ParquetFile(self.path).iter_batches(batch_size=self.chunk_rows, columns=columns):
-            table = pa.Table.from_batches([batch])
-            for name in text:  # an integer id with gaps would otherwise read as floats
-                position = table.schema.get_field_index(name)
-                if position >= 0 and not pa.types.is_string(table.schema.field(position).type):
-                    table = table.set_column(position, name, _as_text(table.column(position)))
-            yield table.to_pandas()
+            yield table_as_read(pa.Table.from_batches([batch]), text)
+
+
+def table_as_read(table: Any, text: list[str]) -> pd.DataFrame:
+    """A Parquet chunk (an Arrow table) as a chunk of the file reads: the ``text``
+    columns cast to text by Arrow, then pandas (a Dask partition read with Arrow types
+    goes through here too, so both engines judge the same values)."""
+    import pyarrow as pa
+
+    for name in text:  # an integer id with gaps would otherwise read as floats
+        position = table.schema.get_field_index(name)
+        if position >= 0 and not pa.types.is_string(table.schema.field(position).type):
+            table = table.set_column(position, name, _as_text(table.column(position)))
+    return table.to_pandas()
 
 
 def _as_text(column: Any) -> Any:

@@ -35,7 +35,8 @@ if TYPE_CHECKING:
 
     from leanloop.workspace import Workspace
 
-__all__ = ["BatchOptions", "BatchResult", "predict_file", "predict_frame", "chunk_scorer", "default_output"]
+__all__ = ["BatchOptions", "BatchResult", "BatchLogger", "Rejects", "add_counts", "batch_result", "chunk_scorer",
+           "default_output", "no_gc", "output_paths", "predict_file", "predict_frame", "read_columns", "refusal"]
 
 
 class BatchOptions(BaseModel):
@@ -82,6 +83,17 @@ def default_output(path: Path) -> Path:
     return path.with_name(f"{path.stem}.predictions{path.suffix}")
 
 
+def output_paths(path: Path, options: BatchOptions) -> tuple[Path, Path | None]:
+    """The output file and, with ``skip_invalid``, the rejects file of a run on ``path``
+    (a Parquet folder's default output is ``FOLDER.predictions.parquet``)."""
+    target = Path(options.output) if options.output is not None \
+        else path.with_name(f"{path.name}.predictions.parquet") if path.is_dir() else default_output(path)
+    if target.resolve() == path.resolve():
+        raise InputError(f"the output {target} is the input; give another -o/--output")
+    rejects = (options.rejects or target.with_name(f"{target.stem}.rejects.csv")) if options.skip_invalid else None
+    return target, rejects
+
+
 def chunk_scorer(ws: Workspace, version: str | None = None, *, source: str = "batch") -> ChunkScorer:
     """A :class:`ChunkScorer` for the champion (or ``version``) of ``ws``."""
     record = ws.registry.champion() if version is None else ws.registry.get(version)
@@ -93,7 +105,7 @@ def chunk_scorer(ws: Workspace, version: str | None = None, *, source: str = "ba
                        source=source)
 
 
-def _read_columns(scorer: ChunkScorer, source: InputFile) -> tuple[list[str], list[str]]:
+def read_columns(scorer: ChunkScorer, source: InputFile) -> tuple[list[str], list[str]]:
     """The columns to read (features, then id and time when the file has them) and those read as text."""
     source.require(scorer.schema.names, "model's features")
     extra = [c for c in (scorer.id_column, scorer.time_column) if c and c in source.columns
@@ -102,7 +114,7 @@ def _read_columns(scorer: ChunkScorer, source: InputFile) -> tuple[list[str], li
     return scorer.schema.names + extra, text + ([scorer.id_column] if scorer.id_column in extra else [])
 
 
-def _refusal(problem: Problem, name: str, more: int) -> DataError:
+def refusal(problem: Problem, name: str, more: int) -> DataError:
     also = f" ({more} more bad rows)" if more else ""
     return DataError(f"{name}: {problem.text()}{also}; rows count from 0 after the header. Nothing was written or "
                      "logged: fix the rows, or pass --skip-invalid to score the rest and write the bad rows to a "
@@ -123,7 +135,7 @@ def _prejudge(scorer: ChunkScorer, source: InputFile, columns: list[str], text: 
         first = first or (checked.problems[0] if checked.problems else None)
         start += len(chunk)
     if first is not None:
-        raise _refusal(first, source.path.name, count - 1)
+        raise refusal(first, source.path.name, count - 1)
 
 
 def predict_file(ws: Workspace, path: str | Path, options: BatchOptions | None = None, *,
@@ -133,25 +145,22 @@ def predict_file(ws: Workspace, path: str | Path, options: BatchOptions | None =
     started = time.perf_counter()
     path = Path(path)
     source = InputFile.open(path, chunk_rows=options.chunk_rows)
-    target = Path(options.output) if options.output is not None else default_output(path)
-    if target.resolve() == path.resolve():
-        raise InputError(f"the output {target} is the input; give another -o/--output")
-    rejects = (options.rejects or target.with_name(f"{target.stem}.rejects.csv")) if options.skip_invalid else None
+    target, rejects = output_paths(path, options)
     scorer = chunk_scorer(ws, options.version)
-    columns, text = _read_columns(scorer, source)
+    columns, text = read_columns(scorer, source)
     if options.log and not options.skip_invalid:
         _prejudge(scorer, source, columns, text)
     totals = {"rows": 0, "scored": 0, "rejected": 0, "logged": 0}
     flagged: dict[str, dict[str, int]] = {}
-    with _no_gc(), OutputFile(target) as out, _Rejects(rejects) as bad, _Logger(ws) as logger:
+    with no_gc(), OutputFile(target) as out, Rejects(rejects) as bad, BatchLogger(ws) as logger:
         for chunk in source.chunks(columns, text=text):
             done = scorer(chunk, first_row=totals["rows"], log=options.log)
             if done.problems and not options.skip_invalid:
-                raise _refusal(done.problems[0], path.name, int(done.bad.sum()) - 1)
+                raise refusal(done.problems[0], path.name, int(done.bad.sum()) - 1)
             out.write(done.output)
             bad.write(chunk, done)
             logger.log(done.records)
-            _count(totals, flagged, chunk, done)
+            add_counts(totals, flagged, done)
             if progress is not None:
                 progress(len(chunk))
         if totals["rows"] == 0:
@@ -159,13 +168,19 @@ def predict_file(ws: Workspace, path: str | Path, options: BatchOptions | None =
         totals["logged"] = logger.finish()
         bad.commit()
         out.commit()
+    return batch_result(path, target, rejects, scorer.version, totals, flagged, started=started)
+
+
+def batch_result(path: str | Path, target: Path, rejects: Path | None, version: str, totals: dict[str, int],
+                 flagged: dict[str, dict[str, int]], *, started: float) -> BatchResult:
+    """The summary of a run that began at ``started`` (``time.perf_counter``)."""
     seconds = time.perf_counter() - started
     return BatchResult(input=str(path), output=str(target), rejects=None if rejects is None else str(rejects),
-                       model_version=scorer.version, flagged=flagged, seconds=round(seconds, 3),
+                       model_version=version, flagged=flagged, seconds=round(seconds, 3),
                        rows_per_second=round(totals["rows"] / seconds, 1) if seconds else 0.0, **totals)
 
 
-class _Logger:
+class BatchLogger:
     """Logs each chunk's records on a thread of its own while the next chunk is read and
     scored: SQLite's insert runs without the interpreter lock, so the two overlap (one
     chunk in flight at most, so memory holds two chunks' records at the most)."""
@@ -176,7 +191,7 @@ class _Logger:
         self.pending: Any = None
         self.logged = 0
 
-    def __enter__(self) -> _Logger:
+    def __enter__(self) -> BatchLogger:
         from concurrent.futures import ThreadPoolExecutor
 
         self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="leanloop-batch-log")
@@ -203,7 +218,7 @@ class _Logger:
 
 
 @contextmanager
-def _no_gc() -> Iterator[None]:
+def no_gc() -> Iterator[None]:
     """The cyclic garbage collector paused while chunks are scored: a chunk's log records
     are 100,000 small dicts that hold no cycles, and the collections their creation
     triggers cost more than building them (measured: a third of the logging time)."""
@@ -225,8 +240,9 @@ def source_empty(columns: list[str]) -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series([], dtype=object) for c in columns})
 
 
-def _count(totals: dict[str, int], flagged: dict[str, dict[str, int]], chunk: pd.DataFrame, done: ScoredChunk) -> None:
-    totals["rows"] += len(chunk)
+def add_counts(totals: dict[str, int], flagged: dict[str, dict[str, int]], done: ScoredChunk) -> None:
+    """Add a scored chunk's rows and accepted values to the run's totals."""
+    totals["rows"] += len(done.bad)
     totals["scored"] += len(done.output)
     totals["rejected"] += int(done.bad.sum())
     for feature, counts in done.flagged.items():
@@ -235,13 +251,13 @@ def _count(totals: dict[str, int], flagged: dict[str, dict[str, int]], chunk: pd
             flagged[feature][flag] += n
 
 
-class _Rejects:
+class Rejects:
     """The rejects file: each bad row's number, columns and problems, then its values as read."""
 
     def __init__(self, path: Path | None) -> None:
         self.out = None if path is None else OutputFile(path)
 
-    def __enter__(self) -> _Rejects:
+    def __enter__(self) -> Rejects:
         if self.out is not None:
             self.out.__enter__()
         return self

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from leanloop.cli._shared import DirOption, JsonOption, _console, _open, _print_json, _progress
+from leanloop.cli.engine import EngineOption, SchedulerOption, WorkersOption, engine_config
 from leanloop.cli.errors import handles_errors
 from leanloop.config.limits import MAX_ROWS
 
@@ -16,7 +17,9 @@ __all__ = ["predict"]
 
 @handles_errors
 def predict(
-    file: Annotated[Path, typer.Argument(help="Rows to score, CSV or Parquet (read in chunks: any size).")],
+    file: Annotated[str, typer.Argument(
+        help="Rows to score, CSV or Parquet (read in chunks: any size); with --engine dask a Parquet file or folder, "
+             "or an fsspec URL (with -o).")],
     output: Annotated[Path | None, typer.Option(
         "--output", "-o", help="Where the predictions go, .csv or .parquet (default: FILE.predictions.<suffix>)."),
     ] = None,
@@ -28,6 +31,9 @@ def predict(
         help="Where --skip-invalid writes bad rows (default: OUTPUT.rejects.csv).")] = None,
     chunk_rows: Annotated[int, typer.Option(min=1, max=MAX_ROWS, help="Rows read, scored and logged at a time.")
                           ] = 100_000,
+    engine: EngineOption = None,
+    scheduler: SchedulerOption = None,
+    workers: WorkersOption = None,
     directory: DirOption = Path("."),
     as_json: JsonOption = False,
 ) -> None:
@@ -36,16 +42,19 @@ def predict(
     A bad row stops the run before anything is written or logged (exit 2, naming its row
     and column; rows count from 0 after the header) unless --skip-invalid. The output
     (row, the project's id column, prediction_id, prediction, probability_<class>) is
-    written to a temporary name and renamed into place when complete.
+    written to a temporary name and renamed into place when complete. With --engine dask,
+    FILE is a Parquet file or folder scored partition by partition on a Dask cluster.
     """
     from leanloop.batch import BatchOptions
 
     options = BatchOptions(output=output, version=version, log=not no_log, skip_invalid=skip_invalid,
                            rejects=rejects, chunk_rows=chunk_rows)
     with _open(directory) as project:
-        total = _rows(file)
-        with _progress(f"scoring {file.name}", total=total) as advance:
-            result = project.predict_file(file, options, progress=advance)
+        chosen = engine_config(project.config.engine, engine, scheduler, workers)
+        source = file if "://" in file else Path(file)  # a URL is read through fsspec, as written
+        total = _rows(source) if isinstance(source, Path) and source.is_file() else None
+        with _progress(f"scoring {Path(file).name}", total=total) as advance:
+            result = project.predict_file(source, options, progress=advance, engine=chosen)
     if as_json:
         _print_json(result.to_json())
         return
