@@ -19,10 +19,13 @@ demo: $(BIN)/.installed
 # One OpenMP thread per process: the suite trains many tiny gradient-boosting models and
 # runs servers beside pytest, where OpenMP's thread pools only fight over the two cores.
 # The linter and the type checker first: a finding fails `make test`, as a test would.
+# Two pytest workers (pytest-xdist): most of the suite's wall time is servers, subprocesses
+# and PostgreSQL waiting on each other, so two workers on two cores roughly halve it.
+# Each worker starts its own PostgreSQL and Dask cluster; ports are picked free at run time.
 test: $(BIN)/.installed
 	$(BIN)/ruff check src tests
 	$(BIN)/mypy src
-	OMP_NUM_THREADS=1 $(BIN)/python -m pytest
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n 2
 
 # Benchmarks against the peers (see README, Benchmarks): SUITE=drift|cbpe|serve|feedback|cycle|scenarios|batch|window|scale,
 # SIZE=10M (drift rows per side), QUICK=1 (small everything). Not part of `make test`.

@@ -46,7 +46,8 @@ def test_measured_run_reads_the_last_json_line_and_the_childs_peak_memory() -> N
     assert run.peak_rss_mb >= 80
     slow = runner.run_measured("sleeper", [sys.executable, "-c", "import time; time.sleep(30)"], timeout=0.5)
     assert slow.timed_out and not slow.ok and slow.wall_s < 10
-    grow = "import time\nblocks = []\nfor _ in range(200):\n    blocks.append(bytearray(10 * 2**20)); time.sleep(0.01)"
+    # 200 MB/s: the sampler stops it well under 1 GB even when a busy machine delays it seconds.
+    grow = "import time\nblocks = []\nfor _ in range(200):\n    blocks.append(bytearray(10 * 2**20)); time.sleep(0.05)"
     hog = runner.run_measured("hog", [sys.executable, "-c", grow], timeout=60, max_rss_mb=150)
     assert hog.over_memory and hog.failure == "stopped at the memory cap"
     assert 150 <= hog.peak_rss_mb < 1000

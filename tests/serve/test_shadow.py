@@ -53,7 +53,7 @@ def shadowed(built: Path, tmp_path: Path) -> Project:
     return Project(root)
 
 
-def wait_for(condition, what: str, seconds: float = 20.0) -> None:
+def wait_for(condition, what: str, seconds: float = 60.0) -> None:
     deadline = time.monotonic() + seconds
     while not condition():
         assert time.monotonic() < deadline, what
