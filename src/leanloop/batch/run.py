@@ -16,7 +16,7 @@ without logging nothing lasting happens before the rename: both take one pass.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -150,25 +150,44 @@ def predict_file(ws: Workspace, path: str | Path, options: BatchOptions | None =
     columns, text = read_columns(scorer, source)
     if options.log and not options.skip_invalid:
         _prejudge(scorer, source, columns, text)
+    rows = [0]  # the rows scored so far: the next chunk's first row number
+
+    def scored() -> Iterator[tuple[ScoredChunk, pd.DataFrame]]:
+        for chunk in source.chunks(columns, text=text):
+            done = scorer(chunk, first_row=rows[0], log=options.log)
+            rows[0] += len(chunk)
+            yield done, chunk
+
+    totals, flagged = write_scored(ws, scored(), scorer=scorer, columns=columns, target=target, rejects=rejects,
+                                   options=options, name=path.name, progress=progress)
+    return batch_result(path, target, rejects, scorer.version, totals, flagged, started=started)
+
+
+def write_scored(ws: Workspace, scored: Iterable[tuple[ScoredChunk, pd.DataFrame]], *, scorer: ChunkScorer,
+                 columns: list[str], target: Path, rejects: Path | None, options: BatchOptions, name: str,
+                 progress: Callable[[int], None] | None) -> tuple[dict[str, int], dict[str, dict[str, int]]]:
+    """Write scored chunks (in input order) to the output and rejects files and log their
+    records, committing the files only when every chunk is in: the one writer of both
+    engines (the local reader here, the Dask client in :mod:`leanloop.engines.dask_batch`).
+    Returns the run's counts and its flagged values per feature."""
     totals = {"rows": 0, "scored": 0, "rejected": 0, "logged": 0}
     flagged: dict[str, dict[str, int]] = {}
     with no_gc(), OutputFile(target) as out, Rejects(rejects) as bad, BatchLogger(ws) as logger:
-        for chunk in source.chunks(columns, text=text):
-            done = scorer(chunk, first_row=totals["rows"], log=options.log)
+        for done, chunk in scored:
             if done.problems and not options.skip_invalid:
-                raise refusal(done.problems[0], path.name, int(done.bad.sum()) - 1)
+                raise refusal(done.problems[0], name, int(done.bad.sum()) - 1)
             out.write(done.output)
             bad.write(chunk, done)
             logger.log(done.records)
             add_counts(totals, flagged, done)
             if progress is not None:
-                progress(len(chunk))
+                progress(len(done.bad))
         if totals["rows"] == 0:
             out.write(scorer(source_empty(columns), first_row=0, log=False).output)
         totals["logged"] = logger.finish()
         bad.commit()
         out.commit()
-    return batch_result(path, target, rejects, scorer.version, totals, flagged, started=started)
+    return totals, flagged
 
 
 def batch_result(path: str | Path, target: Path, rejects: Path | None, version: str, totals: dict[str, int],

@@ -33,19 +33,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from leanloop.batch.events import Zones
-from leanloop.batch.files import InputFile, OutputFile, file_kind, table_as_read
+from leanloop.batch.files import InputFile, file_kind, table_as_read
 from leanloop.batch.run import (
-    BatchLogger,
     BatchOptions,
-    Rejects,
-    add_counts,
     batch_result,
     chunk_scorer,
-    no_gc,
     output_paths,
     read_columns,
     refusal,
-    source_empty,
+    write_scored,
 )
 from leanloop.batch.score import ChunkScorer, ScoredChunk
 from leanloop.batch.validate import Problem
@@ -208,21 +204,6 @@ def predict_dask(ws: Workspace, path: str | Path, options: BatchOptions | None =
     scorer = scorer or chunk_scorer(ws, options.version)
     cluster = _Cluster(client, source, scorer, options.chunk_rows)
     habit = _prejudge(cluster, refuse=options.log and not options.skip_invalid)
-    totals = {"rows": 0, "scored": 0, "rejected": 0, "logged": 0}
-    flagged: dict[str, dict[str, int]] = {}
-    with no_gc(), OutputFile(target) as out, Rejects(rejects) as bad, BatchLogger(ws) as logger:
-        for done, chunk in cluster.scored(habit, options.log):
-            if done.problems and not options.skip_invalid:
-                raise refusal(done.problems[0], path.name, int(done.bad.sum()) - 1)
-            out.write(done.output)
-            bad.write(chunk, done)
-            logger.log(done.records)
-            add_counts(totals, flagged, done)
-            if progress is not None:
-                progress(len(done.bad))
-        if totals["rows"] == 0:
-            out.write(scorer(source_empty(cluster.columns), first_row=0, log=False).output)
-        totals["logged"] = logger.finish()
-        bad.commit()
-        out.commit()
+    totals, flagged = write_scored(ws, cluster.scored(habit, options.log), scorer=scorer, columns=cluster.columns,
+                                   target=target, rejects=rejects, options=options, name=path.name, progress=progress)
     return batch_result(source, target, rejects, scorer.version, totals, flagged, started=started)
