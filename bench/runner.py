@@ -88,7 +88,14 @@ def run_measured(name: str, command: list[str], *, env: dict[str, str] | None = 
     The child leads its own process group so a timeout ends it and anything it started;
     so does passing ``max_rss_mb`` (read from ``/proc``), which keeps a peer that would
     exhaust a shared machine's memory from taking other processes down with it.
+
+    Linux keeps a forked child's high-water mark across ``exec``: a child of a large
+    parent (a pytest worker, a notebook) reports at least the parent's RSS at the fork.
+    When ``ru_maxrss`` is no higher than that, the peak is the child's own ``VmHWM``
+    sampled from ``/proc`` while it runs instead.
     """
+    parent_mb = _rss_mb(os.getpid())
+    sampled_mb = 0.0
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         started = time.perf_counter()
         process = subprocess.Popen(command, stdout=out, stderr=err, env={**os.environ, **(env or {})},
@@ -99,6 +106,7 @@ def run_measured(name: str, command: list[str], *, env: dict[str, str] | None = 
             if pid:
                 break
             timed_out = time.perf_counter() - started > timeout
+            sampled_mb = max(sampled_mb, _rss_mb(process.pid, "VmHWM:"))
             over_memory = max_rss_mb is not None and _rss_mb(process.pid) > max_rss_mb
             if timed_out or over_memory:
                 os.killpg(process.pid, signal.SIGKILL)
@@ -111,17 +119,21 @@ def run_measured(name: str, command: list[str], *, env: dict[str, str] | None = 
         err.seek(0)
         stdout, stderr = out.read(), err.read()
     killed = timed_out or over_memory
+    peak_mb = usage.ru_maxrss / 1024
+    if peak_mb <= parent_mb * 1.05:  # inherited from the parent at the fork, not the child's own
+        peak_mb = sampled_mb
     return Run(name=name, returncode=None if killed else process.returncode, wall_s=wall,
-               cpu_s=usage.ru_utime + usage.ru_stime, peak_rss_mb=usage.ru_maxrss / 1024, timed_out=timed_out,
+               cpu_s=usage.ru_utime + usage.ru_stime, peak_rss_mb=peak_mb, timed_out=timed_out,
                result=last_json_line(stdout), stderr_tail=stderr[-3000:], over_memory=over_memory)
 
 
-def _rss_mb(pid: int) -> float:
-    """Resident memory of a running process in MB (0 if it is gone); Linux ``/proc``."""
+def _rss_mb(pid: int, field: str = "VmRSS:") -> float:
+    """Resident memory of a running process in MB (``VmHWM:``: its peak so far; 0 if it
+    is gone); Linux ``/proc``."""
     try:
         with open(f"/proc/{pid}/status", encoding="ascii") as status:
             for line in status:
-                if line.startswith("VmRSS:"):
+                if line.startswith(field):
                     return int(line.split()[1]) / 1024
     except (OSError, ValueError):
         pass
