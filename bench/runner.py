@@ -90,11 +90,12 @@ def run_measured(name: str, command: list[str], *, env: dict[str, str] | None = 
     exhaust a shared machine's memory from taking other processes down with it.
 
     Linux keeps a forked child's high-water mark across ``exec``: a child of a large
-    parent (a pytest worker, a notebook) reports at least the parent's RSS at the fork.
+    parent (a pytest worker, a notebook) reports at least the parent's peak RSS (the
+    forked copy carries the parent's high-water mark).
     When ``ru_maxrss`` is no higher than that, the peak is the child's own ``VmHWM``
     sampled from ``/proc`` while it runs instead.
     """
-    parent_mb = _rss_mb(os.getpid())
+    parent_mb = _rss_mb(os.getpid(), "VmHWM:")
     sampled_mb = 0.0
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         started = time.perf_counter()
@@ -120,7 +121,7 @@ def run_measured(name: str, command: list[str], *, env: dict[str, str] | None = 
         stdout, stderr = out.read(), err.read()
     killed = timed_out or over_memory
     peak_mb = usage.ru_maxrss / 1024
-    if peak_mb <= parent_mb * 1.05:  # inherited from the parent at the fork, not the child's own
+    if peak_mb <= parent_mb * 1.05:  # inherited from the parent's peak at the fork, not the child's own
         peak_mb = sampled_mb
     return Run(name=name, returncode=None if killed else process.returncode, wall_s=wall,
                cpu_s=usage.ru_utime + usage.ru_stime, peak_rss_mb=peak_mb, timed_out=timed_out,
