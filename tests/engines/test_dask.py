@@ -23,6 +23,8 @@ from leanloop.measure.drift import DriftOptions, ThresholdMode
 from leanloop.measure.files import measure_files
 from leanloop.schema import Feature, FeatureKind, Schema
 
+from .slow_model import SlowModel
+
 pytestmark = pytest.mark.dask
 
 
@@ -143,20 +145,6 @@ def test_dask_scoring_equals_local_scoring_row_for_row(tmp_path: Path, dask_clie
         score_parquet(folder, tmp_path / "scored", model, "classification", client=dask_client, schema=schema)
 
 
-class _SlowModel:
-    """A classifier that takes a while per partition, so a worker can be killed mid-job."""
-
-    def __init__(self, inner: Any) -> None:
-        self.inner, self.classes_ = inner, inner.classes_
-
-    def predict_proba(self, data: Any) -> Any:
-        time.sleep(0.4)
-        return self.inner.predict_proba(data)
-
-    def predict(self, data: Any) -> Any:
-        return self.inner.predict(data)
-
-
 def test_a_worker_killed_mid_job_completes_once_or_leaves_nothing(tmp_path: Path, dask_client: Any) -> None:
     import cloudpickle
 
@@ -167,7 +155,7 @@ def test_a_worker_killed_mid_job_completes_once_or_leaves_nothing(tmp_path: Path
 
     def job() -> None:
         try:
-            outcome["rows"] = score_parquet(folder, tmp_path / "scored", _SlowModel(model), "classification",
+            outcome["rows"] = score_parquet(folder, tmp_path / "scored", SlowModel(model), "classification",
                                             client=dask_client, schema=schema, keep=["id"])
         except Exception as err:  # the outcome is asserted below
             outcome["error"] = err

@@ -22,6 +22,8 @@ from leanloop.engines.dask_batch import predict_dask
 from leanloop.errors import DataError
 from tests.conftest import small_built_project
 
+from .slow_model import SlowModel
+
 pytestmark = pytest.mark.dask
 
 #: What differs between two runs by design: ids, log times and log order are per run.
@@ -125,20 +127,6 @@ def test_the_predict_command_on_a_scheduler_sets_bad_rows_aside_as_locally(proje
     pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "url.parquet"), pd.read_parquet(theirs["output"]))
 
 
-class _SlowModel:
-    """The champion, a little slow: the job is still scoring when a worker is killed."""
-
-    def __init__(self, inner: Any) -> None:
-        self.inner, self.classes_ = inner, inner.classes_
-
-    def predict_proba(self, data: Any) -> Any:
-        time.sleep(0.4)
-        return self.inner.predict_proba(data)
-
-    def predict(self, data: Any) -> Any:
-        return self.inner.predict(data)
-
-
 def test_a_worker_killed_mid_job_logs_every_row_once_or_nothing(project, rows, dask_client, tmp_path: Path) -> None:
     import cloudpickle
 
@@ -146,7 +134,7 @@ def test_a_worker_killed_mid_job_logs_every_row_once_or_nothing(project, rows, d
 
     cloudpickle.register_pickle_by_value(sys.modules[__name__])  # the workers cannot import the tests
     scorer = chunk_scorer(project.workspace)
-    slow = replace(scorer, model=_SlowModel(scorer.model))
+    slow = replace(scorer, model=SlowModel(scorer.model))
     folder = _folder(rows, tmp_path / "day", parts=6)
     before = project.store.count_predictions()
     pids = list(dask_client.run(os.getpid).values())

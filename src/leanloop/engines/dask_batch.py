@@ -45,7 +45,8 @@ from leanloop.batch.run import (
 )
 from leanloop.batch.score import ChunkScorer, ScoredChunk
 from leanloop.batch.validate import Problem
-from leanloop.errors import DataError, EngineError, InputError
+from leanloop.engines.cluster import gather
+from leanloop.errors import DataError, InputError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -122,17 +123,8 @@ class _Cluster:
         [self.shared] = client.scatter([scorer], broadcast=True, hash=False)
 
     def gather(self, tasks: list[Any], what: str, left: str = "nothing was written or logged") -> list[Any]:
-        """Run ``tasks``; a task that killed workers past Dask's retries becomes a clear
-        error that says what the run ``left``."""
-        from distributed.scheduler import KilledWorker
-
-        futures = self.client.compute(tasks)
-        try:
-            return list(self.client.gather(futures))
-        except KilledWorker as err:
-            raise EngineError(f"the Dask workers died while {what} of {self.source} was computed (more often than "
-                              f"Dask retries a task: {err}); {left}. Check the workers' memory limit and logs, "
-                              "then run again") from err
+        """Run ``tasks`` (see :func:`leanloop.engines.cluster.gather`), saying what the run ``left``."""
+        return gather(self.client, tasks, f"{what} of {self.source}", left)
 
     def judge(self, zones: dict[int, Zones]) -> dict[int, tuple[Zones, list[Problem], int]]:
         """The partitions numbered in ``zones`` judged, each starting from its zone habit there."""

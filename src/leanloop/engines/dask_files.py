@@ -21,8 +21,9 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from leanloop.config import QualityConfig
+from leanloop.engines.cluster import gather
 from leanloop.engines.parts import ColumnPart, column_part, merge_parts
-from leanloop.errors import DataError, EngineError, InputError
+from leanloop.errors import DataError, InputError
 from leanloop.measure.drift.report import Judged, assemble, judge_feature, plan_features
 from leanloop.measure.drift.result import DriftMethod, DriftOptions, ThresholdMode
 from leanloop.measure.duplicates import DuplicateRows, row_hashes
@@ -191,16 +192,5 @@ class _Job:
         return DuplicateRows.of_hashes(np.concatenate(self._gather(tasks, f"row hashes of {side.path}")))
 
     def _gather(self, tasks: list[Any], what: str) -> list[Any]:
-        """Run ``tasks`` on the cluster; a task that killed workers past Dask's retries
-        becomes a clear error."""
-        from distributed.scheduler import KilledWorker
-
-        futures = self.client.compute(tasks)
-        try:
-            return list(self.client.gather(futures))
-        except KilledWorker as err:
-            raise EngineError(f"the Dask workers died while reading the {what} (more often than Dask retries a "
-                              f"task: {err}); nothing was written. Check the workers' memory limit and logs, "
-                              "then run again") from err
-        finally:
-            del futures
+        """Run ``tasks`` on the cluster (see :func:`leanloop.engines.cluster.gather`)."""
+        return gather(self.client, tasks, f"the {what}")
