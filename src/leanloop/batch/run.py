@@ -35,8 +35,8 @@ if TYPE_CHECKING:
 
     from leanloop.workspace import Workspace
 
-__all__ = ["BatchOptions", "BatchResult", "BatchLogger", "Rejects", "add_counts", "batch_result", "chunk_scorer",
-           "default_output", "no_gc", "output_paths", "predict_file", "predict_frame", "read_columns", "refusal"]
+__all__ = ["BatchOptions", "BatchResult", "batch_result", "chunk_scorer", "default_output", "output_paths",
+           "predict_file", "predict_frame", "read_columns", "refusal", "write_scored"]
 
 
 class BatchOptions(BaseModel):
