@@ -262,7 +262,7 @@ def _locked_cycle(ws: Workspace, *, last: int | None = None, since: float | None
     started = time.time()
     durations: dict[str, float] = {}
     champion_before = ws.registry.champion().version
-    logged_rows = ws.store.count_predictions()
+    logged_rows = ws.store.logged_total()  # not count(): retention deletes rows
     running = {"started_at": started, "trigger": trigger.value, "logged_rows": logged_rows,
                "champion_before": champion_before, "pid": os.getpid()}
     cycle_id = ledger.start(ws.store, started, running)

@@ -75,7 +75,7 @@ def rows_and_seconds(ws: Workspace, *, now: float | None = None) -> tuple[int, f
     the champion was created)."""
     now = time.time() if now is None else now
     rows, at = _marks(ws.store.cycles(newest=_MARKS))
-    logged = ws.store.count_predictions()
+    logged = ws.store.logged_total()  # not count(): retention deletes rows
     if at is None:
         at = ws.registry.champion().created_at
     return logged - (rows or 0), max(now - at, 0.0)

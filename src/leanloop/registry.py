@@ -43,6 +43,7 @@ from leanloop.errors import ArtifactError, InputError, NotFoundError
 from leanloop.label_rule import LabelRule
 from leanloop.model_files import MAX_UNPACKED_BYTES, load_model_bytes
 from leanloop.scoring import InputFormat
+from leanloop.store.blobs import FileKind, StoredFile, fetch, files_of, save_files, sha256_of
 
 if TYPE_CHECKING:
     from leanloop.store import SQLStore
@@ -126,22 +127,23 @@ class ModelVersion(BaseModel):
         return data
 
 
-def sha256_file(path: Path) -> str:
-    """The sha256 hex digest of a file, read in blocks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+#: The sha256 hex digest of a file, read in blocks (one implementation, the store's).
+sha256_file = sha256_of
 
 
 class Registry:
     """Model versions in the store, artifacts in a folder."""
 
-    def __init__(self, store: SQLStore, artifacts: Path, *, max_artifact_bytes: int = MAX_ARTIFACT_BYTES,
+    def __init__(self, store: SQLStore, artifacts: Path, *, datasets: Path | None = None,
+                 shared: bool | None = None, max_artifact_bytes: int = MAX_ARTIFACT_BYTES,
                  max_unpacked_bytes: int = MAX_UNPACKED_BYTES) -> None:
         self.store = store
         self.artifacts = Path(artifacts)
+        #: where a version's reference and test data live (None: not kept in the store)
+        self.datasets = None if datasets is None else Path(datasets)
+        #: whether a version's files go into the store too (default: on PostgreSQL, the
+        #: store several hosts share; a SQLite store lives beside the files it would copy)
+        self.shared = store.dialect == "postgresql" if shared is None else shared
         self.max_artifact_bytes = max_artifact_bytes
         self.max_unpacked_bytes = max_unpacked_bytes
 
@@ -154,7 +156,8 @@ class Registry:
         """Save ``model`` and ``baseline`` with skops and record a new version.
 
         Files are written to a temporary name, fsynced and renamed, then the record is
-        committed; a failure at any step registers nothing.
+        committed; a failure at any step registers nothing. A shared registry also
+        stores the files (and the version's reference and test data) in that transaction.
         """
         version = self.next_version()
         self.artifacts.mkdir(parents=True, exist_ok=True)
@@ -168,7 +171,7 @@ class Registry:
         )
         try:
             self.store.add_model(version, record.created_at, record.model_dump(mode="json", by_alias=True),
-                                 alias=alias)
+                                 alias=alias, files=self._local_files(record) if self.shared else ())
         except Exception:
             artifact.unlink(missing_ok=True)
             baseline_artifact.unlink(missing_ok=True)
@@ -257,13 +260,58 @@ class Registry:
         """
         record = self.get(version)
         trust = trust or record.trusted
+        fetched = self.fetch(record, kinds=(FileKind.ARTIFACT,))
         model = self._load(self._confined(record.artifact), record.sha256, trust)
         baseline = self._load(self._confined(record.baseline_artifact), record.baseline_sha256, trust)
+        if self.shared and not fetched:
+            self._share(record)
         return model, baseline
 
-    def _confined(self, name: str) -> Path:
-        """The artifact's path, refused unless it resolves inside the artifacts folder."""
-        root = self.artifacts.resolve()
+    def fetch(self, record: ModelVersion, *, kinds: tuple[FileKind, ...] = tuple(FileKind)) -> list[Path]:
+        """Fetch ``record``'s files of ``kinds`` that this host lacks from the store
+        (verified, renamed into place: :func:`leanloop.store.blobs.fetch`); the paths written.
+
+        A version registered on another host is served here without a shared disk.
+        """
+        missing = []
+        for file in self._stored(record.version):
+            if file.kind in kinds and (path := self._path(file)) is not None and not path.is_file():
+                missing.append((file, path))
+        return [fetch(self.store.engine, file, path) for file, path in missing]
+
+    def _stored(self, version: str) -> list[StoredFile]:
+        with self.store.engine.connect() as conn:
+            return files_of(conn, version)
+
+    def _path(self, file: StoredFile) -> Path | None:
+        """Where ``file`` lives on this host (None: a dataset where this registry keeps none)."""
+        if file.kind is FileKind.ARTIFACT:
+            return self._confined(file.name)
+        return None if self.datasets is None else self._confined(file.name, self.datasets)
+
+    def _local_files(self, record: ModelVersion) -> list[tuple[StoredFile, Path]]:
+        """The files of ``record`` on this host: its two artifacts and, when kept, its data."""
+        files = [(StoredFile.of(self._confined(record.artifact), FileKind.ARTIFACT, record.sha256),
+                  self._confined(record.artifact)),
+                 (StoredFile.of(self._confined(record.baseline_artifact), FileKind.ARTIFACT, record.baseline_sha256),
+                  self._confined(record.baseline_artifact))]
+        for name in dict.fromkeys(n for n in (record.train_data, record.test_data) if n):
+            path = None if self.datasets is None else self._confined(name, self.datasets)
+            if path is not None and path.is_file():
+                files.append((StoredFile.of(path, FileKind.DATASET), path))
+        return files
+
+    def _share(self, record: ModelVersion) -> None:
+        """Store the files of a version registered before the store kept them (once: by
+        the first host that loads it with its files at hand), so every host can fetch them."""
+        if self._stored(record.version):
+            return
+        with self.store.engine.begin() as conn:
+            save_files(conn, record.version, self._local_files(record))
+
+    def _confined(self, name: str, folder: Path | None = None) -> Path:
+        """A file's path, refused unless it resolves inside ``folder`` (the artifacts folder)."""
+        root = (self.artifacts if folder is None else folder).resolve()
         path = root if "\x00" in name else (root / name).resolve()
         if not path.is_relative_to(root) or path == root:
             raise ArtifactError(f"artifact name {name!r} points outside the artifacts folder {root}; refused")
@@ -271,7 +319,8 @@ class Registry:
 
     def _load(self, path: Path, expected: str, trust: bool) -> Any:
         if not path.is_file():
-            raise ArtifactError(f"artifact {path} is missing; the registry cannot serve this version")
+            raise ArtifactError(f"artifact {path} is missing; the registry cannot serve this version (the store "
+                                "holds no copy of it either): copy the file from the host that built it")
         size = path.stat().st_size
         if size > self.max_artifact_bytes:
             raise ArtifactError(f"artifact {path.name} is {size} bytes, over the cap of {self.max_artifact_bytes}; "

@@ -63,7 +63,7 @@ class Workspace:
     @property
     def registry(self) -> Registry:
         """Model versions and aliases, over the store."""
-        return Registry(self.store, self.paths.artifacts)
+        return Registry(self.store, self.paths.artifacts, datasets=self.paths.datasets)
 
     def window(self, *, last: int | None = None, since: float | None = None, until: float | None = None,
                labelled_only: bool = False) -> pd.DataFrame:

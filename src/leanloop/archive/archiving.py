@@ -31,11 +31,16 @@ from leanloop.archive.columns import ColumnSpec
 from leanloop.archive.export import ExportResult, export_log
 from leanloop.archive.retention import RetentionResult, apply_retention
 from leanloop.config import Task
+from leanloop.errors import ProjectError
+from leanloop.leader import FileCycleLock
 
 if TYPE_CHECKING:
     from leanloop.workspace import Workspace
 
 __all__ = ["Archived", "archive_log"]
+
+#: How long an export waits for another one into the same folder to finish.
+LOCK_WAIT_SECONDS = 600.0
 
 
 class Archived(BaseModel):
@@ -56,8 +61,17 @@ def archive_log(ws: Workspace, *, to: Path | None = None, since: float | None = 
     archive = ws.paths.archive(config.store)
     folder = archive if to is None else Path(to).resolve()
     spec = ColumnSpec.of(config.schema_, None if config.data.task is Task.REGRESSION else config.data.classes)
-    exported = export_log(ws.store, folder, spec, since=since)
-    days = config.store.retention_days
-    if days is None or folder != archive:
-        return Archived(export=exported)
-    return Archived(export=exported, retention=apply_retention(ws.store, folder, days=days, now=now))
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    # One export at a time into a folder: the server's loop runs retention, a person or cron may run export.
+    lock = FileCycleLock(folder, suffix=".lock")
+    try:
+        if not lock.acquire(wait=LOCK_WAIT_SECONDS):
+            raise ProjectError(f"another export into {folder} has run for over {LOCK_WAIT_SECONDS:g} s (the "
+                               "server's loop, or another 'leanloop export'); try again when it has finished")
+        exported = export_log(ws.store, folder, spec, since=since)
+        days = config.store.retention_days
+        if days is None or folder != archive:
+            return Archived(export=exported)
+        return Archived(export=exported, retention=apply_retention(ws.store, folder, days=days, now=now))
+    finally:
+        lock.close()

@@ -15,6 +15,11 @@ The loop process ends with its server: on Linux the kernel kills it when its par
 dies (``PR_SET_PDEATHSIG``), elsewhere it notices its parent is gone within a poll.
 A cycle killed that way is recorded as interrupted by the next cycle.
 
+With ``[store] retention_days``, the loop process also keeps the store bounded
+(:mod:`~leanloop.serve.retention`), and runs for that alone when no cycles are
+scheduled. Before a cycle it fetches the champion's files this host lacks (a version
+built on another host sharing the store: :meth:`leanloop.registry.Registry.fetch`).
+
 Each decision other than ``continue``, and each failed cycle, is posted to ``[loop]
 webhook_url`` by a :class:`~leanloop.alerts.Notifier` (never blocking the loop); the
 outcome goes into the cycle's ledger entry. The loop process tells its server about
@@ -48,6 +53,7 @@ from leanloop.learn import ledger
 from leanloop.learn.policy import Action
 from leanloop.loop import try_cycle
 from leanloop.loop_state import rows_and_seconds
+from leanloop.serve.retention import RetentionTimer, run_retention
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -93,23 +99,42 @@ class LoopRunner:
     """
 
     def __init__(self, ws: Workspace, schedule: Schedule, *, notifier: Notifier | None = None,
-                 on_event: Callable[[Event], None] = lambda event: None) -> None:
+                 on_event: Callable[[Event], None] = lambda event: None,
+                 retention: RetentionTimer | None = None) -> None:
         self.ws = ws
         self.schedule = schedule
         self.notifier = notifier
         self.on_event = on_event
+        #: when to run ``[store] retention_days`` (None: the store keeps every row)
+        self.retention = retention
+
+    def prepare(self) -> None:
+        """Fetch the champion's files this host lacks (its reference and test data, when
+        another host built it): the loop may just have moved here."""
+        self.ws.registry.fetch(self.ws.registry.champion())
 
     def tick(self, now: float | None = None) -> Cycle | None:
-        """Run a cycle if one is due and no other process runs one; the cycle, or ``None``."""
+        """Run retention when it is due, and a cycle if one is due and no other process
+        runs one; the cycle, or ``None``."""
         rows, seconds = rows_and_seconds(self.ws, now=now)
         # Checked first without the lock: most turns find nothing due, and taking the
         # lock costs a file open (or a PostgreSQL round trip).
-        if self.schedule.due(rows_since=rows, seconds_since=seconds) is None:
+        due = self.schedule.due(rows_since=rows, seconds_since=seconds) is not None
+        self._retain(time.time() if now is None else now, cycle_due=due)
+        if not due:
             return None
+        self.prepare()
         cycle = try_cycle(self.ws, self.schedule, now=now)
         if cycle is not None:
             self._announce(cycle)
         return cycle
+
+    def _retain(self, now: float, *, cycle_due: bool) -> None:
+        """Archive and trim the log when retention is due: before a cycle, so the cycle
+        measures a store already bounded (windows reach into the archive alike)."""
+        if self.retention is not None and self.retention.due(now=now, cycle_due=cycle_due):
+            self.retention.ran(now=now)  # a failed run waits for the next turn that is due
+            self.on_event(run_retention(self.ws, now=now))
 
     def _announce(self, cycle: Cycle) -> None:
         trigger = None if cycle.trigger is None else cycle.trigger.value
@@ -185,7 +210,12 @@ def main(argv: list[str] | None = None) -> None:
             sys.stdout.flush()
 
     notifier = None if settings.webhook_url is None else Notifier(settings.webhook_url)
-    runner = LoopRunner(ws, schedule, notifier=notifier, on_event=emit)
+    retention = None if ws.config.store.retention_days is None else RetentionTimer()
+    runner = LoopRunner(ws, schedule, notifier=notifier, on_event=emit, retention=retention)
+    try:
+        runner.prepare()
+    except Exception as exc:  # e.g. no champion yet: the turn before a cycle fetches again
+        log.warning("could not fetch the champion's files (%s: %s)", type(exc).__name__, exc)
     failing = False
     while os.getppid() == parent:
         try:

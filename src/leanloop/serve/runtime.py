@@ -78,8 +78,9 @@ class ServerRuntime:
                                     max_wait_ms=serve.batch_max_wait_ms, max_queue_rows=serve.queue_max_rows,
                                     observe=self.metrics.model_call)
         self.schedule = config.loop.schedule(window_rows=config.measure.window_rows)
-        self.loop = LoopProcess(project.paths.root, on_event=self._loop_event) \
-            if run_loop and self.schedule.enabled else None
+        # Retention runs in the loop process too, scheduled cycles or not.
+        loops = self.schedule.enabled or config.store.retention_days is not None
+        self.loop = LoopProcess(project.paths.root, on_event=self._loop_event) if run_loop and loops else None
         self.events = EventLog(project.store, project.paths.workspace)
         # The loop process runs only while this server holds the loop lock.
         self.leader = None if self.loop is None else LoopLeader(
@@ -197,9 +198,12 @@ class ServerRuntime:
             self.loop.stop()
 
     def _loop_event(self, event: dict[str, Any]) -> None:
-        """What the loop process reports: failed alerts are counted in ``/metrics``."""
+        """What the loop process reports: failed alerts are counted in ``/metrics``;
+        retention runs go to the server's log, one JSON line each."""
         if event.get("event") == "alert" and not event.get("delivered"):
             self.metrics.alert_failures.inc()
+        elif event.get("event") == "retention":
+            server_log.log(logging.ERROR if event.get("error") else logging.INFO, "retention", extra={"fields": event})
 
     def loop_status(self) -> dict[str, Any]:
         """``GET /loop``: the schedule, rows since the last cycle, the running and last cycle."""

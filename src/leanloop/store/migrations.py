@@ -79,6 +79,8 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(2, "index predictions by model_version (rows served per version)", _index_model_version),
     Migration(3, "shadow_predictions: what a shadow version answered (created by create_all)", _baseline),
     Migration(4, "predictions carry row_id, event_at and source; parked_labels (by create_all)", _row_keys),
+    Migration(5, "blobs and model_files: versions' files in the store, for hosts without them (by create_all)",
+              _baseline),
 )
 LATEST = MIGRATIONS[-1].version
 

@@ -35,6 +35,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from leanloop.config import SqliteSync
 from leanloop.errors import NotFoundError, StoreError
 from leanloop.store import tables as t
+from leanloop.store.blobs import save_files
 from leanloop.store.feedback import FeedbackCounts, count_parked, join_parked, label_history, record_feedback
 from leanloop.store.notify import announce
 from leanloop.store.parked import pending
@@ -53,6 +54,8 @@ if TYPE_CHECKING:
     from collections.abc import Iterable
 
     import pandas as pd
+
+    from leanloop.store.blobs import StoredFile
 
 __all__ = ["SQLStore", "normalise_url"]
 
@@ -106,12 +109,15 @@ class SQLStore:
         self._write_lock.close()
 
     # -- model versions and aliases -------------------------------------------------
-    def add_model(self, version: str, created_at: float, body: dict[str, Any], alias: str | None = None) -> None:
-        """Record a model version (and point ``alias`` at it) in one transaction."""
+    def add_model(self, version: str, created_at: float, body: dict[str, Any], alias: str | None = None, *,
+                  files: Iterable[tuple[StoredFile, Path]] = ()) -> None:
+        """Record a model version, its ``files`` (:mod:`leanloop.store.blobs`) and point
+        ``alias`` at it, in one transaction."""
         self._check_aliases([alias] if alias else [])
         try:
             with self.engine.begin() as conn:
                 conn.execute(t.models.insert().values(version=version, created_at=created_at, body=body))
+                save_files(conn, version, files)
                 if alias:
                     self._point(conn, {alias: version}, created_at)
         except IntegrityError as exc:
@@ -250,6 +256,12 @@ class SQLStore:
         """How many predictions are logged."""
         with self.engine.connect() as conn:
             return int(conn.execute(sa.select(sa.func.count()).select_from(t.predictions)).scalar_one())
+
+    def logged_total(self) -> int:
+        """How many predictions were ever logged: the highest ``seq``, which retention
+        never lowers (it keeps the newest row), so the loop's row count keeps rising."""
+        with self.engine.connect() as conn:
+            return int(conn.execute(sa.select(sa.func.coalesce(sa.func.max(t.predictions.c.seq), 0))).scalar_one())
 
     def get_prediction(self, prediction_id: str) -> dict[str, Any]:
         """One logged prediction with its feedback, if any."""

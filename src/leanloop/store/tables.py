@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 __all__ = ["metadata", "models", "aliases", "predictions", "feedback", "feedback_history", "parked_labels",
-           "measurements", "cycles", "testset", "shadow_predictions", "schema_version", "event_time"]
+           "measurements", "cycles", "testset", "shadow_predictions", "schema_version", "event_time", "blobs", "model_files"]
 
 metadata = sa.MetaData()
 
@@ -117,6 +117,25 @@ shadow_predictions = sa.Table(
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Column("prediction", sa.JSON, nullable=False),
     sa.Column("probabilities", sa.JSON, nullable=True),
+)
+
+#: The contents of model versions' files, by sha256, in parts (:mod:`leanloop.store.blobs`).
+blobs = sa.Table(
+    "blobs", metadata,
+    sa.Column("sha256", sa.String(64), primary_key=True),
+    sa.Column("part", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("data", sa.LargeBinary, nullable=False),
+)
+
+#: Which files a model version has (skops artifacts, reference and test data), by content:
+#: what a host without them fetches from ``blobs``.
+model_files = sa.Table(
+    "model_files", metadata,
+    sa.Column("version", sa.String(64), sa.ForeignKey("models.version"), primary_key=True),
+    sa.Column("name", sa.String(255), primary_key=True),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Column("size", sa.BigInteger, nullable=False),
 )
 
 schema_version = sa.Table(
