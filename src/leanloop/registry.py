@@ -272,6 +272,21 @@ class Registry:
         (verified, renamed into place: :func:`leanloop.store.blobs.fetch`); the paths written.
 
         A version registered on another host is served here without a shared disk.
+
+        Examples
+        --------
+        >>> import tempfile, pathlib
+        >>> from sklearn.dummy import DummyRegressor
+        >>> from leanloop.store import SQLStore
+        >>> folder = pathlib.Path(tempfile.mkdtemp())
+        >>> store = SQLStore(f"sqlite:///{folder / 's.db'}")
+        >>> here, there = (Registry(store, folder / host, shared=True) for host in ("a", "b"))
+        >>> model = DummyRegressor().fit([[0], [1]], [0.0, 1.0])
+        >>> record = here.register(model, model, task="regression", schema={"features": []}, metrics={},
+        ...     baseline_metrics={}, fingerprint="f", source="build")
+        >>> [path.name for path in there.fetch(record)], there.fetch(record)
+        (['v1-baseline.skops', 'v1.skops'], [])
+        >>> store.close()
         """
         missing = []
         for file in self._stored(record.version):
@@ -314,7 +329,8 @@ class Registry:
         root = (self.artifacts if folder is None else folder).resolve()
         path = root if "\x00" in name else (root / name).resolve()
         if not path.is_relative_to(root) or path == root:
-            raise ArtifactError(f"artifact name {name!r} points outside the artifacts folder {root}; refused")
+            what = "artifacts" if folder is None else "data"
+            raise ArtifactError(f"artifact name {name!r} points outside the {what} folder {root}; refused")
         return path
 
     def _load(self, path: Path, expected: str, trust: bool) -> Any:

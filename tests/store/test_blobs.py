@@ -13,8 +13,7 @@ from sklearn.linear_model import LogisticRegression
 
 from leanloop.errors import ArtifactError
 from leanloop.registry import Registry
-from leanloop.store import SQLStore
-from leanloop.store import blobs
+from leanloop.store import SQLStore, blobs
 from leanloop.store import tables as t
 from leanloop.store.blobs import FileKind, StoredFile, fetch, files_of
 

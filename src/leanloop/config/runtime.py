@@ -73,4 +73,4 @@ class StoreConfig(Section):
     retention_days: float | None = Field(
         None, gt=0.0, le=36_500.0,
         description="Keep this many days of predictions in the store; older rows are archived to archive_dir and "
-                    "then deleted by `leanloop export` (none: keep every row).")
+                    "then deleted by the server running the loop, and by `leanloop export` (none: keep every row).")

@@ -49,6 +49,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from leanloop.errors import LeanloopError
 from leanloop.learn import ledger
 from leanloop.learn.policy import Action
 from leanloop.loop import try_cycle
@@ -110,8 +111,12 @@ class LoopRunner:
 
     def prepare(self) -> None:
         """Fetch the champion's files this host lacks (its reference and test data, when
-        another host built it): the loop may just have moved here."""
-        self.ws.registry.fetch(self.ws.registry.champion())
+        another host built it): the loop may just have moved here. A file that cannot
+        be fetched (no champion yet, a damaged copy) is logged; the cycle says the rest."""
+        try:
+            self.ws.registry.fetch(self.ws.registry.champion())
+        except LeanloopError as exc:
+            log.warning("could not fetch the champion's files: %s", exc)
 
     def tick(self, now: float | None = None) -> Cycle | None:
         """Run retention when it is due, and a cycle if one is due and no other process
@@ -214,7 +219,7 @@ def main(argv: list[str] | None = None) -> None:
     runner = LoopRunner(ws, schedule, notifier=notifier, on_event=emit, retention=retention)
     try:
         runner.prepare()
-    except Exception as exc:  # e.g. no champion yet: the turn before a cycle fetches again
+    except Exception as exc:  # the store is down: the turn before a cycle fetches again
         log.warning("could not fetch the champion's files (%s: %s)", type(exc).__name__, exc)
     failing = False
     while os.getppid() == parent:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 __all__ = ["metadata", "models", "aliases", "predictions", "feedback", "feedback_history", "parked_labels",
-           "measurements", "cycles", "testset", "shadow_predictions", "schema_version", "event_time", "blobs", "model_files"]
+           "measurements", "cycles", "testset", "shadow_predictions", "schema_version", "event_time", "blobs",
+           "model_files"]
 
 metadata = sa.MetaData()
 
