@@ -264,7 +264,7 @@ class Registry:
         model = self._load(self._confined(record.artifact), record.sha256, trust)
         baseline = self._load(self._confined(record.baseline_artifact), record.baseline_sha256, trust)
         if self.shared and not fetched:
-            self._share(record)
+            self.share(record)
         return model, baseline
 
     def fetch(self, record: ModelVersion, *, kinds: tuple[FileKind, ...] = tuple(FileKind)) -> list[Path]:
@@ -316,9 +316,10 @@ class Registry:
                 files.append((StoredFile.of(path, FileKind.DATASET), path))
         return files
 
-    def _share(self, record: ModelVersion) -> None:
-        """Store the files of a version registered before the store kept them (once: by
-        the first host that loads it with its files at hand), so every host can fetch them."""
+    def share(self, record: ModelVersion) -> None:
+        """Store the files of a version registered before the store kept them, so every
+        host can fetch them (:meth:`load` does it on a shared registry: the first host that
+        loads the version with its files at hand). A no-op when they are stored."""
         if self._stored(record.version):
             return
         with self.store.engine.begin() as conn:

@@ -254,13 +254,17 @@ def on_postgresql(root: Path, url: str, **store: Any) -> Any:
     project at it; returns that store (for the checks)."""
     import sqlalchemy as sa
 
+    from leanloop.registry import Registry
     from leanloop.store import SQLStore
     from leanloop.store import tables as t
 
     local, remote = SQLStore(f"sqlite:///{root / '.leanloop' / 'store.db'}"), SQLStore(url)
+    # The versions' files too: a host without them fetches them from the store.
+    registry = Registry(remote, root / ".leanloop" / "artifacts", datasets=root / ".leanloop" / "data")
     with local.engine.connect() as conn:
         for row in conn.execute(sa.select(t.models).order_by(t.models.c.created_at)):
             remote.add_model(row.version, row.created_at, row.body)
+            registry.share(registry.get(row.version))
     remote.set_aliases(local.aliases(), at=time.time())
     local.close()
     configure(root, store={"url": url, **store})

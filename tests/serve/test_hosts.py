@@ -1,12 +1,18 @@
 """Several serving hosts on one PostgreSQL store: two real ``leanloop serve`` processes on
 loopback ports, each with a project folder of its own (as on two hosts), under load.
 
-- A promotion made through one server's API, and a rollback made by the CLI beside the
-  other, are answered by the new version on both within 2 s. Alias polling is set to
-  30 s here, so only the PostgreSQL notification can make that.
+- No shared disk: host B's folder has the config, the data file and the token, none of
+  the model files; it fetches every version it serves from the store.
+- A promotion made through one server's API (of a version host B never had), and a
+  rollback made by the CLI beside the other, are answered by the new version on both
+  within 2 s. Alias polling is set to 30 s here, so only the PostgreSQL notification (and
+  a fetch on demand) can make that.
 - SIGKILL of either server under load: every acknowledged prediction is in the store
   exactly once, with the version that answered it.
-- Exactly one server holds the loop lock; when it dies, the survivor takes it.
+- Exactly one server holds the loop lock; when it dies, the survivor takes it, fetches
+  the champion's reference and test data for its cycles and runs retention.
+- Retention (``[store] retention_days = 1``) is run by the lock holder only: rows logged
+  3 days ago are archived to its own archive and deleted. (On SQLite: test_retention.py.)
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ import pytest
 from leanloop.demo import free_port
 from leanloop.serve.security import resolve_token
 from tests.serve.faults import FEATURES, Load, Server, check_postgresql, configure, on_postgresql, two_versions
+from tests.serve.retention_helpers import OLD_SECONDS, log_rows, retention_lines, wait_for_retention
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres]
 
@@ -38,7 +45,7 @@ def built(tmp_path_factory: pytest.TempPathFactory, car_loan_data: Any) -> Path:
     the aliases every 30 s and trying the loop lock every 0.2 s."""
     return two_versions(tmp_path_factory.mktemp("hosts") / "base", car_loan_data,
                         serve={"commit_max_wait_ms": 2.0, "model_refresh_seconds": 30.0},
-                        loop={"every_rows": 10_000_000, "poll_seconds": 0.2})
+                        loop={"every_rows": 10_000_000, "poll_seconds": 0.2}, store={"retention_days": 1.0})
 
 
 @pytest.fixture(scope="module")
@@ -47,14 +54,20 @@ def rows(car_loan_data: Any) -> list[dict[str, Any]]:
 
 
 @pytest.fixture
-def hosts(built: Path, tmp_path: Path, postgresql_url: str) -> Iterator[tuple[list[Server], Any]]:
-    """Two servers, each on its own copy of the project, sharing one PostgreSQL database;
-    and that database's store (for the checks)."""
+def hosts(built: Path, tmp_path: Path, postgresql_url: str, car_loan_data: Any,
+          ) -> Iterator[tuple[list[Server], Any]]:
+    """Two servers sharing one PostgreSQL database, each with a folder of its own: host A
+    the built project, host B its config, data and token only; and that database's store
+    (for the checks), holding 40 rows logged 3 days ago."""
     roots = [tmp_path / "host-a", tmp_path / "host-b"]
-    for root in roots:
-        shutil.copytree(built, root)
+    shutil.copytree(built, roots[0])
+    (roots[1] / ".leanloop").mkdir(parents=True)
+    for name in ("leanloop.toml", "loans.csv", ".leanloop/token"):
+        shutil.copy2(built / name, roots[1] / name)
     remote = on_postgresql(roots[0], postgresql_url)
     configure(roots[1], store={"url": postgresql_url})
+    log_rows(remote, car_loan_data.analysis.head(40)[FEATURES].to_dict("records"), prefix="old",
+             at=time.time() - OLD_SECONDS)
     servers = [Server(root, free_port(), loop=True).start() for root in roots]
     try:
         for server in servers:
@@ -111,6 +124,8 @@ def test_a_move_on_one_server_reaches_both_within_two_seconds_and_a_killed_stand
         hosts: tuple[list[Server], Any], rows: list[dict[str, Any]]) -> None:
     servers, remote = hosts
     assert all(status(s)["alias_updates"] == "listening" for s in servers)
+    artifacts = servers[1].root / ".leanloop" / "artifacts"
+    assert sorted(p.name for p in artifacts.iterdir()) == ["v1-baseline.skops", "v1.skops"]  # fetched at start
     holder = lock_holder(servers)
     standby = next(s for s in servers if s is not holder)
     running = loads(servers, rows, seed=1)
@@ -129,6 +144,8 @@ def test_a_move_on_one_server_reaches_both_within_two_seconds_and_a_killed_stand
           f"{rollback:.3f} s")
     assert promotion < SWITCH_SECONDS and rollback < SWITCH_SECONDS
     assert all(status(s)["model_version"] == "v1" for s in servers)
+    built_v2 = servers[0].root / ".leanloop" / "artifacts" / "v2.skops"
+    assert (artifacts / "v2.skops").read_bytes() == built_v2.read_bytes()  # fetched when promoted
 
     standby.kill()
     survivor_load = running[servers.index(holder)]
@@ -149,14 +166,22 @@ def test_sigkill_of_the_loop_holder_hands_the_loop_to_the_survivor_and_loses_not
     survivor = next(s for s in servers if s is not holder)
     standing_by = status(survivor)
     assert standing_by["loop_enabled"] and not standing_by["holds_loop_lock"] and not standing_by["runs_loop"]
+    retained = wait_for_retention(holder)  # the holder archives, then deletes the old rows
+    assert retained["older_rows"] >= 39 and retained["deleted_rows"] == retained["older_rows"]
+    assert retained["not_archived_rows"] == 0 and retention_lines(survivor) == []
     running = loads(servers, rows, seed=2)
     for load in running:
         load.wait_for(30)
+    data = survivor.root / ".leanloop" / "data"
+    shutil.rmtree(data, ignore_errors=True)  # as on a host that never had them (host B has none)
     holder.kill()
     killed = time.monotonic()
     assert lock_holder([survivor], timeout=15.0) is survivor
     handover = time.monotonic() - killed
     assert handover < 5.0, f"the survivor took the loop lock {handover:.1f} s after SIGKILL of its holder"
+    taken_over = wait_for_retention(survivor)  # on its own archive: the rows the holder kept, nothing lost
+    assert taken_over["exported_rows"] >= 1 and taken_over["not_archived_rows"] == 0
+    assert sorted(p.name for p in data.iterdir()) == ["v1-test.parquet", "v1-train.parquet"]
     survivor_load = running[servers.index(survivor)]
     survivor_load.wait_for(len(survivor_load.acked) + 50)
     for load in running:

@@ -1,6 +1,6 @@
 """Retention run by a real ``leanloop serve`` on SQLite: the loop process archives the log
 and then deletes the rows past ``[store] retention_days``, never a row not in the archive,
-and logs one JSON line. (On PostgreSQL: tests/serve/test_hosts_files.py, by the server
+and logs one JSON line. (On PostgreSQL: tests/serve/test_hosts.py, by the server
 holding the loop lock of two.)"""
 
 from __future__ import annotations
