@@ -373,3 +373,11 @@ def test_the_loop_process_runs_at_the_lowest_priority_and_comes_back(project: Pr
     finally:
         loop.stop()
     assert not loop.alive
+
+
+def test_a_loop_process_whose_server_died_while_it_started_exits_at_once(tmp_path: Path) -> None:
+    """Its server (the pid it was given) is not its parent any more: it was left to init
+    before it could ask for the parent-death signal, and must not run cycles for good."""
+    done = subprocess.run([sys.executable, "-m", "leanloop.serve.loop_runner", str(tmp_path), "999999999"],
+                          capture_output=True, text=True, timeout=60)
+    assert (done.returncode, done.stdout) == (0, "")

@@ -36,7 +36,7 @@ def test_version_3_database_gains_the_columns_and_keeps_its_rows(store_url: str)
 
     store = SQLStore(store_url)
     try:
-        assert current_version(store.engine) == LATEST == 4
+        assert current_version(store.engine) == LATEST >= 4
         row = store.window().iloc[0]
         assert (row["prediction_id"], row["row_id"], row["source"]) == ("p1", None, "online")
         assert store.log_predictions([record(2, row_id="L2", event_at=5.0, source="batch")]) == 1

@@ -195,13 +195,18 @@ def _lowest_priority() -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """The loop process: ``python -m leanloop.serve.loop_runner PROJECT_DIR``."""
+    """The loop process: ``python -m leanloop.serve.loop_runner PROJECT_DIR [SERVER_PID]``."""
     from leanloop.alerts import Notifier
     from leanloop.workspace import Workspace
 
     args = sys.argv[1:] if argv is None else argv
-    parent = os.getppid()
+    # The server's pid as it started us: a server killed while this process was still
+    # importing left it to init before it could ask for the parent-death signal, and an
+    # orphan that took init for its parent ran cycles on, with no server, for good.
+    parent = int(args[1]) if len(args) > 1 else os.getppid()
     _die_with_parent()
+    if os.getppid() != parent:
+        return
     _lowest_priority()
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     ws = Workspace.open(args[0])
@@ -261,7 +266,8 @@ class LoopProcess:
     def _supervise(self) -> None:
         env = {**os.environ, "OMP_NUM_THREADS": "1"}
         while not self._stopping.is_set():
-            process = subprocess.Popen([sys.executable, "-m", "leanloop.serve.loop_runner", str(self.root)],
+            process = subprocess.Popen([sys.executable, "-m", "leanloop.serve.loop_runner", str(self.root),
+                                        str(os.getpid())],
                                        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, text=True, env=env,
                                        start_new_session=True)
             self._process = process
