@@ -152,6 +152,20 @@ def test_the_hook_equals_drift_and_quality_reports_on_frames(project: Any, dask_
     _assert_same(local_quality.to_json(), found.quality.to_json())
 
 
+def test_calibrated_thresholds_are_refused_with_the_fix_and_leave_no_parts(tmp_path: Path, dask_client: Any) -> None:
+    from leanloop.config import ProjectConfig
+    from leanloop.errors import InputError
+    from leanloop.workspace import Workspace
+
+    frame = pd.DataFrame({"x": np.arange(50.0)})
+    config = ProjectConfig(data={"path": "t.csv", "target": "y", "task": "regression"},
+                           schema={"features": [{"name": "x", "kind": "numeric"}]},
+                           measure={"threshold_mode": "calibrated"})
+    with pytest.raises(InputError, match="--engine local"):
+        dask_columns(Workspace(config, tmp_path), dask_client)(frame, frame)
+    assert not any((tmp_path / ".leanloop" / "dask").iterdir())
+
+
 def test_a_worker_killed_mid_measure_leaves_a_whole_or_a_failed_cycle(project: Any, dask_client: Any) -> None:
     scratch = project.workspace.paths.workspace / "dask"
     before = project.store.latest_measurement()
