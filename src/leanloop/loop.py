@@ -33,6 +33,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from leanloop.engines.dask_window import window_engine
 from leanloop.integrations.mlflow_tracking import log_pending
 from leanloop.leader import cycle_lock
 from leanloop.learn import ledger
@@ -53,6 +54,7 @@ from leanloop.store.features import feature_frame
 if TYPE_CHECKING:
     import pandas as pd
 
+    from leanloop.config import EngineConfig
     from leanloop.measure.records import Measurement
     from leanloop.workspace import Workspace
 
@@ -202,13 +204,15 @@ def _harm_since(measurement: Measurement, history: History) -> float | None:
 
 def run_cycle(ws: Workspace, *, last: int | None = None, since: float | None = None, act: bool = True,
               measurement: Measurement | None = None, trigger: Trigger = Trigger.MANUAL,
-              on_wait: Callable[[], None] | None = None, on_stage: StageHook | None = None) -> Cycle:
+              on_wait: Callable[[], None] | None = None, on_stage: StageHook | None = None,
+              engine: EngineConfig | None = None) -> Cycle:
     """Take the cycle lock (waiting for it; ``on_wait`` is called first if another cycle
     holds it), then measure (unless ``measurement`` is given), decide and (with ``act``)
     retrain, compare and promote, or roll back; record the cycle in the ledger.
 
     A failure (e.g. a retrain that cannot train) leaves the registry as it was, is
-    written to the ledger entry, and is raised.
+    written to the ledger entry, and is raised. ``engine``: where the window is
+    measured (default ``[engine]``; :mod:`leanloop.engines.dask_window`).
     """
     lock = cycle_lock(ws.store.engine)
     try:
@@ -218,7 +222,7 @@ def run_cycle(ws: Workspace, *, last: int | None = None, since: float | None = N
             lock.acquire(wait=float("inf"))
         recover_interrupted(ws)
         cycle = _locked_cycle(ws, last=last, since=since, act=act, measurement=measurement, trigger=trigger,
-                              on_stage=on_stage)
+                              on_stage=on_stage, engine=engine)
     finally:
         lock.close()
     log_pending(ws)  # after the lock: MLflow, slow or away, never holds the next cycle up
@@ -257,7 +261,7 @@ def _try_locked(ws: Workspace, schedule: Schedule, *, now: float | None, on_stag
 
 def _locked_cycle(ws: Workspace, *, last: int | None = None, since: float | None = None, act: bool = True,
                   measurement: Measurement | None = None, trigger: Trigger = Trigger.MANUAL,
-                  on_stage: StageHook | None = None) -> Cycle:
+                  on_stage: StageHook | None = None, engine: EngineConfig | None = None) -> Cycle:
     """One cycle, under the cycle lock."""
     started = time.time()
     durations: dict[str, float] = {}
@@ -281,8 +285,10 @@ def _locked_cycle(ws: Workspace, *, last: int | None = None, since: float | None
         if measurement is None:
             # labels that arrived after the last counted cycle are this one's new evidence
             counted = ledger.history(_past(ws), min_new_labels=ws.config.policy.min_labels).labels_until
-            measurement = save_measurement(ws, measure_window(ws, last=last, since=since, window=window,
-                                                              loaded=models[champion_before], labels_after=counted))
+            with window_engine(ws, engine) as columns:
+                measured = measure_window(ws, last=last, since=since, window=window, loaded=models[champion_before],
+                                          labels_after=counted, columns=columns)
+            measurement = save_measurement(ws, measured)
         durations["measure"] = time.perf_counter() - clock
 
         stage("deciding", measurement=measurement.to_json())

@@ -34,6 +34,7 @@ from leanloop.config import (
     render_config,
 )
 from leanloop.data import read_table, require_columns
+from leanloop.engines.dask_window import window_engine
 from leanloop.errors import DataError, InputError, NotFoundError, ProjectError
 from leanloop.frames import FrameList
 from leanloop.integrations.mlflow_tracking import log_pending
@@ -314,18 +315,21 @@ class Project:
 
     def measure(self, *, last: int | None = None, since: float | None = None, chunks: int = 0,
                 period: str | None = None, save: bool = True, window: pd.DataFrame | None = None,
-                loaded: tuple[Any, Any] | None = None, until: float | None = None) -> Measurement:
+                loaded: tuple[Any, Any] | None = None, until: float | None = None,
+                engine: EngineConfig | None = None) -> Measurement:
         """Measure a window of production against the champion's reference data
-        (``window`` and ``loaded``: see :func:`~leanloop.measure.measurement.measure_window`)."""
-        result = measure_window(self.workspace, last=last, since=since, chunks=chunks, period=period,
-                                window=window, loaded=loaded, until=until)
+        (``window`` and ``loaded``: see :func:`~leanloop.measure.measurement.measure_window`),
+        on ``engine`` (default ``[engine]``; :mod:`leanloop.engines.dask_window`)."""
+        with window_engine(self.workspace, engine) as columns:
+            result = measure_window(self.workspace, last=last, since=since, chunks=chunks, period=period,
+                                    window=window, loaded=loaded, until=until, columns=columns)
         return save_measurement(self.workspace, result) if save else result
 
     def cycle(self, *, last: int | None = None, since: float | None = None, act: bool = True,
-              on_wait: Callable[[], None] | None = None) -> Cycle:
-        """One turn of the loop: measure, decide, and act on the decision. Waits while
-        another cycle runs (``on_wait`` is called first, to say so)."""
-        return run_cycle(self.workspace, last=last, since=since, act=act, on_wait=on_wait)
+              on_wait: Callable[[], None] | None = None, engine: EngineConfig | None = None) -> Cycle:
+        """One turn of the loop: measure (on ``engine``, default ``[engine]``), decide, and act
+        on the decision. Waits while another cycle runs (``on_wait`` is called first, to say so)."""
+        return run_cycle(self.workspace, last=last, since=since, act=act, on_wait=on_wait, engine=engine)
 
     def learn(self, *, act: bool = True) -> Cycle:
         """Decide on the latest stored measurement (and act on it), without measuring again."""

@@ -1,6 +1,7 @@
 """Contract tests of the Dask engine on a real LocalCluster of two worker processes:
-the same numbers as the local engine, data larger than a worker's memory, scoring row
-for row, and a worker killed mid-job."""
+the same numbers as the local engine, scoring row for row, and a worker killed mid-job.
+Data larger than a worker's memory: test_dask_window.py (a window measured through the
+same measure_parquet)."""
 
 from __future__ import annotations
 
@@ -86,37 +87,6 @@ def test_calibrated_thresholds_are_refused_with_the_fix(tmp_path: Path, dask_cli
     with pytest.raises(InputError, match="run with --engine local"):
         measure_parquet(tmp_path / "a.parquet", tmp_path / "a.parquet", client=dask_client,
                         options=DriftOptions(threshold_mode=ThresholdMode.CALIBRATED))
-
-
-def test_a_window_larger_than_a_worker_memory_limit_completes(tmp_path: Path) -> None:
-    # Its own cluster, since the limit must be low: 450 MB per worker (a worker that has imported
-    # leanloop's measurement holds about 270 MB), spilling and pausing off so the limit is the hard
-    # one (the nanny kills a worker at 95 %). The window: 7.5M rows x 8 float64 columns = 480 MB,
-    # in 30 files of 16 MB.
-    import dask
-    import distributed
-
-    rng = np.random.default_rng(1)
-    rows, columns, files = 7_500_000, 8, 30
-    names = [f"f{j}" for j in range(columns)]
-    folder = tmp_path / "current"
-    folder.mkdir()
-    for i in range(files):
-        block = rng.standard_normal((rows // files, columns))
-        block[:, 0] += 0.5  # one drifted feature
-        pd.DataFrame(block, columns=names).to_parquet(folder / f"{i:03d}.parquet")
-    pd.DataFrame(rng.standard_normal((20_000, columns)), columns=names).to_parquet(tmp_path / "reference.parquet")
-    limit = 450e6
-    assert rows * columns * 8 > limit
-    settings = {"distributed.worker.memory.target": False, "distributed.worker.memory.spill": False,
-                "distributed.worker.memory.pause": False}
-    with dask.config.set(settings), distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, memory_limit=int(limit),
-            dashboard_address=None) as cluster, distributed.Client(cluster) as client:
-        result = measure_parquet(tmp_path / "reference.parquet", folder, client=client, with_quality=False)
-
-    assert [r.n_current for r in result.drift.features] == [rows] * columns
-    assert result.drift.drifted == ["f0"]
 
 
 def _scoring_case(tmp_path: Path) -> tuple[Any, Schema, pd.DataFrame, Path]:

@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from leanloop.cli._shared import DirOption, JsonOption, _console, _fail, _open, _parse_since, _print_json, _progress
+from leanloop.cli.engine import EngineOption, SchedulerOption, WorkersOption, engine_config
 from leanloop.cli.errors import handles_errors
 from leanloop.cli.render import _cycle_output
 from leanloop.times import iso
@@ -32,8 +33,11 @@ def cycle(
     directory: DirOption = Path("."),
     as_json: JsonOption = False,
     dry_run: Annotated[bool, typer.Option(help="Decide but do not retrain or promote.")] = False,
+    engine: EngineOption = None,
+    scheduler: SchedulerOption = None,
+    workers: WorkersOption = None,
 ) -> None:
-    """One turn of the loop: measure, then learn."""
+    """One turn of the loop: measure (with --engine dask, on a Dask cluster), then learn."""
     if last is not None and since is not None:
         _fail("give --last or --since, not both")
     def waiting() -> None:
@@ -41,7 +45,8 @@ def cycle(
                    "to finish...", err=True)
 
     with _open(directory) as project, _progress("measuring, deciding (and retraining if the policy says so)"):
-        result = project.cycle(last=last, since=_parse_since(since), act=not dry_run, on_wait=waiting)
+        result = project.cycle(last=last, since=_parse_since(since), act=not dry_run, on_wait=waiting,
+                               engine=engine_config(project.config.engine, engine, scheduler, workers))
     _cycle_output(result, as_json)
 
 

@@ -62,17 +62,26 @@ def measure(
     period: Annotated[str | None, typer.Option(
         help="Also measure the window per time period (e.g. 1h, 1D, 7D).")] = None,
     directory: DirOption = Path("."),
+    engine: EngineOption = None,
+    scheduler: SchedulerOption = None,
+    workers: WorkersOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Drift, data quality, multivariate and prediction drift, realized performance and KPIs of a window."""
+    """Drift, data quality, multivariate and prediction drift, realized performance and KPIs of a window.
+
+    With --engine dask, the window's feature drift and data quality run on a Dask cluster
+    (per-partition summaries merged exactly: the local engine's numbers).
+    """
     if last is not None and (since is not None or until is not None):
         _fail("give --last or --since/--until, not both")
     if chunks and period:
         _fail("give --chunks or --period, not both")
     with _open(directory) as project:
-        with _progress("measuring the window" + (" and its chunks" if chunks or period else "")):
+        chosen = engine_config(project.config.engine, engine, scheduler, workers)
+        with _progress("measuring the window" + (" and its chunks" if chunks or period else "")
+                       + (" on Dask" if chosen.kind is EngineKind.DASK else "")):
             result = project.measure(last=last, since=_parse_since(since), chunks=chunks, period=period,
-                                     until=_parse_since(until, "--until"))
+                                     until=_parse_since(until, "--until"), engine=chosen)
         metric = project.config.policy.main_metric_for(project.config.data)
     body = result.to_json()
     if as_json:

@@ -40,8 +40,9 @@ class EngineKind(str, Enum):
 
 
 class EngineConfig(Section):
-    """Where measurement of Parquet data and batch scoring run: local (this process) or dask (a
-    dask.distributed cluster at scheduler, or a LocalCluster of workers processes started for the job)."""
+    """Where measurement (of Parquet data, and of the log's window by measure, cycle and the server's
+    loop) and batch scoring run: local (this process) or dask (a dask.distributed cluster at scheduler,
+    or a LocalCluster of workers processes started for the job)."""
 
     kind: EngineKind = Field(EngineKind.LOCAL, description="local or dask.")
     scheduler: str | None = Field(

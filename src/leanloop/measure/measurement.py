@@ -31,7 +31,7 @@ from leanloop.measure.multivariate import PcaDrift
 from leanloop.measure.outputs import prediction_signal
 from leanloop.measure.records import Chunk, Frames, Measurement, Performance, SliceResult, Window
 from leanloop.measure.rows import row_outcomes
-from leanloop.measure.slice import measure_frames
+from leanloop.measure.slice import ColumnsHook, measure_frames
 from leanloop.measure.stream import StreamResult, StreamSignal, detect_changes
 from leanloop.scoring import Scored, model_input, score
 
@@ -114,7 +114,7 @@ def _chunks(measure: Any, window: pd.DataFrame, chunks: int, period: str | None,
 def measure_window(ws: Workspace, *, last: int | None = None, since: float | None = None,
                    chunks: int = 0, period: str | None = None, window: pd.DataFrame | None = None,
                    loaded: tuple[Any, Any] | None = None, until: float | None = None,
-                   labels_after: float | None = None) -> Measurement:
+                   labels_after: float | None = None, columns: ColumnsHook | None = None) -> Measurement:
     """Measure the last ``last`` predictions (default: the configured window), or those
     since ``since`` (and before ``until``; epoch seconds), against the champion's training
     data; also per chunk: ``chunks`` parts by count, or calendar bins of ``period`` (e.g.
@@ -125,7 +125,9 @@ def measure_window(ws: Workspace, *, last: int | None = None, since: float | Non
     :meth:`~leanloop.store.SQLStore.window` returns it) or loaded the champion's
     ``(model, baseline)`` (``loaded``) passes them so they are not read again.
     ``labels_after`` (epoch seconds): labels that arrived later are the labelled
-    window's ``new_labels`` (the loop passes when the last cycle that counted judged)."""
+    window's ``new_labels`` (the loop passes when the last cycle that counted judged).
+    ``columns``: where the whole window's feature drift and data quality are computed
+    (an engine's, e.g. :func:`leanloop.engines.dask_window.dask_columns`; default here)."""
     config = ws.config
     champion = ws.registry.champion()
     if since is None and last is None and until is None:
@@ -153,7 +155,7 @@ def measure_window(ws: Workspace, *, last: int | None = None, since: float | Non
 
     labelled = _labelled_window(ws, window, last=last, since=since, until=until)
     whole = measure_frames(config, reference, window, reference_scored, baseline, pca, estimator, labelled=labelled,
-                           outputs_reference=holdout_scored)
+                           outputs_reference=holdout_scored, columns=columns)
     drifted = sorted(whole.drifted)
     served = window["model_version"].value_counts().to_dict() if len(window) else {}
     spots = weak_spots(config, reference=reference, window=window, drifted=drifted, labelled=labelled)

@@ -9,6 +9,7 @@ and, with an estimator, performance estimated without labels.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -29,9 +30,16 @@ if TYPE_CHECKING:
 
     from leanloop.config import ProjectConfig
     from leanloop.measure.estimation.champion import ChampionEstimator
+    from leanloop.measure.files import FileMeasurement
     from leanloop.scoring import Scored
 
-__all__ = ["measure_frames"]
+__all__ = ["ColumnsHook", "measure_frames"]
+
+#: Where a slice's per-column statistics (feature drift and data quality) are computed:
+#: given the reference rows and the slice's coerced features, the same report as
+#: :func:`~leanloop.measure.drift.drift_report` and :func:`~leanloop.measure.quality.quality_report`
+#: give. An engine (:mod:`leanloop.engines`) passes one to run them elsewhere.
+ColumnsHook = Callable[["pd.DataFrame", "pd.DataFrame"], "FileMeasurement"]
 
 
 @dataclass(frozen=True)
@@ -46,7 +54,7 @@ class _Estimates:
 def measure_frames(config: ProjectConfig, reference: pd.DataFrame, window: pd.DataFrame,
                    reference_scored: Scored, baseline: Any, pca: Any = None,
                    estimator: ChampionEstimator | None = None, labelled: pd.DataFrame | None = None,
-                   outputs_reference: Scored | None = None) -> Frames:
+                   outputs_reference: Scored | None = None, columns: ColumnsHook | None = None) -> Frames:
     """Drift, prediction drift, performance and KPIs of ``window`` against ``reference``
     (with data quality, multivariate, output and target drift; ``pca`` a fitted
     :class:`~leanloop.measure.multivariate.PcaDrift` to reuse), and estimated
@@ -65,8 +73,13 @@ def measure_frames(config: ProjectConfig, reference: pd.DataFrame, window: pd.Da
         return Frames()
     window = window.reset_index(drop=True)
     current = schema.coerce(feature_frame(window), "logged predictions")
-    report = drift_report(reference[schema.names], current, options=options, methods=config.measure.drift_methods,
-                          schema=schema)
+    if columns is not None:
+        found = columns(reference, current)
+        report, quality = found.drift, found.quality or quality_report(reference, current, schema, config.quality)
+    else:
+        report = drift_report(reference[schema.names], current, options=options,
+                              methods=config.measure.drift_methods, schema=schema)
+        quality = quality_report(reference, current, schema, config.quality)
     scored = logged_scored(window, config.data.task, config.data.classes)
     kind, ref_out = output_sample(outputs_reference or reference_scored, config.data.task)
     _, cur_out = output_sample(scored, config.data.task)
@@ -74,7 +87,7 @@ def measure_frames(config: ProjectConfig, reference: pd.DataFrame, window: pd.Da
     common: dict[str, Any] = {
         "drift": report.results, "drifted": report.drifted,
         "prediction_drift": test(ref_out, cur_out, feature="prediction", kind=kind, alpha=options.alpha),
-        **_monitor(config, reference, current, window, reference_scored, options, pca),
+        "quality": quality, **_monitor(config, reference, current, window, reference_scored, options, pca),
     }
     unlabelled = window.index[window["label"].isna().to_numpy()] if labelled is not None else window.index
     rows = unlabelled if len(unlabelled) else window.index
@@ -144,7 +157,7 @@ def _estimates(config: ProjectConfig, estimator: ChampionEstimator | None, score
 
 def _monitor(config: ProjectConfig, reference: pd.DataFrame, current: pd.DataFrame, window: pd.DataFrame,
              reference_scored: Scored, options: DriftOptions, pca: Any) -> dict[str, Any]:
-    """Data quality, multivariate drift, output drift and target drift of one slice."""
+    """Multivariate drift, output drift and target drift of one slice."""
     task, schema = config.data.task, config.schema_
     labels = window.loc[window["label"].notna(), "label"].tolist()
     target = reference[config.data.target].tolist() if config.data.target in reference else []
@@ -152,7 +165,6 @@ def _monitor(config: ProjectConfig, reference: pd.DataFrame, current: pd.DataFra
     if config.multivariate.enabled:
         multivariate = multivariate_drift(reference, current, schema, config.multivariate, pca=pca)
     return {
-        "quality": quality_report(reference, current, schema, config.quality),
         "multivariate": multivariate,
         "prediction_outputs": prediction_outputs(
             reference_scored, logged_scored(window, task, config.data.classes), task, options),
