@@ -35,6 +35,15 @@ def test_every_command_has_help_and_is_documented(command: str) -> None:
     assert f"leanloop {command}" in README.read_text(encoding="utf-8")
 
 
+@pytest.mark.parametrize(("command", "section"), [
+    ("measure", "[measure] window_rows"), ("export", "[store] archive_dir"), ("serve", "[loop] schedule"),
+    ("drift", "[engine] kind")])
+def test_help_names_config_sections_as_written(command: str, section: str) -> None:
+    """Help text names settings as ``[section] key``; Rich must not eat ``[section]`` as a style tag."""
+    code, out, _ = run(command, "--help")
+    assert code == 0 and section in one_paragraph(out.replace("│", " "))
+
+
 @pytest.fixture
 def project_dir(tmp_path: Path, car_loan_csv: Path) -> Path:
     root = tmp_path / "proj"

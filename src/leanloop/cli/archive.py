@@ -16,7 +16,7 @@ __all__ = ["export"]
 @handles_errors
 def export(
     to: Annotated[Path | None, typer.Option(
-        help="Archive folder (default: [store] archive_dir); Parquet in day=/model_version= partitions.")] = None,
+        help="Archive folder (default: \\[store] archive_dir); Parquet in day=/model_version= partitions.")] = None,
     since: Annotated[str | None, typer.Option(
         help="Skip rows logged before this time (ISO 8601 or epoch seconds).")] = None,
     directory: DirOption = Path("."),
@@ -26,7 +26,7 @@ def export(
 
     Incremental (a manifest keeps the high-water mark; a second run writes nothing new),
     atomic per file; labels that arrived for rows already exported are merged into their
-    files. With [store] retention_days, rows older than that are then deleted from the
+    files. With \\[store] retention_days, rows older than that are then deleted from the
     store, but only rows read back from the archive.
     """
     with _open(directory) as project, _progress("exporting the prediction log"):

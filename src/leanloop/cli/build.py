@@ -98,7 +98,7 @@ def adopt(
 ) -> None:
     """Register your own fitted model so the loop (serve, measure, learn) works for it.
 
-    Retraining refits a clone of your estimator on the new rows (unless [policy]
+    Retraining refits a clone of your estimator on the new rows (unless \\[policy]
     retrain_model = "leanloop").
     """
     from leanloop.project import adopt_model

@@ -11,7 +11,7 @@ from leanloop.config.engine import EngineConfig, EngineKind
 __all__ = ["EngineOption", "SchedulerOption", "WorkersOption", "engine_config"]
 
 EngineOption = Annotated[EngineKind | None, typer.Option(
-    help="Where the work runs: local (this process) or dask (default: [engine] kind, else local).")]
+    help="Where the work runs: local (this process) or dask (default: \\[engine] kind, else local).")]
 SchedulerOption = Annotated[str | None, typer.Option(
     help="Dask scheduler address, e.g. tcp://HOST:8786 (implies --engine dask; default: a LocalCluster).")]
 WorkersOption = Annotated[int | None, typer.Option(

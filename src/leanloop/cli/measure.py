@@ -53,11 +53,12 @@ def feedback(
 @handles_errors
 def measure(
     last: Annotated[int | None, typer.Option(
-        min=1, help="Measure the last N predictions (default: [measure] window_rows).")] = None,
+        min=1, help="Measure the last N predictions (default: \\[measure] window_rows).")] = None,
     since: Annotated[str | None, typer.Option(
         help="Measure predictions since this time (ISO 8601 or epoch seconds).")] = None,
     until: Annotated[str | None, typer.Option(
-        help="... and before this time (ISO 8601 or epoch seconds; event time under [measure] time = event).")] = None,
+        help="... and before this time (ISO 8601 or epoch seconds; event time under "
+             "\\[measure] time = event).")] = None,
     chunks: Annotated[int, typer.Option(min=0, help="Also measure the window in N time-ordered chunks.")] = 0,
     period: Annotated[str | None, typer.Option(
         help="Also measure the window per time period (e.g. 1h, 1D, 7D).")] = None,

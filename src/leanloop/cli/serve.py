@@ -20,13 +20,13 @@ def serve(
     port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port.")] = 8000,
     quiet: Annotated[bool, typer.Option("--quiet", help="No access log lines (errors are still logged).")] = False,
     workers: Annotated[int, typer.Option(min=1, max=64, help="Worker processes (each switches models by itself).")] = 1,
-    no_loop: Annotated[bool, typer.Option("--no-loop", help="Do not run cycles on the [loop] schedule.")] = False,
+    no_loop: Annotated[bool, typer.Option("--no-loop", help="Do not run cycles on the \\[loop] schedule.")] = False,
     directory: DirOption = Path("."),
 ) -> None:
     """Serve predictions over HTTP (POST /predict, POST /feedback, GET /predictions/ID, GET /metrics, ...).
 
     Logs one JSON line per request to stderr (leanloop.access) and errors with their id.
-    Runs a cycle on the [loop] schedule (by default after every [measure] window_rows new
+    Runs a cycle on the \\[loop] schedule (by default after every \\[measure] window_rows new
     predictions) in a low-priority process of its own, unless --no-loop.
     """
     import os

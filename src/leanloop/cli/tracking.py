@@ -13,7 +13,7 @@ __all__ = ["mlflow"]
 
 @handles_errors
 def mlflow(directory: DirOption = Path("."), as_json: JsonOption = False) -> None:
-    """Log every model version and cycle not in MLflow yet ([mlflow] tracking_uri); builds and cycles do
+    """Log every model version and cycle not in MLflow yet (\\[mlflow] tracking_uri); builds and cycles do
     this by themselves, this retries now. Prints what is logged, what waits and the last error."""
     from leanloop.integrations.mlflow_tracking import log_now
     from leanloop.times import iso
