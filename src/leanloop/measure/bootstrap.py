@@ -9,8 +9,10 @@ is computed for all resamples at once from those counts (see :mod:`.weighted`).
 rows and its interval is rescaled to the full ``n`` rows around the full-sample value:
 ``value + sqrt(m / n) * (bound_m - value_m)`` (the m-out-of-n bootstrap of Bickel,
 Götze and van Zwet, 1997, valid for the smooth statistics here: means, shares, ROC AUC,
-F1, errors). :func:`subsample_rows` picks the rows and :func:`rescaled` maps an interval;
-results say how many rows the bootstrap read.
+F1, errors). :func:`subsample_rows` picks the rows and :func:`rescaled` maps an interval
+(:func:`rescaled_means` maps each resample's means, for statistics built from several
+per-row means, such as the harm split and the calibration shift); results say how many
+rows the bootstrap read.
 
 Examples
 --------
@@ -33,7 +35,7 @@ if TYPE_CHECKING:
     import numpy as np
 
 __all__ = ["Interval", "BootstrapOptions", "bootstrap", "bootstrap_counts", "percentile_interval", "subsample_rows",
-           "rescaled", "BLOCK_CELLS"]
+           "rescaled", "rescaled_means", "BLOCK_CELLS"]
 
 #: Most cells of a count matrix built at once; larger runs go block by block.
 BLOCK_CELLS = 4_000_000
@@ -87,6 +89,18 @@ def rescaled(value: float, sub: Interval, m: int, n: int) -> Interval:
     scale = (m / n) ** 0.5
     return Interval(value=value, lower=min(value, value + scale * (sub.lower - sub.value)),
                     upper=max(value, value + scale * (sub.upper - sub.value)))
+
+
+def rescaled_means(draws: np.ndarray, full: np.ndarray, sub: np.ndarray, m: int, n: int) -> np.ndarray:
+    """Per-row means of resamples of ``m`` rows (``draws``, one resample a row) as if of
+    ``n`` rows: the mean on all rows (``full``) plus each resample's distance from the
+    ``m`` rows' own mean (``sub``), shrunk by ``sqrt(m / n)``.
+
+    >>> import numpy as np
+    >>> rescaled_means(np.array([[0.6], [0.4]]), np.array([0.52]), np.array([0.5]), 100, 400).tolist()
+    [[0.5700000000000001], [0.47000000000000003]]
+    """
+    return full + (m / n) ** 0.5 * (draws - sub)
 
 
 def bootstrap_counts(n: int, resamples: int, rng: np.random.Generator, size: int | None = None) -> np.ndarray:
