@@ -26,8 +26,10 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict
 
@@ -35,10 +37,37 @@ if TYPE_CHECKING:
     import numpy as np
 
 __all__ = ["Interval", "BootstrapOptions", "bootstrap", "bootstrap_counts", "percentile_interval", "subsample_rows",
-           "rescaled", "rescaled_means", "BLOCK_CELLS"]
+           "rescaled", "rescaled_means", "shared_resamples", "BLOCK_CELLS"]
 
 #: Most cells of a count matrix built at once; larger runs go block by block.
 BLOCK_CELLS = 4_000_000
+#: Count matrices kept for reuse inside :func:`shared_resamples` (about 100 MB).
+SHARED_CELLS = 12_000_000
+#: The count matrices of the current :func:`shared_resamples` block (None outside one).
+_SHARED: ContextVar[dict[Any, Any] | None] = ContextVar("leanloop_shared_resamples", default=None)
+
+
+@contextmanager
+def shared_resamples(max_cells: int = SHARED_CELLS) -> Iterator[None]:
+    """Within this block, :func:`bootstrap_counts` asked again for the same counts from a
+    generator in the same state (same seed, same rows, same resamples) returns the
+    matrix it drew before and moves the generator on as drawing it would have: results
+    are those without it. A measurement draws one seed's resamples of its labelled rows
+    for the model's metrics, the baseline's, both KPIs and their gain: five times the
+    same matrices. Up to ``max_cells`` cells are kept, for the block's duration only.
+
+    >>> import numpy as np
+    >>> with shared_resamples():
+    ...     first = bootstrap_counts(5, 3, np.random.default_rng(1))
+    ...     again = bootstrap_counts(5, 3, np.random.default_rng(1))
+    >>> again is first, bool((first == bootstrap_counts(5, 3, np.random.default_rng(1))).all())
+    (True, True)
+    """
+    token = _SHARED.set({"cells": 0, "max": max_cells, "drawn": {}})
+    try:
+        yield
+    finally:
+        _SHARED.reset(token)
 
 
 class Interval(BaseModel):
@@ -105,7 +134,27 @@ def rescaled_means(draws: np.ndarray, full: np.ndarray, sub: np.ndarray, m: int,
 
 def bootstrap_counts(n: int, resamples: int, rng: np.random.Generator, size: int | None = None) -> np.ndarray:
     """``(resamples, n)`` counts: how often each of ``n`` rows is drawn, ``size`` draws
-    each (default ``n``; fewer: an m-out-of-n bootstrap)."""
+    each (default ``n``; fewer: an m-out-of-n bootstrap); read-only when kept by
+    :func:`shared_resamples`."""
+    shared = _SHARED.get()
+    state = None if shared is None else rng.bit_generator.state
+    key = None
+    if shared is not None and state is not None and state.get("bit_generator") == "PCG64":
+        key = (n, resamples, size, state["state"]["state"], state["state"]["inc"], state["has_uint32"],
+               state["uinteger"])
+        found = shared["drawn"].get(key)
+        if found is not None:
+            rng.bit_generator.state = found[1]
+            return found[0]
+    counts = _counts(n, resamples, rng, size)
+    if key is not None and shared is not None and shared["cells"] + counts.size <= shared["max"]:
+        counts.flags.writeable = False
+        shared["drawn"][key] = (counts, rng.bit_generator.state)
+        shared["cells"] += counts.size
+    return counts
+
+
+def _counts(n: int, resamples: int, rng: np.random.Generator, size: int | None) -> np.ndarray:
     import numpy as np
 
     # uniform doubles rather than rng.integers: one double per draw with no buffered

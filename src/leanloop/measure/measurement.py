@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from leanloop.errors import NotFoundError
+from leanloop.measure.bootstrap import shared_resamples
 from leanloop.measure.chunking import chunk_by_count, chunk_by_period
 from leanloop.measure.columnar import cached_reference_scored, reference_key
 from leanloop.measure.estimation.champion import fit_champion_estimator
@@ -111,6 +112,7 @@ def _chunks(measure: Any, window: pd.DataFrame, chunks: int, period: str | None,
     return found
 
 
+@shared_resamples()
 def measure_window(ws: Workspace, *, last: int | None = None, since: float | None = None,
                    chunks: int = 0, period: str | None = None, window: pd.DataFrame | None = None,
                    loaded: tuple[Any, Any] | None = None, until: float | None = None,
