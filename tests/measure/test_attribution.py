@@ -112,3 +112,22 @@ def test_a_window_that_repeats_reference_behaviour_has_no_model_effect(
     split = attribute(strata, values, known, [means[s] for s in known], BootstrapOptions(resamples=20))
     assert split.model.value == pytest.approx(0.0, abs=1e-9)
     assert split.population.value + split.model.value == pytest.approx(split.realized - split.reference, abs=1e-9)
+
+
+def test_beyond_max_rows_the_intervals_match_the_full_bootstrap() -> None:
+    """A window of 40,000 rows resampled from 4,000 of them (rescaled): the same points and
+    bounds within a fifth of the full bootstrap's interval width; below max_rows, the very
+    same result."""
+    rng = np.random.default_rng(5)
+    ref_truth, ref_value = detector(rng, 8000, 0.10)
+    win_truth, win_value = detector(rng, 40_000, 0.05, miss_rate=0.05)
+    full = attribute(ref_truth, ref_value, win_truth, win_value, OPTIONS)
+    capped = attribute(ref_truth, ref_value, win_truth, win_value, OPTIONS.model_copy(update={"max_rows": 4000}))
+    assert (capped.reference, capped.realized) == (full.reference, full.realized)
+    for name in ("expected", "population", "model"):
+        a, b = getattr(full, name), getattr(capped, name)
+        width = a.upper - a.lower
+        assert b.value == pytest.approx(a.value, abs=1e-12)
+        assert abs(b.lower - a.lower) < 0.2 * width and abs(b.upper - a.upper) < 0.2 * width, name
+    roomy = OPTIONS.model_copy(update={"max_rows": 100_000})
+    assert attribute(ref_truth, ref_value, win_truth, win_value, roomy) == full

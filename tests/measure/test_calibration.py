@@ -53,3 +53,20 @@ def test_text_and_numeric_labels_compare_alike() -> None:
                                 options=BootstrapOptions(resamples=100))
     as_int = calibration_shift(y, p, y, p, classes=[0, 1], options=BootstrapOptions(resamples=100))
     assert as_text.window.value == as_int.window.value
+
+
+def test_beyond_max_rows_the_shift_matches_the_full_bootstrap() -> None:
+    """A 40,000-row window resampled at 4,000 rows (per-bin means rescaled): the same ECE
+    and bounds within a fifth of the full bootstrap's width; below max_rows, the same result."""
+    y_ref, p_ref = honest(8000, seed=1)
+    y, p = honest(40_000, seed=2, sharpen=1.5)
+    options = BootstrapOptions(resamples=300)
+    full = calibration_shift(y_ref, p_ref, y, p, options=options)
+    capped = calibration_shift(y_ref, p_ref, y, p, options=options.model_copy(update={"max_rows": 4000}))
+    for a, b in ((full.window, capped.window), (full.shift, capped.shift)):
+        width = a.upper - a.lower
+        assert abs(b.value - a.value) < 0.2 * width
+        assert abs(b.lower - a.lower) < 0.2 * width and abs(b.upper - a.upper) < 0.2 * width
+    assert capped.window.value == full.window.value
+    roomy = options.model_copy(update={"max_rows": 100_000})
+    assert calibration_shift(y_ref, p_ref, y, p, options=roomy) == full

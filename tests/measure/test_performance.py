@@ -213,3 +213,15 @@ def test_auc_ties_count_one_half_like_sklearn() -> None:
     got = weighted_auc(scores, truth[None].astype(float), 1.0 - truth[None])
     assert got[0] == pytest.approx(skm.roc_auc_score(truth, scores), abs=TOL)
 
+
+
+def test_the_auc_of_one_score_for_every_row_is_one_half_as_scikit_learn_says() -> None:
+    from leanloop.measure.bootstrap import bootstrap_counts
+
+    rng = np.random.default_rng(2)
+    y = (rng.random(500) < 0.3).astype(float)
+    W = bootstrap_counts(500, 20, rng)
+    scores = np.full(500, 0.3)
+    found = weighted_auc(scores, W * y, W * (1 - y))
+    assert found.tolist() == [skm.roc_auc_score(y, scores, sample_weight=w) for w in W]
+    assert np.isnan(weighted_auc(scores, W * 0.0, W)).all()

@@ -57,3 +57,22 @@ def test_kswin_is_seeded() -> None:
     options = StreamConfig(detectors=["kswin"], seed=7)
     assert detect_changes(values, signal=StreamSignal.PREDICTION, options=options) == \
         detect_changes(values, signal=StreamSignal.PREDICTION, options=options)
+
+
+@pytest.mark.parametrize(("threshold", "delta"), [(1.0, 0.0), (5.0, 0.005), (50.0, 0.1)])
+def test_page_hinkley_signals_where_rivers_detector_does(threshold: float, delta: float) -> None:
+    # The hand-written loop must fire on exactly the rows River's PageHinkley fires on,
+    # resets after each change included.
+    from leanloop.measure.stream import make_detector, page_hinkley_changes
+
+    rng = np.random.default_rng(int(threshold))
+    values = np.r_[[rng.normal(rng.uniform(-2, 2), rng.uniform(0.1, 3), 800) for _ in range(5)]].ravel()
+    values = np.r_[values, (rng.random(2000) < 0.3).astype(float)].tolist()
+    options = StreamConfig(page_hinkley_threshold=threshold, page_hinkley_delta=delta)
+    river, expected = make_detector(StreamDetectorKind.PAGE_HINKLEY, options), []
+    for i, value in enumerate(values):
+        river.update(value)
+        if river.drift_detected:
+            expected.append(i)
+    assert len(expected) > 1
+    assert page_hinkley_changes(values, options) == expected

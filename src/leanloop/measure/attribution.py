@@ -22,7 +22,10 @@ model's per-class behaviour is unchanged, so ``model`` stays near 0 while
 ``population`` carries the whole change. A stratum the reference never saw is taken
 at its realized value (the reference cannot say what the model should do there).
 Intervals come from a two-sample percentile bootstrap (reference rows and window rows
-resampled independently, seeded). Hand-written because no library splits a metric
+resampled independently, seeded); a side of more than ``max_rows`` rows is resampled
+from a seeded subsample of that many, each resample's per-stratum means rescaled to all
+its rows (:func:`~leanloop.measure.bootstrap.rescaled_means`, the m-out-of-n bootstrap),
+so a million-row window costs what a ``max_rows`` one does. Hand-written because no library splits a metric
 change this way; it uses :func:`~leanloop.measure.bootstrap.bootstrap_counts`.
 
 Examples
@@ -45,7 +48,15 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict
 
-from leanloop.measure.bootstrap import BLOCK_CELLS, BootstrapOptions, Interval, bootstrap_counts, percentile_interval
+from leanloop.measure.bootstrap import (
+    BLOCK_CELLS,
+    BootstrapOptions,
+    Interval,
+    bootstrap_counts,
+    percentile_interval,
+    rescaled_means,
+    subsample_rows,
+)
 
 if TYPE_CHECKING:
     import numpy as np
@@ -139,6 +150,24 @@ def _split(ref: np.ndarray, win: np.ndarray, fallback: np.ndarray) -> tuple[np.n
                 expected)
 
 
+class _Side:
+    """One sample's per-row count/sum table and the rows its bootstrap resamples (all,
+    or a subsample whose resampled means are rescaled to all rows)."""
+
+    def __init__(self, table: np.ndarray, picked: np.ndarray | None) -> None:
+        self.table, self.picked = table, picked
+        self.rows = table if picked is None else table[picked]
+
+    def resampled(self, counts: np.ndarray) -> np.ndarray:
+        """``counts`` (resamples of :attr:`rows`) as count/sum rows; :func:`_split` reads
+        only ratios of them, so rescaled means stand in for sums."""
+        sums = counts @ self.rows
+        if self.picked is None:
+            return sums
+        m, n = len(self.rows), len(self.table)
+        return rescaled_means(sums / m, self.table.sum(axis=0) / n, self.rows.sum(axis=0) / m, m, n)
+
+
 def attribute(reference_strata: Any, reference_values: Any, window_strata: Any, window_values: Any,
               options: BootstrapOptions | None = None) -> Attribution:
     """Split the change from reference to window of a mean-per-row value (higher is
@@ -161,13 +190,15 @@ def attribute(reference_strata: Any, reference_values: Any, window_strata: Any, 
     reference, realized, expected = (float(v[0]) for v in _split(ref_point, win_point, fallback))
 
     rng = np.random.default_rng(options.seed)
-    block = max(1, BLOCK_CELLS // max(len(ref_values), len(win_values)))
+    ref_side = _Side(ref_table, subsample_rows(len(ref_values), options))
+    win_side = _Side(win_table, subsample_rows(len(win_values), options.model_copy(update={"seed": options.seed + 1})))
+    block = max(1, BLOCK_CELLS // max(len(ref_side.rows), len(win_side.rows)))
     draws: list[np.ndarray] = []
     done = 0
     while done < options.resamples:
         size = min(block, options.resamples - done)
-        ref_b = bootstrap_counts(len(ref_values), size, rng) @ ref_table
-        win_b = bootstrap_counts(len(win_values), size, rng) @ win_table
+        ref_b = ref_side.resampled(bootstrap_counts(len(ref_side.rows), size, rng))
+        win_b = win_side.resampled(bootstrap_counts(len(win_side.rows), size, rng))
         draws.append(np.column_stack(_split(ref_b, win_b, fallback)))
         done += size
     samples = np.vstack(draws)

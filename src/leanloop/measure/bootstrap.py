@@ -9,8 +9,10 @@ is computed for all resamples at once from those counts (see :mod:`.weighted`).
 rows and its interval is rescaled to the full ``n`` rows around the full-sample value:
 ``value + sqrt(m / n) * (bound_m - value_m)`` (the m-out-of-n bootstrap of Bickel,
 Götze and van Zwet, 1997, valid for the smooth statistics here: means, shares, ROC AUC,
-F1, errors). :func:`subsample_rows` picks the rows and :func:`rescaled` maps an interval;
-results say how many rows the bootstrap read.
+F1, errors). :func:`subsample_rows` picks the rows and :func:`rescaled` maps an interval
+(:func:`rescaled_means` maps each resample's means, for statistics built from several
+per-row means, such as the harm split and the calibration shift); results say how many
+rows the bootstrap read.
 
 Examples
 --------
@@ -24,8 +26,10 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict
 
@@ -33,10 +37,37 @@ if TYPE_CHECKING:
     import numpy as np
 
 __all__ = ["Interval", "BootstrapOptions", "bootstrap", "bootstrap_counts", "percentile_interval", "subsample_rows",
-           "rescaled", "BLOCK_CELLS"]
+           "rescaled", "rescaled_means", "shared_resamples", "BLOCK_CELLS"]
 
 #: Most cells of a count matrix built at once; larger runs go block by block.
 BLOCK_CELLS = 4_000_000
+#: Count matrices kept for reuse inside :func:`shared_resamples` (about 100 MB).
+SHARED_CELLS = 12_000_000
+#: The count matrices of the current :func:`shared_resamples` block (None outside one).
+_SHARED: ContextVar[dict[Any, Any] | None] = ContextVar("leanloop_shared_resamples", default=None)
+
+
+@contextmanager
+def shared_resamples(max_cells: int = SHARED_CELLS) -> Iterator[None]:
+    """Within this block, :func:`bootstrap_counts` asked again for the same counts from a
+    generator in the same state (same seed, same rows, same resamples) returns the
+    matrix it drew before and moves the generator on as drawing it would have: results
+    are those without it. A measurement draws one seed's resamples of its labelled rows
+    for the model's metrics, the baseline's, both KPIs and their gain: five times the
+    same matrices. Up to ``max_cells`` cells are kept, for the block's duration only.
+
+    >>> import numpy as np
+    >>> with shared_resamples():
+    ...     first = bootstrap_counts(5, 3, np.random.default_rng(1))
+    ...     again = bootstrap_counts(5, 3, np.random.default_rng(1))
+    >>> again is first, bool((first == bootstrap_counts(5, 3, np.random.default_rng(1))).all())
+    (True, True)
+    """
+    token = _SHARED.set({"cells": 0, "max": max_cells, "drawn": {}})
+    try:
+        yield
+    finally:
+        _SHARED.reset(token)
 
 
 class Interval(BaseModel):
@@ -89,9 +120,41 @@ def rescaled(value: float, sub: Interval, m: int, n: int) -> Interval:
                     upper=max(value, value + scale * (sub.upper - sub.value)))
 
 
+def rescaled_means(draws: np.ndarray, full: np.ndarray, sub: np.ndarray, m: int, n: int) -> np.ndarray:
+    """Per-row means of resamples of ``m`` rows (``draws``, one resample a row) as if of
+    ``n`` rows: the mean on all rows (``full``) plus each resample's distance from the
+    ``m`` rows' own mean (``sub``), shrunk by ``sqrt(m / n)``.
+
+    >>> import numpy as np
+    >>> rescaled_means(np.array([[0.6], [0.4]]), np.array([0.52]), np.array([0.5]), 100, 400).tolist()
+    [[0.5700000000000001], [0.47000000000000003]]
+    """
+    return full + (m / n) ** 0.5 * (draws - sub)
+
+
 def bootstrap_counts(n: int, resamples: int, rng: np.random.Generator, size: int | None = None) -> np.ndarray:
     """``(resamples, n)`` counts: how often each of ``n`` rows is drawn, ``size`` draws
-    each (default ``n``; fewer: an m-out-of-n bootstrap)."""
+    each (default ``n``; fewer: an m-out-of-n bootstrap); read-only when kept by
+    :func:`shared_resamples`."""
+    shared = _SHARED.get()
+    state = None if shared is None else rng.bit_generator.state
+    key = None
+    if shared is not None and state is not None and state.get("bit_generator") == "PCG64":
+        key = (n, resamples, size, state["state"]["state"], state["state"]["inc"], state["has_uint32"],
+               state["uinteger"])
+        found = shared["drawn"].get(key)
+        if found is not None:
+            rng.bit_generator.state = found[1]
+            return found[0]
+    counts = _counts(n, resamples, rng, size)
+    if key is not None and shared is not None and shared["cells"] + counts.size <= shared["max"]:
+        counts.flags.writeable = False
+        shared["drawn"][key] = (counts, rng.bit_generator.state)
+        shared["cells"] += counts.size
+    return counts
+
+
+def _counts(n: int, resamples: int, rng: np.random.Generator, size: int | None) -> np.ndarray:
     import numpy as np
 
     # uniform doubles rather than rng.integers: one double per draw with no buffered

@@ -16,7 +16,10 @@ gap carries sampling noise), so the reference is resampled *at the window's size
 (an m-out-of-n bootstrap, m = the window's rows): both sides carry the same small-sample
 bias, and the difference measures calibration lost, not rows missing. The policy
 recalibrates when its lower bound passes ``[policy] max_calibration_shift`` while the
-model still ranks as on reference.
+model still ranks as on reference. A window beyond ``max_rows`` rows is resampled at
+``max_rows`` rows on both sides and each resample's per-bin means are rescaled to the
+window's size (the m-out-of-n bootstrap of :mod:`leanloop.measure.bootstrap`), so a
+million-row window costs what a ``max_rows`` one does.
 
 Examples
 --------
@@ -35,7 +38,15 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict
 
-from leanloop.measure.bootstrap import BLOCK_CELLS, BootstrapOptions, Interval, bootstrap_counts, percentile_interval
+from leanloop.measure.bootstrap import (
+    BLOCK_CELLS,
+    BootstrapOptions,
+    Interval,
+    bootstrap_counts,
+    percentile_interval,
+    rescaled_means,
+    subsample_rows,
+)
 
 if TYPE_CHECKING:
     import numpy as np
@@ -126,18 +137,26 @@ def _gaps(y_true: Any, probabilities: np.ndarray, classes: Any, bins: int) -> np
     return gaps
 
 
-def _ece_draws(gaps: np.ndarray, draws: int, size: int, rng: np.random.Generator) -> np.ndarray:
-    """ECE of ``draws`` resamples of ``size`` rows each (with replacement) from ``gaps``."""
+def _ece_draws(gaps: np.ndarray, draws: int, size: int, rng: np.random.Generator,
+               toward: tuple[np.ndarray, int] | None = None) -> np.ndarray:
+    """ECE of ``draws`` resamples of ``size`` rows each (with replacement) from ``gaps``;
+    with ``toward`` ``(per-bin means of all rows, n)``, of ``n`` rows each instead, each
+    resample's per-bin means rescaled (:func:`~leanloop.measure.bootstrap.rescaled_means`)."""
     import numpy as np
 
     n = len(gaps)
     block = max(1, BLOCK_CELLS // max(n, size))
     found: list[np.ndarray] = []
     done = 0
+    own = None if toward is None else gaps.mean(axis=0)
     while done < draws:
         count = min(block, draws - done)
         weights = bootstrap_counts(n, count, rng, size)
-        found.append(np.abs(weights @ gaps).sum(axis=1) / weights.sum(axis=1))
+        if toward is None or own is None:
+            found.append(np.abs(weights @ gaps).sum(axis=1) / weights.sum(axis=1))
+        else:
+            means = rescaled_means(weights @ gaps / size, toward[0], own, size, toward[1])
+            found.append(np.abs(means).sum(axis=1))
         done += count
     return np.concatenate(found)
 
@@ -170,8 +189,19 @@ def calibration_shift(reference_truth: Any, reference_proba: np.ndarray, window_
     if not len(ref_gaps) or not len(win_gaps):
         raise ValueError("calibration_shift needs rows on both sides: reference and window must not be empty")
     rng = np.random.default_rng(options.seed)
-    win_draws = _ece_draws(win_gaps, options.resamples, len(win_gaps), rng)
-    ref_draws = _ece_draws(ref_gaps, options.resamples, len(win_gaps), rng)
+    n = len(win_gaps)
+    picked = subsample_rows(n, options)
+    if picked is None:
+        win_draws = _ece_draws(win_gaps, options.resamples, n, rng)
+        ref_draws = _ece_draws(ref_gaps, options.resamples, n, rng)
+    else:
+        # A window beyond max_rows: both sides resampled at max_rows rows, their per-bin
+        # means rescaled to the window's size (the reference from a subsample too when larger).
+        m = len(picked)
+        ref_rows = subsample_rows(len(ref_gaps), options.model_copy(update={"seed": options.seed + 1}))
+        win_draws = _ece_draws(win_gaps[picked], options.resamples, m, rng, (win_gaps.mean(axis=0), n))
+        ref_draws = _ece_draws(ref_gaps if ref_rows is None else ref_gaps[ref_rows], options.resamples, m, rng,
+                               (ref_gaps.mean(axis=0), n))
     window_ece = float(np.abs(win_gaps.sum(axis=0)).sum() / len(win_gaps))
     reference_ece = float(np.abs(ref_gaps.sum(axis=0)).sum() / len(ref_gaps))
     # the point estimate subtracts the reference's ECE at the window's size (its mean

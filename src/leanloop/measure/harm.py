@@ -55,6 +55,14 @@ def _kpi_values(config: ProjectConfig, frame: pd.DataFrame, truth: list[Any], la
     return row_outcomes(truth, labels, proba, config.data, config.kpi, weights).kpi
 
 
+def _resampling(config: ProjectConfig) -> BootstrapOptions:
+    """The bootstrap of every split here: ``[performance]`` resamples, confidence and
+    ``bootstrap_max_rows`` (a larger side is resampled from a rescaled subsample)."""
+    return BootstrapOptions(resamples=config.performance.bootstrap_resamples,
+                            confidence=config.performance.confidence, seed=config.model.seed,
+                            max_rows=config.performance.bootstrap_max_rows)
+
+
 def score_holdout(config: ProjectConfig, champion: ModelVersion, model: Any,
                   holdout: pd.DataFrame | None) -> Scored | None:
     """The champion's outputs on its ``holdout`` (None without one)."""
@@ -84,8 +92,7 @@ def kpi_attribution(config: ProjectConfig, holdout: pd.DataFrame | None, ref_sco
     win_truth = labelled["label"].tolist()
     win_values = _kpi_values(config, win_frame, win_truth, win_scored.labels, win_scored.probabilities)
     ref_strata, win_strata = truth_strata(ref_truth, win_truth, continuous=task is Task.REGRESSION)
-    options = BootstrapOptions(resamples=config.performance.bootstrap_resamples,
-                               confidence=config.performance.confidence, seed=config.model.seed)
+    options = _resampling(config)
     return attribute(ref_strata, ref_values, win_strata, win_values, options)
 
 
@@ -116,8 +123,7 @@ def accuracy_attribution(config: ProjectConfig, holdout: pd.DataFrame | None, re
     ref_right = [float(str(p) == t) for p, t in zip(ref_scored.labels, ref_truth, strict=True)]
     win_truth = [str(v) for v in labelled["label"]]
     win_right = [float(str(p) == t) for p, t in zip(labelled["prediction"], win_truth, strict=True)]
-    options = BootstrapOptions(resamples=config.performance.bootstrap_resamples,
-                               confidence=config.performance.confidence, seed=config.model.seed)
+    options = _resampling(config)
     return attribute(ref_truth, ref_right, win_truth, win_right, options)
 
 
@@ -139,8 +145,7 @@ def calibration_against_holdout(config: ProjectConfig, holdout: pd.DataFrame | N
     if not set(win_names) <= set(ref_names):
         return None
     order = [ref_names.index(c) for c in win_names]
-    options = BootstrapOptions(resamples=config.performance.bootstrap_resamples,
-                               confidence=config.performance.confidence, seed=config.model.seed)
+    options = _resampling(config)
     return calibration_shift(normalize_target(holdout[config.data.target], config.data.task).tolist(),
                              ref_scored.probabilities[:, order], labelled["label"].tolist(),
                              win_scored.probabilities, win_names, options=options)

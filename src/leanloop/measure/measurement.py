@@ -14,8 +14,9 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from leanloop.errors import NotFoundError
+from leanloop.measure.bootstrap import shared_resamples
 from leanloop.measure.chunking import chunk_by_count, chunk_by_period
-from leanloop.measure.columnar import cached_reference_scored, reference_key
+from leanloop.measure.columnar import cached_baseline, cached_reference_scored, cached_scored, reference_key
 from leanloop.measure.estimation.champion import fit_champion_estimator
 from leanloop.measure.hard_cases import weak_spots
 from leanloop.measure.harm import (
@@ -23,7 +24,6 @@ from leanloop.measure.harm import (
     calibration_against_holdout,
     finding,
     kpi_attribution,
-    score_holdout,
 )
 from leanloop.measure.labels import label_coverage, label_delay
 from leanloop.measure.logged import logged_scored
@@ -111,6 +111,7 @@ def _chunks(measure: Any, window: pd.DataFrame, chunks: int, period: str | None,
     return found
 
 
+@shared_resamples()
 def measure_window(ws: Workspace, *, last: int | None = None, since: float | None = None,
                    chunks: int = 0, period: str | None = None, window: pd.DataFrame | None = None,
                    loaded: tuple[Any, Any] | None = None, until: float | None = None,
@@ -137,17 +138,23 @@ def measure_window(ws: Workspace, *, last: int | None = None, since: float | Non
         window = ws.window(last=last, since=since, until=until)
     window = window.reset_index(drop=True)
     reference = _reference(ws, champion.train_data, config.measure.reference_max_rows, config.model.seed)
-    model, baseline = ws.registry.load(champion.version) if loaded is None else loaded
+    models = _Models(ws, champion.version, loaded)  # loaded only on a cache miss
     key = reference_key(champion.version, champion.sha256, config.measure.reference_max_rows, config.model.seed)
-    reference_scored: Scored = cached_reference_scored(
-        ws.paths.workspace / "cache", key,
-        lambda: score(model, model_input(config.schema_, reference, champion.input_format, "reference data"),
-                      config.data.task.value))
+    cache, task = ws.paths.workspace / "cache", config.data.task.value
+
+    def scored(rows: pd.DataFrame, what: str) -> Scored:
+        return score(models.model(), model_input(config.schema_, rows, champion.input_format, what), task)
+
+    reference_scored: Scored = cached_reference_scored(cache, key, lambda: scored(reference, "reference data"))
     pca = _fit_pca(config, reference)
-    estimator = fit_champion_estimator(ws, champion, model) if len(window) else None
+    estimator = fit_champion_estimator(ws, champion, None, lambda test: cached_scored(
+        cache, "test", key, lambda: scored(test, "test data"))) if len(window) else None
 
     holdout = _holdout(ws, champion.test_data)
-    holdout_scored = score_holdout(config, champion, model, holdout)
+    holdout_scored = None if holdout is None or holdout.empty else cached_scored(
+        cache, "holdout", key, lambda: scored(holdout, "holdout"))
+    baseline = loaded[1] if loaded is not None else cached_baseline(
+        cache, key, models.baseline, config.schema_.model_frame(reference.head(1), "reference data"), task)
 
     def measure(piece: pd.DataFrame) -> Frames:
         return measure_frames(config, reference, piece, reference_scored, baseline, pca, estimator,
@@ -179,6 +186,25 @@ def measure_window(ws: Workspace, *, last: int | None = None, since: float | Non
         hard_case_rows=spots.hard_cases, baseline_kpi_intervals=whole.baseline_kpi_intervals,
         kpi_gain=whole.kpi_gain,
     )
+
+
+class _Models:
+    """The champion's model and baseline, loaded from the registry when first asked for
+    (``loaded``: already loaded by the caller)."""
+
+    def __init__(self, ws: Workspace, version: str, loaded: tuple[Any, Any] | None) -> None:
+        self.ws, self.version, self.loaded = ws, version, loaded
+
+    def _load(self) -> tuple[Any, Any]:
+        if self.loaded is None:
+            self.loaded = self.ws.registry.load(self.version)
+        return self.loaded
+
+    def model(self) -> Any:
+        return self._load()[0]
+
+    def baseline(self) -> Any:
+        return self._load()[1]
 
 
 def _labelled_window(ws: Workspace, window: pd.DataFrame, *, last: int | None,

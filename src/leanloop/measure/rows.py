@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from leanloop.config import DataConfig, KpiConfig, Task
-from leanloop.measure.kpi import _key, outcome_values, regression_values
+from leanloop.measure.kpi import _key, label_keys, outcome_values, regression_values
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -67,8 +67,8 @@ def row_outcomes(y_true: Sequence[Any], y_pred: Sequence[Any], proba: np.ndarray
         error = np.abs(np.asarray(y_true, dtype=float) - np.asarray(y_pred, dtype=float))
         return RowOutcomes(error=error, loss=error, kpi=regression_values(y_true, y_pred, kpi, weights),
                            confidence=np.full(n, np.nan))
-    keys = [_key(v) for v in y_true]
-    error = np.array([k != _key(p) for k, p in zip(keys, y_pred, strict=True)], dtype=float)
+    keys, predicted = label_keys(y_true), label_keys(y_pred)
+    error = np.array([k != p for k, p in zip(keys, predicted, strict=True)], dtype=float)
     values = np.asarray(outcome_values(y_true, y_pred, kpi, weights), dtype=float)
     classes = [_key(c) for c in (data.classes or [])]
     if proba is None or not classes or n == 0:
@@ -76,7 +76,7 @@ def row_outcomes(y_true: Sequence[Any], y_pred: Sequence[Any], proba: np.ndarray
     proba = np.asarray(proba, dtype=float)
     index = {c: i for i, c in enumerate(classes)}
     truth_col = np.array([index.get(k, -1) for k in keys])
-    pred_col = np.array([index.get(_key(p), -1) for p in y_pred])
+    pred_col = np.array([index.get(p, -1) for p in predicted])
     rows = np.arange(n)
     p_truth = np.where(truth_col >= 0, proba[rows, np.maximum(truth_col, 0)], 0.0)
     confidence = np.where(pred_col >= 0, proba[rows, np.maximum(pred_col, 0)], np.nan)

@@ -42,7 +42,7 @@ from leanloop.config import StreamConfig, StreamDetectorKind
 if TYPE_CHECKING:
     import numpy as np
 
-__all__ = ["StreamSignal", "StreamChange", "StreamResult", "detect_changes", "make_detector"]
+__all__ = ["StreamSignal", "StreamChange", "StreamResult", "detect_changes", "make_detector", "page_hinkley_changes"]
 
 
 class StreamSignal(str, Enum):
@@ -106,20 +106,62 @@ def detect_changes(values: Sequence[float] | np.ndarray, *, signal: StreamSignal
     data = np.asarray(values, dtype=float)
     positions = np.arange(len(data)) if rows is None else np.asarray(rows)
     results = []
+    observed = data[~np.isnan(data)].tolist()  # NaN: nothing observed at this row
+    where = np.flatnonzero(~np.isnan(data))
     for kind in options.detectors:
-        detector = make_detector(kind, options)
-        changes = []
-        for i, value in enumerate(data.tolist()):
-            if value != value:  # NaN: nothing observed at this row
-                continue
-            detector.update(value)
-            if detector.drift_detected:
-                changes.append(StreamChange(
-                    row=int(positions[i]),
-                    prediction_id=None if ids is None else str(ids[i]),
-                    time=None if times is None else datetime.fromtimestamp(float(times[i]), UTC).isoformat(),
-                    value=value,
-                ))
-        results.append(StreamResult(signal=signal, detector=kind, n=int(np.count_nonzero(~np.isnan(data))),
-                                    changes=changes))
+        found = (page_hinkley_changes(observed, options) if kind is StreamDetectorKind.PAGE_HINKLEY
+                 else _detector_changes(make_detector(kind, options), observed))
+        changes = [StreamChange(
+            row=int(positions[i]),
+            prediction_id=None if ids is None else str(ids[i]),
+            time=None if times is None else datetime.fromtimestamp(float(times[i]), UTC).isoformat(),
+            value=float(data[i]),
+        ) for i in where[found].tolist()]
+        results.append(StreamResult(signal=signal, detector=kind, n=len(observed), changes=changes))
     return results
+
+
+def _detector_changes(detector: Any, values: list[float]) -> list[int]:
+    """Positions in ``values`` where a River ``detector`` fed them in order signals a change."""
+    update, found = detector.update, []
+    for i, value in enumerate(values):
+        update(value)
+        if detector.drift_detected:
+            found.append(i)
+    return found
+
+
+def page_hinkley_changes(values: list[float], options: StreamConfig) -> list[int]:
+    """Positions in ``values`` where River's ``PageHinkley`` (``make_detector``'s, mode
+    both) signals a change: its arithmetic, step for step, without a method call and a
+    running-mean object per value (a third of a 100k-row window's measurement went to them).
+
+    >>> values = [0.0] * 100 + [5.0] * 100
+    >>> page_hinkley_changes(values, StreamConfig(page_hinkley_threshold=20.0))
+    [104]
+    """
+    threshold, delta = options.page_hinkley_threshold, options.page_hinkley_delta
+    alpha, min_instances = 1 - 0.0001, 30  # River's defaults, as make_detector leaves them
+    found: list[int] = []
+    n = mean = up = down = 0.0
+    lowest, highest = float("inf"), -1.0
+    drift = False
+    for i, x in enumerate(values):
+        if drift:  # River resets a detector on the update after it fired
+            n = mean = up = down = 0.0
+            lowest, highest = float("inf"), -1.0
+            drift = False
+        n += 1.0
+        mean += (1.0 / n) * (x - mean)
+        dev = x - mean
+        up = alpha * up + dev - delta
+        down = alpha * down + dev + delta
+        if up < lowest:
+            lowest = up
+        if down > highest:
+            highest = down
+        if n >= min_instances:
+            drift = up - lowest > threshold or highest - down > threshold
+            if drift:
+                found.append(i)
+    return found

@@ -53,6 +53,11 @@ def weighted_auc(scores: np.ndarray, positive: np.ndarray, negative: np.ndarray)
     order = np.argsort(scores, kind="stable")
     ranked = scores[order]
     starts = np.flatnonzero(np.r_[True, ranked[1:] != ranked[:-1]])
+    if len(starts) == 1:
+        # One score for every row (the trivial baseline's): every pair is a tie, so the
+        # AUC is exactly 1/2 wherever both classes weigh; no (B, n) reordering needed.
+        both = np.atleast_2d(positive).sum(axis=1) * np.atleast_2d(negative).sum(axis=1)
+        return np.where(both > 0, 0.5, np.nan)
     # total weight of each distinct score (ties grouped), lowest score first; rows are
     # distinct scores and columns weightings, so every step runs on contiguous memory
     pos = np.add.reduceat(np.ascontiguousarray(np.atleast_2d(positive).T[order]), starts, axis=0)

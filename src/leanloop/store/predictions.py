@@ -172,6 +172,11 @@ def _decoded(rows: Sequence[Any], feature_types: dict[str, str] | None) -> pd.Da
     names = _NAMES
     columns = dict(zip(names, map(list, zip(*rows, strict=True)), strict=True)) if rows else {n: [] for n in names}
     flat = {} if feature_types is None else decode_features(columns.pop("features"), feature_types)
+    for name in ("model_version", "source"):
+        # A handful of distinct values, one new string per row from the driver: one
+        # object per value instead (about 100 MB less for a 1M-row window).
+        seen: dict[Any, Any] = {}
+        columns[name] = [seen.setdefault(v, v) for v in columns[name]]
     for name in ("features", "prediction", "probabilities", "label"):
         # One decode per column (a JSON array of the values) rather than one per value;
         # SQL NULL (no label yet) and JSON null both read as None. orjson: 2-3x json's speed.

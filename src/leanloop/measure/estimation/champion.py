@@ -18,6 +18,8 @@ from leanloop.scoring import model_input, score
 from leanloop.target import normalize_target
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     import numpy as np
     import pandas as pd
 
@@ -46,9 +48,11 @@ class ChampionEstimator:
         return self.estimator.estimate(features, [float(v) for v in scored.labels], weights)
 
 
-def fit_champion_estimator(ws: Workspace, champion: ModelVersion, model: Any) -> ChampionEstimator | None:
-    """Fit the estimator on the champion's test rows scored by ``model``; None when
-    estimation is off or the champion's outputs cannot support it (no probabilities)."""
+def fit_champion_estimator(ws: Workspace, champion: ModelVersion, model: Any,
+                           score_rows: Callable[[pd.DataFrame], Scored] | None = None) -> ChampionEstimator | None:
+    """Fit the estimator on the champion's test rows scored by ``model`` (or by
+    ``score_rows``, e.g. from a cache); None when estimation is off or the champion's
+    outputs cannot support it (no probabilities)."""
     import pandas as pd
 
     config = ws.config
@@ -62,7 +66,8 @@ def fit_champion_estimator(ws: Workspace, champion: ModelVersion, model: Any) ->
     if len(test) > config.measure.reference_max_rows:
         test = test.sample(n=config.measure.reference_max_rows, random_state=config.model.seed)
     truth = normalize_target(test[config.data.target], config.data.task).tolist()
-    scored = score(model, model_input(config.schema_, test, champion.input_format, "test data"), config.data.task.value)
+    scored = (score(model, model_input(config.schema_, test, champion.input_format, "test data"),
+                    config.data.task.value) if score_rows is None else score_rows(test))
     options = config.performance
     if config.data.task is Task.REGRESSION:
         if len(test) < 20:
