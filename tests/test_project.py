@@ -159,7 +159,18 @@ def test_results_show_as_data_frames_in_a_notebook(project: Project, loans: Path
     assert report.to_frame().query("feature == 'car_value'")["drifted"].all()
 
 
-def test_the_enriched_test_set(project: Project, tmp_path: Path) -> None:
+@pytest.fixture
+def cycled(project: Project, served: list[str], labels: list[int]) -> Project:
+    """The project after a cycle over its 600 labelled predictions: the one an earlier test ran,
+    or one run here when this test runs alone or on another pytest-xdist worker."""
+    if not project.ledger():
+        project.feedback(zip(served, labels, strict=True), source="test")
+        project.cycle(last=600)
+    return project
+
+
+def test_the_enriched_test_set(cycled: Project, tmp_path: Path) -> None:
+    project = cycled
     found = project.testset()
     assert found, "the cycle copied the window's hard cases"
     reason = found[0].reason
