@@ -8,8 +8,14 @@ from typing import Any
 
 import pandas as pd
 import pytest
+from hypothesis import settings
 
 from leanloop.datasets import CarLoan, car_loan
+
+# Property tests judge behaviour, not speed: a deadline only fails them on a loaded machine
+# (two pytest workers beside servers and PostgreSQL), so none applies.
+settings.register_profile("leanloop", deadline=None)
+settings.load_profile("leanloop")
 
 
 @pytest.fixture(scope="session")
