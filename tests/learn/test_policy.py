@@ -232,12 +232,9 @@ def test_history_from_the_ledger() -> None:
 
     ledger = [entry("retrain", True, "v2"), entry("continue", False), entry("retrain", True, "v3"),
               entry("wait", True), entry("retrain", True, "v4")]
-    # v4, the last challenger, was not promoted: the gate rejected it
-    assert history_from(ledger) == History(cycles_since_retrain=0, harm_streak=3, failed_retrains=2,
-                                           last_challenger_rejected=True)
+    assert history_from(ledger) == History(cycles_since_retrain=0, harm_streak=3, failed_retrains=2)
     assert history_from([*ledger, entry("continue", False)]) == History(cycles_since_retrain=1, harm_streak=0,
-                                                                         failed_retrains=0,
-                                                                         last_challenger_rejected=True)
+                                                                         failed_retrains=0)
     assert history_from([]) == History()
 
 

@@ -1,6 +1,6 @@
 """Relearning after model harm: the challenger learns the changed relation, the gate
-judges it on the population it will serve, and a rejected challenger leaves no cooldown
-(see :mod:`leanloop.learn.retrain` and :mod:`leanloop.learn.compare`)."""
+judges it on the population it will serve (see :mod:`leanloop.learn.retrain` and
+:mod:`leanloop.learn.compare`)."""
 
 from __future__ import annotations
 
@@ -8,11 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from leanloop.config import DataConfig, PolicyConfig, ProjectConfig, RetrainConfig
+from leanloop.config import DataConfig, ProjectConfig, RetrainConfig
 from leanloop.learn.compare import compare, holdout_regression
-from leanloop.learn.evidence import Evidence, History
-from leanloop.learn.ledger import Cycle, history
-from leanloop.learn.policy import Action, Decision, Rule, decide
 from leanloop.learn.retrain import RELEARN_PRIOR_SHARE, relearn_rows
 from leanloop.project import Project
 from leanloop.schema import Feature, Schema
@@ -42,29 +39,6 @@ def test_relearning_learns_the_rows_since_the_harm_with_the_old_rows_a_light_pri
     # the cap keeps the newest focus rows
     _, _, capped = relearn_rows(_config(max_rows=100), production, reference, focus)
     assert capped["capped"] == 100 and capped["prior"] == 100
-
-
-def test_a_rejected_challenger_leaves_no_cooldown() -> None:
-    harm = Rule(rule="kpi_drop", value=0.5, threshold=0.1, fired=True, says="")
-
-    def cycle(number: int, promoted: bool) -> Cycle:
-        return Cycle(cycle=number, created_at=float(number), decision=Decision(action=Action.RETRAIN, reasons=[harm]),
-                     measurement={"labelled_window": {"labels_until": float(number)}}, champion_before="v1",
-                     champion_after="v2" if promoted else "v1", challenger="v2", promoted=promoted)
-
-    rejected, promoted = history([cycle(1, False)]), history([cycle(1, True)])
-    assert rejected.last_challenger_rejected and not promoted.last_challenger_rejected
-    assert rejected.cycles_since_retrain == promoted.cycles_since_retrain == 0
-    policy = PolicyConfig(min_rows=100, min_labels=50, cooldown_cycles=1)
-    evidence = Evidence(rows=1000, champion_rows=1000, labelled=1000, metric="roc_auc", realized=0.7,
-                        reference=0.9, labels_until=2.0)
-    again = decide(evidence.model_copy(update={"history": rejected}), policy)
-    assert again.action is Action.RETRAIN
-    assert "nothing to cool down from" in next(r.says for r in again.reasons if r.rule == "cooldown")
-    held = decide(evidence.model_copy(update={"history": promoted}), policy)
-    assert held.action is Action.WAIT and any(r.rule == "cooldown" and r.fired for r in held.reasons)
-    assert decide(evidence.model_copy(update={"history": History(cycles_since_retrain=0)}),
-                  policy).action is Action.WAIT
 
 
 def test_the_old_holdout_does_not_veto_a_challenger_that_relearns(project: Project, car_loan_data) -> None:

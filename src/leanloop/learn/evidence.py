@@ -35,9 +35,6 @@ class History(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     cycles_since_retrain: int | None = None
-    #: the gate rejected the last challenger trained (neither promoted nor put on trial):
-    #: the champion did not change, so there is nothing to cool down from
-    last_challenger_rejected: bool = False
     harm_streak: int = 0
     failed_retrains: int = 0
     #: when the newest label the last counted cycle judged on arrived: a cycle whose

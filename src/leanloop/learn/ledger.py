@@ -240,8 +240,7 @@ def history(ledger: list[Cycle], *, min_new_labels: int = 1) -> History:
     judged new labels count (see :func:`_fresh`; at least ``min_new_labels`` of them where
     the cycle recorded how many): evidence is counted once.
 
-    - ``cycles_since_retrain``: cycles since the last one that trained a challenger
-      (``last_challenger_rejected``: the gate rejected it);
+    - ``cycles_since_retrain``: cycles since the last one that trained a challenger;
     - ``harm_streak``: how many of the latest cycles in a row saw a performance or KPI
       drop the model is responsible for (whatever they decided; a population change is
       not harm and never counts toward a pivot);
@@ -276,10 +275,7 @@ def history(ledger: list[Cycle], *, min_new_labels: int = 1) -> History:
             streak_open = False
     # the labels the last counted cycles judged: a later window's labels count from there
     until = [t for t in map(_labels_until, counted) if t is not None]
-    last = next((c for c in reversed(counted) if c.challenger), None)
-    rejected = last is not None and not last.promoted and not last.shadowed
-    return History(cycles_since_retrain=since, last_challenger_rejected=rejected, harm_streak=streak,
-                   failed_retrains=failed,
+    return History(cycles_since_retrain=since, harm_streak=streak, failed_retrains=failed,
                    labels_until=max(until) if until else None, harm_since=harm_since if streak else None,
                    **_adapting(ledger))
 

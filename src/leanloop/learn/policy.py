@@ -19,8 +19,7 @@ The action follows from the rules that fired, in this order:
    doing (``kpi_drop``: where the change was split into population and model, the
    model's part must be beyond the tolerance too; or broad drift with
    ``retrain_on_drift``), unless the labels are too few to retrain (``min_labels``), the
-   last retrain is too recent and changed the champion (``cooldown``: after a challenger
-   the gate rejected, the next cycle with new labels may train a better one), the harm has not lasted ``confirm_cycles``
+   last retrain is too recent (``cooldown``), the harm has not lasted ``confirm_cycles``
    cycles with new labels yet (``confirm``), no label arrived since the last cycle judged
    these rows (``same_evidence``) or a challenger is still on trial in shadow mode
    (``shadow_trial``, with ``shadow_before_promote``) — then ``wait``;
@@ -250,11 +249,8 @@ def _learning_rules(e: Evidence, policy: PolicyConfig, harmed: bool) -> list[Rul
     gain = _drop(e.metric, e.realized, e.baseline)  # how much better the model does than the baseline
     rules = [
         Rule(rule="cooldown", value=since, threshold=policy.cooldown_cycles,
-             fired=(harmed and since is not None and since < policy.cooldown_cycles
-                    and not e.history.last_challenger_rejected),
+             fired=harmed and since is not None and since < policy.cooldown_cycles,
              says=(f"the last retrain was {since} cycle(s) ago (cooldown {policy.cooldown_cycles})"
-                   + ("; the gate rejected its challenger, the champion did not change: nothing to cool down from"
-                      if e.history.last_challenger_rejected else "")
                    if since is not None else "no retrain yet")),
         Rule(rule="confirm", value=streak, threshold=policy.confirm_cycles,
              fired=harmed and streak < policy.confirm_cycles,

@@ -32,10 +32,11 @@ the 25,000 reference rows in, the expected-value rule was calibrated on the old 
 and the challenger earned less than the champion on the changed loans (-30 profit per
 loan at the scenario bench's first retrain, though its ROC AUC was higher). The hard
 cases logged since the harm began are learnt from, not held out (``_relearn_hard_cases``).
-A challenger the gate rejects leaves no cooldown (the next cycle with new labels trains
-another, from more rows), and once one is promoted, a cycle with twice as many labelled
-rows since the change retrains again (the policy's ``adapt``): a later challenger learns
-from more of the new relation and, through the same gate, replaces the first.
+While the harm lasts, each retrain after the cooldown learns from every labelled row since
+it began (the loop's ``focus_since``), and once a challenger is promoted, a cycle with twice
+as many labelled rows since the change retrains again (the policy's ``adapt``): a later
+challenger learns from more of the new relation and, through the same gate, replaces the
+first.
 
 **Which model.** A champion that is the user's own model (adopted) is retrained as
 itself: a clone of its estimator, same class and hyper-parameters, is fitted on the
