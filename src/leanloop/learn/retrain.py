@@ -30,7 +30,8 @@ chosen by measurement, see there). The prior's rows are few as well as light bec
 served model's calibration is fitted, unweighted, on a share of the training rows: with
 the 25,000 reference rows in, the expected-value rule was calibrated on the old relation
 and the challenger earned less than the champion on the changed loans (-30 profit per
-loan at the scenario bench's first retrain, though its ROC AUC was higher). The hard
+loan at the first retrain of the scenario bench's concept change, 20,000 rows in batches
+of 2,000, though its ROC AUC was higher). The hard
 cases logged since the harm began are learnt from, not held out (``_relearn_hard_cases``).
 While the harm lasts, each retrain after the cooldown learns from every labelled row since
 it began (the loop's ``focus_since``), and once a challenger is promoted, a cycle with twice
@@ -197,9 +198,9 @@ def _relearn_hard_cases(ws: Workspace, recent: pd.DataFrame) -> pd.DataFrame:
     relation, the very rows that teach it: held out of training (as the enriched test set
     is for other retrains), they left the challenger learning from the rows the old
     relation still explains, and it lost to the champion on the changed loans (-21 profit
-    per loan on 2,250 recent rows at the scenario bench's third retrain). So it learns
-    from them, and the gate's hard-case check pairs both versions on the hard cases among
-    the recent rows, which neither trained on."""
+    per loan on 2,250 recent rows at the scenario bench's third retrain, with a light
+    prior). So it learns from them, and the gate's hard-case check pairs both versions on
+    the hard cases among the recent rows, which neither trained on."""
     hard = hard_case_frame(ws)
     return hard[hard["prediction_id"].isin(recent.index.tolist())]
 
