@@ -159,6 +159,21 @@ class Run:
         return None
 
     @property
+    def gain_reachable(self) -> float | None:
+        """The share of the oracle's gain a loop could keep at most with these labels: the
+        share of the post-change rows served after the first cycle whose labels include
+        a post-change row (a promotion there, of a model as good as the oracle); the
+        oracle itself serves every post-change row, labels or not.
+
+        >>> Run("concept", 1, 15_000, 1500, 7500, "profit", 0.0, 0.0, 0.0).gain_reachable
+        0.6
+        """
+        if self.change_at is None:
+            return None
+        first = self.change_at // self.batch_rows + self.label_delay
+        return max(self.rows - (first + 1) * self.batch_rows, 0) / (self.rows - self.change_at)
+
+    @property
     def gain_kept(self) -> float | None:
         from leanloop.learn.oracle import gain_kept
 
@@ -173,8 +188,8 @@ class Run:
         return {"scenario": self.scenario, "label_delay": self.label_delay, "rows": self.rows,
                 "batch_rows": self.batch_rows, "change_at": self.change_at, "kpi": self.kpi_name,
                 "kpi_loop": self.kpi_loop, "kpi_frozen": self.kpi_frozen, "kpi_oracle": self.kpi_oracle,
-                "logged": self.logged,
-                "gain_kept": self.gain_kept, "decisions": self.decisions, "retrains": self.retrains,
+                "logged": self.logged, "gain_kept": self.gain_kept, "gain_reachable": self.gain_reachable,
+                "decisions": self.decisions, "retrains": self.retrains,
                 "promotions": self.promotions, "retrain_seconds": round(self.retrain_seconds, 3),
                 "rows_to_promotion": self.rows_to_promotion, "seconds": round(self.seconds, 1),
                 "cycles": [{k: c.get(k) for k in ("served", "cycle", "decision", "challenger", "promoted",

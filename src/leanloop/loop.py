@@ -122,12 +122,12 @@ class _Progress:
 
 def _retrain_and_judge(ws: Workspace, cycle_id: int, champion: str, models: dict[str, tuple[Any, Any]],
                        fields: dict[str, Any], durations: dict[str, float], stage: _Progress,
-                       focus_since: float | None = None, recalibrating: bool = False) -> None:
+                       focus_since: float | None = None, recalibrating: bool = False, relearn: bool = False) -> None:
     """Train (or recalibrate) a challenger, put it through the gate, and promote it or start its trial."""
     stage("training")
     clock = time.perf_counter()
     retrained = (recalibrate(ws, cycle=cycle_id) if recalibrating
-                 else retrain(ws, cycle=cycle_id, focus_since=focus_since))
+                 else retrain(ws, cycle=cycle_id, focus_since=focus_since, relearn=relearn))
     durations["retrain"] = time.perf_counter() - clock
     version = retrained.challenger
     fields["challenger"] = version.version
@@ -139,7 +139,7 @@ def _retrain_and_judge(ws: Workspace, cycle_id: int, champion: str, models: dict
     clock = time.perf_counter()
     models[version.version] = (retrained.model, retrained.baseline)
     comparison = compare(ws, champion, version.version, recent=retrained.recent, holdout=retrained.holdout,
-                         models=models)
+                         hard=retrained.hard, models=models, relearn_since=retrained.relearn_since)
     durations["compare"] = time.perf_counter() - clock
     fields["comparison"] = comparison
     if comparison.promote:
@@ -300,10 +300,12 @@ def _locked_cycle(ws: Workspace, *, last: int | None = None, since: float | None
             fields["testset"] = add_hard_cases(ws.store, measurement.hard_case_rows, cycle=cycle_id,
                                                max_rows=ws.config.testset.max_rows, at=started)
         if act and decision.action is Action.RETRAIN:
-            # on harm the challenger focuses on the rows it was seen on; adapting, on every row since the change
+            # on harm the challenger focuses on the rows it was seen on; adapting, on every row since the change;
+            # both relearn the changed relation (learn.retrain), drift alone (retrain_on_drift) does not
             adapt = any(r.rule == "adapt" and r.fired for r in decision.reasons) and not _harmed(decision)
             _retrain_and_judge(ws, cycle_id, champion_before, models, fields, durations, stage,
-                               focus_since=history.adapting_since if adapt else _harm_since(measurement, history))
+                               focus_since=history.adapting_since if adapt else _harm_since(measurement, history),
+                               relearn=adapt or _harmed(decision))
         elif act and decision.action is Action.RECALIBRATE:
             _retrain_and_judge(ws, cycle_id, champion_before, models, fields, durations, stage, recalibrating=True)
         elif act and decision.action is Action.ROLLBACK:

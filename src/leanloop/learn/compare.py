@@ -12,12 +12,18 @@ a test suite:
 - ``recent_<metric>_no_regression``: the main metric is not significantly worse on the
   recent rows (the interval's upper end is not below zero);
 - ``holdout_<metric>_regression``: on the champion's holdout the challenger loses at
-  most ``max_metric_drop`` (the population it was built for still matters);
+  most ``max_metric_drop`` (the population it was built for still matters). A challenger
+  that relearns after model harm (:mod:`leanloop.learn.retrain`, ``relearn_since``) is
+  judged on the population it will serve instead: the champion's own error grew there,
+  so its holdout follows a relation that no longer holds, and a challenger that learned
+  the new one must lose on it; the check is then reported (its numbers, ``skipped``
+  saying why) and does not veto;
 - ``recent_<metric>_beats_baseline``: the challenger beats the trivial baseline by more
   than ``pivot_baseline_margin``;
 - ``hard_cases_regression``: no significant regression on the enriched test set of hard
-  cases (:mod:`leanloop.learn.testset`, held out of retraining), both versions paired on
-  its rows: for a classifier the exact McNemar test, i.e. a one-sided binomial test
+  cases (:mod:`leanloop.learn.testset`, held out of retraining; a relearning challenger
+  learns from them and is judged on those among its recent rows instead), both versions
+  paired on its rows: for a classifier the exact McNemar test, i.e. a one-sided binomial test
   (``scipy.stats.binomtest``) that among the rows exactly one version gets right, the
   challenger is the one wrong more than half the time; for a regressor the one-sided
   Wilcoxon signed-rank test (``scipy.stats.wilcoxon``) that the challenger's absolute
@@ -219,6 +225,8 @@ class Judged:
     frames: dict[str, pd.DataFrame]
     truths: dict[str, np.ndarray]
     outputs: dict[tuple[str, str], Contender]
+    #: the challenger relearns a relation changed since this time (None: it does not)
+    relearn_since: float | None = None
 
     @property
     def config(self) -> ProjectConfig:
@@ -264,11 +272,16 @@ def holdout_regression(judged: Judged) -> Check:
     metric = policy.main_metric_for(config.data)
     champ, chall, gain = metric_gain(metric, judged.truths["holdout"], judged.outputs[("holdout", judged.champion)],
                                      judged.outputs[("holdout", judged.challenger)], config)
+    says = f"{metric} on the champion's holdout {champ:.4f} -> {chall:.4f}; may lose at most {policy.max_metric_drop}"
+    skipped = None
+    if judged.relearn_since is not None:
+        skipped = ("the champion's own error grew on the population it serves (model harm): its holdout follows a "
+                   "relation that no longer holds, so the challenger is judged on the recent rows, not here")
+        says = f"not binding: {skipped}; {says}"
     return Check(
         check=f"holdout_{metric}_regression", champion=champ, challenger=chall, threshold=policy.max_metric_drop,
-        passed=-gain.value <= policy.max_metric_drop, difference=gain.value, lower=gain.lower, upper=gain.upper,
-        says=f"{metric} on the champion's holdout {champ:.4f} -> {chall:.4f}; "
-             f"may lose at most {policy.max_metric_drop}")
+        passed=skipped is not None or -gain.value <= policy.max_metric_drop, difference=gain.value,
+        lower=gain.lower, upper=gain.upper, says=says, skipped=skipped)
 
 
 def beats_baseline(judged: Judged) -> Check:
@@ -369,7 +382,8 @@ GATE: tuple[GateCheck, ...] = (kpi_lift, metric_no_regression, holdout_regressio
 
 
 def judge(ws: Workspace, champion: str, challenger: str, *, recent: pd.DataFrame, holdout: pd.DataFrame,
-          hard: pd.DataFrame, models: dict[str, tuple[Any, Any]] | None = None) -> Judged:
+          hard: pd.DataFrame, models: dict[str, tuple[Any, Any]] | None = None,
+          relearn_since: float | None = None) -> Judged:
     """Score champion, challenger and the trivial baseline on ``recent`` and ``holdout``.
 
     ``models`` maps a version to its already loaded ``(model, baseline)``, so a caller
@@ -395,17 +409,20 @@ def judge(ws: Workspace, champion: str, challenger: str, *, recent: pd.DataFrame
             outputs[(name, version)] = score_rows(model, X, y, config, weights)
         outputs[(name, "baseline")] = score_rows(baseline, model_frame, y, config, weights)
     return Judged(ws=ws, champion=champion, challenger=challenger, contenders=contenders, frames=frames,
-                  truths=truths, outputs=outputs)
+                  truths=truths, outputs=outputs, relearn_since=relearn_since)
 
 
 def compare(ws: Workspace, champion: str, challenger: str, *, recent: pd.DataFrame,
             holdout: pd.DataFrame, hard: pd.DataFrame | None = None, checks: Sequence[GateCheck] = GATE,
-            models: dict[str, tuple[Any, Any]] | None = None) -> Comparison:
+            models: dict[str, tuple[Any, Any]] | None = None, relearn_since: float | None = None) -> Comparison:
     """Score both versions (and the trivial baseline) on ``recent``, ``holdout`` and the
     enriched test set ``hard`` (default: the project's) and apply the gate: each of
-    ``checks`` (default :data:`GATE`) in order. ``models``: see :func:`judge`."""
+    ``checks`` (default :data:`GATE`) in order. ``models``: see :func:`judge`.
+    ``relearn_since``: the challenger relearns a relation changed since then (module
+    docstring): the holdout check does not veto."""
     hard = hard_case_frame(ws) if hard is None else hard
-    judged = judge(ws, champion, challenger, recent=recent, holdout=holdout, hard=hard, models=models)
+    judged = judge(ws, champion, challenger, recent=recent, holdout=holdout, hard=hard, models=models,
+                   relearn_since=relearn_since)
     return Comparison(champion=champion, challenger=challenger,
                       rows={"recent": len(recent), "holdout": len(holdout), "hard_cases": len(hard)},
                       checks=[check(judged) for check in checks])

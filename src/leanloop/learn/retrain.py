@@ -18,6 +18,27 @@ The challenger's recorded test metrics are those on the recent rows (the populat
 it will serve); it is registered as ``challenger`` with lineage to its parent and
 cycle, and compared with the champion on the recent rows and the champion's holdout.
 
+**Relearning after model harm** (``relearn``): when the measurement found harm the
+model is responsible for (its own error grew on the labelled rows, beyond what the
+population's mix explains), the relation it learned no longer holds, and the rows of
+the old relation teach the challenger the wrong answer. Then the strategy above is set
+aside (:func:`relearn_rows`): the challenger learns from the labelled rows logged since
+the harm began (the focus rows, those not judging it), with the older rows (reference and
+earlier production) only as a prior: a seeded sample of as many rows as the focus rows
+(``RELEARN_PRIOR_ROWS``) carrying 30 % of the training weight (``RELEARN_PRIOR_SHARE``;
+chosen by measurement, see there). The prior's rows are few as well as light because the
+served model's calibration is fitted, unweighted, on a share of the training rows: with
+the 25,000 reference rows in, the expected-value rule was calibrated on the old relation
+and the challenger earned less than the champion on the changed loans (-30 profit per
+loan at the first retrain of the scenario bench's concept change, 20,000 rows in batches
+of 2,000, though its ROC AUC was higher). The hard
+cases logged since the harm began are learnt from, not held out (``_relearn_hard_cases``).
+While the harm lasts, each retrain after the cooldown learns from every labelled row since
+it began (the loop's ``focus_since``), and once a challenger is promoted, a cycle with twice
+as many labelled rows since the change retrains again (the policy's ``adapt``): a later
+challenger learns from more of the new relation and, through the same gate, replaces the
+first.
+
 **Which model.** A champion that is the user's own model (adopted) is retrained as
 itself: a clone of its estimator, same class and hyper-parameters, is fitted on the
 rows above (:mod:`leanloop.build.own_model`), unless ``[policy] retrain_model =
@@ -33,6 +54,7 @@ from typing import TYPE_CHECKING, Any
 from leanloop.build.train import fit_served, register_version
 from leanloop.config import ModelKind, ProjectConfig, RetrainStrategy
 from leanloop.errors import DataError, NotFoundError
+from leanloop.learn.testset import hard_case_frame
 from leanloop.scoring import InputFormat
 from leanloop.store.features import feature_frame
 
@@ -43,7 +65,8 @@ if TYPE_CHECKING:
     from leanloop.registry import ModelVersion
     from leanloop.workspace import Workspace
 
-__all__ = ["Retrained", "labelled_production", "training_rows", "retrain"]
+__all__ = ["Retrained", "labelled_production", "training_rows", "relearn_rows", "retrain",
+           "RELEARN_PRIOR_ROWS", "RELEARN_PRIOR_SHARE"]
 
 
 @dataclass(frozen=True)
@@ -57,6 +80,11 @@ class Retrained:
     #: the fitted challenger and its baseline, so the gate need not load them again
     model: Any = None
     baseline: Any = None
+    #: relearning after model harm: the rows logged from this time on are the population
+    #: the challenger learned and will serve (None: not relearning)
+    relearn_since: float | None = None
+    #: relearning: the hard cases the gate judges on (None: the whole enriched test set)
+    hard: pd.DataFrame | None = None
 
 
 def labelled_production(ws: Workspace) -> pd.DataFrame:
@@ -163,12 +191,94 @@ def _focus_weights(weights: np.ndarray, focus: np.ndarray) -> np.ndarray:
     return scaled
 
 
-def retrain(ws: Workspace, *, cycle: int | None = None, focus_since: float | None = None) -> Retrained:
+def _relearn_hard_cases(ws: Workspace, recent: pd.DataFrame) -> pd.DataFrame:
+    """The hard cases a relearning challenger is judged on: those among its recent rows.
+
+    The hard cases logged since the harm began are the champion's mistakes on the changed
+    relation, the very rows that teach it: held out of training (as the enriched test set
+    is for other retrains), they left the challenger learning from the rows the old
+    relation still explains, and it lost to the champion on the changed loans (-21 profit
+    per loan on 2,250 recent rows at the scenario bench's third retrain, with a light
+    prior). So it learns from them, and the gate's hard-case check pairs both versions on
+    the hard cases among the recent rows, which neither trained on."""
+    hard = hard_case_frame(ws)
+    return hard[hard["prediction_id"].isin(recent.index.tolist())]
+
+
+#: Relearning after model harm: the older rows (reference and production before the
+#: harm) form a prior of at most this many times the focus rows' count, carrying
+#: ``RELEARN_PRIOR_SHARE`` of the training weight (the focus rows carry the rest).
+#: Measured on the scenario bench's concept change (the first model's calibration and
+#: expected-value rule, trained on the first 700 to 4,500 post-change rows, profit per
+#: loan on the later ones; frozen 282-294): 1x rows at 0.3 earned 311, 316, 321, 319,
+#: 322, the best or near it at every size; 0.5x at 0.2 earned 293-330, 2x at 0.3 299-344
+#: (worst with few rows), 0.25x at 0.1 279-331 (below frozen with 1,050 rows: the
+#: calibration then sees almost only the new rows), the post-change rows alone 278-331,
+#: and the reference with the new rows at half the weight (the strategy of the other
+#: retrains) 301-327.
+RELEARN_PRIOR_ROWS = 1.0
+RELEARN_PRIOR_SHARE = 0.3
+
+
+def relearn_rows(config: ProjectConfig, production: pd.DataFrame, reference: pd.DataFrame, focus: np.ndarray,
+                 ) -> tuple[pd.DataFrame, np.ndarray, dict[str, int]]:
+    """The training rows of a challenger that relearns a changed relation (module docstring).
+
+    ``production`` holds the labelled production rows it may learn from (oldest first),
+    ``focus`` marks those logged since the harm began. The newest ``[retrain] max_rows``
+    focus rows are kept (``capped`` counts those dropped); the prior is a seeded sample
+    of the reference and the other production rows (``prior`` counts it). Returns the
+    rows (prior first), their weights and row counts, as :func:`training_rows` does.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> from leanloop.config import ProjectConfig
+    >>> config = ProjectConfig.model_validate({"data": {"path": "x.csv", "target": "y", "task": "classification"},
+    ...     "schema": {"features": [{"name": "a", "kind": "numeric"}]}})
+    >>> production = pd.DataFrame({"a": np.arange(100.0), "y": [0, 1] * 50})
+    >>> reference = pd.DataFrame({"a": -np.arange(1000.0) - 1, "y": [1, 0] * 500})
+    >>> rows, weights, counts = relearn_rows(config, production, reference, np.arange(100) >= 20)
+    >>> counts
+    {'reference': 76, 'production': 84, 'duplicates_dropped': 0, 'capped': 0, 'prior': 80}
+    >>> round(float(weights[:80].sum() / weights.sum()), 3)
+    0.3
+    """
+    import numpy as np
+    import pandas as pd
+
+    columns = [*config.schema_.names, config.data.target]
+    new = production[focus][columns]
+    new = new.iloc[max(len(new) - config.retrain.max_rows, 0):]
+    older = pd.concat([reference[columns].assign(_reference=True),
+                       production[~focus][columns].assign(_reference=False)], ignore_index=True)
+    size = min(len(older), int(len(new) * RELEARN_PRIOR_ROWS))
+    prior = older.sample(n=size, random_state=config.model.seed) if size < len(older) else older
+    combined = pd.concat([prior.drop(columns="_reference"), new], ignore_index=True)
+    before = len(combined)
+    keep = ~combined.duplicated(subset=columns, keep="last").to_numpy()
+    weights = np.ones(len(combined))
+    prior_mask = np.arange(len(combined)) < len(prior)
+    if 0 < prior_mask.sum() < len(combined):
+        share = RELEARN_PRIOR_SHARE
+        weights[prior_mask] = share / (1 - share) * (~prior_mask).sum() / prior_mask.sum()
+    combined, weights = combined[keep].reset_index(drop=True), weights[keep]
+    counts = {"reference": int(prior["_reference"].sum()), "production": len(new) + int((~prior["_reference"]).sum()),
+              "duplicates_dropped": before - len(combined), "capped": int(focus.sum()) - len(new),
+              "prior": len(prior)}
+    return combined, weights, counts
+
+
+def retrain(ws: Workspace, *, cycle: int | None = None, focus_since: float | None = None,
+            relearn: bool = False) -> Retrained:
     """Train and register a challenger; raises :class:`DataError` without enough labels.
 
     ``focus_since``: the time from which the labelled rows the harm was seen on were
     logged (the measurement's labelled window): those rows carry half the
     training weight and a seeded share of them judges the challenger.
+    ``relearn`` (with ``focus_since``): the harm is the model's own, so the challenger
+    learns the changed relation from the focus rows, the older rows only a small prior
+    (:func:`relearn_rows`).
 
     A failure at any step (training, evaluation, saving) registers nothing: the
     registry and its aliases stay as they were.
@@ -187,8 +297,11 @@ def retrain(ws: Workspace, *, cycle: int | None = None, focus_since: float | Non
     # rows logged after the champion was made: it never learned from them (None: all or none were)
     unseen = _focus(ws, production, champion.created_at)
     learn_rows, recent = _split_recent(config, production, _focus(ws, production, focus_since), unseen)
-    # The enriched test set is held out so the gate judges both versions on unseen rows.
-    held_out = learn_rows.index.isin([r["prediction_id"] for r in ws.store.testset_rows()])
+    relearning = relearn and focus_since is not None
+    hard_ids = [r["prediction_id"] for r in ws.store.testset_rows()]
+    # The enriched test set is held out so the gate judges both versions on unseen rows;
+    # relearning keeps them (see _relearn_hard_cases).
+    held_out = learn_rows.index.isin([] if relearning else hard_ids)
     learn_rows = learn_rows[~held_out]
     focus = _focus(ws, learn_rows, focus_since)
     if not champion.train_data or not champion.test_data:
@@ -198,8 +311,14 @@ def retrain(ws: Workspace, *, cycle: int | None = None, focus_since: float | Non
     holdout = pd.read_parquet(ws.paths.datasets / champion.test_data)
     reference_part = config.schema_.coerce(reference, "reference data").assign(
         **{config.data.target: reference[config.data.target].to_numpy()})
-    combined, weights, counts = training_rows(config, learn_rows, reference_part)
-    if focus is not None:
+    if relearning:
+        # every learn row is a focus row when no labelled row predates the harm
+        mask = np.ones(len(learn_rows), dtype=bool) if focus is None else focus
+        combined, weights, counts = relearn_rows(config, learn_rows, reference_part, mask)
+        focus = mask
+    else:
+        combined, weights, counts = training_rows(config, learn_rows, reference_part)
+    if focus is not None and not relearning:
         # the focus rows are the newest labelled rows, so the last of the production part
         # (the part comes last, oldest first; a duplicate dropped may shift one or two)
         mask = np.zeros(len(combined), dtype=bool)
@@ -219,4 +338,6 @@ def retrain(ws: Workspace, *, cycle: int | None = None, focus_since: float | Non
               **({} if focus is None else {"focus": int(focus.sum())})},
     )
     return Retrained(challenger=challenger, recent=recent.reset_index(drop=True), holdout=holdout,
-                     strategy=config.retrain.strategy.value, model=model, baseline=baseline)
+                     strategy="relearn" if relearning else config.retrain.strategy.value, model=model,
+                     baseline=baseline, relearn_since=focus_since if relearning else None,
+                     hard=_relearn_hard_cases(ws, recent) if relearning else None)
