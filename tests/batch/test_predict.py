@@ -116,7 +116,7 @@ def test_skip_invalid_scores_the_rest_and_writes_bad_rows_to_the_rejects_file(pr
     assert rejects[["row", "column"]].values.tolist() == [[7, "car_value"], [901, "salary_range"], [902, "timestamp"]]
     assert rejects["problem"].tolist() == [
         "must be a number, got 'n/a?'", "is required (not nullable), got nothing",
-        "must be a date-time (ISO 8601) or epoch seconds, got 'yesterday'"]
+        "'yesterday' is not a time; give ISO 8601 (2024-05-01T12:00:00+00:00) or epoch seconds"]
     assert rejects["id"].tolist() == rows["id"][[7, 901, 902]].tolist()
 
 
@@ -127,7 +127,8 @@ def test_a_missing_feature_and_mixed_time_zones_are_refused(project, rows, tmp_p
     zoned = rows.assign(timestamp=rows["timestamp"].dt.strftime("%Y-%m-%dT%H:%M:%S+00:00"))
     zoned.loc[1100, "timestamp"] = "2018-10-30T18:00:00"
     zoned.to_csv(tmp_path / "zones.csv", index=False)
-    with pytest.raises(DataError, match=r"row 1100, column 'timestamp': has no time zone, but row 0 has one"):
+    with pytest.raises(DataError, match=r"row 1100, column 'timestamp': '2018-10-30T18:00:00' has no time zone, "
+                                        r"but row 0 has one"):
         predict_file(project.workspace, tmp_path / "zones.csv", BatchOptions(chunk_rows=500))
     assert not (tmp_path / "zones.predictions.csv").exists()
 
@@ -173,7 +174,7 @@ def test_records_carry_the_id_as_text_the_event_time_and_the_source() -> None:
     chunk = pd.DataFrame({"x": [1.0, None, 2.0], "loan": [17.0, None, 19.0],
                           "at": ["2024-05-01T12:00:00+02:00", None, "1714557600"]})
     done = scorer(chunk, first_row=0, log=True)
-    records = done.records
+    records = done.records.to_records()
     assert [r["row_id"] for r in records] == ["17", None, "19"]
     assert [r["event_at"] for r in records] == [1714557600.0, None, 1714557600.0]
     assert {r["source"] for r in records} == {"batch"} and {r["model_version"] for r in records} == {"v3"}

@@ -24,6 +24,7 @@ Examples
 
 from __future__ import annotations
 
+from dataclasses import astuple, dataclass
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -37,7 +38,7 @@ if TYPE_CHECKING:
 
     import pandas as pd
 
-__all__ = ["SQLITE_BUSY_MS", "log_postgresql", "log_sqlite", "postgresql_columns", "read_window",
+__all__ = ["SQLITE_BUSY_MS", "LogColumns", "log_postgresql", "log_sqlite", "postgresql_columns", "read_window",
            "sqlite_params"]
 
 #: SQLite's busy timeout on every connection; a commit with its own timeout restores it.
@@ -58,6 +59,45 @@ _POSTGRES_LOG = ("INSERT INTO predictions (prediction_id, created_at, model_vers
                  "WITH ORDINALITY AS g(i, t, v, f, p, q, r, e, s, n) ORDER BY n ON CONFLICT (prediction_id) DO NOTHING")
 #: A commit's own statement and lock timeouts on PostgreSQL, for its transaction only.
 _POSTGRES_TIMEOUTS = ("SELECT set_config('statement_timeout', %s, true), set_config('lock_timeout', %s, true)")
+
+
+@dataclass(frozen=True)
+class LogColumns:
+    """Prediction records laid out as the insert's nine columns, the JSON ones as JSON
+    text: what batch scoring builds a chunk at a time, column by column, without a dict
+    per row (:meth:`leanloop.store.sql.SQLStore.log_columns`).
+
+    >>> columns = LogColumns(["p1"], [1.0], ["v1"], ['{"x":1.0}'], ["1"], ["null"], [None], [None], ["batch"])
+    >>> len(columns), columns.to_records()[0]["features"]
+    (1, {'x': 1.0})
+    """
+
+    prediction_id: list[str]
+    created_at: list[float]
+    model_version: list[str]
+    features: list[str]
+    prediction: list[str]
+    probabilities: list[str]
+    row_id: list[Any]
+    event_at: list[float | None]
+    source: list[str]
+
+    def __len__(self) -> int:
+        return len(self.prediction_id)
+
+    def arrays(self) -> tuple[list[Any], ...]:
+        """The nine columns in the insert's order."""
+        return astuple(self)
+
+    def to_records(self) -> list[dict[str, Any]]:
+        """The rows as :meth:`~leanloop.store.sql.SQLStore.log_predictions` takes them (JSON decoded)."""
+        names = list(self.__dataclass_fields__)
+        decoded = {name: _loads("[" + ",".join(getattr(self, name)) + "]") if name in _JSON else getattr(self, name)
+                   for name in names}
+        return [dict(zip(names, row, strict=True)) for row in zip(*decoded.values(), strict=True)]
+
+
+_JSON = ("features", "prediction", "probabilities")
 
 
 def postgresql_columns(rows: list[dict[str, Any]]) -> tuple[list[Any], ...]:
