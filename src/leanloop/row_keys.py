@@ -229,7 +229,7 @@ def time_seconds(column: pd.Series, zones: Zones, *, first_row: int = 0) -> tupl
         stamps = column.dt.tz_convert("UTC") if tz else column.dt.tz_localize("UTC")
         seconds, zoned[:] = _seconds(stamps), tz
     elif pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
-        seconds = column.to_numpy(dtype="float64", na_value=np.nan)
+        seconds = column.to_numpy(dtype="float64", na_value=np.nan, copy=True)  # written below: not a view
         present, zoned[:] = ~np.isnan(seconds), True
         bad.update(_out_of_bounds(seconds, column))
     else:
@@ -334,11 +334,15 @@ def _zone_habit(dated: np.ndarray, zoned: np.ndarray, column: pd.Series, zones: 
 
 
 def _seconds(stamps: pd.Series) -> np.ndarray:
+    """Epoch seconds of date-times (NaN for NaT), to the microsecond as Python's
+    ``datetime.timestamp`` gives them, for years 1 to 9999 (not only pandas' ns range)."""
     import numpy as np
-    import pandas as pd
 
-    delta = (stamps - pd.Timestamp(0, tz="UTC")).dt.total_seconds()
-    return delta.to_numpy(dtype="float64", na_value=np.nan)
+    naive = stamps.dt.tz_convert("UTC").dt.tz_localize(None) if stamps.dt.tz is not None else stamps
+    moments = naive.to_numpy().astype("datetime64[us]")
+    seconds = moments.astype("int64") / 1e6
+    seconds[np.isnat(moments)] = np.nan
+    return seconds
 
 
 def _shown(value: Any) -> str:
