@@ -174,7 +174,9 @@ class ChunkScorer:
                 chunk[self.id_column].reset_index(drop=True))
         checked = _with_problems(checked, extra, first_row)
         keep = np.flatnonzero(~checked.bad)
-        return JudgedChunk(checked=checked, events=events, identities=None if ids is None else [ids[k] for k in keep])
+        if ids is not None and checked.bad.any():
+            ids = [ids[k] for k in keep]
+        return JudgedChunk(checked=checked, events=events, identities=ids)
 
     def _output(self, rows: Any, identities: list[Any] | None, ids: list[str] | None, scored: Scored) -> pd.DataFrame:
         import numpy as np
