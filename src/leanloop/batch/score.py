@@ -146,7 +146,10 @@ class ChunkScorer:
                                                                                           na_value=np.nan)
             else:  # text, and booleans as the pipeline's "True" / "False" categories; missing as NaN
                 text = values.to_numpy(dtype=object)
-                present = np.fromiter((v is not None for v in text), dtype=bool, count=len(text))
+                present = text != None  # noqa: E711 - NumPy's compare in C, not a generator per row (0.12 s/100k)
+                if feature.kind is FeatureKind.CATEGORICAL and present.all():
+                    columns[feature.name] = text
+                    continue
                 out = np.full(len(text), np.nan, dtype=object)
                 out[present] = text[present] if feature.kind is FeatureKind.CATEGORICAL \
                     else np.where(text[present].astype(bool), "True", "False")
