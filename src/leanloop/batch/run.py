@@ -172,7 +172,8 @@ def finish_in_threads(scorer: ChunkScorer, judged: Iterable[tuple[JudgedChunk, p
 
     The model call, NumPy and Arrow's reading and writing leave the interpreter lock, so
     one chunk is scored while another is built, the next read and judged and the last
-    written: 10M car-loan rows on 2 cores went from 199,000 to ... rows/s.
+    written. Chunks are judged before, in order, because the file's zone habit carries
+    from chunk to chunk; finishing a chunk holds no state.
     """
     from collections import deque
     from concurrent.futures import ThreadPoolExecutor
