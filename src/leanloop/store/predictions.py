@@ -38,8 +38,8 @@ if TYPE_CHECKING:
 
     import pandas as pd
 
-__all__ = ["SQLITE_BUSY_MS", "LogColumns", "log_postgresql", "log_sqlite", "postgresql_columns", "read_window",
-           "sqlite_params"]
+__all__ = ["BULK_CACHE_KIB", "SQLITE_BUSY_MS", "LogColumns", "log_postgresql", "log_sqlite", "postgresql_columns",
+           "read_window", "sqlite_params"]
 
 #: SQLite's busy timeout on every connection; a commit with its own timeout restores it.
 SQLITE_BUSY_MS = 30000
@@ -141,11 +141,22 @@ def sqlite_params(rows: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
                     [r["model_version"] for r in rows], *_json_columns(rows), *_key_columns(rows), strict=True))
 
 
-def log_sqlite(conn: sa.Connection, params: list[tuple[Any, ...]], timeout_ms: float | None) -> int:
+#: SQLite's page cache (KiB) of a connection that bulk-loads batch chunks: six indexes
+#: take each row, and the default 2 MB cache re-reads their pages for every 100,000-row
+#: chunk (1M rows: 14.9 -> 9.7 s of CPU, 44 -> 18 s wall). Kept on the connection after:
+#: the next chunk finds the pages there.
+BULK_CACHE_KIB = 65_536
+
+
+def log_sqlite(conn: sa.Connection, params: list[tuple[Any, ...]], timeout_ms: float | None, *,
+               bulk: bool = False) -> int:
     """Insert :func:`sqlite_params`' tuples, skipping logged ids; returns how many were new.
 
-    ``timeout_ms`` replaces the busy timeout for this write only.
+    ``timeout_ms`` replaces the busy timeout for this write only; ``bulk`` gives the
+    connection a page cache of :data:`BULK_CACHE_KIB`.
     """
+    if bulk:
+        conn.exec_driver_sql(f"PRAGMA cache_size=-{BULK_CACHE_KIB}")
     if timeout_ms is None:
         return int(conn.exec_driver_sql(_SQLITE_LOG, params).rowcount)
     conn.exec_driver_sql(f"PRAGMA busy_timeout={int(timeout_ms)}")

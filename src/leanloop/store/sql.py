@@ -222,10 +222,10 @@ class SQLStore:
             return 0
         arrays, postgresql = columns.arrays(), self.dialect == "postgresql"
         return self._log_group(arrays if postgresql else None, None if postgresql else list(zip(*arrays, strict=True)),
-                               [r for r in columns.row_id if r is not None], timeout_ms)
+                               [r for r in columns.row_id if r is not None], timeout_ms, bulk=True)
 
     def _log_group(self, columns: tuple[list[Any], ...] | None, params: list[tuple[Any, ...]] | None,
-                   row_ids: list[str], timeout_ms: float | None) -> int:
+                   row_ids: list[str], timeout_ms: float | None, *, bulk: bool = False) -> int:
         """One group in one transaction: PostgreSQL's ``columns`` or SQLite's ``params``."""
         try:
             if columns is not None:
@@ -235,7 +235,7 @@ class SQLStore:
                         join_parked(conn, row_ids)
                     return logged
             with self._write_lock, self.engine.begin() as conn:
-                logged = log_sqlite(conn, params or [], timeout_ms)
+                logged = log_sqlite(conn, params or [], timeout_ms, bulk=bulk)
                 if row_ids:
                     join_parked(conn, row_ids)
                 return logged
