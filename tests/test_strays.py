@@ -120,3 +120,28 @@ def test_adopt_creating_a_project_stops_on_strays_too_and_coerces_the_reference(
     assert code == 0, err
     expected = (model.predict(frame[numeric]) == frame["repaid"]).mean()
     assert json.loads(out)["metrics"]["accuracy"] == pytest.approx(expected)
+
+
+def test_a_time_column_with_bad_times_stops_init_naming_them_and_coerce_reads_them_as_missing(
+        car_loan_data, tmp_path: Path) -> None:
+    frame = car_loan_data.reference.head(800).copy()
+    frame["timestamp"] = pd.to_datetime(frame["timestamp"]).dt.strftime("%Y-%m-%dT%H:%M:%S")
+    bad_rows = [5, 50, 51, 52, 53, 54, 700]
+    frame.loc[bad_rows, "timestamp"] = ["soon", "2024-02-30T10:00:00", "n.a.", "?", "yesterday", "later",
+                                        "2024-05-01T10:00:00+02:00"]  # a zone where the others have none
+    frame.to_csv(tmp_path / "times.csv", index=False)
+    args = ["init", str(tmp_path / "times.csv"), "--target", "repaid", "--time-column", "timestamp", "--id-column",
+            "id"]
+    code, _, err = run(*args, "--dir", str(tmp_path / "p"))
+    assert code == 2 and not (tmp_path / "p" / "leanloop.toml").exists()
+    assert ("column 'timestamp' holds date-times but for 7 values: 'soon' (row 5), '2024-02-30T10:00:00' (row 50), "
+            "'n.a.' (row 51), '?' (row 52), 'yesterday' (row 53) and 2 more") in err and "--coerce" in err
+    code, out, err = run(*args, "--coerce", "--dir", str(tmp_path / "q"))
+    assert code == 0, err
+    assert "coerced: column 'timestamp' holds date-times but for 7 values" in out and "(7 values)" in out
+    config = tomllib.loads((tmp_path / "q" / "leanloop.toml").read_text(encoding="utf-8"))
+    assert config["data"]["coerce"] == ["timestamp"]
+    fixed = coerce_strays(pd.read_csv(tmp_path / "times.csv"), ["timestamp"], "timestamp")
+    assert fixed["timestamp"].isna().sum() == 7 and fixed["timestamp"][6] == frame["timestamp"][6]
+    code, _, err = run("build", "--dir", str(tmp_path / "q"))
+    assert code == 0, err

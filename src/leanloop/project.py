@@ -89,22 +89,15 @@ def init_config(frame: pd.DataFrame, *, path: str, target: str, task: Task | Non
     for column, role in ((time_column, "time column"), (id_column, "id column")):
         if column:
             require_columns(frame, [column], source, role)
-    if time_column:
-        import pandas as pd
-
-        parsed = pd.to_datetime(frame[time_column], errors="coerce")
-        if parsed.isna().any():
-            bad = frame[time_column][parsed.isna()].iloc[0]
-            raise DataError(f"time column {time_column!r} holds {bad!r}, which is not a date-time")
     task = task or infer_task(frame[target])
     labels = normalize_target(frame[target], task)
     check_splittable(frame.assign(**{target: labels}), target, task.value)
     excluded = [c for c in (target, time_column, id_column) if c]
-    strays = find_strays(frame, exclude=excluded)
+    strays = find_strays(frame, exclude=excluded, time_column=time_column)
     if strays and not coerce:
         raise DataError(strays_error(strays, source))
     coerced = [s.column for s in strays]
-    schema = infer_schema(coerce_strays(frame, coerced), exclude=excluded)
+    schema = infer_schema(coerce_strays(frame, coerced, time_column), exclude=excluded)
     classes = None
     kpi = KpiConfig()
     if task is Task.CLASSIFICATION:
@@ -160,7 +153,7 @@ class Project:
         tmp.write_text(render_config(config), encoding="utf-8")
         os.replace(tmp, paths.config)
         project = cls(root)
-        project.coerced = find_strays(frame[config.data.coerce])
+        project.coerced = find_strays(frame[config.data.coerce], time_column=config.data.time_column)
         return project
 
     # -- shared parts: the workspace's ------------------------------------------------
@@ -210,7 +203,7 @@ class Project:
     # -- the loop's verbs -----------------------------------------------------------
     def build(self) -> ModelVersion:
         """Split, fit the pipeline and the baseline, register ``v1`` (or the next) as champion."""
-        frame = coerce_strays(read_table(self.data_path()), self.config.data.coerce)
+        frame = coerce_strays(read_table(self.data_path()), self.config.data.coerce, self.config.data.time_column)
         columns = self.config.schema_.names + self.config.data.excluded
         require_columns(frame, columns, self.data_path().name)
         train, test = split(frame, target=self.config.data.target, task=self.config.data.task.value,

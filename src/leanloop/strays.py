@@ -7,6 +7,9 @@ column whose values are numbers (or date-times) but for at most 5 % of them (at 
 one) is named with its stray rows and values. ``leanloop init`` stops on them; with
 ``--coerce`` it reads them as missing values instead (:func:`coerce_strays`) and
 records the columns in ``[data] coerce``, so ``build`` reads the table the same way.
+The project's time column is held to the rule of every door (:mod:`leanloop.row_keys`):
+each value that is not a time stops ``init`` (named with its row, as many as there are),
+or with ``--coerce`` becomes a missing time.
 
 Rows count from 0 after the header, as every other row number leanloop prints.
 
@@ -32,7 +35,7 @@ from leanloop.schema import FeatureKind
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["StrayColumn", "find_strays", "coerce_strays", "strays_error", "examples", "STRAY_SHARE"]
+__all__ = ["StrayColumn", "find_strays", "coerce_strays", "strays_error", "examples", "time_strays", "STRAY_SHARE"]
 
 #: At most this share of a column's present values may be stray (and at least one may).
 STRAY_SHARE = 0.05
@@ -125,12 +128,19 @@ def _stray_mask(column: pd.Series) -> tuple[FeatureKind, pd.Series] | None:
     return kind, (present & bad.reindex(column.index, fill_value=False)).astype(bool)
 
 
-def find_strays(frame: pd.DataFrame, exclude: list[str] | None = None) -> list[StrayColumn]:
+def find_strays(frame: pd.DataFrame, exclude: list[str] | None = None,
+                time_column: str | None = None) -> list[StrayColumn]:
     """Every text column of ``frame`` (but ``exclude``) that holds numbers or date-times
-    but for a few stray values, in column order."""
+    but for a few stray values, in column order; and the ``time_column`` (even when
+    excluded) when any of its values is not a time the doors accept
+    (:func:`time_strays`)."""
     found = []
     for name in frame.columns:
         column = frame[name]
+        if name == time_column:
+            stray_time = time_strays(column, str(name))
+            found += [stray_time] if stray_time is not None else []
+            continue
         if name in (exclude or []) or not _holds_text(column):
             continue
         stray = _stray_mask(column)
@@ -140,6 +150,34 @@ def find_strays(frame: pd.DataFrame, exclude: list[str] | None = None) -> list[S
         rows, values = examples(column, bad)
         found.append(StrayColumn(column=str(name), kind=kind, count=int(bad.sum()), rows=rows, values=values))
     return found
+
+
+def _time_mask(column: pd.Series) -> pd.Series:
+    """Where the values of a time column are not times as ``/predict`` and batch files
+    read them (:func:`leanloop.row_keys.time_seconds`: ISO 8601 or epoch seconds, one zone habit)."""
+    import pandas as pd
+
+    from leanloop.row_keys import Zones, time_seconds
+
+    _, bad = time_seconds(column.reset_index(drop=True), Zones())
+    mask = pd.Series(False, index=column.index)
+    mask.iloc[sorted(bad)] = True
+    return mask
+
+
+def time_strays(column: pd.Series, name: str) -> StrayColumn | None:
+    """The project's time column's values that are not times, however many (every one
+    is a typo: the column was named as the time); None when every value is one.
+
+    >>> import pandas as pd
+    >>> time_strays(pd.Series(["2024-05-01T10:00:00", "soon", None, "1714557600x"]), "at").describe()
+    "column 'at' holds date-times but for 2 values: 'soon' (row 1), '1714557600x' (row 3)"
+    """
+    bad = _time_mask(column)
+    if not bad.any():
+        return None
+    rows, values = examples(column, bad)
+    return StrayColumn(column=name, kind=FeatureKind.DATETIME, count=int(bad.sum()), rows=rows, values=values)
 
 
 def strays_error(strays: list[StrayColumn], source: str) -> str:
@@ -155,22 +193,30 @@ def strays_error(strays: list[StrayColumn], source: str) -> str:
             "values (rows count from 0 after the header)")
 
 
-def coerce_strays(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+def coerce_strays(frame: pd.DataFrame, columns: list[str], time_column: str | None = None) -> pd.DataFrame:
     """``frame`` with the stray values of ``columns`` read as missing: a column of numbers
-    becomes float, one of date-times keeps its text (the schema reads it). Columns without
-    strays are returned as they are; so is a column no longer mostly numbers or dates."""
+    becomes float, one of date-times keeps its text (the schema reads it), the
+    ``time_column`` loses the values that are not times. Columns without strays are
+    returned as they are; so is a column no longer mostly numbers or dates."""
     import pandas as pd
 
     if not columns:
         return frame
     out = frame.copy()
     for name in columns:
-        if name not in out.columns or not _holds_text(out[name]):
+        if name not in out.columns:
+            continue
+        if name == time_column:
+            bad = _time_mask(out[name])
+            if bad.any():
+                out[name] = out[name].astype(object).where(~bad, None)
+            continue
+        if not _holds_text(out[name]):
             continue
         stray = _stray_mask(out[name])
         if stray is None:
             continue
-        kind, bad = stray
-        column = out[name].astype(object).where(~bad, None)
+        kind, mask = stray
+        column = out[name].astype(object).where(~mask, None)
         out[name] = pd.to_numeric(column, errors="coerce") if kind is FeatureKind.NUMERIC else column
     return out

@@ -116,7 +116,7 @@ def test_skip_invalid_scores_the_rest_and_writes_bad_rows_to_the_rejects_file(pr
     assert rejects[["row", "column"]].values.tolist() == [[7, "car_value"], [901, "salary_range"], [902, "timestamp"]]
     assert rejects["problem"].tolist() == [
         "must be a number, got 'n/a?'", "is required (not nullable), got nothing",
-        "must be a date-time (ISO 8601) or epoch seconds, got 'yesterday'"]
+        "'yesterday' is not a time; give ISO 8601 (2024-05-01T12:00:00+00:00) or epoch seconds"]
     assert rejects["id"].tolist() == rows["id"][[7, 901, 902]].tolist()
 
 
@@ -127,7 +127,8 @@ def test_a_missing_feature_and_mixed_time_zones_are_refused(project, rows, tmp_p
     zoned = rows.assign(timestamp=rows["timestamp"].dt.strftime("%Y-%m-%dT%H:%M:%S+00:00"))
     zoned.loc[1100, "timestamp"] = "2018-10-30T18:00:00"
     zoned.to_csv(tmp_path / "zones.csv", index=False)
-    with pytest.raises(DataError, match=r"row 1100, column 'timestamp': has no time zone, but row 0 has one"):
+    with pytest.raises(DataError, match=r"row 1100, column 'timestamp': '2018-10-30T18:00:00' has no time zone, "
+                                        r"but row 0 has one"):
         predict_file(project.workspace, tmp_path / "zones.csv", BatchOptions(chunk_rows=500))
     assert not (tmp_path / "zones.predictions.csv").exists()
 
@@ -173,9 +174,94 @@ def test_records_carry_the_id_as_text_the_event_time_and_the_source() -> None:
     chunk = pd.DataFrame({"x": [1.0, None, 2.0], "loan": [17.0, None, 19.0],
                           "at": ["2024-05-01T12:00:00+02:00", None, "1714557600"]})
     done = scorer(chunk, first_row=0, log=True)
-    records = done.records
+    records = done.records.to_records()
     assert [r["row_id"] for r in records] == ["17", None, "19"]
     assert [r["event_at"] for r in records] == [1714557600.0, None, 1714557600.0]
     assert {r["source"] for r in records} == {"batch"} and {r["model_version"] for r in records} == {"v3"}
     assert [r["features"] for r in records] == [{"x": 1.0}, {"x": None}, {"x": 2.0}]
     assert done.output["prediction_id"].tolist() == [r["prediction_id"] for r in records]
+
+
+def test_an_id_of_the_wrong_type_stops_the_run_or_goes_to_the_rejects_file(project, rows, tmp_path: Path) -> None:
+    bad = rows.astype({"id": object})
+    bad.loc[640, "id"] = "L-640"  # [data] id_type = "integer" (inferred at init)
+    bad.loc[641, "id"] = "007"  # a whole number written as text: the integer 7, as in a labels file
+    bad.to_csv(tmp_path / "day.csv", index=False)
+    before = project.store.count_predictions()
+    code, out, err = cli("predict", str(tmp_path / "day.csv"), "--chunk-rows", "500", "--dir", str(project.paths.root))
+    message = " ".join(err.split())
+    assert code == 2 and out == "" and project.store.count_predictions() == before
+    assert "row 640, column 'id': the id must be a whole number ([data] id_type), got text 'L-640'" in message
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["day.csv"]
+    code, out, _ = cli("predict", str(tmp_path / "day.csv"), "--skip-invalid", "--json", "--dir",
+                       str(project.paths.root))
+    result = json.loads(out)
+    assert code == 0 and (result["rejected"], result["logged"]) == (1, 1499)
+    assert pd.read_csv(result["rejects"])[["row", "column"]].values.tolist() == [[640, "id"]]
+    scored = pd.read_csv(result["output"], dtype={"id": str}).set_index("row")
+    assert scored.loc[641, "id"] == "7" and 640 not in scored.index
+    assert project.store.get_prediction(scored.loc[641, "prediction_id"])["row_id"] == "7"
+
+
+def test_a_parquet_file_without_a_feature_names_it_and_writes_nothing(project, rows, tmp_path: Path) -> None:
+    rows.drop(columns=["car_value", "loan_length"]).to_parquet(tmp_path / "day.parquet")
+    code, _, err = cli("predict", str(tmp_path / "day.parquet"), "--dir", str(project.paths.root))
+    assert code == 2 and "lacks the model's features ['car_value', 'loan_length']" in " ".join(err.split())
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["day.parquet"]
+
+
+#: Event times as the two doors get them (a JSON request's values; the same as a CSV
+#: file's text), and what each door must make of them: epoch seconds, or the row refused.
+TIMES = [
+    (["2024-05-01T12:00:00+02:00", 1714557600], [1714557600.0, 1714557600.0]),
+    (["2024-05-01", "2024-05-01T10:00:00"], [1714521600.0, 1714557600.0]),  # a date has no zone, like the time
+    (["0001-01-01T00:00:00+00:00"], [-62135596800.0]),  # years before pandas' range still read
+    ([1714557600, "2024-05-01T10:00:00"], "has no time zone, but row 0 has one"),  # epoch seconds are zoned
+    (["2024-05-01T10:00:00", "2024-05-01T10:00:00Z"], "has a time zone, but row 0 has none"),
+    ([1e13], "epoch seconds is not a time between the years 1 and 9999"),
+    (["soon"], "'soon' is not a time"),
+]
+
+
+@pytest.mark.parametrize(("values", "expected"), TIMES)
+def test_one_reader_of_event_times_serves_the_api_and_batch_files(values, expected, project, rows,
+                                                                  tmp_path: Path) -> None:
+    from leanloop.errors import InputError
+    from leanloop.row_keys import event_seconds
+
+    frame = rows.head(len(values)).assign(timestamp=[str(v) for v in values])
+    frame.to_csv(tmp_path / "day.csv", index=False)
+    if isinstance(expected, str):
+        with pytest.raises(InputError, match=expected):
+            event_seconds(values, field="timestamp")
+        with pytest.raises(DataError, match=f"column 'timestamp': .*{expected}"):
+            predict_file(project.workspace, tmp_path / "day.csv")
+        return
+    assert event_seconds(values, field="timestamp") == expected
+    result = predict_file(project.workspace, tmp_path / "day.csv")
+    logged = [project.store.get_prediction(p)["event_at"] for p in pd.read_csv(result.output)["prediction_id"]]
+    assert logged == expected
+
+
+def test_log_columns_write_the_json_the_servers_records_get() -> None:
+    import orjson
+
+    from leanloop.batch.records import features_json
+    from leanloop.schema import Feature
+
+    rng = np.random.default_rng(15)
+    schema = Schema(features=[Feature(name="x", kind="numeric", nullable=True),
+                              Feature(name="naïve \"c\"", kind="categorical", nullable=True),
+                              Feature(name="b", kind="boolean", nullable=True),
+                              Feature(name="t", kind="datetime", nullable=True)])
+    numbers = rng.standard_normal(500) * 10.0 ** rng.integers(-30, 30, 500)
+    numbers[::7] = np.nan
+    texts = np.array([None, "a", "€ {x}", "line\nbreak", "\"quoted\""] * 100, dtype=object)
+    flags = np.array([True, False, None, True, False] * 100, dtype=object)
+    times = pd.Series(pd.to_datetime(rng.integers(0, 2 * 10**9, 500), unit="s", utc=True)).mask(
+        pd.Series(range(500)) % 9 == 0)
+    frame = pd.DataFrame({"x": numbers, "naïve \"c\"": texts, "b": flags, "t": times})
+    as_served = [{"x": None if x != x else float(x), "naïve \"c\"": c, "b": b,
+                  "t": None if pd.isna(t) else t.isoformat()}
+                 for x, c, b, t in zip(numbers.tolist(), texts.tolist(), flags.tolist(), times.tolist(), strict=True)]
+    assert features_json(frame, schema) == [orjson.dumps(r).decode() for r in as_served]

@@ -101,3 +101,23 @@ def test_new_row_count_matches_a_model(store: SQLStore, groups: list[list[tuple[
     stored = {pid: v for pid, v in versions(store).items() if pid.startswith(prefix)}
     assert stored == logged
     assert list(stored) == list(logged)  # logged in arrival order
+
+
+def test_columns_log_as_records_do_skipping_logged_ids_and_joining_parked_labels(store: SQLStore) -> None:
+    from leanloop.batch.records import json_values
+    from leanloop.row_keys import RowId
+    from leanloop.store.predictions import LogColumns
+
+    store.log_predictions([record("a")])
+    assert store.add_feedback([(RowId("L2"), 0)], received_at=1.0, source="api").parked == 1
+    columns = LogColumns(prediction_id=["a", "b", "c"], created_at=[2.0] * 3, model_version=["v2"] * 3,
+                         features=['{"x":1.0}', '{"x":null}', '{"x":2.5}'], prediction=json_values([1, 0, 1]),
+                         probabilities=["null"] * 3, row_id=[None, "L2", None], event_at=[None, 5.0, 6.0],
+                         source=["batch"] * 3)
+    assert store.log_columns(columns) == 2  # "a" was logged already
+    window = store.window().set_index("prediction_id")
+    assert window.loc["a", "model_version"] == "v1" and window.loc["b", "features"] == {"x": None}
+    assert window.loc["b", "row_id"] == "L2" and window.loc["c", "event_at"] == 6.0
+    assert window.loc["c", "prediction"] == 1 and set(window["source"]) == {"online", "batch"}
+    assert window.loc["b", "label"] == 0 and store.count_parked() == 0  # joined in the same transaction
+    assert store.log_columns(LogColumns([], [], [], [], [], [], [], [], [])) == 0

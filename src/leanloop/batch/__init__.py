@@ -4,7 +4,8 @@ predictions (``source = "batch"``, with the project's ids and event times), so f
 measurement and the loop work on nightly jobs exactly as on online traffic.
 
 - :mod:`~leanloop.batch.validate`: the API's rules for a row, over a chunk's columns;
-- :mod:`~leanloop.batch.events`: the id and time columns a logged row carries;
+- :mod:`~leanloop.row_keys`: the id and time columns a logged row carries (one reader for every door);
+- :mod:`~leanloop.batch.records`: the log records of a chunk, column by column;
 - :mod:`~leanloop.batch.score`: one chunk judged, scored and turned into output rows and
   log records (what an engine calls per partition);
 - :mod:`~leanloop.batch.files`: chunked reading, and output renamed into place when done;

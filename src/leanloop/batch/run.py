@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from leanloop.batch.files import InputFile, OutputFile
-from leanloop.batch.score import ChunkScorer, ScoredChunk
+from leanloop.batch.score import ChunkScorer, JudgedChunk, ScoredChunk
 from leanloop.batch.validate import Problem
 from leanloop.config.limits import MAX_ROWS
 from leanloop.errors import DataError, InputError
@@ -33,9 +33,11 @@ from leanloop.schema import FeatureKind, Schema
 if TYPE_CHECKING:
     import pandas as pd
 
+    from leanloop.store.predictions import LogColumns
     from leanloop.workspace import Workspace
 
-__all__ = ["BatchOptions", "BatchResult", "batch_result", "chunk_scorer", "default_output", "output_paths",
+__all__ = ["BatchOptions", "BatchResult", "batch_result", "chunk_scorer", "default_output", "finish_in_threads",
+           "output_paths",
            "predict_file", "predict_frame", "read_columns", "refusal", "write_scored"]
 
 
@@ -102,7 +104,7 @@ def chunk_scorer(ws: Workspace, version: str | None = None, *, source: str = "ba
     return ChunkScorer(model=model, version=record.version, schema=Schema.model_validate(record.schema_),
                        task=data.task.value, classes=data.classes, serve=ws.config.serve,
                        input_format=record.input_format, id_column=data.id_column, time_column=data.time_column,
-                       source=source)
+                       source=source, id_type=data.id_type)
 
 
 def read_columns(scorer: ChunkScorer, source: InputFile) -> tuple[list[str], list[str]]:
@@ -125,12 +127,12 @@ def _prejudge(scorer: ChunkScorer, source: InputFile, columns: list[str], text: 
     """Judge the whole file before anything is logged; raise on its first bad row."""
     from dataclasses import replace
 
-    from leanloop.batch.events import Zones
+    from leanloop.row_keys import Zones
 
     judge = replace(scorer, zones=Zones())  # the run itself starts the zone habit afresh
     first, count, start = None, 0, 0
     for chunk in source.chunks(columns, text=text):
-        _, checked = judge.judge(chunk, first_row=start)
+        checked = judge.judge(chunk, first_row=start).checked
         count += int(checked.bad.sum())
         first = first or (checked.problems[0] if checked.problems else None)
         start += len(chunk)
@@ -150,17 +152,42 @@ def predict_file(ws: Workspace, path: str | Path, options: BatchOptions | None =
     columns, text = read_columns(scorer, source)
     if options.log and not options.skip_invalid:
         _prejudge(scorer, source, columns, text)
-    rows = [0]  # the rows scored so far: the next chunk's first row number
+    rows = [0]  # the rows judged so far: the next chunk's first row number
 
-    def scored() -> Iterator[tuple[ScoredChunk, pd.DataFrame]]:
+    def judged() -> Iterator[tuple[JudgedChunk, pd.DataFrame]]:
         for chunk in source.chunks(columns, text=text):
-            done = scorer(chunk, first_row=rows[0], log=options.log)
+            yield scorer.judge(chunk, first_row=rows[0]), chunk
             rows[0] += len(chunk)
-            yield done, chunk
 
-    totals, flagged = write_scored(ws, scored(), scorer=scorer, columns=columns, target=target, rejects=rejects,
-                                   options=options, name=path.name, progress=progress)
+    totals, flagged = write_scored(ws, finish_in_threads(scorer, judged(), log=options.log), scorer=scorer,
+                                   columns=columns, target=target, rejects=rejects, options=options, name=path.name,
+                                   progress=progress)
     return batch_result(path, target, rejects, scorer.version, totals, flagged, started=started)
+
+
+def finish_in_threads(scorer: ChunkScorer, judged: Iterable[tuple[JudgedChunk, pd.DataFrame]], *, log: bool,
+                      threads: int = 2) -> Iterator[tuple[ScoredChunk, pd.DataFrame]]:
+    """Chunks judged in file order, finished (scored, output and log records built) on
+    ``threads`` threads and handed on in file order, at most ``threads + 1`` at a time.
+
+    The model call, NumPy and Arrow's reading and writing leave the interpreter lock, so
+    one chunk is scored while another is built, the next read and judged and the last
+    written. Chunks are judged before, in order, because the file's zone habit carries
+    from chunk to chunk; finishing a chunk holds no state.
+    """
+    from collections import deque
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="leanloop-batch-score") as pool:
+        pending: deque[tuple[Any, pd.DataFrame]] = deque()
+        for checked, chunk in judged:
+            pending.append((pool.submit(scorer.finish, checked, log=log), chunk))
+            if len(pending) > threads:
+                future, first = pending.popleft()
+                yield future.result(), first
+        while pending:
+            future, first = pending.popleft()
+            yield future.result(), first
 
 
 def write_scored(ws: Workspace, scored: Iterable[tuple[ScoredChunk, pd.DataFrame]], *, scorer: ChunkScorer,
@@ -216,11 +243,11 @@ class BatchLogger:
         self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="leanloop-batch-log")
         return self
 
-    def log(self, records: list[dict[str, Any]]) -> None:
+    def log(self, records: LogColumns) -> None:
         """Wait for the previous chunk's transaction, then start this one's."""
         self._wait()
-        if records:
-            self.pending = self.pool.submit(self.ws.store.log_predictions, records)
+        if len(records):
+            self.pending = self.pool.submit(self.ws.store.log_columns, records)
 
     def _wait(self) -> None:
         if self.pending is not None:
@@ -316,8 +343,8 @@ def predict_frame(ws: Workspace, frame: pd.DataFrame, *, log: bool = True, versi
     done = scorer(frame.reset_index(drop=True), first_row=0, log=log)
     if done.problems:
         raise InputError(f"{done.problems[0].text()} (rows count from 0); nothing was logged")
-    if done.records:
-        ws.store.log_predictions(done.records)
+    if len(done.records):
+        ws.store.log_columns(done.records)
     output = done.output.drop(columns=[c for c in ("row", scorer.id_column) if c in done.output.columns])
     output.index = frame.index
     return output

@@ -6,7 +6,7 @@ the ``[serve]`` policies, the project's id and time columns); calling it on a ch
 gives a :class:`ScoredChunk`. It is the unit of work of ``leanloop predict`` and of
 ``Project.predict``, and what an engine that splits a file into partitions calls per
 partition. The served label comes from :func:`leanloop.scoring.score` (the one
-implementation), and the log records from :func:`batch_records` (the one builder).
+implementation), and the log records from :func:`~leanloop.batch.records.log_columns`.
 
 Examples
 --------
@@ -23,7 +23,8 @@ Examples
 [{'row': 0, 'id': '7', 'prediction': 1, 'probability_0': 0.333, 'probability_1': 0.667}]
 >>> [p.text() for p in done.problems]
 ["row 1, column 'x': must be a number, got 'bad'"]
->>> done.records[0]["features"], done.records[0]["row_id"], done.records[0]["source"]
+>>> record = done.records.to_records()[0]
+>>> record["features"], record["row_id"], record["source"]
 ({'x': 3.0}, '7', 'batch')
 """
 
@@ -32,10 +33,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from leanloop.batch.events import Zones, event_seconds, row_ids
+from leanloop.batch.records import log_columns
 from leanloop.batch.validate import Checked, Problem, check_chunk
+from leanloop.config import IdType
+from leanloop.row_keys import RowKeys, Zones, time_seconds
 from leanloop.schema import FeatureKind, Schema
 from leanloop.scoring import InputFormat, Scored, model_input, score
+from leanloop.store.predictions import LogColumns
 
 if TYPE_CHECKING:
     import numpy as np
@@ -43,7 +47,7 @@ if TYPE_CHECKING:
 
     from leanloop.config import ServeConfig
 
-__all__ = ["ChunkScorer", "ScoredChunk", "batch_records", "probability_column"]
+__all__ = ["ChunkScorer", "JudgedChunk", "ScoredChunk", "probability_column"]
 
 
 def probability_column(label: Any) -> str:
@@ -58,14 +62,26 @@ def probability_column(label: Any) -> str:
 @dataclass(frozen=True)
 class ScoredChunk:
     """One chunk scored: the output rows (input order, bad rows left out), the log
-    records of those rows (empty when not logging), the bad rows' problems, the mask of
+    records of those rows (none when not logging), the bad rows' problems, the mask of
     bad rows within the chunk, and the unforeseen values accepted per feature."""
 
     output: pd.DataFrame
-    records: list[dict[str, Any]]
+    records: LogColumns
     problems: list[Problem]
     bad: np.ndarray
     flagged: dict[str, dict[str, int]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class JudgedChunk:
+    """One chunk judged: every rule of a row applied (features, event time, id), what
+    scoring it needs next. ``events``: each row's event time in epoch seconds (None
+    without a time column); ``identities``: the good rows' ids as text (None without an
+    id column)."""
+
+    checked: Checked
+    events: np.ndarray | None
+    identities: list[Any] | None
 
 
 @dataclass(frozen=True)
@@ -83,26 +99,31 @@ class ChunkScorer:
     time_column: str | None = None
     source: str = "batch"
     zones: Zones = field(default_factory=Zones)
+    id_type: IdType | None = None
 
     def __call__(self, chunk: pd.DataFrame, *, first_row: int, log: bool) -> ScoredChunk:
         """Score ``chunk`` (rows ``first_row``...); with ``log``, each good row gets a
         prediction id and a log record (without, neither: an id nothing logged is useless)."""
+        return self.finish(self.judge(chunk, first_row=first_row), log=log)
+
+    def finish(self, judged: JudgedChunk, *, log: bool) -> ScoredChunk:
+        """Score a judged chunk's good rows (one model call) and build their output rows
+        and log records. It holds no state across chunks, so chunks judged in order may
+        be finished on several threads at once (the model call leaves the interpreter lock)."""
         import time
 
         from leanloop.ids import prediction_ids
 
-        events, checked = self.judge(chunk, first_row=first_row)
+        checked = judged.checked
         good = checked.frame
         scored = score(self.model, self._model_input(good), self.task) if len(good) \
             else Scored(labels=[], probabilities=None, classes=self.classes)
-        keep = (~checked.bad).nonzero()[0]
-        identities = row_ids(chunk[self.id_column].iloc[keep]) if self._has(chunk, self.id_column) else None
         ids = prediction_ids(len(good)) if log else None
-        output = self._output(checked.rows, identities, ids, scored)
-        records = [] if ids is None else batch_records(
-            ids=ids, features=logged_features(good, self.schema), scored=scored, version=self.version,
-            at=time.time(), row_ids=identities, event_at=None if events is None else events[keep],
-            source=self.source)
+        output = self._output(checked.rows, judged.identities, ids, scored)
+        events = None if judged.events is None else judged.events[~checked.bad]
+        records = LogColumns([], [], [], [], [], [], [], [], []) if ids is None else log_columns(
+            ids=ids, frame=good, schema=self.schema, scored=scored, version=self.version, at=time.time(),
+            row_ids=judged.identities, event_at=events, source=self.source)
         return ScoredChunk(output=output, records=records, problems=checked.problems, bad=checked.bad,
                            flagged=checked.flagged)
 
@@ -125,7 +146,10 @@ class ChunkScorer:
                                                                                           na_value=np.nan)
             else:  # text, and booleans as the pipeline's "True" / "False" categories; missing as NaN
                 text = values.to_numpy(dtype=object)
-                present = np.fromiter((v is not None for v in text), dtype=bool, count=len(text))
+                present = text != None  # noqa: E711 - NumPy's compare in C, not a generator per row (0.12 s/100k)
+                if feature.kind is FeatureKind.CATEGORICAL and present.all():
+                    columns[feature.name] = text
+                    continue
                 out = np.full(len(text), np.nan, dtype=object)
                 out[present] = text[present] if feature.kind is FeatureKind.CATEGORICAL \
                     else np.where(text[present].astype(bool), "True", "False")
@@ -136,28 +160,26 @@ class ChunkScorer:
     def _has(chunk: pd.DataFrame, column: str | None) -> bool:
         return column is not None and column in chunk.columns
 
-    def judge(self, chunk: pd.DataFrame, *, first_row: int) -> tuple[Any, Checked]:
-        """The rows' event times (None without a time column) and the chunk judged by the
-        API's rules, an unreadable time making its row bad too."""
-        checked = check_chunk(chunk, self.schema, self.serve, first_row=first_row)
-        column = self.time_column
-        if column is None or column not in chunk.columns:
-            return None, checked
+    def judge(self, chunk: pd.DataFrame, *, first_row: int) -> JudgedChunk:
+        """The chunk judged by the API's rules: its features, then its event times and
+        ids (an unreadable time or an id of the wrong type makes its row bad too). Chunks
+        are judged in file order: the zone habit of the file's times carries across them."""
         import numpy as np
 
-        seconds, bad = event_seconds(chunk[column].reset_index(drop=True), self.zones, first_row=first_row)
-        if not bad:
-            return seconds, checked
-        mask = checked.bad.copy()
-        mask[list(bad)] = True
-        problems = sorted([*checked.problems, *(Problem(row=first_row + p, column=column, problem=text)
-                                                for p, text in bad.items())], key=lambda p: p.row)
-        newly = np.flatnonzero(~mask)
-        # The good rows' frame lost the rows whose time is bad: keep those still good.
-        still = np.isin(checked.rows, first_row + newly)
-        frame = checked.frame.iloc[np.flatnonzero(still)].reset_index(drop=True)
-        return seconds, Checked(frame=frame, rows=first_row + newly, problems=problems, bad=mask,
-                                flagged=checked.flagged)
+        checked = check_chunk(chunk, self.schema, self.serve, first_row=first_row)
+        extra: dict[str, dict[int, str]] = {}
+        events = ids = None
+        if self._has(chunk, self.time_column):
+            events, extra[str(self.time_column)] = time_seconds(
+                chunk[self.time_column].reset_index(drop=True), self.zones, first_row=first_row)
+        if self._has(chunk, self.id_column):
+            ids, extra[str(self.id_column)] = RowKeys(id_column=self.id_column, id_type=self.id_type).id_texts(
+                chunk[self.id_column].reset_index(drop=True))
+        checked = _with_problems(checked, extra, first_row)
+        keep = np.flatnonzero(~checked.bad)
+        if ids is not None and checked.bad.any():
+            ids = [ids[k] for k in keep]
+        return JudgedChunk(checked=checked, events=events, identities=ids)
 
     def _output(self, rows: Any, identities: list[Any] | None, ids: list[str] | None, scored: Scored) -> pd.DataFrame:
         import numpy as np
@@ -177,48 +199,25 @@ class ChunkScorer:
         return pd.DataFrame(columns)
 
 
+def _with_problems(checked: Checked, extra: dict[str, dict[int, str]], first_row: int) -> Checked:
+    """``checked`` with more bad rows (``{column: {position: problem}}``): they leave the good frame."""
+    import numpy as np
+
+    if not any(extra.values()):
+        return checked
+    mask = checked.bad.copy()
+    added = [Problem(row=first_row + p, column=column, problem=text)
+             for column, bad in extra.items() for p, text in bad.items()]
+    mask[[p.row - first_row for p in added]] = True
+    problems = sorted([*checked.problems, *added], key=lambda p: p.row)  # stable: features first
+    newly = np.flatnonzero(~mask)
+    # The good rows' frame loses the rows a time or an id made bad: keep those still good.
+    still = np.isin(checked.rows, first_row + newly)
+    frame = checked.frame.iloc[np.flatnonzero(still)].reset_index(drop=True)
+    return Checked(frame=frame, rows=first_row + newly, problems=problems, bad=mask, flagged=checked.flagged)
+
+
 def _EPOCH() -> Any:
     import pandas as pd
 
     return pd.Timestamp(0, tz="UTC")
-
-
-def logged_features(frame: pd.DataFrame, schema: Schema) -> list[dict[str, Any]]:
-    """The good rows' features as the server logs them: numbers as floats, text as text,
-    booleans as booleans, date-times as ISO 8601 text, missing values as None."""
-    import numpy as np
-
-    columns: dict[str, Any] = {}
-    for feature in schema.features:
-        values = frame[feature.name]
-        if feature.kind is FeatureKind.DATETIME:
-            columns[feature.name] = [None if v is None or v != v else v.isoformat()
-                                     for v in values.astype(object).tolist()]
-        elif feature.kind is FeatureKind.NUMERIC:
-            array = np.asarray(values, dtype="float64")
-            columns[feature.name] = [None if v != v else v for v in array.tolist()]
-        else:
-            columns[feature.name] = values.to_numpy(dtype=object).tolist()
-    names = list(columns)
-    return [dict(zip(names, row, strict=True)) for row in zip(*columns.values(), strict=True)] \
-        if names else [{} for _ in range(len(frame))]
-
-
-def batch_records(*, ids: list[str], features: list[dict[str, Any]], scored: Scored, version: str, at: float,
-                  row_ids: list[Any] | None, event_at: Any, source: str) -> list[dict[str, Any]]:
-    """The prediction records of scored rows, as the store logs them: the server's keys
-    plus ``row_id`` (the id column as text), ``event_at`` (epoch seconds) and ``source``.
-
-    >>> from leanloop.scoring import Scored
-    >>> batch_records(ids=["p1"], features=[{"x": 1.0}], scored=Scored([0], None, None), version="v2", at=5.0,
-    ...               row_ids=None, event_at=None, source="batch")
-    [{'prediction_id': 'p1', 'created_at': 5.0, 'model_version': 'v2', 'features': {'x': 1.0}, 'prediction': 0, \
-'probabilities': None, 'row_id': None, 'event_at': None, 'source': 'batch'}]
-    """
-    count = len(ids)
-    identities = row_ids if row_ids is not None else [None] * count
-    times = [None] * count if event_at is None else [None if t != t else float(t) for t in list(event_at)]
-    return [{"prediction_id": i, "created_at": at, "model_version": version, "features": f, "prediction": label,
-             "probabilities": proba, "row_id": r, "event_at": t, "source": source}
-            for i, f, label, proba, r, t in zip(ids, features, scored.labels, scored.probability_dicts(), identities,
-                                                  times, strict=True)]

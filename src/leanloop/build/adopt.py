@@ -85,7 +85,7 @@ def require_predict(model: Any, name: str) -> None:
 
 def _labelled(ws: Workspace, path: Path) -> pd.DataFrame:
     """The labelled table at ``path``, its ``[data] coerce`` columns' stray values read as missing."""
-    frame = coerce_strays(read_table(path), ws.config.data.coerce)
+    frame = coerce_strays(read_table(path), ws.config.data.coerce, ws.config.data.time_column)
     require_columns(frame, [ws.config.data.target], path.name, "target column")
     return frame
 

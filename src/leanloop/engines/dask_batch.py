@@ -32,7 +32,6 @@ from itertools import accumulate
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from leanloop.batch.events import Zones
 from leanloop.batch.files import InputFile, file_kind, table_as_read
 from leanloop.batch.run import (
     BatchOptions,
@@ -47,6 +46,7 @@ from leanloop.batch.score import ChunkScorer, ScoredChunk
 from leanloop.batch.validate import Problem
 from leanloop.engines.cluster import gather
 from leanloop.errors import DataError, InputError
+from leanloop.row_keys import Zones
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -83,7 +83,7 @@ def _judge_part(part: pd.DataFrame, scorer: ChunkScorer, text: list[str], first_
                 zones: Zones) -> tuple[Zones, list[Problem], int]:
     """Judge a partition: the zone habit it ends with, its first problem, its bad rows."""
     judge = replace(scorer, zones=replace(zones))
-    _, checked = judge.judge(_chunk(part, text), first_row=first_row)
+    checked = judge.judge(_chunk(part, text), first_row=first_row).checked
     return judge.zones, checked.problems[:1], int(checked.bad.sum())
 
 

@@ -24,6 +24,7 @@ Examples
 
 from __future__ import annotations
 
+from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -37,8 +38,8 @@ if TYPE_CHECKING:
 
     import pandas as pd
 
-__all__ = ["SQLITE_BUSY_MS", "log_postgresql", "log_sqlite", "postgresql_columns", "read_window",
-           "sqlite_params"]
+__all__ = ["BULK_CACHE_KIB", "SQLITE_BUSY_MS", "LogColumns", "log_postgresql", "log_sqlite", "postgresql_columns",
+           "read_window", "sqlite_params"]
 
 #: SQLite's busy timeout on every connection; a commit with its own timeout restores it.
 SQLITE_BUSY_MS = 30000
@@ -58,6 +59,45 @@ _POSTGRES_LOG = ("INSERT INTO predictions (prediction_id, created_at, model_vers
                  "WITH ORDINALITY AS g(i, t, v, f, p, q, r, e, s, n) ORDER BY n ON CONFLICT (prediction_id) DO NOTHING")
 #: A commit's own statement and lock timeouts on PostgreSQL, for its transaction only.
 _POSTGRES_TIMEOUTS = ("SELECT set_config('statement_timeout', %s, true), set_config('lock_timeout', %s, true)")
+
+
+@dataclass(frozen=True)
+class LogColumns:
+    """Prediction records laid out as the insert's nine columns, the JSON ones as JSON
+    text: what batch scoring builds a chunk at a time, column by column, without a dict
+    per row (:meth:`leanloop.store.sql.SQLStore.log_columns`).
+
+    >>> columns = LogColumns(["p1"], [1.0], ["v1"], ['{"x":1.0}'], ["1"], ["null"], [None], [None], ["batch"])
+    >>> len(columns), columns.to_records()[0]["features"]
+    (1, {'x': 1.0})
+    """
+
+    prediction_id: list[str]
+    created_at: list[float]
+    model_version: list[str]
+    features: list[str]
+    prediction: list[str]
+    probabilities: list[str]
+    row_id: list[Any]
+    event_at: list[float | None]
+    source: list[str]
+
+    def __len__(self) -> int:
+        return len(self.prediction_id)
+
+    def arrays(self) -> tuple[list[Any], ...]:
+        """The nine columns in the insert's order (the lists themselves: ``astuple`` would deep-copy them)."""
+        return tuple(getattr(self, f.name) for f in fields(self))
+
+    def to_records(self) -> list[dict[str, Any]]:
+        """The rows as :meth:`~leanloop.store.sql.SQLStore.log_predictions` takes them (JSON decoded)."""
+        names = list(self.__dataclass_fields__)
+        decoded = {name: _loads("[" + ",".join(getattr(self, name)) + "]") if name in _JSON else getattr(self, name)
+                   for name in names}
+        return [dict(zip(names, row, strict=True)) for row in zip(*decoded.values(), strict=True)]
+
+
+_JSON = ("features", "prediction", "probabilities")
 
 
 def postgresql_columns(rows: list[dict[str, Any]]) -> tuple[list[Any], ...]:
@@ -101,11 +141,22 @@ def sqlite_params(rows: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
                     [r["model_version"] for r in rows], *_json_columns(rows), *_key_columns(rows), strict=True))
 
 
-def log_sqlite(conn: sa.Connection, params: list[tuple[Any, ...]], timeout_ms: float | None) -> int:
+#: SQLite's page cache (KiB) of a connection that bulk-loads batch chunks: six indexes
+#: take each row, and the default 2 MB cache re-reads their pages for every 100,000-row
+#: chunk (1M rows: 14.9 -> 9.7 s of CPU, 44 -> 18 s wall). Kept on the connection after:
+#: the next chunk finds the pages there.
+BULK_CACHE_KIB = 65_536
+
+
+def log_sqlite(conn: sa.Connection, params: list[tuple[Any, ...]], timeout_ms: float | None, *,
+               bulk: bool = False) -> int:
     """Insert :func:`sqlite_params`' tuples, skipping logged ids; returns how many were new.
 
-    ``timeout_ms`` replaces the busy timeout for this write only.
+    ``timeout_ms`` replaces the busy timeout for this write only; ``bulk`` gives the
+    connection a page cache of :data:`BULK_CACHE_KIB`.
     """
+    if bulk:
+        conn.exec_driver_sql(f"PRAGMA cache_size=-{BULK_CACHE_KIB}")
     if timeout_ms is None:
         return int(conn.exec_driver_sql(_SQLITE_LOG, params).rowcount)
     conn.exec_driver_sql(f"PRAGMA busy_timeout={int(timeout_ms)}")

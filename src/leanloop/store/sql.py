@@ -41,6 +41,7 @@ from leanloop.store.notify import announce
 from leanloop.store.parked import pending
 from leanloop.store.predictions import (
     SQLITE_BUSY_MS,
+    LogColumns,
     log_postgresql,
     log_sqlite,
     postgresql_columns,
@@ -214,18 +215,33 @@ class SQLStore:
         """
         if not rows:
             return 0
-        row_ids = [r["row_id"] for r in rows if r.get("row_id") is not None]
+        postgresql = self.dialect == "postgresql"
+        return self._log_group(postgresql_columns(rows) if postgresql else None,
+                               None if postgresql else sqlite_params(rows),
+                               [r["row_id"] for r in rows if r.get("row_id") is not None], timeout_ms)
+
+    def log_columns(self, columns: LogColumns, *, timeout_ms: float | None = None) -> int:
+        """:meth:`log_predictions` for records laid out as the insert's columns (batch
+        scoring's bulk load: no dict per row, the JSON already text); the same insert,
+        transaction and parked-label join."""
+        if not len(columns):
+            return 0
+        arrays, postgresql = columns.arrays(), self.dialect == "postgresql"
+        return self._log_group(arrays if postgresql else None, None if postgresql else list(zip(*arrays, strict=True)),
+                               [r for r in columns.row_id if r is not None], timeout_ms, bulk=True)
+
+    def _log_group(self, columns: tuple[list[Any], ...] | None, params: list[tuple[Any, ...]] | None,
+                   row_ids: list[str], timeout_ms: float | None, *, bulk: bool = False) -> int:
+        """One group in one transaction: PostgreSQL's ``columns`` or SQLite's ``params``."""
         try:
-            if self.dialect == "postgresql":
-                columns = postgresql_columns(rows)
+            if columns is not None:
                 with self.engine.begin() as conn:
                     logged = log_postgresql(conn, columns, timeout_ms)
                     if row_ids:
                         join_parked(conn, row_ids)
                     return logged
-            params = sqlite_params(rows)
             with self._write_lock, self.engine.begin() as conn:
-                logged = log_sqlite(conn, params, timeout_ms)
+                logged = log_sqlite(conn, params or [], timeout_ms, bulk=bulk)
                 if row_ids:
                     join_parked(conn, row_ids)
                 return logged
