@@ -4,8 +4,8 @@ The data is the drift suite's generator (20 numeric + 5 categorical features, 6
 shifted, fixed seed) at ``--size`` rows per side (default 20M; ``--quick`` 200k).
 Each run is its own process: the local engine's peak is that process's RSS; a Dask
 run reports its client process's peak (where the merged summaries live) and each
-worker's, sampled from the workers. NannyML and Evidently are the drift suite's job
-(``SUITE=drift``); they are not run here.
+worker's, sampled from the workers. NannyML and Evidently at the largest size each
+completes: ``SUITE=scale_peers``.
 """
 
 from __future__ import annotations
@@ -54,7 +54,11 @@ def run(options: Options) -> list[Table]:
                   ratio(wall(name), wall("local")), ratio(wall("dask 1 worker"), wall(name)), load[name])
     table.notes.append("targets (issue 17): Dask under 2 GB per worker at 20M + 20M; 2 workers >= 1.6x faster "
                        "than 1; Dask within 1.5x of the local engine at 10M + 10M")
+    costs = run_measured("per-partition costs", [repo_python(), str(TOOLS / "scale_costs.py"), manifest],
+                         timeout=options.timeout)
+    table.notes.append(f"per-partition costs, s per million values, one core (the cost model's inputs): "
+                       f"{costs.result.get('costs', costs.failure)}")
     write_json(f"scale-{rows}", {"rows": rows, "runs": {n: r.result | {"wall_s": r.wall_s, "peak_rss_mb": r.peak_rss_mb,
                                                                      "load_avg_1m": load[n]}
-                                                for n, r in runs.items()}})
+                                                for n, r in runs.items()}, "costs": costs.result.get("costs")})
     return [table]
