@@ -46,12 +46,14 @@ def run(options: Options) -> list[Table]:
 
     table = Table(f"Drift + quality at scale, {rows:,} + {rows:,} rows x 25 features",
                   ["engine", "wall s", "compute s", "client / process peak MB", "worker peak MB", "drifted",
-                   "wall / local", "1 worker / this", "load avg"])
+                   "wall / local", "1 worker / this", "CPU s client / workers", "load avg"])
     for name, r in runs.items():
         table.add(name, wall(name), r.result.get("compute_s"), r.peak_rss_mb if r.ok else None,
                   ", ".join(str(v) for v in r.result.get("worker_peak_mb", [])) or "-",
                   len(r.result.get("drifted", [])) if r.ok else r.failure,
-                  ratio(wall(name), wall("local")), ratio(wall("dask 1 worker"), wall(name)), load[name])
+                  ratio(wall(name), wall("local")), ratio(wall("dask 1 worker"), wall(name)),
+                  f"{r.result.get('client_cpu_s', r.cpu_s if r.ok else '-')} / {r.result.get('worker_cpu_s', '-')}",
+                  load[name])
     table.notes.append("targets (issue 17): Dask under 2 GB per worker at 20M + 20M; 2 workers >= 1.6x faster "
                        "than 1; Dask within 1.5x of the local engine at 10M + 10M")
     costs = run_measured("per-partition costs", [repo_python(), str(TOOLS / "scale_costs.py"), manifest],

@@ -22,6 +22,11 @@ def _rss_mb() -> float:
     return 0.0
 
 
+def _cpu_s() -> float:
+    times = os.times()
+    return times.user + times.system
+
+
 def main(manifest_path: str, workers: int) -> None:
     import distributed
 
@@ -48,9 +53,14 @@ def main(manifest_path: str, workers: int) -> None:
         elapsed = time.perf_counter() - started
         stop.set()
         watcher.join()
+        # CPU seconds (user + system) of each worker and of this client: steadier than wall
+        # time on a machine other jobs share.
+        worker_cpu = client.run(_cpu_s)
     print(json.dumps({"tool": f"leanloop dask {workers}w", "compute_s": round(elapsed, 3),
                       "drifted": sorted(result.drift.drifted),
-                      "worker_peak_mb": sorted(round(v) for v in peaks.values())}))
+                      "worker_peak_mb": sorted(round(v) for v in peaks.values()),
+                      "worker_cpu_s": sorted(round(v, 1) for v in worker_cpu.values()),
+                      "client_cpu_s": round(_cpu_s(), 1)}))
 
 
 if __name__ == "__main__":
