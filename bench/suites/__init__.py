@@ -4,4 +4,4 @@ from __future__ import annotations
 
 __all__ = ["SUITES"]
 
-SUITES = ["drift", "cbpe", "serve", "feedback", "cycle", "scenarios", "batch", "window", "scale"]
+SUITES = ["drift", "cbpe", "serve", "feedback", "cycle", "scenarios", "batch", "window", "scale", "scale_peers"]

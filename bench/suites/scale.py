@@ -4,12 +4,13 @@ The data is the drift suite's generator (20 numeric + 5 categorical features, 6
 shifted, fixed seed) at ``--size`` rows per side (default 20M; ``--quick`` 200k).
 Each run is its own process: the local engine's peak is that process's RSS; a Dask
 run reports its client process's peak (where the merged summaries live) and each
-worker's, sampled from the workers. NannyML and Evidently are the drift suite's job
-(``SUITE=drift``); they are not run here.
+worker's, sampled from the workers. NannyML and Evidently at the largest size each
+completes: ``SUITE=scale_peers``.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from bench.data import generate, parse_size
@@ -32,10 +33,12 @@ def run(options: Options) -> list[Table]:
                 "dask 1 worker": [repo_python(), str(TOOLS / "scale_dask.py"), manifest, "1"],
                 "dask 2 workers": [repo_python(), str(TOOLS / "scale_dask.py"), manifest, "2"]}
     runs: dict[str, Run] = {}
+    load: dict[str, float] = {}  # the 1-minute load average as each run ended: other jobs share the cores
     for name, command in commands.items():
         print(f"[bench] scale: {name} ...", flush=True)
         runs[name] = run_measured(name, command, timeout=options.timeout, max_rss_mb=options.max_memory_gb * 1024)
-        print(f"[bench] scale: {name} {runs[name].wall_s:.1f} s, {runs[name].peak_rss_mb:.0f} MB, "
+        load[name] = round(os.getloadavg()[0], 2)
+        print(f"[bench] scale: {name} {runs[name].wall_s:.1f} s, {runs[name].peak_rss_mb:.0f} MB, load {load[name]}, "
               f"{'ok' if runs[name].ok else runs[name].stderr_tail[-400:]}", flush=True)
 
     def wall(name: str) -> float | None:
@@ -43,14 +46,21 @@ def run(options: Options) -> list[Table]:
 
     table = Table(f"Drift + quality at scale, {rows:,} + {rows:,} rows x 25 features",
                   ["engine", "wall s", "compute s", "client / process peak MB", "worker peak MB", "drifted",
-                   "wall / local", "1 worker / this"])
+                   "wall / local", "1 worker / this", "CPU s client / workers", "load avg"])
     for name, r in runs.items():
         table.add(name, wall(name), r.result.get("compute_s"), r.peak_rss_mb if r.ok else None,
                   ", ".join(str(v) for v in r.result.get("worker_peak_mb", [])) or "-",
                   len(r.result.get("drifted", [])) if r.ok else r.failure,
-                  ratio(wall(name), wall("local")), ratio(wall("dask 1 worker"), wall(name)))
+                  ratio(wall(name), wall("local")), ratio(wall("dask 1 worker"), wall(name)),
+                  f"{r.result.get('client_cpu_s', r.cpu_s if r.ok else '-')} / {r.result.get('worker_cpu_s', '-')}",
+                  load[name])
     table.notes.append("targets (issue 17): Dask under 2 GB per worker at 20M + 20M; 2 workers >= 1.6x faster "
                        "than 1; Dask within 1.5x of the local engine at 10M + 10M")
-    write_json("scale", {"rows": rows, "runs": {n: r.result | {"wall_s": r.wall_s, "peak_rss_mb": r.peak_rss_mb}
-                                                for n, r in runs.items()}})
+    costs = run_measured("per-partition costs", [repo_python(), str(TOOLS / "scale_costs.py"), manifest],
+                         timeout=options.timeout)
+    table.notes.append(f"per-partition costs, s per million values, one core (the cost model's inputs): "
+                       f"{costs.result.get('costs', costs.failure)}")
+    write_json(f"scale-{rows}", {"rows": rows, "runs": {n: r.result | {"wall_s": r.wall_s, "peak_rss_mb": r.peak_rss_mb,
+                                                                     "load_avg_1m": load[n]}
+                                                for n, r in runs.items()}, "costs": costs.result.get("costs")})
     return [table]

@@ -84,6 +84,8 @@ ALLOWED_TYPES = frozenset({
     # leanloop's own wrappers: arithmetic on the wrapped model's probabilities
     "leanloop.build.calibration.PriorShift", "leanloop.label_rule.ExpectedValueClassifier",
     "sklearn.neighbors._kd_tree.KDTree", "sklearn.neighbors._ball_tree.BallTree",
+    # LightGBM's scikit-learn models (a retrain on Dask): the booster is rebuilt from its text model
+    "lightgbm.sklearn.LGBMClassifier", "lightgbm.sklearn.LGBMRegressor", "lightgbm.basic.Booster",
     *(f"sklearn.metrics._dist_metrics.{name}{bits}" for bits in ("64", "32") for name in (
         "EuclideanDistance", "SEuclideanDistance", "ManhattanDistance", "ChebyshevDistance",
         "MinkowskiDistance", "MahalanobisDistance", "HammingDistance", "CanberraDistance",

@@ -8,6 +8,7 @@ the same metrics, baseline, KPIs, fingerprint and lineage.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -84,8 +85,8 @@ def fit_own(config: ProjectConfig, estimator: Any, train: pd.DataFrame,
 
 
 def fit_served(config: ProjectConfig, train: pd.DataFrame, sample_weight: np.ndarray | None = None,
-               estimator: Any = None) -> Fitted:
-    """:func:`fit_pipeline` (or, given the user's ``estimator``, :func:`fit_own`), then,
+               estimator: Any = None, pipeline: Callable[..., tuple[Any, Any]] | None = None) -> Fitted:
+    """``pipeline`` (default :func:`fit_pipeline`; or, given the user's ``estimator``, :func:`fit_own`), then,
     for a classifier under the expected-value rule, the calibration on
     ``[model] calibration_size`` of the rows held out from fitting, and the rule itself
     (:func:`leanloop.build.served.served_model`)."""
@@ -94,7 +95,7 @@ def fit_served(config: ProjectConfig, train: pd.DataFrame, sample_weight: np.nda
     def fit(rows: pd.DataFrame, weights: np.ndarray | None) -> tuple[Any, Any, tuple[VersionWarning, ...]]:
         if estimator is not None:
             return fit_own(config, estimator, rows, weights)
-        return (*fit_pipeline(config, rows, weights), ())
+        return (*(pipeline or fit_pipeline)(config, rows, weights), ())
 
     task, size = config.data.task, config.model.calibration_size
     classes = (list(config.data.classes) if config.data.classes else

@@ -15,6 +15,7 @@ from pydantic import Field
 
 from leanloop.config._base import Section
 from leanloop.config.data import DataConfig
+from leanloop.config.engine import EngineKind
 from leanloop.config.enums import Metric, ModelKind, RetrainStrategy, Task
 from leanloop.config.limits import MAX_CYCLES, MAX_RESAMPLES, MAX_ROWS, MAX_SEGMENTS
 
@@ -81,6 +82,9 @@ class RetrainConfig(Section):
     production_weight: float = Field(3.0, gt=0.0, description="Weight of production rows against reference rows.")
     recent_eval_share: float = Field(0.3, gt=0.0, lt=1.0,
                                      description="Share of the recent labelled rows held out to judge the challenger.")
+    engine: EngineKind = Field(EngineKind.LOCAL, description=(
+        "Where leanloop's pipeline is retrained: local (this process) or dask (LightGBM's Dask interface on the "
+        "[engine] cluster, converted to a plain LightGBM model for serving; needs leanloop[lightgbm])."))
 
 
 class GateConfig(Section):

@@ -48,11 +48,13 @@ rows above (:mod:`leanloop.build.own_model`), unless ``[policy] retrain_model =
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from leanloop.build.dask_train import fit_pipeline_dask
 from leanloop.build.train import fit_served, register_version
-from leanloop.config import ModelKind, ProjectConfig, RetrainStrategy
+from leanloop.config import EngineKind, ModelKind, ProjectConfig, RetrainStrategy
 from leanloop.errors import DataError, NotFoundError
 from leanloop.learn.testset import hard_case_frame
 from leanloop.scoring import InputFormat
@@ -87,12 +89,12 @@ class Retrained:
     hard: pd.DataFrame | None = None
 
 
-def labelled_production(ws: Workspace) -> pd.DataFrame:
-    """Every logged prediction with a label, as a table of features plus the target,
-    oldest first, indexed by prediction id."""
+def labelled_production(ws: Workspace, newest: int | None = None) -> pd.DataFrame:
+    """Every logged prediction with a label (the ``newest`` ones only, given a count), as a
+    table of features plus the target, oldest first, indexed by prediction id."""
     import pandas as pd
 
-    window = ws.window(labelled_only=True)
+    window = ws.window(labelled_only=True, last=newest)
     target = ws.config.data.target
     if window.empty:
         return pd.DataFrame(columns=[*ws.config.schema_.names, target])
@@ -288,7 +290,10 @@ def retrain(ws: Workspace, *, cycle: int | None = None, focus_since: float | Non
 
     config = ws.config
     champion = ws.registry.champion()
-    production = labelled_production(ws)
+    # Only the rows the cap can use are read: a learn part of max_rows besides the test set, and its recent share.
+    testset = ws.store.testset_rows()
+    production = labelled_production(ws, math.ceil(config.retrain.max_rows / (1 - config.retrain.recent_eval_share))
+                                     + len(testset))
     if len(production) < config.policy.min_labels:
         raise DataError(
             f"retraining needs at least {config.policy.min_labels} labelled production rows, "
@@ -298,7 +303,7 @@ def retrain(ws: Workspace, *, cycle: int | None = None, focus_since: float | Non
     unseen = _focus(ws, production, champion.created_at)
     learn_rows, recent = _split_recent(config, production, _focus(ws, production, focus_since), unseen)
     relearning = relearn and focus_since is not None
-    hard_ids = [r["prediction_id"] for r in ws.store.testset_rows()]
+    hard_ids = [r["prediction_id"] for r in testset]
     # The enriched test set is held out so the gate judges both versions on unseen rows;
     # relearning keeps them (see _relearn_hard_cases).
     held_out = learn_rows.index.isin([] if relearning else hard_ids)
@@ -328,7 +333,8 @@ def retrain(ws: Workspace, *, cycle: int | None = None, focus_since: float | Non
     # compares its production performance with what it achieved on today's data,
     # not on a past period it no longer serves.
     own = champion.model_kind is ModelKind.OWN and config.policy.retrain_model is ModelKind.OWN
-    fitted = fit_served(config, combined, weights, estimator=ws.registry.load(champion.version)[0] if own else None)
+    fitted = fit_served(config, combined, weights, estimator=ws.registry.load(champion.version)[0] if own else None,
+                        pipeline=fit_pipeline_dask if config.retrain.engine is EngineKind.DASK else None)
     model, baseline = fitted.model, fitted.baseline
     challenger = register_version(
         ws, model, baseline, train=combined, test=recent, source="retrain", calibration=fitted.calibration,
