@@ -127,6 +127,15 @@ def test_a_relearning_challenger_is_judged_out_of_fold_on_every_row_since_the_ha
         X = model_input(project.config.schema_, retrained.recent, InputFormat.ENCODED, "recent")
         in_sample = evaluate(retrained.model, X, y, project.config.data, project.config.kpi).metrics["roc_auc"]
         assert challenger.metrics["roc_auc"] < in_sample
+        # ... and the outputs on them the measurement reads once it is champion (its
+        # prediction-drift reference, KPI attribution, performance estimator)
+        from leanloop.measure.columnar import cached_scored, reference_key
+
+        key = reference_key(challenger.version, challenger.sha256, project.config.measure.reference_max_rows,
+                            project.config.model.seed)
+        for rows in ("holdout", "test"):
+            read = cached_scored(project.paths.workspace / "cache", rows, key, lambda: pytest.fail("not stored"))
+            np.testing.assert_allclose(read.probabilities, retrained.out_of_fold.recent.probabilities)
         judged = compare(project, champion.version, challenger.version, recent=retrained.recent,
                          holdout=retrained.holdout, hard=retrained.hard, relearn_since=since,
                          models={challenger.version: (retrained.model, retrained.baseline)},

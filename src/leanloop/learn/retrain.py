@@ -43,8 +43,9 @@ the champion's outputs with these out-of-fold outputs row by row; the version re
 and served is fitted on all the rows. The out-of-fold estimate is the standard
 cross-validation estimate of that final model: slightly pessimistic (each fold model
 learned from fewer rows), never optimistic (no row is scored by a model that trained on
-it). The version's recorded test figures are its out-of-fold figures on those rows; its
-drift reference is its training rows, as for every version. A held-out share judged the
+it). The version's recorded test figures are its out-of-fold figures on those rows, and
+so are the outputs on them the measurement reads (``_outputs_out_of_fold``); its
+feature-drift reference is its training rows, as for every version. A held-out share judged the
 first relearning challenger of the scenario bench's concept change on about 450 rows,
 too few for its real gain (about +31 profit per loan) to clear the KPI lift's interval;
 cross-fitted, on all 1,500 it measured +38 (interval -4..+80), the second +39 on 4,500.
@@ -74,6 +75,7 @@ from leanloop.errors import DataError, NotFoundError
 from leanloop.learn.compare import OutOfFold
 from leanloop.learn.crossfit import RELEARN_FOLDS, cross_fit, take
 from leanloop.learn.testset import hard_case_frame
+from leanloop.measure.columnar import cached_scored, reference_key
 from leanloop.scoring import InputFormat
 from leanloop.store.features import feature_frame
 
@@ -82,6 +84,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from leanloop.registry import ModelVersion
+    from leanloop.scoring import Scored
     from leanloop.workspace import Workspace
 
 __all__ = ["Retrained", "labelled_production", "training_rows", "relearn_rows", "retrain",
@@ -290,6 +293,20 @@ def relearn_rows(config: ProjectConfig, production: pd.DataFrame, reference: pd.
     return combined, weights, counts
 
 
+def _outputs_out_of_fold(ws: Workspace, version: ModelVersion, recent: pd.DataFrame, scored: Scored) -> None:
+    """Store ``scored`` (out of fold) as the version's outputs on its test rows, where the
+    measurement reads a champion's outputs on its holdout (the prediction-drift reference,
+    the KPI attribution, the performance estimator): the version trained on every one of
+    those rows, so its own outputs there would flatter it. Keyed by the model's hash; a
+    cleared cache is recomputed with the model itself."""
+    config = ws.config
+    key = reference_key(version.version, version.sha256, config.measure.reference_max_rows, config.model.seed)
+    cache = ws.paths.workspace / "cache"
+    cached_scored(cache, "holdout", key, lambda: scored)
+    if len(recent) <= config.measure.reference_max_rows:  # the estimator samples larger test sets
+        cached_scored(cache, "test", key, lambda: scored)
+
+
 def _relearn(ws: Workspace, champion: ModelVersion, production: pd.DataFrame, reference: pd.DataFrame,
              holdout: pd.DataFrame, *, since: float, cycle: int | None, estimator: Any) -> Retrained:
     """A challenger that relearns after model harm (module docstring): judged cross-fitted
@@ -323,6 +340,7 @@ def _relearn(ws: Workspace, champion: ModelVersion, production: pd.DataFrame, re
         warnings=fitted.warnings, input_format=input_format, trusted=estimator is not None and champion.trusted,
         rows={**counts, "recent_eval": len(recent), "testset_held_out": 0, "focus": int(focus.sum()),
               "folds": int(folds.max()) + 1}, test_scored=recent_scored)
+    _outputs_out_of_fold(ws, challenger, recent, recent_scored)
     return Retrained(challenger=challenger, recent=recent.reset_index(drop=True), holdout=holdout,
                      strategy="relearn", model=fitted.model, baseline=fitted.baseline, relearn_since=since,
                      hard=hard, out_of_fold=OutOfFold(recent=recent_scored, hard=hard_scored))
