@@ -62,7 +62,8 @@ def test_cycle_retrains_compares_and_records(project: Project, analysis_with_tru
     # changed relation. The window's hard cases went into the enriched test set before
     # retraining, and those among the rows that judge the challenger gate the promotion.
     assert challenger.rows["testset_held_out"] == 0 and challenger.rows["prior"] > 0
-    assert challenger.rows["production"] + challenger.rows["recent_eval"] == 3000
+    # judged cross-fitted (learn.crossfit): every window row both teaches and judges it
+    assert challenger.rows["production"] == challenger.rows["recent_eval"] == 3000 and challenger.rows["folds"] > 1
     added = cycle.testset
     assert added is not None and added.size == sum(added.added.values()) == len(project.testset()) > 0
     checks = {c.check: c for c in cycle.comparison.checks}
@@ -74,7 +75,8 @@ def test_cycle_retrains_compares_and_records(project: Project, analysis_with_tru
     assert cycle.training["strategy"] == "relearn"
     assert cycle.training["fingerprint"] == challenger.fingerprint and cycle.training["parent"] == "v1"
     hard = checks["hard_cases_regression"]
-    assert 0 < hard.rows < added.size and hard.p_value is not None and hard.passed == (hard.p_value >= 0.05)
+    # every hard case of the window is among the rows since the harm, all of which judge it
+    assert 0 < hard.rows == added.size and hard.p_value is not None and hard.passed == (hard.p_value >= 0.05)
     assert cycle.comparison.rows["hard_cases"] == hard.rows
     holdout = checks["holdout_roc_auc_regression"]
     assert holdout.passed and holdout.skipped is not None and holdout.difference is not None

@@ -139,7 +139,8 @@ def _retrain_and_judge(ws: Workspace, cycle_id: int, champion: str, models: dict
     clock = time.perf_counter()
     models[version.version] = (retrained.model, retrained.baseline)
     comparison = compare(ws, champion, version.version, recent=retrained.recent, holdout=retrained.holdout,
-                         hard=retrained.hard, models=models, relearn_since=retrained.relearn_since)
+                         hard=retrained.hard, models=models, relearn_since=retrained.relearn_since,
+                         out_of_fold=retrained.out_of_fold)
     durations["compare"] = time.perf_counter() - clock
     fields["comparison"] = comparison
     if comparison.promote:

@@ -57,3 +57,91 @@ def test_the_old_holdout_does_not_veto_a_challenger_that_relearns(project: Proje
     assert not plain.passed and plain.skipped is None and plain.difference < -0.3
     assert relearning.passed and relearning.difference == plain.difference
     assert relearning.skipped is not None and "relation that no longer holds" in relearning.says
+
+
+def test_a_relearning_challenger_is_judged_out_of_fold_on_every_row_since_the_harm(
+        tmp_path, car_loan_data, analysis_with_truth) -> None:
+    """The gate's recent rows are every labelled row logged since the harm; each row's
+    challenger output comes from a fold model that did not train on it; the version
+    registered is fitted on all of them and records its out-of-fold figures."""
+    import time
+
+    from fastapi.testclient import TestClient
+
+    from leanloop.build.train import fit_served
+    from leanloop.learn.crossfit import RELEARN_FOLDS, cross_fit
+    from leanloop.learn.retrain import labelled_production, retrain
+    from leanloop.measure.evaluation import evaluate
+    from leanloop.scoring import InputFormat, model_input
+    from leanloop.serve import create_app
+    from leanloop.serve.security import bearer
+    from tests.conftest import small_built_project
+
+    project = small_built_project(tmp_path, car_loan_data)
+    features = project.config.schema_.names
+
+    def serve_and_label(frame: pd.DataFrame) -> None:
+        with TestClient(create_app(project), headers=bearer(project)) as client:
+            answers = client.post("/predict", json={"rows": frame[features].to_dict("records")}).json()
+            labels = [{"prediction_id": a["prediction_id"], "label": int(y)}
+                      for a, y in zip(answers["predictions"], frame["repaid"], strict=True)]
+            assert client.post("/feedback", json={"feedback": labels}).status_code == 200
+
+    try:
+        serve_and_label(analysis_with_truth.iloc[:400])        # before the harm: the prior's
+        since = time.time()
+        time.sleep(0.01)
+        serve_and_label(analysis_with_truth.iloc[30000:30900])  # since the harm (the changed loans)
+        retrained = retrain(project, focus_since=since, relearn=True)
+        production = labelled_production(project)
+        focus = production.index.isin(project.window(since=since, labelled_only=True)["prediction_id"].tolist())
+        assert focus.sum() == 900 and len(production) == 1300
+        # the gate's recent rows: every row since the harm, in log order
+        pd.testing.assert_frame_equal(retrained.recent, production[focus].reset_index(drop=True))
+        challenger = retrained.challenger
+        assert challenger.rows["recent_eval"] == 900 and challenger.rows["folds"] == RELEARN_FOLDS
+        assert challenger.rows["focus"] == 900 and challenger.rows["testset_held_out"] == 0
+        # The same cross-fit, each fold's training rows recorded: no row is scored by a
+        # model that trained on it, and every other focus row trained each fold model.
+        trained: list[np.ndarray] = []
+
+        def fit_on(keep: np.ndarray):
+            trained.append(keep.copy())
+            rows, weights, _ = relearn_rows(project.config, production[keep], reference, focus[keep])
+            return fit_served(project.config, rows, weights).model
+
+        champion = project.registry.get(challenger.parent)
+        raw = pd.read_parquet(project.paths.datasets / champion.train_data)
+        reference = project.config.schema_.coerce(raw, "reference").assign(repaid=raw["repaid"].to_numpy())
+        scored, folds = cross_fit(project.config, production, focus, fit_on, InputFormat.ENCODED)
+        assert len(trained) == RELEARN_FOLDS and sorted(np.bincount(folds)) == [225] * 4
+        positions = np.flatnonzero(focus)
+        for k, keep in enumerate(trained):
+            assert not keep[positions[folds == k]].any()
+            assert keep[positions[folds != k]].all() and keep[~focus].all()
+        # ... and it is the cross-fit the gate read
+        np.testing.assert_allclose(scored.probabilities, retrained.out_of_fold.recent.probabilities)
+        # The registered version records its out-of-fold figures on those rows, not its
+        # own scores on rows it trained on (which flatter it).
+        y = retrained.recent["repaid"].tolist()
+        X = model_input(project.config.schema_, retrained.recent, InputFormat.ENCODED, "recent")
+        in_sample = evaluate(retrained.model, X, y, project.config.data, project.config.kpi).metrics["roc_auc"]
+        assert challenger.metrics["roc_auc"] < in_sample
+        # ... and the outputs on them the measurement reads once it is champion (its
+        # prediction-drift reference, KPI attribution, performance estimator)
+        from leanloop.measure.columnar import cached_scored, reference_key
+
+        key = reference_key(challenger.version, challenger.sha256, project.config.measure.reference_max_rows,
+                            project.config.model.seed)
+        for rows in ("holdout", "test"):
+            read = cached_scored(project.paths.workspace / "cache", rows, key, lambda: pytest.fail("not stored"))
+            np.testing.assert_allclose(read.probabilities, retrained.out_of_fold.recent.probabilities)
+        judged = compare(project, champion.version, challenger.version, recent=retrained.recent,
+                         holdout=retrained.holdout, hard=retrained.hard, relearn_since=since,
+                         models={challenger.version: (retrained.model, retrained.baseline)},
+                         out_of_fold=retrained.out_of_fold)
+        assert judged.rows["recent"] == 900
+        checks = {c.check: c for c in judged.checks}
+        assert checks["recent_roc_auc_no_regression"].challenger == pytest.approx(challenger.metrics["roc_auc"])
+    finally:
+        project.close()

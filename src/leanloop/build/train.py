@@ -19,8 +19,9 @@ from leanloop.build.pipeline import MODEL_STEP, make_baseline, make_pipeline
 from leanloop.build.served import calibrate_model, decides_by_value, served_model, served_rule
 from leanloop.config import ModelKind, Task
 from leanloop.data import fingerprint
-from leanloop.measure.evaluation import evaluate
-from leanloop.scoring import InputFormat, model_input
+from leanloop.measure.evaluation import evaluate, evaluate_scored
+from leanloop.measure.kpi import row_weights
+from leanloop.scoring import InputFormat, Scored, model_input
 from leanloop.target import normalize_target
 
 if TYPE_CHECKING:
@@ -133,19 +134,23 @@ def register_version(ws: Workspace, model: Any, baseline: Any,
                      input_format: InputFormat = InputFormat.ENCODED, trusted: bool = False,
                      calibration: CalibrationReport | None = None,
                      recalibration: dict[str, Any] | None = None,
-                     warnings: tuple[VersionWarning, ...] = ()) -> ModelVersion:
+                     warnings: tuple[VersionWarning, ...] = (), test_scored: Scored | None = None) -> ModelVersion:
     """Evaluate a fitted model and baseline on ``test``, save the frames, register the version.
 
     ``train`` becomes the version's drift reference. When ``test`` is ``train`` (an
     adopted model judged on its reference data) the frame is saved once. Nothing is
     registered when any step fails; the frames written for a failed version are removed.
+    ``test_scored``: the model's outputs on ``test`` made elsewhere (a cross-fitted
+    challenger's out-of-fold scores, on rows the registered model trained on), recorded
+    instead of scoring ``test`` with ``model``.
     A model in native input is the user's own (:data:`ModelKind.OWN`); one that does not
     beat the baseline on the main metric is registered with a ``below_baseline`` warning.
     """
     config, paths, registry = ws.config, ws.paths, ws.registry
     y_test = normalize_target(test[config.data.target], config.data.task).tolist()
     X_model = model_input(config.schema_, test, input_format, "test data")
-    result = evaluate(model, X_model, y_test, config.data, config.kpi)
+    result = (evaluate(model, X_model, y_test, config.data, config.kpi) if test_scored is None else
+              evaluate_scored(test_scored, y_test, config.data, config.kpi, weights=row_weights(X_model, config.kpi)))
     base = evaluate(baseline, config.schema_.model_frame(test, "test data"), y_test, config.data, config.kpi)
     metric = config.policy.main_metric_for(config.data)
     weak = below_baseline(metric, model=result.metrics.get(metric), baseline=base.metrics.get(metric))

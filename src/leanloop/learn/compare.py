@@ -17,7 +17,10 @@ a test suite:
   judged on the population it will serve instead: the champion's own error grew there,
   so its holdout follows a relation that no longer holds, and a challenger that learned
   the new one must lose on it; the check is then reported (its numbers, ``skipped``
-  saying why) and does not veto;
+  saying why) and does not veto. Its recent rows are every labelled row since the harm,
+  its output on each from a fold model that did not train on it (:class:`OutOfFold`),
+  paired with the champion's: the cross-validation estimate of the version fitted on
+  all of them, slightly pessimistic (fold models learn from fewer rows), never optimistic;
 - ``recent_<metric>_beats_baseline``: the challenger beats the trivial baseline by more
   than ``pivot_baseline_margin``;
 - ``hard_cases_regression``: no significant regression on the enriched test set of hard
@@ -65,9 +68,9 @@ if TYPE_CHECKING:
     from leanloop.registry import ModelVersion
     from leanloop.workspace import Workspace
 
-__all__ = ["GATE", "Check", "Comparison", "Contender", "GateCheck", "Judged", "beats_baseline", "compare",
-           "contender", "hard_cases", "holdout_regression", "judge", "kpi_lift", "metric_gain", "metric_no_regression",
-           "paired_regression_p", "score_rows", "segments_no_regression", "truth_codes"]
+__all__ = ["GATE", "Check", "Comparison", "Contender", "GateCheck", "Judged", "OutOfFold", "beats_baseline",
+           "compare", "contender", "hard_cases", "holdout_regression", "judge", "kpi_lift", "metric_gain",
+           "metric_no_regression", "paired_regression_p", "score_rows", "segments_no_regression", "truth_codes"]
 
 
 class Check(BaseModel):
@@ -211,6 +214,16 @@ def paired_regression_p(champion_errors: Any, challenger_errors: Any, *, binary:
 
 
 @dataclass(frozen=True)
+class OutOfFold:
+    """A cross-fitted challenger's outputs on the recent rows and the hard cases, row for
+    row, each from a fold model that did not train on it (:func:`leanloop.learn.retrain.cross_fit`):
+    the registered version trained on every one of them."""
+
+    recent: Scored
+    hard: Scored
+
+
+@dataclass(frozen=True)
 class Judged:
     """What every gate check reads: both versions (and the trivial baseline) scored on
     the same row sets. ``frames`` holds ``recent``, ``holdout`` and ``hard`` (the
@@ -227,6 +240,8 @@ class Judged:
     outputs: dict[tuple[str, str], Contender]
     #: the challenger relearns a relation changed since this time (None: it does not)
     relearn_since: float | None = None
+    #: the challenger's cross-fitted outputs (None: scored here)
+    out_of_fold: OutOfFold | None = None
 
     @property
     def config(self) -> ProjectConfig:
@@ -302,11 +317,11 @@ def beats_baseline(judged: Judged) -> Check:
 def hard_cases(judged: Judged) -> Check:
     """``hard_cases_regression`` (module docstring)."""
     return _hard_case_check(judged.ws, judged.contenders, judged.champion, judged.challenger,
-                            judged.frames["hard"])
+                            judged.frames["hard"], None if judged.out_of_fold is None else judged.out_of_fold.hard)
 
 
 def _hard_case_check(ws: Workspace, contenders: dict[str, Any], champion: str, challenger: str,
-                     hard: pd.DataFrame) -> Check:
+                     hard: pd.DataFrame, challenger_scored: Scored | None = None) -> Check:
     config = ws.config
     settings = config.testset
     name = "hard_cases_regression"
@@ -322,7 +337,8 @@ def _hard_case_check(ws: Workspace, contenders: dict[str, Any], champion: str, c
     for version in (champion, challenger):
         record, model, _ = contenders[version]
         X = model_input(config.schema_, hard, record.input_format, "the enriched test set")
-        errors[version] = score_rows(model, X, y, config).error
+        errors[version] = (contender(challenger_scored, y, config) if version == challenger and challenger_scored
+                           is not None else score_rows(model, X, y, config)).error
     p = paired_regression_p(errors[champion], errors[challenger], binary=binary)
     # Shown as accuracy (classification) or MAE (regression) on the set.
     shown = {v: float(1 - e.mean()) if binary else float(e.mean()) for v, e in errors.items()}
@@ -383,11 +399,11 @@ GATE: tuple[GateCheck, ...] = (kpi_lift, metric_no_regression, holdout_regressio
 
 def judge(ws: Workspace, champion: str, challenger: str, *, recent: pd.DataFrame, holdout: pd.DataFrame,
           hard: pd.DataFrame, models: dict[str, tuple[Any, Any]] | None = None,
-          relearn_since: float | None = None) -> Judged:
+          relearn_since: float | None = None, out_of_fold: OutOfFold | None = None) -> Judged:
     """Score champion, challenger and the trivial baseline on ``recent`` and ``holdout``.
 
     ``models`` maps a version to its already loaded ``(model, baseline)``, so a caller
-    that holds them (the loop) spares loading them again.
+    that holds them (the loop) spares loading them again. ``out_of_fold``: see :func:`compare`.
     """
     config = ws.config
     registry = ws.registry
@@ -405,24 +421,29 @@ def judge(ws: Workspace, champion: str, challenger: str, *, recent: pd.DataFrame
         model_frame = config.schema_.model_frame(frame, f"{name} rows")
         weights = row_weights(model_frame, config.kpi)
         for version, (record, model, _) in contenders.items():
+            if name == "recent" and version == challenger and out_of_fold is not None:
+                outputs[(name, version)] = contender(out_of_fold.recent, y, config, weights)
+                continue
             X = model_input(config.schema_, frame, record.input_format, f"{name} rows")
             outputs[(name, version)] = score_rows(model, X, y, config, weights)
         outputs[(name, "baseline")] = score_rows(baseline, model_frame, y, config, weights)
     return Judged(ws=ws, champion=champion, challenger=challenger, contenders=contenders, frames=frames,
-                  truths=truths, outputs=outputs, relearn_since=relearn_since)
+                  truths=truths, outputs=outputs, relearn_since=relearn_since, out_of_fold=out_of_fold)
 
 
 def compare(ws: Workspace, champion: str, challenger: str, *, recent: pd.DataFrame,
             holdout: pd.DataFrame, hard: pd.DataFrame | None = None, checks: Sequence[GateCheck] = GATE,
-            models: dict[str, tuple[Any, Any]] | None = None, relearn_since: float | None = None) -> Comparison:
+            models: dict[str, tuple[Any, Any]] | None = None, relearn_since: float | None = None,
+            out_of_fold: OutOfFold | None = None) -> Comparison:
     """Score both versions (and the trivial baseline) on ``recent``, ``holdout`` and the
     enriched test set ``hard`` (default: the project's) and apply the gate: each of
     ``checks`` (default :data:`GATE`) in order. ``models``: see :func:`judge`.
     ``relearn_since``: the challenger relearns a relation changed since then (module
-    docstring): the holdout check does not veto."""
+    docstring): the holdout check does not veto. ``out_of_fold``: the challenger's
+    cross-fitted outputs on ``recent`` and ``hard`` (:class:`OutOfFold`)."""
     hard = hard_case_frame(ws) if hard is None else hard
     judged = judge(ws, champion, challenger, recent=recent, holdout=holdout, hard=hard, models=models,
-                   relearn_since=relearn_since)
+                   relearn_since=relearn_since, out_of_fold=out_of_fold)
     return Comparison(champion=champion, challenger=challenger,
                       rows={"recent": len(recent), "holdout": len(holdout), "hard_cases": len(hard)},
                       checks=[check(judged) for check in checks])
