@@ -17,6 +17,7 @@ loopback ports, each with a project folder of its own (as on two hosts), under l
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -190,3 +191,25 @@ def test_sigkill_of_the_loop_holder_hands_the_loop_to_the_survivor_and_loses_not
     assert set(survivor_load.statuses) == {200}, survivor_load.errors
     assert survivor.terminate() == 0
     check_postgresql(remote, acknowledged(running))
+
+
+def test_a_host_that_never_built_the_champion_measures_with_its_data_fetched_from_the_store(
+        built: Path, tmp_path: Path, postgresql_url: str, car_loan_data: Any) -> None:
+    """``leanloop measure`` on host B (config, data file and token only) fetches the champion's
+    reference data from the store instead of failing on a missing file."""
+    host_a, host_b = tmp_path / "host-a", tmp_path / "host-b"
+    shutil.copytree(built, host_a)
+    (host_b / ".leanloop").mkdir(parents=True)
+    for name in ("leanloop.toml", "loans.csv", ".leanloop/token"):
+        shutil.copy2(built / name, host_b / name)
+    remote = on_postgresql(host_a, postgresql_url)
+    configure(host_b, store={"url": postgresql_url})
+    log_rows(remote, car_loan_data.analysis.head(300)[FEATURES].to_dict("records"), prefix="b", at=time.time())
+    remote.close()
+    assert not (host_b / ".leanloop" / "data").exists()
+    done = subprocess.run([sys.executable, "-m", "leanloop.cli", "measure", "--last", "300", "--json",
+                           "--dir", str(host_b)], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(done.stdout)["window"]["rows"] == 300
+    # the champion's (v1) reference and test data, not v2's
+    assert sorted(p.name for p in (host_b / ".leanloop" / "data").iterdir()) == ["v1-test.parquet", "v1-train.parquet"]

@@ -131,6 +131,9 @@ def measure_window(ws: Workspace, *, last: int | None = None, since: float | Non
     (an engine's, e.g. :func:`leanloop.engines.dask_window.dask_columns`; default here)."""
     config = ws.config
     champion = ws.registry.champion()
+    # Another host may have built the champion: fetch its reference and test data (a
+    # no-op when they are here, or on a store that keeps no files).
+    ws.registry.fetch(champion)
     if since is None and last is None and until is None:
         last = config.measure.window_rows
     by_event = ws.by_event
