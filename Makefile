@@ -23,7 +23,7 @@ demo: $(BIN)/.installed
 # and PostgreSQL waiting on each other, so two workers on two cores roughly halve it.
 # Each worker starts its own PostgreSQL and Dask cluster; ports are picked free at run time.
 test: $(BIN)/.installed
-	$(BIN)/ruff check src tests
+	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy src
 	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n 2
 

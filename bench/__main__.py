@@ -20,7 +20,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--suite", action="append", choices=SUITES,
                         help="suite to run (repeatable); all when not given")
     parser.add_argument("--size", help="drift rows per side: 1M (default), 10M, 200k ...")
-    parser.add_argument("--rows", type=int, help="logged rows for the feedback and cycle suites (default 100000); rows scored by the batch suite (default 10M)")
+    parser.add_argument("--rows", type=int, help="logged rows for the feedback and cycle suites (default 100000); "
+                                                 "rows scored by the batch suite (default 10M)")
     parser.add_argument("--seconds", type=float, help="seconds of load per serve measurement (default 10)")
     parser.add_argument("--timeout", type=float, default=1800.0, help="seconds before a tool is stopped (1800)")
     parser.add_argument("--max-memory-gb", type=float, default=16.0,

@@ -53,7 +53,8 @@ def main() -> None:
     rows = []
     for i, part in enumerate(np.array_split(np.arange(len(analysis)), CHUNKS)):
         est = cbpe.estimate(proba[part], predicted[part].tolist())
-        real = classification_metrics(analysis["repaid"].iloc[part].tolist(), predicted[part].tolist(), proba[part], [0, 1])
+        real = classification_metrics(analysis["repaid"].iloc[part].tolist(), predicted[part].tolist(), proba[part],
+                                      [0, 1])
         rows.append({"chunk": i, **{f"estimated_{m}": est.metrics[m].value for m in METRICS},
                      **{f"lower_{m}": est.metrics[m].lower for m in METRICS},
                      **{f"upper_{m}": est.metrics[m].upper for m in METRICS},
@@ -61,8 +62,9 @@ def main() -> None:
     seconds = time.perf_counter() - start
     table = pd.DataFrame(rows)
     summary = {f"mae_{m}": float((table[f"estimated_{m}"] - table[f"realized_{m}"]).abs().mean()) for m in METRICS}
-    summary.update({f"inside_band_{m}": int(((table[f"lower_{m}"] <= table[f"realized_{m}"])
-                                             & (table[f"realized_{m}"] <= table[f"upper_{m}"])).sum()) for m in METRICS})
+    inside = {m: (table[f"lower_{m}"] <= table[f"realized_{m}"]) & (table[f"realized_{m}"] <= table[f"upper_{m}"])
+              for m in METRICS}
+    summary.update({f"inside_band_{m}": int(inside[m].sum()) for m in METRICS})
     summary["seconds_calibrate_and_estimate"] = round(seconds, 2)
     print(table.round(4).to_string(index=False))
     print(json.dumps({"leanloop_cbpe": summary}, indent=2))

@@ -86,12 +86,12 @@ def run(options: Options) -> list[Table]:
                       done.rows_to_promotion)
     table.notes += notes
     table.notes += [
-        "KPI: the demo's profit over the period (+1,000 per granted loan repaid, -5,000 per granted loan "
+        ("KPI: the demo's profit over the period (+1,000 per granted loan repaid, -5,000 per granted loan "
         "defaulted); gain kept = (loop - frozen) / (oracle - frozen); reachable: the share of the post-change "
         "rows served after the first cycle whose labels include one (the most a loop promoting a model as good "
-        "as the oracle there could keep)",
-        "decisions: one letter per cycle (c continue, w wait, r retrain, b rollback, p pivot, k recalibrate), "
-        "upper case where a challenger was promoted; labels of batch i arrive before the cycle of batch i + delay",
+        "as the oracle there could keep)"),
+        ("decisions: one letter per cycle (c continue, w wait, r retrain, b rollback, p pivot, k recalibrate), "
+        "upper case where a challenger was promoted; labels of batch i arrive before the cycle of batch i + delay"),
         "[measure] window_rows is one batch; every other setting is the default",
         "retrain s: seconds training challengers and judging them at the gate (cycle durations)",
     ]

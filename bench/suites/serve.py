@@ -250,7 +250,7 @@ def _table(results: dict[str, dict[str, dict[str, Any]]], options: Options, note
                   ["server", "request", "connections", "req/s", "rows/s", "p50 ms", "p99 ms", "max ms", "errors",
                    "503 + Retry-After"])
     for variant, loads in results.items():
-        for kind, connections in LOADS + [OVERLOAD]:
+        for kind, connections in [*LOADS, OVERLOAD]:
             if variant in (LOOP_OFF, LOOP_ON) and (kind, connections) != ("1 row", 32):
                 continue
             r = loads.get(f"{kind} x{connections}")
@@ -261,11 +261,11 @@ def _table(results: dict[str, dict[str, dict[str, Any]]], options: Options, note
                       r.get("p99_ms"), r.get("max_ms"), r.get("errors"), r.get("shed_503"))
     targets = _targets(results, restarts)
     table.notes += notes + [f"{k}: {fmt(v)}" for k, v in targets.items()] + [
-        "targets (issue 6): at 32 connections durable leanloop >= 4x the bare app's best req/s with p99 < 100 ms; "
+        ("targets (issue 6): at 32 connections durable leanloop >= 4x the bare app's best req/s with p99 < 100 ms; "
         "at 1 connection p50 within 1.2x of bare; 1,000-row batches >= 50,000 rows/s; overload answered with "
-        "503 + Retry-After, latency bounded; restart to ready < 5 s",
-        "the bare app runs with OMP_NUM_THREADS=1, as leanloop's server limits its native thread pools to one "
-        "thread (OpenMP threads spin-waiting between calls slowed the bare app 2-4x here)",
+        "503 + Retry-After, latency bounded; restart to ready < 5 s"),
+        ("the bare app runs with OMP_NUM_THREADS=1, as leanloop's server limits its native thread pools to one "
+        "thread (OpenMP threads spin-waiting between calls slowed the bare app 2-4x here)"),
         "load generator and servers share the 2 cores (and the machine is shared): figures are noisy"]
     return table
 

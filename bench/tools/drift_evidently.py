@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from pathlib import Path
 
 import pandas as pd
 
@@ -18,7 +19,7 @@ def main(manifest_path: str) -> None:
     from evidently import DataDefinition, Dataset, Report
     from evidently.presets import DataDriftPreset
 
-    manifest = json.loads(open(manifest_path, encoding="utf-8").read())
+    manifest = json.loads(Path(manifest_path).read_text(encoding="utf-8"))
     started = time.perf_counter()
     reference, current = pd.read_parquet(manifest["reference"]), pd.read_parquet(manifest["current"])
     read_s = time.perf_counter() - started

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pyarrow.compute as pc
@@ -28,7 +29,7 @@ def counts(column: object) -> dict[str, int]:
 
 
 def main(manifest_path: str) -> None:
-    manifest = json.loads(open(manifest_path, encoding="utf-8").read())
+    manifest = json.loads(Path(manifest_path).read_text(encoding="utf-8"))
     started = time.perf_counter()
     reference, current = pq.read_table(manifest["reference"]), pq.read_table(manifest["current"])
     read_s = time.perf_counter() - started

@@ -11,12 +11,13 @@ import importlib.metadata
 import json
 import sys
 import time
+from pathlib import Path
 
 
 def main(manifest_path: str) -> None:
     from leanloop.measure.files import measure_files
 
-    manifest = json.loads(open(manifest_path, encoding="utf-8").read())
+    manifest = json.loads(Path(manifest_path).read_text(encoding="utf-8"))
     started = time.perf_counter()
     result = measure_files(manifest["reference"], manifest["current"])
     result.to_json()

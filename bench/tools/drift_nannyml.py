@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from pathlib import Path
 
 import pandas as pd
 
@@ -16,7 +17,7 @@ import pandas as pd
 def main(manifest_path: str) -> None:
     import nannyml as nml
 
-    manifest = json.loads(open(manifest_path, encoding="utf-8").read())
+    manifest = json.loads(Path(manifest_path).read_text(encoding="utf-8"))
     started = time.perf_counter()
     reference, current = pd.read_parquet(manifest["reference"]), pd.read_parquet(manifest["current"])
     read_s = time.perf_counter() - started

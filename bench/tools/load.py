@@ -15,6 +15,7 @@ import argparse
 import asyncio
 import json
 import time
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import numpy as np
@@ -109,7 +110,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=1.0)
     parser.add_argument("--token")
     args = parser.parse_args()
-    lines = open(args.bodies, "rb").read().splitlines()
+    lines = Path(args.bodies).read_bytes().splitlines()
     bodies = [line for line in lines if line.strip()]
     rows = [len(json.loads(body)["rows"]) for body in bodies]
     result = asyncio.run(_run(args.url, bodies, rows, args.connections, args.seconds, args.warmup, args.token))
