@@ -118,6 +118,12 @@ class ModelVersion(BaseModel):
     #: what deserves a second look (below the baseline, optimistic reference metrics, ...)
     warnings: list[VersionWarning] = Field(default_factory=list)
 
+    @property
+    def out_of_fold_data(self) -> str:
+        """The data folder's file that keeps a cross-fitted version's out-of-fold outputs
+        on its test rows (:mod:`leanloop.learn.crossfit`); other versions have none."""
+        return f"{self.version}-out-of-fold.parquet"
+
     @model_validator(mode="before")
     @classmethod
     def _kind_of_older_records(cls, data: Any) -> Any:
@@ -280,12 +286,22 @@ class Registry:
         >>> from leanloop.store import SQLStore
         >>> folder = pathlib.Path(tempfile.mkdtemp())
         >>> store = SQLStore(f"sqlite:///{folder / 's.db'}")
-        >>> here, there = (Registry(store, folder / host, shared=True) for host in ("a", "b"))
+        >>> here, there = (Registry(store, folder / host, datasets=folder / host / "data", shared=True)
+        ...                for host in ("a", "b"))
         >>> model = DummyRegressor().fit([[0], [1]], [0.0, 1.0])
         >>> record = here.register(model, model, task="regression", schema={"features": []}, metrics={},
         ...     baseline_metrics={}, fingerprint="f", source="build")
         >>> [path.name for path in there.fetch(record)], there.fetch(record)
         (['v1-baseline.skops', 'v1.skops'], [])
+
+        A file added to the version later (:meth:`attach`) is fetched too:
+
+        >>> (folder / "a" / "data").mkdir()
+        >>> (folder / "a" / "data" / record.out_of_fold_data).write_bytes(b"outputs")
+        7
+        >>> here.attach(record, folder / "a" / "data" / record.out_of_fold_data)
+        >>> [path.read_bytes() for path in there.fetch(record)]
+        [b'outputs']
         >>> store.close()
         """
         missing = []
@@ -310,11 +326,23 @@ class Registry:
                   self._confined(record.artifact)),
                  (StoredFile.of(self._confined(record.baseline_artifact), FileKind.ARTIFACT, record.baseline_sha256),
                   self._confined(record.baseline_artifact))]
-        for name in dict.fromkeys(n for n in (record.train_data, record.test_data) if n):
+        for name in dict.fromkeys(n for n in (record.train_data, record.test_data, record.out_of_fold_data) if n):
             path = None if self.datasets is None else self._confined(name, self.datasets)
             if path is not None and path.is_file():
                 files.append((StoredFile.of(path, FileKind.DATASET), path))
         return files
+
+    def attach(self, record: ModelVersion, path: Path) -> None:
+        """Add ``path``, a file in the data folder, to ``record``'s files: stored so every
+        host can fetch it with the version's others (:meth:`fetch`); a no-op on a
+        registry that does not share files (:meth:`fetch`'s example shows both).
+        """
+        if not self.shared or self.datasets is None:
+            return
+        path = self._confined(Path(path).name, self.datasets)
+        self.share(record)  # a version whose files were never stored: the others too (share's rule)
+        with self.store.engine.begin() as conn:
+            save_files(conn, record.version, [(StoredFile.of(path, FileKind.DATASET), path)])
 
     def share(self, record: ModelVersion) -> None:
         """Store the files of a version registered before the store kept them, so every

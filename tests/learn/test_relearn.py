@@ -127,15 +127,6 @@ def test_a_relearning_challenger_is_judged_out_of_fold_on_every_row_since_the_ha
         X = model_input(project.config.schema_, retrained.recent, InputFormat.ENCODED, "recent")
         in_sample = evaluate(retrained.model, X, y, project.config.data, project.config.kpi).metrics["roc_auc"]
         assert challenger.metrics["roc_auc"] < in_sample
-        # ... and the outputs on them the measurement reads once it is champion (its
-        # prediction-drift reference, KPI attribution, performance estimator)
-        from leanloop.measure.columnar import cached_scored, reference_key
-
-        key = reference_key(challenger.version, challenger.sha256, project.config.measure.reference_max_rows,
-                            project.config.model.seed)
-        for rows in ("holdout", "test"):
-            read = cached_scored(project.paths.workspace / "cache", rows, key, lambda: pytest.fail("not stored"))
-            np.testing.assert_allclose(read.probabilities, retrained.out_of_fold.recent.probabilities)
         judged = compare(project, champion.version, challenger.version, recent=retrained.recent,
                          holdout=retrained.holdout, hard=retrained.hard, relearn_since=since,
                          models={challenger.version: (retrained.model, retrained.baseline)},
@@ -143,5 +134,23 @@ def test_a_relearning_challenger_is_judged_out_of_fold_on_every_row_since_the_ha
         assert judged.rows["recent"] == 900
         checks = {c.check: c for c in judged.checks}
         assert checks["recent_roc_auc_no_regression"].challenger == pytest.approx(challenger.metrics["roc_auc"])
+        # ... and so are the outputs on them the measurement reads once it is champion (its
+        # prediction-drift reference, KPI attribution, performance estimator): kept with the
+        # version, so a cleared cache fills from them, never from the model's own outputs.
+        from leanloop.measure.columnar import cached_scored, reference_key
+        from leanloop.scoring import score
+
+        assert (project.paths.datasets / challenger.out_of_fold_data).is_file()
+        project.registry.promote(challenger.version)
+        for cached in (project.paths.workspace / "cache").glob("*"):
+            cached.unlink()
+        project.measure()
+        key = reference_key(challenger.version, challenger.sha256, project.config.measure.reference_max_rows,
+                            project.config.model.seed)
+        own = score(retrained.model, X, "classification").probabilities
+        for rows in ("holdout", "test"):
+            read = cached_scored(project.paths.workspace / "cache", rows, key, lambda: pytest.fail("not measured"))
+            np.testing.assert_array_equal(read.probabilities, retrained.out_of_fold.recent.probabilities)
+            assert np.abs(read.probabilities - own).max() > 0.05
     finally:
         project.close()

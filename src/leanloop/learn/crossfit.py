@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
     from leanloop.config import ProjectConfig
 
-__all__ = ["RELEARN_FOLDS", "cross_fit", "fold_ids", "take"]
+__all__ = ["RELEARN_FOLDS", "cross_fit", "fold_ids"]
 
 
 #: Folds of the cross-fit that judges a relearning challenger (module docstring). Each
@@ -65,19 +65,6 @@ def _stack(parts: list[tuple[np.ndarray, Scored]], rows: int) -> Scored:
                 if str(c) in names:
                     proba[where, j] = np.asarray(scored.probabilities)[:, names.index(str(c))]
     return Scored(labels=labels.tolist(), probabilities=proba, classes=classes or None)
-
-
-def take(scored: Scored, positions: np.ndarray) -> Scored:
-    """The outputs on ``positions`` only.
-
-    >>> import numpy as np
-    >>> take(Scored(labels=["a", "b", "c"], probabilities=None, classes=None), np.array([2, 0])).labels
-    ['c', 'a']
-    """
-    import numpy as np
-
-    return Scored(labels=[scored.labels[i] for i in positions], classes=scored.classes,
-                  probabilities=None if scored.probabilities is None else np.asarray(scored.probabilities)[positions])
 
 
 def cross_fit(config: ProjectConfig, production: pd.DataFrame, focus: np.ndarray,

@@ -75,9 +75,9 @@ from leanloop.build.train import fit_served, register_version
 from leanloop.config import EngineKind, ModelKind, ProjectConfig, RetrainStrategy
 from leanloop.errors import DataError, NotFoundError
 from leanloop.learn.compare import OutOfFold
-from leanloop.learn.crossfit import RELEARN_FOLDS, cross_fit, take
+from leanloop.learn.crossfit import RELEARN_FOLDS, cross_fit
 from leanloop.learn.testset import hard_case_frame
-from leanloop.measure.columnar import cached_scored, reference_key
+from leanloop.measure.columnar import take, write_scored
 from leanloop.scoring import InputFormat
 from leanloop.store.features import feature_frame
 
@@ -295,18 +295,17 @@ def relearn_rows(config: ProjectConfig, production: pd.DataFrame, reference: pd.
     return combined, weights, counts
 
 
-def _outputs_out_of_fold(ws: Workspace, version: ModelVersion, recent: pd.DataFrame, scored: Scored) -> None:
-    """Store ``scored`` (out of fold) as the version's outputs on its test rows, where the
-    measurement reads a champion's outputs on its holdout (the prediction-drift reference,
-    the KPI attribution, the performance estimator): the version trained on every one of
-    those rows, so its own outputs there would flatter it. Keyed by the model's hash; a
-    cleared cache is recomputed with the model itself."""
-    config = ws.config
-    key = reference_key(version.version, version.sha256, config.measure.reference_max_rows, config.model.seed)
-    cache = ws.paths.workspace / "cache"
-    cached_scored(cache, "holdout", key, lambda: scored)
-    if len(recent) <= config.measure.reference_max_rows:  # the estimator samples larger test sets
-        cached_scored(cache, "test", key, lambda: scored)
+def _outputs_out_of_fold(ws: Workspace, version: ModelVersion, scored: Scored) -> None:
+    """Keep ``scored`` (out of fold) with the version as its outputs on its test rows,
+    where the measurement reads a champion's outputs on its holdout (the prediction-drift
+    reference, the KPI attribution, the performance estimator): the version trained on
+    every one of those rows, so its own outputs there would flatter it. A file in the
+    data folder named by the version (:attr:`~leanloop.registry.ModelVersion.out_of_fold_data`),
+    stored with its other files so a host that never built it fetches it: a cleared cache
+    fills from it, never from the model."""
+    path = ws.paths.datasets / version.out_of_fold_data
+    write_scored(path, scored)
+    ws.registry.attach(version, path)
 
 
 def _relearn(ws: Workspace, champion: ModelVersion, production: pd.DataFrame, reference: pd.DataFrame,
@@ -342,7 +341,7 @@ def _relearn(ws: Workspace, champion: ModelVersion, production: pd.DataFrame, re
         warnings=fitted.warnings, input_format=input_format, trusted=estimator is not None and champion.trusted,
         rows={**counts, "recent_eval": len(recent), "testset_held_out": 0, "focus": int(focus.sum()),
               "folds": int(folds.max()) + 1}, test_scored=recent_scored)
-    _outputs_out_of_fold(ws, challenger, recent, recent_scored)
+    _outputs_out_of_fold(ws, challenger, recent_scored)
     return Retrained(challenger=challenger, recent=recent.reset_index(drop=True), holdout=holdout,
                      strategy="relearn", model=fitted.model, baseline=fitted.baseline, relearn_since=since,
                      hard=hard, out_of_fold=OutOfFold(recent=recent_scored, hard=hard_scored))

@@ -3,8 +3,8 @@
 The champion's scored reference depends only on the version (its artifact's sha256),
 the reference file and how it is sampled; scoring it again every cycle cost about a
 second. :func:`cached_reference_scored` keeps the outputs as one Parquet file per
-version in ``.leanloop/cache/`` (labels, class probabilities) plus the class order,
-written atomically; a cache file that cannot be read is recomputed, never trusted.
+version in ``.leanloop/cache/`` (labels, class probabilities, the class order in its
+metadata: :func:`write_scored`), written atomically; a cache file that cannot be read is recomputed, never trusted.
 :func:`cached_scored` does the same for the champion's other fixed rows (its holdout, the
 rows its estimator is fitted on), and :func:`cached_baseline` keeps the trivial
 baseline's one answer (it answers every row alike): with all three cached, measuring a
@@ -31,11 +31,15 @@ import json
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from leanloop.scoring import Scored, to_python
 
-__all__ = ["cached_reference_scored", "cached_scored", "cached_baseline", "ConstantModel", "reference_key"]
+if TYPE_CHECKING:
+    import numpy as np
+
+__all__ = ["cached_reference_scored", "cached_scored", "cached_baseline", "ConstantModel", "reference_key",
+           "read_scored", "write_scored", "stored_on", "take"]
 
 
 def reference_key(version: str, sha256: str, max_rows: int, seed: int) -> str:
@@ -57,28 +61,94 @@ def cached_reference_scored(folder: Path, key: str, compute: Callable[[], Scored
 def cached_scored(folder: Path, rows: str, key: str, compute: Callable[[], Scored]) -> Scored:
     """The champion's outputs on its ``rows`` (``reference``, ``holdout``, ...) for ``key``
     from ``folder``, computed and stored on a miss."""
+    path = Path(folder) / f"{rows}-scored-{key}.parquet"
+    found = read_scored(path)
+    if found is not None:
+        return found
+    scored = compute()
+    write_scored(path, scored)
+    return scored
+
+
+#: Where a scored file keeps the class order (Parquet schema metadata: one file says it all).
+_CLASSES = b"leanloop.classes"
+
+
+def write_scored(path: Path, scored: Scored) -> None:
+    """Write ``scored`` to ``path`` atomically as one Parquet file: a ``label`` column,
+    one ``p<i>`` column per class probability, the class order in its metadata."""
     import pandas as pd
     import pyarrow as pa
+    import pyarrow.parquet as pq
 
-    path = Path(folder) / f"{rows}-scored-{key}.parquet"
-    meta = path.with_suffix(".json")
-    if path.is_file() and meta.is_file():
-        try:
-            frame = pd.read_parquet(path)
-            classes = json.loads(meta.read_text(encoding="utf-8"))["classes"]
-            proba = [c for c in frame.columns if c.startswith("p")]
-            return Scored(labels=[to_python(v) for v in frame["label"]],
-                          probabilities=frame[proba].to_numpy() if proba else None, classes=classes)
-        except (OSError, ValueError, KeyError, pa.ArrowException):
-            pass  # a damaged cache is recomputed below
-    scored = compute()
     columns: dict[str, object] = {"label": scored.labels}
     if scored.probabilities is not None:
         columns |= {f"p{i}": scored.probabilities[:, i] for i in range(scored.probabilities.shape[1])}
-    for target, write in ((meta, lambda p: p.write_text(json.dumps({"classes": scored.classes}), encoding="utf-8")),
-                          (path, lambda p: pd.DataFrame(columns).to_parquet(p, index=False))):
-        _write(target, write)
-    return scored
+    table = pa.Table.from_pandas(pd.DataFrame(columns), preserve_index=False)
+    table = table.replace_schema_metadata({**(table.schema.metadata or {}),
+                                           _CLASSES: json.dumps(scored.classes).encode()})
+    _write(Path(path), lambda p: pq.write_table(table, p))
+
+
+def read_scored(path: Path) -> Scored | None:
+    """The outputs :func:`write_scored` wrote to ``path``; None when it is missing or
+    cannot be read (a damaged file is never trusted).
+
+    >>> import tempfile, pathlib, numpy as np
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "scored.parquet"
+    >>> write_scored(path, Scored(labels=["a", "b"], probabilities=np.array([[0.7, 0.3], [0.4, 0.6]]),
+    ...                           classes=["a", "b"]))
+    >>> found = read_scored(path)
+    >>> found.labels, found.probabilities.tolist(), found.classes, read_scored(path.with_name("gone.parquet"))
+    (['a', 'b'], [[0.7, 0.3], [0.4, 0.6]], ['a', 'b'], None)
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    if not Path(path).is_file():
+        return None
+    try:
+        table = pq.read_table(path)
+        classes = json.loads((table.schema.metadata or {})[_CLASSES])
+        frame = table.to_pandas()
+        proba = [c for c in frame.columns if c.startswith("p")]
+        return Scored(labels=[to_python(v) for v in frame["label"]],
+                      probabilities=frame[proba].to_numpy() if proba else None, classes=classes)
+    except (OSError, ValueError, KeyError, pa.ArrowException):
+        return None  # a damaged file: the caller computes the outputs again
+
+
+def stored_on(path: Path, positions: Any, compute: Callable[[], Scored]) -> Scored:
+    """The outputs stored at ``path`` (:func:`write_scored`) on ``positions``, else
+    ``compute()``: a cross-fitted champion's out-of-fold outputs on its test rows, kept
+    with the version, fill the measurement's cache, never its own outputs on rows it
+    trained on (:mod:`leanloop.learn.retrain`).
+
+    >>> import tempfile, pathlib
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "v2-out-of-fold.parquet"
+    >>> write_scored(path, Scored(labels=[1.5, 2.5, 3.5], probabilities=None, classes=None))
+    >>> stored_on(path, [2, 0], lambda: 1 / 0).labels
+    [3.5, 1.5]
+    >>> stored_on(path.with_name("v1-out-of-fold.parquet"), [0], lambda: "computed")
+    'computed'
+    """
+    import numpy as np
+
+    stored = read_scored(path)
+    return compute() if stored is None else take(stored, np.asarray(positions))
+
+
+def take(scored: Scored, positions: np.ndarray) -> Scored:
+    """The outputs on ``positions`` only.
+
+    >>> import numpy as np
+    >>> take(Scored(labels=["a", "b", "c"], probabilities=None, classes=None), np.array([2, 0])).labels
+    ['c', 'a']
+    """
+    import numpy as np
+
+    return Scored(labels=[scored.labels[i] for i in positions], classes=scored.classes,
+                  probabilities=None if scored.probabilities is None else np.asarray(scored.probabilities)[positions])
 
 
 class ConstantModel:

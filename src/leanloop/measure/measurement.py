@@ -16,7 +16,13 @@ from typing import TYPE_CHECKING, Any
 from leanloop.errors import NotFoundError
 from leanloop.measure.bootstrap import shared_resamples
 from leanloop.measure.chunking import chunk_by_count, chunk_by_period
-from leanloop.measure.columnar import cached_baseline, cached_reference_scored, cached_scored, reference_key
+from leanloop.measure.columnar import (
+    cached_baseline,
+    cached_reference_scored,
+    cached_scored,
+    reference_key,
+    stored_on,
+)
 from leanloop.measure.estimation.champion import fit_champion_estimator
 from leanloop.measure.hard_cases import weak_spots
 from leanloop.measure.harm import (
@@ -144,6 +150,7 @@ def measure_window(ws: Workspace, *, last: int | None = None, since: float | Non
     models = _Models(ws, champion.version, loaded)  # loaded only on a cache miss
     key = reference_key(champion.version, champion.sha256, config.measure.reference_max_rows, config.model.seed)
     cache, task = ws.paths.workspace / "cache", config.data.task.value
+    out_of_fold = ws.paths.datasets / champion.out_of_fold_data  # a cross-fitted champion's, on its test rows
 
     def scored(rows: pd.DataFrame, what: str) -> Scored:
         return score(models.model(), model_input(config.schema_, rows, champion.input_format, what), task)
@@ -151,11 +158,12 @@ def measure_window(ws: Workspace, *, last: int | None = None, since: float | Non
     reference_scored: Scored = cached_reference_scored(cache, key, lambda: scored(reference, "reference data"))
     pca = _fit_pca(config, reference)
     estimator = fit_champion_estimator(ws, champion, None, lambda test: cached_scored(
-        cache, "test", key, lambda: scored(test, "test data"))) if len(window) else None
+        cache, "test", key, lambda: stored_on(out_of_fold, test.index, lambda: scored(test, "test data")))
+    ) if len(window) else None
 
     holdout = _holdout(ws, champion.test_data)
     holdout_scored = None if holdout is None or holdout.empty else cached_scored(
-        cache, "holdout", key, lambda: scored(holdout, "holdout"))
+        cache, "holdout", key, lambda: stored_on(out_of_fold, holdout.index, lambda: scored(holdout, "holdout")))
     baseline = loaded[1] if loaded is not None else cached_baseline(
         cache, key, models.baseline, config.schema_.model_frame(reference.head(1), "reference data"), task)
 
