@@ -281,7 +281,7 @@ def _locked_cycle(ws: Workspace, *, last: int | None = None, since: float | None
         # and the gate all use them.
         if since is None and last is None:
             last = ws.config.measure.window_rows
-        window = ws.window(last=last, since=since)
+        window = ws.window(last=last, since=since, proba_columns=True)
         models = {champion_before: ws.registry.load(champion_before)}
         if measurement is None:
             # labels that arrived after the last counted cycle are this one's new evidence

@@ -66,15 +66,17 @@ class Workspace:
         return Registry(self.store, self.paths.artifacts, datasets=self.paths.datasets)
 
     def window(self, *, last: int | None = None, since: float | None = None, until: float | None = None,
-               labelled_only: bool = False) -> pd.DataFrame:
+               labelled_only: bool = False, proba_columns: bool = False) -> pd.DataFrame:
         """Logged predictions in a window, as :meth:`SQLStore.window` reads them with
         the features as typed columns (read them with
-        :func:`leanloop.store.features.feature_frame`), reaching into the Parquet archive
+        :func:`leanloop.store.features.feature_frame`) and, with ``proba_columns``, the
+        probabilities as a float column per ``[data] classes`` class
+        (:func:`leanloop.store.predictions.probability_columns`), reaching into the Parquet archive
         for rows retention deleted from the store (:func:`leanloop.archive.read.read_log`),
         by the project's time basis (:attr:`by_event`)."""
         return read_log(self.store, self.paths.archive(self.config.store), last=last, since=since, until=until,
                         labelled_only=labelled_only, feature_types=feature_types(self.config.schema_),
-                        by_event=self.by_event)
+                        by_event=self.by_event, classes=self.config.data.classes if proba_columns else None)
 
     def data_path(self) -> Path:
         """The training table named in the config."""

@@ -129,6 +129,9 @@ def test_the_window_reaches_into_the_archive(store: SQLStore, tmp_path: Path) ->
         assert after["prediction_id"].tolist() == expected["prediction_id"].tolist(), kind
         assert after["label"].tolist() == expected["label"].tolist(), kind
         assert after["features"].tolist() == expected["features"].tolist(), kind  # x logged as float
+        columns = read_log(store, archive, classes=[0, 1], **kind_args)  # archived dicts become columns too
+        assert columns["prediction_id"].tolist() == expected["prediction_id"].tolist(), kind
+        assert columns["probability:1"].tolist() == [0.75] * len(expected) and columns["has_probabilities"].all()
 
 
 WINDOWS = {"last": {"last": 15}, "all": {}, "since": {"since": 5.0}, "until": {"until": 2 * DAY + 3},

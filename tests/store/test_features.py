@@ -52,3 +52,31 @@ def test_a_window_read_in_steps_equals_one_read_whole(store: SQLStore, monkeypat
 
 READS = {"all": {}, "last": {"last": 5}, "labelled": {"labelled_only": True},
          "columnar": {"last": 3, "feature_types": feature_types(SCHEMA)}}
+
+
+def test_probabilities_read_as_class_columns_score_as_the_dicts(store: SQLStore,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    from leanloop.config import Task
+    from leanloop.measure.logged import logged_scored
+    from leanloop.store import predictions
+
+    logged = rows([{"x": 1.0}] * 4)
+    # A class left out and a class logged as null both score 0; a row with none: no probabilities.
+    for row, proba in zip(logged, [{"a": 0.2, "b": 0.8}, {"b": 1.0}, {"a": 0.7, "b": None}, {"a": 0.5, "b": 0.5}],
+                          strict=True):
+        row["probabilities"] = proba
+    store.log_predictions(logged)
+    monkeypatch.setattr(predictions, "_STEP", 3)  # two steps: columns from both join in order
+    by_dicts, columnar = store.window(), store.window(classes=["a", "b"])
+    assert "probabilities" not in columnar
+    assert columnar["probability:b"].tolist()[:2] == [0.8, 1.0] and columnar["has_probabilities"].all()
+    pd.testing.assert_frame_equal(columnar[list(by_dicts.columns.drop("probabilities"))],
+                                  by_dicts.drop(columns=["probabilities"]))
+    mine, theirs = (logged_scored(w, Task.CLASSIFICATION, ["a", "b"]) for w in (columnar, by_dicts))
+    assert mine.probabilities.tolist() == theirs.probabilities.tolist() == [[0.2, 0.8], [0.0, 1.0], [0.7, 0.0],
+                                                                            [0.5, 0.5]]
+    store.log_predictions([{**rows([{"x": 2.0}])[0], "prediction_id": "p9"}])  # no probabilities logged
+    columnar = store.window(classes=["a", "b"])
+    assert columnar["has_probabilities"].tolist() == [True] * 4 + [False]
+    assert logged_scored(columnar, Task.CLASSIFICATION, ["a", "b"]).probabilities is None
+    assert logged_scored(store.window(), Task.CLASSIFICATION, ["a", "b"]).probabilities is None

@@ -30,13 +30,14 @@ Examples
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
 from leanloop.archive.columns import to_frame
 from leanloop.archive.manifest import MANIFEST, ArchiveFile, load_manifest
 from leanloop.store import tables as t
+from leanloop.store.predictions import probability_columns
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -83,16 +84,18 @@ def read_archive(folder: Path, *, files: list[ArchiveFile] | None = None, since:
 
 def read_log(store: SQLStore, folder: Path | None, *, last: int | None = None, since: float | None = None,
              until: float | None = None, labelled_only: bool = False,
-             feature_types: dict[str, str] | None = None, by_event: bool = False) -> pd.DataFrame:
+             feature_types: dict[str, str] | None = None, by_event: bool = False,
+             classes: list[Any] | None = None) -> pd.DataFrame:
     """The window over the store and, where it reaches back past it, the archive in
     ``folder``; ``feature_types``: the features as typed columns, as the store reads them;
+    ``classes``: the probabilities as a float column per class, as the store reads them;
     ``by_event``: the store's rows by event time. Archived rows are those retention moved
     out by arrival, so they come first either way, filtered by event time when
     ``by_event`` (their event time, else their arrival)."""
     import pandas as pd
 
     current = store.window(last=last, since=since, until=until, labelled_only=labelled_only,
-                           feature_types=feature_types, by_event=by_event)
+                           feature_types=feature_types, by_event=by_event, classes=classes)
     if folder is None or not (Path(folder) / MANIFEST).is_file() or (last is not None and len(current) >= last):
         return current
     with store.engine.connect() as conn:
@@ -103,6 +106,8 @@ def read_log(store: SQLStore, folder: Path | None, *, last: int | None = None, s
                          until=until, labelled_only=labelled_only, flat=feature_types is not None, by_event=by_event)
     if archived.empty:
         return current
+    if classes is not None:
+        archived = archived.assign(**probability_columns(archived.pop("probabilities").tolist(), classes))
     columns = list(current.columns)
     archived = archived.reindex(columns=columns)
     return pd.concat([archived, current], ignore_index=True)[columns]

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from leanloop.config import Task
 from leanloop.scoring import Scored
+from leanloop.store.predictions import HAS_PROBABILITIES, probability_column
 
 if TYPE_CHECKING:
     import numpy as np
@@ -28,12 +29,20 @@ __all__ = ["logged_scored", "output_sample"]
 
 
 def logged_scored(window: pd.DataFrame, task: Task, classes: list[Any] | None) -> Scored:
-    """The logged outputs of ``window`` as a :class:`Scored` batch, probabilities in class order."""
+    """The logged outputs of ``window`` as a :class:`Scored` batch, probabilities in class order
+    (``window`` holds them as a dict per row, or as a float column per class as
+    :func:`leanloop.store.predictions.probability_columns` reads them)."""
     labels = window["prediction"].tolist()
-    if task is Task.REGRESSION or not classes or window["probabilities"].isna().any():
-        return Scored(labels=labels, probabilities=None, classes=classes)
     import numpy as np
 
+    if "probabilities" not in window:  # read as a float column per class
+        if task is Task.REGRESSION or not classes or not window[HAS_PROBABILITIES].all():
+            return Scored(labels=labels, probabilities=None, classes=classes)
+        proba = np.column_stack([window[probability_column(c)].to_numpy(dtype=float) for c in classes])
+        proba[np.isnan(proba)] = 0.0
+        return Scored(labels=labels, probabilities=proba.reshape(len(labels), len(classes)), classes=classes)
+    if task is Task.REGRESSION or not classes or window["probabilities"].isna().any():
+        return Scored(labels=labels, probabilities=None, classes=classes)
     names = [str(c) for c in classes]
     dicts = window["probabilities"].tolist()
     # One array per class straight from the logged dicts (a class a row lacks, or holds

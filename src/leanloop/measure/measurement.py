@@ -144,7 +144,7 @@ def measure_window(ws: Workspace, *, last: int | None = None, since: float | Non
         last = config.measure.window_rows
     by_event = ws.by_event
     if window is None:
-        window = ws.window(last=last, since=since, until=until)
+        window = ws.window(last=last, since=since, until=until, proba_columns=True)
     window = window.reset_index(drop=True)
     reference = _reference(ws, champion.train_data, config.measure.reference_max_rows, config.model.seed)
     models = _Models(ws, champion.version, loaded)  # loaded only on a cache miss
@@ -238,7 +238,8 @@ def _labelled_window(ws: Workspace, window: pd.DataFrame, *, last: int | None,
         labelled &= row_times(window, ws.by_event).to_numpy(dtype=float) >= oldest
     if labelled.sum() >= rows or (last is None and since is not None):
         return window[labelled].iloc[-rows:].reset_index(drop=True)
-    return ws.window(last=rows, since=oldest, until=until, labelled_only=True).reset_index(drop=True)
+    return ws.window(last=rows, since=oldest, until=until, labelled_only=True,
+                     proba_columns=True).reset_index(drop=True)
 
 
 def _labelled_record(window: pd.DataFrame, labelled: pd.DataFrame, by_event: bool,

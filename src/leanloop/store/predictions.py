@@ -38,8 +38,8 @@ if TYPE_CHECKING:
 
     import pandas as pd
 
-__all__ = ["BULK_CACHE_KIB", "SQLITE_BUSY_MS", "LogColumns", "log_postgresql", "log_sqlite", "postgresql_columns",
-           "read_window", "sqlite_params"]
+__all__ = ["BULK_CACHE_KIB", "HAS_PROBABILITIES", "SQLITE_BUSY_MS", "LogColumns", "log_postgresql", "log_sqlite",
+           "postgresql_columns", "probability_column", "probability_columns", "read_window", "sqlite_params"]
 
 #: SQLite's busy timeout on every connection; a commit with its own timeout restores it.
 SQLITE_BUSY_MS = 30000
@@ -168,11 +168,13 @@ def log_sqlite(conn: sa.Connection, params: list[tuple[Any, ...]], timeout_ms: f
 
 def read_window(conn: sa.Connection, *, last: int | None = None, since: float | None = None,
                 until: float | None = None, labelled_only: bool = False, by_event: bool = False,
-                feature_types: dict[str, str] | None = None) -> pd.DataFrame:
+                feature_types: dict[str, str] | None = None, classes: Sequence[Any] | None = None) -> pd.DataFrame:
     """Logged predictions in a window, oldest first, with ``label`` joined (None if
     absent); ``labelled_only`` keeps only rows whose label arrived. With
     ``feature_types``, the features come as one typed column per feature
-    (:func:`leanloop.store.features.decode_features`) instead of a dict per row.
+    (:func:`leanloop.store.features.decode_features`) instead of a dict per row; with
+    ``classes``, the probabilities come as one float column per class
+    (:func:`probability_columns`) instead of a dict per row.
 
     ``by_event``: ``last``, ``since`` and ``until`` and the order go by each row's event
     time (its arrival time when it carries none) instead of its arrival; ties keep the
@@ -204,19 +206,20 @@ def read_window(conn: sa.Connection, *, last: int | None = None, since: float | 
     # Step by step, newest first: each step's JSON text is decoded and dropped before the
     # next is fetched, so a 1M-row window never holds all of its text and its rows' tuples at once.
     while rows := result.fetchmany(_STEP):
-        parts.append(_decoded(rows[::-1], feature_types))
+        parts.append(_decoded(rows[::-1], feature_types, classes))
     if not parts:
-        return _decoded([], feature_types)
+        return _decoded([], feature_types, classes)
     return pd.concat(parts[::-1], ignore_index=True) if len(parts) > 1 else parts[0]
 
 
 #: Rows fetched and decoded per step of :func:`read_window`.
-_STEP = 100_000
+_STEP = 20_000
 _NAMES = ["seq", "prediction_id", "created_at", "model_version", "features", "prediction", "probabilities", "label",
           "received_at", "row_id", "event_at", "source"]
 
 
-def _decoded(rows: Sequence[Any], feature_types: dict[str, str] | None) -> pd.DataFrame:
+def _decoded(rows: Sequence[Any], feature_types: dict[str, str] | None,
+             classes: Sequence[Any] | None = None) -> pd.DataFrame:
     """Window rows (oldest first) as :func:`read_window`'s frame."""
     import pandas as pd
 
@@ -233,12 +236,46 @@ def _decoded(rows: Sequence[Any], feature_types: dict[str, str] | None) -> pd.Da
         # SQL NULL (no label yet) and JSON null both read as None. orjson: 2-3x json's speed.
         if name in columns:
             columns[name] = _loads("[" + ",".join("null" if v is None else v for v in columns[name]) + "]")
+    if classes is not None:
+        # A step's dicts become float columns at once and are dropped: a 1M-row window
+        # holds 8 bytes a class a row instead of a dict of floats per row (~250 bytes).
+        flat |= probability_columns(columns.pop("probabilities"), classes)
     # Object columns keep labels and outputs as logged (an int stays an int even
     # when other rows have no label yet).
     return pd.DataFrame({
         **{c: pd.Series(columns[c], dtype="float64" if c in ("created_at", "received_at", "event_at") else object)
            for c in names[1:] if c in columns},
         **flat})
+
+
+#: The column :func:`probability_columns` marks the rows that logged no probabilities with.
+HAS_PROBABILITIES = "has_probabilities"
+
+
+def probability_column(name: Any) -> str:
+    """The window's column of class ``name``'s logged probability.
+
+    >>> probability_column(1)
+    'probability:1'
+    """
+    return f"probability:{name}"
+
+
+def probability_columns(values: Sequence[Any], classes: Sequence[Any]) -> dict[str, Any]:
+    """Logged probability dicts (None where a row logged none) as one float column per
+    class (NaN where a row lacks the class or holds it as null) plus
+    :data:`HAS_PROBABILITIES`.
+
+    >>> got = probability_columns([{"0": 0.2, "1": 0.8}, {"0": 0.9}, None], [0, 1])
+    >>> {k: v.tolist() for k, v in got.items()}
+    {'probability:0': [0.2, 0.9, nan], 'probability:1': [0.8, nan, nan], 'has_probabilities': [True, True, False]}
+    """
+    import numpy as np
+
+    empty: dict[str, Any] = {}
+    rows = [empty if d is None else d for d in values]
+    columns = {probability_column(c): np.array([d.get(str(c)) for d in rows], dtype=float) for c in classes}
+    return {**columns, HAS_PROBABILITIES: np.array([d is not None for d in values], dtype=bool)}
 
 
 def _loads(text: str) -> Any:

@@ -322,10 +322,11 @@ class SQLStore:
 
     def window(self, *, last: int | None = None, since: float | None = None, until: float | None = None,
                labelled_only: bool = False, by_event: bool = False,
-               feature_types: dict[str, str] | None = None) -> pd.DataFrame:
+               feature_types: dict[str, str] | None = None, classes: list[Any] | None = None) -> pd.DataFrame:
         """Logged predictions in a window, oldest first, with ``label`` joined (None if
         absent); ``labelled_only`` keeps only rows whose label arrived; ``by_event``: by
-        event time; ``feature_types``: features as typed columns (see
+        event time; ``feature_types``: features as typed columns; ``classes``:
+        probabilities as a float column per class (see
         :func:`leanloop.store.predictions.read_window`).
 
         Labels still parked by id whose prediction is logged join first: a label and its
@@ -333,7 +334,7 @@ class SQLStore:
         self.join_parked()
         with self.engine.connect() as conn:
             return read_window(conn, last=last, since=since, until=until, labelled_only=labelled_only,
-                               by_event=by_event, feature_types=feature_types)
+                               by_event=by_event, feature_types=feature_types, classes=classes)
 
     def join_parked(self) -> int:
         """Join labels parked by id whose prediction is logged now; returns how many."""
