@@ -35,7 +35,7 @@ from leanloop.measure.calibration import CalibrationShift, calibration_shift
 from leanloop.measure.kpi import row_weights
 from leanloop.measure.logged import logged_scored
 from leanloop.measure.rows import row_outcomes
-from leanloop.scoring import Scored, model_input, score
+from leanloop.scoring import Scored
 from leanloop.store.features import feature_frame
 
 if TYPE_CHECKING:
@@ -43,9 +43,8 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from leanloop.config import ProjectConfig
-    from leanloop.registry import ModelVersion
 
-__all__ = ["score_holdout", "kpi_attribution", "accuracy_attribution", "calibration_against_holdout", "finding"]
+__all__ = ["kpi_attribution", "accuracy_attribution", "calibration_against_holdout", "finding"]
 
 
 def _kpi_values(config: ProjectConfig, frame: pd.DataFrame, truth: list[Any], labels: list[Any],
@@ -61,15 +60,6 @@ def _resampling(config: ProjectConfig) -> BootstrapOptions:
     return BootstrapOptions(resamples=config.performance.bootstrap_resamples,
                             confidence=config.performance.confidence, seed=config.model.seed,
                             max_rows=config.performance.bootstrap_max_rows)
-
-
-def score_holdout(config: ProjectConfig, champion: ModelVersion, model: Any,
-                  holdout: pd.DataFrame | None) -> Scored | None:
-    """The champion's outputs on its ``holdout`` (None without one)."""
-    if holdout is None or holdout.empty:
-        return None
-    return score(model, model_input(config.schema_, holdout, champion.input_format, "holdout"),
-                 config.data.task.value)
 
 
 def kpi_attribution(config: ProjectConfig, holdout: pd.DataFrame | None, ref_scored: Scored | None,
