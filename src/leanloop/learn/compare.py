@@ -6,9 +6,10 @@ bootstrap confidence interval (:mod:`leanloop.learn.paired`). The gate promotes 
 challenger only when every check passes, and lists each check with its numbers, like
 a test suite:
 
-- ``recent_<kpi>_lift``: the KPI per prediction rises on the recent rows, with the
-  configured confidence (the interval's lower end above zero) and by at least
-  ``min_kpi_gain`` — a gain inside the noise is not worth a deploy;
+- ``recent_<kpi>_lift``: the KPI per prediction rises on the recent rows by at least
+  ``min_kpi_gain``, shown by a one-sided test at the configured confidence (the one-sided
+  lower bound of the paired lift above zero and at least ``min_kpi_gain``,
+  :func:`lift_check`) — a gain inside the noise is not worth a deploy;
 - ``recent_<metric>_no_regression``: the main metric is not significantly worse on the
   recent rows (the interval's upper end is not below zero);
 - ``holdout_<metric>_regression``: on the champion's holdout the challenger loses at
@@ -69,7 +70,7 @@ if TYPE_CHECKING:
     from leanloop.workspace import Workspace
 
 __all__ = ["GATE", "Check", "Comparison", "Contender", "GateCheck", "Judged", "OutOfFold", "beats_baseline",
-           "compare", "contender", "hard_cases", "holdout_regression", "judge", "kpi_lift", "metric_gain",
+           "compare", "contender", "hard_cases", "holdout_regression", "judge", "kpi_lift", "lift_check", "metric_gain",
            "metric_no_regression", "paired_regression_p", "score_rows", "segments_no_regression", "truth_codes"]
 
 
@@ -252,19 +253,48 @@ class Judged:
 GateCheck = Callable[[Judged], Check]
 
 
-def kpi_lift(judged: Judged) -> Check:
-    """``recent_<kpi>_lift``: the KPI per prediction rises, beyond the noise and by ``min_kpi_gain``."""
-    config = judged.config
-    champ, chall = judged.outputs[("recent", judged.champion)], judged.outputs[("recent", judged.challenger)]
-    lift = paired_difference(judged.truths["recent"], champ.kpi, chall.kpi, statistic=mean,
-                             resamples=config.gate.resamples, confidence=config.gate.confidence, seed=config.model.seed)
-    kpi = config.kpi.name
+def lift_check(name: str, truth: np.ndarray, champion: Contender, challenger: Contender, config: ProjectConfig,
+               *, rows: int | None = None, where: str = "") -> Check:
+    """The KPI lift per prediction, challenger minus champion, by a one-sided test of superiority.
+
+    The question is one-sided (is the challenger better by at least ``[gate]
+    min_kpi_gain``?), so the bar is the one-sided lower confidence bound of the paired
+    lift at ``[gate] confidence`` (the bootstrap's ``1 - confidence`` quantile): it passes
+    when that bound is above 0 and at least ``min_kpi_gain``. A lift that does not clear
+    it is inside the noise at that confidence. (A two-sided interval's lower end would be
+    a test at ``(1 + confidence) / 2``: 97.5 % for the default 0.95, stricter than the
+    setting says.) ``lower`` and ``upper`` are the one-sided bounds at ``confidence``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from leanloop.config import ProjectConfig
+    >>> config = ProjectConfig.model_validate({"data": {"path": "x.csv", "target": "y", "task": "classification"},
+    ...     "schema": {"features": [{"name": "a", "kind": "numeric"}]}, "gate": {"min_kpi_gain": 10.0}})
+    >>> rng = np.random.default_rng(0)
+    >>> champ = Contender(labels=None, scores=None, kpi=rng.normal(0.0, 100.0, 400))
+    >>> noisy = Contender(labels=None, scores=None, kpi=champ.kpi + rng.normal(12.0, 100.0, 400))
+    >>> check = lift_check("lift", np.zeros(400), champ, noisy, config)
+    >>> check.difference > 10.0, check.lower < 10.0, check.passed
+    (True, True, False)
+    """
+    lift = paired_difference(truth, champion.kpi, challenger.kpi, statistic=mean, resamples=config.gate.resamples,
+                             confidence=config.gate.confidence, seed=config.model.seed, sides=1)
+    margin = config.gate.min_kpi_gain
     return Check(
-        check=f"recent_{kpi}_lift", champion=float(champ.kpi.mean()), challenger=float(chall.kpi.mean()),
-        threshold=config.gate.min_kpi_gain, passed=lift.lower > 0.0 and lift.value >= config.gate.min_kpi_gain,
-        difference=lift.value, lower=lift.lower, upper=lift.upper,
-        says=f"{kpi} per prediction {lift.value:+.4g} ({lift.confidence:.0%} CI {lift.lower:+.4g}..{lift.upper:+.4g}); "
-             f"needs the interval above 0 and a lift of at least {config.gate.min_kpi_gain:g}")
+        check=name, champion=float(champion.kpi.mean()), challenger=float(challenger.kpi.mean()), threshold=margin,
+        passed=bool(lift.lower > 0.0 and lift.lower >= margin), difference=lift.value, lower=lift.lower,
+        upper=lift.upper, rows=rows,
+        says=f"{config.kpi.name} per prediction {lift.value:+.4g}{where} (one-sided {lift.confidence:.0%} lower bound "
+             f"{lift.lower:+.4g}, upper {lift.upper:+.4g}); needs the lower bound above 0 and at least {margin:g}")
+
+
+def kpi_lift(judged: Judged) -> Check:
+    """``recent_<kpi>_lift``: the KPI per prediction rises beyond the noise by ``min_kpi_gain``
+    (:func:`lift_check`: a one-sided test of superiority)."""
+    return lift_check(f"recent_{judged.config.kpi.name}_lift", judged.truths["recent"],
+                      judged.outputs[("recent", judged.champion)], judged.outputs[("recent", judged.challenger)],
+                      judged.config)
 
 
 def metric_no_regression(judged: Judged) -> Check:

@@ -4,10 +4,14 @@ Both models scored the same labelled rows. Each resample draws rows with replace
 and computes the *difference* of a statistic (challenger minus champion, or previous
 minus champion) on those rows, so the row-to-row noise both models share cancels —
 the interval is much tighter than two separate intervals would be. The percentile
-interval of the differences is reported. ``scipy.stats.bootstrap`` supports paired
-samples, but it recomputes a Python callable per resample with no way to share the
-index draw between the metric and the KPI; drawing the indices once here and reusing
-them keeps the two intervals on the same resamples.
+interval of the differences is reported: two-sided by default (each end at
+``(1 - confidence) / 2``), or ``sides=1``, each end a one-sided bound at ``confidence``
+(the lower end at ``1 - confidence``: the test for superiority, "is the second better?",
+at that level; the two ends together span the ``2 * confidence - 1`` central interval).
+``scipy.stats.bootstrap`` supports paired samples, but it recomputes a Python callable
+per resample with no way to share the index draw between the metric and the KPI;
+drawing the indices once here and reusing them keeps the two intervals on the same
+resamples.
 
 Examples
 --------
@@ -18,6 +22,9 @@ Examples
 >>> gain = paired_difference(y, a, b, statistic=accuracy, resamples=500, confidence=0.95, seed=0)
 >>> round(gain.value, 2), gain.lower > 0
 (0.15, True)
+>>> one = paired_difference(y, a, b, statistic=accuracy, resamples=500, confidence=0.95, seed=0, sides=1)
+>>> one.lower > gain.lower and one.upper < gain.upper, one.sides
+(True, 1)
 """
 
 from __future__ import annotations
@@ -44,6 +51,8 @@ class Interval(BaseModel):
     confidence: float
     resamples: int
     rows: int
+    #: 2: a two-sided interval at ``confidence``; 1: each end a one-sided bound at ``confidence``
+    sides: int = 2
 
 
 def accuracy(y: np.ndarray, output: np.ndarray) -> float:
@@ -137,8 +146,12 @@ def _resampled(statistic: Statistic, y: np.ndarray, output: np.ndarray, counts: 
 
 
 def paired_difference(y: Any, first: Any, second: Any, *, statistic: Statistic, resamples: int,
-                      confidence: float, seed: int) -> Interval:
+                      confidence: float, seed: int, sides: int = 2) -> Interval:
     """``statistic(y, second) - statistic(y, first)`` and its paired percentile interval.
+
+    ``sides``: 2 for a two-sided interval at ``confidence``; 1 for one-sided bounds, the
+    lower end being the bound a one-sided test of "the second is better" at ``confidence``
+    compares with its margin (module docstring).
 
     Accuracy, means, MAE, RMSE and binary ROC AUC are computed for all resamples at once
     from the draw counts; other statistics are recomputed on each resample.
@@ -146,9 +159,11 @@ def paired_difference(y: Any, first: Any, second: Any, *, statistic: Statistic, 
     y, first, second = np.asarray(y), np.asarray(first), np.asarray(second)
     n = len(y)
     value = statistic(y, second) - statistic(y, first)
+    if sides not in (1, 2):
+        raise ValueError(f"sides must be 1 or 2, got {sides}")
     if n == 0:
         return Interval(value=float("nan"), lower=float("nan"), upper=float("nan"), confidence=confidence,
-                        resamples=0, rows=0)
+                        resamples=0, rows=0, sides=sides)
     rng = np.random.default_rng(seed)
     draws = rng.integers(0, n, (resamples, n))
     counts = np.stack([np.bincount(row, minlength=n) for row in draws]).astype(float)
@@ -159,7 +174,7 @@ def paired_difference(y: Any, first: Any, second: Any, *, statistic: Statistic, 
     else:
         diffs = np.array([statistic(y[idx], second[idx]) - statistic(y[idx], first[idx]) for idx in draws])
     diffs = diffs[~np.isnan(diffs)]
-    tail = (1 - confidence) / 2
+    tail = (1 - confidence) / sides
     lower, upper = (np.quantile(diffs, [tail, 1 - tail]) if len(diffs) else (float("nan"), float("nan")))
     return Interval(value=float(value), lower=float(lower), upper=float(upper), confidence=confidence,
-                    resamples=len(diffs), rows=n)
+                    resamples=len(diffs), rows=n, sides=sides)

@@ -6,8 +6,9 @@ compared on exactly those rows, with the gate's own statistics
 (:mod:`leanloop.learn.compare`): a paired bootstrap interval of the KPI lift per
 prediction and of the main metric's gain. The report's checks read like the gate's:
 
-- ``live_<kpi>_lift``: the shadow's KPI per prediction is higher, the interval's lower
-  end above zero and the lift at least ``[gate] min_kpi_gain``;
+- ``live_<kpi>_lift``: the shadow's KPI per prediction is higher by at least ``[gate]
+  min_kpi_gain``, by the gate's one-sided test (the one-sided lower bound of the lift
+  above zero and that margin, :func:`~leanloop.learn.compare.lift_check`);
 - ``live_<metric>_no_regression``: the main metric is not significantly worse.
 
 The verdict is ``promote`` when both pass, ``reject`` when either fails, and ``wait``
@@ -30,9 +31,8 @@ from pydantic import BaseModel, ConfigDict
 
 from leanloop.config import Task
 from leanloop.errors import NotFoundError
-from leanloop.learn.compare import Check, contender, metric_gain, truth_codes
+from leanloop.learn.compare import Check, contender, lift_check, metric_gain, truth_codes
 from leanloop.learn.ledger import Cycle
-from leanloop.learn.paired import mean, paired_difference
 from leanloop.measure.logged import logged_scored
 from leanloop.target import normalize_target
 
@@ -124,16 +124,10 @@ def shadow_report(ws: Workspace, version: str | None = None) -> ShadowReport:
                                                      probabilities=labelled["shadow_probabilities"]), task, classes),
                        y, config)
     kpi, metric = config.kpi.name, policy.main_metric_for(config.data)
-    lift = paired_difference(truth, mine.kpi, theirs.kpi, statistic=mean, resamples=config.gate.resamples,
-                             confidence=config.gate.confidence, seed=config.model.seed)
     champ, shad, gain = metric_gain(metric, truth, mine, theirs, config)
     checks = [
-        Check(check=f"live_{kpi}_lift", champion=float(mine.kpi.mean()), challenger=float(theirs.kpi.mean()),
-              threshold=config.gate.min_kpi_gain, passed=lift.lower > 0.0 and lift.value >= config.gate.min_kpi_gain,
-              difference=lift.value, lower=lift.lower, upper=lift.upper, rows=len(labelled),
-              says=f"{kpi} per prediction {lift.value:+.4g} ({lift.confidence:.0%} CI {lift.lower:+.4g}.."
-                   f"{lift.upper:+.4g}) on {len(labelled)} live rows; needs the interval above 0 and a lift of at "
-                   f"least {config.gate.min_kpi_gain:g}"),
+        lift_check(f"live_{kpi}_lift", truth, mine, theirs, config, rows=len(labelled),
+                   where=f" on {len(labelled)} live rows"),
         Check(check=f"live_{metric}_no_regression", champion=champ, challenger=shad, threshold=0.0,
               passed=not gain.upper < 0.0, difference=gain.value, lower=gain.lower, upper=gain.upper,
               rows=len(labelled),
