@@ -81,6 +81,8 @@ def test_prior_shift_recalibrates_and_the_gate_promotes_only_a_gain(project: Pro
     assert recal[f"{recal['chosen']}_log_loss"] == chosen_loss
     # EM saw the mix move from the probabilities alone (0.5 -> about 0.34 with this model; 0.25 true)
     assert recal["train_priors"][1] == pytest.approx(0.5, abs=0.03) and recal["new_priors"][1] < 0.4
+    # the class shares a refitted calibration reflects: those of the rows it was fitted on
+    assert recal["calibration"] == "none" or recal["calibration_priors"][1] == pytest.approx(0.25, abs=0.04)
     # the same fitted model underneath: the recalibrated version's reference is the champion's data
     assert challenger.fingerprint == v1.fingerprint
     checks = {c.check: c for c in cycle.comparison.checks}
@@ -96,6 +98,22 @@ def test_prior_shift_recalibrates_and_the_gate_promotes_only_a_gain(project: Pro
     # the measurement shows the served rule's KPI beside argmax's on the same labelled rows
     served, argmax = cycle.measurement["kpis"]["profit_total"], cycle.measurement["argmax_kpis"]["profit_total"]
     assert f"{served:,.0f} under the served rule, {argmax:,.0f} with argmax" in explained
+
+
+def test_a_prior_correction_starts_from_the_priors_the_calibration_reflects(project: Project) -> None:
+    """A built version's calibration was fitted on its training rows (50/50 here); one whose
+    calibration a recalibration refitted on production rows reflects their mix instead,
+    so a later prior correction starts from that mix, not the training data's."""
+    from leanloop.learn.recalibrate import _train_priors
+
+    v1 = project.registry.champion()
+    assert _train_priors(project.workspace, v1, [0, 1]) == pytest.approx([0.5, 0.5], abs=0.03)
+    refitted = v1.model_copy(update={"recalibration": {"chosen": "calibration", "classes": ["0", "1"],
+                                                       "calibration_priors": [0.75, 0.25]}})
+    assert _train_priors(project.workspace, refitted, [0, 1]).tolist() == [0.75, 0.25]
+    corrected = v1.model_copy(update={"recalibration": {"chosen": "prior_correction", "classes": ["0", "1"],
+                                                        "calibration_priors": [0.75, 0.25]}})
+    assert _train_priors(project.workspace, corrected, [0, 1]) == pytest.approx([0.5, 0.5], abs=0.03)
 
 
 def test_a_new_prior_correction_replaces_the_old_one() -> None:

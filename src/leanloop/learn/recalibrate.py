@@ -4,13 +4,16 @@ When the model still ranks as on reference but the class mix moved (the policy's
 ``recalibrate`` rule), the fitted model is not out of date, its probabilities are:
 the expected-value rule weighs probabilities learned under the old class priors.
 :func:`recalibrate` keeps the champion's fitted model and refits, on the newest
-labelled production rows (the measured window, ``[measure] window_rows``), the better
-by log loss on those rows of
+labelled production rows (the measurement's labelled window, ``[measure]
+labelled_window_rows``, else ``window_rows``), the better by log loss on those rows of
 
 1. a prior correction (:class:`~leanloop.build.calibration.PriorShift`): the class priors
    the EM method of Saerens, Latinne and Decaestecker (2002) estimates from the rows'
    probabilities (as calibrated at build: EM needs honest posteriors; no labels used),
-   replacing any earlier correction rather than stacking on it;
+   replacing any earlier correction rather than stacking on it; the priors it corrects
+   from are those the champion's calibrated probabilities reflect (the class shares of
+   the rows its calibration was fitted on: its training data, or the production rows an
+   earlier recalibration refitted it on, recorded as ``calibration_priors``);
 2. a calibration refitted on the labelled rows (sigmoid, isotonic or none by cross-fitted
    log loss, :func:`~leanloop.build.served.calibrate_model`), which absorbs a prior shift
    too, at the price of using the labels.
@@ -25,7 +28,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from leanloop.build.calibration import CalibrationReport, PriorShift, em_priors
+from leanloop.build.calibration import CalibrationMethod, CalibrationReport, PriorShift, em_priors
 from leanloop.build.served import calibrate_model, fitted_model, served_model
 from leanloop.build.train import register_version
 from leanloop.errors import DataError, NotFoundError
@@ -74,16 +77,34 @@ def _corrected(model: Any) -> tuple[Any, np.ndarray | None, np.ndarray | None]:
     return inner, np.asarray(final.train_priors, dtype=float), np.asarray(final.new_priors, dtype=float)
 
 
-def _train_priors(ws: Workspace, train_data: str, classes: list[Any]) -> np.ndarray:
+def _shares(y: Any, classes: list[Any]) -> np.ndarray:
     import numpy as np
     import pandas as pd
 
-    config = ws.config
-    target = pd.read_parquet(ws.paths.datasets / train_data, columns=[config.data.target])[config.data.target]
-    y = normalize_target(target, config.data.task)
-    keys = [str(c) for c in classes]
     shares = pd.Series([str(v) for v in y]).value_counts(normalize=True)
-    return np.array([max(float(shares.get(k, 0.0)), 1e-6) for k in keys])
+    return np.array([max(float(shares.get(str(k), 0.0)), 1e-6) for k in classes])
+
+
+def _train_priors(ws: Workspace, champion: ModelVersion, classes: list[Any]) -> np.ndarray:
+    """The class priors the champion's calibrated probabilities reflect: the class shares
+    of the rows its calibration was fitted on. For a built or retrained version that is
+    its training data (the calibration is fitted, unweighted, on a share of it); for a
+    version whose calibration an earlier recalibration refitted on production rows, the
+    shares of those rows (``calibration_priors`` of its recalibration): its training data
+    is the older version's, whose mix the refitted calibration no longer follows, and a
+    prior correction from there would correct a shift already absorbed."""
+    import numpy as np
+    import pandas as pd
+
+    earlier = champion.recalibration or {}
+    if earlier.get("chosen") == "calibration" and earlier.get("calibration_priors"):
+        known = dict(zip(earlier["classes"], earlier["calibration_priors"], strict=True))
+        if all(str(c) in known for c in classes):
+            return np.array([float(known[str(c)]) for c in classes])
+    config = ws.config
+    target = pd.read_parquet(ws.paths.datasets / (champion.train_data or ""),
+                             columns=[config.data.target])[config.data.target]
+    return _shares(normalize_target(target, config.data.task), classes)
 
 
 def _candidates(ws: Workspace, champion: ModelVersion, model: Any, X: Any, y: Any) -> tuple[Any, dict[str, Any],
@@ -99,7 +120,7 @@ def _candidates(ws: Workspace, champion: ModelVersion, model: Any, X: Any, y: An
     classes = [c.item() if hasattr(c, "item") else c for c in calibrated.classes_]
     inner, known_train, known_current = _corrected(calibrated)
     if known_train is None or known_current is None:
-        train_priors = current = _train_priors(ws, champion.train_data or "", classes)
+        train_priors = current = _train_priors(ws, champion, classes)
     else:
         train_priors, current = known_train, known_current
     new_priors = em_priors(calibrated.predict_proba(X), current)
@@ -110,7 +131,10 @@ def _candidates(ws: Workspace, champion: ModelVersion, model: Any, X: Any, y: An
     summary = {"chosen": "prior_correction" if use_priors else "calibration", "classes": [str(c) for c in classes],
                "train_priors": np.round(train_priors, 6).tolist(), "previous_priors": np.round(current, 6).tolist(),
                "new_priors": np.round(new_priors, 6).tolist(), "prior_correction_log_loss": prior_loss,
-               "calibration": report.method.value, "calibration_log_loss": report.log_loss_after, "rows": len(y)}
+               "calibration": report.method.value, "calibration_log_loss": report.log_loss_after, "rows": len(y),
+               # what the refitted calibration's probabilities reflect (none: the model's own)
+               "calibration_priors": None if report.method is CalibrationMethod.NONE
+               else np.round(_shares(y, classes), 6).tolist()}
     return (corrected, summary, None) if use_priors else (recalibrated, summary, report)
 
 
@@ -125,7 +149,8 @@ def recalibrate(ws: Workspace, *, cycle: int | None = None) -> Retrained:
     if not champion.train_data or not champion.test_data:
         raise NotFoundError(f"the champion {champion.version} has no training or test data in the workspace; "
                             "rebuild or re-adopt it")
-    production = labelled_production(ws).iloc[-config.measure.window_rows:]
+    # the rows the measurement judged the labelled evidence on: its labelled window
+    production = labelled_production(ws, config.measure.labelled_window_rows or config.measure.window_rows)
     if len(production) < config.policy.min_labels:
         raise DataError(f"recalibrating needs at least {config.policy.min_labels} labelled production rows, "
                         f"the log has {len(production)}; send more feedback first")
