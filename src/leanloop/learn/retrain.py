@@ -48,7 +48,8 @@ so are the outputs on them the measurement reads (``_outputs_out_of_fold``); its
 feature-drift reference is its training rows, as for every version. A held-out share judged the
 first relearning challenger of the scenario bench's concept change on about 450 rows,
 too few for its real gain (about +31 profit per loan) to clear the KPI lift's interval;
-cross-fitted, on all 1,500 it measured +38 (interval -4..+80), the second +39 on 4,500.
+cross-fitted, on all 1,500 it measured +38 (one-sided 95 % bound +2.6: promoted by the
+gate's one-sided test, :func:`~leanloop.learn.compare.lift_check`).
 The cost is ``RELEARN_FOLDS + 1`` fits, counted in the cycle's training seconds.
 
 While the harm lasts, each retrain after the cooldown learns from every labelled row since
