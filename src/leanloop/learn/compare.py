@@ -52,7 +52,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict
 
 from leanloop.config import SegmentMetric, Task
-from leanloop.learn.paired import Interval, mean, paired_difference, statistic_for
+from leanloop.learn.paired import Interval, mean, paired_difference, paired_regression_p, statistic_for
 from leanloop.learn.segment_gate import SegmentGain, segment_gains
 from leanloop.learn.testset import hard_case_frame
 from leanloop.measure.kpi import row_weights
@@ -183,35 +183,6 @@ def metric_gain(metric: str, truth: np.ndarray, first: Contender, second: Conten
         diff = Interval(value=-diff.value, lower=-diff.upper, upper=-diff.lower, confidence=diff.confidence,
                         resamples=diff.resamples, rows=diff.rows)
     return statistic(truth, a), statistic(truth, b), diff
-
-
-def paired_regression_p(champion_errors: Any, challenger_errors: Any, *, binary: bool) -> float:
-    """One-sided p-value that the challenger does worse than the champion on the same rows.
-
-    ``binary``: 0/1 errors, exact McNemar (binomial test on the discordant rows); else
-    per-row losses, Wilcoxon signed-rank. 1.0 when the two never differ.
-
-    Examples
-    --------
-    >>> round(paired_regression_p([0] * 20, [1] * 9 + [0] * 11, binary=True), 4)
-    0.002
-    >>> paired_regression_p([0.5, 1.0], [0.5, 1.0], binary=False)
-    1.0
-    """
-    import numpy as np
-    from scipy import stats
-
-    champ, chall = np.asarray(champion_errors, dtype=float), np.asarray(challenger_errors, dtype=float)
-    if binary:
-        worse = int(((champ == 0) & (chall == 1)).sum())
-        better = int(((champ == 1) & (chall == 0)).sum())
-        if worse + better == 0:
-            return 1.0
-        return float(stats.binomtest(worse, worse + better, 0.5, alternative="greater").pvalue)
-    diff = chall - champ
-    if not np.any(diff != 0):
-        return 1.0
-    return float(stats.wilcoxon(diff, alternative="greater").pvalue)
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
-__all__ = ["Interval", "paired_difference", "statistic_for", "accuracy", "mean"]
+__all__ = ["Interval", "paired_difference", "paired_regression_p", "statistic_for", "accuracy", "mean"]
 
 Statistic = Callable[[np.ndarray, np.ndarray], float]
 
@@ -178,3 +178,31 @@ def paired_difference(y: Any, first: Any, second: Any, *, statistic: Statistic, 
     lower, upper = (np.quantile(diffs, [tail, 1 - tail]) if len(diffs) else (float("nan"), float("nan")))
     return Interval(value=float(value), lower=float(lower), upper=float(upper), confidence=confidence,
                     resamples=len(diffs), rows=n, sides=sides)
+
+
+def paired_regression_p(champion_errors: Any, challenger_errors: Any, *, binary: bool) -> float:
+    """One-sided p-value that the challenger does worse than the champion on the same rows.
+
+    ``binary``: 0/1 errors, exact McNemar (binomial test on the discordant rows); else
+    per-row losses, Wilcoxon signed-rank. 1.0 when the two never differ.
+
+    Examples
+    --------
+    >>> round(paired_regression_p([0] * 20, [1] * 9 + [0] * 11, binary=True), 4)
+    0.002
+    >>> paired_regression_p([0.5, 1.0], [0.5, 1.0], binary=False)
+    1.0
+    """
+    from scipy import stats
+
+    champ, chall = np.asarray(champion_errors, dtype=float), np.asarray(challenger_errors, dtype=float)
+    if binary:
+        worse = int(((champ == 0) & (chall == 1)).sum())
+        better = int(((champ == 1) & (chall == 0)).sum())
+        if worse + better == 0:
+            return 1.0
+        return float(stats.binomtest(worse, worse + better, 0.5, alternative="greater").pvalue)
+    diff = chall - champ
+    if not np.any(diff != 0):
+        return 1.0
+    return float(stats.wilcoxon(diff, alternative="greater").pvalue)
