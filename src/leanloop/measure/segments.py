@@ -147,10 +147,10 @@ def single_slices(frame: pd.DataFrame, *, bins: int, reference: pd.DataFrame | N
                 edges: list[float | None] = [None, *inner, None]
                 out.extend(Condition(feature=name, low=lo, high=hi) for lo, hi in itertools.pairwise(edges))
         else:
-            present = column.dropna()
+            seen = column.dropna()
             # text columns: each distinct value once (iterating Arrow strings row by row
             # was most of the segment finder's time)
-            values = sorted({str(v) for v in (present.unique() if _is_text(present) else present)})
+            values = sorted({str(v) for v in (seen.unique() if _is_text(seen) else seen)})
             out.extend(Condition(feature=name, value=v) for v in values)
         if column.isna().any():
             out.append(Condition(feature=name, missing=True))
