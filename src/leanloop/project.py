@@ -16,47 +16,34 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from leanloop.archive.archiving import Archived, archive_log
-from leanloop.batch import BatchOptions, BatchResult, predict_file, predict_frame
-from leanloop.build.adopt import load_user_model, register_adopted, require_predict
-from leanloop.build.split import check_splittable, split
-from leanloop.build.train import train_version
-from leanloop.config import (
-    CONFIG_FILE,
-    DataConfig,
-    EngineConfig,
-    EngineKind,
-    KpiConfig,
-    KpiOutcome,
-    ProjectConfig,
-    ProjectPaths,
-    Task,
-    render_config,
-)
+from leanloop.build.split import check_splittable
+from leanloop.config import CONFIG_FILE, DataConfig, KpiConfig, KpiOutcome, ProjectConfig, ProjectPaths, render_config
+from leanloop.config.engine import EngineConfig, EngineKind
+from leanloop.config.enums import Task
 from leanloop.data import read_table, require_columns
-from leanloop.engines.dask_window import window_engine
 from leanloop.errors import DataError, InputError, NotFoundError, ProjectError
 from leanloop.frames import FrameList
-from leanloop.integrations.mlflow_tracking import log_pending
-from leanloop.learn import ledger, promotion, testset
-from leanloop.learn.ledger import Cycle, LedgerEvent
-from leanloop.learn.shadow import ShadowReport, shadow_report
-from leanloop.loop import run_cycle, save_measurement
-from leanloop.measure.measurement import Measurement, measure_window
 from leanloop.row_keys import RowId, RowKeys, file_key, infer_id_type
 from leanloop.schema import infer_schema
-from leanloop.serve.security import TOKEN_FILE, generate_token
 from leanloop.strays import StrayColumn, coerce_strays, find_strays, strays_error
 from leanloop.target import check_label, csv_labels, infer_task, normalize_target
 from leanloop.workspace import Workspace
 
+# The verbs' collaborators (build, batch, serve, learn, the loop, MLflow) are imported in
+# the methods that use them, so a verb loads only its own: `leanloop measure` imports no
+# training, batch-scoring, serving or MLflow module.
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
 
     import pandas as pd
 
+    from leanloop.archive.archiving import Archived
+    from leanloop.batch import BatchOptions, BatchResult
+    from leanloop.learn.ledger import Cycle, LedgerEvent
+    from leanloop.learn.shadow import ShadowReport
     from leanloop.learn.testset import TestsetRow
     from leanloop.measure.hard_cases import Reason
+    from leanloop.measure.measurement import Measurement
     from leanloop.registry import ModelVersion, Registry
     from leanloop.store import SQLStore
     from leanloop.store.feedback import FeedbackCounts
@@ -130,6 +117,7 @@ class Project:
         """Create ``leanloop.toml`` and the workspace in ``root`` from a data file; a column
         of numbers or date-times but for a few stray values stops it unless ``coerce``
         (see :func:`init_config`), and the columns coerced are in ``coerced``."""
+        from leanloop.serve.security import TOKEN_FILE, generate_token
         root = Path(root).resolve()
         if (root / CONFIG_FILE).exists():
             raise ProjectError(
@@ -203,6 +191,9 @@ class Project:
     # -- the loop's verbs -----------------------------------------------------------
     def build(self) -> ModelVersion:
         """Split, fit the pipeline and the baseline, register ``v1`` (or the next) as champion."""
+        from leanloop.build.split import split
+        from leanloop.build.train import train_version
+        from leanloop.integrations.mlflow_tracking import log_pending
         frame = coerce_strays(read_table(self.data_path()), self.config.data.coerce, self.config.data.time_column)
         columns = self.config.schema_.names + self.config.data.excluded
         require_columns(frame, columns, self.data_path().name)
@@ -221,6 +212,8 @@ class Project:
         table, which becomes its drift reference (see :mod:`leanloop.build.adopt`);
         ``calibrate_on``: labelled rows it did not learn from, to calibrate it on;
         ``holdout``: labelled rows it did not learn from, its reference metrics are measured on."""
+        from leanloop.build.adopt import load_user_model, register_adopted
+        from leanloop.integrations.mlflow_tracking import log_pending
         model = load_user_model(Path(model_path), trust=trust)
         version = register_adopted(self.workspace, model, Path(reference), trust=trust, name=Path(model_path).name,
                                    calibrate_on=None if calibrate_on is None else Path(calibrate_on),
@@ -236,6 +229,7 @@ class Project:
         :class:`~leanloop.errors.InputError` naming its position and column) and, with
         ``log``, logged as predictions (``source = "python"``) so labels can join them.
         """
+        from leanloop.batch import predict_frame
         return predict_frame(self.workspace, frame, log=log, version=version)
 
     def predict_file(self, path: str | Path, options: BatchOptions | None = None, *,
@@ -243,6 +237,7 @@ class Project:
         """Score a CSV or Parquet file in chunks (``leanloop predict``; see :mod:`leanloop.batch.run`),
         or a Parquet file or folder on a Dask cluster when ``engine`` (default: ``[engine]``) says
         so (:mod:`leanloop.engines.dask_batch`)."""
+        from leanloop.batch import predict_file
         chosen = engine or self.workspace.config.engine
         if chosen.kind is EngineKind.DASK:
             from leanloop.engines import dask_client
@@ -313,19 +308,26 @@ class Project:
         """Measure a window of production against the champion's reference data
         (``window`` and ``loaded``: see :func:`~leanloop.measure.measurement.measure_window`),
         on ``engine`` (default ``[engine]``; :mod:`leanloop.engines.dask_window`)."""
+        from leanloop.engines.dask_window import window_engine
+        from leanloop.measure.measurement import measure_window
         with window_engine(self.workspace, engine) as columns:
             result = measure_window(self.workspace, last=last, since=since, chunks=chunks, period=period,
                                     window=window, loaded=loaded, until=until, columns=columns)
-        return save_measurement(self.workspace, result) if save else result
+        if save:  # as leanloop.loop.save_measurement does, without importing the loop's modules
+            self.store.add_measurement(result.to_json(), at=time.time())
+        return result
 
     def cycle(self, *, last: int | None = None, since: float | None = None, act: bool = True,
               on_wait: Callable[[], None] | None = None, engine: EngineConfig | None = None) -> Cycle:
         """One turn of the loop: measure (on ``engine``, default ``[engine]``), decide, and act
         on the decision. Waits while another cycle runs (``on_wait`` is called first, to say so)."""
+        from leanloop.loop import run_cycle
         return run_cycle(self.workspace, last=last, since=since, act=act, on_wait=on_wait, engine=engine)
 
     def learn(self, *, act: bool = True) -> Cycle:
         """Decide on the latest stored measurement (and act on it), without measuring again."""
+        from leanloop.loop import run_cycle
+        from leanloop.measure.measurement import Measurement
         body = self.store.latest_measurement()
         if body is None:
             raise NotFoundError("no measurement yet; run 'leanloop measure' first (or 'leanloop cycle')")
@@ -334,37 +336,45 @@ class Project:
     def explain(self, cycle_id: int) -> Cycle | LedgerEvent:
         """The ledger entry ``cycle_id``: a cycle (its decision's rules, its gate) or a
         manual promotion or rollback."""
+        from leanloop.learn import ledger
         return ledger.entry(self.store, cycle_id)
 
     def promote(self, version: str, *, reason: str = "manual") -> LedgerEvent:
         """Make ``version`` the champion and write it to the ledger."""
+        from leanloop.learn import promotion
         return promotion.promote(self.workspace, version, reason=reason)
 
     def rollback(self, *, reason: str = "manual") -> LedgerEvent:
         """Make the previous champion the champion again and write it to the ledger."""
+        from leanloop.learn import promotion
         return promotion.rollback(self.workspace, reason=reason)
 
     def shadow(self, version: str, *, reason: str = "manual") -> LedgerEvent:
         """Put ``version`` in shadow mode (scored on live traffic, never returned) and log it."""
+        from leanloop.learn import promotion
         return promotion.start_shadow(self.workspace, version, reason=reason)
 
     def stop_shadow(self, *, reason: str = "manual") -> LedgerEvent:
         """End shadow mode and log it."""
+        from leanloop.learn import promotion
         return promotion.stop_shadow(self.workspace, reason=reason)
 
     def shadow_report(self, version: str | None = None) -> ShadowReport:
         """The shadow version (default: the current one) against the champion that answered,
         on the live rows both scored."""
+        from leanloop.learn.shadow import shadow_report
         return shadow_report(self.workspace, version)
 
     def ledger(self) -> FrameList:
         """The ledger as typed entries, oldest first (cycles that never finished left out);
         a list, and ``.to_frame()`` gives one row per entry."""
+        from leanloop.learn import ledger
         return FrameList(ledger.entries(self.store), row=lambda e: ledger.entry_row(e.to_json()), title="ledger")
 
     def history(self) -> FrameList:
         """The ledger as JSON, oldest first: what ``leanloop history --json`` prints; a
         list, and ``.to_frame()`` gives one row per entry."""
+        from leanloop.learn import ledger
         return FrameList([entry.to_json() for entry in self.ledger()], row=ledger.entry_row, title="history")
 
     def window(self, *, last: int | None = None, since: float | None = None, until: float | None = None,
@@ -375,23 +385,27 @@ class Project:
     def export(self, *, to: str | Path | None = None, since: float | None = None) -> Archived:
         """Export the log's new rows (and late labels) to the Parquet archive at ``to``
         (default ``[store] archive_dir``), then apply ``[store] retention_days``."""
+        from leanloop.archive.archiving import archive_log
         return archive_log(self.workspace, to=None if to is None else Path(to), since=since, now=time.time())
 
     # -- the enriched test set ------------------------------------------------------
     def testset(self, *, reason: Reason | str | None = None) -> FrameList:
         """The enriched test set of hard cases, newest first (optionally one reason): a list
         of :class:`~leanloop.learn.testset.TestsetRow`, and ``.to_frame()`` flat, a feature per column."""
+        from leanloop.learn import testset
         found: list[TestsetRow] = testset.rows(self.store, reason=reason)
         return FrameList(found, row=lambda r: r.frame_row(), title="enriched test set")
 
     def export_testset(self, path: str | Path) -> int:
         """Write the enriched test set to CSV or Parquet; returns the rows written."""
+        from leanloop.learn import testset
         return testset.export(self.store, path, target=self.config.data.target)
 
     def prune_testset(self, *, older_than: float | None = None, reason: Reason | str | None = None,
                       keep: int | None = None) -> int:
         """Remove test-set rows older than ``older_than`` seconds and/or of ``reason``,
         keeping the newest ``keep`` of them; returns how many were removed."""
+        from leanloop.learn import testset
         return testset.prune(self.store, older_than=older_than, reason=reason, keep=keep)
 
 
@@ -403,6 +417,8 @@ def adopt_model(model_path: str | Path, *, reference: str | Path, target: str, r
     absent (``leanloop adopt``; ``coerce`` as :meth:`Project.init`); a project created here
     is removed again if adopting fails. ``holdout``: labelled rows the model did not learn
     from, its reference metrics are measured on (see :func:`register_adopted`)."""
+    from leanloop.build.adopt import load_user_model, register_adopted, require_predict
+    from leanloop.integrations.mlflow_tracking import log_pending
     model_path, reference, root = Path(model_path), Path(reference), Path(root)
     model = load_user_model(model_path, trust=trust)
     require_predict(model, model_path.name)

@@ -225,3 +225,26 @@ def test_the_auc_of_one_score_for_every_row_is_one_half_as_scikit_learn_says() -
     found = weighted_auc(scores, W * y, W * (1 - y))
     assert found.tolist() == [skm.roc_auc_score(y, scores, sample_weight=w) for w in W]
     assert np.isnan(weighted_auc(scores, W * 0.0, W)).all()
+
+
+@pytest.mark.parametrize("ties", [False, True])
+def test_the_labelled_auc_is_the_weighted_auc_of_the_same_rows(ties: bool) -> None:
+    """Bootstrap counts give the very same AUCs (every sum exact); fractional weights
+    the same to rounding; a weighting without a positive or a negative row is NaN."""
+    from leanloop.measure.bootstrap import bootstrap_counts
+    from leanloop.measure.weighted import labelled_auc
+
+    rng = np.random.default_rng(5)
+    scores = rng.uniform(size=3000)
+    if ties:
+        scores = np.round(scores, 2)
+    y = rng.random(3000) < scores
+    W = bootstrap_counts(3000, 50, rng)
+    assert np.array_equal(labelled_auc(scores, y, W), weighted_auc(scores, W * y, W * ~y))
+    fractions = rng.uniform(size=(4, 3000))
+    assert np.allclose(labelled_auc(scores, y, fractions), weighted_auc(scores, fractions * y, fractions * ~y),
+                       rtol=1e-12, atol=0)
+    only = np.zeros((2, 3000))
+    only[0, y], only[1, ~y] = 1.0, 1.0
+    assert np.isnan(labelled_auc(scores, y, only)).all()
+    assert labelled_auc(np.full(3000, 0.3), y, W).tolist() == [0.5] * 50

@@ -140,7 +140,8 @@ def _monitor_lines(body: dict[str, Any]) -> list[str]:
         d = multivariate["domain_classifier"]
         top = ", ".join(f["feature"] for f in d["top_features"][:3])
         lines.append(f"domain classifier AUC {d['auc']:.3f} [{d['auc_low']:.3f}, {d['auc_high']:.3f}] "
-                     f"(drift above {d['threshold']:g}: {'yes' if d['drifted'] else 'no'}; driven by {top})")
+                     f"(drift above {d['threshold']:g}: {'yes' if d['drifted'] else 'no'}"
+                     + (f"; driven by {top})" if top else ")"))
     if multivariate.get("pca"):
         p = multivariate["pca"]
         lines.append(f"PCA reconstruction error {p['error']:.4f}, band [{p['lower_threshold']:.4f}, "

@@ -194,7 +194,10 @@ def weak_spots(config: ProjectConfig, *, reference: pd.DataFrame, window: pd.Dat
     if labelled.empty:
         return WeakSpots()
     every = schema.model_frame(feature_frame(window), "logged predictions")
-    frame = schema.model_frame(feature_frame(labelled), "logged predictions")
+    # the labelled rows are often the window's own: their model frame is the window's
+    same = (len(labelled) == len(window)
+            and bool((labelled["prediction_id"].to_numpy() == window["prediction_id"].to_numpy()).all()))
+    frame = every if same else schema.model_frame(feature_frame(labelled), "logged predictions")
     ref_frame = schema.model_frame(reference, "reference data")
     scored = logged_scored(labelled, data.task, data.classes)
     outcomes = row_outcomes(labelled["label"].tolist(), scored.labels, scored.probabilities, data, config.kpi)
@@ -221,10 +224,11 @@ def weak_spots(config: ProjectConfig, *, reference: pd.DataFrame, window: pd.Dat
     picks = select_hard_cases(frame, outcomes, config=config.testset, segments=segments, drifted=drifted,
                               reference=ref_frame, window_frame=every, bins=config.segments.bins,
                               loss_name="absolute error" if regression or scored.probabilities is None else "log loss")
+    picked = labelled.iloc[[p.row for p in picks]]  # one selection, not one per hard case
     cases = [
         HardCase(prediction_id=str(row["prediction_id"]), reason=p.reason, detail=p.detail,
                  loss=float(outcomes.loss[p.row]), model_version=str(row["model_version"]),
                  features=feature_row(row), label=row["label"], prediction=row["prediction"])
-        for p in picks for row in [labelled.iloc[p.row]]
+        for p, (_, row) in zip(picks, picked.iterrows(), strict=True)
     ]
     return WeakSpots(segments=segments, hard_cases=cases, segment_rows=None if sample is None else len(sample))

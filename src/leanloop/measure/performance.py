@@ -25,7 +25,7 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from leanloop.measure.weighted import confusion, ratio, weighted_auc, weighted_ece
+from leanloop.measure.weighted import confusion, labelled_auc, ratio, weighted_ece
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -164,10 +164,9 @@ def classification_table(W: np.ndarray, rows: ClassRows) -> dict[str, np.ndarray
     onehot = np.zeros((n, rows.k))
     onehot[np.arange(n), rows.truth] = 1.0
     if rows.binary:
-        out["roc_auc"] = weighted_auc(proba[:, 1], W * onehot[:, 1], W * onehot[:, 0])
+        out["roc_auc"] = labelled_auc(proba[:, 1], rows.truth == 1, W)
     else:
-        out["roc_auc"] = np.mean([weighted_auc(proba[:, c], W * onehot[:, c], W * (1 - onehot[:, c]))
-                                  for c in range(rows.k)], axis=0)
+        out["roc_auc"] = np.mean([labelled_auc(proba[:, c], rows.truth == c, W) for c in range(rows.k)], axis=0)
     eps = np.finfo(float).eps
     out["log_loss"] = W @ -np.log(np.clip(proba[np.arange(n), rows.truth], eps, 1 - eps)) / total
     squared = ((proba - onehot) ** 2).sum(axis=1)

@@ -81,6 +81,8 @@ class Condition(BaseModel):
         if self.missing:
             return column.isna().to_numpy()
         if self.value is not None:
+            if _is_text(column):  # compared as stored: no Python object per row
+                return (column == self.value).to_numpy(dtype=bool, na_value=False)
             return (column.astype(object) == self.value).to_numpy()
         numbers = column.to_numpy(dtype=float)
         inside = ~np.isnan(numbers)
@@ -114,6 +116,12 @@ def _is_numeric(column: pd.Series) -> bool:
     return pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column)
 
 
+def _is_text(column: pd.Series) -> bool:
+    import pandas as pd
+
+    return isinstance(column.dtype, pd.StringDtype)
+
+
 def single_slices(frame: pd.DataFrame, *, bins: int, reference: pd.DataFrame | None = None) -> list[Condition]:
     """Every single-feature slice of ``frame``: categories seen, quantile bins of the
     reference (``frame`` itself when no reference is given), and missing values.
@@ -139,7 +147,10 @@ def single_slices(frame: pd.DataFrame, *, bins: int, reference: pd.DataFrame | N
                 edges: list[float | None] = [None, *inner, None]
                 out.extend(Condition(feature=name, low=lo, high=hi) for lo, hi in itertools.pairwise(edges))
         else:
-            values = sorted({str(v) for v in column.dropna()})
+            seen = column.dropna()
+            # text columns: each distinct value once (iterating Arrow strings row by row
+            # was most of the segment finder's time)
+            values = sorted({str(v) for v in (seen.unique() if _is_text(seen) else seen)})
             out.extend(Condition(feature=name, value=v) for v in values)
         if column.isna().any():
             out.append(Condition(feature=name, missing=True))

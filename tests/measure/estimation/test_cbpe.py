@@ -145,3 +145,29 @@ def test_clear_errors() -> None:
         CBPE(classes=["a", "b"]).fit(np.array([[0.5, 0.5]]), ["z"])
     with pytest.raises(DataError, match=r"in \[0, 1\]"):
         CBPE(classes=[0, 1]).fit(np.array([[1.5, -0.5]]), [0])
+
+
+@pytest.mark.parametrize("ties", [False, True])
+def test_binary_draws_give_the_weight_matrix_figures(ties: bool) -> None:
+    """The binary simulation's counts and ranks give what the (row, class) weight matrix
+    gives, draw for draw: counts exactly, the KPI to rounding."""
+    from leanloop.measure.estimation.cbpe import _BinaryDraws
+    from leanloop.measure.kpi import outcome_table
+
+    rng = np.random.default_rng(3)
+    proba = binary_scores(700, rng)
+    if ties:
+        proba = np.round(proba, 1)
+    predicted = rng.integers(0, 2, 700)
+    k, n = 2, len(proba)
+    rows = ClassRows(truth=np.tile(np.arange(k), n), predicted=np.repeat(predicted, k), proba=None, k=k)
+    weights = rng.uniform(0.5, 2.0, n)
+    kpi_values = outcome_table(KPI, [0, 1])[rows.truth, rows.predicted] * np.repeat(weights, k)
+    drawn = draw(proba, rng, times=60)
+    W = (drawn[:, :, None] == np.arange(k)).reshape(60, n * k).astype(float)
+    cbpe = CBPE(classes=[0, 1], kpi=KPI)
+    expected = cbpe._metrics(W, rows, proba)
+    found = _BinaryDraws(rows.predicted[::k], proba[:, 1], kpi_values).metrics(drawn == 1)
+    for name, values in expected.items():
+        assert np.array_equal(found[name], values, equal_nan=True), name
+    assert np.allclose(found["kpi"], W @ kpi_values / n, rtol=1e-12, atol=0)

@@ -6,12 +6,16 @@ feature shows — lets it do better. :func:`domain_classifier` trains scikit-lea
 histogram gradient boosting (native categorical support, seeded) to predict "is this
 row current?", scores it by stratified k-fold cross-validation, and reports the mean
 out-of-fold ROC AUC with a 95 % confidence interval across folds (Student t over the
-k fold AUCs), drift when the mean is above the threshold, and the features that drive
-the separation (permutation importance on the first fold's held-out rows: the drop in
-AUC when one feature is shuffled).
+k fold AUCs), drift when the mean is above the threshold, and, when it is, the features
+that drive the separation (permutation importance on the first fold's held-out rows: the
+drop in AUC when one feature is shuffled; none are named without drift, where any
+"driver" is noise).
 
 Each side is subsampled to at most ``max_rows`` rows with the seed, so cost does not
-grow with the window (default cap 5,000 a side).
+grow with the window (default cap 5,000 a side). Each fold's model is small: 20 trees
+of at most 15 leaves at learning rate 0.25 (the same shrinkage budget as 50 trees at
+0.1, at 0.17 s instead of 0.34 s for five folds of a 10k-row window; its AUC on the
+car-loan analysis period 0.686 against 0.692, and 0.487 against 0.489 on no change).
 
 Examples
 --------
@@ -26,7 +30,7 @@ Examples
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict
 
@@ -40,7 +44,11 @@ if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
 
-__all__ = ["FeatureImportance", "DomainClassifierResult", "domain_classifier"]
+__all__ = ["FeatureImportance", "DomainClassifierResult", "domain_classifier", "TREES", "LEARNING_RATE"]
+
+#: Trees per fold's model, and their learning rate (see the module's docstring).
+TREES = 20
+LEARNING_RATE = 0.25
 
 
 class FeatureImportance(BaseModel):
@@ -124,25 +132,32 @@ def domain_classifier(reference: pd.DataFrame, current: pd.DataFrame, schema: Sc
     y = np.r_[np.zeros(len(reference), dtype=int), np.ones(len(current), dtype=int)]
     folds = StratifiedKFold(n_splits=options.folds, shuffle=True, random_state=options.seed)
     aucs: list[float] = []
-    importances = np.zeros(len(names))
+    first: tuple[Any, np.ndarray] | None = None  # the first fold's model and held-out rows
     # One OpenMP thread: these fits are small, and on a shared, busy machine OpenMP's
     # spinning threads made them 50x slower (seen here: 52 s against 0.9 s).
     with threadpool_limits(limits=1, user_api="openmp"):
         for k, (train, test) in enumerate(folds.split(X, y)):
-            model = HistGradientBoostingClassifier(max_iter=50, max_leaf_nodes=15,
+            model = HistGradientBoostingClassifier(max_iter=TREES, learning_rate=LEARNING_RATE, max_leaf_nodes=15,
                                                    categorical_features=np.array(categorical),
                                                    early_stopping=False, random_state=options.seed)
             model.fit(X[train], y[train])
             aucs.append(float(roc_auc_score(y[test], model.predict_proba(X[test])[:, 1])))
             if k == 0:
-                importances = permutation_importance(model, X[test], y[test], scoring="roc_auc", n_repeats=2,
-                                                     random_state=options.seed).importances_mean
-    mean = float(np.mean(aucs))
+                first = (model, test)
+        mean = float(np.mean(aucs))
+        drifted = mean > options.auc_threshold
+        top: list[FeatureImportance] = []
+        if drifted:
+            # Only with drift: shuffling each feature twice cost a third of the classifier's time.
+            assert first is not None  # every split has a first fold
+            model, test = first
+            importances = permutation_importance(model, X[test], y[test], scoring="roc_auc", n_repeats=2,
+                                                 random_state=options.seed).importances_mean
+            order = np.argsort(-importances, kind="stable")[: options.top_features]
+            top = [FeatureImportance(feature=names[i], importance=float(importances[i])) for i in order]
     half = float(student_t.ppf(0.975, len(aucs) - 1) * np.std(aucs, ddof=1) / np.sqrt(len(aucs)))
-    order = np.argsort(-importances, kind="stable")[: options.top_features]
     return DomainClassifierResult(
         auc=mean, auc_low=max(mean - half, 0.0), auc_high=min(mean + half, 1.0), fold_aucs=aucs,
-        threshold=options.auc_threshold, drifted=mean > options.auc_threshold,
-        n_reference=len(reference), n_current=len(current),
-        top_features=[FeatureImportance(feature=names[i], importance=float(importances[i])) for i in order],
+        threshold=options.auc_threshold, drifted=drifted, n_reference=len(reference), n_current=len(current),
+        top_features=top,
     )
