@@ -21,7 +21,8 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from leanloop.config import QualityConfig
-from leanloop.engines.cluster import gather
+from leanloop.engines.cluster import collect, gather
+from leanloop.engines.dask_numeric import SUMMARISED_FROM, measure_numeric
 from leanloop.engines.parts import ColumnPart, column_part, merge_parts
 from leanloop.errors import DataError, InputError
 from leanloop.measure.drift.report import Judged, assemble, judge_feature, plan_features
@@ -83,10 +84,13 @@ def measure_parquet(
     methods: dict[str, DriftMethod] | None = None,
     schema: Schema | None = None,
     with_quality: bool = True,
+    summarised_from: int = SUMMARISED_FROM,
 ) -> FileMeasurement:
     """Drift and data quality of ``current`` against ``reference`` (Parquet files,
     folders or fsspec URLs) on the cluster of ``client``; the same result as
-    :func:`~leanloop.measure.files.measure_files` on the same data.
+    :func:`~leanloop.measure.files.measure_files` on the same data. A numeric column of
+    at least ``summarised_from`` values (both sides) is measured by value ranges on the
+    workers (:mod:`~leanloop.engines.dask_numeric`); a smaller one travels to the client.
 
     Raises
     ------
@@ -102,7 +106,8 @@ def measure_parquet(
         raise InputError("the Dask engine measures with fixed thresholds; calibrated thresholds read the "
                          "reference rows in order on one machine: run with --engine local")
     job = _Job(_Side(reference, "reference"), _Side(current, "current"), client=client, options=options,
-               quality=quality, methods=methods, schema=schema, with_quality=with_quality)
+               quality=quality, methods=methods, schema=schema, with_quality=with_quality,
+               summarised_from=summarised_from)
     return job.run()
 
 
@@ -110,8 +115,9 @@ class _Job:
     """One measurement: the plan, then each column measured on the cluster."""
 
     def __init__(self, ref: _Side, cur: _Side, *, client: Client, options: DriftOptions, quality: QualityConfig,
-                 methods: dict[str, DriftMethod] | None, schema: Schema | None, with_quality: bool) -> None:
-        self.ref, self.cur, self.client = ref, cur, client
+                 methods: dict[str, DriftMethod] | None, schema: Schema | None, with_quality: bool,
+                 summarised_from: int) -> None:
+        self.ref, self.cur, self.client, self.summarised_from = ref, cur, client, summarised_from
         self.options, self.quality, self.with_quality = options, quality, with_quality
         for side in (ref, cur):
             if side.sample(side.names).empty:
@@ -140,12 +146,43 @@ class _Job:
 
     def _one(self, name: str) -> tuple[Judged | None, list[QualityResult]]:
         feature, checked = self.drifting.get(name), self.by_name.get(name)
-        parts = self._parts(name, feature, checked)
+        kinds = {f.kind for f in (feature, checked) if f is not None}
+        if len(kinds) == 1 and kinds <= {FeatureKind.NUMERIC, FeatureKind.DATETIME} and all(
+                name in side.names for side in (self.ref, self.cur)):
+            return self._numeric(name, kinds.pop(), feature, checked)
+        return self._judge(feature, checked, self._parts(name, feature, checked))
+
+    def _numeric(self, name: str, kind: FeatureKind, feature: Feature | None,
+                 checked: Feature | None) -> tuple[Judged | None, list[QualityResult]]:
+        """A numeric column: its parts stay on the workers, measured by value ranges
+        (:mod:`~leanloop.engines.dask_numeric`), or gathered here when it says so."""
+        import dask
+
+        futures = {side.side: self.client.compute([
+            dask.delayed(column_part)(p, kind, name=name, drift=feature is not None, quality=checked is not None,
+                                      side=side.side) for p in side.frame[name].to_delayed()])
+            for side in (self.ref, self.cur)}
+        try:
+            done = measure_numeric(self.client, futures, feature=feature, checked=checked,
+                                   method=self.chosen.get(name), options=self.options, quality=self.quality,
+                                   what=f"column {name!r}", summarised_from=self.summarised_from)
+            if done is not None:
+                return done
+            parts: dict[tuple[str, str], ColumnPart] = {}
+            for side, side_futures in futures.items():
+                merged = merge_parts(collect(self.client, side_futures, f"the column {name!r} of the {side} data"))
+                parts[side, "drift"] = parts[side, "quality"] = merged
+            return self._judge(feature, checked, parts)
+        finally:
+            del futures
+
+    def _judge(self, feature: Feature | None, checked: Feature | None,
+               parts: dict[tuple[str, str], ColumnPart]) -> tuple[Judged | None, list[QualityResult]]:
         judged = None
         if feature is not None:
             ref, cur = parts["reference", "drift"].sample, parts["current", "drift"].sample
             assert ref is not None and cur is not None
-            judged = judge_feature(feature, ref, cur, method=self.chosen.get(name), options=self.options,
+            judged = judge_feature(feature, ref, cur, method=self.chosen.get(feature.name), options=self.options,
                                    bounds=[(0, cur.n)], chunks=0)
         checks: list[QualityResult] = []
         if checked is not None:
