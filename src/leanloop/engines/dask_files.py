@@ -22,12 +22,13 @@ from typing import TYPE_CHECKING, Any
 
 from leanloop.config import QualityConfig
 from leanloop.engines.cluster import collect, gather
+from leanloop.engines.dask_duplicates import count_duplicates
 from leanloop.engines.dask_numeric import SUMMARISED_FROM, measure_numeric
 from leanloop.engines.parts import ColumnPart, column_part, merge_parts
 from leanloop.errors import DataError, InputError
 from leanloop.measure.drift.report import Judged, assemble, judge_feature, plan_features
 from leanloop.measure.drift.result import DriftMethod, DriftOptions, ThresholdMode
-from leanloop.measure.duplicates import DuplicateRows, row_hashes
+from leanloop.measure.duplicates import DuplicateRows
 from leanloop.measure.files import FileMeasurement
 from leanloop.measure.quality import (
     QualityResult,
@@ -47,6 +48,10 @@ __all__ = ["measure_parquet"]
 
 #: Reference rows read to infer each column's kind when no schema is given (as the local engine).
 _SAMPLE_ROWS = 10_000
+#: Parquet bytes (all columns, uncompressed) a partition aims at: a large file becomes one
+#: partition per row group or few, so every worker has some to read (Dask's default made a
+#: 2M-row file of 1M-row groups one partition: one worker did everything).
+_PARTITION_BYTES = "64MiB"
 #: Columns measured at once: the client holds each one's merged summaries (8 bytes a value).
 _COLUMNS_AT_ONCE = 2
 
@@ -60,7 +65,7 @@ class _Side:
 
         self.path, self.side = str(path), side
         try:
-            self.frame = dd.read_parquet(self.path)
+            self.frame = dd.read_parquet(self.path, blocksize=_PARTITION_BYTES)
         except (OSError, ValueError, pa.ArrowException) as err:
             raise DataError(f"{self.path} is not a readable Parquet file or folder: {err}") from err
         self.names = [str(c) for c in self.frame.columns]
@@ -226,9 +231,6 @@ class _Job:
         return int(sum(self._gather(list(side.frame.map_partitions(len).to_delayed()), f"rows of {side.path}")))
 
     def _duplicates(self, side: _Side) -> DuplicateRows:
-        import dask
-        import numpy as np
-
         names = [f.name for f in self.checked if f.name in side.names]
         if not names:
             return DuplicateRows(self._rows(side))
@@ -237,8 +239,8 @@ class _Job:
         # columns measured 2.2 s a million rows on a worker, one float column 0.07 s).
         first = hash_order(side.sample(names))[0]
         for columns in ([first], names) if len(names) > 1 else (names,):
-            tasks = [dask.delayed(row_hashes)(p) for p in side.frame[columns].to_delayed()]
-            rows = DuplicateRows.of_hashes(np.concatenate(self._gather(tasks, f"row hashes of {side.path}")))
+            rows = count_duplicates(self.client, side.frame[columns].to_delayed(),
+                                    f"the duplicate rows of {side.path}")
             if rows.count == 0:
                 break
         return rows

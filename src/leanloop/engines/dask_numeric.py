@@ -65,6 +65,9 @@ __all__ = ["SUMMARISED_FROM", "measure_numeric"]
 SUMMARISED_FROM = 200_000
 #: Values a range holds at most (both sides): its worker merges them, 8 bytes each.
 _BUCKET_VALUES = 8_000_000
+#: Bytes of a worker's memory limit per value of a range: merging a range holds about ten
+#: arrays of its size (measured peak), while the worker also keeps its partitions of two columns.
+_BYTES_PER_VALUE = 400
 #: Ranges per worker at least, so that every worker merges some.
 _BUCKETS_PER_WORKER = 2
 #: Methods computed from the range summaries.
@@ -191,8 +194,10 @@ class _Column:
 
     def buckets(self, values: int) -> int:
         """How many ranges: a few per worker, and none larger than a worker should merge."""
-        workers = max(1, len(self.client.scheduler_info()["workers"]))
-        return max(_BUCKETS_PER_WORKER * workers, math.ceil(values / _BUCKET_VALUES))
+        workers = self.client.scheduler_info()["workers"].values()
+        limits = [w.get("memory_limit") or 0 for w in workers]
+        largest = min([_BUCKET_VALUES, *(limit // _BYTES_PER_VALUE for limit in limits if limit)])
+        return max(_BUCKETS_PER_WORKER * max(1, len(limits)), math.ceil(values / max(largest, 1)))
 
     def split(self, cuts: np.ndarray, ref_ends: tuple[float, float] | None) -> None:
         """Each partition's range offsets, and the current values outside ``ref_ends``."""
