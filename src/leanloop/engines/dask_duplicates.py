@@ -63,6 +63,8 @@ def hash_cuts(ranges: int) -> np.ndarray:
     >>> hash_cuts(4).tolist() == [2**62 - 1, 2**63 - 1, 3 * 2**62 - 1]
     True
     """
+    if ranges < 2:
+        return np.zeros(0, dtype=np.uint64)
     return (np.arange(1, ranges, dtype=np.uint64) * np.uint64(2**64 // ranges) - np.uint64(1)).astype(np.uint64)
 
 
