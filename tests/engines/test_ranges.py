@@ -5,6 +5,7 @@ empty partitions), then the same rounds on a real cluster through measure_parque
 
 from __future__ import annotations
 
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +45,7 @@ from .test_dask import _assert_same, _write_parts
 def _parts(values: np.ndarray, cuts: list[int]) -> list[ColumnPart]:
     bounds = [0, *sorted(cuts), values.size]
     return [column_part(pd.Series(values[a:b], dtype=float), FeatureKind.NUMERIC, name="x", drift=True,
-                        quality=True) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+                        quality=True) for a, b in pairwise(bounds)]
 
 
 def _by_ranges(ref: list[ColumnPart], cur: list[ColumnPart], buckets: int, bins: int) -> dict[str, Any]:
@@ -141,7 +142,7 @@ def _frame(rng: np.random.Generator, rows: int, shift: float) -> pd.DataFrame:
         "city": rng.choice(["a", "b", "c"], rows),
     })
     frame.loc[rng.random(rows) < 0.1, "wide"] = np.nan
-    frame.loc[: rows // 20, ["small", "city"]] = frame.loc[0, ["small", "city"]].to_numpy()
+    frame.iloc[: rows // 20] = frame.iloc[[0] * (rows // 20)].to_numpy()  # duplicate rows
     return frame
 
 
@@ -153,7 +154,7 @@ def _frame(rng: np.random.Generator, rows: int, shift: float) -> pd.DataFrame:
 def test_measured_by_ranges_on_the_cluster_equals_the_local_engine(tmp_path: Path, dask_client: Any,
                                                                    methods: Any, large_sample: int) -> None:
     rng = np.random.default_rng(11)
-    reference, current = _frame(rng, 12_000, 0.0), _frame(rng, 16_000, 0.1)
+    reference, current = _frame(rng, 12_000, 0.0), _frame(rng, 16_000, 0.5)
     reference.to_parquet(tmp_path / "reference.parquet", index=False)
     current.to_parquet(tmp_path / "current.parquet", index=False)
     folder = _write_parts(current, tmp_path / "current", parts=5)
@@ -178,4 +179,4 @@ def test_duplicates_counted_on_the_cluster_equal_the_local_count(dask_client: An
         rows.add(frame[name])
     parts = dd.from_pandas(frame, npartitions=4).to_delayed()
     counted = count_duplicates(dask_client, parts, "the duplicates of a test frame")
-    assert (counted.rows, counted.count) == (len(frame), rows.count) == (300, 297)
+    assert (counted.rows, counted.count) == (len(frame), rows.count) == (300, 296)
