@@ -3,13 +3,17 @@
 The same measurement as :func:`~leanloop.measure.files.measure_files`, with the same
 numbers: each worker summarises its partitions of one column
 (:func:`~leanloop.engines.parts.column_part`: sorted values or a frequency table, and
-the quality tally), the client merges the parts exactly and runs the local engine's
-code on the merged summaries (:func:`~leanloop.measure.drift.report.judge_feature`,
+the quality tally). A numeric column's sorted values stay on the workers and are
+measured there by value ranges (:mod:`~leanloop.engines.dask_numeric`), the client
+receiving small summaries; other columns' summaries (frequency tables), and numeric ones
+that method or size sends here, are merged exactly on the client, which runs the local
+engine's code on them (:func:`~leanloop.measure.drift.report.judge_feature`,
 :func:`~leanloop.measure.quality.tally_checks`). Columns go one or two at a time, so
 a worker holds only its partitions of the column at hand: a dataset larger than a
-worker's memory is measured. Duplicate rows are counted on 64-bit row hashes that the
-workers compute per partition. A path may be a file, a folder of Parquet files or an
-fsspec URL (``s3://...`` when the user installs that filesystem package).
+worker's memory is measured. Duplicate rows are counted on 64-bit row hashes that stay
+on the workers (:mod:`~leanloop.engines.dask_duplicates`). A path may be a file, a folder
+of Parquet files or an fsspec URL (``s3://...`` when the user installs that filesystem
+package).
 
 Fixed thresholds only, and no chunks: calibration and chunks read the rows in order
 on one machine (``--engine local``).
