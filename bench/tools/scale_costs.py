@@ -8,8 +8,10 @@ summarising it (:func:`~leanloop.engines.parts.column_part`: sort + quality tall
 the frequency table), hashing rows of all 25 columns (read included), pickling a
 numeric part (what goes over the wire), merging sorted parts on the client
 (:func:`~leanloop.engines.parts.merge_parts`) and judging the merged column
-(:func:`~leanloop.measure.drift.report.judge_feature`: KS and the quality checks).
-Prints JSON.
+(:func:`~leanloop.measure.drift.report.judge_feature`: KS and the quality checks), and
+the value-range rounds that keep the values on the workers (:mod:`~leanloop.engines.ranges`:
+a partition's brief and split, and a range's merge of both sides' runs into the
+statistics, per million values of one side). Prints JSON.
 """
 
 from __future__ import annotations
@@ -77,6 +79,18 @@ def main(manifest_path: str) -> None:
     costs["judge_numeric_both_sides"] = best(lambda: judge_feature(
         features[0], merged["reference"].sample, merged["current"].sample, method=chosen.get(num),
         options=options, bounds=[(0, n)], chunks=0)) / 2
+    # The range rounds that replaced the client's merge (leanloop.engines.ranges): per
+    # partition the brief and the split, per range the merge of both sides' runs.
+    from leanloop.engines.ranges import brief, bucket_stats, split, splitters, take
+
+    briefs = [brief(p) for side in parts for p in parts[side]]
+    costs["brief_numeric"] = best(lambda: brief(part))
+    cuts = splitters(briefs, 2)
+    costs["split_numeric"] = best(lambda: split(part, cuts))
+    runs = {side: [take(p, 0, int(split(p, cuts[:0])[0][-1])) for p in parts[side]] for side in parts}
+    n_ref, n_cur = (sum(r.size for r in runs[side]) for side in ("reference", "current"))
+    costs["range_stats_numeric_per_side"] = best(lambda: bucket_stats(
+        runs["reference"], runs["current"], before=(0, 0), sizes=(n_ref, n_cur), low=None, high=None)) / 4
     print(json.dumps({"tool": "per-partition costs", "unit": "seconds per million values (rows for hashing)",
                       "costs": {k: round(v, 4) for k, v in costs.items()}}))
 

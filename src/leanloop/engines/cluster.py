@@ -26,7 +26,7 @@ from leanloop.errors import EngineError
 if TYPE_CHECKING:
     from distributed import Client
 
-__all__ = ["dask_client", "gather", "require_dask"]
+__all__ = ["collect", "dask_client", "gather", "require_dask"]
 
 #: Seconds to wait for a scheduler or for a LocalCluster's workers before giving up.
 _CONNECT_TIMEOUT_S = 60
@@ -79,17 +79,23 @@ def dask_client(config: EngineConfig, *, processes: bool = True) -> Iterator[Cli
 
 
 def gather(client: Client, tasks: list[Any], what: str, left: str = "nothing was written") -> list[Any]:
-    """Compute ``tasks`` on the cluster of ``client`` and return their results in order. A
-    task that killed workers more often than Dask retries it becomes an
-    :class:`~leanloop.errors.EngineError` naming ``what`` was computed and what the run
-    ``left``, instead of Dask's ``KilledWorker``."""
+    """Compute ``tasks`` on the cluster of ``client`` and return their results in order
+    (errors as :func:`collect`)."""
+    futures = client.compute(tasks)
+    try:
+        return collect(client, futures, what, left)
+    finally:
+        del futures
+
+
+def collect(client: Client, futures: list[Any], what: str, left: str = "nothing was written") -> list[Any]:
+    """The results of ``futures``, in order. A task that killed workers more often than
+    Dask retries it becomes an :class:`~leanloop.errors.EngineError` naming ``what`` was
+    computed and what the run ``left``, instead of Dask's ``KilledWorker``."""
     from distributed.scheduler import KilledWorker
 
-    futures = client.compute(tasks)
     try:
         return list(client.gather(futures))
     except KilledWorker as err:
         raise EngineError(f"the Dask workers died while computing {what} (more often than Dask retries a task: "
                           f"{err}); {left}. Check the workers' memory limit and logs, then run again") from err
-    finally:
-        del futures

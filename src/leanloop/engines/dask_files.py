@@ -3,13 +3,17 @@
 The same measurement as :func:`~leanloop.measure.files.measure_files`, with the same
 numbers: each worker summarises its partitions of one column
 (:func:`~leanloop.engines.parts.column_part`: sorted values or a frequency table, and
-the quality tally), the client merges the parts exactly and runs the local engine's
-code on the merged summaries (:func:`~leanloop.measure.drift.report.judge_feature`,
+the quality tally). A numeric column's sorted values stay on the workers and are
+measured there by value ranges (:mod:`~leanloop.engines.dask_numeric`), the client
+receiving small summaries; other columns' summaries (frequency tables), and numeric ones
+that method or size sends here, are merged exactly on the client, which runs the local
+engine's code on them (:func:`~leanloop.measure.drift.report.judge_feature`,
 :func:`~leanloop.measure.quality.tally_checks`). Columns go one or two at a time, so
 a worker holds only its partitions of the column at hand: a dataset larger than a
-worker's memory is measured. Duplicate rows are counted on 64-bit row hashes that the
-workers compute per partition. A path may be a file, a folder of Parquet files or an
-fsspec URL (``s3://...`` when the user installs that filesystem package).
+worker's memory is measured. Duplicate rows are counted on 64-bit row hashes that stay
+on the workers (:mod:`~leanloop.engines.dask_duplicates`). A path may be a file, a folder
+of Parquet files or an fsspec URL (``s3://...`` when the user installs that filesystem
+package).
 
 Fixed thresholds only, and no chunks: calibration and chunks read the rows in order
 on one machine (``--engine local``).
@@ -21,12 +25,14 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from leanloop.config import QualityConfig
-from leanloop.engines.cluster import gather
+from leanloop.engines.cluster import collect, gather
+from leanloop.engines.dask_duplicates import count_duplicates
+from leanloop.engines.dask_numeric import SUMMARISED_FROM, measure_numeric
 from leanloop.engines.parts import ColumnPart, column_part, merge_parts
 from leanloop.errors import DataError, InputError
 from leanloop.measure.drift.report import Judged, assemble, judge_feature, plan_features
 from leanloop.measure.drift.result import DriftMethod, DriftOptions, ThresholdMode
-from leanloop.measure.duplicates import DuplicateRows, row_hashes
+from leanloop.measure.duplicates import DuplicateRows
 from leanloop.measure.files import FileMeasurement
 from leanloop.measure.quality import (
     QualityResult,
@@ -46,6 +52,10 @@ __all__ = ["measure_parquet"]
 
 #: Reference rows read to infer each column's kind when no schema is given (as the local engine).
 _SAMPLE_ROWS = 10_000
+#: Parquet bytes (all columns, uncompressed) a partition aims at: a large file becomes one
+#: partition per row group or few, so every worker has some to read (Dask's default made a
+#: 2M-row file of 1M-row groups one partition: one worker did everything).
+_PARTITION_BYTES = "64MiB"
 #: Columns measured at once: the client holds each one's merged summaries (8 bytes a value).
 _COLUMNS_AT_ONCE = 2
 
@@ -59,7 +69,7 @@ class _Side:
 
         self.path, self.side = str(path), side
         try:
-            self.frame = dd.read_parquet(self.path)
+            self.frame = dd.read_parquet(self.path, blocksize=_PARTITION_BYTES)
         except (OSError, ValueError, pa.ArrowException) as err:
             raise DataError(f"{self.path} is not a readable Parquet file or folder: {err}") from err
         self.names = [str(c) for c in self.frame.columns]
@@ -83,10 +93,13 @@ def measure_parquet(
     methods: dict[str, DriftMethod] | None = None,
     schema: Schema | None = None,
     with_quality: bool = True,
+    summarised_from: int = SUMMARISED_FROM,
 ) -> FileMeasurement:
     """Drift and data quality of ``current`` against ``reference`` (Parquet files,
     folders or fsspec URLs) on the cluster of ``client``; the same result as
-    :func:`~leanloop.measure.files.measure_files` on the same data.
+    :func:`~leanloop.measure.files.measure_files` on the same data. A numeric column of
+    at least ``summarised_from`` values (both sides) is measured by value ranges on the
+    workers (:mod:`~leanloop.engines.dask_numeric`); a smaller one travels to the client.
 
     Raises
     ------
@@ -102,7 +115,8 @@ def measure_parquet(
         raise InputError("the Dask engine measures with fixed thresholds; calibrated thresholds read the "
                          "reference rows in order on one machine: run with --engine local")
     job = _Job(_Side(reference, "reference"), _Side(current, "current"), client=client, options=options,
-               quality=quality, methods=methods, schema=schema, with_quality=with_quality)
+               quality=quality, methods=methods, schema=schema, with_quality=with_quality,
+               summarised_from=summarised_from)
     return job.run()
 
 
@@ -110,8 +124,9 @@ class _Job:
     """One measurement: the plan, then each column measured on the cluster."""
 
     def __init__(self, ref: _Side, cur: _Side, *, client: Client, options: DriftOptions, quality: QualityConfig,
-                 methods: dict[str, DriftMethod] | None, schema: Schema | None, with_quality: bool) -> None:
-        self.ref, self.cur, self.client = ref, cur, client
+                 methods: dict[str, DriftMethod] | None, schema: Schema | None, with_quality: bool,
+                 summarised_from: int) -> None:
+        self.ref, self.cur, self.client, self.summarised_from = ref, cur, client, summarised_from
         self.options, self.quality, self.with_quality = options, quality, with_quality
         for side in (ref, cur):
             if side.sample(side.names).empty:
@@ -140,12 +155,43 @@ class _Job:
 
     def _one(self, name: str) -> tuple[Judged | None, list[QualityResult]]:
         feature, checked = self.drifting.get(name), self.by_name.get(name)
-        parts = self._parts(name, feature, checked)
+        kinds = {f.kind for f in (feature, checked) if f is not None}
+        if len(kinds) == 1 and kinds <= {FeatureKind.NUMERIC, FeatureKind.DATETIME} and all(
+                name in side.names for side in (self.ref, self.cur)):
+            return self._numeric(name, kinds.pop(), feature, checked)
+        return self._judge(feature, checked, self._parts(name, feature, checked))
+
+    def _numeric(self, name: str, kind: FeatureKind, feature: Feature | None,
+                 checked: Feature | None) -> tuple[Judged | None, list[QualityResult]]:
+        """A numeric column: its parts stay on the workers, measured by value ranges
+        (:mod:`~leanloop.engines.dask_numeric`), or gathered here when it says so."""
+        import dask
+
+        futures = {side.side: self.client.compute([
+            dask.delayed(column_part)(p, kind, name=name, drift=feature is not None, quality=checked is not None,
+                                      side=side.side) for p in side.frame[name].to_delayed()])
+            for side in (self.ref, self.cur)}
+        try:
+            done = measure_numeric(self.client, futures, feature=feature, checked=checked,
+                                   method=self.chosen.get(name), options=self.options, quality=self.quality,
+                                   what=f"column {name!r}", summarised_from=self.summarised_from)
+            if done is not None:
+                return done
+            parts: dict[tuple[str, str], ColumnPart] = {}
+            for side, side_futures in futures.items():
+                merged = merge_parts(collect(self.client, side_futures, f"the column {name!r} of the {side} data"))
+                parts[side, "drift"] = parts[side, "quality"] = merged
+            return self._judge(feature, checked, parts)
+        finally:
+            del futures
+
+    def _judge(self, feature: Feature | None, checked: Feature | None,
+               parts: dict[tuple[str, str], ColumnPart]) -> tuple[Judged | None, list[QualityResult]]:
         judged = None
         if feature is not None:
             ref, cur = parts["reference", "drift"].sample, parts["current", "drift"].sample
             assert ref is not None and cur is not None
-            judged = judge_feature(feature, ref, cur, method=self.chosen.get(name), options=self.options,
+            judged = judge_feature(feature, ref, cur, method=self.chosen.get(feature.name), options=self.options,
                                    bounds=[(0, cur.n)], chunks=0)
         checks: list[QualityResult] = []
         if checked is not None:
@@ -189,9 +235,6 @@ class _Job:
         return int(sum(self._gather(list(side.frame.map_partitions(len).to_delayed()), f"rows of {side.path}")))
 
     def _duplicates(self, side: _Side) -> DuplicateRows:
-        import dask
-        import numpy as np
-
         names = [f.name for f in self.checked if f.name in side.names]
         if not names:
             return DuplicateRows(self._rows(side))
@@ -200,8 +243,8 @@ class _Job:
         # columns measured 2.2 s a million rows on a worker, one float column 0.07 s).
         first = hash_order(side.sample(names))[0]
         for columns in ([first], names) if len(names) > 1 else (names,):
-            tasks = [dask.delayed(row_hashes)(p) for p in side.frame[columns].to_delayed()]
-            rows = DuplicateRows.of_hashes(np.concatenate(self._gather(tasks, f"row hashes of {side.path}")))
+            rows = count_duplicates(self.client, side.frame[columns].to_delayed(),
+                                    f"the duplicate rows of {side.path}")
             if rows.count == 0:
                 break
         return rows

@@ -42,7 +42,7 @@ if TYPE_CHECKING:
 
 __all__ = ["QualityCheck", "QualityResult", "QualityReport", "ColumnTally", "assemble_quality", "column_tally",
            "duplicates_result", "feature_checks", "frame_features", "tally_checks", "hash_order", "missing_result",
-           "quality_report", "range_results", "type_errors_result"]
+           "quality_report", "range_checks", "range_results", "type_errors_result"]
 
 _MAX_EXAMPLES = 5
 _BOOLEAN_WORDS = [True, False, "true", "false", "True", "False", 1, 0, "1", "0"]
@@ -194,24 +194,30 @@ def range_results(name: str, ref_values: np.ndarray, cur_values: np.ndarray, opt
         return float(np.min(values)), float(np.max(values))
 
     outside = 0
-    ref_constant = cur_constant = False
+    ref_ends = cur_ends = None
     if ref_values.size:
-        lo, hi = ends(ref_values)
-        ref_constant = lo == hi
+        ref_ends = lo, hi = ends(ref_values)
         if ordered:
             outside = int(np.searchsorted(cur_values, lo, side="left")
                           + cur_values.size - np.searchsorted(cur_values, hi, side="right"))
         else:
             outside = int(np.count_nonzero((cur_values < lo) | (cur_values > hi)))
     if cur_values.size:
-        first, last = ends(cur_values)
-        cur_constant = first == last
-    share = _share(outside, cur_values.size)
+        cur_ends = ends(cur_values)
+    return range_checks(name, ref_ends, cur_ends, outside, int(cur_values.size), options)
+
+
+def range_checks(name: str, ref_ends: tuple[float, float] | None, cur_ends: tuple[float, float] | None,
+                 outside: int, n_cur: int, options: QualityConfig) -> list[QualityResult]:
+    """The ``out_of_range`` and ``constant`` checks from each side's (min, max) (``None``:
+    no value), the count of current values outside the reference's and the current count."""
+    share = _share(outside, n_cur)
     return [
         QualityResult(feature=name, check=QualityCheck.OUT_OF_RANGE, value=share, reference=0.0,
                       threshold=options.max_out_of_range_share, flagged=share > options.max_out_of_range_share,
                       count=outside),
-        _constant_result(name, ref_constant, cur_constant, n_cur=int(cur_values.size)),
+        _constant_result(name, ref_ends is not None and ref_ends[0] == ref_ends[1],
+                         cur_ends is not None and cur_ends[0] == cur_ends[1], n_cur=n_cur),
     ]
 
 

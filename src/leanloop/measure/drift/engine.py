@@ -39,7 +39,7 @@ from leanloop.measure.drift import (
     wasserstein,
     z_test,
 )
-from leanloop.measure.drift.result import DriftMethod, DriftOptions, DriftResult, MethodSpec, ThresholdMode
+from leanloop.measure.drift.result import DriftMethod, DriftOptions, DriftResult, MethodSpec, Outcome, ThresholdMode
 from leanloop.measure.drift.samples import CategoricalSample, NumericSample
 from leanloop.schema import FeatureKind
 
@@ -155,18 +155,22 @@ def check_method(method: DriftMethod | str, kind: FeatureKind | str, feature: st
 
 
 def compare(feature: str, kind: FeatureKind | str, reference: Sample, current: Sample, *,
-            method: DriftMethod, options: DriftOptions, threshold: float | None = None) -> DriftResult:
+            method: DriftMethod, options: DriftOptions, threshold: float | None = None,
+            outcome: Outcome | None = None) -> DriftResult:
     """Run ``method`` on two summaries and decide.
 
     ``threshold`` (from :mod:`~leanloop.measure.drift.calibrate`) is a calibrated
     threshold on the statistic; without it the method's fixed threshold applies.
+    ``outcome``: the method's (statistic, p-value) computed elsewhere from the same
+    data (the Dask engine computes some from per-range summaries); then the summaries
+    serve only for their sizes.
     """
     kind = FeatureKind(kind)
     spec = SPECS[check_method(method, kind, feature)]
     run = spec.numeric if _is_numeric(kind) else spec.categorical
     assert run is not None
     try:
-        statistic, p_value = run(reference, current, options)
+        statistic, p_value = outcome if outcome is not None else run(reference, current, options)
     except InputError as err:
         raise InputError(f"feature {feature!r}: {err}") from err
     if threshold is not None:

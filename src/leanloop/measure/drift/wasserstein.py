@@ -7,7 +7,7 @@ import numpy as np
 from leanloop.measure.drift.result import DriftMethod, MethodSpec, Outcome
 from leanloop.measure.drift.samples import NumericSample
 
-__all__ = ["wasserstein_statistic", "SPEC"]
+__all__ = ["wasserstein_statistic", "normalised", "SPEC"]
 
 
 def wasserstein_statistic(reference: NumericSample, current: NumericSample) -> Outcome:
@@ -39,8 +39,16 @@ def wasserstein_statistic(reference: NumericSample, current: NumericSample) -> O
         ir = (ends + m - 1) // m - 1
         ic = (ends + n - 1) // n - 1
         w = float(np.sum(widths * np.abs(r[ir] - c[ic])) / (float(n) * float(m)))
-    spread = float(np.std(r))
-    return w / (spread if spread > 0 else 1.0), None
+    return normalised(w, float(np.std(r))), None
+
+
+def normalised(distance: float, spread: float) -> float:
+    """W1 divided by the reference's standard deviation, or by 1 for a constant reference.
+
+    >>> normalised(0.5, 2.0), normalised(0.5, 0.0)
+    (0.25, 0.5)
+    """
+    return distance / (spread if spread > 0 else 1.0)
 
 
 SPEC = MethodSpec(DriftMethod.WASSERSTEIN, test=False, noise_power=1.0, root=True,
