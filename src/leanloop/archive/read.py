@@ -36,6 +36,7 @@ import sqlalchemy as sa
 
 from leanloop.archive.columns import to_frame
 from leanloop.archive.manifest import MANIFEST, ArchiveFile, load_manifest
+from leanloop.archive.window import columnar_window
 from leanloop.store import tables as t
 from leanloop.store.predictions import probability_columns
 
@@ -94,6 +95,13 @@ def read_log(store: SQLStore, folder: Path | None, *, last: int | None = None, s
     ``by_event`` (their event time, else their arrival)."""
     import pandas as pd
 
+    if (feature_types is not None and not labelled_only and not by_event and folder is not None
+            and (Path(folder) / MANIFEST).is_file()):
+        # The exported rows read as Parquet columns (:mod:`leanloop.archive.window`).
+        window = columnar_window(store, Path(folder), last=last, since=since, until=until,
+                                 feature_types=feature_types, classes=classes)
+        if window is not None:
+            return window
     current = store.window(last=last, since=since, until=until, labelled_only=labelled_only,
                            feature_types=feature_types, by_event=by_event, classes=classes)
     if folder is None or not (Path(folder) / MANIFEST).is_file() or (last is not None and len(current) >= last):
