@@ -30,10 +30,11 @@ CLASSES: list[Any] = [0, 1]
 
 def logged(start: int, stop: int) -> list[dict[str, Any]]:
     """Rows ``start..stop``, an hour apart: features of every kind, a missing value now
-    and then, and a row in seven without probabilities."""
+    and then, a row in seven without probabilities, a row in five with an event time
+    37 hours before it was logged."""
     return [{"prediction_id": f"p{i:04d}", "created_at": 3600.0 * i, "model_version": f"v{1 + i // 50}",
              "features": {"x": None if i % 11 == 0 else i / 2, "c": "abc"[i % 3], "ok": i % 2 == 0},
-             "prediction": i % 2,
+             "prediction": i % 2, "event_at": 3600.0 * (i - 37) if i % 5 == 0 else None,
              "probabilities": None if i % 7 == 0 else {"0": 1 - (i % 10) / 10, "1": (i % 10) / 10}}
             for i in range(start, stop)]
 
@@ -54,6 +55,7 @@ CASES: dict[str, dict[str, Any]] = {
     "since": {"since": 3600.0 * 30}, "since and until": {"since": 3600.0 * 20, "until": 3600.0 * 90},
     "everything": {},
 }
+CASES |= {f"{name}, by event time": {**options, "by_event": True} for name, options in CASES.items()}
 
 
 def test_the_columnar_window_equals_the_store_window(store: SQLStore, tmp_path: Path) -> None:

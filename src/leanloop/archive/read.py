@@ -95,10 +95,9 @@ def read_log(store: SQLStore, folder: Path | None, *, last: int | None = None, s
     ``by_event`` (their event time, else their arrival)."""
     import pandas as pd
 
-    if (feature_types is not None and not labelled_only and not by_event and folder is not None
-            and (Path(folder) / MANIFEST).is_file()):
+    if feature_types is not None and not labelled_only and folder is not None and (Path(folder) / MANIFEST).is_file():
         # The exported rows read as Parquet columns (:mod:`leanloop.archive.window`).
-        window = columnar_window(store, Path(folder), last=last, since=since, until=until,
+        window = columnar_window(store, Path(folder), last=last, since=since, until=until, by_event=by_event,
                                  feature_types=feature_types, classes=classes)
         if window is not None:
             return window

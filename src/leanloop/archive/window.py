@@ -43,203 +43,189 @@ Examples
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from leanloop.archive.columns import PROBABILITY
 from leanloop.archive.manifest import ArchiveFile, Manifest, load_manifest
 from leanloop.archive.rows import label_marks, labels_in_force
+from leanloop.archive.window_columns import NotColumnar, window_frame
 from leanloop.store import tables as t
-from leanloop.store.features import FEATURE
-from leanloop.store.predictions import HAS_PROBABILITIES, probability_column
 
 if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
-    import pyarrow as pa
 
     from leanloop.store.sql import SQLStore
 
 __all__ = ["columnar_window"]
 
-#: Columns of the window frame that come as they are from the archive's scalar columns.
-_NAMES = ("prediction_id", "created_at", "model_version", "prediction", "label", "received_at", "row_id", "event_at",
-          "source")
-_OUTPUTS = ("prediction", "label")
-_FLOATS = ("created_at", "received_at", "event_at")
+
+@dataclass(frozen=True)
+class _Keys:
+    """Where candidate rows are (``part``: an archived file's index, or :data:`_GAP`, or
+    :data:`_FRESH`), their ``seq`` and their time (event time or arrival, as the window goes)."""
+
+    part: np.ndarray
+    seq: np.ndarray
+    time: np.ndarray
 
 
-class _NotColumnar(Exception):
-    """An archived column holds JSON text (a value that fit no type): read the window the row-wise way."""
+#: Parts of :class:`_Keys` that are not archived files: store rows the archive lacks, rows past the mark.
+_GAP, _FRESH = -1, -2
 
 
 def columnar_window(store: SQLStore, folder: Path, *, last: int | None = None, since: float | None = None,
-                    until: float | None = None, feature_types: dict[str, str],
+                    until: float | None = None, by_event: bool = False, feature_types: dict[str, str],
                     classes: list[Any] | None = None) -> pd.DataFrame | None:
-    """The window of :meth:`SQLStore.window <leanloop.store.sql.SQLStore.window>` (by
-    arrival, features as typed columns, probabilities as class columns when ``classes``)
-    with its exported rows read from the archive in ``folder``; None when the archive
-    cannot serve it column by column (then read it row-wise)."""
+    """The window of :meth:`SQLStore.window <leanloop.store.sql.SQLStore.window>`
+    (features as typed columns, probabilities as class columns when ``classes``;
+    ``by_event``: by event time) with its exported rows read from the archive in
+    ``folder``; None when the archive cannot serve it column by column (then read it
+    row-wise)."""
+    import numpy as np
     import pandas as pd
 
     manifest = load_manifest(folder)
-    options: dict[str, Any] = {"since": since, "until": until, "feature_types": feature_types, "classes": classes}
+    options: dict[str, Any] = {"since": since, "until": until, "feature_types": feature_types, "classes": classes,
+                               "by_event": by_event}
     fresh = store.window(last=last, seqs=(manifest.seq, None), **options)
     columns = list(fresh.columns[1:])  # the window's columns, without ``seq``
-    need = None if last is None else last - len(fresh)
-    if need is not None and need <= 0:
-        return fresh[columns]
+    if last is not None and len(fresh) >= last and not by_event:
+        return fresh[columns]  # by arrival, every exported row is older than these
+    files = sorted(manifest.files, key=lambda f: f.max_seq, reverse=True)
     try:
-        archived = _archived(folder, manifest, need, **options)
-    except _NotColumnar:
+        keys = _archived_keys(folder, files, None if last is None or by_event else last - len(fresh),
+                              since=since, until=until, by_event=by_event)
+        with store.engine.connect() as conn:
+            keys = _with_store_keys(conn, keys, fresh, manifest.seq, last, since=since, until=until,
+                                    by_event=by_event)
+            chosen = _chosen(keys, last, by_event)
+            parts = [_late_labels(conn, frame, manifest) for frame in _read_chosen(folder, files, chosen, options)]
+    except NotColumnar:
         return None
-    seqs = archived["seq"].to_numpy()
-    low = 0 if need is None or len(seqs) < need else int(seqs[-need]) - 1
-    with store.engine.connect() as conn:
-        missing = _store_only(conn, seqs, low, manifest.seq, since=since, until=until)
-        parts = [_late_labels(conn, archived, manifest)]
-    if len(missing):
-        gap = store.window(seqs=(int(missing[0]) - 1, int(missing[-1])), **options)
-        parts.append(gap[gap["seq"].isin(missing).to_numpy()])
+    gap = chosen.seq[chosen.part == _GAP]
+    if len(gap):
+        rows = store.window(seqs=(int(gap.min()) - 1, int(gap.max())), **options)
+        parts.append(rows[rows["seq"].isin(gap).to_numpy()])
+    parts.append(fresh[fresh["seq"].isin(chosen.seq[chosen.part == _FRESH]).to_numpy()])
     parts = [part.reindex(columns=["seq", *columns]) for part in parts if len(part)]
     if not parts:
-        return fresh[columns]
-    older = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
-    older = older.iloc[_merged([part["seq"].to_numpy() for part in parts])]
-    if need is not None:
-        older = older.iloc[max(len(older) - need, 0):]
-    if fresh.empty:  # an empty part would turn typed columns into objects when concatenated
-        return older[columns].reset_index(drop=True)
-    return pd.concat([older, fresh], ignore_index=True)[columns]
+        return fresh[columns].iloc[:0]
+    # An empty part would turn typed columns into objects when concatenated: none is.
+    frame = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+    order = np.argsort(frame["seq"].to_numpy(), kind="stable")
+    if by_event:
+        times = frame["event_at"].astype(float).fillna(frame["created_at"]).to_numpy()
+        order = np.lexsort((frame["seq"].to_numpy(), times))
+    return frame.iloc[order][columns].reset_index(drop=True)
 
 
-def _merged(seqs: list[np.ndarray]) -> np.ndarray:
-    """The positions of the concatenated parts in ``seq`` order."""
+def _archived_keys(folder: Path, files: list[ArchiveFile], need: int | None, *, since: float | None,
+                   until: float | None, by_event: bool) -> _Keys:
+    """The ``seq`` and time of the archived rows in ``[since, until)``, reading only those
+    columns: of every file, or (``need``, by arrival) of the files newest first until no
+    unread file can hold one of the newest ``need``."""
     import numpy as np
+    import pyarrow.parquet as pq
 
-    return np.argsort(np.concatenate(seqs), kind="stable")
-
-
-def _archived(folder: Path, manifest: Manifest, need: int | None, *, since: float | None, until: float | None,
-              feature_types: dict[str, str], classes: list[Any] | None) -> pd.DataFrame:
-    """The archived rows in ``[since, until)``, by ``seq`` (with it), as window columns:
-    all of them, or (``need``) at least the newest ``need``; files are read newest first
-    until no unread file can hold one of them."""
-    import numpy as np
-    import pandas as pd
-
-    files = sorted(manifest.files, key=lambda f: f.max_seq, reverse=True)
-    frames: list[pd.DataFrame] = []
-    tops: list[np.ndarray] = []
-    while files:
-        if need is not None and sum(map(len, tops)) >= need and files[0].max_seq < np.sort(np.concatenate(tops))[-need]:
+    found: list[tuple[int, np.ndarray, np.ndarray]] = []
+    for index, entry in enumerate(files):
+        if need is not None and sum(len(f[1]) for f in found) >= need and \
+                entry.max_seq < np.sort(np.concatenate([f[1] for f in found]))[-need]:
             break
-        entry = files.pop(0)
-        frame = _read_file(folder, entry, since=since, until=until, feature_types=feature_types, classes=classes)
-        if len(frame):  # an empty part would turn typed columns into objects when concatenated
-            frames.append(frame)
-            tops.append(frame["seq"].to_numpy())
-    if not frames:
-        return _read_file(folder, None, since=since, until=until, feature_types=feature_types, classes=classes)
-    frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
-    return frame.iloc[np.argsort(frame["seq"].to_numpy(), kind="stable")].reset_index(drop=True)
+        path = folder / entry.path
+        held = pq.ParquetFile(path).schema_arrow.names
+        table = pq.read_table(path, columns=[c for c in ("seq", "created_at", "event_at") if c in held])
+        seq = table.column("seq").to_numpy().astype(np.int64)
+        time = table.column("created_at").to_numpy(zero_copy_only=False).astype(float)
+        if by_event and "event_at" in held:
+            event = table.column("event_at").to_numpy(zero_copy_only=False).astype(float)
+            time = np.where(np.isnan(event), time, event)
+        keep = _inside(time, since, until)
+        found.append((index, seq[keep], time[keep]))
+    if not found:
+        return _Keys(np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64), np.empty(0))
+    return _Keys(np.concatenate([np.full(len(f[1]), f[0]) for f in found]),
+                 np.concatenate([f[1] for f in found]), np.concatenate([f[2] for f in found]))
 
 
-def _read_file(folder: Path, entry: ArchiveFile | None, *, since: float | None, until: float | None,
-               feature_types: dict[str, str], classes: list[Any] | None) -> pd.DataFrame:
-    """One archived file's rows in ``[since, until)`` as window columns (no file: none)."""
+def _inside(time: np.ndarray, since: float | None, until: float | None) -> np.ndarray:
+    import numpy as np
+
+    keep = np.ones(len(time), dtype=bool)
+    if since is not None:
+        keep &= time >= since
+    if until is not None:
+        keep &= time < until
+    return keep
+
+
+def _with_store_keys(conn: sa.Connection, keys: _Keys, fresh: pd.DataFrame, mark: int, last: int | None, *,
+                     since: float | None, until: float | None, by_event: bool) -> _Keys:
+    """``keys`` with the rows past the mark (``fresh``) and the store's rows at or below
+    it that the archive lacks (only those that could still be among the newest ``last``)."""
+    import numpy as np
+
+    fresh_time = fresh["created_at"].to_numpy(dtype=float)
+    if by_event:
+        fresh_time = fresh["event_at"].astype(float).fillna(fresh["created_at"]).to_numpy()
+    both = _Keys(np.r_[keys.part, np.full(len(fresh), _FRESH)], np.r_[keys.seq, fresh["seq"].to_numpy()],
+                 np.r_[keys.time, fresh_time])
+    floor = None
+    if last is not None and len(both.seq) >= last:  # a row must beat the last-th newest to enter
+        floor = both.time[_order(both, by_event)[-last]] if by_event else both.seq[_order(both, by_event)[-last]]
+    p = t.predictions
+    at = t.event_time() if by_event else p.c.created_at
+    query = sa.select(p.c.seq, at).where(p.c.seq <= mark)
+    if since is not None:
+        query = query.where(at >= since)
+    if until is not None:
+        query = query.where(at < until)
+    if floor is not None:
+        query = query.where(at >= float(floor)) if by_event else query.where(p.c.seq >= int(floor))
+    rows = conn.execute(query).all()
+    seq = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+    time = np.fromiter((r[1] for r in rows), dtype=float, count=len(rows))
+    gap = ~np.isin(seq, keys.seq)
+    return _Keys(np.r_[both.part, np.full(int(gap.sum()), _GAP)], np.r_[both.seq, seq[gap]],
+                 np.r_[both.time, time[gap]])
+
+
+def _order(keys: _Keys, by_event: bool) -> np.ndarray:
+    """Positions of ``keys`` oldest first: by ``seq``, or by time and then ``seq``."""
+    import numpy as np
+
+    return np.lexsort((keys.seq, keys.time)) if by_event else np.argsort(keys.seq, kind="stable")
+
+
+def _chosen(keys: _Keys, last: int | None, by_event: bool) -> _Keys:
+    """The newest ``last`` of ``keys`` (all when None)."""
+    order = _order(keys, by_event)
+    if last is not None:
+        order = order[max(len(order) - last, 0):]
+    return _Keys(keys.part[order], keys.seq[order], keys.time[order])
+
+
+def _read_chosen(folder: Path, files: list[ArchiveFile], chosen: _Keys, options: dict[str, Any],
+                 ) -> list[pd.DataFrame]:
+    """The chosen archived rows, file by file, as window columns."""
+    import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
-    if entry is None:
-        return _frame(pa.table({"seq": pa.array([], pa.int64())}), "", feature_types, classes)
-    table = pq.read_table(folder / entry.path)
-    mask = None
-    if since is not None:
-        mask = pc.greater_equal(table["created_at"], since)
-    if until is not None:
-        below = pc.less(table["created_at"], until)
-        mask = below if mask is None else pc.and_(mask, below)
-    if mask is not None:
-        table = table.filter(mask)
-    return _frame(table, entry.model_version, feature_types, classes)
-
-
-def _frame(table: pa.Table, version: str, feature_types: dict[str, str], classes: list[Any] | None,
-           ) -> pd.DataFrame:
-    """An archived table as window columns (``seq`` first), as the store's read gives them."""
-    import pandas as pd
-
-    n, names = table.num_rows, set(table.column_names)
-    used = {*_OUTPUTS, *(FEATURE + name for name in feature_types)}
-    if any(f.name in used and f.metadata and f.metadata.get(b"leanloop") == b"json" for f in table.schema):
-        raise _NotColumnar("an archived column holds JSON text")
-    columns: dict[str, Any] = {"seq": pd.Series(table.column("seq").to_numpy() if "seq" in names else [],
-                                                dtype="int64")}
-    for name in _NAMES:
-        if name == "model_version":
-            columns[name] = pd.Series([version] * n, dtype=object)
-        elif name not in names:
-            columns[name] = pd.Series([None] * n, dtype="float64" if name in _FLOATS else object)
-        elif name in _FLOATS:
-            columns[name] = pd.Series(table.column(name).to_numpy(zero_copy_only=False), dtype="float64")
-        else:
-            # Python objects, as the store's JSON decoding gives them (an int stays an int).
-            columns[name] = pd.Series(table.column(name).to_pylist(), dtype=object)
-    for name, kind in feature_types.items():
-        columns[FEATURE + name] = _feature(table, FEATURE + name, kind)
-    columns |= _probabilities(table) if classes is None else _class_probabilities(table, classes)
-    return pd.DataFrame(columns)
-
-
-def _feature(table: pa.Table, name: str, kind: str) -> np.ndarray:
-    """One feature's archived column as :func:`~leanloop.store.features.decode_features` gives it."""
-    import pyarrow as pa
-
-    kind_type = pa.type_for_alias(kind)
-    if name not in table.column_names:
-        column = pa.nulls(table.num_rows, kind_type)
-    else:
-        column = table.column(name)
-        if column.type != kind_type:  # the schema changed since the export
-            try:
-                column = column.cast(kind_type)
-            except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
-                raise _NotColumnar(name) from exc
-    return column.to_pandas().to_numpy()
-
-
-def _probabilities(table: pa.Table) -> dict[str, Any]:
-    """The archived probabilities as a dict per row (None where a row logged none), as
-    the store's read gives them without classes."""
-    import pandas as pd
-
-    held = [name for name in table.column_names if name.startswith(PROBABILITY)]
-    rows: list[Any] = [None] * table.num_rows
-    if held:
-        keys = [name[len(PROBABILITY):] for name in held]
-        for i, values in enumerate(zip(*(table.column(name).to_pylist() for name in held), strict=True)):
-            pairs = {k: v for k, v in zip(keys, values, strict=True) if v is not None}
-            rows[i] = pairs or None
-    return {"probabilities": pd.Series(rows, dtype=object)}
-
-
-def _class_probabilities(table: pa.Table, classes: list[Any]) -> dict[str, Any]:
-    """The archived class probabilities as :func:`~leanloop.store.predictions.probability_columns`
-    gives them: NaN where a row lacks the class, and whether a row logged any."""
-    import numpy as np
-
-    n = table.num_rows
-    held = [name for name in table.column_names if name.startswith(PROBABILITY)]
-    found = {probability_column(c): table.column(PROBABILITY + str(c)).to_numpy(zero_copy_only=False).astype(float)
-             if PROBABILITY + str(c) in held else np.full(n, np.nan) for c in classes}
-    logged = np.zeros(n, dtype=bool)
-    for name in held:
-        logged |= table.column(name).is_valid().to_numpy(zero_copy_only=False)
-    return {**found, HAS_PROBABILITIES: logged}
+    frames = []
+    for index in np.unique(chosen.part[chosen.part >= 0]).tolist():
+        entry = files[index]
+        table = pq.read_table(folder / entry.path)
+        wanted = chosen.seq[chosen.part == index]
+        if len(wanted) < table.num_rows:
+            table = table.filter(pc.is_in(table.column("seq"), value_set=pa.array(wanted, pa.int64())))
+        frames.append(window_frame(table, entry.model_version, options["feature_types"], options["classes"]))
+    return frames
 
 
 def _late_labels(conn: sa.Connection, archived: pd.DataFrame, manifest: Manifest) -> pd.DataFrame:
@@ -261,26 +247,3 @@ def _late_labels(conn: sa.Connection, archived: pd.DataFrame, manifest: Manifest
             archived.at[position, "label"], archived.at[position, "received_at"] = found
     archived["label"] = pd.Series(archived["label"].tolist(), dtype=object)
     return archived
-
-
-def _store_seqs(conn: sa.Connection, low: int, high: int, since: float | None, until: float | None) -> np.ndarray:
-    import numpy as np
-
-    p = t.predictions
-    query = sa.select(p.c.seq).where(p.c.seq > low, p.c.seq <= high)
-    if since is not None:
-        query = query.where(p.c.created_at >= since)
-    if until is not None:
-        query = query.where(p.c.created_at < until)
-    return np.fromiter(conn.execute(query.order_by(p.c.seq)).scalars(), dtype=np.int64)
-
-
-def _store_only(conn: sa.Connection, archived: np.ndarray, low: int, mark: int, *, since: float | None,
-                until: float | None) -> np.ndarray:
-    """The store's rows at or below the export's mark (and above ``low``) that the
-    archive does not hold, by ``seq``."""
-    import numpy as np
-
-    if mark <= low:
-        return np.empty(0, dtype=np.int64)
-    return np.setdiff1d(_store_seqs(conn, low, mark, since, until), archived, assume_unique=True)
