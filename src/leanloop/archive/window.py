@@ -186,12 +186,38 @@ def _with_store_keys(conn: sa.Connection, keys: _Keys, fresh: pd.DataFrame, mark
         query = query.where(at < until)
     if floor is not None:
         query = query.where(at >= float(floor)) if by_event else query.where(p.c.seq >= int(floor))
+    runs = _runs(keys.seq)
+    if len(runs) <= _MAX_RUNS:
+        # Only the rows outside the archived runs of ``seq`` come back (usually none):
+        # reading every row's ``seq`` to compare cost 1.9 s for a 1M-row window.
+        query = query.where(sa.not_(sa.or_(sa.false(), *(p.c.seq.between(int(a), int(b)) for a, b in runs))))
     rows = conn.execute(query).all()
     seq = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
     time = np.fromiter((r[1] for r in rows), dtype=float, count=len(rows))
     gap = ~np.isin(seq, keys.seq)
     return _Keys(np.r_[both.part, np.full(int(gap.sum()), _GAP)], np.r_[both.seq, seq[gap]],
                  np.r_[both.time, time[gap]])
+
+
+#: Most runs of consecutive archived ``seq`` numbers a store query excludes by range.
+_MAX_RUNS = 200
+
+
+def _runs(seqs: np.ndarray) -> list[tuple[int, int]]:
+    """``seqs`` as runs of consecutive numbers, ``(first, last)`` each.
+
+    >>> import numpy as np
+    >>> _runs(np.array([7, 1, 2, 3, 5]))
+    [(1, 3), (5, 5), (7, 7)]
+    """
+    import numpy as np
+
+    ordered = np.unique(seqs)
+    if not len(ordered):
+        return []
+    breaks = np.flatnonzero(np.diff(ordered) != 1)
+    starts, ends = np.r_[0, breaks + 1], np.r_[breaks, len(ordered) - 1]
+    return list(zip(ordered[starts].tolist(), ordered[ends].tolist(), strict=True))
 
 
 def _order(keys: _Keys, by_event: bool) -> np.ndarray:
