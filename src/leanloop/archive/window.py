@@ -51,7 +51,7 @@ import sqlalchemy as sa
 
 from leanloop.archive.manifest import ArchiveFile, Manifest, load_manifest
 from leanloop.archive.rows import label_marks, labels_in_force
-from leanloop.archive.window_columns import NotColumnar, window_frame
+from leanloop.archive.window_columns import NotColumnar, needed_columns, window_frame
 from leanloop.store import tables as t
 
 if TYPE_CHECKING:
@@ -115,12 +115,16 @@ def columnar_window(store: SQLStore, folder: Path, *, last: int | None = None, s
     if not parts:
         return fresh[columns].iloc[:0]
     # An empty part would turn typed columns into objects when concatenated: none is.
-    frame = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
-    order = np.argsort(frame["seq"].to_numpy(), kind="stable")
+    seqs = np.concatenate([part["seq"].to_numpy() for part in parts])
+    frame = pd.concat(parts, ignore_index=True)[columns] if len(parts) > 1 else parts[0][columns]
+    del parts  # the concatenated frame is a copy: the parts go before the measurement
     if by_event:
-        times = frame["event_at"].astype(float).fillna(frame["created_at"]).to_numpy()
-        order = np.lexsort((frame["seq"].to_numpy(), times))
-    return frame.iloc[order][columns].reset_index(drop=True)
+        order = np.lexsort((seqs, frame["event_at"].astype(float).fillna(frame["created_at"]).to_numpy()))
+    else:
+        order = np.argsort(seqs, kind="stable")
+    if (order[1:] > order[:-1]).all():  # in order already (the usual case): no copy
+        return frame.reset_index(drop=True)
+    return frame.iloc[order].reset_index(drop=True)
 
 
 def _archived_keys(folder: Path, files: list[ArchiveFile], need: int | None, *, since: float | None,
@@ -246,7 +250,9 @@ def _read_chosen(folder: Path, files: list[ArchiveFile], chosen: _Keys, options:
     frames = []
     for index in np.unique(chosen.part[chosen.part >= 0]).tolist():
         entry = files[index]
-        table = pq.read_table(folder / entry.path)
+        path = folder / entry.path
+        table = pq.read_table(path, columns=needed_columns(pq.ParquetFile(path).schema_arrow.names,
+                                                           options["feature_types"]))
         wanted = chosen.seq[chosen.part == index]
         if len(wanted) < table.num_rows:
             table = table.filter(pc.is_in(table.column("seq"), value_set=pa.array(wanted, pa.int64())))

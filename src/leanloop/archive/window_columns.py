@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     import pandas as pd
     import pyarrow as pa
 
-__all__ = ["NotColumnar", "window_frame"]
+__all__ = ["NotColumnar", "needed_columns", "window_frame"]
 
 #: The window frame's columns that come from the archive's scalar columns (and the partition).
 _NAMES = ("prediction_id", "created_at", "model_version", "prediction", "label", "received_at", "row_id", "event_at",
@@ -61,12 +61,39 @@ def window_frame(table: pa.Table, version: str, feature_types: dict[str, str], c
         elif name in _FLOATS:
             columns[name] = pd.Series(table.column(name).to_numpy(zero_copy_only=False), dtype="float64")
         else:
-            # Python objects, as the store's JSON decoding gives them (an int stays an int).
-            columns[name] = pd.Series(table.column(name).to_pylist(), dtype=object)
+            columns[name] = _objects(table.column(name), shared=name != "prediction_id")
     for name, kind in feature_types.items():
         columns[FEATURE + name] = _feature(table, FEATURE + name, kind)
     columns |= _probabilities(table) if classes is None else _class_probabilities(table, classes)
     return pd.DataFrame(columns)
+
+
+def _objects(column: pa.ChunkedArray, *, shared: bool) -> pd.Series:
+    """Python objects, as the store's JSON decoding gives them (an int stays an int);
+    ``shared``: text of few distinct values as one object per value (the store's read
+    does the same: ~50 MB less for a 1M-row window's ``source``)."""
+    import numpy as np
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if shared and pa.types.is_string(column.type) and len(column):
+        encoded = pc.dictionary_encode(column).combine_chunks()
+        values = np.empty(len(encoded.dictionary) + 1, dtype=object)
+        values[:-1] = encoded.dictionary.to_pylist()  # the last slot: None, for nulls
+        codes = encoded.indices.fill_null(len(values) - 1).to_numpy(zero_copy_only=False)
+        return pd.Series(values[codes], dtype=object)
+    return pd.Series(column.to_pylist(), dtype=object)
+
+
+def needed_columns(names: list[str], feature_types: dict[str, str]) -> list[str]:
+    """The archived columns :func:`window_frame` reads, of a file's ``names``.
+
+    >>> needed_columns(["seq", "features.x", "features.old", "probabilities.1", "label"], {"x": "float64"})
+    ['seq', 'label', 'features.x', 'probabilities.1']
+    """
+    wanted = ["seq", *_NAMES, *(FEATURE + name for name in feature_types)]
+    return [n for n in wanted if n in names] + [n for n in names if n.startswith(PROBABILITY)]
 
 
 def _feature(table: pa.Table, name: str, kind: str) -> np.ndarray:
