@@ -6,6 +6,7 @@ and a project's ``measure --json`` is the same either way."""
 from __future__ import annotations
 
 import shutil
+import time
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from leanloop.archive.window import columnar_window
 from leanloop.datasets import CarLoan
 from leanloop.schema import Feature, Schema
 from leanloop.store import SQLStore
+from leanloop.store.features import feature_types
 from tests.archive.test_project_export import log_scored, stable
 from tests.conftest import small_built_project
 
@@ -107,13 +109,16 @@ def test_a_measurement_from_the_archive_equals_the_one_from_the_store(tmp_path: 
         project.store.log_predictions([{**row, "prediction_id": f"late{i}"} for i, row in enumerate(
             project.store.window(last=200)[["created_at", "model_version", "features", "prediction",
                                             "probabilities"]].to_dict("records"))])
-        archive = project.paths.archive(project.config.store)
-        from_archive = project.measure(last=800, save=False).to_json()
-        assert project.workspace.window(last=800, proba_columns=True)["label"].notna().sum() > 300
+        archive, since = project.paths.archive(project.config.store), time.time() - 30 * 86_400
+        # A window by time reads the archive (as one of more than COLUMNAR_MIN_ROWS rows would).
+        options = {"since": since, "feature_types": feature_types(project.config.schema_), "classes": [0, 1]}
+        columnar = columnar_window(project.store, archive, **options, by_event=project.workspace.by_event)
+        assert columnar is not None and columnar["label"].notna().sum() > 300
+        from_archive = project.measure(since=since, save=False).to_json()
         shutil.move(archive, tmp_path / "elsewhere")
-        from_store = project.measure(last=800, save=False).to_json()
+        from_store = project.measure(since=since, save=False).to_json()
     assert stable(from_archive) == stable(from_store)
-    assert from_store["window"]["rows"] == 800
+    assert from_store["window"]["rows"] == 900
 
 
 @pytest.mark.parametrize("last", [1, 5])
