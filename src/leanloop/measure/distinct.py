@@ -14,6 +14,8 @@ Examples
 ([0, 1, 0, 2], [3, 1, 2])
 >>> factorized([1, True]) is None  # two types: 1 == True, but they are different labels
 True
+>>> [type(u).__name__ for u in factorized([7, 2 ** 40, 7])[1]]  # Python ints, as logged
+['int', 'int']
 >>> by_distinct([1, 1.0, True, "a", 1], lambda v: type(v).__name__).tolist()
 ['int', 'float', 'bool', 'str', 'int']
 """
@@ -38,10 +40,21 @@ def factorized(values: Sequence[Any] | np.ndarray) -> tuple[np.ndarray, np.ndarr
     None when they do not (then map them row by row)."""
     import numpy as np
     import pandas as pd
+    from pandas.api.types import infer_dtype
 
     if isinstance(values, np.ndarray) and values.dtype != object:
         codes, uniques = pd.factorize(values, use_na_sentinel=False)
         return np.asarray(codes), uniques
+    if not isinstance(values, np.ndarray) and infer_dtype(values, skipna=False) == "integer":
+        # Integers (the usual labels) factorised as int64, their uniques back as Python
+        # ints: 0.04 s instead of 0.07 s per 1M labels, a few dozen times per measurement.
+        try:
+            codes, uniques = pd.factorize(np.asarray(values, dtype=np.int64))
+        except OverflowError:  # beyond 64 bits
+            return None
+        found = np.empty(len(uniques), dtype=object)
+        found[:] = uniques.tolist()
+        return np.asarray(codes), found
     types = set(map(type, values))
     if len(types) != 1 or next(iter(types)) not in _PLAIN:
         return None
