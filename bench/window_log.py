@@ -4,8 +4,10 @@ Logging a million predictions through ``leanloop serve`` takes many minutes; the
 suite only needs the log itself. So the car-loan analysis period is sampled with a fixed
 seed, scored once by the champion (outputs as the server logs them) and written with the
 server's own group-commit insert (:meth:`SQLStore.log_predictions`, 50,000 rows a group),
-one second apart; every row is labelled through :meth:`SQLStore.add_feedback`. The
-result is cached by size.
+one second apart; every row is labelled through :meth:`SQLStore.add_feedback`. Then the
+log is exported to the project's Parquet archive, as the server's retention (or a cron
+``leanloop export``) keeps it, so windows read their exported rows as columns
+(:mod:`leanloop.archive.window`). The result is cached by size.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ def window_log(folder: Path, rows: int, *, seed: int = 17) -> WindowLog:
     """The project in ``folder/window-ROWS`` with ``rows`` logged, labelled predictions."""
     import numpy as np
 
+    from leanloop.archive import archive_log
     from leanloop.datasets import car_loan
     from leanloop.scoring import model_input, score, to_python
     from leanloop.workspace import Workspace
@@ -69,5 +72,6 @@ def window_log(folder: Path, rows: int, *, seed: int = 17) -> WindowLog:
             ws.store.log_predictions(group)
             ws.store.add_feedback([(g["prediction_id"], int(truth[j])) for g, j in zip(group, picks, strict=True)],
                                   received_at=START + rows + start, source="bench")
+        archive_log(ws, now=START)  # now=START: retention (none configured) could delete nothing
     (folder / "done").touch()
     return done

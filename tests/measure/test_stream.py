@@ -76,3 +76,21 @@ def test_page_hinkley_signals_where_rivers_detector_does(threshold: float, delta
             expected.append(i)
     assert len(expected) > 1
     assert page_hinkley_changes(values, options) == expected
+
+
+@pytest.mark.parametrize("delta", [0.002, 0.5])
+def test_adwin_fed_directly_signals_where_rivers_update_does(delta: float) -> None:
+    # Feeding ADWIN's window directly must fire on exactly the rows River's public
+    # update fires on, resets after each change included.
+    from leanloop.measure.stream import adwin_changes, make_detector
+
+    rng = np.random.default_rng(7)
+    values = np.r_[rng.random(4000) < 0.2, rng.random(4000) < 0.4, rng.normal(0, 1, 2000)].astype(float).tolist()
+    options = StreamConfig(adwin_delta=delta)
+    river, expected = make_detector(StreamDetectorKind.ADWIN, options), []
+    for i, value in enumerate(values):
+        river.update(value)
+        if river.drift_detected:
+            expected.append(i)
+    assert len(expected) > 1
+    assert adwin_changes(make_detector(StreamDetectorKind.ADWIN, options), values) == expected

@@ -36,6 +36,7 @@ import sqlalchemy as sa
 
 from leanloop.archive.columns import to_frame
 from leanloop.archive.manifest import MANIFEST, ArchiveFile, load_manifest
+from leanloop.archive.window import columnar_window
 from leanloop.store import tables as t
 from leanloop.store.predictions import probability_columns
 
@@ -44,7 +45,13 @@ if TYPE_CHECKING:
 
     from leanloop.store.sql import SQLStore
 
-__all__ = ["read_archive", "read_log"]
+__all__ = ["COLUMNAR_MIN_ROWS", "read_archive", "read_log"]
+
+#: Windows of more rows than this (and windows by time) read their exported rows as
+#: Parquet columns: below it the store's row-wise read costs less than finding the rows
+#: in the archive (measured on a 1M-row log by event time: 10k rows 5.6 s of CPU from
+#: the store, 6.4 s columnar; 100k rows 10.1 s and 10.0 s; 1M rows 33.5 s and 27.8 s).
+COLUMNAR_MIN_ROWS = 100_000
 
 
 def read_archive(folder: Path, *, files: list[ArchiveFile] | None = None, since: float | None = None,
@@ -87,13 +94,22 @@ def read_log(store: SQLStore, folder: Path | None, *, last: int | None = None, s
              feature_types: dict[str, str] | None = None, by_event: bool = False,
              classes: list[Any] | None = None) -> pd.DataFrame:
     """The window over the store and, where it reaches back past it, the archive in
-    ``folder``; ``feature_types``: the features as typed columns, as the store reads them;
+    ``folder`` (a window of more than :data:`COLUMNAR_MIN_ROWS` rows, or by time, takes
+    every exported row from the archive: :func:`leanloop.archive.window.columnar_window`);
+    ``feature_types``: the features as typed columns, as the store reads them;
     ``classes``: the probabilities as a float column per class, as the store reads them;
     ``by_event``: the store's rows by event time. Archived rows are those retention moved
     out by arrival, so they come first either way, filtered by event time when
     ``by_event`` (their event time, else their arrival)."""
     import pandas as pd
 
+    if (feature_types is not None and not labelled_only and (last is None or last > COLUMNAR_MIN_ROWS)
+            and folder is not None and (Path(folder) / MANIFEST).is_file()):
+        # The exported rows read as Parquet columns (:mod:`leanloop.archive.window`).
+        window = columnar_window(store, Path(folder), last=last, since=since, until=until, by_event=by_event,
+                                 feature_types=feature_types, classes=classes)
+        if window is not None:
+            return window
     current = store.window(last=last, since=since, until=until, labelled_only=labelled_only,
                            feature_types=feature_types, by_event=by_event, classes=classes)
     if folder is None or not (Path(folder) / MANIFEST).is_file() or (last is not None and len(current) >= last):

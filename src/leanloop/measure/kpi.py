@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from leanloop.label_rule import label_key, value_table
 from leanloop.measure.bootstrap import BootstrapOptions, Interval, bootstrap, rescaled, subsample_rows
+from leanloop.measure.distinct import by_distinct, factorized
 from leanloop.scoring import Scored, argmax_labels
 
 if TYPE_CHECKING:
@@ -49,18 +50,31 @@ def outcome_table(config: KpiConfig, classes: list[Any]) -> np.ndarray:
 def outcome_values(y_true: Sequence[Any], y_pred: Sequence[Any], config: KpiConfig,
                    weights: np.ndarray | None = None) -> list[float]:
     """The value of each row's outcome (times its weight); undeclared cells are worth ``default_value``."""
+    import numpy as np
+
     table = {(_key(o.actual), _key(o.predicted)): o.value for o in config.outcomes}
+    if len(y_true) != len(y_pred):
+        raise ValueError(f"outcome_values: {len(y_pred)} predictions for {len(y_true)} labels "
+                         f"(the predictions are {'shorter' if len(y_pred) < len(y_true) else 'longer'})")
+    truth, predicted = factorized(y_true), factorized(y_pred)
+    if truth is not None and predicted is not None:
+        # One value per distinct (actual, predicted) pair, gathered by code: a dict
+        # lookup per row cost 0.45 s per pass over a 1M-row window.
+        grid = np.array([[table.get((_key(a), _key(p)), config.default_value) for p in predicted[1]]
+                         for a in truth[1]], dtype=float).reshape(len(truth[1]), len(predicted[1]))
+        values = grid[truth[0], predicted[0]]
+        return (values if weights is None else values * np.asarray(weights, dtype=float)).tolist()
     # One value per distinct (actual, predicted) pair, by type and value (True is not 1):
     # label_key per row cost 5 s of a 100k-row measurement.
     seen: dict[tuple[type, Any, type, Any], float] = {}
-    values = []
+    found = []
     for a, p in zip(y_true, y_pred, strict=True):
         pair = (a.__class__, a, p.__class__, p)
         value = seen.get(pair)
         if value is None:
             value = seen[pair] = table.get((_key(a), _key(p)), config.default_value)
-        values.append(value)
-    return values if weights is None else [v * float(w) for v, w in zip(values, weights, strict=True)]
+        found.append(value)
+    return found if weights is None else [v * float(w) for v, w in zip(found, weights, strict=True)]
 
 
 def _key(label: Any) -> str:
@@ -69,20 +83,13 @@ def _key(label: Any) -> str:
 
 def label_keys(labels: Sequence[Any]) -> list[str]:
     """:func:`~leanloop.label_rule.label_key` of each label, computed once per distinct
-    label (by type and value: True is not 1); per row it cost 0.6 s of a 100k-row window.
+    label (by type and value: True is not 1; :func:`~leanloop.measure.distinct.by_distinct`);
+    per row it cost 0.6 s of a 100k-row window.
 
     >>> label_keys([1, 1.0, True, "a", 1])
     ['1', '1', 'True', 'a', '1']
     """
-    seen: dict[tuple[type, Any], str] = {}
-    keys = []
-    for label in labels:
-        pair = (label.__class__, label)
-        key = seen.get(pair)
-        if key is None:
-            key = seen[pair] = label_key(label)
-        keys.append(key)
-    return keys
+    return by_distinct(labels, label_key).tolist()
 
 
 def regression_values(y_true: Sequence[float] | np.ndarray, y_pred: Sequence[float] | np.ndarray, config: KpiConfig,

@@ -25,6 +25,7 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from leanloop.measure.distinct import by_distinct
 from leanloop.measure.weighted import confusion, labelled_auc, ratio, weighted_ece
 
 if TYPE_CHECKING:
@@ -69,19 +70,10 @@ def class_rows(y_true: Sequence[Any] | np.ndarray, y_pred: Sequence[Any] | np.nd
     index = {str(c): i for i, c in enumerate(classes)}
 
     def codes(values: Sequence[Any] | np.ndarray, what: str) -> np.ndarray:
-        # Each distinct label (by type and value: True is not 1) is mapped once; mapping
-        # every row cost 1.2 s of a 100k-row measurement.
-        seen: dict[tuple[type, Any], int] = {}
-
-        def code(value: Any) -> int:
-            key = (value.__class__, value)
-            found = seen.get(key)
-            if found is None:
-                found = seen[key] = index[_text(value)]
-            return found
-
+        # Each distinct label (by type and value: True is not 1) is mapped once, in C
+        # when the labels share one type; mapping every row cost 1.2 s of a 100k-row measurement.
         try:
-            return np.array([code(v) for v in values], dtype=int)
+            return by_distinct(values, lambda value: index[_text(value)]).astype(int)
         except KeyError as exc:
             from leanloop.errors import DataError
 

@@ -42,7 +42,8 @@ from leanloop.config import StreamConfig, StreamDetectorKind
 if TYPE_CHECKING:
     import numpy as np
 
-__all__ = ["StreamSignal", "StreamChange", "StreamResult", "detect_changes", "make_detector", "page_hinkley_changes"]
+__all__ = ["StreamSignal", "StreamChange", "StreamResult", "adwin_changes", "detect_changes", "make_detector",
+           "page_hinkley_changes"]
 
 
 class StreamSignal(str, Enum):
@@ -123,6 +124,8 @@ def detect_changes(values: Sequence[float] | np.ndarray, *, signal: StreamSignal
 
 def _detector_changes(detector: Any, values: list[float]) -> list[int]:
     """Positions in ``values`` where a River ``detector`` fed them in order signals a change."""
+    if hasattr(detector, "_helper") and hasattr(detector, "_reset"):
+        return adwin_changes(detector, values)
     update, found = detector.update, []
     for i, value in enumerate(values):
         update(value)
@@ -164,4 +167,24 @@ def page_hinkley_changes(values: list[float], options: StreamConfig) -> list[int
             drift = up - lowest > threshold or highest - down > threshold
             if drift:
                 found.append(i)
+    return found
+
+
+def adwin_changes(detector: Any, values: list[float]) -> list[int]:
+    """Positions in ``values`` where River's ``ADWIN`` signals a change, its window
+    (``_helper``, River's compiled ``AdaptiveWindowing``) fed directly: River's
+    ``update`` is a Python call per value around it (1.7 s of the two signals of a 1M-row
+    window); as River does, the detector is reset after it fires.
+
+    >>> values = [0.0] * 500 + [1.0] * 500
+    >>> adwin_changes(make_detector(StreamDetectorKind.ADWIN, StreamConfig()), values)
+    [511]
+    """
+    found: list[int] = []
+    update = detector._helper.update
+    for i, value in enumerate(values):
+        if update(value):
+            found.append(i)
+            detector._reset()  # River's reset on its next update: a fresh window
+            update = detector._helper.update
     return found

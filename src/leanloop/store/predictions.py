@@ -168,9 +168,12 @@ def log_sqlite(conn: sa.Connection, params: list[tuple[Any, ...]], timeout_ms: f
 
 def read_window(conn: sa.Connection, *, last: int | None = None, since: float | None = None,
                 until: float | None = None, labelled_only: bool = False, by_event: bool = False,
-                feature_types: dict[str, str] | None = None, classes: Sequence[Any] | None = None) -> pd.DataFrame:
+                feature_types: dict[str, str] | None = None, classes: Sequence[Any] | None = None,
+                seqs: tuple[int, int | None] | None = None) -> pd.DataFrame:
     """Logged predictions in a window, oldest first, with ``label`` joined (None if
-    absent); ``labelled_only`` keeps only rows whose label arrived. With
+    absent); ``labelled_only`` keeps only rows whose label arrived; ``seqs``: only rows
+    with ``low < seq <= high`` (high None: no bound; the rows a Parquet archive does not hold yet), with their
+    ``seq`` as the first column. With
     ``feature_types``, the features come as one typed column per feature
     (:func:`leanloop.store.features.decode_features`) instead of a dict per row; with
     ``classes``, the probabilities come as one float column per class
@@ -198,6 +201,10 @@ def read_window(conn: sa.Connection, *, last: int | None = None, since: float | 
         query = query.where(at < until)
     if labelled_only:
         query = query.where(f.c.label.is_not(None))
+    if seqs is not None:
+        query = query.where(p.c.seq > seqs[0])
+        if seqs[1] is not None:
+            query = query.where(p.c.seq <= seqs[1])
     query = query.order_by(at.desc(), p.c.seq.desc()) if by_event else query.order_by(p.c.seq.desc())
     if last is not None:
         query = query.limit(last)
@@ -206,9 +213,9 @@ def read_window(conn: sa.Connection, *, last: int | None = None, since: float | 
     # Step by step, newest first: each step's JSON text is decoded and dropped before the
     # next is fetched, so a 1M-row window never holds all of its text and its rows' tuples at once.
     while rows := result.fetchmany(_STEP):
-        parts.append(_decoded(rows[::-1], feature_types, classes))
+        parts.append(_decoded(rows[::-1], feature_types, classes, seqs is not None))
     if not parts:
-        return _decoded([], feature_types, classes)
+        return _decoded([], feature_types, classes, seqs is not None)
     return pd.concat(parts[::-1], ignore_index=True) if len(parts) > 1 else parts[0]
 
 
@@ -219,7 +226,7 @@ _NAMES = ["seq", "prediction_id", "created_at", "model_version", "features", "pr
 
 
 def _decoded(rows: Sequence[Any], feature_types: dict[str, str] | None,
-             classes: Sequence[Any] | None = None) -> pd.DataFrame:
+             classes: Sequence[Any] | None = None, with_seq: bool = False) -> pd.DataFrame:
     """Window rows (oldest first) as :func:`read_window`'s frame."""
     import pandas as pd
 
@@ -243,6 +250,7 @@ def _decoded(rows: Sequence[Any], feature_types: dict[str, str] | None,
     # Object columns keep labels and outputs as logged (an int stays an int even
     # when other rows have no label yet).
     return pd.DataFrame({
+        **({"seq": pd.Series(columns["seq"], dtype="int64")} if with_seq else {}),
         **{c: pd.Series(columns[c], dtype="float64" if c in ("created_at", "received_at", "event_at") else object)
            for c in names[1:] if c in columns},
         **flat})

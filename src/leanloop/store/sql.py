@@ -322,11 +322,12 @@ class SQLStore:
 
     def window(self, *, last: int | None = None, since: float | None = None, until: float | None = None,
                labelled_only: bool = False, by_event: bool = False,
-               feature_types: dict[str, str] | None = None, classes: list[Any] | None = None) -> pd.DataFrame:
+               feature_types: dict[str, str] | None = None, classes: list[Any] | None = None,
+               seqs: tuple[int, int | None] | None = None) -> pd.DataFrame:
         """Logged predictions in a window, oldest first, with ``label`` joined (None if
         absent); ``labelled_only`` keeps only rows whose label arrived; ``by_event``: by
         event time; ``feature_types``: features as typed columns; ``classes``:
-        probabilities as a float column per class (see
+        probabilities as a float column per class; ``seqs``: ``low < seq <= high`` only (see
         :func:`leanloop.store.predictions.read_window`).
 
         Labels still parked by id whose prediction is logged join first: a label and its
@@ -334,7 +335,7 @@ class SQLStore:
         self.join_parked()
         with self.engine.connect() as conn:
             return read_window(conn, last=last, since=since, until=until, labelled_only=labelled_only,
-                               by_event=by_event, feature_types=feature_types, classes=classes)
+                               by_event=by_event, feature_types=feature_types, classes=classes, seqs=seqs)
 
     def join_parked(self) -> int:
         """Join labels parked by id whose prediction is logged now; returns how many."""
