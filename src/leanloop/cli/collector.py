@@ -40,8 +40,9 @@ NO_FULL_COLLECTION = 1_000_000_000
 
 @contextmanager
 def one_shot() -> Iterator[None]:
-    """Young collections only while the block runs; its objects frozen when it ends (the
-    settings in force before are restored, so a caller in the same process keeps its own)."""
+    """Young collections only while the block runs; its objects frozen when it ends. The
+    thresholds in force before are restored, but frozen objects are never collected again:
+    for a block the process ends with (the CLI's entry point), not for a library call."""
     young, middle, old = gc.get_threshold()
     gc.set_threshold(young, middle, NO_FULL_COLLECTION)
     try:
