@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from leanloop.cli import archive, build, demo, learn, ledger, loop, measure, models, predict, report, serve, tracking
 from leanloop.cli._shared import app
+from leanloop.cli.collector import one_shot
 from leanloop.cli.errors import handles_errors
 from leanloop.cli.render import _monitor_lines
 from leanloop.cli.testset import _REASONS, testset_app
@@ -33,5 +34,7 @@ app.add_typer(testset_app, name="testset")
 
 
 def main() -> None:
-    """Console-script entry point."""
-    app()
+    """Console-script entry point: one command, with the collector set for a process that
+    runs once (:mod:`leanloop.cli.collector`)."""
+    with one_shot():
+        app()

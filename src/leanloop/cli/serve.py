@@ -31,6 +31,9 @@ def serve(
     """
     import os
 
+    from leanloop.cli.collector import long_running
+
+    long_running()  # a server runs for days: full collections, as the interpreter runs them
     # One OpenMP thread per server process, set before scikit-learn loads OpenMP (which
     # reads it once): concurrency comes from micro-batching, and OpenMP threads
     # spin-waiting between model calls took the cores the event loop and the logger need

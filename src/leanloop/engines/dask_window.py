@@ -34,7 +34,6 @@ from typing import TYPE_CHECKING
 
 from leanloop.config.engine import EngineConfig, EngineKind
 from leanloop.engines.cluster import dask_client
-from leanloop.engines.dask_files import measure_parquet
 from leanloop.errors import EngineError
 from leanloop.measure.drift import DriftOptions
 
@@ -82,6 +81,9 @@ def dask_columns(ws: Workspace, client: Client) -> ColumnsHook:
     InputError
         If ``[measure]`` asks for calibrated thresholds (they read the reference in order on one machine).
     """
+    # Here, not at the top: the local engine (every window measured without Dask) never loads it.
+    from leanloop.engines.dask_files import measure_parquet
+
     config = ws.config
 
     def columns(reference: pd.DataFrame, current: pd.DataFrame) -> FileMeasurement:
