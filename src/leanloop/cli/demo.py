@@ -24,7 +24,10 @@ def demo(
     as_json: JsonOption = False,
 ) -> None:
     """The whole loop on NannyML's car-loan data: build, serve, replay, label late, cycle, compare."""
+    from leanloop.cli.collector import long_running
     from leanloop.demo import run_demo
+
+    long_running()  # ten cycles and a replay in this process: full collections, as usual
 
     summary = run_demo(directory, rows=rows, cycle_every=cycle_every, shuffle_seed=shuffle_seed,
                        console=None if as_json else _console(), progress=not _display().quiet)

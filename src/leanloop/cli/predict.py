@@ -46,6 +46,9 @@ def predict(
     FILE is a Parquet file or folder scored partition by partition on a Dask cluster.
     """
     from leanloop.batch import BatchOptions
+    from leanloop.cli.collector import long_running
+
+    long_running()  # a file of any size, chunk after chunk: full collections, as usual
 
     options = BatchOptions(output=output, version=version, log=not no_log, skip_invalid=skip_invalid,
                            rejects=rejects, chunk_rows=chunk_rows)
