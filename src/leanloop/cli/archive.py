@@ -29,6 +29,9 @@ def export(
     files. With \\[store] retention_days, rows older than that are then deleted from the
     store, but only rows read back from the archive.
     """
+    from leanloop.cli.collector import long_running
+
+    long_running()  # a log of any size, chunk after chunk: full collections, as usual
     with _open(directory) as project, _progress("exporting the prediction log"):
         done = project.export(to=to, since=_parse_since(since))
     if as_json:

@@ -12,8 +12,8 @@ operating system takes its memory back whole: the 10k-row ``measure`` spent 0.7 
 less (5.2 to 4.5 s, medians of five runs at load average 2.5 to 2.9).
 The commands whose work grows with time or input get the interpreter's settings back
 (:func:`long_running`): ``leanloop serve``, which runs for days, ``leanloop demo``, a replay
-and ten cycles in one process, and ``leanloop predict``, chunk after chunk of a file of any
-size; without full collections a reference cycle that reached the old generation would stay
+and ten cycles in one process, ``leanloop predict`` and ``leanloop export``, chunk after chunk
+of a file or a log of any size; without full collections a reference cycle that reached the old generation would stay
 until the process ends.
 
 Examples
