@@ -13,8 +13,8 @@ less (5.2 to 4.5 s, medians of five runs at load average 2.5 to 2.9).
 The commands whose work grows with time or input get the interpreter's settings back
 (:func:`long_running`): ``leanloop serve``, which runs for days, ``leanloop demo``, a replay
 and ten cycles in one process, ``leanloop predict`` and ``leanloop export``, chunk after chunk
-of a file or a log of any size; without full collections a reference cycle that reached the old generation would stay
-until the process ends.
+of a file or a log of any size; without full collections a reference cycle that reached
+the old generation would stay until the process ends.
 
 Examples
 --------
