@@ -181,10 +181,12 @@ class WeakSpots:
 
 
 def weak_spots(config: ProjectConfig, *, reference: pd.DataFrame, window: pd.DataFrame,
-               drifted: list[str], labelled: pd.DataFrame | None = None) -> WeakSpots:
+               drifted: list[str], labelled: pd.DataFrame | None = None,
+               model_frame: pd.DataFrame | None = None) -> WeakSpots:
     """Weak segments and hard cases of a logged ``window`` (rows as the store returns them)
     against the ``reference`` training frame, found among ``labelled`` (the newest
-    labelled rows; default: the window's own labelled rows)."""
+    labelled rows; default: the window's own labelled rows); ``model_frame``: the
+    window's features as the model reads them, when the caller made them."""
 
     schema, data = config.schema_, config.data
     window = window.reset_index(drop=True)
@@ -193,7 +195,8 @@ def weak_spots(config: ProjectConfig, *, reference: pd.DataFrame, window: pd.Dat
     labelled = labelled.reset_index(drop=True)
     if labelled.empty:
         return WeakSpots()
-    every = schema.model_frame(feature_frame(window), "logged predictions")
+    every = (schema.model_frame(feature_frame(window), "logged predictions") if model_frame is None
+             else model_frame)
     # the labelled rows are often the window's own: their model frame is the window's
     same = (len(labelled) == len(window)
             and bool((labelled["prediction_id"].to_numpy() == window["prediction_id"].to_numpy()).all()))

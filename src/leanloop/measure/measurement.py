@@ -42,6 +42,7 @@ from leanloop.measure.rows import row_outcomes
 from leanloop.measure.slice import ColumnsHook, measure_frames
 from leanloop.measure.stream import StreamResult, StreamSignal, detect_changes
 from leanloop.scoring import Scored, model_input, score
+from leanloop.store.features import feature_frame
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -193,11 +194,14 @@ def measure_window(ws: Workspace, *, last: int | None = None, since: float | Non
                               outputs_reference=holdout_scored)
 
     labelled = _labelled_window(ws, window, last=last, since=since, until=until)
+    # the window as the model reads it, built once for the slice and the weak spots
+    model_frame = config.schema_.model_frame(feature_frame(window), "logged predictions") if len(window) else None
     whole = measure_frames(config, reference, window, reference_scored, baseline, pca, estimator, labelled=labelled,
-                           outputs_reference=holdout_scored, columns=columns)
+                           outputs_reference=holdout_scored, columns=columns, model_frame=model_frame)
     drifted = sorted(whole.drifted)
     served = window["model_version"].value_counts().to_dict() if len(window) else {}
-    spots = weak_spots(config, reference=reference, window=window, drifted=drifted, labelled=labelled)
+    spots = weak_spots(config, reference=reference, window=window, drifted=drifted, labelled=labelled,
+                       model_frame=model_frame)
     split = kpi_attribution(config, holdout, holdout_scored, labelled)
     start, end = _span(window, by_event)
     return Measurement(

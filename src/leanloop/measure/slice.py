@@ -54,7 +54,8 @@ class _Estimates:
 def measure_frames(config: ProjectConfig, reference: pd.DataFrame, window: pd.DataFrame,
                    reference_scored: Scored, baseline: Any, pca: Any = None,
                    estimator: ChampionEstimator | None = None, labelled: pd.DataFrame | None = None,
-                   outputs_reference: Scored | None = None, columns: ColumnsHook | None = None) -> Frames:
+                   outputs_reference: Scored | None = None, columns: ColumnsHook | None = None,
+                   model_frame: pd.DataFrame | None = None) -> Frames:
     """Drift, prediction drift, performance and KPIs of ``window`` against ``reference``
     (with data quality, multivariate, output and target drift; ``pca`` a fitted
     :class:`~leanloop.measure.multivariate.PcaDrift` to reuse), and estimated
@@ -65,7 +66,8 @@ def measure_frames(config: ProjectConfig, reference: pd.DataFrame, window: pd.Da
     still without labels; without it, both on the window's own rows. Prediction drift
     compares the outputs with ``outputs_reference`` when given (the champion's outputs on
     its holdout: on its own training rows a model is more confident than it will ever be
-    on new rows, and that gap alone fired the alarm on a stable period)."""
+    on new rows, and that gap alone fired the alarm on a stable period).
+    ``model_frame``: the slice's rows as the model reads them, when the caller made it."""
 
     schema = config.schema_
     options = DriftOptions.from_config(config.measure, seed=config.model.seed)
@@ -73,6 +75,7 @@ def measure_frames(config: ProjectConfig, reference: pd.DataFrame, window: pd.Da
         return Frames()
     window = window.reset_index(drop=True)
     current = schema.coerce(feature_frame(window), "logged predictions")
+    frames = _ModelFrames(config, current, model_frame)
     if columns is not None:
         found = columns(reference, current)
         report, quality = found.drift, found.quality or quality_report(reference, current, schema, config.quality)
@@ -92,7 +95,7 @@ def measure_frames(config: ProjectConfig, reference: pd.DataFrame, window: pd.Da
     unlabelled = window.index[window["label"].isna().to_numpy()] if labelled is not None else window.index
     rows = unlabelled if len(unlabelled) else window.index
     estimates = _estimates(config, estimator, logged_scored(window.loc[rows], config.data.task, config.data.classes),
-                           current, rows)
+                           frames, rows)
     common["estimated_kpis"] = {k: i.value for k, i in estimates.kpis.items()}
     common["estimated_kpi_intervals"] = estimates.kpis
     own = labelled is None
@@ -107,28 +110,48 @@ def measure_frames(config: ProjectConfig, reference: pd.DataFrame, window: pd.Da
     whole = (not own and len(labelled) == len(window) == len(rows) and "prediction_id" in window
              and "prediction_id" in labelled
              and bool((labelled["prediction_id"].to_numpy() == window["prediction_id"].to_numpy()).all()))
-    features = (current.loc[labelled.index] if own else current if whole
-                else schema.coerce(feature_frame(labelled), "logged predictions"))
     same = whole or (own and len(labelled) == len(window))
+    features = (frames if same else _ModelFrames(config, current.loc[labelled.index]) if own
+                else _ModelFrames(config, schema.coerce(feature_frame(labelled), "logged predictions")))
     return _labelled(config, features, labelled, baseline, estimator, estimates, same, common)
 
 
-def _labelled(config: ProjectConfig, features: pd.DataFrame, labelled: pd.DataFrame, baseline: Any,
+class _ModelFrames:
+    """A slice's coerced features and, made once when first asked for, their model frame."""
+
+    def __init__(self, config: ProjectConfig, coerced: pd.DataFrame, made: pd.DataFrame | None = None) -> None:
+        self.config, self.coerced, self.made = config, coerced, made
+
+    def all(self) -> pd.DataFrame:
+        """The model frame of every row (built once per measurement, not once per use: 0.5 s
+        a build at 1M rows)."""
+        if self.made is None:
+            self.made = self.config.schema_.model_frame(self.coerced, "logged predictions")
+        return self.made
+
+    def rows(self, rows: pd.Index) -> pd.DataFrame:
+        """The model frame of ``rows`` (labels of the coerced features' index)."""
+        if len(rows) == len(self.coerced):
+            return self.all()
+        return self.config.schema_.model_frame(self.coerced.loc[rows], "logged predictions")
+
+
+def _labelled(config: ProjectConfig, features: _ModelFrames, labelled: pd.DataFrame, baseline: Any,
               estimator: ChampionEstimator | None, estimates: _Estimates, same: bool, common: dict[str, Any]) -> Frames:
-    """The slice's result when some rows carry labels (``features``: theirs, coerced):
-    realized performance and KPIs beside the baseline's, with bootstrap intervals and the
+    """The slice's result when some rows carry labels (``features``: theirs): realized
+    performance and KPIs beside the baseline's, with bootstrap intervals and the
     estimation error (``estimates``: the window's; ``same``: made on these very rows)."""
     truth = labelled["label"].tolist()
     resampling = BootstrapOptions(resamples=config.performance.bootstrap_resamples,
                                   confidence=config.performance.confidence, seed=config.model.seed,
                                   max_rows=config.performance.bootstrap_max_rows)
-    X = config.schema_.model_frame(features, "logged predictions")
+    X = features.all()
     labelled_scored = logged_scored(labelled, config.data.task, config.data.classes)
     weights = row_weights(X, config.kpi)
     realized = evaluate_scored(labelled_scored, truth, config.data, config.kpi, weights=weights, intervals=resampling)
     argmax = argmax_kpis(labelled_scored, truth, config.kpi, weights) if config.data.task is Task.CLASSIFICATION else {}
     base = evaluate(baseline, X, truth, config.data, config.kpi, intervals=resampling)
-    on_labelled = estimates if same else _estimates(config, estimator, labelled_scored, features, features.index)
+    on_labelled = estimates if same else _estimates(config, estimator, labelled_scored, features, X.index)
     performance = Performance(
         realized=realized.metrics, baseline=base.metrics, labelled=len(labelled), intervals=realized.intervals,
         baseline_intervals=base.intervals, estimated=estimates.values, estimated_intervals=estimates.bands,
@@ -147,12 +170,12 @@ def _gain(realized: Evaluation, base: Evaluation, kpi_name: str, resampling: Boo
     return kpi_intervals(realized.kpi_values - base.kpi_values, kpi_name, resampling)
 
 
-def _estimates(config: ProjectConfig, estimator: ChampionEstimator | None, scored: Scored, current: pd.DataFrame,
+def _estimates(config: ProjectConfig, estimator: ChampionEstimator | None, scored: Scored, frames: _ModelFrames,
                rows: pd.Index) -> _Estimates:
     """The estimator's view of ``rows`` of the window (nothing without an estimator)."""
     if estimator is None:
         return _Estimates()
-    X = config.schema_.model_frame(current.loc[rows], "logged predictions")
+    X = frames.rows(rows)
     found = estimator.estimate(scored, X, row_weights(X, config.kpi))
     if found is None:
         return _Estimates()
