@@ -59,7 +59,7 @@ class Evaluation:
 def evaluate(model: Any, X: pd.DataFrame, y: Sequence[Any], data: DataConfig, kpi: KpiConfig,
              intervals: BootstrapOptions | None = None) -> Evaluation:
     """Score ``X`` with ``model`` and compare with the truth ``y`` (KPI weights from ``X``)."""
-    return evaluate_scored(score(model, X, data.task.value), list(y), data, kpi,
+    return evaluate_scored(score(model, X, data.task.value), y if isinstance(y, list) else list(y), data, kpi,
                            weights=row_weights(X, kpi), intervals=intervals)
 
 

@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict
 
 from leanloop.config import ProjectConfig, SegmentMetric, Task, TestsetConfig
+from leanloop.measure.distinct import column_list
 from leanloop.measure.logged import logged_scored
 from leanloop.measure.rows import RowOutcomes, row_outcomes
 from leanloop.measure.segments import Segment, find_segments, segment_mask, single_slices
@@ -203,12 +204,13 @@ def weak_spots(config: ProjectConfig, *, reference: pd.DataFrame, window: pd.Dat
     frame = every if same else schema.model_frame(feature_frame(labelled), "logged predictions")
     ref_frame = schema.model_frame(reference, "reference data")
     scored = logged_scored(labelled, data.task, data.classes)
-    outcomes = row_outcomes(labelled["label"].tolist(), scored.labels, scored.probabilities, data, config.kpi)
+    outcomes = row_outcomes(column_list(labelled["label"]), scored.labels, scored.probabilities, data, config.kpi)
     regression = data.task is Task.REGRESSION
     if config.segments.metric is SegmentMetric.KPI:
         # What the model lost against perfect predictions on the same rows: a segment
         # that simply has less to earn (no positives to catch) loses nothing there.
-        perfect = row_outcomes(labelled["label"].tolist(), labelled["label"].tolist(), None, data, config.kpi).kpi
+        truth = column_list(labelled["label"])
+        perfect = row_outcomes(truth, truth, None, data, config.kpi).kpi
         values, binary, higher, name = perfect - outcomes.kpi, False, False, f"{config.kpi.name}_regret"
     else:
         values, binary, higher = outcomes.error, not regression, False

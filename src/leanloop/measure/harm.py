@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 from leanloop.config import Task
 from leanloop.measure.attribution import Attribution, BootstrapOptions, attribute, truth_strata
 from leanloop.measure.calibration import CalibrationShift, calibration_shift
-from leanloop.measure.distinct import by_distinct
+from leanloop.measure.distinct import by_distinct, column_list
 from leanloop.measure.kpi import outcome_values, regression_values, row_weights
 from leanloop.measure.logged import logged_scored
 from leanloop.scoring import Scored
@@ -83,9 +83,9 @@ def kpi_attribution(config: ProjectConfig, holdout: pd.DataFrame | None, ref_sco
     schema, task = config.schema_, config.data.task
     ref_truth = normalize_target(holdout[config.data.target], task).tolist()
     ref_values = _kpi_values(config, lambda: schema.model_frame(holdout, "holdout"), ref_truth, ref_scored.labels)
-    win_truth = labelled["label"].tolist()
+    win_truth = column_list(labelled["label"])
     win_values = _kpi_values(config, lambda: schema.model_frame(feature_frame(labelled), "logged predictions"),
-                             win_truth, labelled["prediction"].tolist())
+                             win_truth, column_list(labelled["prediction"]))
     # classes are their own strata (attribute compares them as text); a continuous
     # target is binned on the holdout
     ref_strata, win_strata = (truth_strata(ref_truth, win_truth, continuous=True) if task is Task.REGRESSION
@@ -121,8 +121,8 @@ def accuracy_attribution(config: ProjectConfig, holdout: pd.DataFrame | None, re
     # a 1M-row window)
     ref_truth = by_distinct(normalize_target(holdout[config.data.target], config.data.task).tolist(), str)
     ref_right = (by_distinct(list(ref_scored.labels), str) == ref_truth).astype(float)
-    win_truth = by_distinct(labelled["label"].tolist(), str)
-    win_right = (by_distinct(labelled["prediction"].tolist(), str) == win_truth).astype(float)
+    win_truth = by_distinct(column_list(labelled["label"]), str)
+    win_right = (by_distinct(column_list(labelled["prediction"]), str) == win_truth).astype(float)
     options = _resampling(config)
     return attribute(ref_truth, ref_right, win_truth, win_right, options)
 
@@ -147,7 +147,7 @@ def calibration_against_holdout(config: ProjectConfig, holdout: pd.DataFrame | N
     order = [ref_names.index(c) for c in win_names]
     options = _resampling(config)
     return calibration_shift(normalize_target(holdout[config.data.target], config.data.task).tolist(),
-                             ref_scored.probabilities[:, order], labelled["label"].tolist(),
+                             ref_scored.probabilities[:, order], column_list(labelled["label"]),
                              win_scored.probabilities, win_names, options=options)
 
 

@@ -25,6 +25,7 @@ from leanloop.measure.columnar import (
     reference_key,
     stored_on,
 )
+from leanloop.measure.distinct import column_list, shared_factorizations
 from leanloop.measure.estimation.champion import fit_champion_estimator
 from leanloop.measure.hard_cases import weak_spots
 from leanloop.measure.harm import (
@@ -98,7 +99,7 @@ def _stream(config: ProjectConfig, window: pd.DataFrame, by_event: bool) -> list
     if len(rows):
         labelled = window if len(rows) == len(window) else window.iloc[rows]  # no copy of a labelled window
         scored = logged_scored(labelled, task, classes)
-        loss = row_outcomes(labelled["label"].tolist(), scored.labels, None, config.data, config.kpi).error
+        loss = row_outcomes(column_list(labelled["label"]), scored.labels, None, config.data, config.kpi).error
         results += detect_changes(loss, signal=StreamSignal.LOSS, rows=rows, ids=[ids[i] for i in rows],
                                   times=times[rows], options=config.stream)
     return results
@@ -140,6 +141,7 @@ def _one_blas_thread(measure: Callable[_P, _R]) -> Callable[_P, _R]:
 
 @_one_blas_thread
 @shared_resamples()
+@shared_factorizations()
 def measure_window(ws: Workspace, *, last: int | None = None, since: float | None = None,
                    chunks: int = 0, period: str | None = None, window: pd.DataFrame | None = None,
                    loaded: tuple[Any, Any] | None = None, until: float | None = None,

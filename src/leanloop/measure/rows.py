@@ -62,7 +62,10 @@ def row_outcomes(y_true: Sequence[Any], y_pred: Sequence[Any], proba: np.ndarray
     """Per-row outcomes; ``proba`` columns follow ``data.classes``; ``weights`` scale the KPI."""
     import numpy as np
 
-    y_true, y_pred = list(y_true), list(y_pred)
+    # lists as they are: the same list object is factorised once per measurement
+    # (:func:`~leanloop.measure.distinct.shared_factorizations`)
+    y_true = y_true if isinstance(y_true, list) else list(y_true)
+    y_pred = y_pred if isinstance(y_pred, list) else list(y_pred)
     n = len(y_true)
     if data.task is Task.REGRESSION:
         error = np.abs(np.asarray(y_true, dtype=float) - np.asarray(y_pred, dtype=float))
@@ -78,8 +81,9 @@ def row_outcomes(y_true: Sequence[Any], y_pred: Sequence[Any], proba: np.ndarray
         return RowOutcomes(error=error, loss=error, kpi=values, confidence=np.full(n, np.nan))
     proba = np.asarray(proba, dtype=float)
     index = {c: i for i, c in enumerate(classes)}
-    truth_col = by_distinct(keys, lambda k: index.get(k, -1)).astype(int)
-    pred_col = by_distinct(predicted, lambda k: index.get(k, -1)).astype(int)
+    # from the labels themselves (factorised once per measurement), not from their keys
+    truth_col = by_distinct(y_true, lambda v: index.get(_key(v), -1)).astype(int)
+    pred_col = by_distinct(y_pred, lambda v: index.get(_key(v), -1)).astype(int)
     rows = np.arange(n)
     p_truth = np.where(truth_col >= 0, proba[rows, np.maximum(truth_col, 0)], 0.0)
     confidence = np.where(pred_col >= 0, proba[rows, np.maximum(pred_col, 0)], np.nan)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from leanloop.config import Task
 from leanloop.measure.bootstrap import BootstrapOptions, Interval
+from leanloop.measure.distinct import column_list
 from leanloop.measure.drift import DriftOptions, chi_square_test, drift_report, ks_test
 from leanloop.measure.evaluation import Evaluation, evaluate, evaluate_scored
 from leanloop.measure.kpi import argmax_kpis, kpi_intervals, row_weights
@@ -90,12 +91,13 @@ def measure_frames(config: ProjectConfig, reference: pd.DataFrame, window: pd.Da
     common: dict[str, Any] = {
         "drift": report.results, "drifted": report.drifted,
         "prediction_drift": test(ref_out, cur_out, feature="prediction", kind=kind, alpha=options.alpha),
-        "quality": quality, **_monitor(config, reference, current, window, reference_scored, options, pca),
+        "quality": quality, **_monitor(config, reference, current, window, scored, reference_scored, options, pca),
     }
     unlabelled = window.index[window["label"].isna().to_numpy()] if labelled is not None else window.index
     rows = unlabelled if len(unlabelled) else window.index
-    estimates = _estimates(config, estimator, logged_scored(window.loc[rows], config.data.task, config.data.classes),
-                           frames, rows)
+    # the same outputs are one Scored (one list of labels, factorised once), not one per use
+    estimates = _estimates(config, estimator, scored if len(rows) == len(window)
+                           else logged_scored(window.loc[rows], config.data.task, config.data.classes), frames, rows)
     common["estimated_kpis"] = {k: i.value for k, i in estimates.kpis.items()}
     common["estimated_kpi_intervals"] = estimates.kpis
     own = labelled is None
@@ -113,7 +115,8 @@ def measure_frames(config: ProjectConfig, reference: pd.DataFrame, window: pd.Da
     same = whole or (own and len(labelled) == len(window))
     features = (frames if same else _ModelFrames(config, current.loc[labelled.index]) if own
                 else _ModelFrames(config, schema.coerce(feature_frame(labelled), "logged predictions")))
-    return _labelled(config, features, labelled, baseline, estimator, estimates, same, common)
+    return _labelled(config, features, labelled, scored if same else None, baseline, estimator, estimates, same,
+                     common)
 
 
 class _ModelFrames:
@@ -136,17 +139,19 @@ class _ModelFrames:
         return self.config.schema_.model_frame(self.coerced.loc[rows], "logged predictions")
 
 
-def _labelled(config: ProjectConfig, features: _ModelFrames, labelled: pd.DataFrame, baseline: Any,
-              estimator: ChampionEstimator | None, estimates: _Estimates, same: bool, common: dict[str, Any]) -> Frames:
-    """The slice's result when some rows carry labels (``features``: theirs): realized
-    performance and KPIs beside the baseline's, with bootstrap intervals and the
-    estimation error (``estimates``: the window's; ``same``: made on these very rows)."""
-    truth = labelled["label"].tolist()
+def _labelled(config: ProjectConfig, features: _ModelFrames, labelled: pd.DataFrame, scored: Scored | None,
+              baseline: Any, estimator: ChampionEstimator | None, estimates: _Estimates, same: bool,
+              common: dict[str, Any]) -> Frames:
+    """The slice's result when some rows carry labels (``features``: theirs; ``scored``:
+    their logged outputs when already read): realized performance and KPIs beside the
+    baseline's, with bootstrap intervals and the estimation error (``estimates``: the
+    window's; ``same``: made on these very rows)."""
+    truth = column_list(labelled["label"])
     resampling = BootstrapOptions(resamples=config.performance.bootstrap_resamples,
                                   confidence=config.performance.confidence, seed=config.model.seed,
                                   max_rows=config.performance.bootstrap_max_rows)
     X = features.all()
-    labelled_scored = logged_scored(labelled, config.data.task, config.data.classes)
+    labelled_scored = scored if scored is not None else logged_scored(labelled, config.data.task, config.data.classes)
     weights = row_weights(X, config.kpi)
     realized = evaluate_scored(labelled_scored, truth, config.data, config.kpi, weights=weights, intervals=resampling)
     argmax = argmax_kpis(labelled_scored, truth, config.kpi, weights) if config.data.task is Task.CLASSIFICATION else {}
@@ -185,7 +190,7 @@ def _estimates(config: ProjectConfig, estimator: ChampionEstimator | None, score
 
 
 def _monitor(config: ProjectConfig, reference: pd.DataFrame, current: pd.DataFrame, window: pd.DataFrame,
-             reference_scored: Scored, options: DriftOptions, pca: Any) -> dict[str, Any]:
+             scored: Scored, reference_scored: Scored, options: DriftOptions, pca: Any) -> dict[str, Any]:
     """Multivariate drift, output drift and target drift of one slice."""
     task, schema = config.data.task, config.schema_
     labels = window.loc[window["label"].notna(), "label"].tolist()
@@ -195,7 +200,6 @@ def _monitor(config: ProjectConfig, reference: pd.DataFrame, current: pd.DataFra
         multivariate = multivariate_drift(reference, current, schema, config.multivariate, pca=pca)
     return {
         "multivariate": multivariate,
-        "prediction_outputs": prediction_outputs(
-            reference_scored, logged_scored(window, task, config.data.classes), task, options),
+        "prediction_outputs": prediction_outputs(reference_scored, scored, task, options),
         "target_drift": target_drift(target, labels, task, options) if labels else None,
     }
