@@ -95,7 +95,13 @@ def _above_mean(rows: np.ndarray, loss: np.ndarray, taken: set[int], limit: int)
     rows = np.asarray(rows, dtype=int)
     rows = rows[loss[rows] > mean]
     ranked = rows[np.argsort(-loss[rows], kind="stable")]
-    return [int(r) for r in ranked if int(r) not in taken][:limit]
+    found: list[int] = []
+    for r in ranked.tolist():  # stops at the limit: a region can hold most of a 1M-row window
+        if r not in taken:
+            found.append(r)
+            if len(found) == limit:
+                break
+    return found
 
 
 def _rising_bin(feature: str, frame: pd.DataFrame, window_frame: pd.DataFrame, reference: pd.DataFrame | None,
