@@ -20,6 +20,7 @@ from leanloop.measure.drift import DriftOptions, chi_square_test, drift_report, 
 from leanloop.measure.evaluation import Evaluation, evaluate, evaluate_scored
 from leanloop.measure.kpi import argmax_kpis, kpi_intervals, row_weights
 from leanloop.measure.logged import logged_scored, output_sample
+from leanloop.measure.memory import release_freed_memory
 from leanloop.measure.multivariate import multivariate_drift
 from leanloop.measure.outputs import prediction_outputs, target_drift
 from leanloop.measure.quality import quality_report
@@ -113,6 +114,7 @@ def measure_frames(config: ProjectConfig, reference: pd.DataFrame, window: pd.Da
              and "prediction_id" in labelled
              and bool((labelled["prediction_id"].to_numpy() == window["prediction_id"].to_numpy()).all()))
     same = whole or (own and len(labelled) == len(window))
+    release_freed_memory()  # what drift, quality and the estimate freed, before the bootstraps
     features = (frames if same else _ModelFrames(config, current.loc[labelled.index]) if own
                 else _ModelFrames(config, schema.coerce(feature_frame(labelled), "logged predictions")))
     return _labelled(config, features, labelled, scored if same else None, baseline, estimator, estimates, same,
