@@ -33,7 +33,7 @@ from leanloop.config import Task
 from leanloop.measure.attribution import Attribution, BootstrapOptions, attribute, truth_strata
 from leanloop.measure.calibration import CalibrationShift, calibration_shift
 from leanloop.measure.distinct import by_distinct, column_list
-from leanloop.measure.kpi import outcome_values, regression_values, row_weights
+from leanloop.measure.kpi import outcome_array, regression_values, row_weights
 from leanloop.measure.logged import logged_scored
 from leanloop.scoring import Scored
 from leanloop.store.features import feature_frame
@@ -53,12 +53,11 @@ def _kpi_values(config: ProjectConfig, frame: Callable[[], pd.DataFrame], truth:
                 labels: list[Any]) -> np.ndarray:
     """Each row's KPI value (weighted by ``[kpi] weight_column`` where set: ``frame``
     makes the rows' model frame, only then)."""
-    import numpy as np
 
     weights = row_weights(frame(), config.kpi) if config.kpi.weight_column else None
     if config.data.task is Task.REGRESSION:
         return regression_values(truth, labels, config.kpi, weights)
-    return np.asarray(outcome_values(truth, labels, config.kpi, weights), dtype=float)
+    return outcome_array(truth, labels, config.kpi, weights)
 
 
 def _resampling(config: ProjectConfig) -> BootstrapOptions:

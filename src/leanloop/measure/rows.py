@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from leanloop.config import DataConfig, KpiConfig, Task
 from leanloop.measure.distinct import by_distinct
-from leanloop.measure.kpi import _key, outcome_values, regression_values
+from leanloop.measure.kpi import _key, outcome_array, regression_values
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -75,7 +75,7 @@ def row_outcomes(y_true: Sequence[Any], y_pred: Sequence[Any], proba: np.ndarray
     # step per row cost 1.2 s of a 1M-row window's measurement per call).
     keys, predicted = by_distinct(y_true, _key), by_distinct(y_pred, _key)
     error = (keys != predicted).astype(float)
-    values = np.asarray(outcome_values(y_true, y_pred, kpi, weights), dtype=float)
+    values = outcome_array(y_true, y_pred, kpi, weights)
     classes = [_key(c) for c in (data.classes or [])]
     if proba is None or not classes or n == 0:
         return RowOutcomes(error=error, loss=error, kpi=values, confidence=np.full(n, np.nan))
