@@ -168,10 +168,7 @@ def measure_window(ws: Workspace, *, last: int | None = None, since: float | Non
     if since is None and last is None and until is None:
         last = config.measure.window_rows
     by_event = ws.by_event
-    if window is None:
-        window = ws.window(last=last, since=since, until=until, proba_columns=True)
-    window = window.reset_index(drop=True)
-    release_freed_memory()  # what reading the window freed (110 MB at 1M rows)
+    window = _read(ws, window, last=last, since=since, until=until)
     reference = _reference(ws, champion.train_data, config.measure.reference_max_rows, config.model.seed)
     models = _Models(ws, champion.version, loaded)  # loaded only on a cache miss
     key = reference_key(champion.version, champion.sha256, config.measure.reference_max_rows, config.model.seed)
@@ -198,13 +195,11 @@ def measure_window(ws: Workspace, *, last: int | None = None, since: float | Non
                               outputs_reference=holdout_scored)
 
     labelled = _labelled_window(ws, window, last=last, since=since, until=until)
-    # the window as the model reads it, built once for the slice and the weak spots
-    model_frame = config.schema_.model_frame(feature_frame(window), "logged predictions") if len(window) else None
+    model_frame = _model_frame(config, window)
     whole = measure_frames(config, reference, window, reference_scored, baseline, pca, estimator, labelled=labelled,
                            outputs_reference=holdout_scored, columns=columns, model_frame=model_frame)
     release_freed_memory()  # the slice's arrays, freed but kept by the heap: 200 MB at 1M rows
     drifted = sorted(whole.drifted)
-    served = window["model_version"].value_counts().to_dict() if len(window) else {}
     spots = weak_spots(config, reference=reference, window=window, drifted=drifted, labelled=labelled,
                        model_frame=model_frame)
     release_freed_memory()
@@ -220,7 +215,7 @@ def measure_window(ws: Workspace, *, last: int | None = None, since: float | Non
         label_rule=champion.decision.value,
         finding=finding(split, config.data.target,
                         tolerance=0.0 if split is None else config.policy.max_kpi_drop * abs(split.reference)),
-        champion=champion.version, served_by={str(k): int(v) for k, v in served.items()},
+        champion=champion.version, served_by=_served(window),
         drifted_features=drifted, prediction_drift=whole.prediction_drift, baseline_kpis=whole.baseline_kpis,
         reference_kpis={k: v for k, v in champion.kpi.items() if not k.startswith("baseline_")},
         chunks=_chunks(measure, window, chunks, period, by_event), stream=_stream(config, window, by_event),
@@ -228,6 +223,28 @@ def measure_window(ws: Workspace, *, last: int | None = None, since: float | Non
         hard_case_rows=spots.hard_cases, baseline_kpi_intervals=whole.baseline_kpi_intervals,
         kpi_gain=whole.kpi_gain,
     )
+
+
+def _read(ws: Workspace, window: pd.DataFrame | None, *, last: int | None, since: float | None,
+          until: float | None) -> pd.DataFrame:
+    """The window to measure (read from the log unless given), indexed 0..n-1; what
+    reading it freed goes back to the system (110 MB at 1M rows)."""
+    if window is None:
+        window = ws.window(last=last, since=since, until=until, proba_columns=True)
+    window = window.reset_index(drop=True)
+    release_freed_memory()
+    return window
+
+
+def _model_frame(config: ProjectConfig, window: pd.DataFrame) -> pd.DataFrame | None:
+    """The window as the model reads it, built once for the slice and the weak spots."""
+    return config.schema_.model_frame(feature_frame(window), "logged predictions") if len(window) else None
+
+
+def _served(window: pd.DataFrame) -> dict[str, int]:
+    """Rows of the window each model version answered."""
+    served = window["model_version"].value_counts().to_dict() if len(window) else {}
+    return {str(k): int(v) for k, v in served.items()}
 
 
 class _Models:
