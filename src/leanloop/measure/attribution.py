@@ -57,6 +57,7 @@ from leanloop.measure.bootstrap import (
     rescaled_means,
     subsample_rows,
 )
+from leanloop.measure.distinct import factorized
 
 if TYPE_CHECKING:
     import numpy as np
@@ -124,11 +125,40 @@ def truth_strata(reference_truth: Any, window_truth: Any, *, bins: int = 5,
     return label(reference), label(window)
 
 
-def _sums(strata: np.ndarray, values: np.ndarray, names: list[str]) -> np.ndarray:
+def _text_codes(values: Any) -> tuple[np.ndarray, list[str]]:
+    """Each value's code into its distinct values, and those values as text (labels
+    compare as text: ``1`` and ``"1"`` are one stratum)."""
+    import numpy as np
+    import pandas as pd
+
+    found = factorized(values if isinstance(values, np.ndarray) else list(values))
+    if found is None:  # mixed types: as text, row by row (what every row did before)
+        found = pd.factorize(np.asarray(values).astype(str), use_na_sentinel=False)
+    codes, uniques = found
+    return np.asarray(codes, dtype=np.intp), [str(u) for u in uniques]
+
+
+def _strata_codes(reference: Any, window: Any) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Both samples' strata as codes into their names in sorted order (one conversion to
+    text per distinct stratum: a fixed-width text copy of a 1M-row window's labels, and
+    a text comparison per row and stratum, were the measurement's peak memory)."""
+    import numpy as np
+
+    ref_codes, ref_names = _text_codes(reference)
+    win_codes, win_names = _text_codes(window)
+    names = sorted(set(ref_names) | set(win_names))
+    index = {name: i for i, name in enumerate(names)}
+    ref_map = np.array([index[name] for name in ref_names], dtype=np.intp)
+    win_map = np.array([index[name] for name in win_names], dtype=np.intp)
+    return ref_map[ref_codes], win_map[win_codes], names
+
+
+def _sums(codes: np.ndarray, values: np.ndarray, strata: int) -> np.ndarray:
     """``(n, 2S)``: each row's indicator and value per stratum (counts and sums by ``@``)."""
     import numpy as np
 
-    onehot = (strata[:, None] == np.asarray(names)[None, :]).astype(float)
+    onehot = np.zeros((len(codes), strata))
+    onehot[np.arange(len(codes)), codes] = 1.0
     return np.hstack([onehot, onehot * values[:, None]])
 
 
@@ -151,12 +181,20 @@ def _split(ref: np.ndarray, win: np.ndarray, fallback: np.ndarray) -> tuple[np.n
 
 
 class _Side:
-    """One sample's per-row count/sum table and the rows its bootstrap resamples (all,
-    or a subsample whose resampled means are rescaled to all rows)."""
+    """One sample's per-row count/sum table (of the rows its bootstrap resamples: all,
+    or a subsample whose resampled means are rescaled to all rows) and its point sums."""
 
-    def __init__(self, table: np.ndarray, picked: np.ndarray | None) -> None:
-        self.table, self.picked = table, picked
-        self.rows = table if picked is None else table[picked]
+    def __init__(self, codes: np.ndarray, values: np.ndarray, strata: int, picked: np.ndarray | None) -> None:
+        import numpy as np
+
+        self.picked, self.n = picked, len(codes)
+        if picked is None:
+            self.rows = _sums(codes, values, strata)
+            self.point = self.rows.sum(axis=0)
+        else:  # no table of every row: counts and sums by stratum straight from the codes
+            self.rows = _sums(codes[picked], values[picked], strata)
+            self.point = np.r_[np.bincount(codes, minlength=strata).astype(float),
+                               np.bincount(codes, weights=values, minlength=strata)]
 
     def resampled(self, counts: np.ndarray) -> np.ndarray:
         """``counts`` (resamples of :attr:`rows`) as count/sum rows; :func:`_split` reads
@@ -164,8 +202,8 @@ class _Side:
         sums = counts @ self.rows
         if self.picked is None:
             return sums
-        m, n = len(self.rows), len(self.table)
-        return rescaled_means(sums / m, self.table.sum(axis=0) / n, self.rows.sum(axis=0) / m, m, n)
+        m = len(self.rows)
+        return rescaled_means(sums / m, self.point / self.n, self.rows.sum(axis=0) / m, m, self.n)
 
 
 def attribute(reference_strata: Any, reference_values: Any, window_strata: Any, window_values: Any,
@@ -179,19 +217,18 @@ def attribute(reference_strata: Any, reference_values: Any, window_strata: Any, 
     import numpy as np
 
     options = options or BootstrapOptions()
-    ref_strata, win_strata = np.asarray(reference_strata).astype(str), np.asarray(window_strata).astype(str)
     ref_values, win_values = np.asarray(reference_values, float), np.asarray(window_values, float)
     if not len(ref_values) or not len(win_values):
         raise ValueError("attribute needs rows on both sides: reference and window must not be empty")
-    names = sorted(set(ref_strata.tolist()) | set(win_strata.tolist()))
-    ref_table, win_table = _sums(ref_strata, ref_values, names), _sums(win_strata, win_values, names)
-    ref_point, win_point = ref_table.sum(axis=0)[None, :], win_table.sum(axis=0)[None, :]
+    ref_codes, win_codes, names = _strata_codes(reference_strata, window_strata)
+    ref_side = _Side(ref_codes, ref_values, len(names), subsample_rows(len(ref_values), options))
+    win_side = _Side(win_codes, win_values, len(names),
+                     subsample_rows(len(win_values), options.model_copy(update={"seed": options.seed + 1})))
+    ref_point, win_point = ref_side.point[None, :], win_side.point[None, :]
     fallback = (win_point[:, len(names):] / np.maximum(win_point[:, :len(names)], 1e-300))
     reference, realized, expected = (float(v[0]) for v in _split(ref_point, win_point, fallback))
 
     rng = np.random.default_rng(options.seed)
-    ref_side = _Side(ref_table, subsample_rows(len(ref_values), options))
-    win_side = _Side(win_table, subsample_rows(len(win_values), options.model_copy(update={"seed": options.seed + 1})))
     block = max(1, BLOCK_CELLS // max(len(ref_side.rows), len(win_side.rows)))
     draws: list[np.ndarray] = []
     done = 0

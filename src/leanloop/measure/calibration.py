@@ -47,6 +47,7 @@ from leanloop.measure.bootstrap import (
     rescaled_means,
     subsample_rows,
 )
+from leanloop.measure.distinct import by_distinct
 
 if TYPE_CHECKING:
     import numpy as np
@@ -92,8 +93,12 @@ def _binned(y_true: Any, probabilities: np.ndarray, classes: Any, bins: int) -> 
     probabilities = np.asarray(probabilities, dtype=float)
     classes = np.arange(probabilities.shape[1]) if classes is None else np.asarray(classes)
     confidence = probabilities.max(axis=1)
-    # compared as text: logged labels and a model's classes may differ in type (1 vs "1")
-    correct = (classes[probabilities.argmax(axis=1)].astype(str) == np.asarray(y_true).astype(str)).astype(float)
+    # compared as text: logged labels and a model's classes may differ in type (1 vs "1");
+    # one text per distinct label, not a fixed-width text copy of every row (2 x 84 MB at 1M rows)
+    names = np.empty(len(classes), dtype=object)
+    names[:] = [str(c) for c in classes.tolist()]
+    truth = y_true if isinstance(y_true, list | np.ndarray) else list(y_true)
+    correct = (names[probabilities.argmax(axis=1)] == by_distinct(truth, str)).astype(float)
     edges = np.linspace(0.0, 1.0, bins + 1)
     which = np.clip(np.searchsorted(edges, confidence, side="left") - 1, 0, bins - 1)
     return confidence, correct, which
@@ -126,15 +131,33 @@ def expected_calibration_error(y_true: Any, probabilities: np.ndarray, classes: 
     return sum(b.rows * abs(b.confidence - b.accuracy) for b in table) / rows if rows else 0.0
 
 
-def _gaps(y_true: Any, probabilities: np.ndarray, classes: Any, bins: int) -> np.ndarray:
-    """``(n, bins)``: each row's confidence minus correctness, in its bin's column (ECE
-    of weights ``W`` is ``|W @ gaps|.sum(axis=1) / W.sum(axis=1)``)."""
-    import numpy as np
+class _Gaps:
+    """Each row's confidence minus correctness and its bin: as an ``(n, bins)`` table
+    with the gap in its bin's column (ECE of weights ``W`` is
+    ``|W @ table|.sum(axis=1) / W.sum(axis=1)``), for all rows or some."""
 
-    confidence, correct, which = _binned(y_true, probabilities, classes, bins)
-    gaps = np.zeros((len(confidence), bins))
-    gaps[np.arange(len(confidence)), which] = confidence - correct
-    return gaps
+    def __init__(self, y_true: Any, probabilities: np.ndarray, classes: Any, bins: int) -> None:
+        confidence, correct, self.which = _binned(y_true, probabilities, classes, bins)
+        self.gap, self.bins = confidence - correct, bins
+
+    def __len__(self) -> int:
+        return len(self.gap)
+
+    def table(self, rows: np.ndarray | None = None) -> np.ndarray:
+        """The ``(n, bins)`` table of ``rows`` (default: every row)."""
+        import numpy as np
+
+        gap, which = (self.gap, self.which) if rows is None else (self.gap[rows], self.which[rows])
+        table = np.zeros((len(gap), self.bins))
+        table[np.arange(len(gap)), which] = gap
+        return table
+
+    def sums(self) -> np.ndarray:
+        """The table's column sums, without the table: a column sum adds the rows in
+        order, as the bin counts do (the same sums, bit for bit)."""
+        import numpy as np
+
+        return np.bincount(self.which, weights=self.gap, minlength=self.bins)
 
 
 def _ece_draws(gaps: np.ndarray, draws: int, size: int, rng: np.random.Generator,
@@ -184,26 +207,27 @@ def calibration_shift(reference_truth: Any, reference_proba: np.ndarray, window_
     import numpy as np
 
     options = options or BootstrapOptions()
-    ref_gaps = _gaps(reference_truth, reference_proba, classes, bins)
-    win_gaps = _gaps(window_truth, window_proba, classes, bins)
+    ref_gaps = _Gaps(reference_truth, reference_proba, classes, bins)
+    win_gaps = _Gaps(window_truth, window_proba, classes, bins)
     if not len(ref_gaps) or not len(win_gaps):
         raise ValueError("calibration_shift needs rows on both sides: reference and window must not be empty")
     rng = np.random.default_rng(options.seed)
     n = len(win_gaps)
     picked = subsample_rows(n, options)
+    ref_sums, win_sums = ref_gaps.sums(), win_gaps.sums()
     if picked is None:
-        win_draws = _ece_draws(win_gaps, options.resamples, n, rng)
-        ref_draws = _ece_draws(ref_gaps, options.resamples, n, rng)
+        win_draws = _ece_draws(win_gaps.table(), options.resamples, n, rng)
+        ref_draws = _ece_draws(ref_gaps.table(), options.resamples, n, rng)
     else:
         # A window beyond max_rows: both sides resampled at max_rows rows, their per-bin
-        # means rescaled to the window's size (the reference from a subsample too when larger).
+        # means rescaled to the window's size (the reference from a subsample too when
+        # larger); the window's table is made of the sampled rows only.
         m = len(picked)
         ref_rows = subsample_rows(len(ref_gaps), options.model_copy(update={"seed": options.seed + 1}))
-        win_draws = _ece_draws(win_gaps[picked], options.resamples, m, rng, (win_gaps.mean(axis=0), n))
-        ref_draws = _ece_draws(ref_gaps if ref_rows is None else ref_gaps[ref_rows], options.resamples, m, rng,
-                               (ref_gaps.mean(axis=0), n))
-    window_ece = float(np.abs(win_gaps.sum(axis=0)).sum() / len(win_gaps))
-    reference_ece = float(np.abs(ref_gaps.sum(axis=0)).sum() / len(ref_gaps))
+        win_draws = _ece_draws(win_gaps.table(picked), options.resamples, m, rng, (win_sums / n, n))
+        ref_draws = _ece_draws(ref_gaps.table(ref_rows), options.resamples, m, rng, (ref_sums / len(ref_gaps), n))
+    window_ece = float(np.abs(win_sums).sum() / n)
+    reference_ece = float(np.abs(ref_sums).sum() / len(ref_gaps))
     # the point estimate subtracts the reference's ECE at the window's size (its mean
     # over the m-out-of-n draws), so a small window is not taken for a miscalibrated one;
     # the window's draws are centred on its own ECE (resampling adds binning noise again)

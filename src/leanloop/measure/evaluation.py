@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from leanloop.config import DataConfig, KpiConfig, Task
 from leanloop.measure.bootstrap import BootstrapOptions, Interval, bootstrap, rescaled, subsample_rows
-from leanloop.measure.kpi import kpi_intervals, kpi_summary, outcome_values, regression_values, row_weights
+from leanloop.measure.kpi import kpi_intervals, kpi_summary, outcome_array, regression_values, row_weights
 from leanloop.measure.performance import (
     class_rows,
     classification_metrics,
@@ -59,7 +59,7 @@ class Evaluation:
 def evaluate(model: Any, X: pd.DataFrame, y: Sequence[Any], data: DataConfig, kpi: KpiConfig,
              intervals: BootstrapOptions | None = None) -> Evaluation:
     """Score ``X`` with ``model`` and compare with the truth ``y`` (KPI weights from ``X``)."""
-    return evaluate_scored(score(model, X, data.task.value), list(y), data, kpi,
+    return evaluate_scored(score(model, X, data.task.value), y if isinstance(y, list) else list(y), data, kpi,
                            weights=row_weights(X, kpi), intervals=intervals)
 
 
@@ -79,14 +79,14 @@ def evaluate_scored(scored: Scored, y: list[Any], data: DataConfig, kpi: KpiConf
                               weights=None if weights is None else np.asarray(weights)[rows],
                               intervals=intervals.model_copy(update={"max_rows": None}))
         values = (regression_values(y, scored.labels, kpi, weights) if data.task is Task.REGRESSION
-                  else np.asarray(outcome_values(y, scored.labels, kpi, weights), dtype=float))
+                  else outcome_array(y, scored.labels, kpi, weights))
         found = {name: rescaled(full.metrics[name], i, len(rows), len(y)) for name, i in sub.intervals.items()}
         return Evaluation(full.metrics, full.kpis, full.rows, found, kpi_intervals(values, kpi.name, intervals),
                           values, bootstrap_rows=len(rows))
 
     if data.task is Task.REGRESSION:
         values = regression_values(y, scored.labels, kpi, weights)
-        result = Evaluation(regression_metrics(y, scored.labels), kpi_summary(values.tolist(), kpi.name), len(y))
+        result = Evaluation(regression_metrics(y, scored.labels), kpi_summary(values, kpi.name), len(y))
         if intervals is None:
             return result
         truth, predicted = np.asarray(y, dtype=float), np.asarray(scored.labels, dtype=float)
@@ -96,9 +96,9 @@ def evaluate_scored(scored: Scored, y: list[Any], data: DataConfig, kpi: KpiConf
     if proba is not None and scored.classes is not None and scored.classes != classes:
         order = [scored.classes.index(c) for c in classes]
         proba = np.asarray(proba)[:, order]
-    values = np.asarray(outcome_values(y, scored.labels, kpi, weights), dtype=float)
+    values = outcome_array(y, scored.labels, kpi, weights)
     result = Evaluation(classification_metrics(y, scored.labels, proba, classes),
-                        kpi_summary(values.tolist(), kpi.name), len(y))
+                        kpi_summary(values, kpi.name), len(y))
     if intervals is None:
         return result
     coded = class_rows(y, scored.labels, proba, classes)

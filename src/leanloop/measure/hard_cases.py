@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict
 
 from leanloop.config import ProjectConfig, SegmentMetric, Task, TestsetConfig
+from leanloop.measure.distinct import column_list
 from leanloop.measure.logged import logged_scored
 from leanloop.measure.rows import RowOutcomes, row_outcomes
 from leanloop.measure.segments import Segment, find_segments, segment_mask, single_slices
@@ -94,7 +95,13 @@ def _above_mean(rows: np.ndarray, loss: np.ndarray, taken: set[int], limit: int)
     rows = np.asarray(rows, dtype=int)
     rows = rows[loss[rows] > mean]
     ranked = rows[np.argsort(-loss[rows], kind="stable")]
-    return [int(r) for r in ranked if int(r) not in taken][:limit]
+    found: list[int] = []
+    for r in ranked.tolist():  # stops at the limit: a region can hold most of a 1M-row window
+        if r not in taken:
+            found.append(r)
+            if len(found) == limit:
+                break
+    return found
 
 
 def _rising_bin(feature: str, frame: pd.DataFrame, window_frame: pd.DataFrame, reference: pd.DataFrame | None,
@@ -181,10 +188,12 @@ class WeakSpots:
 
 
 def weak_spots(config: ProjectConfig, *, reference: pd.DataFrame, window: pd.DataFrame,
-               drifted: list[str], labelled: pd.DataFrame | None = None) -> WeakSpots:
+               drifted: list[str], labelled: pd.DataFrame | None = None,
+               model_frame: pd.DataFrame | None = None) -> WeakSpots:
     """Weak segments and hard cases of a logged ``window`` (rows as the store returns them)
     against the ``reference`` training frame, found among ``labelled`` (the newest
-    labelled rows; default: the window's own labelled rows)."""
+    labelled rows; default: the window's own labelled rows); ``model_frame``: the
+    window's features as the model reads them, when the caller made them."""
 
     schema, data = config.schema_, config.data
     window = window.reset_index(drop=True)
@@ -193,19 +202,21 @@ def weak_spots(config: ProjectConfig, *, reference: pd.DataFrame, window: pd.Dat
     labelled = labelled.reset_index(drop=True)
     if labelled.empty:
         return WeakSpots()
-    every = schema.model_frame(feature_frame(window), "logged predictions")
+    every = (schema.model_frame(feature_frame(window), "logged predictions") if model_frame is None
+             else model_frame)
     # the labelled rows are often the window's own: their model frame is the window's
     same = (len(labelled) == len(window)
             and bool((labelled["prediction_id"].to_numpy() == window["prediction_id"].to_numpy()).all()))
     frame = every if same else schema.model_frame(feature_frame(labelled), "logged predictions")
     ref_frame = schema.model_frame(reference, "reference data")
     scored = logged_scored(labelled, data.task, data.classes)
-    outcomes = row_outcomes(labelled["label"].tolist(), scored.labels, scored.probabilities, data, config.kpi)
+    outcomes = row_outcomes(column_list(labelled["label"]), scored.labels, scored.probabilities, data, config.kpi)
     regression = data.task is Task.REGRESSION
     if config.segments.metric is SegmentMetric.KPI:
         # What the model lost against perfect predictions on the same rows: a segment
         # that simply has less to earn (no positives to catch) loses nothing there.
-        perfect = row_outcomes(labelled["label"].tolist(), labelled["label"].tolist(), None, data, config.kpi).kpi
+        truth = column_list(labelled["label"])
+        perfect = row_outcomes(truth, truth, None, data, config.kpi).kpi
         values, binary, higher, name = perfect - outcomes.kpi, False, False, f"{config.kpi.name}_regret"
     else:
         values, binary, higher = outcomes.error, not regression, False

@@ -18,6 +18,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from leanloop.config import Task
+from leanloop.measure.distinct import column_list
 from leanloop.scoring import Scored
 from leanloop.store.predictions import HAS_PROBABILITIES, probability_column
 
@@ -32,7 +33,7 @@ def logged_scored(window: pd.DataFrame, task: Task, classes: list[Any] | None) -
     """The logged outputs of ``window`` as a :class:`Scored` batch, probabilities in class order
     (``window`` holds them as a dict per row, or as a float column per class as
     :func:`leanloop.store.predictions.probability_columns` reads them)."""
-    labels = window["prediction"].tolist()
+    labels = column_list(window["prediction"])
     import numpy as np
 
     if "probabilities" not in window:  # read as a float column per class

@@ -26,11 +26,13 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict
 
 from leanloop.config import Task
+from leanloop.measure.distinct import factorized
 from leanloop.measure.drift import DriftOptions, DriftResult, feature_drift
 from leanloop.schema import FeatureKind
 
 if TYPE_CHECKING:
     import numpy as np
+    import pandas as pd
 
     from leanloop.scoring import Scored
 
@@ -57,23 +59,45 @@ class OutputDrift(BaseModel):
     shares: dict[str, Share] | None = None
 
 
-def _shares(reference: Sequence[Any], current: Sequence[Any]) -> dict[str, Share]:
+def _text_shares(values: pd.Series) -> pd.Series:
+    """Each value's share of ``values`` by its text (``1`` and ``"1"`` are one class),
+    counted by distinct value, not converted row by row (0.2 s per 1M-row output)."""
+    import numpy as np
     import pandas as pd
 
-    ref = pd.Series([str(v) for v in reference]).value_counts(normalize=True)
-    cur = pd.Series([str(v) for v in current]).value_counts(normalize=True)
+    found = factorized(values.to_numpy())
+    if found is None:
+        return pd.Series([str(v) for v in values]).value_counts(normalize=True)
+    codes, uniques = found
+    counts: dict[str, int] = {}
+    for value, count in zip(uniques, np.bincount(codes, minlength=len(uniques)).tolist(), strict=True):
+        counts[str(value)] = counts.get(str(value), 0) + count
+    total = sum(counts.values())
+    return pd.Series({text: count / total for text, count in counts.items()}, dtype=float)
+
+
+def _shares(reference: pd.Series, current: pd.Series) -> dict[str, Share]:
+    ref, cur = _text_shares(reference), _text_shares(current)
     return {c: Share(reference=float(ref.get(c, 0.0)), current=float(cur.get(c, 0.0)))
             for c in sorted(set(ref.index) | set(cur.index))}
 
 
-def _compare(name: str, reference: Any, current: Any, kind: FeatureKind, options: DriftOptions) -> OutputDrift:
+def _series(values: Any) -> pd.Series:
+    """``values`` as a Series: a typed array as it is, other sequences as a list would be read."""
+    import numpy as np
     import pandas as pd
 
-    ref, cur = pd.Series(list(reference)).dropna(), pd.Series(list(current)).dropna()
+    if isinstance(values, np.ndarray | pd.Series) and values.dtype != object:
+        return pd.Series(np.asarray(values))  # no Python float per row on the way
+    return pd.Series(list(values))
+
+
+def _compare(name: str, reference: Any, current: Any, kind: FeatureKind, options: DriftOptions) -> OutputDrift:
+    ref, cur = _series(reference).dropna(), _series(current).dropna()
     categorical = kind is FeatureKind.CATEGORICAL
     return OutputDrift(output=name, kind=kind.value,
                        drift=feature_drift(ref, cur, feature=name, kind=kind, options=options),
-                       shares=_shares(ref.tolist(), cur.tolist()) if categorical else None)
+                       shares=_shares(ref, cur) if categorical else None)
 
 
 def prediction_outputs(reference: Scored, current: Scored, task: Task, options: DriftOptions) -> list[OutputDrift]:
@@ -99,13 +123,13 @@ def target_drift(reference: Sequence[Any], current: Sequence[Any], task: Task,
     """Drift of the labels that arrived against the reference target (``None`` if a side is empty)."""
     import pandas as pd
 
-    if pd.Series(list(reference)).dropna().empty or pd.Series(list(current)).dropna().empty:
+    ref, cur = _series(reference), _series(current)
+    if ref.dropna().empty or cur.dropna().empty:
         return None
     kind = FeatureKind.NUMERIC if task is Task.REGRESSION else FeatureKind.CATEGORICAL
     if kind is FeatureKind.NUMERIC:
-        return _compare("target", pd.to_numeric(pd.Series(list(reference))), pd.to_numeric(pd.Series(list(current))),
-                        kind, options)
-    return _compare("target", reference, current, kind, options)
+        return _compare("target", pd.to_numeric(ref), pd.to_numeric(cur), kind, options)
+    return _compare("target", ref, cur, kind, options)
 
 
 def prediction_signal(scored: Scored, task: Task) -> np.ndarray:

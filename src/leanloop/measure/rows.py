@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from leanloop.config import DataConfig, KpiConfig, Task
 from leanloop.measure.distinct import by_distinct
-from leanloop.measure.kpi import _key, outcome_values, regression_values
+from leanloop.measure.kpi import _key, outcome_array, regression_values
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -62,7 +62,10 @@ def row_outcomes(y_true: Sequence[Any], y_pred: Sequence[Any], proba: np.ndarray
     """Per-row outcomes; ``proba`` columns follow ``data.classes``; ``weights`` scale the KPI."""
     import numpy as np
 
-    y_true, y_pred = list(y_true), list(y_pred)
+    # lists as they are: the same list object is factorised once per measurement
+    # (:func:`~leanloop.measure.distinct.shared_factorizations`)
+    y_true = y_true if isinstance(y_true, list) else list(y_true)
+    y_pred = y_pred if isinstance(y_pred, list) else list(y_pred)
     n = len(y_true)
     if data.task is Task.REGRESSION:
         error = np.abs(np.asarray(y_true, dtype=float) - np.asarray(y_pred, dtype=float))
@@ -72,14 +75,15 @@ def row_outcomes(y_true: Sequence[Any], y_pred: Sequence[Any], proba: np.ndarray
     # step per row cost 1.2 s of a 1M-row window's measurement per call).
     keys, predicted = by_distinct(y_true, _key), by_distinct(y_pred, _key)
     error = (keys != predicted).astype(float)
-    values = np.asarray(outcome_values(y_true, y_pred, kpi, weights), dtype=float)
+    values = outcome_array(y_true, y_pred, kpi, weights)
     classes = [_key(c) for c in (data.classes or [])]
     if proba is None or not classes or n == 0:
         return RowOutcomes(error=error, loss=error, kpi=values, confidence=np.full(n, np.nan))
     proba = np.asarray(proba, dtype=float)
     index = {c: i for i, c in enumerate(classes)}
-    truth_col = by_distinct(keys, lambda k: index.get(k, -1)).astype(int)
-    pred_col = by_distinct(predicted, lambda k: index.get(k, -1)).astype(int)
+    # from the labels themselves (factorised once per measurement), not from their keys
+    truth_col = by_distinct(y_true, lambda v: index.get(_key(v), -1)).astype(int)
+    pred_col = by_distinct(y_pred, lambda v: index.get(_key(v), -1)).astype(int)
     rows = np.arange(n)
     p_truth = np.where(truth_col >= 0, proba[rows, np.maximum(truth_col, 0)], 0.0)
     confidence = np.where(pred_col >= 0, proba[rows, np.maximum(pred_col, 0)], np.nan)

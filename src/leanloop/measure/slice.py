@@ -15,10 +15,12 @@ from typing import TYPE_CHECKING, Any
 
 from leanloop.config import Task
 from leanloop.measure.bootstrap import BootstrapOptions, Interval
+from leanloop.measure.distinct import column_list
 from leanloop.measure.drift import DriftOptions, chi_square_test, drift_report, ks_test
 from leanloop.measure.evaluation import Evaluation, evaluate, evaluate_scored
 from leanloop.measure.kpi import argmax_kpis, kpi_intervals, row_weights
 from leanloop.measure.logged import logged_scored, output_sample
+from leanloop.measure.memory import release_freed_memory
 from leanloop.measure.multivariate import multivariate_drift
 from leanloop.measure.outputs import prediction_outputs, target_drift
 from leanloop.measure.quality import quality_report
@@ -54,7 +56,8 @@ class _Estimates:
 def measure_frames(config: ProjectConfig, reference: pd.DataFrame, window: pd.DataFrame,
                    reference_scored: Scored, baseline: Any, pca: Any = None,
                    estimator: ChampionEstimator | None = None, labelled: pd.DataFrame | None = None,
-                   outputs_reference: Scored | None = None, columns: ColumnsHook | None = None) -> Frames:
+                   outputs_reference: Scored | None = None, columns: ColumnsHook | None = None,
+                   model_frame: pd.DataFrame | None = None) -> Frames:
     """Drift, prediction drift, performance and KPIs of ``window`` against ``reference``
     (with data quality, multivariate, output and target drift; ``pca`` a fitted
     :class:`~leanloop.measure.multivariate.PcaDrift` to reuse), and estimated
@@ -65,7 +68,8 @@ def measure_frames(config: ProjectConfig, reference: pd.DataFrame, window: pd.Da
     still without labels; without it, both on the window's own rows. Prediction drift
     compares the outputs with ``outputs_reference`` when given (the champion's outputs on
     its holdout: on its own training rows a model is more confident than it will ever be
-    on new rows, and that gap alone fired the alarm on a stable period)."""
+    on new rows, and that gap alone fired the alarm on a stable period).
+    ``model_frame``: the slice's rows as the model reads them, when the caller made it."""
 
     schema = config.schema_
     options = DriftOptions.from_config(config.measure, seed=config.model.seed)
@@ -73,6 +77,7 @@ def measure_frames(config: ProjectConfig, reference: pd.DataFrame, window: pd.Da
         return Frames()
     window = window.reset_index(drop=True)
     current = schema.coerce(feature_frame(window), "logged predictions")
+    frames = _ModelFrames(config, current, model_frame)
     if columns is not None:
         found = columns(reference, current)
         report, quality = found.drift, found.quality or quality_report(reference, current, schema, config.quality)
@@ -87,12 +92,13 @@ def measure_frames(config: ProjectConfig, reference: pd.DataFrame, window: pd.Da
     common: dict[str, Any] = {
         "drift": report.results, "drifted": report.drifted,
         "prediction_drift": test(ref_out, cur_out, feature="prediction", kind=kind, alpha=options.alpha),
-        "quality": quality, **_monitor(config, reference, current, window, reference_scored, options, pca),
+        "quality": quality, **_monitor(config, reference, current, window, scored, reference_scored, options, pca),
     }
     unlabelled = window.index[window["label"].isna().to_numpy()] if labelled is not None else window.index
     rows = unlabelled if len(unlabelled) else window.index
-    estimates = _estimates(config, estimator, logged_scored(window.loc[rows], config.data.task, config.data.classes),
-                           current, rows)
+    # the same outputs are one Scored (one list of labels, factorised once), not one per use
+    estimates = _estimates(config, estimator, scored if len(rows) == len(window)
+                           else logged_scored(window.loc[rows], config.data.task, config.data.classes), frames, rows)
     common["estimated_kpis"] = {k: i.value for k, i in estimates.kpis.items()}
     common["estimated_kpi_intervals"] = estimates.kpis
     own = labelled is None
@@ -107,28 +113,52 @@ def measure_frames(config: ProjectConfig, reference: pd.DataFrame, window: pd.Da
     whole = (not own and len(labelled) == len(window) == len(rows) and "prediction_id" in window
              and "prediction_id" in labelled
              and bool((labelled["prediction_id"].to_numpy() == window["prediction_id"].to_numpy()).all()))
-    features = (current.loc[labelled.index] if own else current if whole
-                else schema.coerce(feature_frame(labelled), "logged predictions"))
     same = whole or (own and len(labelled) == len(window))
-    return _labelled(config, features, labelled, baseline, estimator, estimates, same, common)
+    release_freed_memory()  # what drift, quality and the estimate freed, before the bootstraps
+    features = (frames if same else _ModelFrames(config, current.loc[labelled.index]) if own
+                else _ModelFrames(config, schema.coerce(feature_frame(labelled), "logged predictions")))
+    return _labelled(config, features, labelled, scored if same else None, baseline, estimator, estimates, same,
+                     common)
 
 
-def _labelled(config: ProjectConfig, features: pd.DataFrame, labelled: pd.DataFrame, baseline: Any,
-              estimator: ChampionEstimator | None, estimates: _Estimates, same: bool, common: dict[str, Any]) -> Frames:
-    """The slice's result when some rows carry labels (``features``: theirs, coerced):
-    realized performance and KPIs beside the baseline's, with bootstrap intervals and the
-    estimation error (``estimates``: the window's; ``same``: made on these very rows)."""
-    truth = labelled["label"].tolist()
+class _ModelFrames:
+    """A slice's coerced features and, made once when first asked for, their model frame."""
+
+    def __init__(self, config: ProjectConfig, coerced: pd.DataFrame, made: pd.DataFrame | None = None) -> None:
+        self.config, self.coerced, self.made = config, coerced, made
+
+    def all(self) -> pd.DataFrame:
+        """The model frame of every row (built once per measurement, not once per use: 0.5 s
+        a build at 1M rows)."""
+        if self.made is None:
+            self.made = self.config.schema_.model_frame(self.coerced, "logged predictions")
+        return self.made
+
+    def rows(self, rows: pd.Index) -> pd.DataFrame:
+        """The model frame of ``rows`` (labels of the coerced features' index)."""
+        if len(rows) == len(self.coerced):
+            return self.all()
+        return self.config.schema_.model_frame(self.coerced.loc[rows], "logged predictions")
+
+
+def _labelled(config: ProjectConfig, features: _ModelFrames, labelled: pd.DataFrame, scored: Scored | None,
+              baseline: Any, estimator: ChampionEstimator | None, estimates: _Estimates, same: bool,
+              common: dict[str, Any]) -> Frames:
+    """The slice's result when some rows carry labels (``features``: theirs; ``scored``:
+    their logged outputs when already read): realized performance and KPIs beside the
+    baseline's, with bootstrap intervals and the estimation error (``estimates``: the
+    window's; ``same``: made on these very rows)."""
+    truth = column_list(labelled["label"])
     resampling = BootstrapOptions(resamples=config.performance.bootstrap_resamples,
                                   confidence=config.performance.confidence, seed=config.model.seed,
                                   max_rows=config.performance.bootstrap_max_rows)
-    X = config.schema_.model_frame(features, "logged predictions")
-    labelled_scored = logged_scored(labelled, config.data.task, config.data.classes)
+    X = features.all()
+    labelled_scored = scored if scored is not None else logged_scored(labelled, config.data.task, config.data.classes)
     weights = row_weights(X, config.kpi)
     realized = evaluate_scored(labelled_scored, truth, config.data, config.kpi, weights=weights, intervals=resampling)
     argmax = argmax_kpis(labelled_scored, truth, config.kpi, weights) if config.data.task is Task.CLASSIFICATION else {}
     base = evaluate(baseline, X, truth, config.data, config.kpi, intervals=resampling)
-    on_labelled = estimates if same else _estimates(config, estimator, labelled_scored, features, features.index)
+    on_labelled = estimates if same else _estimates(config, estimator, labelled_scored, features, X.index)
     performance = Performance(
         realized=realized.metrics, baseline=base.metrics, labelled=len(labelled), intervals=realized.intervals,
         baseline_intervals=base.intervals, estimated=estimates.values, estimated_intervals=estimates.bands,
@@ -147,12 +177,12 @@ def _gain(realized: Evaluation, base: Evaluation, kpi_name: str, resampling: Boo
     return kpi_intervals(realized.kpi_values - base.kpi_values, kpi_name, resampling)
 
 
-def _estimates(config: ProjectConfig, estimator: ChampionEstimator | None, scored: Scored, current: pd.DataFrame,
+def _estimates(config: ProjectConfig, estimator: ChampionEstimator | None, scored: Scored, frames: _ModelFrames,
                rows: pd.Index) -> _Estimates:
     """The estimator's view of ``rows`` of the window (nothing without an estimator)."""
     if estimator is None:
         return _Estimates()
-    X = config.schema_.model_frame(current.loc[rows], "logged predictions")
+    X = frames.rows(rows)
     found = estimator.estimate(scored, X, row_weights(X, config.kpi))
     if found is None:
         return _Estimates()
@@ -162,7 +192,7 @@ def _estimates(config: ProjectConfig, estimator: ChampionEstimator | None, score
 
 
 def _monitor(config: ProjectConfig, reference: pd.DataFrame, current: pd.DataFrame, window: pd.DataFrame,
-             reference_scored: Scored, options: DriftOptions, pca: Any) -> dict[str, Any]:
+             scored: Scored, reference_scored: Scored, options: DriftOptions, pca: Any) -> dict[str, Any]:
     """Multivariate drift, output drift and target drift of one slice."""
     task, schema = config.data.task, config.schema_
     labels = window.loc[window["label"].notna(), "label"].tolist()
@@ -172,7 +202,6 @@ def _monitor(config: ProjectConfig, reference: pd.DataFrame, current: pd.DataFra
         multivariate = multivariate_drift(reference, current, schema, config.multivariate, pca=pca)
     return {
         "multivariate": multivariate,
-        "prediction_outputs": prediction_outputs(
-            reference_scored, logged_scored(window, task, config.data.classes), task, options),
+        "prediction_outputs": prediction_outputs(reference_scored, scored, task, options),
         "target_drift": target_drift(target, labels, task, options) if labels else None,
     }

@@ -121,8 +121,14 @@ def weighted_ece(W: np.ndarray, confidence: np.ndarray, hit: np.ndarray) -> np.n
     confidence|, for each weighting."""
     import numpy as np
 
-    onehot = np.zeros((len(confidence), ECE_BINS))
-    onehot[np.arange(len(confidence)), ece_bins(confidence)] = 1.0
     W = np.atleast_2d(W)
+    bins = ece_bins(confidence)
+    if len(W) == 1:  # one weighting (the point value): sums per bin, no (n, bins) tables
+        weights = W[0]
+        gap = np.abs(np.bincount(bins, weights * np.asarray(hit, dtype=float), ECE_BINS)
+                     - np.bincount(bins, weights * confidence, ECE_BINS))
+        return np.array([gap.sum() / weights.sum()])
+    onehot = np.zeros((len(confidence), ECE_BINS))
+    onehot[np.arange(len(confidence)), bins] = 1.0
     gap = np.abs(W @ (onehot * np.asarray(hit, dtype=float)[:, None]) - W @ (onehot * confidence[:, None]))
     return gap.sum(axis=1) / W.sum(axis=1)

@@ -84,7 +84,16 @@ def frequency_column(column: pd.Series, frequencies: pd.Series) -> np.ndarray:
     [0.75, 0.0, nan]
     """
     import numpy as np
+    import pandas as pd
 
+    if pd.api.types.infer_dtype(column, skipna=True) in ("string", "empty"):
+        # text already: looked up once per distinct value and gathered by code (a text
+        # copy and a lookup per row cost 0.5 s per 1M-row column)
+        codes, uniques = pd.factorize(column, use_na_sentinel=True)
+        found = pd.Series(np.asarray(uniques, dtype=object)).map(frequencies)
+        table = np.append(found.to_numpy(dtype=float, na_value=np.nan), np.nan)  # code -1: missing
+        table[:-1][np.isnan(table[:-1])] = 0.0  # present, never seen on reference
+        return table[codes]
     text = _text(column)
     values = text.map(frequencies).to_numpy(dtype=float, na_value=np.nan, copy=True)
     values[np.isnan(values) & text.notna().to_numpy()] = 0.0
