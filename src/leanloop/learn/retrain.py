@@ -72,7 +72,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from leanloop.build.dask_train import fit_pipeline_dask
-from leanloop.build.train import fit_served, register_version
+from leanloop.build.since_change import fit_since_change
+from leanloop.build.train import Fitted, fit_served, register_version
 from leanloop.config import EngineKind, ModelKind, ProjectConfig, RetrainStrategy
 from leanloop.errors import DataError, NotFoundError
 from leanloop.learn.compare import OutOfFold
@@ -90,7 +91,7 @@ if TYPE_CHECKING:
     from leanloop.scoring import Scored
     from leanloop.workspace import Workspace
 
-__all__ = ["Retrained", "labelled_production", "training_rows", "relearn_rows", "retrain",
+__all__ = ["Retrained", "labelled_production", "training_rows", "relearn_rows", "since_change_rows", "retrain",
            "RELEARN_PRIOR_ROWS", "RELEARN_PRIOR_SHARE"]
 
 
@@ -296,6 +297,52 @@ def relearn_rows(config: ProjectConfig, production: pd.DataFrame, reference: pd.
     return combined, weights, counts
 
 
+def since_change_rows(config: ProjectConfig, production: pd.DataFrame, reference: pd.DataFrame,
+                      focus: np.ndarray) -> tuple[pd.DataFrame, np.ndarray, dict[str, int]]:
+    """The training rows of a challenger of leanloop's pipeline that relearns a changed
+    relation (module docstring), and which were logged since the change.
+
+    Every row, each with the weight of one, under the cap ``[retrain] max_rows``: the
+    newest focus rows first (``capped`` counts those dropped), then the newest older
+    production rows, then a seeded sample of the reference. The focus rows are marked
+    (:class:`~leanloop.build.since_change.SinceChange`): the model learns which of the
+    old relation still holds from the rows instead of a prior weight chosen for it.
+    A row logged twice is kept once, as its newest copy (a focus row stays marked).
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> from leanloop.config import ProjectConfig
+    >>> config = ProjectConfig.model_validate({"data": {"path": "x.csv", "target": "y", "task": "classification"},
+    ...     "schema": {"features": [{"name": "a", "kind": "numeric"}]}, "retrain": {"max_rows": 500}})
+    >>> production = pd.DataFrame({"a": np.arange(100.0), "y": [0, 1] * 50})
+    >>> reference = pd.DataFrame({"a": -np.arange(1000.0) - 1, "y": [1, 0] * 500})
+    >>> rows, since_change, counts = since_change_rows(config, production, reference, np.arange(100) >= 20)
+    >>> counts, int(since_change.sum()), len(rows)
+    ({'reference': 400, 'production': 100, 'duplicates_dropped': 0, 'capped': 0, 'since_change': 80}, 80, 500)
+    """
+    import numpy as np
+    import pandas as pd
+
+    columns = [*config.schema_.names, config.data.target]
+    cap = config.retrain.max_rows
+    new = production[focus][columns]
+    new = new.iloc[max(len(new) - cap, 0):]
+    older = production[~focus][columns]
+    older = older.iloc[max(len(older) - (cap - len(new)), 0):]
+    room = cap - len(new) - len(older)
+    kept = reference[columns] if len(reference) <= room else reference[columns].sample(n=room,
+                                                                                        random_state=config.model.seed)
+    combined = pd.concat([kept, older, new], ignore_index=True)
+    since_change = np.arange(len(combined)) >= len(kept) + len(older)
+    keep = ~combined.duplicated(subset=columns, keep="last").to_numpy()
+    combined, since_change = combined[keep].reset_index(drop=True), since_change[keep]
+    counts = {"reference": len(kept), "production": len(older) + len(new),
+              "duplicates_dropped": int((~keep).sum()), "capped": int(focus.sum()) - len(new),
+              "since_change": int(since_change.sum())}
+    return combined, since_change, counts
+
+
 def _outputs_out_of_fold(ws: Workspace, version: ModelVersion, scored: Scored) -> None:
     """Keep ``scored`` (out of fold) with the version as its outputs on its test rows,
     where the measurement reads a champion's outputs on its holdout (the prediction-drift
@@ -325,17 +372,24 @@ def _relearn(ws: Workspace, champion: ModelVersion, production: pd.DataFrame, re
     judged = focus if unseen is None or (focus & unseen).sum() < config.policy.min_labels else focus & unseen
     input_format = InputFormat.NATIVE if estimator is not None else InputFormat.ENCODED
 
+    marked = estimator is None and config.retrain.engine is EngineKind.LOCAL
+
+    def fitted_on(keep: np.ndarray) -> tuple[Fitted, pd.DataFrame, dict[str, int]]:
+        if marked:
+            rows, since_change, counts = since_change_rows(config, production[keep], reference, focus[keep])
+            return fit_since_change(config, rows, since_change), rows, counts
+        rows, weights, counts = relearn_rows(config, production[keep], reference, focus[keep])
+        return fit_served(config, rows, weights, estimator=estimator, pipeline=_pipeline(config)), rows, counts
+
     def fit_on(keep: np.ndarray) -> Any:
-        rows, weights, _ = relearn_rows(config, production[keep], reference, focus[keep])
-        return fit_served(config, rows, weights, estimator=estimator, pipeline=_pipeline(config)).model
+        return fitted_on(keep)[0].model
 
     out_of_fold, folds = cross_fit(config, production, focus, fit_on, input_format)
     recent_scored = take(out_of_fold, np.flatnonzero(judged[focus]))
     recent = production[judged]
     hard = _relearn_hard_cases(ws, recent)
     hard_scored = take(recent_scored, recent.index.get_indexer(pd.Index(hard["prediction_id"])))
-    combined, weights, counts = relearn_rows(config, production, reference, focus)
-    fitted = fit_served(config, combined, weights, estimator=estimator, pipeline=_pipeline(config))
+    fitted, combined, counts = fitted_on(np.ones(len(production), dtype=bool))
     challenger = register_version(
         ws, fitted.model, fitted.baseline, train=combined, test=recent, source="retrain",
         calibration=fitted.calibration, parent=champion.version, cycle=cycle, alias="challenger",
