@@ -21,24 +21,25 @@ cycle, and compared with the champion on the recent rows and the champion's hold
 **Relearning after model harm** (``relearn``): when the measurement found harm the
 model is responsible for (its own error grew on the labelled rows, beyond what the
 population's mix explains), the relation it learned no longer holds, and the rows of
-the old relation teach the challenger the wrong answer. Then the strategy above is set
-aside (:func:`relearn_rows`): the challenger learns from the labelled rows logged since
-the harm began (the focus rows, those not judging it), with the older rows (reference and
-earlier production) only as a prior: a seeded sample of as many rows as the focus rows
-(``RELEARN_PRIOR_ROWS``) carrying 30 % of the training weight (``RELEARN_PRIOR_SHARE``;
-chosen by measurement, see there). The prior's rows are few as well as light because the
-served model's calibration is fitted, unweighted, on a share of the training rows: with
-the 25,000 reference rows in, the expected-value rule was calibrated on the old relation
-and the challenger earned less than the champion on the changed loans (-30 profit per
-loan at the first retrain of the scenario bench's concept change, 20,000 rows in batches
-of 2,000, though its ROC AUC was higher). The hard
+the old relation, taken as they are, teach the challenger the wrong answer. Then the
+strategy above is set aside (:func:`since_change_rows`): the challenger learns from the
+labelled rows logged since the harm began (the focus rows) and every older row
+(reference and earlier production, under the cap), with one more input that marks the
+focus rows (:class:`~leanloop.build.since_change.SinceChange`): gradient boosting splits
+on the mark where the relation changed, shares the rest with the old rows, and serves
+with the mark on. On the scenario bench's car-loan concept change, trained on the first
+1,500 post-change rows, it earned +41 profit per loan over the first model on later
+post-change loans, where the older rows as a light prior (:func:`relearn_rows`: a seeded
+sample of as many rows as the focus rows, ``RELEARN_PRIOR_ROWS``, at 30 % of the weight,
+``RELEARN_PRIOR_SHARE``) earned +20. The user's own model and the Dask engine cannot take
+the mark and keep that prior. The hard
 cases logged since the harm began are learnt from, not held out (``_relearn_hard_cases``).
 
 **Judged cross-fitted** (:mod:`leanloop.learn.crossfit`). A relearning challenger is
 judged on every labelled row logged since the harm began (those the champion never
 trained on, when it trained on some), not on a held-out share: the rows since the harm
 are dealt into ``RELEARN_FOLDS`` seeded folds; each fold's model learns from the other
-folds (with the prior :func:`relearn_rows` gives) and scores its own fold. The gate pairs
+folds (with the older rows, as the final model) and scores its own fold. The gate pairs
 the champion's outputs with these out-of-fold outputs row by row; the version registered
 and served is fitted on all the rows. The out-of-fold estimate is the standard
 cross-validation estimate of that final model: slightly pessimistic (each fold model
