@@ -234,7 +234,8 @@ def _relearn_hard_cases(ws: Workspace, recent: pd.DataFrame) -> pd.DataFrame:
     return hard[hard["prediction_id"].isin(recent.index.tolist())]
 
 
-#: Relearning after model harm: the older rows (reference and production before the
+#: Relearning after model harm with a model that cannot take the mark (the user's own, or
+#: trained on Dask): the older rows (reference and production before the
 #: harm) form a prior of at most this many times the focus rows' count, carrying
 #: ``RELEARN_PRIOR_SHARE`` of the training weight (the focus rows carry the rest).
 #: Measured on the scenario bench's concept change (the first model's calibration and
@@ -251,7 +252,8 @@ RELEARN_PRIOR_SHARE = 0.3
 
 def relearn_rows(config: ProjectConfig, production: pd.DataFrame, reference: pd.DataFrame, focus: np.ndarray,
                  ) -> tuple[pd.DataFrame, np.ndarray, dict[str, int]]:
-    """The training rows of a challenger that relearns a changed relation (module docstring).
+    """The training rows of a challenger that relearns a changed relation without the mark
+    (the user's own model, or the Dask engine; module docstring).
 
     ``production`` holds the labelled production rows it may learn from (oldest first),
     ``focus`` marks those logged since the harm began. The newest ``[retrain] max_rows``
@@ -417,8 +419,9 @@ def retrain(ws: Workspace, *, cycle: int | None = None, focus_since: float | Non
     logged (the measurement's labelled window): those rows carry half the
     training weight and a seeded share of them judges the challenger.
     ``relearn`` (with ``focus_since``): the harm is the model's own, so the challenger
-    learns the changed relation from the focus rows, the older rows only a small prior
-    (:func:`relearn_rows`), and is judged cross-fitted on every focus row (:func:`~leanloop.learn.crossfit.cross_fit`).
+    learns the changed relation from the focus rows, marked, beside the older rows
+    (:func:`since_change_rows`; a prior, :func:`relearn_rows`, for a model that cannot
+    take the mark), and is judged cross-fitted on every focus row (:func:`~leanloop.learn.crossfit.cross_fit`).
 
     A failure at any step (training, evaluation, saving) registers nothing: the
     registry and its aliases stay as they were.
