@@ -46,10 +46,12 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from leanloop.datasets import CarLoan
+    from leanloop.learn.oracle import Yardsticks
     from leanloop.project import Project
 
 __all__ = ["SCENARIOS", "Scenario", "Sizes", "Run", "FrozenError", "make_scenarios", "prepare", "replay",
-           "oracle_kpi", "frozen_errors", "with_frozen_split", "decision_string", "first_harm_batch"]
+           "oracle_kpi", "oracle_yardsticks", "reachable_by_batch", "frozen_errors", "with_frozen_split",
+           "decision_string", "first_harm_batch"]
 
 TARGET = "repaid"
 #: The covariate that selects the second half of the ``drift`` scenario: higher car values
@@ -401,6 +403,36 @@ def with_frozen_split(project: Project, scenario: Scenario) -> Scenario:
     rows = scenario.rows
     return Scenario(scenario.name, rows, scenario.change_at, scenario.says,
                     part(rows.iloc[: scenario.change_at]), part(rows.iloc[scenario.change_at:]))
+
+
+def oracle_yardsticks(project: Project, scenario: Scenario, batch_rows: int, seed: int = 0) -> Yardsticks:
+    """The frozen and oracle KPI totals over the scenario's rows and per batch of
+    ``batch_rows`` (:func:`leanloop.learn.oracle.yardsticks`)."""
+    from leanloop.learn.oracle import yardsticks
+
+    rows = scenario.rows.assign(**{TARGET: scenario.rows[TARGET].astype(int)})
+    return yardsticks(project.config, _frozen_model(project), rows, scenario.change_at, seed=seed,
+                      batch_rows=batch_rows)
+
+
+def reachable_by_batch(found: Yardsticks, change_at: int | None, batch_rows: int, label_delay: int) -> float | None:
+    """The share of the oracle's gain that the oracle itself earned on the batches a loop
+    could serve with a model learnt from post-change labels (those after the first
+    cycle whose labels include a post-change row): what a loop promoting a model exactly
+    as good as the oracle there would keep. Unlike :attr:`Run.gain_reachable` it counts
+    where in the period the oracle's gain fell (seldom evenly: a batch's gain is noisy).
+
+    >>> from leanloop.learn.oracle import Yardsticks
+    >>> found = Yardsticks(10.0, 16.0, (5.0, 5.0, 0.0), (5.0, 9.0, 2.0))
+    >>> reachable_by_batch(found, 1, 1, 0), reachable_by_batch(found, 1, 1, 1)
+    (0.3333333333333333, 0.0)
+    """
+    gain = found.oracle - found.frozen
+    if change_at is None or gain <= 0 or not found.oracle_batches:
+        return None
+    first = change_at // batch_rows + label_delay
+    later = zip(found.oracle_batches[first + 1:], found.frozen_batches[first + 1:], strict=True)
+    return sum(o - f for o, f in later) / gain
 
 
 def oracle_kpi(project: Project, scenario: Scenario, seed: int = 0) -> tuple[float, float]:

@@ -57,11 +57,12 @@ def test_cycle_retrains_compares_and_records(project: Project, analysis_with_tru
     assert cycle.challenger == "v2"
     challenger = project.registry.get("v2")
     assert challenger.parent == "v1" and challenger.source == "retrain" and challenger.cycle == cycle.cycle
-    # The harm is the model's own: the challenger relearns from the window's rows (the
-    # reference only a prior), hard cases included: they are the champion's mistakes on the
+    # The harm is the model's own: the challenger relearns from the window's rows, marked,
+    # beside the reference (leanloop.build.since_change), hard cases included: they are the champion's mistakes on the
     # changed relation. The window's hard cases went into the enriched test set before
     # retraining, and those among the rows that judge the challenger gate the promotion.
-    assert challenger.rows["testset_held_out"] == 0 and challenger.rows["prior"] > 0
+    assert challenger.rows["testset_held_out"] == 0 and challenger.rows["since_change"] == 3000
+    assert challenger.rows["reference"] > 0 and challenger.rows["train"] == challenger.rows["reference"] + 3000
     # judged cross-fitted (learn.crossfit): every window row both teaches and judges it
     assert challenger.rows["production"] == challenger.rows["recent_eval"] == 3000 and challenger.rows["folds"] > 1
     added = cycle.testset

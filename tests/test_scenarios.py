@@ -65,16 +65,19 @@ class Bench:
 
         self.folder = folder
         self.data = car_loan()
-        self.templates: dict[int, Path] = {}
+        self.templates: dict[tuple[int, int], Path] = {}
         self.scenarios: dict[tuple[str, Sizes], Scenario] = {}
         self.oracles: dict[tuple[str, Sizes], tuple[float, float]] = {}
         self.runs: dict[tuple[str, int], Run] = {}
 
     def template(self, sizes: Sizes) -> Path:
-        """The first model's project for ``sizes``' seed (built once per seed)."""
-        if sizes.seed not in self.templates:
-            self.templates[sizes.seed] = prepare(self.folder / f"template-{sizes.seed}", self.data, sizes)
-        return self.templates[sizes.seed]
+        """The first model's project for ``sizes``' seed and batch size (built once for each)."""
+        # one per seed and batch size: the template's measurement window is one batch
+        # (prepare), so the concept change's batches of 2,000 must not reuse one made for 1,000
+        key = (sizes.seed, sizes.batch_rows)
+        if key not in self.templates:
+            self.templates[key] = prepare(self.folder / f"template-{sizes.seed}-{sizes.batch_rows}", self.data, sizes)
+        return self.templates[key]
 
     def scenario(self, name: str, sizes: Sizes = SIZES) -> Scenario:
         from leanloop.project import Project
@@ -157,6 +160,7 @@ def test_the_scenarios_change_what_they_say(bench: Bench) -> None:
     assert drift.rows.iloc[drift.change_at:]["car_value"].min() > drift.rows.iloc[:drift.change_at][
         "car_value"].median()
     for name in ("concept", "prior", "gradual"):
+        bench.scenario(name)  # made (with its oracle) by this worker, whichever tests it ran before
         frozen, oracle = bench.oracles[name, SIZES]
         assert oracle > frozen, name
     # the gradual change harms the frozen model significantly at some batch after the ramp starts

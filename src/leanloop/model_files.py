@@ -83,6 +83,8 @@ ALLOWED_TYPES = frozenset({
     "sklearn.frozen._frozen.FrozenEstimator",
     # leanloop's own wrappers: arithmetic on the wrapped model's probabilities
     "leanloop.build.calibration.PriorShift", "leanloop.label_rule.ExpectedValueClassifier",
+    # and the mark a relearnt model answers with (a column of ones beside its inputs)
+    "leanloop.build.since_change.SinceChange",
     "sklearn.neighbors._kd_tree.KDTree", "sklearn.neighbors._ball_tree.BallTree",
     # LightGBM's scikit-learn models (a retrain on Dask): the booster is rebuilt from its text model
     "lightgbm.sklearn.LGBMClassifier", "lightgbm.sklearn.LGBMRegressor", "lightgbm.basic.Booster",

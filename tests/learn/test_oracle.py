@@ -25,5 +25,14 @@ def test_the_oracle_learns_the_change_and_is_the_frozen_model_without_one(
         assert changed.frozen == none.frozen
         assert changed.oracle > changed.frozen  # a model of the new population earns more there
         assert changed == yardsticks(project.config, model, rows, 2000, seed=0)  # seeded
+        # per batch: the same folds, each batch's totals adding up to the period's
+        batched = yardsticks(project.config, model, rows, 2000, seed=0, batch_rows=1500)
+        assert (batched.frozen, batched.oracle) == (changed.frozen, changed.oracle)
+        assert len(batched.frozen_batches) == len(batched.oracle_batches) == 3
+        assert sum(batched.oracle_batches) == changed.oracle and sum(batched.frozen_batches) == changed.frozen
+        # before the change the oracle is the frozen model
+        assert batched.oracle_batches[0] == batched.frozen_batches[0]
+        assert yardsticks(project.config, model, rows, None, batch_rows=1000).oracle_batches == \
+            yardsticks(project.config, model, rows, None, batch_rows=1000).frozen_batches
     finally:
         project.close()

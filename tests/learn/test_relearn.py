@@ -10,7 +10,7 @@ import pytest
 
 from leanloop.config import DataConfig, ProjectConfig, RetrainConfig
 from leanloop.learn.compare import compare, holdout_regression
-from leanloop.learn.retrain import RELEARN_PRIOR_SHARE, relearn_rows
+from leanloop.learn.retrain import RELEARN_PRIOR_SHARE, relearn_rows, since_change_rows
 from leanloop.project import Project
 from leanloop.schema import Feature, Schema
 
@@ -41,6 +41,65 @@ def test_relearning_learns_the_rows_since_the_harm_with_the_old_rows_a_light_pri
     assert capped["capped"] == 100 and capped["prior"] == 100
 
 
+def test_relearning_leanloops_pipeline_keeps_every_older_row_and_marks_those_since_the_harm() -> None:
+    reference = pd.DataFrame({"x": -np.arange(1.0, 2001.0), "y": 0})
+    production = pd.DataFrame({"x": np.arange(600.0), "y": 1})
+    focus = np.arange(600) >= 400
+    rows, since_change, counts = since_change_rows(_config(), production, reference, focus)
+    assert len(rows) == 2600 and counts == {"reference": 2000, "production": 600, "duplicates_dropped": 0,
+                                            "capped": 0, "since_change": 200}
+    assert sorted(rows.loc[since_change, "x"]) == list(np.arange(400.0, 600.0))
+    # under the cap: every focus row, the newest older production rows, then a seeded reference sample
+    rows, since_change, counts = since_change_rows(_config(max_rows=500), production, reference, focus)
+    assert len(rows) == 500 and since_change.sum() == 200 and counts["reference"] == 0
+    assert sorted(rows.loc[~since_change, "x"]) == list(np.arange(100.0, 400.0))
+    rows, since_change, counts = since_change_rows(_config(max_rows=1000), production, reference, focus)
+    assert counts["reference"] == 400 and rows["x"].lt(0).sum() == 400
+    again = since_change_rows(_config(max_rows=1000), production, reference, focus)[0]
+    assert again.equals(rows)
+    # a row logged both before and since is kept once, marked
+    twice = pd.concat([production.iloc[[450]], production]).reset_index(drop=True)
+    rows, since_change, counts = since_change_rows(_config(), twice, reference, np.r_[False, focus])
+    assert counts["duplicates_dropped"] == 1 and since_change.sum() == 200 and (rows["x"] == 450).sum() == 1
+
+
+def test_a_model_with_the_mark_learns_a_changed_relation_the_old_rows_would_teach_wrong() -> None:
+    """Where the relation flipped for some loans only, the mark lets the old rows teach
+    what still holds: it beats both the weighted prior and the new rows alone on new rows."""
+    from leanloop.build.since_change import SinceChange, fit_since_change
+    from leanloop.build.train import fit_served
+    from leanloop.scoring import model_input, score
+
+    rng = np.random.default_rng(0)
+    config = ProjectConfig(data=DataConfig(path="d.csv", target="y", task="classification", classes=[0, 1]),
+                           schema=Schema(features=[Feature(name="x", kind="numeric"),
+                                                   Feature(name="z", kind="numeric")]))
+
+    def loans(n: int, changed: bool) -> pd.DataFrame:
+        x, z = rng.normal(size=n), rng.normal(size=n)
+        logit = 2 * x - np.where(changed & (z > 0), 4 * x, 0.0)  # for z > 0 the relation to x flipped
+        return pd.DataFrame({"x": x, "z": z, "y": (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)})
+
+    reference, before, since, later = loans(20_000, False), loans(2000, False), loans(600, True), loans(20_000, True)
+    production = pd.concat([before, since], ignore_index=True)
+    focus = np.arange(len(production)) >= len(before)
+
+    def accuracy(model: object) -> float:
+        X = model_input(config.schema_, later, "encoded", "later")
+        return float(np.mean(np.asarray(score(model, X, "classification").labels) == later["y"].to_numpy()))
+
+    rows, since_change, _ = since_change_rows(config, production, reference, focus)
+    marked = fit_since_change(config, rows, since_change)
+    final = marked.model.steps[-1][1]
+    assert isinstance(final, SinceChange) and final.estimator_.n_features_in_ == 3
+    prior = fit_served(config, *relearn_rows(config, production, reference, focus)[:2]).model
+    alone = fit_served(config, since.reset_index(drop=True)).model
+    assert accuracy(marked.model) > max(accuracy(prior), accuracy(alone)) + 0.02, (
+        accuracy(marked.model), accuracy(prior), accuracy(alone))
+    # the baseline learns the population served: the class mix since the change
+    assert marked.baseline.class_prior_.tolist() == pytest.approx(np.bincount(since["y"]) / len(since))
+
+
 def test_the_old_holdout_does_not_veto_a_challenger_that_relearns(project: Project, car_loan_data) -> None:
     """A challenger that learned another relation loses on the champion's holdout: that
     vetoes an ordinary retrain, and is reported without veto when it relearns after harm."""
@@ -68,7 +127,7 @@ def test_a_relearning_challenger_is_judged_out_of_fold_on_every_row_since_the_ha
 
     from fastapi.testclient import TestClient
 
-    from leanloop.build.train import fit_served
+    from leanloop.build.since_change import fit_since_change
     from leanloop.learn.crossfit import RELEARN_FOLDS, cross_fit
     from leanloop.learn.retrain import labelled_production, retrain
     from leanloop.measure.evaluation import evaluate
@@ -107,8 +166,8 @@ def test_a_relearning_challenger_is_judged_out_of_fold_on_every_row_since_the_ha
 
         def fit_on(keep: np.ndarray):
             trained.append(keep.copy())
-            rows, weights, _ = relearn_rows(project.config, production[keep], reference, focus[keep])
-            return fit_served(project.config, rows, weights).model
+            rows, since_change, _ = since_change_rows(project.config, production[keep], reference, focus[keep])
+            return fit_since_change(project.config, rows, since_change).model
 
         champion = project.registry.get(challenger.parent)
         raw = pd.read_parquet(project.paths.datasets / champion.train_data)

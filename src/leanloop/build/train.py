@@ -42,7 +42,10 @@ def _quantile(model: Any) -> float | None:
     """The quantile a regressor targets (scikit-learn's quantile loss), if any."""
     final = model.steps[-1][1] if hasattr(model, "steps") else model
     params = final.get_params() if hasattr(final, "get_params") else {}
-    return float(params["quantile"]) if params.get("loss") == "quantile" else None
+    # a model wrapped in SinceChange (leanloop.build.since_change) holds its loss as the estimator's
+    if params.get("loss", params.get("estimator__loss")) != "quantile":
+        return None
+    return float(params["quantile"] if "quantile" in params else params["estimator__quantile"])
 
 
 @dataclass(frozen=True)

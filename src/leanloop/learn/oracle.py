@@ -36,39 +36,57 @@ __all__ = ["Yardsticks", "yardsticks", "gain_kept"]
 
 @dataclass(frozen=True)
 class Yardsticks:
-    """KPI totals over a period: the first model frozen and the hindsight oracle."""
+    """KPI totals over a period: the first model frozen and the hindsight oracle (and,
+    asked for batches, each one's totals per batch of the period, in order)."""
 
     frozen: float
     oracle: float
+    frozen_batches: tuple[float, ...] = ()
+    oracle_batches: tuple[float, ...] = ()
 
 
 def _total(config: ProjectConfig, model: Any, rows: pd.DataFrame) -> float:
+    if rows.empty:
+        return 0.0
     frame = config.schema_.model_frame(rows, "labelled period")
     truth = rows[config.data.target].tolist()
     return float(evaluate(model, frame, truth, config.data, config.kpi).kpis[f"{config.kpi.name}_total"])
 
 
 def yardsticks(config: ProjectConfig, frozen_model: Any, rows: pd.DataFrame, change_at: int | None, *,
-               seed: int = 0) -> Yardsticks:
+               seed: int = 0, batch_rows: int | None = None) -> Yardsticks:
     """The frozen and oracle KPI totals over ``rows`` (features and the target, in
     serving order; the change starts at position ``change_at``, None: no change, the
-    oracle is the frozen model)."""
+    oracle is the frozen model); with ``batch_rows``, also per batch of that many rows
+    (where in the period each one earns: the oracle's gain is seldom even over it)."""
     import numpy as np
 
-    frozen = _total(config, frozen_model, rows)
+    size = batch_rows or len(rows)
+    starts = range(0, len(rows), size)
+
+    def per_batch(model: Any, part: pd.DataFrame, positions: np.ndarray) -> list[float]:
+        return [_total(config, model, part[(positions >= b) & (positions < b + size)]) for b in starts]
+
+    everywhere = np.arange(len(rows))
+    frozen_batches = np.array(per_batch(frozen_model, rows, everywhere))
     if change_at is None or change_at >= len(rows):
-        return Yardsticks(frozen=frozen, oracle=frozen)
-    before = rows.iloc[:change_at]
+        found = tuple(frozen_batches.tolist()) if batch_rows else ()
+        return Yardsticks(frozen=float(frozen_batches.sum()), oracle=float(frozen_batches.sum()),
+                          frozen_batches=found, oracle_batches=found)
+    before = everywhere < change_at
+    oracle_batches = np.array(per_batch(frozen_model, rows[before], everywhere[before]))
     after = rows.iloc[change_at:].reset_index(drop=True)
-    total = _total(config, frozen_model, before) if len(before) else 0.0
     folds = np.random.default_rng(seed).permutation(len(after)) % 2
     schema, target = config.schema_, config.data.target
     for k in (0, 1):
         train, test = after[folds != k], after[folds == k]
         pipeline = make_pipeline(schema, config.data.task, config.model)
         pipeline.fit(schema.model_frame(train, "oracle"), train[target].to_numpy())
-        total += _total(config, served_model(pipeline, config.kpi, config.data.task.value), test)
-    return Yardsticks(frozen=frozen, oracle=total)
+        oracle_batches += per_batch(served_model(pipeline, config.kpi, config.data.task.value), test,
+                                    change_at + np.flatnonzero(folds == k))
+    return Yardsticks(frozen=float(frozen_batches.sum()), oracle=float(oracle_batches.sum()),
+                      frozen_batches=tuple(frozen_batches.tolist()) if batch_rows else (),
+                      oracle_batches=tuple(oracle_batches.tolist()) if batch_rows else ())
 
 
 def gain_kept(loop: float, frozen: float, oracle: float) -> float | None:

@@ -21,24 +21,25 @@ cycle, and compared with the champion on the recent rows and the champion's hold
 **Relearning after model harm** (``relearn``): when the measurement found harm the
 model is responsible for (its own error grew on the labelled rows, beyond what the
 population's mix explains), the relation it learned no longer holds, and the rows of
-the old relation teach the challenger the wrong answer. Then the strategy above is set
-aside (:func:`relearn_rows`): the challenger learns from the labelled rows logged since
-the harm began (the focus rows, those not judging it), with the older rows (reference and
-earlier production) only as a prior: a seeded sample of as many rows as the focus rows
-(``RELEARN_PRIOR_ROWS``) carrying 30 % of the training weight (``RELEARN_PRIOR_SHARE``;
-chosen by measurement, see there). The prior's rows are few as well as light because the
-served model's calibration is fitted, unweighted, on a share of the training rows: with
-the 25,000 reference rows in, the expected-value rule was calibrated on the old relation
-and the challenger earned less than the champion on the changed loans (-30 profit per
-loan at the first retrain of the scenario bench's concept change, 20,000 rows in batches
-of 2,000, though its ROC AUC was higher). The hard
+the old relation, taken as they are, teach the challenger the wrong answer. Then the
+strategy above is set aside (:func:`since_change_rows`): the challenger learns from the
+labelled rows logged since the harm began (the focus rows) and every older row
+(reference and earlier production, under the cap), with one more input that marks the
+focus rows (:class:`~leanloop.build.since_change.SinceChange`): gradient boosting splits
+on the mark where the relation changed, shares the rest with the old rows, and serves
+with the mark on. On the scenario bench's car-loan concept change, trained on the first
+1,500 post-change rows, it earned +41 profit per loan over the first model on later
+post-change loans, where the older rows as a light prior (:func:`relearn_rows`: a seeded
+sample of as many rows as the focus rows, ``RELEARN_PRIOR_ROWS``, at 30 % of the weight,
+``RELEARN_PRIOR_SHARE``) earned +20. The user's own model and the Dask engine cannot take
+the mark and keep that prior. The hard
 cases logged since the harm began are learnt from, not held out (``_relearn_hard_cases``).
 
 **Judged cross-fitted** (:mod:`leanloop.learn.crossfit`). A relearning challenger is
 judged on every labelled row logged since the harm began (those the champion never
 trained on, when it trained on some), not on a held-out share: the rows since the harm
 are dealt into ``RELEARN_FOLDS`` seeded folds; each fold's model learns from the other
-folds (with the prior :func:`relearn_rows` gives) and scores its own fold. The gate pairs
+folds (with the older rows, as the final model) and scores its own fold. The gate pairs
 the champion's outputs with these out-of-fold outputs row by row; the version registered
 and served is fitted on all the rows. The out-of-fold estimate is the standard
 cross-validation estimate of that final model: slightly pessimistic (each fold model
@@ -72,7 +73,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from leanloop.build.dask_train import fit_pipeline_dask
-from leanloop.build.train import fit_served, register_version
+from leanloop.build.since_change import fit_since_change
+from leanloop.build.train import Fitted, fit_served, register_version
 from leanloop.config import EngineKind, ModelKind, ProjectConfig, RetrainStrategy
 from leanloop.errors import DataError, NotFoundError
 from leanloop.learn.compare import OutOfFold
@@ -90,7 +92,7 @@ if TYPE_CHECKING:
     from leanloop.scoring import Scored
     from leanloop.workspace import Workspace
 
-__all__ = ["Retrained", "labelled_production", "training_rows", "relearn_rows", "retrain",
+__all__ = ["Retrained", "labelled_production", "training_rows", "relearn_rows", "since_change_rows", "retrain",
            "RELEARN_PRIOR_ROWS", "RELEARN_PRIOR_SHARE"]
 
 
@@ -232,7 +234,8 @@ def _relearn_hard_cases(ws: Workspace, recent: pd.DataFrame) -> pd.DataFrame:
     return hard[hard["prediction_id"].isin(recent.index.tolist())]
 
 
-#: Relearning after model harm: the older rows (reference and production before the
+#: Relearning after model harm with a model that cannot take the mark (the user's own, or
+#: trained on Dask): the older rows (reference and production before the
 #: harm) form a prior of at most this many times the focus rows' count, carrying
 #: ``RELEARN_PRIOR_SHARE`` of the training weight (the focus rows carry the rest).
 #: Measured on the scenario bench's concept change (the first model's calibration and
@@ -249,7 +252,8 @@ RELEARN_PRIOR_SHARE = 0.3
 
 def relearn_rows(config: ProjectConfig, production: pd.DataFrame, reference: pd.DataFrame, focus: np.ndarray,
                  ) -> tuple[pd.DataFrame, np.ndarray, dict[str, int]]:
-    """The training rows of a challenger that relearns a changed relation (module docstring).
+    """The training rows of a challenger that relearns a changed relation without the mark
+    (the user's own model, or the Dask engine; module docstring).
 
     ``production`` holds the labelled production rows it may learn from (oldest first),
     ``focus`` marks those logged since the harm began. The newest ``[retrain] max_rows``
@@ -296,6 +300,52 @@ def relearn_rows(config: ProjectConfig, production: pd.DataFrame, reference: pd.
     return combined, weights, counts
 
 
+def since_change_rows(config: ProjectConfig, production: pd.DataFrame, reference: pd.DataFrame,
+                      focus: np.ndarray) -> tuple[pd.DataFrame, np.ndarray, dict[str, int]]:
+    """The training rows of a challenger of leanloop's pipeline that relearns a changed
+    relation (module docstring), and which were logged since the change.
+
+    Every row, each with the weight of one, under the cap ``[retrain] max_rows``: the
+    newest focus rows first (``capped`` counts those dropped), then the newest older
+    production rows, then a seeded sample of the reference. The focus rows are marked
+    (:class:`~leanloop.build.since_change.SinceChange`): the model learns which of the
+    old relation still holds from the rows instead of a prior weight chosen for it.
+    A row logged twice is kept once, as its newest copy (a focus row stays marked).
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> from leanloop.config import ProjectConfig
+    >>> config = ProjectConfig.model_validate({"data": {"path": "x.csv", "target": "y", "task": "classification"},
+    ...     "schema": {"features": [{"name": "a", "kind": "numeric"}]}, "retrain": {"max_rows": 500}})
+    >>> production = pd.DataFrame({"a": np.arange(100.0), "y": [0, 1] * 50})
+    >>> reference = pd.DataFrame({"a": -np.arange(1000.0) - 1, "y": [1, 0] * 500})
+    >>> rows, since_change, counts = since_change_rows(config, production, reference, np.arange(100) >= 20)
+    >>> counts, int(since_change.sum()), len(rows)
+    ({'reference': 400, 'production': 100, 'duplicates_dropped': 0, 'capped': 0, 'since_change': 80}, 80, 500)
+    """
+    import numpy as np
+    import pandas as pd
+
+    columns = [*config.schema_.names, config.data.target]
+    cap = config.retrain.max_rows
+    new = production[focus][columns]
+    new = new.iloc[max(len(new) - cap, 0):]
+    older = production[~focus][columns]
+    older = older.iloc[max(len(older) - (cap - len(new)), 0):]
+    room = cap - len(new) - len(older)
+    kept = reference[columns] if len(reference) <= room else reference[columns].sample(n=room,
+                                                                                        random_state=config.model.seed)
+    combined = pd.concat([kept, older, new], ignore_index=True)
+    since_change = np.arange(len(combined)) >= len(kept) + len(older)
+    keep = ~combined.duplicated(subset=columns, keep="last").to_numpy()
+    combined, since_change = combined[keep].reset_index(drop=True), since_change[keep]
+    counts = {"reference": len(kept), "production": len(older) + len(new),
+              "duplicates_dropped": int((~keep).sum()), "capped": int(focus.sum()) - len(new),
+              "since_change": int(since_change.sum())}
+    return combined, since_change, counts
+
+
 def _outputs_out_of_fold(ws: Workspace, version: ModelVersion, scored: Scored) -> None:
     """Keep ``scored`` (out of fold) with the version as its outputs on its test rows,
     where the measurement reads a champion's outputs on its holdout (the prediction-drift
@@ -325,17 +375,24 @@ def _relearn(ws: Workspace, champion: ModelVersion, production: pd.DataFrame, re
     judged = focus if unseen is None or (focus & unseen).sum() < config.policy.min_labels else focus & unseen
     input_format = InputFormat.NATIVE if estimator is not None else InputFormat.ENCODED
 
+    marked = estimator is None and config.retrain.engine is EngineKind.LOCAL
+
+    def fitted_on(keep: np.ndarray) -> tuple[Fitted, pd.DataFrame, dict[str, int]]:
+        if marked:
+            rows, since_change, counts = since_change_rows(config, production[keep], reference, focus[keep])
+            return fit_since_change(config, rows, since_change), rows, counts
+        rows, weights, counts = relearn_rows(config, production[keep], reference, focus[keep])
+        return fit_served(config, rows, weights, estimator=estimator, pipeline=_pipeline(config)), rows, counts
+
     def fit_on(keep: np.ndarray) -> Any:
-        rows, weights, _ = relearn_rows(config, production[keep], reference, focus[keep])
-        return fit_served(config, rows, weights, estimator=estimator, pipeline=_pipeline(config)).model
+        return fitted_on(keep)[0].model
 
     out_of_fold, folds = cross_fit(config, production, focus, fit_on, input_format)
     recent_scored = take(out_of_fold, np.flatnonzero(judged[focus]))
     recent = production[judged]
     hard = _relearn_hard_cases(ws, recent)
     hard_scored = take(recent_scored, recent.index.get_indexer(pd.Index(hard["prediction_id"])))
-    combined, weights, counts = relearn_rows(config, production, reference, focus)
-    fitted = fit_served(config, combined, weights, estimator=estimator, pipeline=_pipeline(config))
+    fitted, combined, counts = fitted_on(np.ones(len(production), dtype=bool))
     challenger = register_version(
         ws, fitted.model, fitted.baseline, train=combined, test=recent, source="retrain",
         calibration=fitted.calibration, parent=champion.version, cycle=cycle, alias="challenger",
@@ -362,8 +419,9 @@ def retrain(ws: Workspace, *, cycle: int | None = None, focus_since: float | Non
     logged (the measurement's labelled window): those rows carry half the
     training weight and a seeded share of them judges the challenger.
     ``relearn`` (with ``focus_since``): the harm is the model's own, so the challenger
-    learns the changed relation from the focus rows, the older rows only a small prior
-    (:func:`relearn_rows`), and is judged cross-fitted on every focus row (:func:`~leanloop.learn.crossfit.cross_fit`).
+    learns the changed relation from the focus rows, marked, beside the older rows
+    (:func:`since_change_rows`; a prior, :func:`relearn_rows`, for a model that cannot
+    take the mark), and is judged cross-fitted on every focus row (:func:`~leanloop.learn.crossfit.cross_fit`).
 
     A failure at any step (training, evaluation, saving) registers nothing: the
     registry and its aliases stay as they were.
