@@ -10,7 +10,7 @@ import pytest
 
 from leanloop.config import DataConfig, ProjectConfig, RetrainConfig
 from leanloop.learn.compare import compare, holdout_regression
-from leanloop.learn.retrain import RELEARN_PRIOR_SHARE, relearn_rows, since_change_rows
+from leanloop.learn.relearn_rows import RELEARN_PRIOR_SHARE, relearn_rows, since_change_rows
 from leanloop.project import Project
 from leanloop.schema import Feature, Schema
 

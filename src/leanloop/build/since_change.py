@@ -16,7 +16,7 @@ Measured on the car-loan concept change (profit per loan over the first model on
 8,500 later post-change loans, mean of three training blocks): trained on 1,500 rows
 since the change, a model with the mark earned +41, the weighted prior +20 and a model
 on the post-change rows alone +9 (+37 with 3,750 rows, the scenario bench's oracle);
-on 3,000 rows +47 against +35. See :func:`leanloop.learn.retrain.since_change_rows`.
+on 3,000 rows +47 against +35. See :func:`leanloop.learn.relearn_rows.since_change_rows`.
 """
 
 from __future__ import annotations

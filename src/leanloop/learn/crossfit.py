@@ -74,7 +74,7 @@ def cross_fit(config: ProjectConfig, production: pd.DataFrame, focus: np.ndarray
     The focus rows are dealt into ``RELEARN_FOLDS`` seeded folds (:func:`fold_ids`); for
     each fold, ``fit_on(keep)`` returns a model fitted on the production rows ``keep``
     marks (every row but the fold's; a relearning challenger adds the older rows there,
-    :func:`leanloop.learn.retrain.since_change_rows`), and that model scores the fold's rows.
+    :func:`leanloop.learn.relearn_rows.since_change_rows`), and that model scores the fold's rows.
     Returns the outputs, in the order of ``production[focus]``, and each focus row's fold
     (fold ``k`` is the ``k``-th call of ``fit_on``).
 
