@@ -49,6 +49,26 @@ def small_built_project(root: Path, car_loan_data: CarLoan) -> Any:
     return built
 
 
+def log_labelled(project: Any, rows: pd.DataFrame, id_digits: int) -> None:
+    """Score ``rows`` (car-loan rows with ``repaid``) with ``project``'s champion, log them
+    as predictions ``p0000``... (``id_digits`` digits) one second apart, and label them."""
+    from leanloop.scoring import model_input, score, to_python
+
+    ws = project.workspace
+    schema, champion = ws.config.schema_, ws.registry.champion()
+    model, _ = ws.registry.load(champion.version)
+    features = schema.coerce(rows[schema.names], "test rows")
+    scored = score(model, model_input(schema, features, champion.input_format, "test"), "classification")
+    records = [{name: to_python(value) for name, value in row.items()}
+               for row in features.astype(object).where(features.notna(), None).to_dict("records")]
+    ws.store.log_predictions([
+        {"prediction_id": f"p{i:0{id_digits}d}", "created_at": 1_700_000_000.0 + i, "model_version": champion.version,
+         "features": records[i], "prediction": to_python(scored.labels[i]), "probabilities": probabilities}
+        for i, probabilities in enumerate(scored.probability_dicts())])
+    ws.store.add_feedback([(f"p{i:0{id_digits}d}", int(y)) for i, y in enumerate(rows["repaid"])],
+                          received_at=1_700_100_000.0)
+
+
 @pytest.fixture
 def analysis_with_truth(car_loan_data: CarLoan) -> pd.DataFrame:
     """The analysis period in time order, with its delivered targets joined."""

@@ -53,26 +53,13 @@ def test_the_cli_starts_without_the_heavy_libraries() -> None:
 def logged_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A small built project with 300 logged, labelled predictions."""
     from leanloop.datasets import car_loan
-    from leanloop.scoring import model_input, score, to_python
-    from tests.conftest import small_built_project
+    from tests.conftest import log_labelled, small_built_project
 
     data = car_loan()
     root = tmp_path_factory.mktemp("imports")
     rows = data.analysis.merge(data.analysis_targets, on="id").head(300)
     with small_built_project(root, data) as project:
-        ws = project.workspace
-        schema, champion = ws.config.schema_, ws.registry.champion()
-        model, _ = ws.registry.load(champion.version)
-        features = schema.coerce(rows[schema.names], "test rows")
-        scored = score(model, model_input(schema, features, champion.input_format, "test"), "classification")
-        records = [{name: to_python(value) for name, value in row.items()}
-                   for row in features.astype(object).where(features.notna(), None).to_dict("records")]
-        ws.store.log_predictions([
-            {"prediction_id": f"p{i:04d}", "created_at": 1_700_000_000.0 + i, "model_version": champion.version,
-             "features": records[i], "prediction": to_python(scored.labels[i]), "probabilities": probabilities}
-            for i, probabilities in enumerate(scored.probability_dicts())])
-        ws.store.add_feedback([(f"p{i:04d}", int(y)) for i, y in enumerate(rows["repaid"])],
-                              received_at=1_700_100_000.0)
+        log_labelled(project, rows, 4)
     return root / "p"
 
 

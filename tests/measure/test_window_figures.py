@@ -31,25 +31,13 @@ def measured_figures(root: Path, car_loan_data: Any) -> dict[str, Any]:
     them (the newest 500 from later in the period), label them all, and measure them."""
     from leanloop.config import render_config
     from leanloop.project import Project
-    from leanloop.scoring import model_input, score, to_python
-    from tests.conftest import small_built_project
+    from tests.conftest import log_labelled, small_built_project
 
     rows = car_loan_data.analysis.merge(car_loan_data.analysis_targets, on="id")
     rows = rows.iloc[np.r_[0:1000, 20_000:20_500]].reset_index(drop=True)
     with small_built_project(root, car_loan_data) as project:
+        log_labelled(project, rows, 5)
         ws = project.workspace
-        schema, champion = ws.config.schema_, ws.registry.champion()
-        model, _ = ws.registry.load(champion.version)
-        features = schema.coerce(rows[schema.names], "test rows")
-        scored = score(model, model_input(schema, features, champion.input_format, "test"), "classification")
-        records = [{name: to_python(value) for name, value in row.items()}
-                   for row in features.astype(object).where(features.notna(), None).to_dict("records")]
-        ws.store.log_predictions([
-            {"prediction_id": f"p{i:05d}", "created_at": 1_700_000_000.0 + i, "model_version": champion.version,
-             "features": records[i], "prediction": to_python(scored.labels[i]), "probabilities": probabilities}
-            for i, probabilities in enumerate(scored.probability_dicts())])
-        ws.store.add_feedback([(f"p{i:05d}", int(y)) for i, y in enumerate(rows["repaid"])],
-                              received_at=1_700_100_000.0)
         # Sensitive detectors, so that changes are signalled on both streams.
         config = ws.config
         stream = config.stream.model_copy(update={"page_hinkley_threshold": 2.0, "adwin_delta": 0.5})
