@@ -21,6 +21,7 @@ from leanloop.batch import BatchOptions, predict_file
 from leanloop.engines.dask_batch import predict_dask
 from leanloop.errors import DataError
 from tests.conftest import small_built_project
+from tests.engines.conftest import two_workers_again
 
 from .slow_model import SlowModel
 
@@ -152,7 +153,7 @@ def test_a_worker_killed_mid_job_logs_every_row_once_or_nothing(project, rows, d
     time.sleep(1.2)
     os.kill(pids[0], signal.SIGKILL)
     thread.join(timeout=120)
-    dask_client.wait_for_workers(2, timeout=60)  # the nanny restarts it for the tests after
+    two_workers_again(dask_client)  # the nanny restarts it for the tests after
 
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".out")] == []
     if "error" in outcome:

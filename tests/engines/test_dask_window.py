@@ -28,6 +28,7 @@ from leanloop.errors import EngineError
 from leanloop.measure.drift import drift_report
 from leanloop.measure.quality import quality_report
 from tests.conftest import small_built_project
+from tests.engines.conftest import two_workers_again
 
 from .test_dask import _assert_same
 
@@ -186,7 +187,7 @@ def test_a_worker_killed_mid_measure_leaves_a_whole_or_a_failed_cycle(project: A
         time.sleep(0.002)
     os.kill(pids[0], signal.SIGKILL)
     thread.join(timeout=120)
-    dask_client.wait_for_workers(2, timeout=60)  # the nanny restarts it for the tests after
+    two_workers_again(dask_client)  # the nanny restarts it for the tests after
 
     assert not any(scratch.iterdir()), "the window's parts are removed either way"
     last = project.ledger()[-1]

@@ -45,7 +45,7 @@ from leanloop.batch.run import (
 from leanloop.batch.score import ChunkScorer, ScoredChunk
 from leanloop.batch.validate import Problem
 from leanloop.engines.cluster import gather
-from leanloop.errors import DataError, InputError
+from leanloop.errors import DataError, EngineError, InputError
 from leanloop.row_keys import Zones
 
 if TYPE_CHECKING:
@@ -120,7 +120,14 @@ class _Cluster:
         lengths = self.gather([dask.delayed(len)(p) for p in data[self.columns[:1]].to_delayed()], "the rows")
         self.offsets, self.rows = partition_offsets(lengths), int(sum(lengths))
         # Sent once to every worker: each task reads the worker's copy of the model.
-        [self.shared] = client.scatter([scorer], broadcast=True, hash=False)
+        from distributed.comm import CommClosedError
+
+        try:
+            [self.shared] = client.scatter([scorer], broadcast=True, hash=False)
+        except CommClosedError as err:  # a worker died as the model reached it: nothing is scored yet
+            raise EngineError(f"a Dask worker went away while the model was sent to the workers ({err}); "
+                              "nothing was written or logged. Check the workers' memory limit and logs, then run "
+                              "again") from err
 
     def gather(self, tasks: list[Any], what: str, left: str = "nothing was written or logged") -> list[Any]:
         """Run ``tasks`` (see :func:`leanloop.engines.cluster.gather`), saying what the run ``left``."""
@@ -183,7 +190,8 @@ def predict_dask(ws: Workspace, path: str | Path, options: BatchOptions | None =
     DataError
         If the input is missing or unreadable, or (without ``skip_invalid``) holds a bad row.
     EngineError
-        If the workers died more often than Dask retries a task.
+        If the workers died more often than Dask retries a task, or one died as the model
+        was sent to them.
     """
     options = options or BatchOptions()
     started = time.perf_counter()
