@@ -456,7 +456,7 @@ def replay(template: Path, directory: Path, scenario: Scenario, *, batches: int,
     """
     import httpx
 
-    from leanloop.demo import evaluate_served, free_port, running_server
+    from leanloop.demo import evaluate_served, free_port, running_server, wait_serving
     from leanloop.project import Project
     from leanloop.serve.security import bearer
 
@@ -494,8 +494,8 @@ def replay(template: Path, directory: Path, scenario: Scenario, *, batches: int,
                 cycles.append(cycle)
                 if on_cycle is not None:
                     on_cycle(cycle)
-                if cycle.get("promoted"):
-                    _wait_serving(client, cycle["champion_after"])
+                if cycle["champion_after"] != served[-1][1]:
+                    wait_serving(client, cycle["champion_after"])
         loop = evaluate_served(served, truth, project)
         logged = project.store.count_predictions()
         kpi = project.config.kpi.name
@@ -506,14 +506,3 @@ def replay(template: Path, directory: Path, scenario: Scenario, *, batches: int,
                    seconds=time.perf_counter() - started)
     finally:
         project.close()
-
-
-def _wait_serving(client: Any, version: str, timeout: float = 30.0) -> None:
-    """Wait until the server answers with ``version``: the next batch must be served by
-    the promoted model, as it would be after the server's refresh in production."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if client.get("/health").json().get("model_version") == version:
-            return
-        time.sleep(0.1)
-    raise RuntimeError(f"the server did not switch to {version} within {timeout:.0f} s")

@@ -38,10 +38,11 @@ from leanloop.serve.security import bearer
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
+    import httpx
     import pandas as pd
     from rich.console import Console
 
-__all__ = ["run_demo", "free_port", "running_server", "wait_healthy", "DEMO_KPI"]
+__all__ = ["run_demo", "free_port", "running_server", "wait_healthy", "wait_serving", "DEMO_KPI"]
 
 #: Money per loan decision: approve & repaid earns interest, approve & default loses principal.
 DEMO_KPI = {"name": "profit", "default_value": 0.0,
@@ -72,6 +73,19 @@ def wait_healthy(url: str, process: subprocess.Popen[bytes], timeout: float, log
         if time.monotonic() > deadline:
             raise LeanloopError(f"the server did not become healthy within {timeout:.0f} s; see {log}")
         time.sleep(0.1)
+
+
+def wait_serving(client: httpx.Client, version: str, timeout: float = 30.0) -> None:
+    """Wait until the server behind ``client`` answers with ``version``: it follows the
+    champion alias on its own (within about a second), and the demo replays the next rows
+    only once it has, so that which version serves which row does not depend on timing and
+    a run's figures repeat exactly. A clear error if ``timeout`` seconds pass first."""
+    deadline = time.monotonic() + timeout
+    while (serving := client.get("/health").json()["model_version"]) != version:
+        if time.monotonic() > deadline:
+            raise LeanloopError(f"the server still serves {serving}, not the new champion {version}, "
+                                f"after {timeout:.0f} s; see the server log")
+        time.sleep(0.05)
 
 
 @contextmanager
@@ -235,6 +249,8 @@ def _replay(project: Project, directory: Path, records: list[dict[str, Any]], tr
                     cycle = project.cycle().to_json()
                     cycle["served"] = len(served)
                     cycles.append(cycle)
+                    if cycle["champion_after"] != body["model_version"]:
+                        wait_serving(client, cycle["champion_after"])
                     if console:
                         progress.console.print(_cycle_line(cycle, len(served), kpi), markup=False, highlight=False,
                                                soft_wrap=True)
