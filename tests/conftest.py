@@ -24,6 +24,18 @@ def car_loan_data() -> CarLoan:
     return car_loan()
 
 
+@pytest.fixture(scope="session")
+def zygote() -> Iterator[Any]:
+    """Forks ``leanloop serve`` processes with the libraries already imported: a server
+    start costs a fork instead of seconds of imports (:mod:`tests.serve.zygote`). For
+    tests that need a real server process but do not time its start."""
+    from tests.serve.faults import Zygote
+
+    forker = Zygote()
+    yield forker
+    forker.close()
+
+
 @pytest.fixture
 def car_loan_csv(tmp_path: Path, car_loan_data: CarLoan) -> Path:
     """A 6,000-row sample of the car-loan reference period as CSV."""
