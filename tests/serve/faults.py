@@ -10,6 +10,8 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -135,6 +137,19 @@ class Zygote:
         child = ForkedServer(root, port, int(self.process.stdout.readline()), loop=loop)
         self.children.append(child)
         return child
+
+    @contextmanager
+    def serving(self, root: Path, loop: bool = False) -> Iterator[str]:
+        """A forked server for ``root`` on a free port: its URL once ready; SIGTERM after."""
+        from leanloop.demo import free_port
+
+        server = self.spawn(root, free_port(), loop=loop)
+        try:
+            server.wait_ready()
+            yield server.url
+        finally:
+            if server.alive():
+                server.terminate()
 
     def close(self) -> None:
         """Stop the forker and any server a failed test left running."""
