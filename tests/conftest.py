@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,71 @@ from leanloop.datasets import CarLoan, car_loan
 # (two pytest workers beside servers and PostgreSQL), so none applies.
 settings.register_profile("leanloop", deadline=None)
 settings.load_profile("leanloop")
+
+
+# --- how `make test` spreads the suite over its two workers (`-n 2 --dist loadfile`) ---
+
+#: The longest files first, longest at the top (seconds from `pytest --durations=0` on two
+#: workers, December 2026): a worker that picks one of them near the end of the run would
+#: leave the other idle for a minute. A file missing here (renamed, new) only loses its
+#: place in the queue.
+LONGEST_FIRST = (
+    "tests/serve/test_faults.py",  # ~90 s
+    "tests/report",  # ~80 s: one unit, the package's project is built once
+    "tests/test_unattended.py",  # ~75 s
+    "tests/test_scenarios.py",  # ~70 s
+    "tests/test_scenario.py",  # ~65 s
+    "tests/engines/test_dask_window.py",  # ~45 s
+    "tests/serve/test_shadow.py",  # ~30 s
+    "tests/engines/test_dask.py",
+    "tests/learn/test_shadow_trial.py",
+    "tests/serve/test_hosts.py",
+    "tests/test_e2e.py",
+    "tests/test_loop.py",
+    "tests/engines/test_dask_predict.py",
+    "tests/engines/test_ranges.py",
+    "tests/serve/test_switch.py",
+    "tests/test_decide.py",
+    "tests/serve/test_shadow_counts.py",
+)
+#: Folders whose tests share a package-scoped fixture worth building once: one unit each.
+ONE_UNIT = ("tests/report",)
+
+
+def work_unit(nodeid: str) -> str:
+    """The test's unit of work on the xdist workers: its file, or its folder when that
+    is in :data:`ONE_UNIT`.
+
+    >>> work_unit("tests/report/test_browser.py::test_x[phone]"), work_unit("tests/test_e2e.py::test_y")
+    ('tests/report', 'tests/test_e2e.py')
+    """
+    path = nodeid.split("::", 1)[0]
+    return next((folder for folder in ONE_UNIT if path.startswith(folder + "/")), path)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Queue the units of work longest first (:data:`LONGEST_FIRST`; the rest keep the
+    collection order). The sort is stable, so each file's tests stay together, in order."""
+    rank = {unit: i for i, unit in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(work_unit(item.nodeid), len(rank)))
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """``--dist loadfile`` with :func:`work_unit` as the unit: a whole file (or folder) to
+    one worker, so its module- and package-scoped fixtures (trained projects, scenario
+    replays, servers) are made once, and units handed out in the collection's order, the
+    longest first (with ``--no-loadscope-reorder``). Under xdist's default ``load`` a file
+    can be split between the workers, each making the same fixtures. (xdist's own
+    ``loadgroup`` cannot group here: it renames test ids, which pytest 9 no longer allows.)"""
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ByWorkUnit(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return work_unit(nodeid)
+
+    return ByWorkUnit(config, log)
 
 
 @pytest.fixture(scope="session")
@@ -34,6 +100,24 @@ def zygote() -> Iterator[Any]:
     forker = Zygote()
     yield forker
     forker.close()
+
+
+@contextmanager
+def demo_servers_forked(zygote: Any) -> Iterator[None]:
+    """Within: :func:`leanloop.demo.running_server` (the demo's and the scenario bench's
+    replays) starts its ``leanloop serve`` from ``zygote`` instead of a fresh interpreter.
+    The server is the same code serving over the same loopback HTTP; only its start is a
+    fork instead of seconds of imports. ``running_server`` itself is still run by
+    ``tests/test_e2e.py`` and ``tests/serve/test_switch.py``."""
+
+    def forked(root: Path, port: int, timeout: float = 120.0, workers: int = 1,
+               loop: bool = False) -> AbstractContextManager[str]:
+        assert workers == 1, "the forker starts one-process servers"
+        return zygote.serving(Path(root), loop=loop)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("leanloop.demo.running_server", forked)
+        yield
 
 
 @pytest.fixture

@@ -9,17 +9,27 @@ random order: no change over time, none against the reference.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
 
 from leanloop.demo import run_demo
 from leanloop.errors import ProjectError
+from tests.conftest import demo_servers_forked
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 SHIFT_AT = 25_000
+
+
+@pytest.fixture(autouse=True)
+def forked_servers(zygote: Any) -> Iterator[None]:
+    """The demo's server forked from the session's pre-imported one."""
+    with demo_servers_forked(zygote):
+        yield
 
 
 def test_loop_retrains_after_the_shift_only_and_beats_the_frozen_model(tmp_path: Path) -> None:
