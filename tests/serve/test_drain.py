@@ -36,15 +36,16 @@ def take_away(database: Path, away: Path, store: SQLStore) -> None:
     wait on), so no commit opens a connection mid-swap: one opened after the pool was
     emptied but before the rename would be pooled with the moved file still open, and
     every later commit would quietly succeed in it (the outage once did not take under
-    load). With the lock held, every connection is in the pool and closed by
-    ``dispose``; any opened after the lock is released finds the folder and fails.
+    load). With the lock held, every connection is in the pool, ``dispose`` closes them
+    (SQLite folds the WAL into the file, which must happen before the file is moved),
+    and any connection opened after the lock is released finds the folder and fails.
     """
     lock = WriteLock(database)
     try:
         with lock:
+            store.engine.dispose()
             database.rename(away)
             database.mkdir()
-            store.engine.dispose()
     finally:
         lock.close()
 
