@@ -218,6 +218,7 @@ def test_sigkill_mid_cycle_leaves_no_half_state(project: Project, analysis_with_
                             capture_output=True, text=True, timeout=300)
     assert killed.returncode == -signal.SIGKILL, killed.stderr
     assert [body["running"]["stage"] for body in ledger.running(project.store)] == [stage]
+    assert ledger.cycles(project.store) == []  # nothing finished until the next holder of the lock looks
     assert_registry_whole(project)
     assert project.store.aliases()["champion"] == "v1"
     # The next cycle takes the lock (the kernel released the dead holder's), records the
@@ -230,6 +231,8 @@ def test_sigkill_mid_cycle_leaves_no_half_state(project: Project, analysis_with_
     assert interrupted[0].cycle < after.cycle and "stopped during " + stage in (interrupted[0].error or "")
     if stage != "measuring":
         assert interrupted[0].decision.action.value == "retrain" and interrupted[0].measurement
+    if stage in ("measuring", "training"):  # killed before a challenger was whole: none is recorded
+        assert interrupted[0].challenger is None and not interrupted[0].promoted
     assert not ledger.running(project.store)
     assert_registry_whole(project)
     assert project.registry.champion().version == after.champion_after
