@@ -26,23 +26,24 @@ settings.load_profile("leanloop")
 #: leave the other idle for a minute. A file missing here (renamed, new) only loses its
 #: place in the queue.
 LONGEST_FIRST = (
-    "tests/serve/test_faults.py",  # ~90 s
-    "tests/report",  # ~80 s: one unit, the package's project is built once
-    "tests/test_unattended.py",  # ~75 s
-    "tests/test_scenarios.py",  # ~70 s
-    "tests/test_scenario.py",  # ~65 s
-    "tests/engines/test_dask_window.py",  # ~45 s
-    "tests/serve/test_shadow.py",  # ~30 s
+    "tests/serve/test_faults.py",  # ~100 s
+    "tests/test_unattended.py",  # ~70 s
+    "tests/report",  # ~65 s: one unit, the package's project is built once
+    "tests/test_scenarios.py",  # ~65 s
+    "tests/test_scenario.py",  # ~60 s
+    "tests/engines/test_dask_window.py",  # ~40 s
+    "tests/serve/test_hosts.py",  # ~25 s
+    "tests/serve/test_shadow.py",
+    "tests/serve/test_shadow_counts.py",
+    "tests/serve/test_switch.py",
     "tests/engines/test_dask.py",
     "tests/learn/test_shadow_trial.py",
-    "tests/serve/test_hosts.py",
+    "tests/test_cli_imports.py",
     "tests/test_e2e.py",
+    "tests/engines/test_ranges.py",
+    "tests/archive/test_window.py",
     "tests/test_loop.py",
     "tests/engines/test_dask_predict.py",
-    "tests/engines/test_ranges.py",
-    "tests/serve/test_switch.py",
-    "tests/test_decide.py",
-    "tests/serve/test_shadow_counts.py",
 )
 #: Folders whose tests share a package-scoped fixture worth building once: one unit each.
 ONE_UNIT = ("tests/report",)
