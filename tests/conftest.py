@@ -21,29 +21,27 @@ settings.load_profile("leanloop")
 
 # --- how `make test` spreads the suite over its two workers (`-n 2 --dist loadfile`) ---
 
-#: The longest files first, longest at the top (seconds from `pytest --durations=0` on two
-#: workers, December 2026): a worker that picks one of them near the end of the run would
-#: leave the other idle for a minute. A file missing here (renamed, new) only loses its
-#: place in the queue.
+#: The longest files first (seconds from `pytest --durations=0` on two workers, December
+#: 2026; roughly longest at the top, the order the README's figure was measured with): a
+#: worker that picks one of them near the end of the run would leave the other idle for a
+#: minute. A file missing here (renamed, new) only loses its place in the queue.
 LONGEST_FIRST = (
     "tests/serve/test_faults.py",  # ~100 s
-    "tests/test_unattended.py",  # ~70 s
     "tests/report",  # ~65 s: one unit, the package's project is built once
+    "tests/test_unattended.py",  # ~70 s
     "tests/test_scenarios.py",  # ~65 s
     "tests/test_scenario.py",  # ~60 s
     "tests/engines/test_dask_window.py",  # ~40 s
-    "tests/serve/test_hosts.py",  # ~25 s
-    "tests/serve/test_shadow.py",
-    "tests/serve/test_shadow_counts.py",
-    "tests/serve/test_switch.py",
+    "tests/serve/test_shadow.py",  # ~20 s
     "tests/engines/test_dask.py",
     "tests/learn/test_shadow_trial.py",
-    "tests/test_cli_imports.py",
+    "tests/serve/test_hosts.py",  # ~25 s
     "tests/test_e2e.py",
-    "tests/engines/test_ranges.py",
-    "tests/archive/test_window.py",
     "tests/test_loop.py",
     "tests/engines/test_dask_predict.py",
+    "tests/engines/test_ranges.py",
+    "tests/serve/test_switch.py",
+    "tests/serve/test_shadow_counts.py",
 )
 #: Folders whose tests share a package-scoped fixture worth building once: one unit each.
 ONE_UNIT = ("tests/report",)
