@@ -22,10 +22,13 @@ demo: $(BIN)/.installed
 # Two pytest workers (pytest-xdist): most of the suite's wall time is servers, subprocesses
 # and PostgreSQL waiting on each other, so two workers on two cores roughly halve it.
 # Each worker starts its own PostgreSQL and Dask cluster; ports are picked free at run time.
+# --dist loadfile: each test file (tests/report: the folder) is one unit of work, the longest
+# queued first (tests/conftest.py), so no file's fixtures are made twice and no long file
+# starts last.
 test: $(BIN)/.installed
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy src
-	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n 2
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n 2 --dist loadfile --no-loadscope-reorder
 
 # Benchmarks against the peers (see README, Benchmarks): SUITE=drift|cbpe|serve|feedback|cycle|scenarios|batch|window|scale,
 # SIZE=10M (drift rows per side), QUICK=1 (small everything). Not part of `make test`.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -18,10 +19,104 @@ settings.register_profile("leanloop", deadline=None)
 settings.load_profile("leanloop")
 
 
+# --- how `make test` spreads the suite over its two workers (`-n 2 --dist loadfile`) ---
+
+#: The longest files first (seconds from `pytest --durations=0` on two workers, December
+#: 2026; roughly longest at the top, the order the README's figure was measured with): a
+#: worker that picks one of them near the end of the run would leave the other idle for a
+#: minute. A file missing here (renamed, new) only loses its place in the queue.
+LONGEST_FIRST = (
+    "tests/serve/test_faults.py",  # ~100 s
+    "tests/report",  # ~65 s: one unit, the package's project is built once
+    "tests/test_unattended.py",  # ~70 s
+    "tests/test_scenarios.py",  # ~65 s
+    "tests/test_scenario.py",  # ~60 s
+    "tests/engines/test_dask_window.py",  # ~40 s
+    "tests/serve/test_shadow.py",  # ~20 s
+    "tests/engines/test_dask.py",
+    "tests/learn/test_shadow_trial.py",
+    "tests/serve/test_hosts.py",  # ~25 s
+    "tests/test_e2e.py",
+    "tests/test_loop.py",
+    "tests/engines/test_dask_predict.py",
+    "tests/engines/test_ranges.py",
+    "tests/serve/test_switch.py",
+    "tests/serve/test_shadow_counts.py",
+)
+#: Folders whose tests share a package-scoped fixture worth building once: one unit each.
+ONE_UNIT = ("tests/report",)
+
+
+def work_unit(nodeid: str) -> str:
+    """The test's unit of work on the xdist workers: its file, or its folder when that
+    is in :data:`ONE_UNIT`.
+
+    >>> work_unit("tests/report/test_browser.py::test_x[phone]"), work_unit("tests/test_e2e.py::test_y")
+    ('tests/report', 'tests/test_e2e.py')
+    """
+    path = nodeid.split("::", 1)[0]
+    return next((folder for folder in ONE_UNIT if path.startswith(folder + "/")), path)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Queue the units of work longest first (:data:`LONGEST_FIRST`; the rest keep the
+    collection order). The sort is stable, so each file's tests stay together, in order."""
+    rank = {unit: i for i, unit in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(work_unit(item.nodeid), len(rank)))
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """``--dist loadfile`` with :func:`work_unit` as the unit: a whole file (or folder) to
+    one worker, so its module- and package-scoped fixtures (trained projects, scenario
+    replays, servers) are made once, and units handed out in the collection's order, the
+    longest first (with ``--no-loadscope-reorder``). Under xdist's default ``load`` a file
+    can be split between the workers, each making the same fixtures. (xdist's own
+    ``loadgroup`` cannot group here: it renames test ids, which pytest 9 no longer allows.)"""
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ByWorkUnit(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return work_unit(nodeid)
+
+    return ByWorkUnit(config, log)
+
+
 @pytest.fixture(scope="session")
 def car_loan_data() -> CarLoan:
     """The bundled car-loan data (loaded once per session)."""
     return car_loan()
+
+
+@pytest.fixture(scope="session")
+def zygote() -> Iterator[Any]:
+    """Forks ``leanloop serve`` processes with the libraries already imported: a server
+    start costs a fork instead of seconds of imports (:mod:`tests.serve.zygote`). For
+    tests that need a real server process but do not time its start."""
+    from tests.serve.faults import Zygote
+
+    forker = Zygote()
+    yield forker
+    forker.close()
+
+
+@contextmanager
+def demo_servers_forked(zygote: Any) -> Iterator[None]:
+    """Within: :func:`leanloop.demo.running_server` (the demo's and the scenario bench's
+    replays) starts its ``leanloop serve`` from ``zygote`` instead of a fresh interpreter.
+    The server is the same code serving over the same loopback HTTP; only its start is a
+    fork instead of seconds of imports. ``running_server`` itself is still run by
+    ``tests/test_e2e.py`` and ``tests/serve/test_switch.py``."""
+
+    def forked(root: Path, port: int, timeout: float = 120.0, workers: int = 1,
+               loop: bool = False) -> AbstractContextManager[str]:
+        assert workers == 1, "the forker starts one-process servers"
+        return zygote.serving(Path(root), loop=loop)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("leanloop.demo.running_server", forked)
+        yield
 
 
 @pytest.fixture

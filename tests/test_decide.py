@@ -2,16 +2,12 @@
 
 Labels later than the window (performance judged on the newest labelled rows wherever
 they fall, and how old they are), a window setting that can never be met refused at
-load, model harm told apart from a population change, evidence counted once, and a
-cycle killed mid-way leaving no half-made version.
+load, model harm told apart from a population change, and evidence counted once. (A cycle
+killed mid-way leaving no half-made version: ``tests/test_unattended.py``, at each stage.)
 """
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -171,55 +167,6 @@ def test_an_overlapping_window_counts_only_its_new_rows() -> None:
     assert few.action is Action.WAIT and "only 200 label(s) arrived" in next(
         r.says for r in few.reasons if r.rule == "same_evidence")
     assert decide(_evidence(labels_until=110.0, new_labels=400, history=history), policy).action is Action.RETRAIN
-
-
-# -- a cycle killed mid-way -------------------------------------------------------------------
-
-_CYCLE = """
-import sys
-from leanloop.project import Project
-with Project(sys.argv[1]) as project:
-    project.cycle(last=3000)
-"""
-
-
-def test_a_cycle_killed_mid_way_leaves_no_half_made_version(tmp_path: Path, car_loan_csv: Path,
-                                                            analysis_with_truth: pd.DataFrame) -> None:
-    root = tmp_path / "p"
-    created = Project.init(car_loan_csv, target="repaid", time_column="timestamp", id_column="id", root=root)
-    config = created.config.model_copy(update={
-        "policy": created.config.policy.model_copy(update={"min_rows": 500, "min_labels": 300, "max_kpi_drop": 0.0,
-                                                           "max_metric_drop": 0.0}),
-        "model": created.config.model.model_copy(update={"max_iter": 400}),
-    })
-    created.paths.config.write_text(render_config(config), encoding="utf-8")
-    created.close()
-    with Project(root) as project:
-        project.build()
-        _serve(project, analysis_with_truth.iloc[30000:33000], label=True)  # after the shift: harm
-    child = subprocess.Popen([sys.executable, "-c", _CYCLE, str(root)], env={**os.environ, "OMP_NUM_THREADS": "1"})
-    try:
-        with Project(root) as watcher:
-            deadline = time.monotonic() + 120
-            # the cycle reserves its ledger entry just before it acts (retrains)
-            while not watcher.store.cycles() and time.monotonic() < deadline and child.poll() is None:
-                time.sleep(0.01)
-        time.sleep(0.3)  # into the retrain: the hard cases are stored, the challenger is being fitted
-        assert child.poll() is None, "the cycle ended before it could be killed"
-        os.kill(child.pid, signal.SIGKILL)
-    finally:
-        child.wait(timeout=30)
-    with Project(root) as project:
-        versions = project.registry.versions()
-        for version in versions:  # every registered version is whole: it loads, its hash checked
-            project.registry.load(version.version)
-        assert project.registry.champion().version == "v1"
-        assert ledger.cycles(project.store) == []  # no finished cycle until the next holder of the lock looks
-        cycle = project.cycle(last=3000)  # the next cycle runs normally, and records the killed one as interrupted
-        assert cycle.decision.action is Action.RETRAIN and cycle.challenger is not None
-        entries = ledger.cycles(project.store)
-        assert [c.cycle for c in entries] == [cycle.cycle - 1, cycle.cycle]
-        assert entries[0].interrupted and not entries[0].promoted and entries[0].challenger is None
 
 
 def test_the_adaptation_follows_the_last_promoted_challenger() -> None:

@@ -11,10 +11,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from leanloop.config import render_config
-from leanloop.demo import free_port, running_server
 from leanloop.project import Project
 from leanloop.serve import create_app
 from leanloop.serve.security import bearer
+from tests.serve.faults import Zygote
 
 FEATURES = ["car_value", "salary_range", "debt_to_income_ratio", "loan_length",
             "repaid_loan_on_prev_car", "size_of_downpayment", "driver_tenure"]
@@ -103,12 +103,12 @@ def test_learn_decides_on_the_latest_measurement(project: Project, analysis_with
     assert cycle.challenger is None
 
 
-def test_running_server_picks_up_new_champion_without_restart(project: Project,
-                                                              analysis_with_truth: pd.DataFrame) -> None:
+def test_running_server_picks_up_new_champion_without_restart(project: Project, analysis_with_truth: pd.DataFrame,
+                                                              zygote: Zygote) -> None:
     from leanloop.build.train import train_version
 
     rows = analysis_with_truth.iloc[:50][FEATURES].to_dict("records")
-    with running_server(project.paths.root, free_port()) as url, httpx.Client(base_url=url) as client:
+    with zygote.serving(project.paths.root) as url, httpx.Client(base_url=url) as client:
         assert client.post("/predict", json={"rows": rows}).json()["model_version"] == "v1"
         reference = pd.read_csv(project.data_path())
         train_version(project.workspace, train=reference.iloc[:3000],

@@ -14,6 +14,7 @@ last cycle.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,7 @@ from bench.scenarios import (
     replay,
     with_frozen_split,
 )
+from tests.conftest import demo_servers_forked
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -112,8 +114,10 @@ class Bench:
 
 
 @pytest.fixture(scope="module")
-def bench(tmp_path_factory: pytest.TempPathFactory) -> Bench:
-    return Bench(tmp_path_factory.mktemp("scenarios"))
+def bench(tmp_path_factory: pytest.TempPathFactory, zygote: Any) -> Iterator[Bench]:
+    # Each replay's server forked from the session's pre-imported one (seven starts)
+    with demo_servers_forked(zygote):
+        yield Bench(tmp_path_factory.mktemp("scenarios"))
 
 
 def _post_change_labelled_cycle(run: Run, sizes: Sizes) -> int:

@@ -22,7 +22,7 @@ from fastapi.testclient import TestClient
 
 from leanloop.alerts import Notifier
 from leanloop.config import KpiConfig, load_config, render_config
-from leanloop.demo import DEMO_KPI, free_port, running_server
+from leanloop.demo import DEMO_KPI, free_port
 from leanloop.errors import ProjectError
 from leanloop.leader import FileCycleLock
 from leanloop.learn import ledger
@@ -31,6 +31,7 @@ from leanloop.schedule import Schedule, Trigger
 from leanloop.serve import create_app
 from leanloop.serve.loop_runner import LoopRunner
 from leanloop.serve.security import bearer
+from tests.serve.faults import Zygote
 
 FEATURES = ["car_value", "salary_range", "debt_to_income_ratio", "loan_length",
             "repaid_loan_on_prev_car", "size_of_downpayment", "driver_tenure"]
@@ -217,6 +218,7 @@ def test_sigkill_mid_cycle_leaves_no_half_state(project: Project, analysis_with_
                             capture_output=True, text=True, timeout=300)
     assert killed.returncode == -signal.SIGKILL, killed.stderr
     assert [body["running"]["stage"] for body in ledger.running(project.store)] == [stage]
+    assert ledger.cycles(project.store) == []  # nothing finished until the next holder of the lock looks
     assert_registry_whole(project)
     assert project.store.aliases()["champion"] == "v1"
     # The next cycle takes the lock (the kernel released the dead holder's), records the
@@ -229,6 +231,8 @@ def test_sigkill_mid_cycle_leaves_no_half_state(project: Project, analysis_with_
     assert interrupted[0].cycle < after.cycle and "stopped during " + stage in (interrupted[0].error or "")
     if stage != "measuring":
         assert interrupted[0].decision.action.value == "retrain" and interrupted[0].measurement
+    if stage in ("measuring", "training"):  # killed before a challenger was whole: none is recorded
+        assert interrupted[0].challenger is None and not interrupted[0].promoted
     assert not ledger.running(project.store)
     assert_registry_whole(project)
     assert project.registry.champion().version == after.champion_after
@@ -327,15 +331,15 @@ def test_failed_alerts_are_counted_in_metrics(project: Project) -> None:
 # --- the unattended scenario -------------------------------------------------------------
 
 def test_the_server_runs_cycles_by_itself_and_promotes_after_a_shift(
-        tmp_path: Path, car_loan_csv: Path, analysis_with_truth: pd.DataFrame) -> None:
+        tmp_path: Path, car_loan_csv: Path, analysis_with_truth: pd.DataFrame, zygote: Zygote) -> None:
     receiver = Receiver(status=500)
     project = make_project(tmp_path, car_loan_csv, window_rows=3000, weak=2,
                            loop={"every_rows": 3000, "webhook_url": receiver.url, "poll_seconds": 0.2})
     root = project.paths.root
     project.close()
     try:
-        with running_server(root, free_port(), loop=True) as url, httpx.Client(base_url=url, headers=bearer(project),
-                                                                     timeout=30) as client:
+        with zygote.serving(root, loop=True) as url, httpx.Client(base_url=url, headers=bearer(project),
+                                                                  timeout=30) as client:
             assert client.get("/loop").json()["runs_here"] is True
             feed(client, analysis_with_truth.iloc[30000:33000])  # after the shift; nobody calls cycle
             wait_for(lambda: (client.get("/loop").json()["last"] or {}).get("cycle") is not None, timeout=240)

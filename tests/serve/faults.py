@@ -10,6 +10,8 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -72,6 +74,12 @@ class Server:
         log.close()
         return self
 
+    @property
+    def pid(self) -> int:
+        """The server's process id."""
+        assert self.process is not None
+        return self.process.pid
+
     def alive(self) -> bool:
         assert self.process is not None
         return self.process.poll() is None
@@ -120,13 +128,28 @@ class Zygote:
         assert self.process.stdout.readline().strip() == "ready"
         self.children: list[ForkedServer] = []
 
-    def spawn(self, root: Path, port: int) -> ForkedServer:
+    def spawn(self, root: Path, port: int, loop: bool = False) -> ForkedServer:
+        """A server for ``root`` on ``port`` (``loop``: with its loop process, as ``leanloop serve``)."""
         assert self.process.stdin is not None and self.process.stdout is not None
-        self.process.stdin.write(f"{root} {port}\n")
+        (root / "server.exit").unlink(missing_ok=True)
+        self.process.stdin.write(f"{root} {port}{' loop' if loop else ''}\n")
         self.process.stdin.flush()
-        child = ForkedServer(root, port, int(self.process.stdout.readline()))
+        child = ForkedServer(root, port, int(self.process.stdout.readline()), loop=loop)
         self.children.append(child)
         return child
+
+    @contextmanager
+    def serving(self, root: Path, loop: bool = False) -> Iterator[str]:
+        """A forked server for ``root`` on a free port: its URL once ready; SIGTERM after."""
+        from leanloop.demo import free_port
+
+        server = self.spawn(root, free_port(), loop=loop)
+        try:
+            server.wait_ready()
+            yield server.url
+        finally:
+            if server.alive():
+                server.terminate()
 
     def close(self) -> None:
         """Stop the forker and any server a failed test left running."""
@@ -145,9 +168,13 @@ class Zygote:
 class ForkedServer(Server):
     """A server forked by the :class:`Zygote` (same code path as ``leanloop serve``)."""
 
-    def __init__(self, root: Path, port: int, pid: int) -> None:
-        super().__init__(root, port)
-        self.pid = pid
+    def __init__(self, root: Path, port: int, pid: int, loop: bool = False) -> None:
+        super().__init__(root, port, loop=loop)
+        self._pid = pid
+
+    @property
+    def pid(self) -> int:
+        return self._pid
 
     def alive(self) -> bool:
         try:
@@ -162,12 +189,13 @@ class ForkedServer(Server):
             time.sleep(0.005)
 
     def terminate(self, timeout: float = 20.0) -> int:
+        """SIGTERM, wait for the exit, and return the exit code the child wrote."""
         os.kill(self.pid, signal.SIGTERM)
         deadline = time.monotonic() + timeout
         while self.alive():
             assert time.monotonic() < deadline, "the server did not stop after SIGTERM"
             time.sleep(0.01)
-        return 0  # the zygote reaps its children; exit status is checked on the CLI server
+        return int((self.root / "server.exit").read_text())
 
 
 @dataclass

@@ -21,11 +21,33 @@ import pytest
 
 from leanloop.serve.logger import PredictionLogger, Spool, SpoolFull
 from leanloop.store import SQLStore
+from leanloop.store.write_lock import WriteLock
 
 
 def record(i: int) -> dict[str, Any]:
     return {"prediction_id": f"p{i:08d}", "created_at": 1_700_000_000.0 + i, "model_version": "v1",
             "features": {"x": i}, "prediction": 1, "probabilities": None}
+
+
+def take_away(database: Path, away: Path, store: SQLStore) -> None:
+    """Make ``store``'s SQLite file unreachable: moved to ``away``, a folder in its place.
+
+    Done while holding the file's writer lock (the one a second server process would
+    wait on), so no commit opens a connection mid-swap: one opened after the pool was
+    emptied but before the rename would be pooled with the moved file still open, and
+    every later commit would quietly succeed in it (the outage once did not take under
+    load). With the lock held, every connection is in the pool, ``dispose`` closes them
+    (SQLite folds the WAL into the file, which must happen before the file is moved),
+    and any connection opened after the lock is released finds the folder and fails.
+    """
+    lock = WriteLock(database)
+    try:
+        with lock:
+            store.engine.dispose()
+            database.rename(away)
+            database.mkdir()
+    finally:
+        lock.close()
 
 
 class Outage:
@@ -36,9 +58,7 @@ class Outage:
         self.store = SQLStore(f"sqlite:///{self.path}")
 
     def begin(self) -> None:
-        self.store.engine.dispose()
-        self.path.rename(self.away)
-        self.path.mkdir()
+        take_away(self.path, self.away, self.store)
 
     def end(self) -> None:
         self.path.rmdir()
@@ -105,6 +125,10 @@ def test_the_spool_drains_while_records_keep_arriving(tmp_path: Path, caplog: py
         with Traffic(logger, interval=0.005) as traffic:
             traffic.wait_for(30)
             outage.begin()
+            # The outage has taken (a commit failed and its records were spooled) before
+            # more traffic is counted, whatever the machine's speed.
+            wait_until(lambda: logger.stats().store_down and logger.stats().rows_spooled > 0, 15,
+                       "the store outage was not noticed")
             traffic.wait_for(len(traffic.acked) + 600)
             stats = logger.stats()
             assert stats.degraded and stats.store_down and stats.spool_depth > 0
@@ -259,9 +283,7 @@ def test_a_full_spool_answers_503_with_retry_after_and_ready_shows_its_size_and_
     acked: list[str] = []
     with TestClient(create_app(project), raise_server_exceptions=False) as client:
         client.post("/predict", json={"rows": [ROW]})
-        project.store.engine.dispose()
-        database.rename(tmp_path / "away.db")
-        database.mkdir()
+        take_away(database, tmp_path / "away.db", project.store)
         statuses = []
         for _ in range(20):
             response = client.post("/predict", json={"rows": [ROW] * 100})

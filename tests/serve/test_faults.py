@@ -5,7 +5,10 @@ in the store exactly once (with the version that answered it), and the database 
 intact (``PRAGMA integrity_check``; PostgreSQL: the rows are there, no duplicates).
 
 ``LEANLOOP_FAULT_RUNS`` sets how many SIGKILL runs the ``slow`` variant makes (100 by
-default); the suite's own variant makes 20.
+default); the suite's own variant makes 10. Each run kills the server under a steady load
+of four clients, so the writer is mid-commit or mid-answer at nearly every kill: a lost
+or duplicated record shows in the first few runs, and the long series is there to hunt
+the rare interleavings.
 """
 
 from __future__ import annotations
@@ -70,14 +73,6 @@ def database(root: Path) -> Path:
 # --- SIGKILL at random moments under load --------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def zygote() -> Iterator[Zygote]:
-    """Forks servers with the libraries already imported: a restart costs a fork."""
-    forker = Zygote()
-    yield forker
-    forker.close()
-
-
 def kill_runs(start: Callable[[], Server], root: Path, rows: list[dict[str, Any]], runs: int, seed: int, *,
               clients: int = 4, answers: tuple[int, int] = (1, 8)) -> int:
     """Start, load, SIGKILL at a random moment, check, restart ... ``runs`` times; the
@@ -107,7 +102,7 @@ def kill_runs(start: Callable[[], Server], root: Path, rows: list[dict[str, Any]
 
 def test_sigkill_under_load_loses_and_duplicates_nothing(zygote: Zygote, project_copy: Path,
                                                          rows: list[dict[str, Any]]) -> None:
-    kill_runs(lambda: zygote.spawn(project_copy, free_port()), project_copy, rows, runs=20, seed=7)
+    kill_runs(lambda: zygote.spawn(project_copy, free_port()), project_copy, rows, runs=10, seed=7)
 
 
 @pytest.mark.slow
@@ -124,10 +119,14 @@ def test_sigkill_series_long(zygote: Zygote, project_copy: Path, rows: list[dict
 def test_sigkill_two_workers_under_load_loses_and_duplicates_nothing(project_copy: Path,
                                                                     rows: list[dict[str, Any]]) -> None:
     """Two worker processes commit to one SQLite file, taking turns on its write lock;
-    SIGKILLed together under load (one may hold the lock), they lose and duplicate nothing."""
-    acked = kill_runs(lambda: Server(project_copy, free_port(), workers=2).start(), project_copy, rows, runs=3,
+    SIGKILLed together under load (one may hold the lock), they lose and duplicate nothing.
+
+    Two kills: each start of two workers is three fresh interpreters (seconds of imports),
+    and the restart after the last kill must find the database whole and serve again.
+    The single-worker series above makes the many kills at random moments."""
+    acked = kill_runs(lambda: Server(project_copy, free_port(), workers=2).start(), project_copy, rows, runs=2,
                       seed=6, clients=6, answers=(20, 60))
-    assert acked >= 60
+    assert acked >= 40
 
 
 def test_sigterm_drains_then_exits_zero(project_copy: Path, rows: list[dict[str, Any]]) -> None:
@@ -328,8 +327,8 @@ def test_postgresql_down_under_load_spools_then_drains(zygote: Zygote, project_c
         postgresql_server.stop()
     try:
         during = len(load.acked)
-        load.wait_for(during + 600)  # ~5 s of outage
-        assert len(load.acked) >= during + 600, "predictions should continue through the spool"
+        load.wait_for(during + 300)  # ~2.5 s of outage: hundreds of records through the spool
+        assert len(load.acked) >= during + 300, "predictions should continue through the spool"
         ready = httpx.get(f"{server.url}/ready", timeout=5).json()
         assert ready["status"] == "degraded" and ready["spool_depth"] > 0
         assert ready["spool_bytes"] > 0 and ready["spool_age_seconds"] > 0
@@ -378,8 +377,8 @@ def test_postgresql_frozen_under_load_never_stalls_an_answer(zygote: Zygote, pro
         process.suspend()  # SIGSTOP: the kernel still accepts its TCP, nothing answers
     try:
         during = len(load.acked)
-        load.wait_for(during + 600, timeout=20)  # ~5 s of freeze
-        assert len(load.acked) >= during + 600, "predictions should continue through the spool"
+        load.wait_for(during + 300, timeout=20)  # ~2.5 s of freeze, far past the 0.5 s commit timeout
+        assert len(load.acked) >= during + 300, "predictions should continue through the spool"
         ready = httpx.get(f"{server.url}/ready", timeout=5).json()
         assert ready["status"] == "degraded" and ready["store"] == "unavailable" and ready["spool_depth"] > 0
         slowest_frozen = load.slowest

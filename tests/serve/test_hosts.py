@@ -31,7 +31,16 @@ import pytest
 
 from leanloop.demo import free_port
 from leanloop.serve.security import resolve_token
-from tests.serve.faults import FEATURES, Load, Server, check_postgresql, configure, on_postgresql, two_versions
+from tests.serve.faults import (
+    FEATURES,
+    Load,
+    Server,
+    Zygote,
+    check_postgresql,
+    configure,
+    on_postgresql,
+    two_versions,
+)
 from tests.serve.retention_helpers import OLD_SECONDS, log_rows, retention_lines, wait_for_retention
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres]
@@ -55,7 +64,7 @@ def rows(car_loan_data: Any) -> list[dict[str, Any]]:
 
 
 @pytest.fixture
-def hosts(built: Path, tmp_path: Path, postgresql_url: str, car_loan_data: Any,
+def hosts(built: Path, tmp_path: Path, postgresql_url: str, car_loan_data: Any, zygote: Zygote,
           ) -> Iterator[tuple[list[Server], Any]]:
     """Two servers sharing one PostgreSQL database, each with a folder of its own: host A
     the built project, host B its config, data and token only; and that database's store
@@ -69,7 +78,7 @@ def hosts(built: Path, tmp_path: Path, postgresql_url: str, car_loan_data: Any,
     configure(roots[1], store={"url": postgresql_url})
     log_rows(remote, car_loan_data.analysis.head(40)[FEATURES].to_dict("records"), prefix="old",
              at=time.time() - OLD_SECONDS)
-    servers = [Server(root, free_port(), loop=True).start() for root in roots]
+    servers: list[Server] = [zygote.spawn(root, free_port(), loop=True) for root in roots]
     try:
         for server in servers:
             server.wait_ready(status=("ready",))

@@ -18,14 +18,14 @@ from leanloop.archive.manifest import load_manifest
 from leanloop.demo import free_port
 from leanloop.project import Project
 from leanloop.store import SQLStore
-from tests.serve.faults import FEATURES, Server, configure
+from tests.serve.faults import FEATURES, Zygote, configure
 from tests.serve.retention_helpers import OLD_SECONDS, log_rows, wait_for_retention
 
 pytestmark = [pytest.mark.e2e]
 
 
 def test_the_running_server_archives_then_deletes_old_rows_and_a_crash_between_loses_nothing(
-        tmp_path: Path, car_loan_data: Any) -> None:
+        tmp_path: Path, car_loan_data: Any, zygote: Zygote) -> None:
     root = tmp_path / "project"
     root.mkdir()
     data = root / "loans.csv"
@@ -46,7 +46,7 @@ def test_the_running_server_archives_then_deletes_old_rows_and_a_crash_between_l
     assert export_log(project.store, archive, spec).rows == 60
     project.close()
 
-    server = Server(root, free_port(), loop=True).start()
+    server = zygote.spawn(root, free_port(), loop=True)
     try:
         server.wait_ready()
         line = wait_for_retention(server)

@@ -21,7 +21,7 @@ from leanloop.serve import create_app
 from leanloop.serve.security import bearer
 
 from .conftest import small_project
-from .faults import FEATURES
+from .faults import FEATURES, Zygote
 
 ROWS = 400
 
@@ -209,17 +209,17 @@ def gone(pid: int) -> bool:
     return state in ("Z", "X")
 
 
-def test_a_real_server_shadows_and_its_shadow_process_dies_with_it(shadowed: Project, car_loan_data) -> None:
+def test_a_real_server_shadows_and_its_shadow_process_dies_with_it(shadowed: Project, car_loan_data,
+                                                                   zygote: Zygote) -> None:
     import httpx
 
     from leanloop.demo import free_port
-    from tests.serve.faults import Server
 
     rows = car_loan_data.analysis.head(30)[FEATURES].to_dict("records")
     root = shadowed.paths.root
     shadowed.shadow("v2")
     shadowed.close()
-    server = Server(root, free_port()).start()
+    server = zygote.spawn(root, free_port())
     server.wait_ready()
     wait_for(lambda: httpx.get(f"{server.url}/shadow").json()["worker"]["version"] == "v2", "no shadow process",
              seconds=60)
@@ -227,8 +227,7 @@ def test_a_real_server_shadows_and_its_shadow_process_dies_with_it(shadowed: Pro
     assert answered["model_version"] == "v1"
     project = Project(root)
     wait_for(lambda: project.store.count_shadow("v2") == 30, "the shadow process did not log the rows")
-    assert server.process is not None
-    shadow_processes = children(server.process.pid)
+    shadow_processes = children(server.pid)
     assert shadow_processes, "the shadow scores in a child process"
     server.kill()  # SIGKILL: nobody tells the child to stop
     wait_for(lambda: all(gone(pid) for pid in shadow_processes), "the shadow process outlived its server")
