@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from leanloop.datasets import CarLoan
+    from leanloop.demo import ServerStarter
     from leanloop.learn.oracle import Yardsticks
     from leanloop.project import Project
 
@@ -447,12 +448,13 @@ def oracle_kpi(project: Project, scenario: Scenario, seed: int = 0) -> tuple[flo
 
 def replay(template: Path, directory: Path, scenario: Scenario, *, batches: int, label_delay: int,
            request_rows: int = 1000, on_cycle: Callable[[dict[str, Any]], None] | None = None,
-           oracle: tuple[float, float] | None = None) -> Run:
+           oracle: tuple[float, float] | None = None, server: ServerStarter | None = None) -> Run:
     """Copy the project at ``template`` to ``directory`` and replay ``scenario`` through
     its real server in ``batches`` batches, a cycle after each; labels arrive
     ``label_delay`` batches late (0: before the cycle of their own batch).
 
-    ``oracle`` (frozen, oracle KPI totals) saves recomputing them per label delay.
+    ``oracle`` (frozen, oracle KPI totals) saves recomputing them per label delay;
+    ``server`` starts the project's server (default: ``leanloop serve`` in a fresh process).
     """
     import httpx
 
@@ -473,7 +475,7 @@ def replay(template: Path, directory: Path, scenario: Scenario, *, batches: int,
         records = rows[project.config.schema_.names].to_dict("records")[: size * batches]
         served: list[tuple[str, str, Any]] = []
         cycles: list[dict[str, Any]] = []
-        with running_server(directory, free_port()) as url, \
+        with (server or running_server)(directory, free_port()) as url, \
                 httpx.Client(base_url=url, timeout=120.0, headers=bearer(project)) as client:
             for b in range(batches):
                 for start in range(b * size, (b + 1) * size, request_rows):

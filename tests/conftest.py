@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -101,22 +101,19 @@ def zygote() -> Iterator[Any]:
     forker.close()
 
 
-@contextmanager
-def demo_servers_forked(zygote: Any) -> Iterator[None]:
-    """Within: :func:`leanloop.demo.running_server` (the demo's and the scenario bench's
-    replays) starts its ``leanloop serve`` from ``zygote`` instead of a fresh interpreter.
-    The server is the same code serving over the same loopback HTTP; only its start is a
-    fork instead of seconds of imports. ``running_server`` itself is still run by
-    ``tests/test_e2e.py`` and ``tests/serve/test_switch.py``."""
+@pytest.fixture(scope="session")
+def forked_server(zygote: Any) -> Any:
+    """A server starter for :func:`leanloop.demo.run_demo` and the scenario bench's
+    ``replay`` (their ``server``): ``leanloop serve`` for a project folder forked from
+    ``zygote`` instead of a fresh interpreter. The server is the same code serving over
+    the same loopback HTTP; only its start is a fork instead of seconds of imports.
+    :func:`leanloop.demo.running_server` itself is run by ``tests/test_e2e.py`` and
+    ``tests/serve/test_switch.py``."""
 
-    def forked(root: Path, port: int, timeout: float = 120.0, workers: int = 1,
-               loop: bool = False) -> AbstractContextManager[str]:
-        assert workers == 1, "the forker starts one-process servers"
-        return zygote.serving(Path(root), loop=loop)
+    def forked(root: Path, port: int) -> AbstractContextManager[str]:
+        return zygote.serving(Path(root))  # on a free port of its own
 
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr("leanloop.demo.running_server", forked)
-        yield
+    return forked
 
 
 @pytest.fixture

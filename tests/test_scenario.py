@@ -9,7 +9,6 @@ random order: no change over time, none against the reference.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,22 +17,14 @@ import pytest
 
 from leanloop.demo import run_demo
 from leanloop.errors import ProjectError
-from tests.conftest import demo_servers_forked
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 SHIFT_AT = 25_000
 
 
-@pytest.fixture(autouse=True)
-def forked_servers(zygote: Any) -> Iterator[None]:
-    """The demo's server forked from the session's pre-imported one."""
-    with demo_servers_forked(zygote):
-        yield
-
-
-def test_loop_retrains_after_the_shift_only_and_beats_the_frozen_model(tmp_path: Path) -> None:
-    summary = run_demo(tmp_path / "loop", rows=50_000, cycle_every=5000, label_delay=1500)
+def test_loop_retrains_after_the_shift_only_and_beats_the_frozen_model(tmp_path: Path, forked_server: Any) -> None:
+    summary = run_demo(tmp_path / "loop", rows=50_000, cycle_every=5000, label_delay=1500, server=forked_server)
     decisions = summary["decisions"]
     print({k: v for k, v in summary.items() if k != "decisions"})
     for d in decisions:
@@ -67,11 +58,13 @@ def test_loop_retrains_after_the_shift_only_and_beats_the_frozen_model(tmp_path:
             assert checks["recent_roc_auc_no_regression"]["passed"]
 
 
-def test_no_drift_control_never_retrains(tmp_path: Path, analysis_with_truth: pd.DataFrame) -> None:
+def test_no_drift_control_never_retrains(tmp_path: Path, analysis_with_truth: pd.DataFrame,
+                                         forked_server: Any) -> None:
     """The README's no-drift control (``leanloop demo --rows 20000 --shuffle-seed S``), and
     the demo's summary where nothing changes (this run replaced a small demo run of its own:
     every check it made holds here, on the same code path, at no extra cost)."""
-    summary = run_demo(tmp_path / "control", rows=20_000, cycle_every=5000, label_delay=1500, shuffle_seed=7)
+    summary = run_demo(tmp_path / "control", rows=20_000, cycle_every=5000, label_delay=1500, shuffle_seed=7,
+                       server=forked_server)
     actions = [d["action"] for d in summary["decisions"]]
     assert len(actions) == summary["cycles"] == 4
     assert "retrain" not in actions and summary["retrains"] == 0 and summary["champion"] == "v1"

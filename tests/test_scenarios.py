@@ -14,7 +14,6 @@ last cycle.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +31,6 @@ from bench.scenarios import (
     replay,
     with_frozen_split,
 )
-from tests.conftest import demo_servers_forked
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -62,10 +60,10 @@ ALARMS = ("drift_share", "multivariate_drift", "prediction_drift")
 class Bench:
     """The template project, the scenarios and their runs, each made once per module."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, server: Any) -> None:
         from leanloop.datasets import car_loan
 
-        self.folder = folder
+        self.folder, self.server = folder, server
         self.data = car_loan()
         self.templates: dict[tuple[int, int], Path] = {}
         self.scenarios: dict[tuple[str, Sizes], Scenario] = {}
@@ -97,7 +95,7 @@ class Bench:
             scenario = self.scenario(name, sizes)
             self.runs[name, delay] = replay(self.template(sizes), self.folder / f"{name}-{delay}", scenario,
                                             batches=sizes.batches, label_delay=delay,
-                                            oracle=self.oracles[name, sizes])
+                                            oracle=self.oracles[name, sizes], server=self.server)
             done = self.runs[name, delay]
             print(f"{name} delay {delay}: {done.decisions} loop {done.kpi_loop:,.0f} frozen {done.kpi_frozen:,.0f} "
                   f"oracle {done.kpi_oracle:,.0f} ({done.seconds:.0f} s)")
@@ -114,10 +112,9 @@ class Bench:
 
 
 @pytest.fixture(scope="module")
-def bench(tmp_path_factory: pytest.TempPathFactory, zygote: Any) -> Iterator[Bench]:
+def bench(tmp_path_factory: pytest.TempPathFactory, forked_server: Any) -> Bench:
     # Each replay's server forked from the session's pre-imported one (seven starts)
-    with demo_servers_forked(zygote):
-        yield Bench(tmp_path_factory.mktemp("scenarios"))
+    return Bench(tmp_path_factory.mktemp("scenarios"), forked_server)
 
 
 def _post_change_labelled_cycle(run: Run, sizes: Sizes) -> int:

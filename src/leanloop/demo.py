@@ -20,7 +20,8 @@ import socket
 import subprocess
 import sys
 import time
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -42,7 +43,11 @@ if TYPE_CHECKING:
     import pandas as pd
     from rich.console import Console
 
-__all__ = ["run_demo", "free_port", "running_server", "wait_healthy", "wait_serving", "DEMO_KPI"]
+__all__ = ["ServerStarter", "run_demo", "free_port", "running_server", "wait_healthy", "wait_serving", "DEMO_KPI"]
+
+#: Starts a server for a project folder on a port and yields its base URL while it runs
+#: (:func:`running_server`, or a test's forked one).
+ServerStarter = Callable[[Path, int], AbstractContextManager[str]]
 
 #: Money per loan decision: approve & repaid earns interest, approve & default loses principal.
 DEMO_KPI = {"name": "profit", "default_value": 0.0,
@@ -129,9 +134,14 @@ def _configure(project: Project) -> Project:
 
 def run_demo(directory: Path, *, rows: int = 50_000, cycle_every: int = 5000, batch: int = 100,
              label_delay: int = 1500, shuffle_seed: int | None = None,
-             console: Console | None = None, progress: bool = True) -> dict[str, Any]:
+             console: Console | None = None, progress: bool = True,
+             server: ServerStarter | None = None) -> dict[str, Any]:
     """Run the demo in ``directory``; returns the summary (also printed to ``console``,
     with a progress bar of the replay unless ``progress`` is False).
+
+    ``server`` starts the ``leanloop serve`` the replay talks to, given the project's
+    folder and a port (default: :func:`running_server`, a fresh process); the tests pass
+    one that forks it from a process with the libraries already imported.
 
     With ``shuffle_seed`` the first ``rows`` analysis rows are replayed in a random
     (seeded) order instead of in time: a control with no change over time (with
@@ -164,7 +174,8 @@ def run_demo(directory: Path, *, rows: int = 50_000, cycle_every: int = 5000, ba
     truth = analysis.merge(data.analysis_targets, on="id", how="left")["repaid"].astype(int).tolist()
     records = cast("list[dict[str, Any]]", analysis[project.config.schema_.names].to_dict("records"))
     served, cycles = _replay(project, directory, records, truth, batch=batch, label_delay=label_delay,
-                             cycle_every=cycle_every, console=console, say=say, progress_bar=progress)
+                             cycle_every=cycle_every, console=console, say=say, progress_bar=progress,
+                             server=server or running_server)
     loop_values = evaluate_served(served, truth, project)
     model, _ = project.registry.load(v1.version)
     frozen, frozen_argmax = _frozen(project, model, analysis, truth)
@@ -216,7 +227,8 @@ def _frozen(project: Project, model: Any, analysis: pd.DataFrame, truth: list[An
 
 def _replay(project: Project, directory: Path, records: list[dict[str, Any]], truth: list[Any], *, batch: int,
             label_delay: int, cycle_every: int, console: Console | None,
-            say: Any, progress_bar: bool = True) -> tuple[list[tuple[str, str, Any]], list[dict[str, Any]]]:
+            say: Any, server: ServerStarter,
+            progress_bar: bool = True) -> tuple[list[tuple[str, str, Any]], list[dict[str, Any]]]:
     """Serve ``records`` over HTTP in batches, send labels ``label_delay`` rows late and run
     a cycle every ``cycle_every`` rows; returns what was served and the cycles' JSON."""
     import httpx
@@ -228,7 +240,7 @@ def _replay(project: Project, directory: Path, records: list[dict[str, Any]], tr
     labelled_upto = 0
     # Feedback is a write endpoint: the demo uses the project's token like any client.
     headers = bearer(project)
-    with running_server(directory, free_port()) as url, \
+    with server(directory, free_port()) as url, \
             httpx.Client(base_url=url, timeout=60.0, headers=headers) as client:
         say(f"serving at {url}; replaying {len(records)} analysis rows, labels {label_delay} rows late")
         with Progress(disable=console is None or not progress_bar, console=console, transient=True) as progress:
