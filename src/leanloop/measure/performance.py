@@ -136,9 +136,10 @@ def _count_metrics(rows: ClassRows) -> dict[str, float]:
     tp = np.diagonal(matrix).astype(float)
     predicted, actual = matrix.sum(axis=0).astype(float), matrix.sum(axis=1).astype(float)
     precision, recall, f1 = ratio(tp, predicted), ratio(tp, actual), ratio(2 * tp, predicted + actual)
-    pick = (lambda v: float(v[1])) if rows.binary else (lambda v: float(np.mean(v)))
-    return {"accuracy": float(tp.sum() / len(rows.truth)), "precision": pick(precision), "recall": pick(recall),
-            "f1": pick(f1)}
+    out = {"accuracy": float(tp.sum() / len(rows.truth))}
+    for name, values in (("precision", precision), ("recall", recall), ("f1", f1)):
+        out[name] = float(values[1]) if rows.binary else float(np.mean(values))
+    return out
 
 
 def _probability_metrics(rows: ClassRows, proba: np.ndarray) -> dict[str, float]:
