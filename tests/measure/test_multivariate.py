@@ -116,3 +116,15 @@ def test_domain_classifier_power_and_false_alarms_with_its_small_models() -> Non
         assert flipped.auc > 0.7 and flipped.auc_low > options.auc_threshold and flipped.drifted
         shifted = domain_classifier(reference, frame(200 + seed, shift=0.4), options=options)
         assert shifted.drifted and shifted.top_features[0].feature == "a"
+
+
+def test_pca_error_of_a_window_larger_than_one_step_is_that_of_every_row() -> None:
+    # the window's rows go through the PCA in steps; its mean error is still every row's
+    from leanloop.measure.multivariate import pca as pca_module
+
+    drift = PcaDrift().fit(mixed(2_000, seed=0))
+    current = mixed(2 * pca_module._STEP + 123, seed=1, shift=0.3)
+    whole = drift._errors(drift._matrix(current)).mean()
+    result = drift.measure(current)
+    assert result.n_current == len(current)
+    assert result.error == pytest.approx(float(whole), rel=1e-12)

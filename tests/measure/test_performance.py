@@ -248,3 +248,37 @@ def test_the_labelled_auc_is_the_weighted_auc_of_the_same_rows(ties: bool) -> No
     only[0, y], only[1, ~y] = 1.0, 1.0
     assert np.isnan(labelled_auc(scores, y, only)).all()
     assert labelled_auc(np.full(3000, 0.3), y, W).tolist() == [0.5] * 50
+
+
+@pytest.mark.parametrize("k", [2, 3])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_counted_metrics_equal_sklearn_on_random_rows_with_ties(k: int, seed: int) -> None:
+    # the point metrics are counted on class codes, not by scikit-learn's calls: the same figures
+    rng = np.random.default_rng(seed)
+    n = 5_000
+    proba = rng.dirichlet(np.ones(k), n).round(2)  # rounded: many tied scores
+    proba[:, -1] = 1.0 - proba[:, :-1].sum(axis=1)
+    proba = np.clip(proba, 0.0, 1.0)
+    y_true = rng.integers(0, k, n)
+    y_pred = np.where(rng.random(n) < 0.7, proba.argmax(axis=1), rng.integers(0, k, n))
+    classes = list(range(k))
+    out = classification_metrics(y_true, y_pred, proba, classes)
+    avg = {"average": "binary"} if k == 2 else {"average": "macro"}
+    assert out["accuracy"] == pytest.approx(skm.accuracy_score(y_true, y_pred), rel=1e-12)
+    assert out["precision"] == pytest.approx(skm.precision_score(y_true, y_pred, zero_division=0, **avg), rel=1e-12)
+    assert out["recall"] == pytest.approx(skm.recall_score(y_true, y_pred, zero_division=0, **avg), rel=1e-12)
+    assert out["f1"] == pytest.approx(skm.f1_score(y_true, y_pred, zero_division=0, **avg), rel=1e-12)
+    expected_auc = (skm.roc_auc_score(y_true, proba[:, 1]) if k == 2
+                    else skm.roc_auc_score(y_true, proba, multi_class="ovr", labels=classes))
+    assert out["roc_auc"] == pytest.approx(expected_auc, rel=1e-12)
+    assert out["log_loss"] == pytest.approx(skm.log_loss(y_true, proba, labels=classes), rel=1e-12)
+    expected_brier = (skm.brier_score_loss(y_true, proba[:, 1]) if k == 2
+                      else skm.brier_score_loss(y_true, proba, labels=classes, scale_by_half=False))
+    assert out["brier"] == pytest.approx(expected_brier, rel=1e-12)
+
+
+def test_counted_metrics_zero_division_for_a_class_never_predicted() -> None:
+    y_true, y_pred = np.array([0, 1, 2, 2]), np.array([0, 0, 0, 0])
+    out = classification_metrics(y_true, y_pred, None, [0, 1, 2])
+    assert out["precision"] == pytest.approx(skm.precision_score(y_true, y_pred, average="macro", zero_division=0))
+    assert out["f1"] == pytest.approx(skm.f1_score(y_true, y_pred, average="macro", zero_division=0))

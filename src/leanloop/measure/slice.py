@@ -114,9 +114,12 @@ def measure_frames(config: ProjectConfig, reference: pd.DataFrame, window: pd.Da
              and "prediction_id" in labelled
              and bool((labelled["prediction_id"].to_numpy() == window["prediction_id"].to_numpy()).all()))
     same = whole or (own and len(labelled) == len(window))
-    release_freed_memory()  # what drift, quality and the estimate freed, before the bootstraps
     features = (frames if same else _ModelFrames(config, current.loc[labelled.index]) if own
                 else _ModelFrames(config, schema.coerce(feature_frame(labelled), "logged predictions")))
+    if same:
+        features.keep_model_frame_only()
+        del current
+    release_freed_memory()  # what drift, quality and the estimate freed, before the bootstraps
     return _labelled(config, features, labelled, scored if same else None, baseline, estimator, estimates, same,
                      common)
 
@@ -125,20 +128,32 @@ class _ModelFrames:
     """A slice's coerced features and, made once when first asked for, their model frame."""
 
     def __init__(self, config: ProjectConfig, coerced: pd.DataFrame, made: pd.DataFrame | None = None) -> None:
-        self.config, self.coerced, self.made = config, coerced, made
+        self.config, self.made, self.n = config, made, len(coerced)
+        self.coerced: pd.DataFrame | None = coerced
 
     def all(self) -> pd.DataFrame:
         """The model frame of every row (built once per measurement, not once per use: 0.5 s
         a build at 1M rows)."""
         if self.made is None:
-            self.made = self.config.schema_.model_frame(self.coerced, "logged predictions")
+            self.made = self.config.schema_.model_frame(self._coerced(), "logged predictions")
         return self.made
 
     def rows(self, rows: pd.Index) -> pd.DataFrame:
         """The model frame of ``rows`` (labels of the coerced features' index)."""
-        if len(rows) == len(self.coerced):
+        if len(rows) == self.n:
             return self.all()
-        return self.config.schema_.model_frame(self.coerced.loc[rows], "logged predictions")
+        return self.config.schema_.model_frame(self._coerced().loc[rows], "logged predictions")
+
+    def keep_model_frame_only(self) -> None:
+        """Let the coerced features go once only the model frame of every row is read
+        again (56 MB of a 1M-row window, live when the bootstraps peak)."""
+        self.all()
+        self.coerced = None
+
+    def _coerced(self) -> pd.DataFrame:
+        if self.coerced is None:
+            raise RuntimeError("the coerced features were let go; only the model frame of every row is kept")
+        return self.coerced
 
 
 def _labelled(config: ProjectConfig, features: _ModelFrames, labelled: pd.DataFrame, scored: Scored | None,

@@ -62,6 +62,10 @@ class PcaResult(BaseModel):
     n_current: int
 
 
+#: Rows whose reconstruction errors are computed at once.
+_STEP = 100_000
+
+
 class PcaDrift:
     """PCA reconstruction-error drift, fitted on a reference frame.
 
@@ -135,7 +139,11 @@ class PcaDrift:
             raise InputError("PcaDrift is not fitted; call fit(reference) first")
         if len(current) == 0:
             raise InputError("PCA drift needs at least one current row")
-        error = float(self._errors(self._matrix(current)).mean())
+        # in steps of rows: each row's error is its own, and the (rows, features) matrices
+        # of a 1M-row window (five of them at once, 80 MB each) are never whole
+        errors = np.concatenate([self._errors(self._matrix(current.iloc[start:start + _STEP]))
+                                 for start in range(0, len(current), _STEP)])
+        error = float(errors.mean())
         std = self.reference_std_ * np.sqrt(max(self.chunk_rows_ / len(current), 1.0))
         lower = max(self.reference_mean_ - self.options.pca_sigmas * std, 0.0)
         upper = self.reference_mean_ + self.options.pca_sigmas * std
