@@ -40,6 +40,13 @@ def cycle(
     """One turn of the loop: measure (with --engine dask, on a Dask cluster), then learn."""
     if last is not None and since is not None:
         _fail("give --last or --since, not both")
+    from leanloop.measure.memory import map_large_blocks
+
+    # A process-wide allocator setting, so set here for this one-window process, not in the
+    # library (a server's loop keeps glibc's own): a window's large arrays go back to the
+    # system when freed instead of piling up in the heap (leanloop.measure.memory).
+    map_large_blocks()
+
     def waiting() -> None:
         typer.echo("another cycle is running (the server's loop or another 'leanloop cycle'); waiting for it "
                    "to finish...", err=True)

@@ -77,6 +77,12 @@ def measure(
         _fail("give --last or --since/--until, not both")
     if chunks and period:
         _fail("give --chunks or --period, not both")
+    from leanloop.measure.memory import map_large_blocks
+
+    # A process-wide allocator setting, so set here for this one-window process, not in the
+    # library (a server's loop keeps glibc's own): a window's large arrays go back to the
+    # system when freed instead of piling up in the heap (leanloop.measure.memory).
+    map_large_blocks()
     with _open(directory) as project:
         chosen = engine_config(project.config.engine, engine, scheduler, workers)
         with _progress("measuring the window" + (" and its chunks" if chunks or period else "")

@@ -36,7 +36,7 @@ from leanloop.measure.harm import (
 )
 from leanloop.measure.labels import label_coverage, label_delay
 from leanloop.measure.logged import logged_scored
-from leanloop.measure.memory import map_large_blocks, release_freed_memory
+from leanloop.measure.memory import release_freed_memory
 from leanloop.measure.multivariate import PcaDrift
 from leanloop.measure.outputs import prediction_signal
 from leanloop.measure.records import Chunk, Frames, Measurement, Performance, SliceResult, Window
@@ -161,7 +161,6 @@ def measure_window(ws: Workspace, *, last: int | None = None, since: float | Non
     ``columns``: where the whole window's feature drift and data quality are computed
     (an engine's, e.g. :func:`leanloop.engines.dask_window.dask_columns`; default here)."""
     config = ws.config
-    map_large_blocks()  # a window's arrays of 4 MiB and more go back to the system when freed
     champion = ws.registry.champion()
     # Another host may have built the champion: fetch its reference and test data (a
     # no-op when they are here, or on a store that keeps no files).
