@@ -194,6 +194,27 @@ def test_measured_by_ranges_on_the_cluster_equals_the_local_engine(tmp_path: Pat
 
 
 @pytest.mark.dask
+def test_sides_of_one_size_measured_over_the_quantiles_equal_the_local_engine(tmp_path: Path,
+                                                                            dask_client: Any) -> None:
+    # As many values a side and no KS wanted: the ranges' integral over the quantiles ("ties" by
+    # PSI and "when" by Wasserstein have no missing values; "wide", 10 % missing, takes the merge).
+    rng = np.random.default_rng(12)
+    reference, current = _frame(rng, 12_000, 0.0), _frame(rng, 12_000, 0.5)
+    reference.to_parquet(tmp_path / "reference.parquet", index=False)
+    folder = _write_parts(current, tmp_path / "current", parts=5)
+    current.to_parquet(tmp_path / "current.parquet", index=False)
+    options, methods = DriftOptions(large_sample=1_000), {"ties": DriftMethod.PSI}
+
+    local = measure_files(tmp_path / "reference.parquet", tmp_path / "current.parquet", options=options,
+                          methods=methods).to_json()
+    dask = measure_parquet(tmp_path / "reference.parquet", folder, client=dask_client, options=options,
+                           methods=methods, summarised_from=0).to_json()
+
+    _assert_same(local, dask)
+    assert "wide" in dask["drift"]["drifted"]
+
+
+@pytest.mark.dask
 def test_duplicates_counted_on_the_cluster_equal_the_local_count(dask_client: Any) -> None:
     import dask.dataframe as dd
 
