@@ -48,8 +48,10 @@ def _parts(values: np.ndarray, cuts: list[int]) -> list[ColumnPart]:
                         quality=True) for a, b in pairwise(bounds)]
 
 
-def _by_ranges(ref: list[ColumnPart], cur: list[ColumnPart], buckets: int, bins: int) -> dict[str, Any]:
-    """The rounds dask_numeric runs on the cluster, run here on the parts."""
+def _by_ranges(ref: list[ColumnPart], cur: list[ColumnPart], buckets: int, bins: int,
+               gap: bool = True) -> dict[str, Any]:
+    """The rounds dask_numeric runs on the cluster, run here on the parts (``gap=False``:
+    the ranges' integral taken over the quantiles, as when no KS statistic is wanted)."""
     briefs = {"r": [brief(p, samples=5) for p in ref], "c": [brief(p, samples=5) for p in cur]}
     cuts = splitters(briefs["r"] + briefs["c"], buckets)
     offsets = {"r": [split(p, cuts)[0] for p in ref], "c": [split(p, cuts)[0] for p in cur]}
@@ -65,7 +67,8 @@ def _by_ranges(ref: list[ColumnPart], cur: list[ColumnPart], buckets: int, bins:
         stats.append(bucket_stats(runs["r"], runs["c"], before=(start["r"], start["c"]), sizes=(n, m),
                                   low=float(cuts[g - 1]) if g else None,
                                   high=float(cuts[g]) if g < cuts.size else None,
-                                  ranks=tuple(int(r) for r in ranks if start["r"] <= r < start["r"] + sizes["r"][g])))
+                                  ranks=tuple(int(r) for r in ranks if start["r"] <= r < start["r"] + sizes["r"][g]),
+                                  gap=gap))
     edges = quantiles_of(n, bins, {k: v for s in stats for k, v in s.picked.items()})
     return {"area": sum(s.area for s in stats), "gap": max(s.gap for s in stats), "edges": edges,
             "counts": [np.sum([edge_counts(p, edges) for p in parts[s]], axis=0) for s in parts],
@@ -99,6 +102,27 @@ def test_the_range_rounds_equal_the_local_statistics(ref: list[float], cur: list
     assert got["gap"] == pytest.approx(ks_2samp(local_r.values, local_c.values).statistic, rel=1e-12)
     assert got["edges"].tolist() == local_r.quantile_edges(bins).tolist()
     assert [x.tolist() for x in got["counts"]] == numeric_counts(local_r, local_c, bins).tolist()
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data(), size=st.integers(1, 60), buckets=st.integers(1, 9), bins=st.integers(2, 12))
+def test_without_the_ks_statistic_the_quantile_integral_equals_scipy(data: st.DataObject, size: int, buckets: int,
+                                                                     bins: int) -> None:
+    # Sides of one size and no KS wanted: each range's integral is taken over the quantiles.
+    finite = st.one_of(st.sampled_from([0.0, 1.0, 1.5, -2.0]),
+                       st.floats(min_value=-1e3, max_value=1e3, allow_nan=False, width=32))
+    r = np.array(data.draw(st.lists(finite, min_size=size, max_size=size)))
+    c = np.array(data.draw(st.lists(finite, min_size=size, max_size=size)))
+    ref_cuts, cur_cuts = (data.draw(st.lists(st.integers(0, size), max_size=4)) for _ in range(2))
+    got = _by_ranges(_parts(r, ref_cuts), _parts(c, cur_cuts), buckets, bins, gap=False)
+
+    from scipy.stats import wasserstein_distance
+
+    local_r, local_c = NumericSample.of(r), NumericSample.of(c)
+    assert got["area"] == pytest.approx(wasserstein_distance(r, c), rel=1e-9, abs=1e-9)
+    assert got["area"] / (got["std"] if got["std"] > 0 else 1.0) == pytest.approx(
+        wasserstein_statistic(local_r, local_c)[0], rel=1e-9, abs=1e-9)
+    assert got["edges"].tolist() == local_r.quantile_edges(bins).tolist()
 
 
 @settings(max_examples=50, deadline=None)
@@ -167,6 +191,27 @@ def test_measured_by_ranges_on_the_cluster_equals_the_local_engine(tmp_path: Pat
 
     _assert_same(local, dask)
     assert dask["drift"]["drifted"] and dask["quality"]["results"][-1]["count"] > 0  # drift and duplicates seen
+
+
+@pytest.mark.dask
+def test_sides_of_one_size_measured_over_the_quantiles_equal_the_local_engine(tmp_path: Path,
+                                                                            dask_client: Any) -> None:
+    # As many values a side and no KS wanted: the ranges' integral over the quantiles ("ties" by
+    # PSI and "when" by Wasserstein have no missing values; "wide", 10 % missing, takes the merge).
+    rng = np.random.default_rng(12)
+    reference, current = _frame(rng, 12_000, 0.0), _frame(rng, 12_000, 0.5)
+    reference.to_parquet(tmp_path / "reference.parquet", index=False)
+    folder = _write_parts(current, tmp_path / "current", parts=5)
+    current.to_parquet(tmp_path / "current.parquet", index=False)
+    options, methods = DriftOptions(large_sample=1_000), {"ties": DriftMethod.PSI}
+
+    local = measure_files(tmp_path / "reference.parquet", tmp_path / "current.parquet", options=options,
+                          methods=methods).to_json()
+    dask = measure_parquet(tmp_path / "reference.parquet", folder, client=dask_client, options=options,
+                           methods=methods, summarised_from=0).to_json()
+
+    _assert_same(local, dask)
+    assert "wide" in dask["drift"]["drifted"]
 
 
 @pytest.mark.dask

@@ -69,7 +69,9 @@ class _Side:
 
         self.path, self.side = str(path), side
         try:
-            self.frame = dd.read_parquet(self.path, blocksize=_PARTITION_BYTES)
+            # No index: none is read, and a fused partition of several row groups would otherwise
+            # build one by concatenating theirs (0.22 s against 0.08 s to read a 10M-value column).
+            self.frame = dd.read_parquet(self.path, blocksize=_PARTITION_BYTES, index=False)
         except (OSError, ValueError, pa.ArrowException) as err:
             raise DataError(f"{self.path} is not a readable Parquet file or folder: {err}") from err
         self.names = [str(c) for c in self.frame.columns]
@@ -78,8 +80,12 @@ class _Side:
     def sample(self, names: list[str]) -> pd.DataFrame:
         """The first rows (up to 10,000) of ``names``."""
         if self._sample is None:
-            self._sample = self.frame.head(_SAMPLE_ROWS, npartitions=min(4, self.frame.npartitions),
-                                           compute=True).reset_index(drop=True)
+            # The first partition alone when it holds enough rows: reading four (every column)
+            # took about 4 s of the 10M + 10M bench's 47 worker CPU seconds.
+            sample = self.frame.head(_SAMPLE_ROWS, npartitions=1, compute=True)
+            if len(sample) < _SAMPLE_ROWS and self.frame.npartitions > 1:
+                sample = self.frame.head(_SAMPLE_ROWS, npartitions=min(4, self.frame.npartitions), compute=True)
+            self._sample = sample.reset_index(drop=True)
         return self._sample[names]
 
 

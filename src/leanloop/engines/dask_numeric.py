@@ -156,7 +156,7 @@ def _judge(feature: Feature, method: DriftMethod, column: _Column, options: Drif
     name, kind = feature.name, feature.kind
     binned = method not in (DriftMethod.WASSERSTEIN, DriftMethod.KS) or SPECS[method].test
     ranks = np.unique(np.concatenate(quantile_ranks(n_ref, options.psi_bins)[:2])) if binned else np.zeros(0, int)
-    stats = column.buckets_stats(ranks)
+    stats = column.buckets_stats(ranks, gap=method is DriftMethod.KS)
     sides = (_Sized(n_ref), _Sized(n_cur))
     if binned:
         edges = quantiles_of(n_ref, options.psi_bins, {k: v for s in stats for k, v in s.picked.items()})
@@ -209,9 +209,10 @@ class _Column:
             if side == "current":
                 self.outside = sum(outside for _, outside in done)
 
-    def buckets_stats(self, ranks: np.ndarray) -> list[BucketStats]:
+    def buckets_stats(self, ranks: np.ndarray, *, gap: bool) -> list[BucketStats]:
         """Every range's statistics, computed where its values meet; ``ranks``: the
-        reference's order statistics to pick up on the way."""
+        reference's order statistics to pick up on the way; ``gap``: whether the KS
+        statistic is wanted (without it, no merge of both sides: see :func:`bucket_stats`)."""
         submit = self.client.submit
         before = {side: np.cumsum([sum(int(o[g + 1] - o[g]) for o in self.offsets[side])
                                    for g in range(self.cuts.size + 1)]) for side in self.parts}
@@ -226,7 +227,8 @@ class _Column:
             futures.append(submit(bucket_stats, runs["reference"], runs["current"], pure=False,
                                   before=(start["reference"], start["current"]), sizes=sizes,
                                   low=float(self.cuts[g - 1]) if g else None,
-                                  high=float(self.cuts[g]) if g < self.cuts.size else None, ranks=wanted))
+                                  high=float(self.cuts[g]) if g < self.cuts.size else None, ranks=wanted,
+                                  gap=gap))
         return self._collect(futures, "range statistics")
 
     def counts(self, side: str, edges: np.ndarray) -> np.ndarray:

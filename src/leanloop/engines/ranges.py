@@ -17,7 +17,9 @@ runs them):
    (:func:`bucket_stats`): merged there, with the counts before the range they give
    that range's exact share of the Wasserstein-1 integral (the integral of
    ``|F - G|``, which is piecewise constant between the range's values) and the largest
-   CDF gap (the KS statistic) in the range, plus any order statistics asked for.
+   CDF gap (the KS statistic) in the range, plus any order statistics asked for. When no
+   KS statistic is wanted and both sides hold as many values, the share of the integral is
+   taken over the quantiles instead, rank against rank, with no merge of both sides.
 4. For the binned methods (PSI, Jensen-Shannon, Hellinger, and PSI beside KS), the
    reference's quantile edges come from those order statistics (:func:`quantiles_of`,
    numpy's own linear rule) and :func:`edge_counts`, per partition, counts the bins.
@@ -218,48 +220,113 @@ class BucketStats:
     picked: dict[int, float]
 
 
-def _merged(runs: list[np.ndarray]) -> np.ndarray:
+def _joined(runs: list[np.ndarray]) -> np.ndarray:
+    """One side's sorted runs of a range as one sorted array."""
     runs = [r for r in runs if r.size]
     if not runs:
         return np.zeros(0)
-    # Sorted runs: the stable sort (timsort) merges them in O(n log k).
-    return runs[0] if len(runs) == 1 else np.sort(np.concatenate(runs), kind="stable")
+    return runs[0] if len(runs) == 1 else np.sort(np.concatenate(runs))
+
+
+def _quantile_area(r: np.ndarray, c: np.ndarray, before: tuple[int, int], size: int,
+                   low: float | None, high: float | None) -> float:
+    """The integral of ``|F - G|`` over ``(low, high]`` for two sides of ``size`` values
+    each, from the range's sorted values of each side: the integral over ``t`` in [0, 1]
+    of ``|Q_r(t) - Q_c(t)|`` with both quantile functions clipped to the range (the area
+    between two increasing curves, cut to a strip, measured across instead of up). A
+    quantile of a rank before the range is ``low`` once clipped, after it ``high``; so
+    only the ranks of the range's values count, rank ``i`` of one side against rank ``i``
+    of the other, as :func:`~leanloop.measure.drift.wasserstein.wasserstein_statistic`
+    pairs them. No merge of both sides: 0.08 s against 0.19 s for 3.3M values a side.
+
+    >>> r, c = np.array([0.0, 1.0, 2.0, 3.0]), np.array([1.0, 2.0, 3.0, 4.0])
+    >>> _quantile_area(r[:2], c[:1], (0, 0), 4, None, 1.0) + _quantile_area(r[2:], c[1:], (2, 1), 4, 1.0, None)
+    1.0
+    """
+    ref_before, cur_before = before
+    ranks = np.arange(min(ref_before, cur_before), max(ref_before + r.size, cur_before + c.size), dtype=np.int64)
+    gaps = _clipped(r, ranks, ref_before, low, high)
+    gaps -= _clipped(c, ranks, cur_before, low, high)
+    np.abs(gaps, out=gaps)
+    return float(np.sum(gaps)) / size
+
+
+def _clipped(values: np.ndarray, ranks: np.ndarray, before: int, low: float | None,
+             high: float | None) -> np.ndarray:
+    """The quantiles at ``ranks`` of a side whose ranks ``before .. before + values.size``
+    are ``values``, clipped to ``[low, high]``: ``low`` before, ``high`` after (a float copy)."""
+    out = np.empty(ranks.size)
+    if ranks.size == 0:
+        return out
+    a = int(np.searchsorted(ranks, before, side="left"))
+    b = int(np.searchsorted(ranks, before + values.size, side="left"))
+    if a:
+        assert low is not None, "ranks before the first range"
+        out[:a] = low
+    if b < ranks.size:
+        assert high is not None, "ranks after the last range"
+        out[b:] = high
+    out[a:b] = values[ranks[a:b] - before]
+    return out
 
 
 def bucket_stats(reference: list[np.ndarray], current: list[np.ndarray], *, before: tuple[int, int],
                  sizes: tuple[int, int], low: float | None, high: float | None,
-                 ranks: tuple[int, ...] = ()) -> BucketStats:
+                 ranks: tuple[int, ...] = (), gap: bool = True) -> BucketStats:
     """The statistics of one range ``(low, high]`` from its sorted runs of values on each
     side, the counts of each side ``before`` it and each side's size (runs on a worker).
 
     ``F`` and ``G`` (the sides' empirical CDFs) are constant between the range's distinct
     values, so the integral is a sum of rectangles, and the sup of ``|F - G|`` is reached
-    at a value (the local engine's rule: same integer counts, same division).
+    at a value (the local engine's rule: same integer counts, same division). Without
+    ``gap`` (no KS statistic wanted: ``gap`` is then 0) and with sides of the same size,
+    the integral is taken over the quantiles instead (:func:`_quantile_area`), with no
+    merge of both sides.
     """
-    r, c = _merged(reference), _merged(current)
     (ref_before, cur_before), (n, m) = before, sizes
+    if not gap and n == m:
+        # Sides of different sizes would need their breakpoints i / n and j / m merged (an
+        # integer sort: 0.23 s for 3.3M values a side), no faster than the merge below.
+        r, c = _joined(reference), _joined(current)
+        del reference, current
+        picked = {rank: float(r[rank - ref_before]) for rank in ranks}
+        return BucketStats(_quantile_area(r, c, before, n, low, high), 0.0, picked)
     start_gap = abs(ref_before / n - cur_before / m)
-    picked = {rank: float(r[rank - ref_before]) for rank in ranks}
-    if r.size + c.size == 0:
+    runs = [r for r in reference if r.size]
+    n_r = sum(r.size for r in runs)
+    runs += [c for c in current if c.size]
+    del reference, current  # temporaries are freed as soon as they are used: a range may be large
+    if not runs:
         width = (high - low) if low is not None and high is not None else 0.0
-        return BucketStats(start_gap * width, 0.0, picked)
-    # One stable merge of both sides, each value tagged by its side: the counts at every
-    # distinct value are running sums (26 ms for 2M values, against 160 ms for two binary
-    # searches of every value).
-    both = np.concatenate([r, c])
-    n_r = r.size
-    del r, c, reference, current  # temporaries are freed as soon as they are used: a range may be large
+        return BucketStats(start_gap * width, 0.0, {})
+    # All runs of both sides in one stable argsort (timsort merges the sorted runs, and the
+    # reference's come first, so its copies of a value precede the current's), each value
+    # tagged by its side: the counts at every distinct value are running sums. Measured on
+    # 3.3M values a side in 3 runs each: 0.25 s when each side was merged first and then both
+    # together, 0.19 s so (and two binary searches of every value took 0.17 s).
+    both = np.concatenate(runs) if len(runs) > 1 else runs[0]
+    del runs
     order = np.argsort(both, kind="stable")
     points = both[order]
     del both
-    ref_counts = np.cumsum(order < n_r)
+    ref_counts = np.cumsum(order < n_r, dtype=np.int64)
     del order
-    last = np.flatnonzero(np.append(points[1:] != points[:-1], True))  # each distinct value's last copy
-    ref_counts = ref_counts[last]
-    points = points[last]
-    gaps = (ref_before + ref_counts) / n
-    gaps -= (cur_before + 1 + last - ref_counts) / m
-    del last, ref_counts
+    # The k-th reference value of the range is where the running count first reaches k + 1.
+    picked = {rank: float(points[np.searchsorted(ref_counts, rank - ref_before + 1)]) for rank in ranks}
+    distinct = points[1:] != points[:-1]
+    if distinct.all():  # continuous values: every value is its own last copy, nothing to gather
+        del distinct
+        cur_counts = np.arange(cur_before + 1, cur_before + 1 + points.size, dtype=np.int64)
+    else:
+        last = np.flatnonzero(np.append(distinct, True))  # each distinct value's last copy
+        del distinct
+        ref_counts, points = ref_counts[last], points[last]
+        cur_counts = np.add(last, cur_before + 1, out=last)
+    cur_counts -= ref_counts
+    ref_counts += ref_before
+    gaps = np.true_divide(ref_counts, n)
+    del ref_counts
+    gaps -= np.true_divide(cur_counts, m, out=cur_counts.view(np.float64))  # in place: no new array
     np.abs(gaps, out=gaps)
     widths = np.diff(points, append=points[-1] if high is None else high)
     area = float(np.dot(gaps, widths)) + (start_gap * (float(points[0]) - low) if low is not None else 0.0)
