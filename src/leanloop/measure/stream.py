@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict
 
 from leanloop.config import StreamConfig, StreamDetectorKind
+from leanloop.measure.page_hinkley import page_hinkley_changes
 
 if TYPE_CHECKING:
     import numpy as np
@@ -107,11 +108,11 @@ def detect_changes(values: Sequence[float] | np.ndarray, *, signal: StreamSignal
     data = np.asarray(values, dtype=float)
     positions = np.arange(len(data)) if rows is None else np.asarray(rows)
     results = []
-    observed = data[~np.isnan(data)].tolist()  # NaN: nothing observed at this row
+    observed = data[~np.isnan(data)]  # NaN: nothing observed at this row
     where = np.flatnonzero(~np.isnan(data))
     for kind in options.detectors:
         found = (page_hinkley_changes(observed, options) if kind is StreamDetectorKind.PAGE_HINKLEY
-                 else _detector_changes(make_detector(kind, options), observed))
+                 else _detector_changes(make_detector(kind, options), observed.tolist()))
         changes = [StreamChange(
             row=int(positions[i]),
             prediction_id=None if ids is None else str(ids[i]),
@@ -131,42 +132,6 @@ def _detector_changes(detector: Any, values: list[float]) -> list[int]:
         update(value)
         if detector.drift_detected:
             found.append(i)
-    return found
-
-
-def page_hinkley_changes(values: list[float], options: StreamConfig) -> list[int]:
-    """Positions in ``values`` where River's ``PageHinkley`` (``make_detector``'s, mode
-    both) signals a change: its arithmetic, step for step, without a method call and a
-    running-mean object per value (a third of a 100k-row window's measurement went to them).
-
-    >>> values = [0.0] * 100 + [5.0] * 100
-    >>> page_hinkley_changes(values, StreamConfig(page_hinkley_threshold=20.0))
-    [104]
-    """
-    threshold, delta = options.page_hinkley_threshold, options.page_hinkley_delta
-    alpha, min_instances = 1 - 0.0001, 30  # River's defaults, as make_detector leaves them
-    found: list[int] = []
-    n = mean = up = down = 0.0
-    lowest, highest = float("inf"), -1.0
-    drift = False
-    for i, x in enumerate(values):
-        if drift:  # River resets a detector on the update after it fired
-            n = mean = up = down = 0.0
-            lowest, highest = float("inf"), -1.0
-            drift = False
-        n += 1.0
-        mean += (1.0 / n) * (x - mean)
-        dev = x - mean
-        up = alpha * up + dev - delta
-        down = alpha * down + dev + delta
-        if up < lowest:
-            lowest = up
-        if down > highest:
-            highest = down
-        if n >= min_instances:
-            drift = up - lowest > threshold or highest - down > threshold
-            if drift:
-                found.append(i)
     return found
 
 
