@@ -93,7 +93,7 @@ def _stream(config: ProjectConfig, window: pd.DataFrame, by_event: bool) -> list
     if not config.stream.enabled or window.empty:
         return None
     task, classes = config.data.task, config.data.classes
-    ids, times = window["prediction_id"].tolist(), row_times(window, by_event).to_numpy(dtype=float)
+    ids, times = window["prediction_id"].to_numpy(), row_times(window, by_event).to_numpy(dtype=float)
     results = detect_changes(prediction_signal(logged_scored(window, task, classes), task),
                              signal=StreamSignal.PREDICTION, ids=ids, times=times, options=config.stream)
     rows = np.flatnonzero(window["label"].notna().to_numpy())
@@ -101,7 +101,7 @@ def _stream(config: ProjectConfig, window: pd.DataFrame, by_event: bool) -> list
         labelled = window if len(rows) == len(window) else window.iloc[rows]  # no copy of a labelled window
         scored = logged_scored(labelled, task, classes)
         loss = row_outcomes(column_list(labelled["label"]), scored.labels, None, config.data, config.kpi).error
-        results += detect_changes(loss, signal=StreamSignal.LOSS, rows=rows, ids=[ids[i] for i in rows],
+        results += detect_changes(loss, signal=StreamSignal.LOSS, rows=rows, ids=ids[rows],
                                   times=times[rows], options=config.stream)
     return results
 

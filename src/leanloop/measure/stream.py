@@ -95,7 +95,7 @@ def make_detector(kind: StreamDetectorKind, options: StreamConfig) -> Any:
 
 def detect_changes(values: Sequence[float] | np.ndarray, *, signal: StreamSignal,
                    rows: Sequence[int] | np.ndarray | None = None,
-                   ids: Sequence[Any] | None = None, times: Sequence[float] | np.ndarray | None = None,
+                   ids: Sequence[Any] | np.ndarray | None = None, times: Sequence[float] | np.ndarray | None = None,
                    options: StreamConfig | None = None) -> list[StreamResult]:
     """Run each configured detector over ``values`` in order; one result per detector.
 
