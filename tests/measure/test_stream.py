@@ -93,4 +93,4 @@ def test_adwin_fed_directly_signals_where_rivers_update_does(delta: float) -> No
         if river.drift_detected:
             expected.append(i)
     assert len(expected) > 1
-    assert adwin_changes(make_detector(StreamDetectorKind.ADWIN, options), values) == expected
+    assert adwin_changes(values, options) == expected
