@@ -29,6 +29,7 @@ from leanloop.engines.cluster import collect, gather
 from leanloop.engines.dask_duplicates import count_duplicates
 from leanloop.engines.dask_numeric import SUMMARISED_FROM, measure_numeric
 from leanloop.engines.parts import ColumnPart, column_part, merge_parts
+from leanloop.engines.pieces import piece_part, plan, read_frame
 from leanloop.errors import DataError, InputError
 from leanloop.measure.drift.report import Judged, assemble, judge_feature, plan_features
 from leanloop.measure.drift.result import DriftMethod, DriftOptions, ThresholdMode
@@ -52,41 +53,39 @@ __all__ = ["measure_parquet"]
 
 #: Reference rows read to infer each column's kind when no schema is given (as the local engine).
 _SAMPLE_ROWS = 10_000
-#: Parquet bytes (all columns, uncompressed) a partition aims at: a large file becomes one
-#: partition per row group or few, so every worker has some to read (Dask's default made a
-#: 2M-row file of 1M-row groups one partition: one worker did everything).
-_PARTITION_BYTES = "64MiB"
 #: Columns measured at once: the client holds each one's merged summaries (8 bytes a value).
 _COLUMNS_AT_ONCE = 2
 
 
 class _Side:
-    """One side (reference or current): a Parquet dataset read lazily by Dask."""
+    """One side (reference or current): a Parquet dataset, its footers read here and
+    its row groups read on the workers (:mod:`~leanloop.engines.pieces`)."""
 
     def __init__(self, path: Any, side: str) -> None:
-        import dask.dataframe as dd
-        import pyarrow as pa
-
         self.path, self.side = str(path), side
-        try:
-            # No index: none is read, and a fused partition of several row groups would otherwise
-            # build one by concatenating theirs (0.22 s against 0.08 s to read a 10M-value column).
-            self.frame = dd.read_parquet(self.path, blocksize=_PARTITION_BYTES, index=False)
-        except (OSError, ValueError, pa.ArrowException) as err:
-            raise DataError(f"{self.path} is not a readable Parquet file or folder: {err}") from err
-        self.names = [str(c) for c in self.frame.columns]
+        self.data = plan(self.path)
+        self.names = self.data.names
         self._sample: pd.DataFrame | None = None
 
     def sample(self, names: list[str]) -> pd.DataFrame:
         """The first rows (up to 10,000) of ``names``."""
         if self._sample is None:
-            # The first partition alone when it holds enough rows: reading four (every column)
-            # took about 4 s of the 10M + 10M bench's 47 worker CPU seconds.
-            sample = self.frame.head(_SAMPLE_ROWS, npartitions=1, compute=True)
-            if len(sample) < _SAMPLE_ROWS and self.frame.npartitions > 1:
-                sample = self.frame.head(_SAMPLE_ROWS, npartitions=min(4, self.frame.npartitions), compute=True)
-            self._sample = sample.reset_index(drop=True)
+            self._sample = self.data.sample(_SAMPLE_ROWS)
         return self._sample[names]
+
+    def parts(self, name: str, kind: FeatureKind, *, drift: bool, quality: bool) -> list[Any]:
+        """Delayed summaries (:func:`~leanloop.engines.pieces.piece_part`) of the pieces of column ``name``."""
+        import dask
+
+        text = name in self.data.text
+        return [dask.delayed(piece_part, pure=False)(p, name, kind, drift=drift, quality=quality, side=self.side,
+                                                    text=text) for p in self.data.pieces([name])]
+
+    def frames(self, names: list[str]) -> list[Any]:
+        """Delayed data frames of the pieces of the columns ``names``."""
+        import dask
+
+        return [dask.delayed(read_frame, pure=False)(p, names) for p in self.data.pieces(names)]
 
 
 def measure_parquet(
@@ -171,11 +170,8 @@ class _Job:
                  checked: Feature | None) -> tuple[Judged | None, list[QualityResult]]:
         """A numeric column: its parts stay on the workers, measured by value ranges
         (:mod:`~leanloop.engines.dask_numeric`), or gathered here when it says so."""
-        import dask
-
-        futures = {side.side: self.client.compute([
-            dask.delayed(column_part)(p, kind, name=name, drift=feature is not None, quality=checked is not None,
-                                      side=side.side) for p in side.frame[name].to_delayed()])
+        futures = {side.side: self.client.compute(
+            side.parts(name, kind, drift=feature is not None, quality=checked is not None))
             for side in (self.ref, self.cur)}
         try:
             done = measure_numeric(self.client, futures, feature=feature, checked=checked,
@@ -227,18 +223,16 @@ class _Job:
         return out
 
     def _column(self, side: _Side, name: str, kind: FeatureKind, *, drift: bool, quality: bool) -> ColumnPart:
-        import dask
         import pandas as pd
 
         if name not in side.names:  # only quality reads a column one side lacks: all missing there
             rows = self._rows(side)
             return column_part(pd.Series([None] * rows, dtype=object), kind, name=name, drift=False, quality=True)
-        tasks = [dask.delayed(column_part)(p, kind, name=name, drift=drift, quality=quality, side=side.side)
-                 for p in side.frame[name].to_delayed()]
-        return merge_parts(self._gather(tasks, f"column {name!r} of {side.path}"))
+        return merge_parts(self._gather(side.parts(name, kind, drift=drift, quality=quality),
+                                        f"column {name!r} of {side.path}"))
 
     def _rows(self, side: _Side) -> int:
-        return int(sum(self._gather(list(side.frame.map_partitions(len).to_delayed()), f"rows of {side.path}")))
+        return side.data.rows
 
     def _duplicates(self, side: _Side) -> DuplicateRows:
         names = [f.name for f in self.checked if f.name in side.names]
@@ -249,7 +243,7 @@ class _Job:
         # columns measured 2.2 s a million rows on a worker, one float column 0.07 s).
         first = hash_order(side.sample(names))[0]
         for columns in ([first], names) if len(names) > 1 else (names,):
-            rows = count_duplicates(self.client, side.frame[columns].to_delayed(),
+            rows = count_duplicates(self.client, side.frames(columns),
                                     f"the duplicate rows of {side.path}")
             if rows.count == 0:
                 break
