@@ -225,9 +225,9 @@ def _joined(runs: list[np.ndarray]) -> np.ndarray:
     runs = [r for r in runs if r.size]
     if not runs:
         return np.zeros(0)
-    # Timsort (numpy's stable sort of floats) merges the k sorted runs in O(n log k): 0.03 s
-    # for 3.3M values in 3 runs where the default introsort took 0.2 s.
-    return runs[0] if len(runs) == 1 else np.sort(np.concatenate(runs), kind="stable")
+    # numpy's default (vectorised) sort, 0.038 s for 3.3M values in 3 runs; the stable one
+    # (timsort, merging the runs) measured 0.042 s: not kept.
+    return runs[0] if len(runs) == 1 else np.sort(np.concatenate(runs))
 
 
 def _quantile_area(r: np.ndarray, c: np.ndarray, before: tuple[int, int], size: int,
