@@ -53,8 +53,13 @@ __all__ = ["measure_parquet"]
 
 #: Reference rows read to infer each column's kind when no schema is given (as the local engine).
 _SAMPLE_ROWS = 10_000
-#: Columns measured at once: the client holds each one's merged summaries (8 bytes a value).
+#: Columns measured at once (at least; one per worker when columns are pinned): the client
+#: holds each one's merged summaries (8 bytes a value).
 _COLUMNS_AT_ONCE = 2
+#: Bytes of a worker's memory limit per value of a column (both sides) for the column to be
+#: measured on one worker: its pieces (8 bytes a value) while read and summarised, then a range
+#: merged at a time (ranges are sized to the memory limit on their own).
+_PINNED_BYTES_PER_VALUE = 32
 
 
 class _Side:
@@ -142,10 +147,13 @@ class _Job:
         self.drifting = {f.name: f for f in self.features}
         self.by_name = {f.name: f for f in self.checked}
         self.order = list({f.name: f for f in [*self.checked, *self.features]})
+        workers = client.scheduler_info()["workers"]
+        self.workers = sorted(workers)
+        self.memory = min((w.get("memory_limit") or 0 for w in workers.values()), default=0)
 
     def run(self) -> FileMeasurement:
         """Measure every column, count duplicates, assemble the reports."""
-        with ThreadPoolExecutor(max_workers=_COLUMNS_AT_ONCE) as pool:
+        with ThreadPoolExecutor(max_workers=max(_COLUMNS_AT_ONCE, len(self.workers))) as pool:
             done = dict(zip(self.order, pool.map(self._one, self.order), strict=True))
         drift = assemble(self.features, [done[f.name][0] for f in self.features],  # type: ignore[misc]
                          bounds=[(0, 0)], chunks=0, skipped=self.skipped,
@@ -170,13 +178,14 @@ class _Job:
                  checked: Feature | None) -> tuple[Judged | None, list[QualityResult]]:
         """A numeric column: its parts stay on the workers, measured by value ranges
         (:mod:`~leanloop.engines.dask_numeric`), or gathered here when it says so."""
+        place = self._place(name)
         futures = {side.side: self.client.compute(
-            side.parts(name, kind, drift=feature is not None, quality=checked is not None))
+            side.parts(name, kind, drift=feature is not None, quality=checked is not None), **place)
             for side in (self.ref, self.cur)}
         try:
             done = measure_numeric(self.client, futures, feature=feature, checked=checked,
                                    method=self.chosen.get(name), options=self.options, quality=self.quality,
-                                   what=f"column {name!r}", summarised_from=self.summarised_from)
+                                   what=f"column {name!r}", summarised_from=self.summarised_from, place=place)
             if done is not None:
                 return done
             parts: dict[tuple[str, str], ColumnPart] = {}
@@ -186,6 +195,17 @@ class _Job:
             return self._judge(feature, checked, parts)
         finally:
             del futures
+
+    def _place(self, name: str) -> dict[str, Any]:
+        """Where the tasks of the numeric column ``name`` should run: on one worker (in
+        turn by column) when the column fits there easily, so that no value moves between
+        workers (with 2 workers, moving a range's values to where it is merged took their CPU
+        from 12.3 s on 1 worker to 17.8 s at 10M + 10M); spread over all otherwise. Loose:
+        when that worker is gone, the tasks run elsewhere."""
+        values = self.ref.data.rows + self.cur.data.rows
+        if len(self.workers) < 2 or (self.memory and values * _PINNED_BYTES_PER_VALUE > self.memory):
+            return {}
+        return {"workers": [self.workers[self.order.index(name) % len(self.workers)]], "allow_other_workers": True}
 
     def _judge(self, feature: Feature | None, checked: Feature | None,
                parts: dict[tuple[str, str], ColumnPart]) -> tuple[Judged | None, list[QualityResult]]:
