@@ -1,11 +1,12 @@
 """Drift and data quality of two Parquet datasets on a Dask cluster.
 
 The same measurement as :func:`~leanloop.measure.files.measure_files`, with the same
-numbers: each worker summarises its partitions of one column
-(:func:`~leanloop.engines.parts.column_part`: sorted values or a frequency table, and
+numbers: each worker summarises its pieces of one column (row groups read by pyarrow there,
+:mod:`~leanloop.engines.pieces`; :func:`~leanloop.engines.parts.column_part`: sorted values or a frequency table, and
 the quality tally). A numeric column's sorted values stay on the workers and are
 measured there by value ranges (:mod:`~leanloop.engines.dask_numeric`), the client
-receiving small summaries; other columns' summaries (frequency tables), and numeric ones
+receiving small summaries (a column that fits a worker easily on one worker, so that no
+value moves between workers); other columns' summaries (frequency tables), and numeric ones
 that method or size sends here, are merged exactly on the client, which runs the local
 engine's code on them (:func:`~leanloop.measure.drift.report.judge_feature`,
 :func:`~leanloop.measure.quality.tally_checks`). Columns go one or two at a time, so
