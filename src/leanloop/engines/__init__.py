@@ -3,7 +3,8 @@
 The local engine is the rest of the library (numpy and threads in this process).
 The Dask engine runs the same work on a ``dask.distributed`` cluster, with the same
 numbers: measurement as per-partition summaries that merge exactly
-(:mod:`~leanloop.engines.parts`, :mod:`~leanloop.engines.dask_files`), a numeric
+(:mod:`~leanloop.engines.parts`, :mod:`~leanloop.engines.dask_files`) of Parquet
+row groups read on the workers (:mod:`~leanloop.engines.pieces`), a numeric
 column's values kept on the workers and measured by value ranges
 (:mod:`~leanloop.engines.dask_numeric`, :mod:`~leanloop.engines.ranges`), and per-row
 model work with ``map_partitions``, the model sent once to each worker

@@ -18,6 +18,7 @@ costs more than sending them) take the earlier path: :func:`measure_numeric` ret
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from functools import reduce
@@ -95,19 +96,20 @@ class _Sized:
 
 def measure_numeric(client: Client, parts: dict[str, list[Any]], *, feature: Feature | None,
                     checked: Feature | None, method: DriftMethod | None, options: DriftOptions,
-                    quality: QualityConfig, what: str,
-                    summarised_from: int = SUMMARISED_FROM) -> tuple[Judged | None, list[QualityResult]] | None:
+                    quality: QualityConfig, what: str, summarised_from: int = SUMMARISED_FROM,
+                    place: dict[str, Any] | None = None) -> tuple[Judged | None, list[QualityResult]] | None:
     """Drift of ``feature`` and quality checks of ``checked`` from the partitions' futures
     of each side (``parts["reference"]``, ``parts["current"]``: futures of
     :class:`~leanloop.engines.parts.ColumnPart`), or ``None`` when the column should be
-    measured from its values on the client (see the module).
+    measured from its values on the client (see the module). ``place``: where the rounds'
+    tasks should run (``client.submit``'s ``workers`` and ``allow_other_workers``).
 
     Raises
     ------
     EngineError
         If the workers died more often than Dask retries a task.
     """
-    column = _Column(client, parts, what)
+    column = _Column(client, parts, what, place or {})
     ref, cur = column.briefs["reference"], column.briefs["current"]
     n_ref, n_cur = (merge_moments([b.moments for b in briefs]).n for briefs in (ref, cur))
     if feature is not None:
@@ -177,10 +179,11 @@ def _judge(feature: Feature, method: DriftMethod, column: _Column, options: Drif
 class _Column:
     """The futures of one column on the cluster, and the rounds run on them."""
 
-    def __init__(self, client: Client, parts: dict[str, list[Any]], what: str) -> None:
+    def __init__(self, client: Client, parts: dict[str, list[Any]], what: str, place: dict[str, Any]) -> None:
         self.client, self.parts, self.what = client, parts, what
+        self.submit = functools.partial(client.submit, pure=False, **place)
         self.briefs: dict[str, list[Brief]] = {
-            side: self._collect([client.submit(brief, p, pure=False) for p in futures], "summaries")
+            side: self._collect([self.submit(brief, p) for p in futures], "summaries")
             for side, futures in parts.items()}
         self.offsets: dict[str, list[np.ndarray]] = {}
         self.cuts = np.zeros(0)
@@ -204,7 +207,7 @@ class _Column:
         self.cuts = cuts
         for side, futures in self.parts.items():
             bounds = ref_ends if side == "current" else None
-            done = self._collect([self.client.submit(split, p, cuts, bounds, pure=False) for p in futures], "ranges")
+            done = self._collect([self.submit(split, p, cuts, bounds) for p in futures], "ranges")
             self.offsets[side] = [offsets for offsets, _ in done]
             if side == "current":
                 self.outside = sum(outside for _, outside in done)
@@ -213,18 +216,18 @@ class _Column:
         """Every range's statistics, computed where its values meet; ``ranks``: the
         reference's order statistics to pick up on the way; ``gap``: whether the KS
         statistic is wanted (without it, no merge of both sides: see :func:`bucket_stats`)."""
-        submit = self.client.submit
+        submit = self.submit
         before = {side: np.cumsum([sum(int(o[g + 1] - o[g]) for o in self.offsets[side])
                                    for g in range(self.cuts.size + 1)]) for side in self.parts}
         sizes = (int(before["reference"][-1]), int(before["current"][-1]))
         futures = []
         for g in range(self.cuts.size + 1):
-            runs = {side: [submit(take, p, int(o[g]), int(o[g + 1]), pure=False)
+            runs = {side: [submit(take, p, int(o[g]), int(o[g + 1]))
                            for p, o in zip(self.parts[side], self.offsets[side], strict=True) if o[g + 1] > o[g]]
                     for side in self.parts}
             start = {side: int(before[side][g - 1]) if g else 0 for side in self.parts}
             wanted = tuple(int(r) for r in ranks if start["reference"] <= r < before["reference"][g])
-            futures.append(submit(bucket_stats, runs["reference"], runs["current"], pure=False,
+            futures.append(submit(bucket_stats, runs["reference"], runs["current"],
                                   before=(start["reference"], start["current"]), sizes=sizes,
                                   low=float(self.cuts[g - 1]) if g else None,
                                   high=float(self.cuts[g]) if g < self.cuts.size else None, ranks=wanted,
@@ -233,6 +236,6 @@ class _Column:
 
     def counts(self, side: str, edges: np.ndarray) -> np.ndarray:
         """One side's counts in the bins of ``edges``."""
-        done = self._collect([self.client.submit(edge_counts, p, edges, pure=False) for p in self.parts[side]],
+        done = self._collect([self.submit(edge_counts, p, edges) for p in self.parts[side]],
                              "bin counts")
         return np.sum(done, axis=0)

