@@ -61,6 +61,8 @@ def test_rows_sent_while_the_shadow_loads_are_scored_late_and_counted_per_versio
         loading(client, "v2")  # the worker started its shadow process; rows follow at once
         assert client.post("/predict", json={"rows": rows}).status_code == 200
         wait_for(lambda: project.store.count_shadow("v2") == ROWS, "rows sent while v2 loaded were not scored")
+        # the shadow process writes its rows, then counts them: wait for the count too
+        wait_for(lambda: client.get("/shadow").json()["worker"]["scored"] == ROWS, "v2's rows were not counted")
         worker = client.get("/shadow").json()["worker"]
         assert (worker["version"], worker["scored"], worker["dropped"], worker["missed"]) == ("v2", ROWS, 0, 0)
 
@@ -69,6 +71,7 @@ def test_rows_sent_while_the_shadow_loads_are_scored_late_and_counted_per_versio
         assert (fresh["scored"], fresh["dropped"]) == (0, 0)  # never v2's count
         assert client.post("/predict", json={"rows": rows[:10]}).status_code == 200
         wait_for(lambda: project.store.count_shadow("v3") == 10, "v3 did not score")
+        wait_for(lambda: client.get("/shadow").json()["worker"]["scored"] == 10, "v3's rows were not counted")
         metrics = client.get("/metrics").text
         assert f'leanloop_shadow_rows_total{{outcome="scored",version="v2"}} {float(ROWS)}' in metrics
         assert 'leanloop_shadow_rows_total{outcome="scored",version="v3"} 10.0' in metrics
