@@ -70,6 +70,8 @@ def test_shadow_scores_every_row_logs_it_and_never_returns_it(shadowed: Project,
         wait_for(lambda: client.get("/shadow").json()["worker"]["version"] == "v2", "the app did not load the shadow")
         answers = [client.post("/predict", json={"rows": rows[i:i + 20]}).json() for i in range(0, ROWS, 20)]
         wait_for(lambda: project.store.count_shadow("v2") == ROWS, "not every row was shadow-scored")
+        # the shadow process writes its rows, then counts them: wait for the count too
+        wait_for(lambda: client.get("/shadow").json()["worker"]["scored"] == ROWS, "the rows were not counted")
         metrics = client.get("/metrics").text
     assert {a["model_version"] for a in answers} == {"v1"}
     outputs = [p for a in answers for p in a["predictions"]]
