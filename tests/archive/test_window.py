@@ -10,13 +10,16 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from leanloop.archive.columns import ColumnSpec
 from leanloop.archive.export import export_log
 from leanloop.archive.read import read_log
-from leanloop.archive.window import columnar_window
+from leanloop.archive.window import _gaps, _runs, columnar_window
 from leanloop.datasets import CarLoan
 from leanloop.schema import Feature, Schema
 from leanloop.store import SQLStore
@@ -131,3 +134,18 @@ def test_a_window_the_new_rows_fill_reads_no_file(store: SQLStore, tmp_path: Pat
         shutil.rmtree(part)  # no file would be readable
     got = columnar_window(store, folder, last=last, feature_types=SPEC.features, classes=CLASSES)
     assert got is not None and got["prediction_id"].tolist() == [f"p{i:04d}" for i in range(15 - last, 15)]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sets(st.integers(0, 60), max_size=40), st.one_of(st.none(), st.integers(-3, 62)), st.integers(-3, 62))
+def test_the_gaps_and_the_runs_cover_the_range_once(archived: set[int], lowest: int | None, highest: int) -> None:
+    """The store query reads the gaps between the archived runs: with the runs they are
+    every ``seq`` in the range, and no gap holds an archived one."""
+    runs = _runs(np.array(sorted(archived), dtype=np.int64))
+    gaps = _gaps(runs, lowest, highest)
+    floor = min([lowest or 0, -3, *archived])
+    in_gaps = [s for a, b in gaps for s in range(floor if a is None else a, b + 1)]
+    assert len(in_gaps) == len(set(in_gaps))
+    wanted = set(range(floor if lowest is None else lowest, highest + 1))
+    assert set(in_gaps) == wanted - archived
+    assert all(a is None or a <= b for a, b in gaps)

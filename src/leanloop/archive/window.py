@@ -192,9 +192,13 @@ def _with_store_keys(conn: sa.Connection, keys: _Keys, fresh: pd.DataFrame, mark
         query = query.where(at >= float(floor)) if by_event else query.where(p.c.seq >= int(floor))
     runs = _runs(keys.seq)
     if len(runs) <= _MAX_RUNS:
-        # Only the rows outside the archived runs of ``seq`` come back (usually none):
-        # reading every row's ``seq`` to compare cost 1.9 s for a 1M-row window.
-        query = query.where(sa.not_(sa.or_(sa.false(), *(p.c.seq.between(int(a), int(b)) for a, b in runs))))
+        # Only the rows in the gaps between the archived runs of ``seq`` come back
+        # (usually none), each gap a range of the primary key: reading every row's
+        # ``seq`` to compare cost 1.9 s for a 1M-row window, and a NOT BETWEEN still
+        # scanned the whole table (0.3 s).
+        lowest = int(floor) if floor is not None and not by_event else None
+        query = query.where(sa.or_(sa.false(), *(p.c.seq.between(a, b) if a is not None else p.c.seq <= b
+                                                 for a, b in _gaps(runs, lowest, mark))))
     rows = conn.execute(query).all()
     seq = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
     time = np.fromiter((r[1] for r in rows), dtype=float, count=len(rows))
@@ -225,6 +229,25 @@ def _runs(seqs: np.ndarray) -> list[tuple[int, int]]:
     breaks = np.flatnonzero(np.diff(ordered) != 1)
     starts, ends = np.r_[0, breaks + 1], np.r_[breaks, len(ordered) - 1]
     return list(zip(ordered[starts].tolist(), ordered[ends].tolist(), strict=True))
+
+
+def _gaps(runs: list[tuple[int, int]], lowest: int | None, highest: int) -> list[tuple[int | None, int]]:
+    """The ranges of ``seq`` in ``[lowest, highest]`` (``lowest`` None: unbounded below)
+    that none of ``runs`` (sorted, apart) covers, ``(first, last)`` each.
+
+    >>> _gaps([(3, 5), (8, 9)], None, 12)
+    [(None, 2), (6, 7), (10, 12)]
+    >>> _gaps([(1, 10)], 1, 10)
+    []
+    """
+    found: list[tuple[int | None, int]] = []
+    start = lowest
+    for first, last in runs:
+        if start is None or first > start:
+            found.append((start, min(first - 1, highest)))
+        start = last + 1 if start is None else max(start, last + 1)
+    found.append((start, highest))
+    return [(a, b) for a, b in found if a is None or a <= b]
 
 
 def _order(keys: _Keys, by_event: bool) -> np.ndarray:

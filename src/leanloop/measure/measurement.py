@@ -11,6 +11,7 @@ here); the log adapter in :mod:`leanloop.measure.logged`.
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from functools import wraps
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
@@ -50,6 +51,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from leanloop.config import ProjectConfig
+    from leanloop.registry import ModelVersion
     from leanloop.workspace import Workspace
 
 _P = ParamSpec("_P")
@@ -168,10 +170,13 @@ def measure_window(ws: Workspace, *, last: int | None = None, since: float | Non
     if since is None and last is None and until is None:
         last = config.measure.window_rows
     by_event = ws.by_event
-    window = _read(ws, window, last=last, since=since, until=until)
-    reference = _reference(ws, champion.train_data, config.measure.reference_max_rows, config.model.seed)
-    models = _Models(ws, champion.version, loaded)  # loaded only on a cache miss
-    key = reference_key(champion.version, champion.sha256, config.measure.reference_max_rows, config.model.seed)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="leanloop-window") as reader:
+        # The window is read while the champion's side is loaded and fitted below: the
+        # read waits on SQLite and Parquet decoding, which let go of the GIL, and the
+        # champion's side is mostly imports and small fits (1M rows: 1 s of 11 s).
+        reading = reader.submit(_read, ws, window, last=last, since=since, until=until)
+        reference, models, key, pca, holdout = _champion_side(ws, champion, loaded)
+        window = reading.result()
     cache, task = ws.paths.workspace / "cache", config.data.task.value
     out_of_fold = ws.paths.datasets / champion.out_of_fold_data  # a cross-fitted champion's, on its test rows
 
@@ -179,12 +184,10 @@ def measure_window(ws: Workspace, *, last: int | None = None, since: float | Non
         return score(models.model(), model_input(config.schema_, rows, champion.input_format, what), task)
 
     reference_scored: Scored = cached_reference_scored(cache, key, lambda: scored(reference, "reference data"))
-    pca = _fit_pca(config, reference)
     estimator = fit_champion_estimator(ws, champion, None, lambda test: cached_scored(
         cache, "test", key, lambda: stored_on(out_of_fold, test.index, lambda: scored(test, "test data")))
     ) if len(window) else None
 
-    holdout = _holdout(ws, champion.test_data)
     holdout_scored = None if holdout is None or holdout.empty else cached_scored(
         cache, "holdout", key, lambda: stored_on(out_of_fold, holdout.index, lambda: scored(holdout, "holdout")))
     baseline = loaded[1] if loaded is not None else cached_baseline(
@@ -223,6 +226,18 @@ def measure_window(ws: Workspace, *, last: int | None = None, since: float | Non
         hard_case_rows=spots.hard_cases, baseline_kpi_intervals=whole.baseline_kpi_intervals,
         kpi_gain=whole.kpi_gain,
     )
+
+
+def _champion_side(ws: Workspace, champion: ModelVersion, loaded: tuple[Any, Any] | None
+                   ) -> tuple[pd.DataFrame, _Models, str, Any, pd.DataFrame | None]:
+    """What a window is measured against, read before the window is: the champion's
+    reference rows, its models (loaded when first asked for), their cache key, the PCA
+    drift fitted on the reference and the holdout."""
+    config = ws.config
+    reference = _reference(ws, champion.train_data, config.measure.reference_max_rows, config.model.seed)
+    models = _Models(ws, champion.version, loaded)  # loaded only on a cache miss
+    key = reference_key(champion.version, champion.sha256, config.measure.reference_max_rows, config.model.seed)
+    return reference, models, key, _fit_pca(config, reference), _holdout(ws, champion.test_data)
 
 
 def _read(ws: Workspace, window: pd.DataFrame | None, *, last: int | None, since: float | None,
