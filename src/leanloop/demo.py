@@ -62,22 +62,33 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def poll(check: Callable[[], bool], timeout: float, failure: Callable[[], str], interval: float = 0.1) -> None:
+    """Call ``check`` every ``interval`` seconds until it returns True; a
+    :class:`LeanloopError` saying ``failure()`` once ``timeout`` seconds have passed.
+
+    >>> answers = iter([False, True])
+    >>> poll(lambda: next(answers), timeout=5.0, failure=lambda: "never", interval=0.0)
+    """
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise LeanloopError(failure())
+        time.sleep(interval)
+
+
 def wait_healthy(url: str, process: subprocess.Popen[bytes], timeout: float, log: str = "the server log") -> None:
     """Wait until ``url/health`` answers 200; a clear error if ``process`` exits or time runs out."""
     import httpx
 
-    deadline = time.monotonic() + timeout
-    while True:
+    def healthy() -> bool:
         if process.poll() is not None:
             raise LeanloopError(f"the server exited with code {process.returncode}; see {log}")
         try:
-            if httpx.get(f"{url}/health", timeout=1.0).status_code == 200:
-                return
+            return httpx.get(f"{url}/health", timeout=1.0).status_code == 200
         except httpx.HTTPError:
-            pass
-        if time.monotonic() > deadline:
-            raise LeanloopError(f"the server did not become healthy within {timeout:.0f} s; see {log}")
-        time.sleep(0.1)
+            return False
+
+    poll(healthy, timeout, lambda: f"the server did not become healthy within {timeout:.0f} s; see {log}")
 
 
 def wait_serving(client: httpx.Client, version: str, timeout: float = 30.0) -> None:
@@ -85,12 +96,14 @@ def wait_serving(client: httpx.Client, version: str, timeout: float = 30.0) -> N
     champion alias on its own (within about a second), and the demo replays the next rows
     only once it has, so that which version serves which row does not depend on timing and
     a run's figures repeat exactly. A clear error if ``timeout`` seconds pass first."""
-    deadline = time.monotonic() + timeout
-    while (serving := client.get("/health").json()["model_version"]) != version:
-        if time.monotonic() > deadline:
-            raise LeanloopError(f"the server still serves {serving}, not the new champion {version}, "
-                                f"after {timeout:.0f} s; see the server log")
-        time.sleep(0.05)
+    serving: list[str] = []
+
+    def answers() -> bool:
+        serving.append(client.get("/health").json()["model_version"])
+        return serving[-1] == version
+
+    poll(answers, timeout, lambda: f"the server still serves {serving[-1]}, not the new champion {version}, "
+                                   f"after {timeout:.0f} s; see the server log", interval=0.05)
 
 
 @contextmanager
