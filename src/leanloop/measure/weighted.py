@@ -101,12 +101,20 @@ def labelled_auc(scores: np.ndarray, positive: np.ndarray, W: np.ndarray) -> np.
 
 
 def confusion(W: np.ndarray, truth: np.ndarray, predicted: np.ndarray, k: int) -> np.ndarray:
-    """Weighted confusion matrices ``(B, k, k)``, [actual, predicted], from class codes."""
+    """Weighted confusion matrices ``(B, k, k)``, [actual, predicted], from class codes.
+
+    >>> import numpy as np
+    >>> confusion(np.array([[1.0, 0.5, 2.0]]), np.array([0, 1, 1]), np.array([0, 0, 1]), 2).tolist()
+    [[[1.0, 0.0], [0.5, 2.0]]]
+    """
     import numpy as np
 
+    W = np.atleast_2d(W)
+    if len(W) == 1:  # one weighting (a point value): sums per cell, no (n, k * k) table (64 MB at 2M rows)
+        return np.bincount(truth * k + predicted, weights=W[0], minlength=k * k).reshape(1, k, k)
     cell = np.zeros((len(truth), k * k))
     cell[np.arange(len(truth)), truth * k + predicted] = 1.0
-    return (np.atleast_2d(W) @ cell).reshape(-1, k, k)
+    return (W @ cell).reshape(-1, k, k)
 
 
 def ece_bins(confidence: np.ndarray) -> np.ndarray:

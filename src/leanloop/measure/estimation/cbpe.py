@@ -43,7 +43,7 @@ from typing import TYPE_CHECKING, Any
 from leanloop.measure.bootstrap import BootstrapOptions, percentile_interval, subsample_rows
 from leanloop.measure.estimation.result import Estimate, EstimatedPerformance
 from leanloop.measure.performance import ClassRows, class_rows, classification_table
-from leanloop.measure.weighted import weighted_auc
+from leanloop.measure.weighted import confusion, weighted_auc
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -183,10 +183,9 @@ class CBPE:
             mean = estimates.pop(self.kpi.name)
             kpis = {self.kpi.name: mean, f"{self.kpi.name}_total": Estimate(
                 value=mean.value * n, lower=mean.lower * n, upper=mean.upper * n)}
-        matrix = np.zeros((k, k))
-        np.add.at(matrix, (rows.truth, rows.predicted), expected[0])
         return EstimatedPerformance(method="cbpe", rows=n, metrics=estimates, kpis=kpis,
-                                    confusion=matrix.tolist(), simulated_rows=None if sample is None else len(sample))
+                                    confusion=confusion(expected, rows.truth, rows.predicted, k)[0].tolist(),
+                                    simulated_rows=None if sample is None else len(sample))
 
     def _metrics(self, W: np.ndarray, rows: ClassRows, scores: np.ndarray) -> dict[str, np.ndarray]:
         """Metrics of each weighting of the expanded rows (``W``: ``(B, n * k)``)."""
