@@ -57,7 +57,6 @@ from leanloop.store import tables as t
 if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
-    import pyarrow as pa
 
     from leanloop.store.sql import SQLStore
 
@@ -274,9 +273,7 @@ def _read_chosen(folder: Path, files: list[ArchiveFile], chosen: _Keys, options:
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
-    # Files of one schema are converted as one table (their rows are put in order after):
-    # a frame per file, then their concatenation, cost a 1M-row window 0.3 s and a copy.
-    groups: list[list[tuple[pa.Table, str]]] = []
+    frames = []
     for index in np.unique(chosen.part[chosen.part >= 0]).tolist():
         entry = files[index]
         path = folder / entry.path
@@ -285,29 +282,8 @@ def _read_chosen(folder: Path, files: list[ArchiveFile], chosen: _Keys, options:
         wanted = chosen.seq[chosen.part == index]
         if len(wanted) < table.num_rows:
             table = table.filter(pc.is_in(table.column("seq"), value_set=pa.array(wanted, pa.int64())))
-        group = next((g for g in groups if g[0][0].schema.equals(table.schema, check_metadata=True)), None)
-        if group is None:
-            groups.append([(table, entry.model_version)])
-        else:
-            group.append((table, entry.model_version))
-    return [window_frame(pa.concat_tables([t for t, _ in group]), _versions(group), options["feature_types"],
-                         options["classes"]) for group in groups]
-
-
-def _versions(group: list[tuple[pa.Table, str]]) -> str | np.ndarray:
-    """The model version of each row of ``group``'s tables put end to end (one text
-    when they share it).
-
-    >>> import pyarrow as pa
-    >>> _versions([(pa.table({"a": [1, 2]}), "v1"), (pa.table({"a": [3]}), "v2")]).tolist()
-    ['v1', 'v1', 'v2']
-    """
-    import numpy as np
-
-    versions = [version for _, version in group]
-    if len(set(versions)) == 1:
-        return versions[0]
-    return np.repeat(np.array(versions, dtype=object), [table.num_rows for table, _ in group])
+        frames.append(window_frame(table, entry.model_version, options["feature_types"], options["classes"]))
+    return frames
 
 
 def _late_labels(conn: sa.Connection, archived: pd.DataFrame, manifest: Manifest) -> pd.DataFrame:

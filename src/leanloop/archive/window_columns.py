@@ -42,10 +42,9 @@ class NotColumnar(Exception):
     """An archived column holds JSON text (a value that fit no type): read the window row-wise."""
 
 
-def window_frame(table: pa.Table, version: str | np.ndarray, feature_types: dict[str, str],
-                 classes: list[Any] | None) -> pd.DataFrame:
-    """An archived table as window columns (``seq`` first), as the store's read gives them
-    (``version``: the model version of every row, or of each row)."""
+def window_frame(table: pa.Table, version: str, feature_types: dict[str, str], classes: list[Any] | None,
+           ) -> pd.DataFrame:
+    """An archived table as window columns (``seq`` first), as the store's read gives them."""
     import pandas as pd
 
     n, names = table.num_rows, set(table.column_names)
@@ -56,7 +55,7 @@ def window_frame(table: pa.Table, version: str | np.ndarray, feature_types: dict
                                                 dtype="int64")}
     for name in _NAMES:
         if name == "model_version":
-            columns[name] = pd.Series([version] * n if isinstance(version, str) else version, dtype=object)
+            columns[name] = pd.Series([version] * n, dtype=object)
         elif name not in names:
             columns[name] = pd.Series([None] * n, dtype="float64" if name in _FLOATS else object)
         elif name in _FLOATS:
@@ -79,7 +78,7 @@ def _objects(column: pa.ChunkedArray, *, shared: bool) -> pd.Series:
     import pyarrow.compute as pc
 
     if shared and pa.types.is_string(column.type) and len(column):
-        encoded = pc.dictionary_encode(column.combine_chunks())  # one dictionary for every chunk
+        encoded = pc.dictionary_encode(column).combine_chunks()
         values = np.empty(len(encoded.dictionary) + 1, dtype=object)
         values[:-1] = encoded.dictionary.to_pylist()  # the last slot: None, for nulls
         codes = encoded.indices.fill_null(len(values) - 1).to_numpy(zero_copy_only=False)
