@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
     import numpy as np
 
-__all__ = ["classification_metrics", "regression_metrics", "higher_is_better", "ClassRows",
+__all__ = ["classification_metrics", "confusion_table", "regression_metrics", "higher_is_better", "ClassRows",
            "class_rows", "classification_table", "regression_table"]
 
 _LOWER_IS_BETTER = {"mae", "rmse", "mape", "log_loss", "brier", "ece"}
@@ -178,6 +178,28 @@ def _label_metrics(y_true: Sequence[Any] | np.ndarray, y_pred: Sequence[Any] | n
     }
 
 
+def confusion_table(matrix: np.ndarray, total: np.ndarray) -> dict[str, np.ndarray]:
+    """Accuracy, precision, recall and F1 of each weighted confusion matrix ``(B, k, k)``
+    [actual, predicted] holding ``total`` weight (binary: of class 1; else macro means).
+
+    >>> import numpy as np
+    >>> table = confusion_table(np.array([[[3.0, 1.0], [2.0, 4.0]]]), np.array([10.0]))
+    >>> {name: round(float(value[0]), 4) for name, value in table.items()}
+    {'accuracy': 0.7, 'precision': 0.8, 'recall': 0.6667, 'f1': 0.7273}
+    """
+    import numpy as np
+
+    tp = np.diagonal(matrix, axis1=1, axis2=2)
+    predicted, actual = matrix.sum(axis=1), matrix.sum(axis=2)
+    precision, recall = ratio(tp, predicted), ratio(tp, actual)
+    f1 = ratio(2 * tp, predicted + actual)
+    if matrix.shape[1] == 2:
+        return {"accuracy": tp.sum(axis=1) / total, "precision": precision[:, 1], "recall": recall[:, 1],
+                "f1": f1[:, 1]}
+    return {"accuracy": tp.sum(axis=1) / total, "precision": precision.mean(axis=1),
+            "recall": recall.mean(axis=1), "f1": f1.mean(axis=1)}
+
+
 def classification_table(W: np.ndarray, rows: ClassRows) -> dict[str, np.ndarray]:
     """Every classification metric for each weighting (row of ``W``), vectorised.
 
@@ -187,18 +209,7 @@ def classification_table(W: np.ndarray, rows: ClassRows) -> dict[str, np.ndarray
 
     W = np.atleast_2d(np.asarray(W, dtype=float))
     total = W.sum(axis=1)
-    matrix = confusion(W, rows.truth, rows.predicted, rows.k)
-    tp = np.diagonal(matrix, axis1=1, axis2=2)
-    predicted, actual = matrix.sum(axis=1), matrix.sum(axis=2)
-    precision, recall = ratio(tp, predicted), ratio(tp, actual)
-    f1 = ratio(2 * tp, predicted + actual)
-    pick = (slice(None), 1) if rows.binary else (slice(None), slice(None))
-    out = {
-        "accuracy": tp.sum(axis=1) / total,
-        "precision": precision[pick] if rows.binary else precision.mean(axis=1),
-        "recall": recall[pick] if rows.binary else recall.mean(axis=1),
-        "f1": f1[pick] if rows.binary else f1.mean(axis=1),
-    }
+    out = confusion_table(confusion(W, rows.truth, rows.predicted, rows.k), total)
     if rows.proba is None:
         return out
     proba, n = rows.proba, len(rows.truth)

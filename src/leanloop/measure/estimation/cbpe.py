@@ -42,8 +42,8 @@ from typing import TYPE_CHECKING, Any
 
 from leanloop.measure.bootstrap import BootstrapOptions, percentile_interval, subsample_rows
 from leanloop.measure.estimation.result import Estimate, EstimatedPerformance
-from leanloop.measure.performance import ClassRows, class_rows, classification_table
-from leanloop.measure.weighted import confusion, weighted_auc
+from leanloop.measure.performance import ClassRows, class_rows, classification_table, confusion_table
+from leanloop.measure.weighted import weighted_auc
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -151,25 +151,27 @@ class CBPE:
             predicted = proba.argmax(axis=1)
         else:
             predicted = class_rows(list(predictions), list(predictions), None, self.classes).truth
-        # Row i appears k times, once per possible actual class a, weighted by p[i, a]:
-        # the expected confusion matrix is then a weighted confusion matrix.
-        rows = ClassRows(truth=np.tile(np.arange(k), n), predicted=np.repeat(predicted, k), proba=None, k=k)
-        expected = calibrated.reshape(1, -1)
-        table = self._metrics(expected, rows, proba)
-        kpi_values = None
+        # The expected confusion matrix, E[C[a, b]] = sum of p[i, a] over the rows
+        # predicted b, and the metrics, on the n rows themselves: the simulation below
+        # expands each row into k weighted rows, one per possible actual class.
+        matrix = np.stack([np.bincount(predicted, weights=calibrated[:, a], minlength=k) for a in range(k)])
+        table = self._point(matrix, calibrated, proba)
+        # each row's KPI value were it of each class (the KPI's cell [actual, predicted])
+        kpi_cells = None
         if self.kpi is not None:
-            cells = outcome_table(self.kpi, self.classes)[rows.truth, rows.predicted]
-            kpi_values = cells * (1.0 if weights is None else np.repeat(np.asarray(weights, dtype=float), k))
-            table[self.kpi.name] = expected @ kpi_values / n
+            kpi_cells = outcome_table(self.kpi, self.classes)[:, predicted].T
+            if weights is not None:
+                kpi_cells = kpi_cells * np.asarray(weights, dtype=float)[:, None]
+            table[self.kpi.name] = np.array([float((calibrated * kpi_cells).sum()) / n])
         sample = subsample_rows(n, BootstrapOptions(max_rows=self.max_rows, seed=self.seed))
         if sample is None:
-            draws = self._simulate(calibrated, rows, proba, kpi_values)
+            draws = self._simulate(calibrated, _expanded(predicted, k), proba,
+                                   None if kpi_cells is None else kpi_cells.ravel())
         else:
             # Simulate on the sample; move each draw's distance from the sample's own
             # estimate, shrunk by sqrt(m / n), to the estimate on all rows.
-            expanded = (sample[:, None] * k + np.arange(k)).ravel()
-            sub_rows = ClassRows(truth=rows.truth[expanded], predicted=rows.predicted[expanded], proba=None, k=k)
-            sub_kpi = None if kpi_values is None else kpi_values[expanded]
+            sub_rows = _expanded(predicted[sample], k)
+            sub_kpi = None if kpi_cells is None else kpi_cells[sample].ravel()
             sub_table = self._metrics(calibrated[sample].reshape(1, -1), sub_rows, proba[sample])
             if sub_kpi is not None and self.kpi is not None:
                 sub_table[self.kpi.name] = calibrated[sample].reshape(1, -1) @ sub_kpi / len(sample)
@@ -183,9 +185,24 @@ class CBPE:
             mean = estimates.pop(self.kpi.name)
             kpis = {self.kpi.name: mean, f"{self.kpi.name}_total": Estimate(
                 value=mean.value * n, lower=mean.lower * n, upper=mean.upper * n)}
-        return EstimatedPerformance(method="cbpe", rows=n, metrics=estimates, kpis=kpis,
-                                    confusion=confusion(expected, rows.truth, rows.predicted, k)[0].tolist(),
+        return EstimatedPerformance(method="cbpe", rows=n, metrics=estimates, kpis=kpis, confusion=matrix.tolist(),
                                     simulated_rows=None if sample is None else len(sample))
+
+    def _point(self, matrix: np.ndarray, calibrated: np.ndarray, scores: np.ndarray) -> dict[str, np.ndarray]:
+        """The metrics of the expected confusion ``matrix`` (and the expected ROC AUC),
+        as :meth:`_metrics` gives them for the calibrated weights of the expanded rows."""
+        import numpy as np
+
+        table = confusion_table(matrix[None], np.array([matrix.sum()]))
+        k = scores.shape[1]
+        per_class = calibrated[None]
+        if k == 2:
+            table["roc_auc"] = weighted_auc(scores[:, 1], per_class[:, :, 1], per_class[:, :, 0])
+        else:
+            total = per_class.sum(axis=2)
+            table["roc_auc"] = np.mean([weighted_auc(scores[:, c], per_class[:, :, c], total - per_class[:, :, c])
+                                        for c in range(k)], axis=0)
+        return {name: table[name] for name in ESTIMATED_CLASSIFICATION}
 
     def _metrics(self, W: np.ndarray, rows: ClassRows, scores: np.ndarray) -> dict[str, np.ndarray]:
         """Metrics of each weighting of the expanded rows (``W``: ``(B, n * k)``)."""
@@ -304,3 +321,16 @@ class _BinaryDraws:
         if self.kpi is not None:
             out["kpi"] = (self.kpi[:, 0].sum() + D @ (self.kpi[:, 1] - self.kpi[:, 0])) / n
         return out
+
+
+def _expanded(predicted: np.ndarray, k: int) -> ClassRows:
+    """Each row ``k`` times, once per possible actual class, with its prediction.
+
+    >>> import numpy as np
+    >>> rows = _expanded(np.array([1, 0]), 2)
+    >>> rows.truth.tolist(), rows.predicted.tolist()
+    ([0, 1, 0, 1], [1, 1, 0, 0])
+    """
+    import numpy as np
+
+    return ClassRows(truth=np.tile(np.arange(k), len(predicted)), predicted=np.repeat(predicted, k), proba=None, k=k)
