@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import wraps
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
@@ -51,6 +52,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from leanloop.config import ProjectConfig
+    from leanloop.measure.estimation.champion import ChampionEstimator
     from leanloop.registry import ModelVersion
     from leanloop.workspace import Workspace
 
@@ -175,32 +177,20 @@ def measure_window(ws: Workspace, *, last: int | None = None, since: float | Non
         # read waits on SQLite and Parquet decoding, which let go of the GIL, and the
         # champion's side is mostly imports and small fits (1M rows: 1 s of 11 s).
         reading = reader.submit(_read, ws, window, last=last, since=since, until=until)
-        reference, models, key, pca, holdout = _champion_side(ws, champion, loaded)
+        side = _champion_side(ws, champion, loaded)
         window = reading.result()
-    cache, task = ws.paths.workspace / "cache", config.data.task.value
-    out_of_fold = ws.paths.datasets / champion.out_of_fold_data  # a cross-fitted champion's, on its test rows
-
-    def scored(rows: pd.DataFrame, what: str) -> Scored:
-        return score(models.model(), model_input(config.schema_, rows, champion.input_format, what), task)
-
-    reference_scored: Scored = cached_reference_scored(cache, key, lambda: scored(reference, "reference data"))
-    estimator = fit_champion_estimator(ws, champion, None, lambda test: cached_scored(
-        cache, "test", key, lambda: stored_on(out_of_fold, test.index, lambda: scored(test, "test data")))
-    ) if len(window) else None
-
-    holdout_scored = None if holdout is None or holdout.empty else cached_scored(
-        cache, "holdout", key, lambda: stored_on(out_of_fold, holdout.index, lambda: scored(holdout, "holdout")))
-    baseline = loaded[1] if loaded is not None else cached_baseline(
-        cache, key, models.baseline, config.schema_.model_frame(reference.head(1), "reference data"), task)
+    reference, holdout, holdout_scored = side.reference, side.holdout, side.holdout_scored
+    estimator = side.estimator if len(window) else None
 
     def measure(piece: pd.DataFrame) -> Frames:
-        return measure_frames(config, reference, piece, reference_scored, baseline, pca, estimator,
+        return measure_frames(config, reference, piece, side.reference_scored, side.baseline, side.pca, estimator,
                               outputs_reference=holdout_scored)
 
     labelled = _labelled_window(ws, window, last=last, since=since, until=until)
     model_frame = _model_frame(config, window)
-    whole = measure_frames(config, reference, window, reference_scored, baseline, pca, estimator, labelled=labelled,
-                           outputs_reference=holdout_scored, columns=columns, model_frame=model_frame)
+    whole = measure_frames(config, reference, window, side.reference_scored, side.baseline, side.pca, estimator,
+                           labelled=labelled, outputs_reference=holdout_scored, columns=columns,
+                           model_frame=model_frame)
     release_freed_memory()  # the slice's arrays, freed but kept by the heap: 200 MB at 1M rows
     drifted = sorted(whole.drifted)
     spots = weak_spots(config, reference=reference, window=window, drifted=drifted, labelled=labelled,
@@ -228,16 +218,46 @@ def measure_window(ws: Workspace, *, last: int | None = None, since: float | Non
     )
 
 
-def _champion_side(ws: Workspace, champion: ModelVersion, loaded: tuple[Any, Any] | None
-                   ) -> tuple[pd.DataFrame, _Models, str, Any, pd.DataFrame | None]:
-    """What a window is measured against, read before the window is: the champion's
-    reference rows, its models (loaded when first asked for), their cache key, the PCA
-    drift fitted on the reference and the holdout."""
-    config = ws.config
+@dataclass(frozen=True)
+class _ChampionSide:
+    """What a window is measured against, ready before the window is read."""
+
+    reference: pd.DataFrame
+    reference_scored: Scored
+    pca: Any
+    estimator: ChampionEstimator | None
+    holdout: pd.DataFrame | None
+    holdout_scored: Scored | None
+    baseline: Any
+
+
+def _champion_side(ws: Workspace, champion: ModelVersion, loaded: tuple[Any, Any] | None) -> _ChampionSide:
+    """The champion's reference rows and its outputs there, the PCA drift fitted on them,
+    the performance estimator, the holdout and its outputs, and the baseline; its models
+    (``loaded``, or loaded from the registry) are scored only on a cache miss."""
+    config, task = ws.config, ws.config.data.task.value
     reference = _reference(ws, champion.train_data, config.measure.reference_max_rows, config.model.seed)
     models = _Models(ws, champion.version, loaded)  # loaded only on a cache miss
     key = reference_key(champion.version, champion.sha256, config.measure.reference_max_rows, config.model.seed)
-    return reference, models, key, _fit_pca(config, reference), _holdout(ws, champion.test_data)
+    cache = ws.paths.workspace / "cache"
+    out_of_fold = ws.paths.datasets / champion.out_of_fold_data  # a cross-fitted champion's, on its test rows
+
+    def scored(rows: pd.DataFrame, what: str) -> Scored:
+        return score(models.model(), model_input(config.schema_, rows, champion.input_format, what), task)
+
+    holdout = _holdout(ws, champion.test_data)
+    return _ChampionSide(
+        reference=reference,
+        reference_scored=cached_reference_scored(cache, key, lambda: scored(reference, "reference data")),
+        pca=_fit_pca(config, reference),
+        estimator=fit_champion_estimator(ws, champion, None, lambda test: cached_scored(
+            cache, "test", key, lambda: stored_on(out_of_fold, test.index, lambda: scored(test, "test data")))),
+        holdout=holdout,
+        holdout_scored=None if holdout is None or holdout.empty else cached_scored(
+            cache, "holdout", key, lambda: stored_on(out_of_fold, holdout.index, lambda: scored(holdout, "holdout"))),
+        baseline=loaded[1] if loaded is not None else cached_baseline(
+            cache, key, models.baseline, config.schema_.model_frame(reference.head(1), "reference data"), task),
+    )
 
 
 def _read(ws: Workspace, window: pd.DataFrame | None, *, last: int | None, since: float | None,
