@@ -185,22 +185,27 @@ def _with_store_keys(conn: sa.Connection, keys: _Keys, fresh: pd.DataFrame, mark
         floor = np.partition(values, len(values) - last)[len(values) - last]
     p = t.predictions
     at = t.event_time() if by_event else p.c.created_at
-    query = sa.select(p.c.seq, at).where(p.c.seq <= mark)
+    query = sa.select(p.c.seq, at)
     if since is not None:
         query = query.where(at >= since)
     if until is not None:
         query = query.where(at < until)
-    if floor is not None:
-        query = query.where(at >= float(floor)) if by_event else query.where(p.c.seq >= int(floor))
+    if floor is not None and by_event:
+        query = query.where(at >= float(floor))
+    lowest = int(floor) if floor is not None and not by_event else None
     runs = _runs(keys.seq)
     if len(runs) <= _MAX_RUNS:
         # Only the rows in the gaps between the archived runs of ``seq`` come back
-        # (usually none), each gap a range of the primary key: reading every row's
-        # ``seq`` to compare cost 1.9 s for a 1M-row window, and a NOT BETWEEN still
-        # scanned the whole table (0.3 s).
-        lowest = int(floor) if floor is not None and not by_event else None
+        # (usually none), each gap a range of the primary key and the only bounds on
+        # it: reading every row's ``seq`` to compare cost 1.9 s for a 1M-row window, and
+        # a NOT BETWEEN, or a second bound on ``seq`` beside the gap's, still had
+        # SQLite scan the whole table (0.3 s).
         query = query.where(sa.or_(sa.false(), *(p.c.seq.between(a, b) if a is not None else p.c.seq <= b
                                                  for a, b in _gaps(runs, lowest, mark))))
+    else:
+        query = query.where(p.c.seq <= mark)
+        if lowest is not None:
+            query = query.where(p.c.seq >= lowest)
     rows = conn.execute(query).all()
     seq = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
     time = np.fromiter((r[1] for r in rows), dtype=float, count=len(rows))
