@@ -1,7 +1,8 @@
 """One window of production measured against the champion's reference data.
 
-:func:`measure_window` orchestrates: it reads the window and the champion's reference,
-fits what the slices share (the reference's scores, PCA drift, the estimator), then
+:func:`measure_window` orchestrates: it reads the window while it reads the champion's
+reference and fits what the slices share (the reference's scores, PCA drift, the
+estimator) in the meantime, then
 measures the whole window and each chunk with :func:`~leanloop.measure.slice.measure_frames`
 and adds what only the whole window reports (stream detectors, weak segments, hard
 cases). The records it returns live in :mod:`leanloop.measure.records` (re-exported
