@@ -2,10 +2,9 @@
 
 :func:`measure_window` orchestrates: it reads the window while it reads the champion's
 reference and fits what the slices share (the reference's scores, PCA drift, the
-estimator) in the meantime, then
-measures the whole window and each chunk with :func:`~leanloop.measure.slice.measure_frames`
-and adds what only the whole window reports (stream detectors, weak segments, hard
-cases). The records it returns live in :mod:`leanloop.measure.records` (re-exported
+estimator) in the meantime, then measures the whole window and each chunk with
+:func:`~leanloop.measure.slice.measure_frames` and adds what only the whole window
+reports (stream detectors, weak segments, hard cases). The records it returns live in :mod:`leanloop.measure.records` (re-exported
 here); the log adapter in :mod:`leanloop.measure.logged`.
 """
 
