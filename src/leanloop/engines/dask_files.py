@@ -22,6 +22,7 @@ on one machine (``--engine local``).
 
 from __future__ import annotations
 
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
@@ -158,6 +159,8 @@ class _Job:
         workers = client.scheduler_info()["workers"]
         self.workers = sorted(workers)
         self.memory = min((w.get("memory_limit") or 0 for w in workers.values()), default=0)
+        self._pinned = dict.fromkeys(self.workers, 0)  # columns in flight pinned to each worker
+        self._lock = threading.Lock()
 
     def run(self) -> FileMeasurement:
         """Measure every column, count duplicates, assemble the reports."""
@@ -186,7 +189,7 @@ class _Job:
                  checked: Feature | None) -> tuple[Judged | None, list[QualityResult]]:
         """A numeric column: its parts stay on the workers, measured by value ranges
         (:mod:`~leanloop.engines.dask_numeric`), or gathered here when it says so."""
-        place = self._place(name)
+        place = self._place()
         futures = {side.side: self.client.compute(
             side.parts(name, kind, drift=feature is not None, quality=checked is not None,
                        piece_bytes=self._piece_bytes(side, name)), **place)
@@ -204,16 +207,28 @@ class _Job:
             return self._judge(feature, checked, parts)
         finally:
             del futures
+            self._unpin(place)
 
-    def _place(self, name: str) -> dict[str, Any]:
-        """Where the tasks of the numeric column ``name`` should run: on one worker (in
-        turn by column) when the column fits there easily, so that no value moves between
-        workers (with 2 workers, moving a range's values to where it is merged took their CPU
-        from 12.3 s on 1 worker to 17.8 s at 10M + 10M); spread over all otherwise. Loose:
-        when that worker is gone, the tasks run elsewhere."""
+    def _place(self) -> dict[str, Any]:
+        """Where the tasks of a numeric column should run: on one worker when the column fits
+        there easily, so that no value moves between workers (with 2 workers, moving a range's
+        values to where it is merged took their CPU from 12.3 s on 1 worker to 17.8 s at
+        10M + 10M); spread over all otherwise. The worker is the one with the fewest columns
+        in flight: pinned in turn by column, two columns in flight could both be pinned to one
+        worker while the other waited (gaps of 1.2 s before a column's first task, 20M + 20M).
+        Loose: when that worker is gone, the tasks run elsewhere. :meth:`_unpin` when done."""
         if len(self.workers) < 2 or not self._fits():
             return {}
-        return {"workers": [self.workers[self.order.index(name) % len(self.workers)]], "allow_other_workers": True}
+        with self._lock:
+            worker = min(self.workers, key=self._pinned.__getitem__)
+            self._pinned[worker] += 1
+        return {"workers": [worker], "allow_other_workers": True}
+
+    def _unpin(self, place: dict[str, Any]) -> None:
+        """A column pinned by :meth:`_place` is done."""
+        with self._lock:
+            for worker in place.get("workers", []):
+                self._pinned[worker] -= 1
 
     def _piece_bytes(self, side: _Side, name: str) -> int:
         """The size of the pieces of a numeric column: the whole side (one piece a file) when
