@@ -90,8 +90,11 @@ def gather(client: Client, tasks: list[Any], what: str, left: str = "nothing was
 
 def collect(client: Client, futures: list[Any], what: str, left: str = "nothing was written") -> list[Any]:
     """The results of ``futures``, in order. A task that killed workers more often than
-    Dask retries it becomes an :class:`~leanloop.errors.EngineError` naming ``what`` was
-    computed and what the run ``left``, instead of Dask's ``KilledWorker``."""
+    Dask retries it, or one cancelled because a worker holding its inputs died (Dask's
+    "lost dependencies"), becomes an :class:`~leanloop.errors.EngineError` naming ``what``
+    was computed and what the run ``left``, instead of Dask's ``KilledWorker`` or
+    ``FutureCancelledError``."""
+    from distributed.client import FutureCancelledError
     from distributed.scheduler import KilledWorker
 
     try:
@@ -99,3 +102,6 @@ def collect(client: Client, futures: list[Any], what: str, left: str = "nothing 
     except KilledWorker as err:
         raise EngineError(f"the Dask workers died while computing {what} (more often than Dask retries a task: "
                           f"{err}); {left}. Check the workers' memory limit and logs, then run again") from err
+    except FutureCancelledError as err:
+        raise EngineError(f"a Dask worker died while computing {what}, with inputs of the remaining tasks "
+                          f"({err}); {left}. Check the workers' memory limit and logs, then run again") from err

@@ -59,6 +59,8 @@ __all__ = ["Brief", "BucketStats", "Moments", "brief", "bucket_stats", "edge_cou
 
 #: Values per partition in the regular sample the ranges are chosen from.
 SAMPLE_SIZE = 128
+#: Values whose deviations :meth:`Moments.of` takes at a time (512 KiB, within a core's cache).
+_MOMENTS_BLOCK = 1 << 16
 
 
 @dataclass(frozen=True)
@@ -79,8 +81,15 @@ class Moments:
         if values.size == 0:
             return cls(0, 0.0, 0.0)
         mean = float(np.mean(values))
-        deviations = values - mean
-        return cls(int(values.size), mean, float(np.dot(deviations, deviations)))
+        # The deviations a block at a time, in one small buffer: a column-sized array of them
+        # was fresh memory the kernel zeroed first, 16 % of a worker's samples at 20M + 20M
+        # (perf: clear_page under the subtraction), for a sum.
+        buffer, m2 = np.empty(min(values.size, _MOMENTS_BLOCK)), 0.0
+        for start in range(0, values.size, _MOMENTS_BLOCK):
+            block = values[start:start + _MOMENTS_BLOCK]
+            deviations = np.subtract(block, mean, out=buffer[:block.size])
+            m2 += float(np.dot(deviations, deviations))
+        return cls(int(values.size), mean, m2)
 
     @property
     def std(self) -> float:
