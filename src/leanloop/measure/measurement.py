@@ -4,8 +4,9 @@
 reference and fits what the slices share (the reference's scores, PCA drift, the
 estimator) in the meantime, then measures the whole window and each chunk with
 :func:`~leanloop.measure.slice.measure_frames` and adds what only the whole window
-reports (stream detectors, weak segments, hard cases). The records it returns live in :mod:`leanloop.measure.records` (re-exported
-here); the log adapter in :mod:`leanloop.measure.logged`.
+reports (stream detectors, weak segments, hard cases). The records it returns live in
+:mod:`leanloop.measure.records` (re-exported here); the log adapter in
+:mod:`leanloop.measure.logged`.
 """
 
 from __future__ import annotations
