@@ -40,10 +40,10 @@ def test_table_prints_markdown_with_notes() -> None:
 
 
 def test_measured_run_reads_the_last_json_line_and_the_childs_peak_memory() -> None:
-    # The child holds its block a second: under a parent whose own peak is larger (a pytest
-    # worker), the child's peak is sampled from /proc every 20 ms, and a child that exits at
-    # once can end between two samples (bench children run for seconds).
-    code = ("import json, time; block = bytearray(80 * 2**20); time.sleep(1); print('log'); "
+    # The child holds its block two seconds: under a parent whose own peak is larger (a
+    # pytest worker), the child's peak is sampled from /proc every 0.5 s, and a child that
+    # exits at once can end between two samples (bench children run for seconds).
+    code = ("import json, time; block = bytearray(80 * 2**20); time.sleep(2); print('log'); "
             "print(json.dumps({'n': len(block)}))")
     run = runner.run_measured("child", [sys.executable, "-c", code], timeout=60)
     assert run.ok and run.result == {"n": 80 * 2**20}
