@@ -194,29 +194,14 @@ class CBPE:
         import numpy as np
 
         table = confusion_table(matrix[None], np.array([matrix.sum()]))
-        k = scores.shape[1]
-        per_class = calibrated[None]
-        if k == 2:
-            table["roc_auc"] = weighted_auc(scores[:, 1], per_class[:, :, 1], per_class[:, :, 0])
-        else:
-            total = per_class.sum(axis=2)
-            table["roc_auc"] = np.mean([weighted_auc(scores[:, c], per_class[:, :, c], total - per_class[:, :, c])
-                                        for c in range(k)], axis=0)
+        table["roc_auc"] = _expected_auc(calibrated[None], scores)
         return {name: table[name] for name in ESTIMATED_CLASSIFICATION}
 
     def _metrics(self, W: np.ndarray, rows: ClassRows, scores: np.ndarray) -> dict[str, np.ndarray]:
         """Metrics of each weighting of the expanded rows (``W``: ``(B, n * k)``)."""
-        import numpy as np
-
         table = classification_table(W, rows)
         n, k = scores.shape
-        per_class = W.reshape(len(W), n, k)
-        if k == 2:
-            table["roc_auc"] = weighted_auc(scores[:, 1], per_class[:, :, 1], per_class[:, :, 0])
-        else:
-            total = per_class.sum(axis=2)
-            table["roc_auc"] = np.mean([weighted_auc(scores[:, c], per_class[:, :, c], total - per_class[:, :, c])
-                                        for c in range(k)], axis=0)
+        table["roc_auc"] = _expected_auc(W.reshape(len(W), n, k), scores)
         return {name: table[name] for name in ESTIMATED_CLASSIFICATION}
 
     def _simulate(self, calibrated: np.ndarray, rows: ClassRows, scores: np.ndarray,
@@ -334,3 +319,16 @@ def _expanded(predicted: np.ndarray, k: int) -> ClassRows:
     import numpy as np
 
     return ClassRows(truth=np.tile(np.arange(k), len(predicted)), predicted=np.repeat(predicted, k), proba=None, k=k)
+
+
+def _expected_auc(per_class: np.ndarray, scores: np.ndarray) -> np.ndarray:
+    """ROC AUC of each weighting ``per_class`` ``(B, n, k)`` (how much each row counts as
+    each class) of rows scored ``scores`` ``(n, k)``; multiclass: one-vs-rest, macro."""
+    import numpy as np
+
+    k = scores.shape[1]
+    if k == 2:
+        return weighted_auc(scores[:, 1], per_class[:, :, 1], per_class[:, :, 0])
+    total = per_class.sum(axis=2)
+    return np.mean([weighted_auc(scores[:, c], per_class[:, :, c], total - per_class[:, :, c]) for c in range(k)],
+                   axis=0)
