@@ -35,6 +35,7 @@ from leanloop.measure.logged import logged_scored
 from leanloop.project import Project
 from leanloop.scoring import score
 from leanloop.serve.security import bearer
+from leanloop.waiting import wait_until
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -62,20 +63,6 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def poll(check: Callable[[], bool], timeout: float, failure: Callable[[], str], interval: float = 0.1) -> None:
-    """Call ``check`` every ``interval`` seconds until it returns True; a
-    :class:`LeanloopError` saying ``failure()`` once ``timeout`` seconds have passed.
-
-    >>> answers = iter([False, True])
-    >>> poll(lambda: next(answers), timeout=5.0, failure=lambda: "never", interval=0.0)
-    """
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise LeanloopError(failure())
-        time.sleep(interval)
-
-
 def wait_healthy(url: str, process: subprocess.Popen[bytes], timeout: float, log: str = "the server log") -> None:
     """Wait until ``url/health`` answers 200; a clear error if ``process`` exits or time runs out."""
     import httpx
@@ -88,7 +75,8 @@ def wait_healthy(url: str, process: subprocess.Popen[bytes], timeout: float, log
         except httpx.HTTPError:
             return False
 
-    poll(healthy, timeout, lambda: f"the server did not become healthy within {timeout:.0f} s; see {log}")
+    if not wait_until(healthy, timeout, interval=0.1):
+        raise LeanloopError(f"the server did not become healthy within {timeout:.0f} s; see {log}")
 
 
 def wait_serving(client: httpx.Client, version: str, timeout: float = 30.0) -> None:
@@ -102,8 +90,9 @@ def wait_serving(client: httpx.Client, version: str, timeout: float = 30.0) -> N
         serving.append(client.get("/health").json()["model_version"])
         return serving[-1] == version
 
-    poll(answers, timeout, lambda: f"the server still serves {serving[-1]}, not the new champion {version}, "
-                                   f"after {timeout:.0f} s; see the server log", interval=0.05)
+    if not wait_until(answers, timeout, interval=0.05):
+        raise LeanloopError(f"the server still serves {serving[-1]}, not the new champion {version}, "
+                            f"after {timeout:.0f} s; see the server log")
 
 
 @contextmanager

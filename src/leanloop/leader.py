@@ -34,11 +34,11 @@ True
 from __future__ import annotations
 
 import hashlib
-import time
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, Protocol
+from typing import IO, TYPE_CHECKING, Protocol
 
 from leanloop.errors import ProjectError
+from leanloop.waiting import wait_until
 
 if TYPE_CHECKING:
     import sqlalchemy as sa
@@ -69,16 +69,6 @@ class CycleLock(Protocol):
         """Release and free the file or connection behind the lock."""
 
 
-def _wait_loop(attempt: Any, wait: float) -> bool:
-    deadline = time.monotonic() + wait
-    while True:
-        if attempt():
-            return True
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(min(0.2, max(0.0, deadline - time.monotonic())))
-
-
 class FileCycleLock:
     """The cycle lock of a SQLite store: ``flock`` on a file beside the database
     (``<database>.cycle.lock``; another ``suffix`` for another lock)."""
@@ -102,7 +92,7 @@ class FileCycleLock:
 
     def acquire(self, *, wait: float = 0.0) -> bool:
         """Take the lock, waiting up to ``wait`` seconds; whether it was taken."""
-        return self._held or _wait_loop(self._try, wait)
+        return self._held or wait_until(self._try, wait)
 
     def release(self) -> None:
         """Give the lock back (a no-op when not held)."""
@@ -146,7 +136,7 @@ class AdvisoryCycleLock:
 
     def acquire(self, *, wait: float = 0.0) -> bool:
         """Take the lock, waiting up to ``wait`` seconds; whether it was taken."""
-        return self._held or _wait_loop(self._try, wait)
+        return self._held or wait_until(self._try, wait)
 
     def release(self) -> None:
         """Give the lock back (a no-op when not held)."""
