@@ -128,10 +128,22 @@ class Schema(BaseModel):
         >>> s.model_frame(pd.DataFrame({"ok": [True, None], "c": ["a", None]}), "t").values.tolist()
         [['True', 'a'], [nan, nan]]
         """
+        return self.model_columns(self.coerce(frame, source))
+
+    def model_columns(self, coerced: pd.DataFrame) -> pd.DataFrame:
+        """:meth:`model_frame` of a frame already made by :meth:`coerce` (not coerced a
+        second time: 0.15 s of a 1M-row window).
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> s = Schema(features=[Feature(name="x", kind="numeric"), Feature(name="c", kind="categorical")])
+        >>> s.model_columns(s.coerce(pd.DataFrame({"x": ["1"], "c": [2]}), "t")).values.tolist()
+        [[1.0, '2']]
+        """
         import numpy as np
         import pandas as pd
 
-        coerced = self.coerce(frame, source)
         out: dict[str, Any] = {}
         for feature in self.features:
             column = coerced[feature.name]
@@ -142,7 +154,7 @@ class Schema(BaseModel):
                 out[feature.name] = seconds.astype("float64")
             else:
                 out[feature.name] = _distinct_map(column, str, np.nan)
-        return pd.DataFrame(out, index=frame.index)
+        return pd.DataFrame(out, index=coerced.index)
 
 
 def _coerce_column(column: pd.Series, feature: Feature, source: str) -> pd.Series:

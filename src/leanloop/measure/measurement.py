@@ -44,10 +44,9 @@ from leanloop.measure.multivariate import PcaDrift
 from leanloop.measure.outputs import prediction_signal
 from leanloop.measure.records import Chunk, Frames, Measurement, Performance, SliceResult, Window
 from leanloop.measure.rows import row_outcomes
-from leanloop.measure.slice import ColumnsHook, measure_frames
+from leanloop.measure.slice import ColumnsHook, SliceFrames, measure_frames
 from leanloop.measure.stream import StreamResult, StreamSignal, detect_changes
 from leanloop.scoring import Scored, model_input, score
-from leanloop.store.features import feature_frame
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -188,14 +187,13 @@ def measure_window(ws: Workspace, *, last: int | None = None, since: float | Non
                               outputs_reference=holdout_scored)
 
     labelled = _labelled_window(ws, window, last=last, since=since, until=until)
-    model_frame = _model_frame(config, window)
+    frames = SliceFrames.of(config, window) if len(window) else None  # shared with the weak spots
     whole = measure_frames(config, reference, window, side.reference_scored, side.baseline, side.pca, estimator,
-                           labelled=labelled, outputs_reference=holdout_scored, columns=columns,
-                           model_frame=model_frame)
+                           labelled=labelled, outputs_reference=holdout_scored, columns=columns, frames=frames)
     release_freed_memory()  # the slice's arrays, freed but kept by the heap: 200 MB at 1M rows
     drifted = sorted(whole.drifted)
     spots = weak_spots(config, reference=reference, window=window, drifted=drifted, labelled=labelled,
-                       model_frame=model_frame)
+                       model_frame=frames.all() if frames is not None else None)
     release_freed_memory()
     split = kpi_attribution(config, holdout, holdout_scored, labelled)
     start, end = _span(window, by_event)
@@ -270,11 +268,6 @@ def _read(ws: Workspace, window: pd.DataFrame | None, *, last: int | None, since
     window = window.reset_index(drop=True)
     release_freed_memory()
     return window
-
-
-def _model_frame(config: ProjectConfig, window: pd.DataFrame) -> pd.DataFrame | None:
-    """The window as the model reads it, built once for the slice and the weak spots."""
-    return config.schema_.model_frame(feature_frame(window), "logged predictions") if len(window) else None
 
 
 def _served(window: pd.DataFrame) -> dict[str, int]:

@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from leanloop.measure.files import FileMeasurement
     from leanloop.scoring import Scored
 
-__all__ = ["ColumnsHook", "measure_frames"]
+__all__ = ["ColumnsHook", "SliceFrames", "measure_frames"]
 
 #: Where a slice's per-column statistics (feature drift and data quality) are computed:
 #: given the reference rows and the slice's coerced features, the same report as
@@ -57,7 +57,7 @@ def measure_frames(config: ProjectConfig, reference: pd.DataFrame, window: pd.Da
                    reference_scored: Scored, baseline: Any, pca: Any = None,
                    estimator: ChampionEstimator | None = None, labelled: pd.DataFrame | None = None,
                    outputs_reference: Scored | None = None, columns: ColumnsHook | None = None,
-                   model_frame: pd.DataFrame | None = None) -> Frames:
+                   frames: SliceFrames | None = None) -> Frames:
     """Drift, prediction drift, performance and KPIs of ``window`` against ``reference``
     (with data quality, multivariate, output and target drift; ``pca`` a fitted
     :class:`~leanloop.measure.multivariate.PcaDrift` to reuse), and estimated
@@ -69,15 +69,16 @@ def measure_frames(config: ProjectConfig, reference: pd.DataFrame, window: pd.Da
     compares the outputs with ``outputs_reference`` when given (the champion's outputs on
     its holdout: on its own training rows a model is more confident than it will ever be
     on new rows, and that gap alone fired the alarm on a stable period).
-    ``model_frame``: the slice's rows as the model reads them, when the caller made it."""
+    ``frames``: the slice's features, coerced and as the model reads them, when the
+    caller made them (:meth:`SliceFrames.of` ``window``)."""
 
     schema = config.schema_
     options = DriftOptions.from_config(config.measure, seed=config.model.seed)
     if window.empty:
         return Frames()
     window = window.reset_index(drop=True)
-    current = schema.coerce(feature_frame(window), "logged predictions")
-    frames = _ModelFrames(config, current, model_frame)
+    frames = frames or SliceFrames.of(config, window)
+    current = frames.coerced_features()
     if columns is not None:
         found = columns(reference, current)
         report, quality = found.drift, found.quality or quality_report(reference, current, schema, config.quality)
@@ -114,8 +115,8 @@ def measure_frames(config: ProjectConfig, reference: pd.DataFrame, window: pd.Da
              and "prediction_id" in labelled
              and bool((labelled["prediction_id"].to_numpy() == window["prediction_id"].to_numpy()).all()))
     same = whole or (own and len(labelled) == len(window))
-    features = (frames if same else _ModelFrames(config, current.loc[labelled.index]) if own
-                else _ModelFrames(config, schema.coerce(feature_frame(labelled), "logged predictions")))
+    features = (frames if same else SliceFrames(config, current.loc[labelled.index]) if own
+                else SliceFrames.of(config, labelled))
     if same:
         features.keep_model_frame_only()
         del current
@@ -124,25 +125,47 @@ def measure_frames(config: ProjectConfig, reference: pd.DataFrame, window: pd.Da
                      common)
 
 
-class _ModelFrames:
-    """A slice's coerced features and, made once when first asked for, their model frame."""
+class SliceFrames:
+    """A slice's coerced features and, made once when first asked for, their model frame
+    (the frame the model reads), shared by every part of a measurement that reads them.
+
+    >>> import pandas as pd
+    >>> from leanloop.config import DataConfig, ProjectConfig
+    >>> from leanloop.schema import Feature, Schema
+    >>> features = [Feature(name="x", kind="numeric"), Feature(name="c", kind="categorical")]
+    >>> config = ProjectConfig(data=DataConfig(path="d.csv", target="y", task="classification"),
+    ...                        schema=Schema(features=features))
+    >>> frames = SliceFrames.of(config, pd.DataFrame({"features": [{"x": "1", "c": "a"}, {"x": 3, "c": None}]}))
+    >>> frames.coerced_features()["x"].tolist(), frames.all().values.tolist()
+    ([1.0, 3.0], [[1.0, 'a'], [3.0, nan]])
+    """
 
     def __init__(self, config: ProjectConfig, coerced: pd.DataFrame, made: pd.DataFrame | None = None) -> None:
         self.config, self.made, self.n = config, made, len(coerced)
         self.coerced: pd.DataFrame | None = coerced
 
+    @classmethod
+    def of(cls, config: ProjectConfig, window: pd.DataFrame) -> SliceFrames:
+        """The features of ``window``'s rows (as the log holds them), coerced to the schema
+        once (a 1M-row window's coercion is 0.15 s)."""
+        return cls(config, config.schema_.coerce(feature_frame(window), "logged predictions"))
+
+    def coerced_features(self) -> pd.DataFrame:
+        """The features coerced to the schema's types (index 0..n-1)."""
+        return self._coerced()
+
     def all(self) -> pd.DataFrame:
         """The model frame of every row (built once per measurement, not once per use: 0.5 s
         a build at 1M rows)."""
         if self.made is None:
-            self.made = self.config.schema_.model_frame(self._coerced(), "logged predictions")
+            self.made = self.config.schema_.model_columns(self._coerced())
         return self.made
 
     def rows(self, rows: pd.Index) -> pd.DataFrame:
         """The model frame of ``rows`` (labels of the coerced features' index)."""
         if len(rows) == self.n:
             return self.all()
-        return self.config.schema_.model_frame(self._coerced().loc[rows], "logged predictions")
+        return self.config.schema_.model_columns(self._coerced().loc[rows])
 
     def keep_model_frame_only(self) -> None:
         """Let the coerced features go once only the model frame of every row is read
@@ -156,7 +179,7 @@ class _ModelFrames:
         return self.coerced
 
 
-def _labelled(config: ProjectConfig, features: _ModelFrames, labelled: pd.DataFrame, scored: Scored | None,
+def _labelled(config: ProjectConfig, features: SliceFrames, labelled: pd.DataFrame, scored: Scored | None,
               baseline: Any, estimator: ChampionEstimator | None, estimates: _Estimates, same: bool,
               common: dict[str, Any]) -> Frames:
     """The slice's result when some rows carry labels (``features``: theirs; ``scored``:
@@ -192,7 +215,7 @@ def _gain(realized: Evaluation, base: Evaluation, kpi_name: str, resampling: Boo
     return kpi_intervals(realized.kpi_values - base.kpi_values, kpi_name, resampling)
 
 
-def _estimates(config: ProjectConfig, estimator: ChampionEstimator | None, scored: Scored, frames: _ModelFrames,
+def _estimates(config: ProjectConfig, estimator: ChampionEstimator | None, scored: Scored, frames: SliceFrames,
                rows: pd.Index) -> _Estimates:
     """The estimator's view of ``rows`` of the window (nothing without an estimator)."""
     if estimator is None:
