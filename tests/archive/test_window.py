@@ -38,7 +38,8 @@ def logged(start: int, stop: int) -> list[dict[str, Any]]:
     and then, a row in seven without probabilities, a row in five with an event time
     37 hours before it was logged."""
     return [{"prediction_id": f"p{i:04d}", "created_at": 3600.0 * i, "model_version": f"v{1 + i // 50}",
-             "features": {"x": None if i % 11 == 0 else i / 2, "c": "abc"[i % 3], "ok": i % 2 == 0},
+             "features": {"x": None if i % 11 == 0 else i / 2, "c": None if i % 13 == 0 else "abc"[i % 3],
+                          "ok": i % 2 == 0},
              "prediction": i % 2, "event_at": 3600.0 * (i - 37) if i % 5 == 0 else None,
              "probabilities": None if i % 7 == 0 else {"0": 1 - (i % 10) / 10, "1": (i % 10) / 10}}
             for i in range(start, stop)]
