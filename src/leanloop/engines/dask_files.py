@@ -9,7 +9,9 @@ receiving small summaries (a column that fits a worker easily on one worker, so 
 value moves between workers); other columns' summaries (frequency tables), and numeric ones
 that method or size sends here, are merged exactly on the client, which runs the local
 engine's code on them (:func:`~leanloop.measure.drift.report.judge_feature`,
-:func:`~leanloop.measure.quality.tally_checks`). Columns go one or two at a time, so
+:func:`~leanloop.measure.quality.tally_checks`). A column that fits a worker is measured
+whole in one task there instead (:mod:`~leanloop.engines.dask_column`), the scheduler
+handing the next column to the first worker done. Spread columns go one or two at a time, so
 a worker holds only its partitions of the column at hand: a dataset larger than a
 worker's memory is measured. Duplicate rows are counted on 64-bit row hashes that stay
 on the workers (:mod:`~leanloop.engines.dask_duplicates`). A path may be a file, a folder
@@ -22,18 +24,20 @@ on one machine (``--engine local``).
 
 from __future__ import annotations
 
+import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from leanloop.config import QualityConfig
 from leanloop.engines.cluster import collect, gather
-from leanloop.engines.dask_duplicates import count_duplicates
-from leanloop.engines.dask_numeric import SUMMARISED_FROM, measure_numeric
+from leanloop.engines.dask_column import ColumnTask, SideColumn, judge_parts, measure_column, numeric_kind, side_parts
+from leanloop.engines.dask_duplicates import Counted, count_duplicates, count_here
+from leanloop.engines.dask_numeric import SUMMARISED_FROM, OnCluster, measure_numeric
 from leanloop.engines.parts import ColumnPart, column_part, merge_parts
 from leanloop.engines.pieces import PIECE_BYTES, piece_part, plan, read_frame
 from leanloop.errors import DataError, InputError
-from leanloop.measure.drift.report import Judged, assemble, judge_feature, plan_features
+from leanloop.measure.drift.report import Judged, assemble, plan_features
 from leanloop.measure.drift.result import DriftMethod, DriftOptions, ThresholdMode
 from leanloop.measure.duplicates import DuplicateRows
 from leanloop.measure.files import FileMeasurement
@@ -43,7 +47,6 @@ from leanloop.measure.quality import (
     duplicates_result,
     frame_features,
     hash_order,
-    tally_checks,
 )
 from leanloop.schema import Feature, FeatureKind, Schema
 
@@ -113,12 +116,16 @@ def measure_parquet(
     schema: Schema | None = None,
     with_quality: bool = True,
     summarised_from: int = SUMMARISED_FROM,
+    whole_columns: bool = True,
 ) -> FileMeasurement:
     """Drift and data quality of ``current`` against ``reference`` (Parquet files,
     folders or fsspec URLs) on the cluster of ``client``; the same result as
     :func:`~leanloop.measure.files.measure_files` on the same data. A numeric column of
     at least ``summarised_from`` values (both sides) is measured by value ranges on the
     workers (:mod:`~leanloop.engines.dask_numeric`); a smaller one travels to the client.
+    ``whole_columns``: a column that fits a worker is measured in one task there
+    (:mod:`~leanloop.engines.dask_column`), and each side's duplicate rows are counted so;
+    ``False`` spreads every column over the workers, as one too large for a worker.
 
     Raises
     ------
@@ -135,7 +142,7 @@ def measure_parquet(
                          "reference rows in order on one machine: run with --engine local")
     job = _Job(_Side(reference, "reference"), _Side(current, "current"), client=client, options=options,
                quality=quality, methods=methods, schema=schema, with_quality=with_quality,
-               summarised_from=summarised_from)
+               summarised_from=summarised_from, whole_columns=whole_columns)
     return job.run()
 
 
@@ -144,7 +151,7 @@ class _Job:
 
     def __init__(self, ref: _Side, cur: _Side, *, client: Client, options: DriftOptions, quality: QualityConfig,
                  methods: dict[str, DriftMethod] | None, schema: Schema | None, with_quality: bool,
-                 summarised_from: int) -> None:
+                 summarised_from: int, whole_columns: bool) -> None:
         self.ref, self.cur, self.client, self.summarised_from = ref, cur, client, summarised_from
         self.options, self.quality, self.with_quality = options, quality, with_quality
         for side in (ref, cur):
@@ -158,14 +165,25 @@ class _Job:
         self.order = list({f.name: f for f in [*self.checked, *self.features]})
         workers = client.scheduler_info()["workers"]
         self.workers = sorted(workers)
-        self.memory = min((w.get("memory_limit") or 0 for w in workers.values()), default=0)
+        # A worker's memory for one task (all its threads may measure a column at once).
+        self.memory = min((int((w.get("memory_limit") or 0) / max(1, w.get("nthreads") or 1))
+                           for w in workers.values()), default=0)
+        self.threads = sum(max(1, w.get("nthreads") or 1) for w in workers.values())
+        self.whole = whole_columns and self._fits()
         self._pinned = dict.fromkeys(self.workers, 0)  # columns in flight pinned to each worker
         self._lock = threading.Lock()
 
     def run(self) -> FileMeasurement:
         """Measure every column, count duplicates, assemble the reports."""
-        with ThreadPoolExecutor(max_workers=max(_COLUMNS_AT_ONCE, len(self.workers))) as pool:
-            done = dict(zip(self.order, pool.map(self._one, self.order), strict=True))
+        # Whole columns: a task ahead of the workers' threads waits on the scheduler, which hands
+        # it to the first worker done; spread columns: one or two at a time.
+        ahead = self.threads + 1 if self.whole else max(_COLUMNS_AT_ONCE, len(self.workers))
+        with ThreadPoolExecutor(max_workers=ahead) as pool:
+            columns = pool.map(self._one, self.order)
+            # Counted beside the last columns, not after them (a worker would idle at the barrier).
+            duplicates = pool.map(self._duplicates, (self.ref, self.cur)) if self.with_quality else iter(())
+            done = dict(zip(self.order, columns, strict=True))
+            sides = list(duplicates)
         drift = assemble(self.features, [done[f.name][0] for f in self.features],  # type: ignore[misc]
                          bounds=[(0, 0)], chunks=0, skipped=self.skipped,
                          only_reference=[n for n in self.ref.names if n not in self.cur.names],
@@ -173,17 +191,34 @@ class _Job:
         if not self.with_quality:
             return FileMeasurement(drift=drift)
         results = [r for f in self.checked for r in done[f.name][1]]
-        sides = [self._duplicates(side) for side in (self.ref, self.cur)]
         results.append(duplicates_result(sides[0], sides[1], self.quality))
         return FileMeasurement(drift=drift, quality=assemble_quality(sides[0].rows, sides[1].rows, results))
 
     def _one(self, name: str) -> tuple[Judged | None, list[QualityResult]]:
         feature, checked = self.drifting.get(name), self.by_name.get(name)
-        kinds = {f.kind for f in (feature, checked) if f is not None}
-        if len(kinds) == 1 and kinds <= {FeatureKind.NUMERIC, FeatureKind.DATETIME} and all(
-                name in side.names for side in (self.ref, self.cur)):
-            return self._numeric(name, kinds.pop(), feature, checked)
+        if self.whole:
+            return self._whole(name, feature, checked)
+        kind = numeric_kind(feature, checked)
+        if kind is not None and all(name in side.names for side in (self.ref, self.cur)):
+            return self._numeric(name, kind, feature, checked)
         return self._judge(feature, checked, self._parts(name, feature, checked))
+
+    def _whole(self, name: str, feature: Feature | None,
+               checked: Feature | None) -> tuple[Judged | None, list[QualityResult]]:
+        """A column that fits a worker, measured in one task there
+        (:func:`~leanloop.engines.dask_column.measure_column`), placed by the scheduler."""
+        def side_column(side: _Side) -> SideColumn:
+            pieces = side.data.pieces([name], piece_bytes=self._piece_bytes(side, name)) if name in side.names else []
+            return SideColumn(tuple(pieces), name in side.data.text, side.data.rows)
+
+        task = ColumnTask(name, feature, checked, self.chosen.get(name), self.options, self.quality,
+                          side_column(self.ref), side_column(self.cur), memory=self.memory,
+                          summarised_from=self.summarised_from)
+        future = self.client.submit(measure_column, task, pure=False)
+        try:
+            return collect(self.client, [future], f"the column {name!r}")[0]
+        finally:
+            del future
 
     def _numeric(self, name: str, kind: FeatureKind, feature: Feature | None,
                  checked: Feature | None) -> tuple[Judged | None, list[QualityResult]]:
@@ -195,9 +230,9 @@ class _Job:
                        piece_bytes=self._piece_bytes(side, name)), **place)
             for side in (self.ref, self.cur)}
         try:
-            done = measure_numeric(self.client, futures, feature=feature, checked=checked,
-                                   method=self.chosen.get(name), options=self.options, quality=self.quality,
-                                   what=f"column {name!r}", summarised_from=self.summarised_from, place=place)
+            done = measure_numeric(OnCluster(self.client, f"column {name!r}", place), futures, feature=feature,
+                                   checked=checked, method=self.chosen.get(name), options=self.options,
+                                   quality=self.quality, summarised_from=self.summarised_from)
             if done is not None:
                 return done
             parts: dict[tuple[str, str], ColumnPart] = {}
@@ -247,38 +282,15 @@ class _Job:
 
     def _judge(self, feature: Feature | None, checked: Feature | None,
                parts: dict[tuple[str, str], ColumnPart]) -> tuple[Judged | None, list[QualityResult]]:
-        judged = None
-        if feature is not None:
-            ref, cur = parts["reference", "drift"].sample, parts["current", "drift"].sample
-            assert ref is not None and cur is not None
-            judged = judge_feature(feature, ref, cur, method=self.chosen.get(feature.name), options=self.options,
-                                   bounds=[(0, cur.n)], chunks=0)
-        checks: list[QualityResult] = []
-        if checked is not None:
-            ref_tally, cur_tally = parts["reference", "quality"].tally, parts["current", "quality"].tally
-            assert ref_tally is not None and cur_tally is not None
-            checks = tally_checks(checked, ref_tally, cur_tally, self.quality)
-        return judged, checks
+        method = self.chosen.get(feature.name) if feature is not None else None
+        return judge_parts(feature, checked, parts, method=method, options=self.options, quality=self.quality)
 
     def _parts(self, name: str, feature: Feature | None,
                checked: Feature | None) -> dict[tuple[str, str], ColumnPart]:
-        """Each side's merged summaries of ``name``: one pass when drift and quality read
-        it as the same kind, two otherwise."""
-        wanted: list[tuple[FeatureKind, bool, bool]] = []
-        if feature is not None and checked is not None and feature.kind is checked.kind:
-            wanted.append((feature.kind, True, True))
-        else:
-            wanted += [(feature.kind, True, False)] if feature is not None else []
-            wanted += [(checked.kind, False, True)] if checked is not None else []
-        out: dict[tuple[str, str], ColumnPart] = {}
-        for side in (self.ref, self.cur):
-            for kind, drift, quality in wanted:
-                part = self._column(side, name, kind, drift=drift, quality=quality)
-                if drift:
-                    out[side.side, "drift"] = part
-                if quality:
-                    out[side.side, "quality"] = part
-        return out
+        """Each side's merged summaries of ``name``, gathered here."""
+        sides = {side.side: side for side in (self.ref, self.cur)}
+        return side_parts(lambda side, kind, drift, quality: self._column(sides[side], name, kind, drift=drift,
+                                                                          quality=quality), feature, checked)
 
     def _column(self, side: _Side, name: str, kind: FeatureKind, *, drift: bool, quality: bool) -> ColumnPart:
         import pandas as pd
@@ -299,10 +311,17 @@ class _Job:
         # Rows that differ in one column repeat no row: hash a nearly unique column first and
         # every column only when it leaves ties, the local engine's early exit (hashing all 25
         # columns measured 2.2 s a million rows on a worker, one float column 0.07 s).
-        first = hash_order(side.sample(names))[0]
-        for columns in ([first], names) if len(names) > 1 else (names,):
-            rows = count_duplicates(self.client, side.frames(columns),
-                                    f"the duplicate rows of {side.path}")
+        tries = [hash_order(side.sample(names))[:1], names] if len(names) > 1 else [names]
+        if self.whole:  # one task: the side's hashes (8 bytes a row) fit a worker as a column does
+            future = self.client.submit(count_here, side.data.pieces(names, piece_bytes=sys.maxsize), tries,
+                                        pure=False)
+            try:
+                count = collect(self.client, [future], f"the duplicate rows of {side.path}")[0]
+            finally:
+                del future
+            return Counted(side.data.rows, int(count))
+        for columns in tries:
+            rows = count_duplicates(self.client, side.frames(columns), f"the duplicate rows of {side.path}")
             if rows.count == 0:
                 break
         return rows
