@@ -25,7 +25,6 @@ on one machine (``--engine local``).
 from __future__ import annotations
 
 import sys
-import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
@@ -35,7 +34,7 @@ from leanloop.engines.dask_column import ColumnTask, SideColumn, judge_parts, me
 from leanloop.engines.dask_duplicates import Counted, count_duplicates, count_here
 from leanloop.engines.dask_numeric import SUMMARISED_FROM, OnCluster, measure_numeric
 from leanloop.engines.parts import ColumnPart, column_part, merge_parts
-from leanloop.engines.pieces import PIECE_BYTES, piece_part, plan, read_frame
+from leanloop.engines.pieces import piece_part, plan, read_frame
 from leanloop.errors import DataError, InputError
 from leanloop.measure.drift.report import Judged, assemble, plan_features
 from leanloop.measure.drift.result import DriftMethod, DriftOptions, ThresholdMode
@@ -58,13 +57,13 @@ __all__ = ["measure_parquet"]
 
 #: Reference rows read to infer each column's kind when no schema is given (as the local engine).
 _SAMPLE_ROWS = 10_000
-#: Columns measured at once (at least; one per worker when columns are pinned): the client
-#: holds each one's merged summaries (8 bytes a value).
+#: Spread columns measured at once (at least; one per worker): the client holds each one's
+#: merged summaries (8 bytes a value).
 _COLUMNS_AT_ONCE = 2
-#: Bytes of a worker's memory limit per value of a column (both sides) for the column to be
-#: measured on one worker: its pieces (8 bytes a value) while read and summarised, then a range
-#: merged at a time (ranges are sized to the memory limit on their own).
-_PINNED_BYTES_PER_VALUE = 32
+#: Bytes of a worker's memory (per thread) per value of a column (both sides) for the column to
+#: be measured whole on one worker: its sorted values (8 bytes a value), then a range merged at
+#: a time (ranges are sized to the memory limit on their own).
+_WHOLE_BYTES_PER_VALUE = 32
 
 
 class _Side:
@@ -83,20 +82,15 @@ class _Side:
             self._sample = self.data.sample(_SAMPLE_ROWS)
         return self._sample[names]
 
-    def parts(self, name: str, kind: FeatureKind, *, drift: bool, quality: bool,
-              piece_bytes: int = PIECE_BYTES) -> list[Any]:
+    def parts(self, name: str, kind: FeatureKind, *, drift: bool, quality: bool) -> list[Any]:
         """Delayed summaries (:func:`~leanloop.engines.pieces.piece_part`) of the pieces of
-        column ``name``, of about ``piece_bytes`` each."""
+        column ``name``, of about :data:`~leanloop.engines.pieces.PIECE_BYTES` each."""
         import dask
 
         text = name in self.data.text
         return [dask.delayed(piece_part, pure=False)(p, name, kind, drift=drift, quality=quality, side=self.side,
                                                     text=text)
-                for p in self.data.pieces([name], piece_bytes=piece_bytes)]
-
-    def column_bytes(self, name: str) -> int:
-        """Uncompressed bytes of column ``name`` in all files (from the footers)."""
-        return sum(sum(f.sizes.get(name, ())) for f in self.data.files)
+                for p in self.data.pieces([name])]
 
     def frames(self, names: list[str]) -> list[Any]:
         """Delayed data frames of the pieces of the columns ``names``."""
@@ -170,8 +164,6 @@ class _Job:
                            for w in workers.values()), default=0)
         self.threads = sum(max(1, w.get("nthreads") or 1) for w in workers.values())
         self.whole = whole_columns and self._fits()
-        self._pinned = dict.fromkeys(self.workers, 0)  # columns in flight pinned to each worker
-        self._lock = threading.Lock()
 
     def run(self) -> FileMeasurement:
         """Measure every column, count duplicates, assemble the reports."""
@@ -206,9 +198,14 @@ class _Job:
     def _whole(self, name: str, feature: Feature | None,
                checked: Feature | None) -> tuple[Judged | None, list[QualityResult]]:
         """A column that fits a worker, measured in one task there
-        (:func:`~leanloop.engines.dask_column.measure_column`), placed by the scheduler."""
+        (:func:`~leanloop.engines.dask_column.measure_column`), placed by the scheduler. No
+        value moves between workers (with 2 workers, moving a range's values to where it was
+        merged took their CPU from 12.3 s on 1 worker to 17.8 s at 10M + 10M), and a side is
+        read as one piece a file, so its values are one sorted run and a range's share needs
+        no merge of runs (two runs a side, 128 MiB pieces at 20M rows, cost a sort of every
+        range: 15.1 of the 1 worker's 41.2 busy seconds at 20M + 20M)."""
         def side_column(side: _Side) -> SideColumn:
-            pieces = side.data.pieces([name], piece_bytes=self._piece_bytes(side, name)) if name in side.names else []
+            pieces = side.data.pieces([name], piece_bytes=sys.maxsize) if name in side.names else []
             return SideColumn(tuple(pieces), name in side.data.text, side.data.rows)
 
         task = ColumnTask(name, feature, checked, self.chosen.get(name), self.options, self.quality,
@@ -224,13 +221,11 @@ class _Job:
                  checked: Feature | None) -> tuple[Judged | None, list[QualityResult]]:
         """A numeric column: its parts stay on the workers, measured by value ranges
         (:mod:`~leanloop.engines.dask_numeric`), or gathered here when it says so."""
-        place = self._place()
         futures = {side.side: self.client.compute(
-            side.parts(name, kind, drift=feature is not None, quality=checked is not None,
-                       piece_bytes=self._piece_bytes(side, name)), **place)
+            side.parts(name, kind, drift=feature is not None, quality=checked is not None))
             for side in (self.ref, self.cur)}
         try:
-            done = measure_numeric(OnCluster(self.client, f"column {name!r}", place), futures, feature=feature,
+            done = measure_numeric(OnCluster(self.client, f"column {name!r}"), futures, feature=feature,
                                    checked=checked, method=self.chosen.get(name), options=self.options,
                                    quality=self.quality, summarised_from=self.summarised_from)
             if done is not None:
@@ -242,43 +237,11 @@ class _Job:
             return self._judge(feature, checked, parts)
         finally:
             del futures
-            self._unpin(place)
-
-    def _place(self) -> dict[str, Any]:
-        """Where the tasks of a numeric column should run: on one worker when the column fits
-        there easily, so that no value moves between workers (with 2 workers, moving a range's
-        values to where it is merged took their CPU from 12.3 s on 1 worker to 17.8 s at
-        10M + 10M); spread over all otherwise. The worker is the one with the fewest columns
-        in flight: pinned in turn by column, two columns in flight could both be pinned to one
-        worker while the other waited (gaps of 1.2 s before a column's first task, 20M + 20M).
-        Loose: when that worker is gone, the tasks run elsewhere. :meth:`_unpin` when done."""
-        if len(self.workers) < 2 or not self._fits():
-            return {}
-        with self._lock:
-            worker = min(self.workers, key=self._pinned.__getitem__)
-            self._pinned[worker] += 1
-        return {"workers": [worker], "allow_other_workers": True}
-
-    def _unpin(self, place: dict[str, Any]) -> None:
-        """A column pinned by :meth:`_place` is done."""
-        with self._lock:
-            for worker in place.get("workers", []):
-                self._pinned[worker] -= 1
-
-    def _piece_bytes(self, side: _Side, name: str) -> int:
-        """The size of the pieces of a numeric column: the whole side (one piece a file) when
-        the column fits a worker of known memory easily, so that its values are one sorted run
-        and a range's share needs no merge of runs where it is computed. Two runs a side (128 MiB
-        pieces at 20M rows) cost a sort of every range, 0.16 s against 0.016 s for a range of
-        4M + 4M values: 15.1 of the 1 worker's 41.2 busy seconds at 20M + 20M."""
-        if not self.memory or not self._fits():
-            return PIECE_BYTES
-        return max(PIECE_BYTES, side.column_bytes(name))
 
     def _fits(self) -> bool:
         """Whether a numeric column (both sides) fits a worker easily."""
         values = self.ref.data.rows + self.cur.data.rows
-        return not self.memory or values * _PINNED_BYTES_PER_VALUE <= self.memory
+        return not self.memory or values * _WHOLE_BYTES_PER_VALUE <= self.memory
 
     def _judge(self, feature: Feature | None, checked: Feature | None,
                parts: dict[tuple[str, str], ColumnPart]) -> tuple[Judged | None, list[QualityResult]]:
