@@ -33,6 +33,11 @@ def _cpu_s() -> float:
     return times.user + times.system
 
 
+def _system_s() -> float:
+    """System CPU seconds of this process so far (the kernel's share: page faults, reads)."""
+    return os.times().system
+
+
 def _stream(records: list[dict], by: str) -> dict[str, list[float]]:
     """Per worker (``by="worker"``) or per task's function (``by="key"``): tasks run and
     seconds busy computing them."""
@@ -66,13 +71,13 @@ def main(manifest_path: str, workers: int, stream: bool = False, again: bool = F
         manifest = json.load(handle)
     with distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                                   dashboard_address=None) as cluster, distributed.Client(cluster) as client:
-        cpu_before = client.run(_cpu_s)
+        cpu_before, system_before = client.run(_cpu_s), client.run(_system_s)
         recording = distributed.get_task_stream(client) if stream else contextlib.nullcontext()
         with recording as tasks:
             started, client_cpu, wall = time.perf_counter(), _cpu_s(), time.time()
             result = measure_parquet(manifest["reference"], manifest["current"], client=client)
             elapsed, client_cpu = time.perf_counter() - started, _cpu_s() - client_cpu
-        peaks, worker_cpu = client.run(_peak_mb), client.run(_cpu_s)
+        peaks, worker_cpu, system = client.run(_peak_mb), client.run(_cpu_s), client.run(_system_s)
         if again:  # the same measurement on the workers that have measured once (imported, memory mapped)
             started = time.perf_counter()
             measure_parquet(manifest["reference"], manifest["current"], client=client)
@@ -82,6 +87,7 @@ def main(manifest_path: str, workers: int, stream: bool = False, again: bool = F
                       "worker_peak_mb": sorted(round(v) for v in peaks.values()),
                       "worker_cpu_s": sorted(round(v, 1) for v in worker_cpu.values()),
                       "worker_cpu_run_s": sorted(round(v - cpu_before[w], 1) for w, v in worker_cpu.items()),
+                      "worker_system_run_s": sorted(round(v - system_before[w], 1) for w, v in system.items()),
                       "client_cpu_s": round(client_cpu, 1)}
                      | ({"tasks_busy_s": sorted(_stream(tasks.data, "worker").values()),
                         "spans_s": _spans(tasks.data, wall),
