@@ -126,6 +126,17 @@ def test_without_the_ks_statistic_the_quantile_integral_equals_scipy(data: st.Da
     assert got["edges"].tolist() == local_r.quantile_edges(bins).tolist()
 
 
+@pytest.mark.parametrize("buckets", [1, 3])
+def test_the_quantile_integral_over_ranges_longer_than_a_block_equals_scipy(buckets: int) -> None:
+    # Ranges of more ranks than _quantile_area takes at a time (65,536): the blocks' sums add up.
+    from scipy.stats import wasserstein_distance
+
+    rng = np.random.default_rng(3)
+    r, c = np.round(rng.normal(0, 1, 150_000), 2), rng.normal(0.1, 1.2, 150_000)
+    got = _by_ranges(_parts(r, [70_000]), _parts(c, [20_000, 90_000]), buckets, 10, gap=False)
+    assert got["area"] == pytest.approx(wasserstein_distance(r, c), rel=1e-9)
+
+
 @settings(max_examples=50, deadline=None)
 @given(st.lists(st.lists(st.floats(-1e6, 1e6), max_size=20), min_size=1, max_size=5))
 def test_moments_merge_to_numpy_std(chunks: list[list[float]]) -> None:
