@@ -170,12 +170,17 @@ class _Job:
         # Whole columns: a task ahead of the workers' threads waits on the scheduler, which hands
         # it to the first worker done; spread columns: one or two at a time.
         ahead = self.threads + 1 if self.whole else max(_COLUMNS_AT_ONCE, len(self.workers))
+        sides_at_once = self.with_quality and self.whole
         with ThreadPoolExecutor(max_workers=ahead) as pool:
             columns = pool.map(self._one, self.order)
-            # Counted beside the last columns, not after them (a worker would idle at the barrier).
-            duplicates = pool.map(self._duplicates, (self.ref, self.cur)) if self.with_quality else iter(())
+            # Whole columns: the duplicates counted beside the last columns, not after them (a
+            # worker would idle at the barrier); spread ones after, so that a worker never holds
+            # its share of a column and of the hashes at once.
+            duplicates = pool.map(self._duplicates, (self.ref, self.cur)) if sides_at_once else iter(())
             done = dict(zip(self.order, columns, strict=True))
             sides = list(duplicates)
+        if self.with_quality and not sides_at_once:
+            sides = [self._duplicates(side) for side in (self.ref, self.cur)]
         drift = assemble(self.features, [done[f.name][0] for f in self.features],  # type: ignore[misc]
                          bounds=[(0, 0)], chunks=0, skipped=self.skipped,
                          only_reference=[n for n in self.ref.names if n not in self.cur.names],
