@@ -67,7 +67,9 @@ def _assert_same(local: Any, other: Any, path: str = "") -> None:
 
 
 @pytest.mark.parametrize("large_sample", [100_000, 1_000], ids=["tests", "distances"])
-def test_drift_and_quality_equal_the_local_engine(tmp_path: Path, dask_client: Any, large_sample: int) -> None:
+@pytest.mark.parametrize("whole_columns", [True, False], ids=["a-column-a-task", "spread"])
+def test_drift_and_quality_equal_the_local_engine(tmp_path: Path, dask_client: Any, large_sample: int,
+                                                  whole_columns: bool) -> None:
     rng = np.random.default_rng(7)
     reference, current = _frame(rng, 6_000, 0.0), _frame(rng, 9_000, 3.0)
     reference.to_parquet(tmp_path / "reference.parquet", index=False)
@@ -76,7 +78,8 @@ def test_drift_and_quality_equal_the_local_engine(tmp_path: Path, dask_client: A
     options = DriftOptions(large_sample=large_sample)
 
     local = measure_files(tmp_path / "reference.parquet", tmp_path / "current.parquet", options=options).to_json()
-    dask = measure_parquet(tmp_path / "reference.parquet", folder, client=dask_client, options=options).to_json()
+    dask = measure_parquet(tmp_path / "reference.parquet", folder, client=dask_client, options=options,
+                           whole_columns=whole_columns).to_json()
 
     _assert_same(local, dask)
     assert dask["drift"]["drifted"] and dask["quality"]["flagged_features"]  # the comparison saw real drift

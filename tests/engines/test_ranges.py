@@ -15,9 +15,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from leanloop.engines.dask_duplicates import count_duplicates, hash_cuts, repeats
+from leanloop.engines.dask_duplicates import count_duplicates, count_here, hash_cuts, repeats
 from leanloop.engines.dask_files import measure_parquet
 from leanloop.engines.parts import ColumnPart, column_part
+from leanloop.engines.pieces import plan
 from leanloop.engines.ranges import (
     Moments,
     brief,
@@ -125,6 +126,17 @@ def test_without_the_ks_statistic_the_quantile_integral_equals_scipy(data: st.Da
     assert got["edges"].tolist() == local_r.quantile_edges(bins).tolist()
 
 
+@pytest.mark.parametrize("buckets", [1, 3])
+def test_the_quantile_integral_over_ranges_longer_than_a_block_equals_scipy(buckets: int) -> None:
+    # Ranges of more ranks than _quantile_area takes at a time (65,536): the blocks' sums add up.
+    from scipy.stats import wasserstein_distance
+
+    rng = np.random.default_rng(3)
+    r, c = np.round(rng.normal(0, 1, 150_000), 2), rng.normal(0.1, 1.2, 150_000)
+    got = _by_ranges(_parts(r, [70_000]), _parts(c, [20_000, 90_000]), buckets, 10, gap=False)
+    assert got["area"] == pytest.approx(wasserstein_distance(r, c), rel=1e-9)
+
+
 @settings(max_examples=50, deadline=None)
 @given(st.lists(st.lists(st.floats(-1e6, 1e6), max_size=20), min_size=1, max_size=5))
 def test_moments_merge_to_numpy_std(chunks: list[list[float]]) -> None:
@@ -175,8 +187,10 @@ def _frame(rng: np.random.Generator, rows: int, shift: float) -> pd.DataFrame:
                                             "small": DriftMethod.HELLINGER, "same": DriftMethod.KS,
                                             "when": DriftMethod.ANDERSON_DARLING}], ids=["default", "chosen"])
 @pytest.mark.parametrize("large_sample", [1_000, 100_000], ids=["distances", "tests"])
+@pytest.mark.parametrize("whole_columns", [True, False], ids=["a-column-a-task", "spread"])
 def test_measured_by_ranges_on_the_cluster_equals_the_local_engine(tmp_path: Path, dask_client: Any,
-                                                                   methods: Any, large_sample: int) -> None:
+                                                                   methods: Any, large_sample: int,
+                                                                   whole_columns: bool) -> None:
     rng = np.random.default_rng(11)
     reference, current = _frame(rng, 12_000, 0.0), _frame(rng, 16_000, 0.5)
     reference.to_parquet(tmp_path / "reference.parquet", index=False)
@@ -187,15 +201,16 @@ def test_measured_by_ranges_on_the_cluster_equals_the_local_engine(tmp_path: Pat
     local = measure_files(tmp_path / "reference.parquet", tmp_path / "current.parquet", options=options,
                           methods=methods).to_json()
     dask = measure_parquet(tmp_path / "reference.parquet", folder, client=dask_client, options=options,
-                           methods=methods, summarised_from=0).to_json()
+                           methods=methods, summarised_from=0, whole_columns=whole_columns).to_json()
 
     _assert_same(local, dask)
     assert dask["drift"]["drifted"] and dask["quality"]["results"][-1]["count"] > 0  # drift and duplicates seen
 
 
 @pytest.mark.dask
-def test_sides_of_one_size_measured_over_the_quantiles_equal_the_local_engine(tmp_path: Path,
-                                                                            dask_client: Any) -> None:
+@pytest.mark.parametrize("whole_columns", [True, False], ids=["a-column-a-task", "spread"])
+def test_sides_of_one_size_measured_over_the_quantiles_equal_the_local_engine(tmp_path: Path, dask_client: Any,
+                                                                            whole_columns: bool) -> None:
     # As many values a side and no KS wanted: the ranges' integral over the quantiles ("ties" by
     # PSI and "when" by Wasserstein have no missing values; "wide", 10 % missing, takes the merge).
     rng = np.random.default_rng(12)
@@ -208,7 +223,7 @@ def test_sides_of_one_size_measured_over_the_quantiles_equal_the_local_engine(tm
     local = measure_files(tmp_path / "reference.parquet", tmp_path / "current.parquet", options=options,
                           methods=methods).to_json()
     dask = measure_parquet(tmp_path / "reference.parquet", folder, client=dask_client, options=options,
-                           methods=methods, summarised_from=0).to_json()
+                           methods=methods, summarised_from=0, whole_columns=whole_columns).to_json()
 
     _assert_same(local, dask)
     assert "wide" in dask["drift"]["drifted"]
@@ -225,3 +240,17 @@ def test_duplicates_counted_on_the_cluster_equal_the_local_count(dask_client: An
     parts = dd.from_pandas(frame, npartitions=4).to_delayed()
     counted = count_duplicates(dask_client, parts, "the duplicates of a test frame")
     assert (counted.rows, counted.count) == (len(frame), rows.count) == (300, 296)
+
+
+@pytest.mark.parametrize("files", [1, 3])
+def test_duplicates_counted_in_one_task_equal_the_local_count(tmp_path: Path, files: int) -> None:
+    rng = np.random.default_rng(5)
+    frame = pd.DataFrame({"x": np.round(rng.normal(0, 1, 3_000), 1), "c": rng.choice(["a", "b"], 3_000)})
+    rows = DuplicateRows(len(frame))
+    for name in frame.columns:
+        rows.add(frame[name])
+    folder = _write_parts(frame, tmp_path / "t", parts=files)
+    pieces = plan(str(folder)).pieces(["x", "c"], piece_bytes=1)
+
+    assert count_here(pieces, [["x"], ["x", "c"]]) == rows.count > 0
+    assert count_here(pieces, [["x"]]) > rows.count  # the first column alone ties more rows

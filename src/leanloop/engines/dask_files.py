@@ -9,7 +9,9 @@ receiving small summaries (a column that fits a worker easily on one worker, so 
 value moves between workers); other columns' summaries (frequency tables), and numeric ones
 that method or size sends here, are merged exactly on the client, which runs the local
 engine's code on them (:func:`~leanloop.measure.drift.report.judge_feature`,
-:func:`~leanloop.measure.quality.tally_checks`). Columns go one or two at a time, so
+:func:`~leanloop.measure.quality.tally_checks`). A column that fits a worker is measured
+whole in one task there instead (:mod:`~leanloop.engines.dask_column`), the scheduler
+handing the next column to the first worker done. Spread columns go one or two at a time, so
 a worker holds only its partitions of the column at hand: a dataset larger than a
 worker's memory is measured. Duplicate rows are counted on 64-bit row hashes that stay
 on the workers (:mod:`~leanloop.engines.dask_duplicates`). A path may be a file, a folder
@@ -22,18 +24,19 @@ on one machine (``--engine local``).
 
 from __future__ import annotations
 
-import threading
+import sys
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from leanloop.config import QualityConfig
 from leanloop.engines.cluster import collect, gather
-from leanloop.engines.dask_duplicates import count_duplicates
-from leanloop.engines.dask_numeric import SUMMARISED_FROM, measure_numeric
+from leanloop.engines.dask_column import ColumnTask, SideColumn, judge_parts, measure_column, numeric_kind, side_parts
+from leanloop.engines.dask_duplicates import Counted, count_duplicates, count_here
+from leanloop.engines.dask_numeric import SUMMARISED_FROM, OnCluster, measure_numeric
 from leanloop.engines.parts import ColumnPart, column_part, merge_parts
-from leanloop.engines.pieces import PIECE_BYTES, piece_part, plan, read_frame
+from leanloop.engines.pieces import piece_part, plan, read_frame
 from leanloop.errors import DataError, InputError
-from leanloop.measure.drift.report import Judged, assemble, judge_feature, plan_features
+from leanloop.measure.drift.report import Judged, assemble, plan_features
 from leanloop.measure.drift.result import DriftMethod, DriftOptions, ThresholdMode
 from leanloop.measure.duplicates import DuplicateRows
 from leanloop.measure.files import FileMeasurement
@@ -43,7 +46,6 @@ from leanloop.measure.quality import (
     duplicates_result,
     frame_features,
     hash_order,
-    tally_checks,
 )
 from leanloop.schema import Feature, FeatureKind, Schema
 
@@ -55,13 +57,13 @@ __all__ = ["measure_parquet"]
 
 #: Reference rows read to infer each column's kind when no schema is given (as the local engine).
 _SAMPLE_ROWS = 10_000
-#: Columns measured at once (at least; one per worker when columns are pinned): the client
-#: holds each one's merged summaries (8 bytes a value).
+#: Spread columns measured at once (at least; one per worker): the client holds each one's
+#: merged summaries (8 bytes a value).
 _COLUMNS_AT_ONCE = 2
-#: Bytes of a worker's memory limit per value of a column (both sides) for the column to be
-#: measured on one worker: its pieces (8 bytes a value) while read and summarised, then a range
-#: merged at a time (ranges are sized to the memory limit on their own).
-_PINNED_BYTES_PER_VALUE = 32
+#: Bytes of a worker's memory (per thread) per value of a column (both sides) for the column to
+#: be measured whole on one worker: its sorted values (8 bytes a value), then a range merged at
+#: a time (ranges are sized to the memory limit on their own).
+_WHOLE_BYTES_PER_VALUE = 32
 
 
 class _Side:
@@ -80,20 +82,15 @@ class _Side:
             self._sample = self.data.sample(_SAMPLE_ROWS)
         return self._sample[names]
 
-    def parts(self, name: str, kind: FeatureKind, *, drift: bool, quality: bool,
-              piece_bytes: int = PIECE_BYTES) -> list[Any]:
+    def parts(self, name: str, kind: FeatureKind, *, drift: bool, quality: bool) -> list[Any]:
         """Delayed summaries (:func:`~leanloop.engines.pieces.piece_part`) of the pieces of
-        column ``name``, of about ``piece_bytes`` each."""
+        column ``name``, of about :data:`~leanloop.engines.pieces.PIECE_BYTES` each."""
         import dask
 
         text = name in self.data.text
         return [dask.delayed(piece_part, pure=False)(p, name, kind, drift=drift, quality=quality, side=self.side,
                                                     text=text)
-                for p in self.data.pieces([name], piece_bytes=piece_bytes)]
-
-    def column_bytes(self, name: str) -> int:
-        """Uncompressed bytes of column ``name`` in all files (from the footers)."""
-        return sum(sum(f.sizes.get(name, ())) for f in self.data.files)
+                for p in self.data.pieces([name])]
 
     def frames(self, names: list[str]) -> list[Any]:
         """Delayed data frames of the pieces of the columns ``names``."""
@@ -113,12 +110,16 @@ def measure_parquet(
     schema: Schema | None = None,
     with_quality: bool = True,
     summarised_from: int = SUMMARISED_FROM,
+    whole_columns: bool = True,
 ) -> FileMeasurement:
     """Drift and data quality of ``current`` against ``reference`` (Parquet files,
     folders or fsspec URLs) on the cluster of ``client``; the same result as
     :func:`~leanloop.measure.files.measure_files` on the same data. A numeric column of
     at least ``summarised_from`` values (both sides) is measured by value ranges on the
     workers (:mod:`~leanloop.engines.dask_numeric`); a smaller one travels to the client.
+    ``whole_columns``: a column that fits a worker is measured in one task there
+    (:mod:`~leanloop.engines.dask_column`), and each side's duplicate rows are counted so;
+    ``False`` spreads every column over the workers, as one too large for a worker.
 
     Raises
     ------
@@ -135,7 +136,7 @@ def measure_parquet(
                          "reference rows in order on one machine: run with --engine local")
     job = _Job(_Side(reference, "reference"), _Side(current, "current"), client=client, options=options,
                quality=quality, methods=methods, schema=schema, with_quality=with_quality,
-               summarised_from=summarised_from)
+               summarised_from=summarised_from, whole_columns=whole_columns)
     return job.run()
 
 
@@ -144,7 +145,7 @@ class _Job:
 
     def __init__(self, ref: _Side, cur: _Side, *, client: Client, options: DriftOptions, quality: QualityConfig,
                  methods: dict[str, DriftMethod] | None, schema: Schema | None, with_quality: bool,
-                 summarised_from: int) -> None:
+                 summarised_from: int, whole_columns: bool) -> None:
         self.ref, self.cur, self.client, self.summarised_from = ref, cur, client, summarised_from
         self.options, self.quality, self.with_quality = options, quality, with_quality
         for side in (ref, cur):
@@ -158,14 +159,28 @@ class _Job:
         self.order = list({f.name: f for f in [*self.checked, *self.features]})
         workers = client.scheduler_info()["workers"]
         self.workers = sorted(workers)
-        self.memory = min((w.get("memory_limit") or 0 for w in workers.values()), default=0)
-        self._pinned = dict.fromkeys(self.workers, 0)  # columns in flight pinned to each worker
-        self._lock = threading.Lock()
+        # A worker's memory for one task (all its threads may measure a column at once).
+        self.memory = min((int((w.get("memory_limit") or 0) / max(1, w.get("nthreads") or 1))
+                           for w in workers.values()), default=0)
+        self.threads = sum(max(1, w.get("nthreads") or 1) for w in workers.values())
+        self.whole = whole_columns and self._fits()
 
     def run(self) -> FileMeasurement:
         """Measure every column, count duplicates, assemble the reports."""
-        with ThreadPoolExecutor(max_workers=max(_COLUMNS_AT_ONCE, len(self.workers))) as pool:
-            done = dict(zip(self.order, pool.map(self._one, self.order), strict=True))
+        # Whole columns: a task ahead of the workers' threads waits on the scheduler, which hands
+        # it to the first worker done; spread columns: one or two at a time.
+        ahead = self.threads + 1 if self.whole else max(_COLUMNS_AT_ONCE, len(self.workers))
+        sides_at_once = self.with_quality and self.whole
+        with ThreadPoolExecutor(max_workers=ahead) as pool:
+            columns = pool.map(self._one, self.order)
+            # Whole columns: the duplicates counted beside the last columns, not after them (a
+            # worker would idle at the barrier); spread ones after, so that a worker never holds
+            # its share of a column and of the hashes at once.
+            duplicates = pool.map(self._duplicates, (self.ref, self.cur)) if sides_at_once else iter(())
+            done = dict(zip(self.order, columns, strict=True))
+            sides = list(duplicates)
+        if self.with_quality and not sides_at_once:
+            sides = [self._duplicates(side) for side in (self.ref, self.cur)]
         drift = assemble(self.features, [done[f.name][0] for f in self.features],  # type: ignore[misc]
                          bounds=[(0, 0)], chunks=0, skipped=self.skipped,
                          only_reference=[n for n in self.ref.names if n not in self.cur.names],
@@ -173,31 +188,51 @@ class _Job:
         if not self.with_quality:
             return FileMeasurement(drift=drift)
         results = [r for f in self.checked for r in done[f.name][1]]
-        sides = [self._duplicates(side) for side in (self.ref, self.cur)]
         results.append(duplicates_result(sides[0], sides[1], self.quality))
         return FileMeasurement(drift=drift, quality=assemble_quality(sides[0].rows, sides[1].rows, results))
 
     def _one(self, name: str) -> tuple[Judged | None, list[QualityResult]]:
         feature, checked = self.drifting.get(name), self.by_name.get(name)
-        kinds = {f.kind for f in (feature, checked) if f is not None}
-        if len(kinds) == 1 and kinds <= {FeatureKind.NUMERIC, FeatureKind.DATETIME} and all(
-                name in side.names for side in (self.ref, self.cur)):
-            return self._numeric(name, kinds.pop(), feature, checked)
+        if self.whole:
+            return self._whole(name, feature, checked)
+        kind = numeric_kind(feature, checked)
+        if kind is not None and all(name in side.names for side in (self.ref, self.cur)):
+            return self._numeric(name, kind, feature, checked)
         return self._judge(feature, checked, self._parts(name, feature, checked))
+
+    def _whole(self, name: str, feature: Feature | None,
+               checked: Feature | None) -> tuple[Judged | None, list[QualityResult]]:
+        """A column that fits a worker, measured in one task there
+        (:func:`~leanloop.engines.dask_column.measure_column`), placed by the scheduler. No
+        value moves between workers (with 2 workers, moving a range's values to where it was
+        merged took their CPU from 12.3 s on 1 worker to 17.8 s at 10M + 10M), and a side is
+        read as one piece a file, so its values are one sorted run and a range's share needs
+        no merge of runs (two runs a side, 128 MiB pieces at 20M rows, cost a sort of every
+        range: 15.1 of the 1 worker's 41.2 busy seconds at 20M + 20M)."""
+        def side_column(side: _Side) -> SideColumn:
+            pieces = side.data.pieces([name], piece_bytes=sys.maxsize) if name in side.names else []
+            return SideColumn(tuple(pieces), name in side.data.text, side.data.rows)
+
+        task = ColumnTask(name, feature, checked, self.chosen.get(name), self.options, self.quality,
+                          side_column(self.ref), side_column(self.cur), memory=self.memory,
+                          summarised_from=self.summarised_from)
+        future = self.client.submit(measure_column, task, pure=False)
+        try:
+            return collect(self.client, [future], f"the column {name!r}")[0]
+        finally:
+            del future
 
     def _numeric(self, name: str, kind: FeatureKind, feature: Feature | None,
                  checked: Feature | None) -> tuple[Judged | None, list[QualityResult]]:
         """A numeric column: its parts stay on the workers, measured by value ranges
         (:mod:`~leanloop.engines.dask_numeric`), or gathered here when it says so."""
-        place = self._place()
         futures = {side.side: self.client.compute(
-            side.parts(name, kind, drift=feature is not None, quality=checked is not None,
-                       piece_bytes=self._piece_bytes(side, name)), **place)
+            side.parts(name, kind, drift=feature is not None, quality=checked is not None))
             for side in (self.ref, self.cur)}
         try:
-            done = measure_numeric(self.client, futures, feature=feature, checked=checked,
-                                   method=self.chosen.get(name), options=self.options, quality=self.quality,
-                                   what=f"column {name!r}", summarised_from=self.summarised_from, place=place)
+            done = measure_numeric(OnCluster(self.client, f"column {name!r}"), futures, feature=feature,
+                                   checked=checked, method=self.chosen.get(name), options=self.options,
+                                   quality=self.quality, summarised_from=self.summarised_from)
             if done is not None:
                 return done
             parts: dict[tuple[str, str], ColumnPart] = {}
@@ -207,78 +242,23 @@ class _Job:
             return self._judge(feature, checked, parts)
         finally:
             del futures
-            self._unpin(place)
-
-    def _place(self) -> dict[str, Any]:
-        """Where the tasks of a numeric column should run: on one worker when the column fits
-        there easily, so that no value moves between workers (with 2 workers, moving a range's
-        values to where it is merged took their CPU from 12.3 s on 1 worker to 17.8 s at
-        10M + 10M); spread over all otherwise. The worker is the one with the fewest columns
-        in flight: pinned in turn by column, two columns in flight could both be pinned to one
-        worker while the other waited (gaps of 1.2 s before a column's first task, 20M + 20M).
-        Loose: when that worker is gone, the tasks run elsewhere. :meth:`_unpin` when done."""
-        if len(self.workers) < 2 or not self._fits():
-            return {}
-        with self._lock:
-            worker = min(self.workers, key=self._pinned.__getitem__)
-            self._pinned[worker] += 1
-        return {"workers": [worker], "allow_other_workers": True}
-
-    def _unpin(self, place: dict[str, Any]) -> None:
-        """A column pinned by :meth:`_place` is done."""
-        with self._lock:
-            for worker in place.get("workers", []):
-                self._pinned[worker] -= 1
-
-    def _piece_bytes(self, side: _Side, name: str) -> int:
-        """The size of the pieces of a numeric column: the whole side (one piece a file) when
-        the column fits a worker of known memory easily, so that its values are one sorted run
-        and a range's share needs no merge of runs where it is computed. Two runs a side (128 MiB
-        pieces at 20M rows) cost a sort of every range, 0.16 s against 0.016 s for a range of
-        4M + 4M values: 15.1 of the 1 worker's 41.2 busy seconds at 20M + 20M."""
-        if not self.memory or not self._fits():
-            return PIECE_BYTES
-        return max(PIECE_BYTES, side.column_bytes(name))
 
     def _fits(self) -> bool:
         """Whether a numeric column (both sides) fits a worker easily."""
         values = self.ref.data.rows + self.cur.data.rows
-        return not self.memory or values * _PINNED_BYTES_PER_VALUE <= self.memory
+        return not self.memory or values * _WHOLE_BYTES_PER_VALUE <= self.memory
 
     def _judge(self, feature: Feature | None, checked: Feature | None,
                parts: dict[tuple[str, str], ColumnPart]) -> tuple[Judged | None, list[QualityResult]]:
-        judged = None
-        if feature is not None:
-            ref, cur = parts["reference", "drift"].sample, parts["current", "drift"].sample
-            assert ref is not None and cur is not None
-            judged = judge_feature(feature, ref, cur, method=self.chosen.get(feature.name), options=self.options,
-                                   bounds=[(0, cur.n)], chunks=0)
-        checks: list[QualityResult] = []
-        if checked is not None:
-            ref_tally, cur_tally = parts["reference", "quality"].tally, parts["current", "quality"].tally
-            assert ref_tally is not None and cur_tally is not None
-            checks = tally_checks(checked, ref_tally, cur_tally, self.quality)
-        return judged, checks
+        method = self.chosen.get(feature.name) if feature is not None else None
+        return judge_parts(feature, checked, parts, method=method, options=self.options, quality=self.quality)
 
     def _parts(self, name: str, feature: Feature | None,
                checked: Feature | None) -> dict[tuple[str, str], ColumnPart]:
-        """Each side's merged summaries of ``name``: one pass when drift and quality read
-        it as the same kind, two otherwise."""
-        wanted: list[tuple[FeatureKind, bool, bool]] = []
-        if feature is not None and checked is not None and feature.kind is checked.kind:
-            wanted.append((feature.kind, True, True))
-        else:
-            wanted += [(feature.kind, True, False)] if feature is not None else []
-            wanted += [(checked.kind, False, True)] if checked is not None else []
-        out: dict[tuple[str, str], ColumnPart] = {}
-        for side in (self.ref, self.cur):
-            for kind, drift, quality in wanted:
-                part = self._column(side, name, kind, drift=drift, quality=quality)
-                if drift:
-                    out[side.side, "drift"] = part
-                if quality:
-                    out[side.side, "quality"] = part
-        return out
+        """Each side's merged summaries of ``name``, gathered here."""
+        sides = {side.side: side for side in (self.ref, self.cur)}
+        return side_parts(lambda side, kind, drift, quality: self._column(sides[side], name, kind, drift=drift,
+                                                                          quality=quality), feature, checked)
 
     def _column(self, side: _Side, name: str, kind: FeatureKind, *, drift: bool, quality: bool) -> ColumnPart:
         import pandas as pd
@@ -299,10 +279,17 @@ class _Job:
         # Rows that differ in one column repeat no row: hash a nearly unique column first and
         # every column only when it leaves ties, the local engine's early exit (hashing all 25
         # columns measured 2.2 s a million rows on a worker, one float column 0.07 s).
-        first = hash_order(side.sample(names))[0]
-        for columns in ([first], names) if len(names) > 1 else (names,):
-            rows = count_duplicates(self.client, side.frames(columns),
-                                    f"the duplicate rows of {side.path}")
+        tries = [hash_order(side.sample(names))[:1], names] if len(names) > 1 else [names]
+        if self.whole:  # one task: the side's hashes (8 bytes a row) fit a worker as a column does
+            future = self.client.submit(count_here, side.data.pieces(names, piece_bytes=sys.maxsize), tries,
+                                        pure=False)
+            try:
+                count = collect(self.client, [future], f"the duplicate rows of {side.path}")[0]
+            finally:
+                del future
+            return Counted(side.data.rows, int(count))
+        for columns in tries:
+            rows = count_duplicates(self.client, side.frames(columns), f"the duplicate rows of {side.path}")
             if rows.count == 0:
                 break
         return rows

@@ -2,7 +2,9 @@
 
 Each side's partitions are summarised on the workers (sorted values and quality tally,
 :func:`~leanloop.engines.parts.column_part`) and kept there as futures; the rounds of
-:mod:`~leanloop.engines.ranges` then give the client only small summaries: the
+:mod:`~leanloop.engines.ranges` (:class:`OnCluster`; or :class:`Here`, in one worker's
+task, when the whole column is there: :mod:`~leanloop.engines.dask_column`) then give
+the client only small summaries: the
 partitions' moments, ends and regular samples, each value range's counts, and each
 range's share of the statistics computed where the range's values meet. Drift by
 Wasserstein (the default on large samples), KS above 10,000 values a side, PSI,
@@ -18,11 +20,11 @@ costs more than sending them) take the earlier path: :func:`measure_numeric` ret
 
 from __future__ import annotations
 
-import functools
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import reduce
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -59,7 +61,7 @@ from leanloop.schema import Feature
 if TYPE_CHECKING:
     from distributed import Client
 
-__all__ = ["SUMMARISED_FROM", "measure_numeric"]
+__all__ = ["SUMMARISED_FROM", "Here", "OnCluster", "Rounds", "measure_numeric"]
 
 #: Values in both sides together from which a column is measured by ranges on the
 #: workers; smaller columns travel to the client (one round instead of five).
@@ -94,22 +96,77 @@ class _Sized:
         return self.binned
 
 
-def measure_numeric(client: Client, parts: dict[str, list[Any]], *, feature: Feature | None,
+class Rounds(Protocol):
+    """Where the rounds of one column run: on the cluster (:class:`OnCluster`, the
+    partitions being futures) or in this process (:class:`Here`, the partitions being
+    :class:`~leanloop.engines.parts.ColumnPart` objects: a column measured whole in one
+    task on a worker)."""
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+        """Start ``fn(*args, **kwargs)``; its result, or a future of it."""
+
+    def results(self, started: list[Any], step: str) -> list[Any]:
+        """The results of what :meth:`submit` started, in order (``step`` names them in errors)."""
+
+    def memory_limits(self) -> list[int]:
+        """The memory limit (bytes, 0 unknown) of each worker a range may be merged on."""
+
+
+class OnCluster:
+    """Rounds run as tasks on the cluster of ``client``, placed by ``place`` (``client.submit``'s
+    ``workers`` and ``allow_other_workers``); ``what`` names the column in errors."""
+
+    def __init__(self, client: Client, what: str, place: dict[str, Any] | None = None) -> None:
+        self.client, self.what, self.place = client, what, place or {}
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+        return self.client.submit(fn, *args, pure=False, **self.place, **kwargs)
+
+    def results(self, started: list[Any], step: str) -> list[Any]:
+        try:
+            return collect(self.client, started, f"the {step} of {self.what}")
+        finally:
+            del started
+
+    def memory_limits(self) -> list[int]:
+        return [w.get("memory_limit") or 0 for w in self.client.scheduler_info()["workers"].values()]
+
+
+class Here:
+    """Rounds run in this process, on one worker of ``memory`` bytes (0: unknown).
+
+    >>> Here(0).results([Here(0).submit(max, 1, 2)], "a step")
+    [2]
+    """
+
+    def __init__(self, memory: int) -> None:
+        self.memory = memory
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+        return fn(*args, **kwargs)
+
+    def results(self, started: list[Any], step: str) -> list[Any]:
+        return started
+
+    def memory_limits(self) -> list[int]:
+        return [self.memory]
+
+
+def measure_numeric(rounds: Rounds, parts: dict[str, list[Any]], *, feature: Feature | None,
                     checked: Feature | None, method: DriftMethod | None, options: DriftOptions,
-                    quality: QualityConfig, what: str, summarised_from: int = SUMMARISED_FROM,
-                    place: dict[str, Any] | None = None) -> tuple[Judged | None, list[QualityResult]] | None:
-    """Drift of ``feature`` and quality checks of ``checked`` from the partitions' futures
-    of each side (``parts["reference"]``, ``parts["current"]``: futures of
-    :class:`~leanloop.engines.parts.ColumnPart`), or ``None`` when the column should be
-    measured from its values on the client (see the module). ``place``: where the rounds'
-    tasks should run (``client.submit``'s ``workers`` and ``allow_other_workers``).
+                    quality: QualityConfig, summarised_from: int = SUMMARISED_FROM,
+                    ) -> tuple[Judged | None, list[QualityResult]] | None:
+    """Drift of ``feature`` and quality checks of ``checked`` from the partitions of each
+    side (``parts["reference"]``, ``parts["current"]``: :class:`~leanloop.engines.parts.ColumnPart`
+    objects or futures of them, as ``rounds`` runs them), or ``None`` when the column should
+    be measured from its merged values (see the module).
 
     Raises
     ------
     EngineError
         If the workers died more often than Dask retries a task.
     """
-    column = _Column(client, parts, what, place or {})
+    column = _Column(rounds, parts)
     ref, cur = column.briefs["reference"], column.briefs["current"]
     n_ref, n_cur = (merge_moments([b.moments for b in briefs]).n for briefs in (ref, cur))
     if feature is not None:
@@ -179,9 +236,8 @@ def _judge(feature: Feature, method: DriftMethod, column: _Column, options: Drif
 class _Column:
     """The futures of one column on the cluster, and the rounds run on them."""
 
-    def __init__(self, client: Client, parts: dict[str, list[Any]], what: str, place: dict[str, Any]) -> None:
-        self.client, self.parts, self.what = client, parts, what
-        self.submit = functools.partial(client.submit, pure=False, **place)
+    def __init__(self, rounds: Rounds, parts: dict[str, list[Any]]) -> None:
+        self.rounds, self.parts, self.submit = rounds, parts, rounds.submit
         self.briefs: dict[str, list[Brief]] = {
             side: self._collect([self.submit(brief, p) for p in futures], "summaries")
             for side, futures in parts.items()}
@@ -189,16 +245,12 @@ class _Column:
         self.cuts = np.zeros(0)
         self.outside = 0
 
-    def _collect(self, futures: list[Any], step: str) -> list[Any]:
-        try:
-            return collect(self.client, futures, f"the {step} of {self.what}")
-        finally:
-            del futures
+    def _collect(self, started: list[Any], step: str) -> list[Any]:
+        return self.rounds.results(started, step)
 
     def buckets(self, values: int) -> int:
         """How many ranges: a few per worker, and none larger than a worker should merge."""
-        workers = self.client.scheduler_info()["workers"].values()
-        limits = [w.get("memory_limit") or 0 for w in workers]
+        limits = self.rounds.memory_limits()
         largest = min([_BUCKET_VALUES, *(limit // _BYTES_PER_VALUE for limit in limits if limit)])
         return max(_BUCKETS_PER_WORKER * max(1, len(limits)), math.ceil(values / max(largest, 1)))
 
