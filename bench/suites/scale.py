@@ -30,8 +30,8 @@ def run(options: Options) -> list[Table]:
     data = generate(rows, options.data)
     manifest = str(Path(data.reference).parent / "manifest.json")
     commands = {"local": [repo_python(), str(TOOLS / "drift_leanloop.py"), manifest],
-                "dask 1 worker": [repo_python(), str(TOOLS / "scale_dask.py"), manifest, "1"],
-                "dask 2 workers": [repo_python(), str(TOOLS / "scale_dask.py"), manifest, "2"]}
+                "dask 1 worker": [repo_python(), str(TOOLS / "scale_dask.py"), manifest, "1", "again"],
+                "dask 2 workers": [repo_python(), str(TOOLS / "scale_dask.py"), manifest, "2", "again"]}
     runs: dict[str, Run] = {}
     load: dict[str, float] = {}  # the 1-minute load average as each run ended: other jobs share the cores
     for name, command in commands.items():
@@ -44,14 +44,25 @@ def run(options: Options) -> list[Table]:
     def wall(name: str) -> float | None:
         return runs[name].wall_s if runs[name].ok else None
 
+    def compute(name: str, key: str = "compute_s") -> float | None:
+        return runs[name].result.get(key) if runs[name].ok else None
+
+    # A Dask run measures twice on the same cluster: the first measurement pays each fresh
+    # worker's imports and first memory (1 to 1.5 s a worker), the second is a cluster that
+    # stays up between measurements (warm workers). Both are reported, neither stands in for the other.
     table = Table(f"Drift + quality at scale, {rows:,} + {rows:,} rows x 25 features",
-                  ["engine", "wall s", "compute s", "client / process peak MB", "worker peak MB", "drifted",
-                   "wall / local", "1 worker / this", "CPU s client / workers", "load avg"])
+                  ["engine", "wall s", "compute s", "compute s, warm workers", "client / process peak MB",
+                   "worker peak MB", "drifted", "wall / local", "1 worker / this (wall; compute; warm)",
+                   "CPU s client / workers", "load avg"])
     for name, r in runs.items():
-        table.add(name, wall(name), r.result.get("compute_s"), r.peak_rss_mb if r.ok else None,
+        speedup = "; ".join("-" if v is None else f"{v:.2f}" for v in
+                            (ratio(f("dask 1 worker"), f(name)) for f in
+                             (wall, compute, lambda n: compute(n, "again_compute_s"))))
+        table.add(name, wall(name), r.result.get("compute_s"), r.result.get("again_compute_s", "-"),
+                  r.peak_rss_mb if r.ok else None,
                   ", ".join(str(v) for v in r.result.get("worker_peak_mb", [])) or "-",
                   len(r.result.get("drifted", [])) if r.ok else r.failure,
-                  ratio(wall(name), wall("local")), ratio(wall("dask 1 worker"), wall(name)),
+                  ratio(wall(name), wall("local")), speedup if name != "local" else "-",
                   f"{r.result.get('client_cpu_s', r.cpu_s if r.ok else '-')} / {r.result.get('worker_cpu_s', '-')}",
                   load[name])
     table.notes.append("targets (issue 17): Dask under 2 GB per worker at 20M + 20M; 2 workers >= 1.6x faster "
