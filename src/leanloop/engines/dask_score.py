@@ -24,7 +24,8 @@ import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from leanloop.errors import EngineError, InputError
+from leanloop.engines.cluster import gather
+from leanloop.errors import InputError
 from leanloop.schema import Schema
 from leanloop.scoring import InputFormat, model_input, score
 
@@ -94,7 +95,6 @@ def score_parquet(source: Any, destination: Path, model: Any, task: str, *, clie
         If the job failed on the cluster.
     """
     import dask.dataframe as dd
-    from distributed.scheduler import KilledWorker
 
     destination = Path(destination)
     if destination.exists():
@@ -103,12 +103,10 @@ def score_parquet(source: Any, destination: Path, model: Any, task: str, *, clie
     scored = score_dask(data, model, task, client=client, schema=schema, input_format=input_format, keep=keep)
     partial = destination.with_name(f".{destination.name}.partial-{os.getpid()}")
     try:
-        scored.to_parquet(str(partial), write_index=False, compute=True)
-    except KilledWorker as err:
-        shutil.rmtree(partial, ignore_errors=True)
-        raise EngineError(f"the Dask workers died while scoring {source} (more often than Dask retries a task: "
-                          f"{err}); no output was written. Check the workers' memory limit and logs, then run "
-                          "again") from err
+        # Through the engine's gather: a worker lost past Dask's retries, or one that died
+        # holding a task's inputs (Dask's "cancelled"), becomes one clear EngineError.
+        gather(client, [scored.to_parquet(str(partial), write_index=False, compute=False)],
+               f"the scores of {source}", "no output was written")
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
         raise
