@@ -190,6 +190,8 @@ def measure_window(ws: Workspace, *, last: int | None = None, since: float | Non
     frames = SliceFrames.of(config, window) if len(window) else None  # shared with the weak spots
     whole = measure_frames(config, reference, window, side.reference_scored, side.baseline, side.pca, estimator,
                            labelled=labelled, outputs_reference=holdout_scored, columns=columns, frames=frames)
+    if frames is not None:
+        frames.keep_model_frame_only()  # the weak spots read the model frame only
     release_freed_memory()  # the slice's arrays, freed but kept by the heap: 200 MB at 1M rows
     drifted = sorted(whole.drifted)
     spots = weak_spots(config, reference=reference, window=window, drifted=drifted, labelled=labelled,
