@@ -85,6 +85,23 @@ def test_drift_and_quality_equal_the_local_engine(tmp_path: Path, dask_client: A
     assert dask["drift"]["drifted"] and dask["quality"]["flagged_features"]  # the comparison saw real drift
 
 
+@pytest.mark.parametrize("whole_columns", [True, False], ids=["a-column-a-task", "spread"])
+def test_a_column_the_current_data_lacks_is_measured_as_the_local_engine_does(
+        tmp_path: Path, dask_client: Any, whole_columns: bool) -> None:
+    rng = np.random.default_rng(11)
+    reference, current = _frame(rng, 3_000, 0.0), _frame(rng, 4_000, 3.0).drop(columns=["score"])
+    reference.to_parquet(tmp_path / "reference.parquet", index=False)
+    current.to_parquet(tmp_path / "current.parquet", index=False)
+
+    local = measure_files(tmp_path / "reference.parquet", tmp_path / "current.parquet").to_json()
+    dask = measure_parquet(tmp_path / "reference.parquet", tmp_path / "current.parquet", client=dask_client,
+                           whole_columns=whole_columns).to_json()
+
+    _assert_same(local, dask)
+    missing = [r for r in dask["quality"]["results"] if r["feature"] == "score" and r["check"] == "missing_rate"]
+    assert [(r["value"], r["flagged"]) for r in missing] == [(1.0, True)]  # checked as all missing, not skipped
+
+
 def test_calibrated_thresholds_are_refused_with_the_fix(tmp_path: Path, dask_client: Any) -> None:
     pd.DataFrame({"x": [1.0, 2.0]}).to_parquet(tmp_path / "a.parquet")
     with pytest.raises(InputError, match="run with --engine local"):

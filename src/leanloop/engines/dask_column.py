@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 from leanloop.config import QualityConfig
 from leanloop.engines.dask_numeric import SUMMARISED_FROM, Here, measure_numeric
-from leanloop.engines.parts import ColumnPart, column_part, merge_parts
+from leanloop.engines.parts import ColumnPart, absent_part, merge_parts
 from leanloop.engines.pieces import Piece, piece_part
 from leanloop.measure.drift.report import Judged, judge_feature
 from leanloop.measure.drift.result import DriftMethod, DriftOptions
@@ -148,11 +148,8 @@ def measure_column(task: ColumnTask) -> tuple[Judged | None, list[QualityResult]
                            method=task.method, options=task.options, quality=task.quality)
 
     def whole(side: str, kind: FeatureKind, drift: bool, quality: bool) -> ColumnPart:
-        if not sides[side].pieces:  # only quality reads a column one side lacks: all missing there
-            import pandas as pd
-
-            return column_part(pd.Series([None] * sides[side].rows, dtype=object), kind, name=task.name,
-                               drift=False, quality=True)
+        if not sides[side].pieces:
+            return absent_part(sides[side].rows, kind, name=task.name)
         return merge_parts(read(side, kind, drift, quality))
 
     return judge_parts(feature, checked, side_parts(whole, feature, checked), method=task.method,

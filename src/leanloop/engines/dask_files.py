@@ -33,7 +33,7 @@ from leanloop.engines.cluster import collect, gather
 from leanloop.engines.dask_column import ColumnTask, SideColumn, judge_parts, measure_column, numeric_kind, side_parts
 from leanloop.engines.dask_duplicates import Counted, count_duplicates, count_here
 from leanloop.engines.dask_numeric import SUMMARISED_FROM, OnCluster, measure_numeric
-from leanloop.engines.parts import ColumnPart, column_part, merge_parts
+from leanloop.engines.parts import ColumnPart, absent_part, merge_parts
 from leanloop.engines.pieces import piece_part, plan, read_frame
 from leanloop.errors import DataError, InputError
 from leanloop.measure.drift.report import Judged, assemble, plan_features
@@ -261,11 +261,8 @@ class _Job:
                                                                           quality=quality), feature, checked)
 
     def _column(self, side: _Side, name: str, kind: FeatureKind, *, drift: bool, quality: bool) -> ColumnPart:
-        import pandas as pd
-
-        if name not in side.names:  # only quality reads a column one side lacks: all missing there
-            rows = self._rows(side)
-            return column_part(pd.Series([None] * rows, dtype=object), kind, name=name, drift=False, quality=True)
+        if name not in side.names:
+            return absent_part(self._rows(side), kind, name=name)
         return merge_parts(self._gather(side.parts(name, kind, drift=drift, quality=quality),
                                         f"column {name!r} of {side.path}"))
 

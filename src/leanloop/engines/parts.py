@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
 
-__all__ = ["ColumnPart", "column_part", "merge_parts", "merge_samples"]
+__all__ = ["ColumnPart", "absent_part", "column_part", "merge_parts", "merge_samples"]
 
 
 @dataclass(frozen=True)
@@ -60,6 +60,18 @@ def column_part(column: pd.Series, kind: FeatureKind, *, name: str, drift: bool,
         values = sample.values if plain and isinstance(sample, NumericSample) else None
         tally = column_tally(kind, column, values=values)
     return ColumnPart(sample=sample, tally=tally)
+
+
+def absent_part(rows: int, kind: FeatureKind, *, name: str) -> ColumnPart:
+    """The quality tally of a column a side lacks: ``rows`` missing values (only quality
+    reads such a column; drift skips it).
+
+    >>> absent_part(3, FeatureKind.NUMERIC, name="x").sample is None
+    True
+    """
+    import pandas as pd
+
+    return column_part(pd.Series([None] * rows, dtype=object), kind, name=name, drift=False, quality=True)
 
 
 def merge_samples(parts: list[Sample]) -> Sample:
