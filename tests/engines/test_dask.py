@@ -102,6 +102,34 @@ def test_a_column_the_current_data_lacks_is_measured_as_the_local_engine_does(
     assert [(r["value"], r["flagged"]) for r in missing] == [(1.0, True)]  # checked as all missing, not skipped
 
 
+@pytest.mark.parametrize("whole_columns", [True, False], ids=["a-column-a-task", "spread"])
+def test_duplicate_rows_across_row_groups_with_and_without_missing_integers_are_counted_as_locally(
+        tmp_path: Path, dask_client: Any, whole_columns: bool) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rng = np.random.default_rng(5)
+    frame = _frame(rng, 4_000, 0.0).drop(columns=["member"])
+    frame.iloc[-1] = frame.iloc[7]  # a row repeated in the first and last row groups
+    visits = frame["visits"].to_numpy()
+    # Written by arrow, without pandas' metadata: only the first row group has missing integers,
+    # so pandas reads it as floats and the others as integers, unless the reader keeps them alike.
+    missing = np.zeros(len(frame), dtype=bool)
+    missing[100:110] = True
+    table = pa.Table.from_pandas(frame, preserve_index=False).replace_schema_metadata(None)
+    table = table.set_column(1, "visits", pa.array(visits, type=pa.int64(), mask=missing))
+    for side in ("reference", "current"):
+        pq.write_table(table, tmp_path / f"{side}.parquet", row_group_size=1_000)
+
+    local = measure_files(tmp_path / "reference.parquet", tmp_path / "current.parquet").to_json()
+    dask = measure_parquet(tmp_path / "reference.parquet", tmp_path / "current.parquet", client=dask_client,
+                           whole_columns=whole_columns).to_json()
+
+    _assert_same(local, dask)
+    duplicates = [r for r in dask["quality"]["results"] if r["check"] == "duplicate_rows"]
+    assert duplicates and all(r["value"] > 0 for r in duplicates)  # the repeated row was found
+
+
 def test_calibrated_thresholds_are_refused_with_the_fix(tmp_path: Path, dask_client: Any) -> None:
     pd.DataFrame({"x": [1.0, 2.0]}).to_parquet(tmp_path / "a.parquet")
     with pytest.raises(InputError, match="run with --engine local"):

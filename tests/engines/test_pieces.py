@@ -18,7 +18,8 @@ from leanloop.schema import FeatureKind
 def _dataset(folder: Path) -> pd.DataFrame:
     rng = np.random.default_rng(7)
     frame = pd.DataFrame({"x": rng.normal(0, 1, 3_000), "n": pd.array(rng.integers(0, 50, 3_000), dtype="Int64"),
-                          "city": rng.choice(["Oslo", "Lima", "Pune"], 3_000)})
+                          "city": rng.choice(["Oslo", "Lima", "Pune"], 3_000),
+                          "f32": rng.normal(0, 1, 3_000).astype(np.float32), "on": rng.random(3_000) < 0.3})
     frame.loc[::7, "x"] = np.nan
     frame.loc[::11, "n"] = pd.NA
     frame.loc[::13, "city"] = None
@@ -42,6 +43,7 @@ def test_pieces_cover_every_row_group_once_in_order(tmp_path: Path, piece_bytes:
 
 
 @pytest.mark.parametrize(("name", "kind"), [("x", FeatureKind.NUMERIC), ("n", FeatureKind.NUMERIC),
+                                            ("f32", FeatureKind.NUMERIC), ("on", FeatureKind.NUMERIC),
                                             ("city", FeatureKind.CATEGORICAL)])
 def test_piece_summaries_equal_the_pandas_columns(tmp_path: Path, name: str, kind: FeatureKind) -> None:
     _dataset(tmp_path / "data")

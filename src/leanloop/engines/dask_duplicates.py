@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from leanloop.engines.cluster import collect
-from leanloop.engines.pieces import Piece, read_frame
+from leanloop.engines.pieces import Piece, read_groups
 from leanloop.measure.duplicates import DuplicateRows, row_hashes
 
 if TYPE_CHECKING:
@@ -125,9 +125,12 @@ def count_here(pieces: list[Piece], tries: list[list[str]]) -> int:
     """
     count = 0
     for columns in tries:
-        hashed = [row_hashes(read_frame(p, columns)) for p in pieces]
-        hashes = np.concatenate(hashed) if len(hashed) > 1 else hashed[0]
-        del hashed
+        # Hashed a row group at a time into one array: a row's hash depends on that row only.
+        hashes, at = np.empty(sum(p.rows for p in pieces), dtype=np.uint64), 0
+        for piece in pieces:
+            for frame in read_groups(piece, columns):
+                hashes[at:at + len(frame)] = row_hashes(frame)
+                at += len(frame)
         # numpy's default sort, not pandas' hash table (DuplicateRows): 0.13 s against 3.5 s
         # for 20M hashes on this machine (the hashing itself: 0.8 s).
         hashes.sort()

@@ -40,10 +40,11 @@ from leanloop.measure.quality import ColumnTally
 from leanloop.schema import FeatureKind
 
 if TYPE_CHECKING:
+    import numpy as np
     import pandas as pd
     import pyarrow as pa
 
-__all__ = ["PIECE_BYTES", "Dataset", "Piece", "piece_part", "plan", "read_frame"]
+__all__ = ["PIECE_BYTES", "Dataset", "Piece", "piece_part", "plan", "read_frame", "read_groups"]
 
 #: Uncompressed bytes of the read columns a piece aims at: sixteen 1M-row groups of a float
 #: column. Fewer, larger pieces mean fewer tasks in every later round and fewer runs for
@@ -193,9 +194,64 @@ def _read(piece: Piece, names: list[str], dictionary: list[str] | None = None) -
         return handle.read_row_groups(list(piece.groups), columns=names)
 
 
+def _groups(piece: Piece, names: list[str]) -> Iterator[pa.Table]:
+    """The columns ``names`` of ``piece``, one row group at a time.
+
+    A task that copies each group into one array (:func:`_numbers`) or one column of
+    hashes (:func:`~leanloop.engines.dask_duplicates.count_here`) then holds a group
+    beside it, not arrow's copy of the whole piece, which arrow's memory pool also kept:
+    160 MB more a side at 20M rows, fresh memory in every worker's first task (on a VM
+    that hands freed memory back to its host, about 2 s a GB the first time it is touched).
+    """
+    with _open(piece.source) as handle:
+        for group in piece.groups:
+            yield handle.read_row_group(group, columns=names)
+
+
+def read_groups(piece: Piece, names: list[str]) -> Iterator[pd.DataFrame]:
+    """:func:`read_frame` a row group at a time (see :func:`_groups`)."""
+    for table in _groups(piece, names):
+        yield _hashable(table)
+
+
+def _numbers(piece: Piece, name: str) -> np.ndarray | None:
+    """The column ``name`` of ``piece`` as one float64 array (missing values NaN), read a
+    row group at a time (:func:`_groups`), or ``None`` when it holds no plain numbers
+    (integers or floats)."""
+    import numpy as np
+    import pyarrow as pa
+
+    values, at = None, 0
+    for table in _groups(piece, [name]):
+        chunk = table.column(0)
+        if values is None:
+            if not (pa.types.is_floating(chunk.type) or pa.types.is_integer(chunk.type)):
+                return None
+            values = np.empty(piece.rows, dtype=np.float64)
+        values[at:at + len(chunk)] = chunk.to_numpy()  # nulls: NaN (a float array)
+        at += len(chunk)
+    return values
+
+
 def read_frame(piece: Piece, names: list[str]) -> pd.DataFrame:
-    """The columns ``names`` of ``piece``, as a data frame."""
-    return _read(piece, names).to_pandas()
+    """The columns ``names`` of ``piece``, as a data frame to hash (:func:`_hashable`)."""
+    return _hashable(_read(piece, names))
+
+
+def _hashable(table: pa.Table) -> pd.DataFrame:
+    """``table`` as a data frame whose rows hash alike wherever they were read: integers
+    become pandas' nullable ``Int64`` (``UInt64``). By default pandas reads a part with
+    missing integers as floats and a part without any as integers, and 5.0 hashes unlike 5,
+    so a row repeated in two such parts (row groups, pieces, files) was not counted."""
+    import pandas as pd
+    import pyarrow as pa
+
+    def nullable(kind: pa.DataType) -> Any:
+        if not pa.types.is_integer(kind):
+            return None
+        return pd.UInt64Dtype() if kind == pa.uint64() else pd.Int64Dtype()
+
+    return table.to_pandas(types_mapper=nullable)
 
 
 def piece_part(piece: Piece, name: str, kind: FeatureKind, *, drift: bool, quality: bool,
@@ -203,23 +259,18 @@ def piece_part(piece: Piece, name: str, kind: FeatureKind, *, drift: bool, quali
     """:func:`~leanloop.engines.parts.column_part` of the column ``name`` of ``piece``,
     read here; ``text``: the column holds text (read dictionary-encoded, as the local engine).
 
-    A column of plain numbers skips pandas: arrow's concatenation of the row groups is
-    the one fresh array, its missing values dropped and the rest sorted in place
-    (:meth:`~leanloop.measure.drift.samples.NumericSample.of_owned`), and the tally
-    shares it, as :func:`~leanloop.engines.parts.column_part` makes them.
+    A column of plain numbers skips pandas: its row groups are copied one at a time into
+    one fresh float64 array (:func:`_numbers`), its missing values dropped and the rest
+    sorted in place (:meth:`~leanloop.measure.drift.samples.NumericSample.of_owned`), and
+    the tally shares it, as :func:`~leanloop.engines.parts.column_part` makes them.
     """
-    import numpy as np
-    import pyarrow as pa
-
-    column = _read(piece, [name], [name] if text else None).column(0)
-    if kind is FeatureKind.NUMERIC and (pa.types.is_floating(column.type) or pa.types.is_integer(column.type)):
-        values = column.to_numpy().astype(np.float64, copy=False)
-        if not values.flags.writeable:  # one chunk without nulls: arrow's own buffer
-            values = values.copy()
-        rows = int(values.size)
-        sample = NumericSample.of_owned(values)
-        tally = ColumnTally(rows, rows - sample.n, 0, [], values=sample.values) if quality else None
-        return ColumnPart(sample=sample if drift else None, tally=tally)
-    series = column.to_pandas()
+    if kind is FeatureKind.NUMERIC:
+        values = _numbers(piece, name)
+        if values is not None:
+            rows = int(values.size)
+            sample = NumericSample.of_owned(values)
+            tally = ColumnTally(rows, rows - sample.n, 0, [], values=sample.values) if quality else None
+            return ColumnPart(sample=sample if drift else None, tally=tally)
+    series = _read(piece, [name], [name] if text else None).column(0).to_pandas()
     series.name = name
     return column_part(series, kind, name=name, drift=drift, quality=quality, side=side)
