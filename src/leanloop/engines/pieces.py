@@ -209,7 +209,14 @@ def _groups(piece: Piece, names: list[str]) -> Iterator[pa.Table]:
 
 
 def read_groups(piece: Piece, names: list[str]) -> Iterator[pd.DataFrame]:
-    """:func:`read_frame` a row group at a time (see :func:`_groups`)."""
+    """:func:`read_frame` a row group at a time (see :func:`_groups`).
+
+    >>> import pyarrow as pa, pyarrow.parquet as pq, tempfile, pathlib
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> pq.write_table(pa.table({"n": [1, None, 3]}), folder / "a.parquet", row_group_size=2)
+    >>> [frame["n"].tolist() for frame in read_groups(plan(str(folder)).pieces(["n"])[0], ["n"])]
+    [[1, <NA>], [3]]
+    """
     for table in _groups(piece, names):
         yield _hashable(table)
 
