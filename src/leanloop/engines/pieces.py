@@ -271,7 +271,7 @@ def piece_part(piece: Piece, name: str, kind: FeatureKind, *, drift: bool, quali
     sorted in place (:meth:`~leanloop.measure.drift.samples.NumericSample.of_owned`), and
     the tally shares it, as :func:`~leanloop.engines.parts.column_part` makes them.
     """
-    if kind is FeatureKind.NUMERIC:
+    if kind is FeatureKind.NUMERIC and not text:  # text: no numbers to read (the pandas path finds the bad ones)
         values = _numbers(piece, name)
         if values is not None:
             rows = int(values.size)
