@@ -4,8 +4,9 @@ The data is the drift suite's generator (20 numeric + 5 categorical features, 6
 shifted, fixed seed) at ``--size`` rows per side (default 20M; ``--quick`` 200k).
 Each run is its own process: the local engine's peak is that process's RSS; a Dask
 run reports its client process's peak (where the merged summaries live) and each
-worker's, sampled from the workers. NannyML and Evidently at the largest size each
-completes: ``SUITE=scale_peers``.
+worker's, sampled from the workers. A last step measures what two processes at once reach
+on this machine just then (``bench/tools/two_cores.py``), the ceiling of the 2 workers'
+speed-up. NannyML and Evidently at the largest size each completes: ``SUITE=scale_peers``.
 """
 
 from __future__ import annotations
@@ -76,7 +77,14 @@ def run(options: Options) -> list[Table]:
                          timeout=options.timeout)
     table.notes.append(f"per-partition costs, s per million values, one core (the cost model's inputs): "
                        f"{costs.result.get('costs', costs.failure)}")
+    # What two processes at once can reach on this machine now: 2 workers' speed-up is read against it.
+    ceiling = run_measured("two-core ceiling", [repo_python(), str(TOOLS / "two_cores.py"), "3"],
+                           timeout=options.timeout)
+    table.notes.append(f"this machine's two-core ceiling just after (two_cores.py 3: 2 x one process alone / the "
+                       f"slower of two at once, per round): "
+                       f"{[r['ceiling'] for r in ceiling.result.get('rounds', [])] or ceiling.failure}")
     write_json(f"scale-{rows}", {"rows": rows, "runs": {n: r.result | {"wall_s": r.wall_s, "peak_rss_mb": r.peak_rss_mb,
                                                                      "load_avg_1m": load[n]}
-                                                for n, r in runs.items()}, "costs": costs.result.get("costs")})
+                                                for n, r in runs.items()}, "costs": costs.result.get("costs"),
+                                 "two_core_ceiling": ceiling.result.get("rounds")})
     return [table]
