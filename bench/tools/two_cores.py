@@ -6,8 +6,9 @@ running the same work as a Dask worker's column task (sorting copies of 20M floa
 a pure-Python loop). Prints JSON: each round's seconds alone and at once, and the best
 speed-up two processes can reach, ``2 x alone / slower of the two at once``, per round and
 at the median; the same for the work alone (``work_``: without the process's start, its
-imports and its array's fresh memory). On a machine whose two cores share caches, memory bandwidth or a host's
-time, this is under 2 before Dask's client, scheduler and nannies take their share.
+imports and its array's fresh memory). On a machine whose two cores share caches, memory
+bandwidth or a host's time, this is under 2 before Dask's client, scheduler and nannies take
+their share.
 """
 
 from __future__ import annotations
@@ -21,8 +22,7 @@ import time
 _WORK = """
 import time
 import numpy as np
-started = time.perf_counter()
-a = np.random.default_rng(0).random(20_000_000)
+a = np.random.default_rng(0).random(20_000_000)  # fresh memory: outside the work's time
 computing = time.perf_counter()
 for _ in range(6):
     b = a.copy()
