@@ -31,6 +31,7 @@ import pytest
 
 from leanloop.demo import free_port
 from leanloop.serve.security import resolve_token
+from leanloop.waiting import wait_until
 from tests.serve.faults import (
     FEATURES,
     Load,
@@ -133,7 +134,10 @@ def acknowledged(running: list[Load]) -> dict[str, str]:
 def test_a_move_on_one_server_reaches_both_within_two_seconds_and_a_killed_standby_loses_nothing(
         hosts: tuple[list[Server], Any], rows: list[dict[str, Any]]) -> None:
     servers, remote = hosts
-    assert all(status(s)["alias_updates"] == "listening" for s in servers)
+    # A server answers /health before its listener's connection is up (a move made meanwhile is
+    # read when it connects): wait for both, as the 2 s below is the notification's.
+    assert wait_until(lambda: all(status(s)["alias_updates"] == "listening" for s in servers), timeout=10.0,
+                      interval=0.05)
     artifacts = servers[1].root / ".leanloop" / "artifacts"
     assert sorted(p.name for p in artifacts.iterdir()) == ["v1-baseline.skops", "v1.skops"]  # fetched at start
     holder = lock_holder(servers)
